@@ -1,0 +1,8 @@
+//! Adapters: the only code that talks to cargo, nextest, the OS and the
+//! clock. Outside formats become core types here, at the border.
+
+pub mod clock;
+pub mod nextest;
+pub mod nextest_json;
+pub mod process;
+pub mod workspace;

@@ -1,0 +1,230 @@
+//! What there is to test: the workspace's packages and their dependency graph
+//! (from `cargo metadata`), and the test binaries ("suites") with their tests
+//! (from `nextest list`). Suites and tests are keyed by nextest's binary id
+//! plus test name, the one test identity used everywhere.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::glob::Glob;
+use super::msg::ListedSuite;
+use super::test_state::{TestCase, TestState};
+
+/// The cargo workspace vigil watches.
+#[derive(Clone, Debug, Default)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub target_dir: PathBuf,
+    pub packages: Vec<Package>,
+}
+
+/// A workspace member.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Package {
+    pub name: String,
+    pub manifest_dir: PathBuf,
+    /// Workspace members this package depends on (normal, dev or build).
+    pub deps: Vec<String>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub name: String,
+    pub kinds: Vec<String>,
+    pub src_path: PathBuf,
+}
+
+impl Workspace {
+    pub fn package(&self, name: &str) -> Option<&Package> {
+        self.packages.iter().find(|p| p.name == name)
+    }
+
+    /// Members that depend on `name`, directly or not (not including `name`).
+    pub fn dependents(&self, name: &str) -> Vec<String> {
+        let mut found: Vec<String> = Vec::new();
+        let mut frontier = vec![name.to_owned()];
+        while let Some(current) = frontier.pop() {
+            for pkg in &self.packages {
+                if pkg.deps.contains(&current) && !found.contains(&pkg.name) && pkg.name != name {
+                    found.push(pkg.name.clone());
+                    frontier.push(pkg.name.clone());
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}
+
+/// How a test binary is classified for budgets and display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuiteType {
+    Unit,
+    Integration,
+    E2e,
+}
+
+impl SuiteType {
+    /// `unit` for lib, bin and proc-macro targets, `integration` for `tests/`
+    /// targets (and benches/examples that carry tests), `e2e` when the binary
+    /// id matches one of the configured patterns.
+    pub fn classify(binary_id: &str, kind: &str, e2e_patterns: &[Glob]) -> Self {
+        if e2e_patterns.iter().any(|g| g.matches(binary_id)) {
+            return SuiteType::E2e;
+        }
+        match kind {
+            "lib" | "rlib" | "bin" | "proc-macro" | "cdylib" | "dylib" | "staticlib" => SuiteType::Unit,
+            _ => SuiteType::Integration,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuiteType::Unit => "unit",
+            SuiteType::Integration => "integration",
+            SuiteType::E2e => "e2e",
+        }
+    }
+}
+
+/// One test binary and its tests.
+#[derive(Clone, Debug)]
+pub struct Suite {
+    pub binary_id: Arc<str>,
+    pub package: String,
+    pub binary_name: String,
+    /// Cargo target kind as nextest reports it (`lib`, `test`, `bin`…).
+    pub kind: String,
+    pub suite_type: SuiteType,
+    pub tests: Vec<TestCase>,
+    index: HashMap<String, usize>,
+}
+
+impl Suite {
+    pub fn test_index(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Adds a test the list did not name (a test that appeared in a run
+    /// stream), so nothing a run reports is dropped.
+    pub fn add_test(&mut self, name: &str) -> usize {
+        if let Some(i) = self.test_index(name) {
+            return i;
+        }
+        self.tests.push(TestCase::new(name, false));
+        let i = self.tests.len() - 1;
+        self.index.insert(name.to_owned(), i);
+        i
+    }
+}
+
+/// Every suite vigil knows, in nextest's order.
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    pub suites: Vec<Suite>,
+    index: HashMap<Arc<str>, usize>,
+}
+
+impl Catalog {
+    pub fn suite_index(&self, binary_id: &str) -> Option<usize> {
+        self.index.get(binary_id).copied()
+    }
+
+    pub fn suite(&self, binary_id: &str) -> Option<&Suite> {
+        self.suite_index(binary_id).map(|i| &self.suites[i])
+    }
+
+    pub fn test_count(&self) -> usize {
+        self.suites.iter().map(|s| s.tests.len()).sum()
+    }
+
+    /// Merges a fresh listing: suites and tests that still exist keep their
+    /// last results; new ones start pending (ignored ones skipped); ones that
+    /// vanished are dropped.
+    pub fn merge_listing(&mut self, listed: &[ListedSuite], e2e_patterns: &[Glob]) {
+        let mut suites = Vec::with_capacity(listed.len());
+        for ls in listed {
+            let mut old = self
+                .suite_index(&ls.binary_id)
+                .map(|i| std::mem::take(&mut self.suites[i].tests));
+            let mut tests = Vec::with_capacity(ls.tests.len());
+            let mut index = HashMap::with_capacity(ls.tests.len());
+            for lt in &ls.tests {
+                let kept = old
+                    .as_mut()
+                    .and_then(|o| o.iter_mut().find(|t| t.name == lt.name))
+                    .map(std::mem::take);
+                let mut test = kept.unwrap_or_else(|| TestCase::new(&lt.name, lt.ignored));
+                test.ignored = lt.ignored;
+                if test.ignored && test.state == TestState::Pending {
+                    test.state = TestState::Skipped;
+                }
+                index.insert(lt.name.clone(), tests.len());
+                tests.push(test);
+            }
+            suites.push(Suite {
+                binary_id: ls.binary_id.clone(),
+                package: ls.package.clone(),
+                binary_name: ls.binary_name.clone(),
+                kind: ls.kind.clone(),
+                suite_type: SuiteType::classify(&ls.binary_id, &ls.kind, e2e_patterns),
+                tests,
+                index,
+            });
+        }
+        self.index = suites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.binary_id.clone(), i))
+            .collect();
+        self.suites = suites;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_by_kind_and_pattern() {
+        let e2e = [Glob::new("*e2e*")];
+        assert_eq!(SuiteType::classify("money", "lib", &e2e), SuiteType::Unit);
+        assert_eq!(SuiteType::classify("app::bin/app", "bin", &e2e), SuiteType::Unit);
+        assert_eq!(
+            SuiteType::classify("orders::checkout", "test", &e2e),
+            SuiteType::Integration
+        );
+        assert_eq!(SuiteType::classify("orders::e2e_flow", "test", &e2e), SuiteType::E2e);
+        assert_eq!(
+            SuiteType::classify("orders::e2e_flow", "test", &[]),
+            SuiteType::Integration
+        );
+    }
+
+    #[test]
+    fn dependents_are_transitive() {
+        let pkg = |name: &str, deps: &[&str]| Package {
+            name: name.into(),
+            manifest_dir: PathBuf::from(name),
+            deps: deps.iter().map(|d| d.to_string()).collect(),
+            targets: vec![],
+        };
+        let ws = Workspace {
+            root: PathBuf::from("/w"),
+            target_dir: PathBuf::from("/w/target"),
+            packages: vec![
+                pkg("money", &[]),
+                pkg("orders", &["money"]),
+                pkg("shop", &["orders"]),
+                pkg("alone", &[]),
+            ],
+        };
+        assert_eq!(ws.dependents("money"), vec!["orders".to_string(), "shop".to_string()]);
+        assert!(ws.dependents("alone").is_empty());
+    }
+}

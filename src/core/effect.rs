@@ -1,0 +1,21 @@
+//! What the core asks the outside world to do.
+
+use super::report::Report;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Build and list the tests (`nextest list`), with an optional filterset.
+    List { run: u32, filterset: Option<String> },
+    /// Run the listed selection (`nextest run`).
+    Run { run: u32, filterset: Option<String> },
+    /// Stop the run's processes, the whole group.
+    Cancel { run: u32 },
+    /// Tell the sink (JSON lines, human lines, or nothing for the TUI).
+    Emit(Box<Report>),
+}
+
+impl Effect {
+    pub fn emit(report: Report) -> Self {
+        Effect::Emit(Box::new(report))
+    }
+}

@@ -1,0 +1,24 @@
+//! The pure core: every state change of vigil happens here, from messages, and
+//! comes back out as effects. Nothing in this module touches processes, files,
+//! terminals or the wall clock; time arrives as data (`Duration` since the
+//! app's start), so every scenario can be replayed in a test without sleeping.
+
+pub mod catalog;
+pub mod effect;
+pub mod glob;
+pub mod model;
+pub mod msg;
+pub mod report;
+pub mod run;
+pub mod test_state;
+pub mod update;
+
+pub use catalog::{Catalog, Package, Suite, SuiteType, Workspace};
+pub use effect::Effect;
+pub use model::Model;
+pub use msg::{BuildDiagnostic, ListedSuite, ListedTest, Msg, TestEvent, TestEventKind};
+pub use report::Report;
+pub use run::{Outcome, Run, Selection, Trigger};
+pub use test_state::TestCase;
+pub use test_state::TestState;
+pub use update::update;

@@ -1,0 +1,84 @@
+//! The whole state of vigil: workspace, catalog with every test's latest
+//! result, the runs of this session, and the rules from the config.
+
+use std::time::Duration;
+
+use super::catalog::{Catalog, Workspace};
+use super::glob::Glob;
+use super::run::{Run, Selection, Trigger};
+
+/// The parts of the config the core applies.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Binary ids matching one of these are `e2e` suites.
+    pub e2e_patterns: Vec<Glob>,
+    pub xfail: Vec<XfailRule>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            e2e_patterns: vec![Glob::new("*e2e*")],
+            xfail: Vec::new(),
+        }
+    }
+}
+
+/// A known-broken test: its failure is expected (`xfail`), its passing is
+/// flagged (`xpass`) and, when `strict`, fails the gate.
+#[derive(Clone, Debug)]
+pub struct XfailRule {
+    /// Matched against `<binary_id>::<test name>`.
+    pub pattern: Glob,
+    pub reason: String,
+    pub strict: bool,
+}
+
+impl Rules {
+    pub fn xfail_rule(&self, binary_id: &str, test: &str) -> Option<&XfailRule> {
+        if self.xfail.is_empty() {
+            return None;
+        }
+        let full = format!("{binary_id}::{test}");
+        self.xfail.iter().find(|r| r.pattern.matches(&full))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    pub workspace: Workspace,
+    pub rules: Rules,
+    pub catalog: Catalog,
+    /// Runs of this session, oldest first; the last is the current one.
+    pub runs: Vec<Run>,
+    /// A run asked for while another was in flight: starts when that one ends.
+    pub queued: Option<(Trigger, Selection)>,
+    /// Latest clock reading (from ticks and timestamped messages).
+    pub now: Duration,
+}
+
+impl Model {
+    pub fn new(workspace: Workspace, rules: Rules) -> Self {
+        Self {
+            workspace,
+            rules,
+            ..Self::default()
+        }
+    }
+
+    pub fn current_run(&self) -> Option<&Run> {
+        self.runs.last()
+    }
+
+    pub fn active_run(&self) -> Option<&Run> {
+        self.runs.last().filter(|r| r.is_active())
+    }
+
+    pub(crate) fn run_mut(&mut self, number: u32) -> Option<&mut Run> {
+        self.runs.last_mut().filter(|r| r.number == number)
+    }
+
+    pub fn next_run_number(&self) -> u32 {
+        self.runs.last().map_or(1, |r| r.number + 1)
+    }
+}

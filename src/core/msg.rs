@@ -1,0 +1,139 @@
+//! Everything that can change the model arrives as one of these messages:
+//! requests from the user, what the nextest adapter parsed, and the clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::run::{Selection, Trigger};
+use super::test_state::Failure;
+
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// Start a run. If one is in flight it is cancelled first and this one
+    /// starts when it has ended.
+    RunRequested {
+        trigger: Trigger,
+        selection: Selection,
+        at: Duration,
+    },
+    /// A build diagnostic from cargo (while listing or running).
+    Build {
+        run: u32,
+        diagnostic: BuildDiagnostic,
+    },
+    /// `nextest list` succeeded: the suites and which tests the run selects.
+    Listed {
+        run: u32,
+        suites: Vec<ListedSuite>,
+        at: Duration,
+    },
+    /// `nextest list` (and so the build) failed.
+    ListFailed {
+        run: u32,
+        exit: ToolExit,
+        stderr: String,
+        at: Duration,
+    },
+    /// One event of the run stream.
+    Test {
+        run: u32,
+        event: TestEvent,
+        at: Duration,
+    },
+    /// A line of tool output that could not be parsed: skipped and counted.
+    Unparsed {
+        run: u32,
+        line: String,
+    },
+    /// `nextest run` ended.
+    RunExited {
+        run: u32,
+        exit: ToolExit,
+        stderr: String,
+        at: Duration,
+    },
+    /// Ctrl-C, SIGTERM, or a key: stop the run in flight.
+    Cancel {
+        at: Duration,
+    },
+    Tick {
+        now: Duration,
+    },
+}
+
+/// How a nextest process ended, classified by the adapter from nextest's
+/// documented exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolExit {
+    Success,
+    TestsFailed,
+    NoTests,
+    BuildFailed,
+    ListFailed,
+    BadFilter,
+    /// Killed by a signal (no exit code).
+    Killed,
+    Other(i32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildDiagnostic {
+    /// `error`, `warning`, …
+    pub level: String,
+    /// cargo's rendered text, colourless.
+    pub rendered: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedSuite {
+    pub binary_id: Arc<str>,
+    pub package: String,
+    pub binary_name: String,
+    pub kind: String,
+    pub tests: Vec<ListedTest>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedTest {
+    pub name: String,
+    pub ignored: bool,
+    /// Will run: matched by the filter and not ignored. (Ignored tests the
+    /// filter matches are reported skipped by the run stream.)
+    pub selected: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestEvent {
+    pub binary_id: Arc<str>,
+    pub name: String,
+    pub kind: TestEventKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestEventKind {
+    /// `attempt` is 1 for the first try, more for retries.
+    Started {
+        attempt: u32,
+    },
+    Passed {
+        exec_time: Option<Duration>,
+    },
+    Failed {
+        exec_time: Option<Duration>,
+        failure: Failure,
+    },
+    Ignored,
+    Cancelled,
+}
+
+impl TestEventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TestEventKind::Started { .. } => "started",
+            TestEventKind::Passed { .. } => "passed",
+            TestEventKind::Failed { .. } => "failed",
+            TestEventKind::Ignored => "ignored",
+            TestEventKind::Cancelled => "cancelled",
+        }
+    }
+}

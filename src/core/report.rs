@@ -1,0 +1,139 @@
+//! The headless contract: the events `vigil run --format json` prints, one
+//! JSON object a line. Later features add fields; none is ever renamed.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::catalog::SuiteType;
+use super::run::{Outcome, Trigger};
+use super::test_state::{Location, TestState};
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Report {
+    RunStarted {
+        run: u32,
+        trigger: Trigger,
+        selected: Selected,
+        reasons: Vec<String>,
+    },
+    Test(TestTransition),
+    BuildError {
+        run: u32,
+        message: String,
+    },
+    /// Something the user should know that does not stop the run (skipped
+    /// unparseable output, an impossible transition).
+    Warning {
+        run: u32,
+        message: String,
+    },
+    RunFinished(RunSummary),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Selected {
+    pub binaries: Vec<String>,
+    pub tests: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TestTransition {
+    pub run: u32,
+    pub binary_id: String,
+    pub name: String,
+    pub from: TestState,
+    pub to: TestState,
+    pub at_s: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    pub xfail: usize,
+    pub xpass: usize,
+    pub cancelled: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, state: TestState) {
+        self.total += 1;
+        match state {
+            TestState::Passed => self.passed += 1,
+            TestState::Failed => self.failed += 1,
+            TestState::Skipped => self.skipped += 1,
+            TestState::Xfail => self.xfail += 1,
+            TestState::Xpass => self.xpass += 1,
+            TestState::Cancelled | TestState::Pending | TestState::Running => self.cancelled += 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SuiteSummary {
+    pub binary_id: String,
+    /// Cargo target kind (`lib`, `test`, `bin`…).
+    pub kind: String,
+    #[serde(rename = "type")]
+    pub suite_type: SuiteType,
+    /// `passed`, `failed`, `skipped` or `cancelled`.
+    pub status: &'static str,
+    /// Wall time from the suite's first test starting to its last finishing.
+    pub duration_s: f64,
+    pub tests: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FailureSummary {
+    pub binary_id: String,
+    pub name: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Gate {
+    pub passed: bool,
+    pub reasons: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunSummary {
+    pub run: u32,
+    pub outcome: Outcome,
+    pub duration_s: f64,
+    pub tests: Counts,
+    pub suites: Vec<SuiteSummary>,
+    pub failures: Vec<FailureSummary>,
+    /// Tests that passed though listed as expected failures.
+    pub xpass: Vec<TestRef>,
+    /// cargo's diagnostics, when the build failed.
+    pub build_errors: Vec<String>,
+    /// nextest's own error output, when listing or running failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_error: Option<String>,
+    pub warnings: Vec<String>,
+    pub gate: Gate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TestRef {
+    pub binary_id: String,
+    pub name: String,
+}
+
+/// Seconds as JSON wants them, rounded to the microsecond.
+pub fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e6
+}

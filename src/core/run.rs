@@ -1,0 +1,145 @@
+//! One run: what it selected and why, its phase, and how it ended.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::msg::BuildDiagnostic;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// `vigil run`, or the first run of a session.
+    Manual,
+    /// A file change.
+    Watch,
+    /// A rerun asked for from the TUI.
+    Key,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Watch => "watch",
+            Trigger::Key => "key",
+        }
+    }
+}
+
+/// What a run covers, as nextest will be told.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Selection {
+    All,
+    /// A nextest filterset expression (`-E` syntax).
+    Filter {
+        expr: String,
+        reasons: Vec<String>,
+    },
+}
+
+impl Selection {
+    pub fn filterset(&self) -> Option<String> {
+        match self {
+            Selection::All => None,
+            Selection::Filter { expr, .. } => Some(expr.clone()),
+        }
+    }
+
+    pub fn reasons(&self) -> Vec<String> {
+        match self {
+            Selection::All => vec!["all tests of the workspace".to_owned()],
+            Selection::Filter { reasons, .. } => reasons.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// `nextest list` is building and listing.
+    Building,
+    Running,
+    Finished,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Passed,
+    Failed,
+    BuildFailed,
+    ListFailed,
+    NoTests,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+            Outcome::BuildFailed => "build_failed",
+            Outcome::ListFailed => "list_failed",
+            Outcome::NoTests => "no_tests",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Run {
+    pub number: u32,
+    pub trigger: Trigger,
+    pub selection: Selection,
+    /// Clock time of the request.
+    pub started: Duration,
+    pub finished: Option<Duration>,
+    pub phase: Phase,
+    pub outcome: Option<Outcome>,
+    pub cancel_requested: bool,
+    /// nextest refused the filterset expression.
+    pub bad_filter: bool,
+    pub build_errors: Vec<BuildDiagnostic>,
+    /// What nextest wrote to stderr when it failed (list or run).
+    pub tool_stderr: Option<String>,
+    pub selected_binaries: Vec<Arc<str>>,
+    pub selected_tests: usize,
+    /// Tests finished so far (any terminal state).
+    pub done: usize,
+    pub unparsed_lines: usize,
+    pub anomalies: usize,
+    pub warnings: Vec<String>,
+}
+
+impl Run {
+    pub fn new(number: u32, trigger: Trigger, selection: Selection, at: Duration) -> Self {
+        Self {
+            number,
+            trigger,
+            selection,
+            started: at,
+            finished: None,
+            phase: Phase::Building,
+            outcome: None,
+            cancel_requested: false,
+            bad_filter: false,
+            build_errors: Vec::new(),
+            tool_stderr: None,
+            selected_binaries: Vec::new(),
+            selected_tests: 0,
+            done: 0,
+            unparsed_lines: 0,
+            anomalies: 0,
+            warnings: Vec::new(),
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.phase != Phase::Finished
+    }
+
+    pub fn elapsed(&self, now: Duration) -> Duration {
+        self.finished.unwrap_or(now).saturating_sub(self.started)
+    }
+}

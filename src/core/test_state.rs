@@ -1,0 +1,269 @@
+//! One test's life in a run: the state machine
+//! `Pending → Running → Passed | Failed | Skipped | Xfail | Xpass | Cancelled`,
+//! with every transition kept with its time.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::msg::TestEventKind;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestState {
+    #[default]
+    Pending,
+    Running,
+    Passed,
+    Failed,
+    Skipped,
+    /// Failed, and listed as an expected failure.
+    Xfail,
+    /// Passed, though listed as an expected failure: worth a look.
+    Xpass,
+    Cancelled,
+}
+
+impl TestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestState::Pending => "pending",
+            TestState::Running => "running",
+            TestState::Passed => "passed",
+            TestState::Failed => "failed",
+            TestState::Skipped => "skipped",
+            TestState::Xfail => "xfail",
+            TestState::Xpass => "xpass",
+            TestState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        match self {
+            TestState::Pending | TestState::Running => false,
+            TestState::Passed
+            | TestState::Failed
+            | TestState::Skipped
+            | TestState::Xfail
+            | TestState::Xpass
+            | TestState::Cancelled => true,
+        }
+    }
+}
+
+/// A state change, `at` measured from the start of its run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transition {
+    pub from: TestState,
+    pub to: TestState,
+    pub at: Duration,
+}
+
+/// Where a test panicked, parsed out of its output.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// The panic message (location line and text, without the backtrace).
+    pub message: String,
+    /// Everything the test printed.
+    pub output: String,
+    pub location: Option<Location>,
+}
+
+/// A test and what vigil knows of its latest run.
+#[derive(Clone, Debug, Default)]
+pub struct TestCase {
+    pub name: String,
+    pub ignored: bool,
+    /// Listed as an expected failure in the config.
+    pub xfail: bool,
+    pub state: TestState,
+    /// The run this state comes from (`None`: never run).
+    pub run: Option<u32>,
+    /// Transitions of that run.
+    pub transitions: Vec<Transition>,
+    /// Clock time (since app start) of the current attempt's start.
+    pub started_at: Option<Duration>,
+    pub duration: Option<Duration>,
+    pub failure: Option<Failure>,
+}
+
+/// Why an event could not be applied (recorded, then ignored).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anomaly {
+    pub state: TestState,
+    pub event: &'static str,
+}
+
+impl TestCase {
+    pub fn new(name: &str, ignored: bool) -> Self {
+        Self {
+            name: name.to_owned(),
+            ignored,
+            state: if ignored {
+                TestState::Skipped
+            } else {
+                TestState::Pending
+            },
+            ..Self::default()
+        }
+    }
+
+    /// Enrols the test in a run: it becomes pending (ignored: skipped right
+    /// away is left to the stream, which reports ignored tests).
+    pub fn enrol(&mut self, run: u32) {
+        self.state = TestState::Pending;
+        self.run = Some(run);
+        self.transitions.clear();
+        self.started_at = None;
+        self.duration = None;
+        self.failure = None;
+    }
+
+    /// Applies one event. `now` is clock time; `run_start` the clock time of
+    /// the run's start, so transitions carry run-relative times.
+    pub fn apply(&mut self, event: &TestEventKind, now: Duration, run_start: Duration) -> Result<Transition, Anomaly> {
+        let from = self.state;
+        let to = match (event, from) {
+            (TestEventKind::Started { .. }, TestState::Pending) => TestState::Running,
+            // A retry: nextest starts the same test again after a failure.
+            (TestEventKind::Started { attempt }, s) if *attempt > 1 && s.is_terminal() => TestState::Running,
+            (TestEventKind::Passed { .. }, TestState::Running) => {
+                if self.xfail {
+                    TestState::Xpass
+                } else {
+                    TestState::Passed
+                }
+            }
+            (TestEventKind::Failed { .. }, TestState::Running) => {
+                if self.xfail {
+                    TestState::Xfail
+                } else {
+                    TestState::Failed
+                }
+            }
+            (TestEventKind::Ignored, TestState::Pending | TestState::Running) => TestState::Skipped,
+            (TestEventKind::Cancelled, TestState::Pending | TestState::Running) => TestState::Cancelled,
+            (event, state) => {
+                return Err(Anomaly {
+                    state,
+                    event: event.name(),
+                })
+            }
+        };
+        match event {
+            TestEventKind::Started { .. } => {
+                self.started_at = Some(now);
+                self.duration = None;
+                self.failure = None;
+            }
+            TestEventKind::Passed { exec_time } => self.finish(*exec_time, now),
+            TestEventKind::Failed { exec_time, failure } => {
+                self.finish(*exec_time, now);
+                self.failure = Some(failure.clone());
+            }
+            TestEventKind::Ignored => {}
+            TestEventKind::Cancelled => {
+                self.duration = self.started_at.map(|s| now.saturating_sub(s));
+            }
+        }
+        self.state = to;
+        let transition = Transition {
+            from,
+            to,
+            at: now.saturating_sub(run_start),
+        };
+        self.transitions.push(transition);
+        Ok(transition)
+    }
+
+    fn finish(&mut self, exec_time: Option<Duration>, now: Duration) {
+        self.duration = exec_time.or_else(|| self.started_at.map(|s| now.saturating_sub(s)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    fn failed() -> TestEventKind {
+        TestEventKind::Failed {
+            exec_time: Some(secs(0.5)),
+            failure: Failure {
+                message: "boom".into(),
+                output: "boom".into(),
+                location: None,
+            },
+        }
+    }
+
+    #[test]
+    fn pending_running_passed_records_times() {
+        let mut t = TestCase::new("a", false);
+        t.enrol(1);
+        t.apply(&TestEventKind::Started { attempt: 1 }, secs(10.0), secs(9.0))
+            .unwrap();
+        let tr = t
+            .apply(&TestEventKind::Passed { exec_time: None }, secs(10.25), secs(9.0))
+            .unwrap();
+        assert_eq!(t.state, TestState::Passed);
+        assert_eq!(tr.at, secs(1.25));
+        assert_eq!(t.duration, Some(secs(0.25)));
+        assert_eq!(t.transitions.len(), 2);
+    }
+
+    #[test]
+    fn xfail_test_failing_is_xfail_and_passing_is_xpass() {
+        let mut t = TestCase::new("a", false);
+        t.xfail = true;
+        t.enrol(1);
+        t.apply(&TestEventKind::Started { attempt: 1 }, secs(1.0), secs(0.0))
+            .unwrap();
+        t.apply(&failed(), secs(2.0), secs(0.0)).unwrap();
+        assert_eq!(t.state, TestState::Xfail);
+        t.enrol(2);
+        t.apply(&TestEventKind::Started { attempt: 1 }, secs(1.0), secs(0.0))
+            .unwrap();
+        t.apply(&TestEventKind::Passed { exec_time: None }, secs(2.0), secs(0.0))
+            .unwrap();
+        assert_eq!(t.state, TestState::Xpass);
+    }
+
+    #[test]
+    fn finish_without_start_is_an_anomaly_and_changes_nothing() {
+        let mut t = TestCase::new("a", false);
+        t.enrol(1);
+        let err = t.apply(&failed(), secs(1.0), secs(0.0)).unwrap_err();
+        assert_eq!(err.state, TestState::Pending);
+        assert_eq!(t.state, TestState::Pending);
+        assert!(t.transitions.is_empty());
+    }
+
+    #[test]
+    fn retry_restarts_a_failed_test() {
+        let mut t = TestCase::new("a", false);
+        t.enrol(1);
+        t.apply(&TestEventKind::Started { attempt: 1 }, secs(1.0), secs(0.0))
+            .unwrap();
+        t.apply(&failed(), secs(2.0), secs(0.0)).unwrap();
+        assert!(t
+            .apply(&TestEventKind::Started { attempt: 1 }, secs(3.0), secs(0.0))
+            .is_err());
+        t.apply(&TestEventKind::Started { attempt: 2 }, secs(3.0), secs(0.0))
+            .unwrap();
+        t.apply(&TestEventKind::Passed { exec_time: None }, secs(4.0), secs(0.0))
+            .unwrap();
+        assert_eq!(t.state, TestState::Passed);
+        assert!(t.failure.is_none());
+    }
+}

@@ -1,0 +1,478 @@
+//! The only place the model changes: `update(&mut Model, Msg) -> Vec<Effect>`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::effect::Effect;
+use super::model::Model;
+use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
+use super::report::{
+    secs, Counts, FailureSummary, Gate, Report, RunSummary, Selected, SuiteSummary, TestRef, TestTransition,
+};
+use super::run::{Outcome, Phase, Run, Selection, Trigger};
+use super::test_state::{TestCase, TestState, Transition};
+
+pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    match msg {
+        Msg::RunRequested { trigger, selection, at } => {
+            model.now = model.now.max(at);
+            request_run(model, trigger, selection, at, &mut fx);
+        }
+        Msg::Build { run, diagnostic } => on_build(model, run, diagnostic, &mut fx),
+        Msg::Listed { run, suites, at } => {
+            model.now = model.now.max(at);
+            on_listed(model, run, &suites, at, &mut fx);
+        }
+        Msg::ListFailed { run, exit, stderr, at } => {
+            model.now = model.now.max(at);
+            on_list_failed(model, run, exit, stderr, at, &mut fx);
+        }
+        Msg::Test { run, event, at } => {
+            model.now = model.now.max(at);
+            on_test(model, run, event, at, &mut fx);
+        }
+        Msg::Unparsed { run, line } => on_unparsed(model, run, line, &mut fx),
+        Msg::RunExited { run, exit, stderr, at } => {
+            model.now = model.now.max(at);
+            on_run_exited(model, run, exit, stderr, at, &mut fx);
+        }
+        Msg::Cancel { at } => {
+            model.now = model.now.max(at);
+            model.queued = None;
+            if let Some(run) = model.runs.last_mut().filter(|r| r.is_active() && !r.cancel_requested) {
+                run.cancel_requested = true;
+                fx.push(Effect::Cancel { run: run.number });
+            }
+        }
+        Msg::Tick { now } => model.now = model.now.max(now),
+    }
+    fx
+}
+
+fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
+    if let Some(active) = model.runs.last_mut().filter(|r| r.is_active()) {
+        // One run at a time: stop the current one; the new one starts when it
+        // has ended (see `on_run_exited`).
+        if !active.cancel_requested {
+            active.cancel_requested = true;
+            fx.push(Effect::Cancel { run: active.number });
+        }
+        model.queued = Some((trigger, selection));
+        return;
+    }
+    let number = model.next_run_number();
+    let filterset = selection.filterset();
+    model.runs.push(Run::new(number, trigger, selection, at));
+    // Sessions are long: keep a bounded history of runs in memory.
+    if model.runs.len() > 64 {
+        model.runs.remove(0);
+    }
+    fx.push(Effect::List { run: number, filterset });
+}
+
+fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    if diagnostic.level != "error" {
+        return;
+    }
+    // While building, errors are held back until `run_started` has been said,
+    // so the stream always opens with it.
+    if r.phase == Phase::Running {
+        fx.push(Effect::emit(Report::BuildError {
+            run,
+            message: diagnostic.rendered.clone(),
+        }));
+    }
+    r.build_errors.push(diagnostic);
+}
+
+fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    if r.phase != Phase::Building {
+        return;
+    }
+    if r.cancel_requested {
+        finish_run(model, run, Outcome::Cancelled, at, fx);
+        return;
+    }
+    let rules = model.rules.clone();
+    model.catalog.merge_listing(suites, &rules.e2e_patterns);
+    let mut selected_binaries = Vec::new();
+    let mut selected_tests = 0;
+    for ls in suites {
+        let Some(si) = model.catalog.suite_index(&ls.binary_id) else {
+            continue;
+        };
+        let suite = &mut model.catalog.suites[si];
+        let mut any = false;
+        for lt in &ls.tests {
+            let Some(ti) = suite.test_index(&lt.name) else { continue };
+            let test = &mut suite.tests[ti];
+            test.xfail = rules.xfail_rule(&suite.binary_id, &test.name).is_some();
+            if lt.selected {
+                test.enrol(run);
+                any = true;
+                selected_tests += 1;
+            }
+        }
+        if any {
+            selected_binaries.push(suite.binary_id.clone());
+        }
+    }
+    let Some(r) = model.run_mut(run) else { return };
+    r.selected_binaries = selected_binaries;
+    r.selected_tests = selected_tests;
+    emit_run_started(r, fx);
+    if selected_tests == 0 {
+        finish_run(model, run, Outcome::NoTests, at, fx);
+        return;
+    }
+    r.phase = Phase::Running;
+    fx.push(Effect::Run {
+        run,
+        filterset: r.selection.filterset(),
+    });
+}
+
+fn emit_run_started(r: &Run, fx: &mut Vec<Effect>) {
+    fx.push(Effect::emit(Report::RunStarted {
+        run: r.number,
+        trigger: r.trigger,
+        selected: Selected {
+            binaries: r.selected_binaries.iter().map(|b| b.to_string()).collect(),
+            tests: r.selected_tests,
+        },
+        reasons: r.selection.reasons(),
+    }));
+}
+
+fn on_list_failed(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    if r.phase != Phase::Building {
+        return;
+    }
+    emit_run_started(r, fx);
+    for d in &r.build_errors {
+        fx.push(Effect::emit(Report::BuildError {
+            run,
+            message: d.rendered.clone(),
+        }));
+    }
+    let outcome = if r.cancel_requested || exit == ToolExit::Killed {
+        Outcome::Cancelled
+    } else if exit == ToolExit::BuildFailed || !r.build_errors.is_empty() {
+        Outcome::BuildFailed
+    } else {
+        Outcome::ListFailed
+    };
+    if outcome != Outcome::Cancelled {
+        r.tool_stderr = Some(stderr);
+    }
+    r.bad_filter = exit == ToolExit::BadFilter;
+    finish_run(model, run, outcome, at, fx);
+}
+
+fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    if r.phase != Phase::Running {
+        return;
+    }
+    let run_start = r.started;
+    let Some(si) = model.catalog.suite_index(&event.binary_id) else {
+        let message = format!("result for unknown test binary `{}` ignored", event.binary_id);
+        warn(model, run, message, fx);
+        return;
+    };
+    let suite = &mut model.catalog.suites[si];
+    let ti = match suite.test_index(&event.name) {
+        Some(ti) => ti,
+        None => {
+            // A test the list did not name (it appeared since): take it in.
+            let ti = suite.add_test(&event.name);
+            suite.tests[ti].enrol(run);
+            ti
+        }
+    };
+    let binary_id = suite.binary_id.clone();
+    let test = &mut suite.tests[ti];
+    if test.run != Some(run) {
+        test.enrol(run);
+    }
+    if test.ignored && matches!(event.kind, TestEventKind::Started { .. }) {
+        // nextest "starts" an ignored test just to report it ignored.
+        return;
+    }
+    match test.apply(&event.kind, at, run_start) {
+        Ok(tr) => {
+            let report = transition_report(run, &binary_id, test, tr);
+            if let Some(r) = model.run_mut(run) {
+                if tr.to.is_terminal() && !tr.from.is_terminal() {
+                    r.done += 1;
+                }
+            }
+            fx.push(Effect::emit(Report::Test(report)));
+        }
+        Err(anomaly) => {
+            if let Some(r) = model.run_mut(run) {
+                r.anomalies += 1;
+                // Said once per run; the count is in the summary.
+                if r.anomalies == 1 {
+                    let message = format!(
+                        "ignored a `{}` event for {binary_id} {} while it was {}",
+                        anomaly.event,
+                        event.name,
+                        anomaly.state.as_str()
+                    );
+                    warn(model, run, message, fx);
+                }
+            }
+        }
+    }
+}
+
+fn transition_report(run: u32, binary_id: &Arc<str>, test: &TestCase, tr: Transition) -> TestTransition {
+    let terminal = tr.to.is_terminal();
+    let failure = match tr.to {
+        TestState::Failed | TestState::Xfail => test.failure.as_ref(),
+        _ => None,
+    };
+    TestTransition {
+        run,
+        binary_id: binary_id.to_string(),
+        name: test.name.clone(),
+        from: tr.from,
+        to: tr.to,
+        at_s: secs(tr.at),
+        duration_s: if terminal {
+            Some(secs(test.duration.unwrap_or_default()))
+        } else {
+            None
+        },
+        message: failure.map(|f| f.message.clone()),
+        location: failure.and_then(|f| f.location.clone()),
+    }
+}
+
+fn warn(model: &mut Model, run: u32, message: String, fx: &mut Vec<Effect>) {
+    if let Some(r) = model.run_mut(run) {
+        r.warnings.push(message.clone());
+    }
+    fx.push(Effect::emit(Report::Warning { run, message }));
+}
+
+fn on_unparsed(model: &mut Model, run: u32, line: String, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    r.unparsed_lines += 1;
+    if r.unparsed_lines == 1 {
+        let mut shown: String = line.chars().take(120).collect();
+        if shown.len() < line.len() {
+            shown.push('…');
+        }
+        let message = format!("skipped output from nextest that is not valid JSON: {shown}");
+        warn(model, run, message, fx);
+    }
+}
+
+fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    if !r.is_active() {
+        return;
+    }
+    let outcome = if r.cancel_requested {
+        Outcome::Cancelled
+    } else {
+        match exit {
+            ToolExit::Success | ToolExit::TestsFailed => Outcome::Passed, // refined by counts below
+            ToolExit::NoTests => Outcome::NoTests,
+            ToolExit::BuildFailed => Outcome::BuildFailed,
+            ToolExit::ListFailed | ToolExit::BadFilter => Outcome::ListFailed,
+            ToolExit::Killed => Outcome::Cancelled,
+            ToolExit::Other(code) => {
+                r.warnings.push(format!("nextest exited with unexpected code {code}"));
+                r.tool_stderr = Some(stderr.clone());
+                Outcome::Failed
+            }
+        }
+    };
+    if matches!(outcome, Outcome::BuildFailed | Outcome::ListFailed) {
+        r.tool_stderr = Some(stderr);
+    }
+    finish_run(model, run, outcome, at, fx);
+}
+
+/// Ends a run: tests that never finished are cancelled, counts and the gate
+/// are worked out, and `run_finished` is emitted. Starts a queued run.
+fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    let run_start = r.started;
+    let mut counts = Counts::default();
+    let mut suites = Vec::new();
+    let mut failures = Vec::new();
+    let mut xpass = Vec::new();
+    let mut strict_xpass = Vec::new();
+    let mut newly_done = 0;
+    let rules = model.rules.clone();
+    for suite in &mut model.catalog.suites {
+        let mut suite_counts = Counts::default();
+        let (mut first, mut last): (Option<Duration>, Option<Duration>) = (None, None);
+        for test in suite.tests.iter_mut().filter(|t| t.run == Some(run)) {
+            if !test.state.is_terminal() {
+                let kind = if test.ignored && test.state == TestState::Pending {
+                    TestEventKind::Ignored
+                } else {
+                    TestEventKind::Cancelled
+                };
+                if let Ok(tr) = test.apply(&kind, at, run_start) {
+                    newly_done += 1;
+                    fx.push(Effect::emit(Report::Test(transition_report(
+                        run,
+                        &suite.binary_id,
+                        test,
+                        tr,
+                    ))));
+                }
+            }
+            suite_counts.add(test.state);
+            for tr in &test.transitions {
+                if tr.to == TestState::Running {
+                    first = Some(first.map_or(tr.at, |f| f.min(tr.at)));
+                }
+                if tr.to.is_terminal() && tr.from == TestState::Running {
+                    last = Some(last.map_or(tr.at, |l| l.max(tr.at)));
+                }
+            }
+            match test.state {
+                TestState::Failed => {
+                    let f = test.failure.as_ref();
+                    failures.push(FailureSummary {
+                        binary_id: suite.binary_id.to_string(),
+                        name: test.name.clone(),
+                        message: f.map(|f| f.message.clone()).unwrap_or_default(),
+                        location: f.and_then(|f| f.location.clone()),
+                    });
+                }
+                TestState::Xpass => {
+                    let t = TestRef {
+                        binary_id: suite.binary_id.to_string(),
+                        name: test.name.clone(),
+                    };
+                    if rules.xfail_rule(&suite.binary_id, &test.name).is_some_and(|r| r.strict) {
+                        strict_xpass.push(t.clone());
+                    }
+                    xpass.push(t);
+                }
+                TestState::Pending
+                | TestState::Running
+                | TestState::Passed
+                | TestState::Skipped
+                | TestState::Xfail
+                | TestState::Cancelled => {}
+            }
+        }
+        if suite_counts.total == 0 {
+            continue;
+        }
+        let status = if suite_counts.failed > 0 {
+            "failed"
+        } else if suite_counts.cancelled > 0 {
+            "cancelled"
+        } else if suite_counts.skipped == suite_counts.total {
+            "skipped"
+        } else {
+            "passed"
+        };
+        let duration = match (first, last) {
+            (Some(f), Some(l)) => l.saturating_sub(f),
+            _ => Duration::ZERO,
+        };
+        suites.push(SuiteSummary {
+            binary_id: suite.binary_id.to_string(),
+            kind: suite.kind.clone(),
+            suite_type: suite.suite_type,
+            status,
+            duration_s: secs(duration),
+            tests: suite_counts.total,
+        });
+        merge_counts(&mut counts, &suite_counts);
+    }
+    let Some(r) = model.run_mut(run) else { return };
+    r.done += newly_done;
+    let outcome = match outcome {
+        Outcome::Passed if counts.failed > 0 => Outcome::Failed,
+        other => other,
+    };
+    let mut reasons = Vec::new();
+    match outcome {
+        Outcome::Passed => {}
+        Outcome::Failed => {
+            if counts.failed > 0 {
+                reasons.push(format!("{} test{} failed", counts.failed, plural(counts.failed)));
+            } else {
+                reasons.push("nextest did not finish normally".to_owned());
+            }
+        }
+        Outcome::BuildFailed => reasons.push("the build failed".to_owned()),
+        Outcome::ListFailed if r.bad_filter => reasons.push("nextest refused the filterset expression".to_owned()),
+        Outcome::ListFailed => reasons.push("nextest could not list the tests".to_owned()),
+        Outcome::NoTests => reasons.push("no tests matched the selection".to_owned()),
+        Outcome::Cancelled => reasons.push("the run was cancelled".to_owned()),
+    }
+    for t in &strict_xpass {
+        reasons.push(format!(
+            "{} {} passed but is listed as a strict expected failure",
+            t.binary_id, t.name
+        ));
+    }
+    if r.unparsed_lines > 1 {
+        r.warnings.push(format!(
+            "{} lines of nextest output were not valid JSON and were skipped",
+            r.unparsed_lines
+        ));
+    }
+    if r.anomalies > 1 {
+        r.warnings
+            .push(format!("{} impossible test transitions were ignored", r.anomalies));
+    }
+    r.phase = Phase::Finished;
+    r.outcome = Some(outcome);
+    r.finished = Some(at);
+    let summary = RunSummary {
+        run,
+        outcome,
+        duration_s: secs(at.saturating_sub(r.started)),
+        tests: counts,
+        suites,
+        failures,
+        xpass,
+        build_errors: r.build_errors.iter().map(|d| d.rendered.clone()).collect(),
+        tool_error: r.tool_stderr.clone(),
+        warnings: r.warnings.clone(),
+        gate: Gate {
+            passed: reasons.is_empty(),
+            reasons,
+        },
+    };
+    fx.push(Effect::emit(Report::RunFinished(summary)));
+    if let Some((trigger, selection)) = model.queued.take() {
+        request_run(model, trigger, selection, at, fx);
+    }
+}
+
+fn merge_counts(into: &mut Counts, from: &Counts) {
+    into.total += from.total;
+    into.passed += from.passed;
+    into.failed += from.failed;
+    into.skipped += from.skipped;
+    into.xfail += from.xfail;
+    into.xpass += from.xpass;
+    into.cancelled += from.cancelled;
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}

@@ -1,0 +1,188 @@
+//! Headless output: the engine's reports as JSON lines (the contract) or as
+//! lines for people, with colour only on a terminal and never with NO_COLOR.
+
+use std::io::{IsTerminal, Write};
+
+use crate::core::report::{Report, RunSummary, TestTransition};
+use crate::core::test_state::TestState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+pub struct Sink<W: Write> {
+    out: W,
+    format: Format,
+    colour: bool,
+}
+
+impl Sink<std::io::Stdout> {
+    pub fn stdout(format: Format) -> Self {
+        let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        Self {
+            out: std::io::stdout(),
+            format,
+            colour,
+        }
+    }
+}
+
+impl<W: Write> Sink<W> {
+    pub fn new(out: W, format: Format, colour: bool) -> Self {
+        Self { out, format, colour }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    /// Writes one report. A closed stdout (a pipe whose reader left) is not
+    /// worth failing a run for, so write errors are dropped.
+    pub fn emit(&mut self, report: &Report) {
+        let _ = match self.format {
+            Format::Json => serde_json::to_writer(&mut self.out, report)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(self.out)),
+            Format::Human => self.human(report),
+        };
+        let _ = self.out.flush();
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.colour {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    fn human(&mut self, report: &Report) -> std::io::Result<()> {
+        match report {
+            Report::RunStarted {
+                run,
+                selected,
+                reasons,
+                trigger,
+            } => {
+                let head = format!(
+                    "run {run} ({}) · {} tests in {} binaries",
+                    trigger.as_str(),
+                    selected.tests,
+                    selected.binaries.len()
+                );
+                writeln!(self.out, "{}", self.paint("1", &head))?;
+                for r in reasons {
+                    writeln!(self.out, "  why: {r}")?;
+                }
+                Ok(())
+            }
+            Report::Test(t) if t.to.is_terminal() => self.human_test(t),
+            Report::Test(_) => Ok(()),
+            Report::BuildError { message, .. } => {
+                writeln!(self.out, "{}", self.paint("31;1", "build error"))?;
+                writeln!(self.out, "{}", indent(message, "  "))
+            }
+            Report::Warning { message, .. } => writeln!(self.out, "{} {message}", self.paint("33", "warning:")),
+            Report::RunFinished(s) => self.human_summary(s),
+        }
+    }
+
+    fn human_test(&mut self, t: &TestTransition) -> std::io::Result<()> {
+        let (label, code) = match t.to {
+            TestState::Passed => ("PASS ", "32"),
+            TestState::Failed => ("FAIL ", "31;1"),
+            TestState::Skipped => ("SKIP ", "2"),
+            TestState::Xfail => ("XFAIL", "2"),
+            TestState::Xpass => ("XPASS", "33;1"),
+            TestState::Cancelled => ("CANCL", "33"),
+            TestState::Pending | TestState::Running => ("     ", "0"),
+        };
+        let time = match (t.to, t.duration_s) {
+            (TestState::Skipped | TestState::Cancelled, _) | (_, None) => String::from("        "),
+            (_, Some(d)) => format!("{d:>7.3}s"),
+        };
+        writeln!(
+            self.out,
+            "  {} {time}  {}  {}",
+            self.paint(code, label),
+            t.binary_id,
+            t.name
+        )?;
+        if t.to == TestState::Failed {
+            if let Some(m) = &t.message {
+                writeln!(self.out, "{}", indent(m, "        "))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn human_summary(&mut self, s: &RunSummary) -> std::io::Result<()> {
+        if let Some(err) = &s.tool_error {
+            if !err.trim().is_empty() {
+                writeln!(self.out, "{}", self.paint("31;1", "nextest said:"))?;
+                writeln!(self.out, "{}", indent(err.trim_end(), "  "))?;
+            }
+        }
+        if !s.failures.is_empty() {
+            writeln!(self.out, "{}", self.paint("1", "failures:"))?;
+            for f in &s.failures {
+                let at = f
+                    .location
+                    .as_ref()
+                    .map(|l| format!("  ({}:{})", l.file, l.line))
+                    .unwrap_or_default();
+                writeln!(self.out, "  {}  {}{at}", f.binary_id, f.name)?;
+            }
+        }
+        for x in &s.xpass {
+            writeln!(
+                self.out,
+                "{} {} {} passed but is listed as an expected failure",
+                self.paint("33;1", "xpass:"),
+                x.binary_id,
+                x.name
+            )?;
+        }
+        for w in &s.warnings {
+            writeln!(self.out, "{} {w}", self.paint("33", "warning:"))?;
+        }
+        let c = &s.tests;
+        let mut counts = format!("{} passed, {} failed", c.passed, c.failed);
+        for (n, label) in [
+            (c.skipped, "skipped"),
+            (c.xfail, "xfail"),
+            (c.xpass, "xpass"),
+            (c.cancelled, "cancelled"),
+        ] {
+            if n > 0 {
+                counts.push_str(&format!(", {n} {label}"));
+            }
+        }
+        let code = if s.gate.passed { "32;1" } else { "31;1" };
+        writeln!(
+            self.out,
+            "{}: {counts} in {:.2}s",
+            self.paint(code, s.outcome.as_str()),
+            s.duration_s
+        )?;
+        if s.gate.passed {
+            writeln!(self.out, "gate: {}", self.paint("32", "passed"))
+        } else {
+            writeln!(
+                self.out,
+                "gate: {} ({})",
+                self.paint("31;1", "failed"),
+                s.gate.reasons.join("; ")
+            )
+        }
+    }
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|l| format!("{prefix}{l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
