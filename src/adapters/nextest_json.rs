@@ -82,10 +82,8 @@ impl StreamDecoder {
                     .get(prefix)
                     .cloned()
                     .ok_or_else(|| LineError::UnknownBinary(prefix.to_owned()))?;
-                let exec_time = raw
-                    .exec_time
-                    .filter(|t| t.is_finite() && *t >= 0.0)
-                    .map(Duration::from_secs_f64);
+                // Negative, NaN or absurd times are dropped, not trusted.
+                let exec_time = raw.exec_time.and_then(|t| Duration::try_from_secs_f64(t).ok());
                 let kind = match event {
                     "started" => TestEventKind::Started { attempt },
                     "ok" => TestEventKind::Passed { exec_time },

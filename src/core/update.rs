@@ -73,7 +73,9 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
 
 fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    if diagnostic.level != "error" {
+    // cargo reports an error once per target it breaks (lib and lib test):
+    // say it once.
+    if diagnostic.level != "error" || r.build_errors.contains(&diagnostic) {
         return;
     }
     // While building, errors are held back until `run_started` has been said,
@@ -179,6 +181,11 @@ fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut
         return;
     }
     let run_start = r.started;
+    let mut event = event;
+    if r.cancel_requested && matches!(event.kind, TestEventKind::Failed { .. }) {
+        // nextest reports the tests it stopped for us as failed.
+        event.kind = TestEventKind::Cancelled;
+    }
     let Some(si) = model.catalog.suite_index(&event.binary_id) else {
         let message = format!("result for unknown test binary `{}` ignored", event.binary_id);
         warn(model, run, message, fx);

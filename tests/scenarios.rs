@@ -1,0 +1,554 @@
+//! Scenario tests: message sequences into the core, asserting states,
+//! counts and effects. No process, no sleep: time is data.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use vigil::adapters::nextest_json::{parse_list, StreamDecoder, StreamLine};
+use vigil::core::glob::Glob;
+use vigil::core::model::{Rules, XfailRule};
+use vigil::core::msg::{BuildDiagnostic, ListedSuite, ListedTest, ToolExit};
+use vigil::core::report::{Report, RunSummary};
+use vigil::core::{update, Effect, Model, Msg, Outcome, Selection, TestEvent, TestEventKind, TestState, Trigger};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+fn shop_rules() -> Rules {
+    Rules {
+        xfail: vec![XfailRule {
+            pattern: Glob::new("orders::checkout::rounding_*"),
+            reason: String::new(),
+            strict: false,
+        }],
+        ..Rules::default()
+    }
+}
+
+fn reports(fx: &[Effect]) -> Vec<&Report> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Emit(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn summary(fx: &[Effect]) -> RunSummary {
+    reports(fx)
+        .into_iter()
+        .find_map(|r| match r {
+            Report::RunFinished(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("run_finished emitted")
+}
+
+fn request(model: &mut Model, selection: Selection, at: Duration) -> Vec<Effect> {
+    update(
+        model,
+        Msg::RunRequested {
+            trigger: Trigger::Manual,
+            selection,
+            at,
+        },
+    )
+}
+
+/// Replays the recorded list and run of the `shop` fixture; returns the
+/// model and the effects of the final message.
+fn replay_shop(model: &mut Model) -> Vec<Effect> {
+    let fx = request(model, Selection::All, ms(0));
+    assert_eq!(
+        fx,
+        vec![Effect::List {
+            run: 1,
+            filterset: None
+        }]
+    );
+    let suites = parse_list(&common::recorded("shop_list.json")).unwrap();
+    let decoder = StreamDecoder::new(&suites);
+    let fx = update(
+        model,
+        Msg::Listed {
+            run: 1,
+            suites,
+            at: ms(100),
+        },
+    );
+    assert!(fx.contains(&Effect::Run {
+        run: 1,
+        filterset: None
+    }));
+    let mut t = 100;
+    for line in common::recorded("shop_run.jsonl").lines() {
+        t += 10;
+        match decoder.decode(line).unwrap() {
+            StreamLine::Test(event) => {
+                update(
+                    model,
+                    Msg::Test {
+                        run: 1,
+                        event,
+                        at: ms(t),
+                    },
+                );
+            }
+            StreamLine::Build(d) => {
+                update(model, Msg::Build { run: 1, diagnostic: d });
+            }
+            StreamLine::Other => {}
+        }
+    }
+    update(
+        model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::TestsFailed,
+            stderr: String::new(),
+            at: ms(t + 10),
+        },
+    )
+}
+
+fn state(model: &Model, binary: &str, test: &str) -> TestState {
+    let suite = model.catalog.suite(binary).expect("suite");
+    suite.tests[suite.test_index(test).expect("test")].state
+}
+
+#[test]
+fn recorded_shop_run_ends_with_every_state_and_counts() {
+    let mut model = Model::new(Default::default(), shop_rules());
+    let fx = replay_shop(&mut model);
+    let s = summary(&fx);
+    assert_eq!(s.outcome, Outcome::Failed);
+    assert_eq!(
+        (
+            s.tests.total,
+            s.tests.passed,
+            s.tests.failed,
+            s.tests.skipped,
+            s.tests.xfail
+        ),
+        (9, 6, 1, 1, 1)
+    );
+    assert_eq!(state(&model, "orders::checkout", "refund_partial"), TestState::Failed);
+    assert_eq!(
+        state(&model, "orders::checkout", "rounding_known_bug"),
+        TestState::Xfail
+    );
+    assert_eq!(state(&model, "orders::checkout", "pays_by_card"), TestState::Skipped);
+    assert_eq!(state(&model, "money", "tests::slow_rounding"), TestState::Passed);
+    assert!(!s.gate.passed);
+    assert_eq!(s.gate.reasons, vec!["1 test failed".to_string()]);
+    let failure = &s.failures[0];
+    assert_eq!(failure.binary_id, "orders::checkout");
+    let loc = failure.location.as_ref().unwrap();
+    assert_eq!((loc.file.as_str(), loc.line), ("orders/tests/checkout.rs", 11));
+    let e2e = s.suites.iter().find(|x| x.binary_id == "orders::e2e_flow").unwrap();
+    assert_eq!(e2e.suite_type.as_str(), "e2e");
+    let unit = s.suites.iter().find(|x| x.binary_id == "money").unwrap();
+    assert_eq!(
+        (unit.suite_type.as_str(), unit.status, unit.tests),
+        ("unit", "passed", 3)
+    );
+}
+
+#[test]
+fn every_transition_is_recorded_with_run_relative_time() {
+    let mut model = Model::new(Default::default(), shop_rules());
+    replay_shop(&mut model);
+    let suite = model.catalog.suite("orders::checkout").unwrap();
+    let t = &suite.tests[suite.test_index("refund_partial").unwrap()];
+    let path: Vec<(TestState, TestState)> = t.transitions.iter().map(|tr| (tr.from, tr.to)).collect();
+    assert_eq!(
+        path,
+        vec![
+            (TestState::Pending, TestState::Running),
+            (TestState::Running, TestState::Failed)
+        ]
+    );
+    assert!(t.transitions[0].at < t.transitions[1].at);
+    // exec_time from nextest wins over the gap between our timestamps.
+    assert!(t.duration.unwrap() < ms(200));
+    assert!(t.failure.as_ref().unwrap().message.contains("refund must keep the fee"));
+}
+
+fn tiny_suite(tests: &[&str]) -> Vec<ListedSuite> {
+    vec![ListedSuite {
+        binary_id: Arc::from("a"),
+        package: "a".into(),
+        binary_name: "a".into(),
+        kind: "lib".into(),
+        tests: tests
+            .iter()
+            .map(|t| ListedTest {
+                name: t.to_string(),
+                ignored: false,
+                selected: true,
+            })
+            .collect(),
+    }]
+}
+
+fn ev(name: &str, kind: TestEventKind) -> TestEvent {
+    TestEvent {
+        binary_id: Arc::from("a"),
+        name: name.into(),
+        kind,
+    }
+}
+
+#[test]
+fn cancel_mid_run_cancels_running_and_pending_tests() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x", "y"]),
+            at: ms(5),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev("x", TestEventKind::Started { attempt: 1 }),
+            at: ms(10),
+        },
+    );
+    let fx = update(&mut model, Msg::Cancel { at: ms(20) });
+    assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
+    let fx = update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Killed,
+            stderr: String::new(),
+            at: ms(30),
+        },
+    );
+    let s = summary(&fx);
+    assert_eq!(s.outcome, Outcome::Cancelled);
+    assert_eq!(s.tests.cancelled, 2);
+    assert_eq!(state(&model, "a", "x"), TestState::Cancelled);
+    assert_eq!(state(&model, "a", "y"), TestState::Cancelled);
+    assert!(!s.gate.passed);
+}
+
+#[test]
+fn request_during_run_cancels_it_and_starts_the_new_one_after() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x"]),
+            at: ms(5),
+        },
+    );
+    let filter = Selection::Filter {
+        expr: "test(=x)".into(),
+        reasons: vec!["again".into()],
+    };
+    let fx = request(&mut model, filter, ms(10));
+    assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
+    let fx = update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Killed,
+            stderr: String::new(),
+            at: ms(20),
+        },
+    );
+    assert_eq!(summary(&fx).outcome, Outcome::Cancelled);
+    assert!(fx.contains(&Effect::List {
+        run: 2,
+        filterset: Some("test(=x)".into())
+    }));
+}
+
+#[test]
+fn build_failure_reports_each_diagnostic_once_after_run_started() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    let decoder = StreamDecoder::default();
+    for line in common::recorded("shop_build_error.jsonl").lines() {
+        if let StreamLine::Build(d) = decoder.decode(line).unwrap() {
+            update(&mut model, Msg::Build { run: 1, diagnostic: d });
+        }
+    }
+    let fx = update(
+        &mut model,
+        Msg::ListFailed {
+            run: 1,
+            exit: ToolExit::BuildFailed,
+            stderr: "error: build failed".into(),
+            at: ms(50),
+        },
+    );
+    let kinds: Vec<&str> = reports(&fx)
+        .iter()
+        .map(|r| match r {
+            Report::RunStarted { .. } => "run_started",
+            Report::BuildError { .. } => "build_error",
+            Report::RunFinished(_) => "run_finished",
+            Report::Test(_) | Report::Warning { .. } => "other",
+        })
+        .collect();
+    assert_eq!(kinds, vec!["run_started", "build_error", "run_finished"]);
+    let s = summary(&fx);
+    assert_eq!(s.outcome, Outcome::BuildFailed);
+    assert!(s.build_errors[0].contains("unclosed delimiter"));
+    assert!(s.build_errors[0].contains("money/src/lib.rs:34"));
+}
+
+#[test]
+fn impossible_transition_is_counted_and_ignored() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x"]),
+            at: ms(5),
+        },
+    );
+    let fx = update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev("x", TestEventKind::Passed { exec_time: None }),
+            at: ms(6),
+        },
+    );
+    assert!(matches!(reports(&fx)[..], [Report::Warning { .. }]));
+    assert_eq!(state(&model, "a", "x"), TestState::Pending);
+    assert_eq!(model.current_run().unwrap().anomalies, 1);
+}
+
+#[test]
+fn unparsed_lines_warn_once_and_are_counted() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x"]),
+            at: ms(5),
+        },
+    );
+    let first = update(
+        &mut model,
+        Msg::Unparsed {
+            run: 1,
+            line: "garbage{".into(),
+        },
+    );
+    let second = update(
+        &mut model,
+        Msg::Unparsed {
+            run: 1,
+            line: "more".into(),
+        },
+    );
+    assert_eq!(reports(&first).len(), 1);
+    assert!(second.is_empty());
+    update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev("x", TestEventKind::Started { attempt: 1 }),
+            at: ms(6),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev("x", TestEventKind::Passed { exec_time: None }),
+            at: ms(7),
+        },
+    );
+    let s = summary(&update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Success,
+            stderr: String::new(),
+            at: ms(8),
+        },
+    ));
+    assert_eq!(s.outcome, Outcome::Passed);
+    assert!(s.gate.passed, "skipped garbage does not fail the run");
+    assert!(s.warnings.iter().any(|w| w.contains("2 lines")));
+}
+
+#[test]
+fn strict_xpass_fails_the_gate_and_plain_xpass_is_flagged() {
+    for strict in [false, true] {
+        let rules = Rules {
+            xfail: vec![XfailRule {
+                pattern: Glob::new("a::x"),
+                reason: String::new(),
+                strict,
+            }],
+            ..Rules::default()
+        };
+        let mut model = Model::new(Default::default(), rules);
+        request(&mut model, Selection::All, ms(0));
+        update(
+            &mut model,
+            Msg::Listed {
+                run: 1,
+                suites: tiny_suite(&["x"]),
+                at: ms(5),
+            },
+        );
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev("x", TestEventKind::Started { attempt: 1 }),
+                at: ms(6),
+            },
+        );
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev("x", TestEventKind::Passed { exec_time: None }),
+                at: ms(7),
+            },
+        );
+        let s = summary(&update(
+            &mut model,
+            Msg::RunExited {
+                run: 1,
+                exit: ToolExit::Success,
+                stderr: String::new(),
+                at: ms(8),
+            },
+        ));
+        assert_eq!(s.tests.xpass, 1);
+        assert_eq!(s.xpass.len(), 1);
+        assert_eq!(s.gate.passed, !strict);
+    }
+}
+
+#[test]
+fn empty_selection_is_no_tests_without_running_nextest() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    let mut suites = tiny_suite(&["x"]);
+    suites[0].tests[0].selected = false;
+    let fx = update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites,
+            at: ms(5),
+        },
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Run { .. })));
+    assert_eq!(summary(&fx).outcome, Outcome::NoTests);
+}
+
+#[test]
+fn tests_not_selected_keep_their_last_result() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x", "y"]),
+            at: ms(5),
+        },
+    );
+    for name in ["x", "y"] {
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev(name, TestEventKind::Started { attempt: 1 }),
+                at: ms(6),
+            },
+        );
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev(name, TestEventKind::Passed { exec_time: None }),
+                at: ms(7),
+            },
+        );
+    }
+    update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Success,
+            stderr: String::new(),
+            at: ms(8),
+        },
+    );
+    request(
+        &mut model,
+        Selection::Filter {
+            expr: "test(=x)".into(),
+            reasons: vec![],
+        },
+        ms(10),
+    );
+    let mut suites = tiny_suite(&["x", "y"]);
+    suites[0].tests[1].selected = false;
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 2,
+            suites,
+            at: ms(11),
+        },
+    );
+    let fx = update(
+        &mut model,
+        Msg::RunExited {
+            run: 2,
+            exit: ToolExit::Killed,
+            stderr: String::new(),
+            at: ms(12),
+        },
+    );
+    assert_eq!(summary(&fx).tests.total, 1);
+    let suite = model.catalog.suite("a").unwrap();
+    let y = &suite.tests[suite.test_index("y").unwrap()];
+    assert_eq!((y.state, y.run), (TestState::Passed, Some(1)));
+}
+
+#[test]
+fn messages_for_an_old_run_are_ignored() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    let fx = update(
+        &mut model,
+        Msg::Build {
+            run: 7,
+            diagnostic: BuildDiagnostic {
+                level: "error".into(),
+                rendered: "x".into(),
+            },
+        },
+    );
+    assert!(fx.is_empty());
+    assert!(model.current_run().unwrap().build_errors.is_empty());
+}
