@@ -1,0 +1,23 @@
+//! The shipped example config parses, and its uncommented values are the
+//! defaults (or the documented examples).
+
+use vigil::config::Settings;
+use vigil::core::glob::Glob;
+use vigil::core::model::Rules;
+
+#[test]
+fn example_config_parses_and_matches_the_defaults() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml")).unwrap();
+    let settings = Settings::parse(&text).unwrap_or_else(|e| panic!("config.example.toml: {e}"));
+    assert_eq!(settings.rules.e2e_patterns, Rules::default().e2e_patterns);
+    let x = &settings.rules.xfail;
+    assert_eq!(x.len(), 1);
+    assert_eq!(x[0].pattern, Glob::new("orders::checkout::rounding_*"));
+    assert!(!x[0].strict);
+}
+
+#[test]
+fn fixture_config_parses() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shop/vigil.toml")).unwrap();
+    assert!(Settings::parse(&text).is_ok());
+}
