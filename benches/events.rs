@@ -20,6 +20,7 @@ fn suites() -> Vec<ListedSuite> {
             package: format!("crate_{b}"),
             binary_name: format!("integration_{b}"),
             kind: "test".into(),
+            binary_path: format!("/bench/integration_{b}").into(),
             tests: (0..TESTS_PER_BINARY)
                 .map(|t| ListedTest {
                     name: format!("module_{}::case_{t}", t % 10),

@@ -1,17 +1,99 @@
-//! The one loop: messages in, `core::update`, effects out. The headless
-//! modes drive it with a printing sink; the TUI drives the same loop.
+//! The one loop: messages in, `core::update`, effects out. `run_once` drives
+//! it headless with a printing sink; `interactive` drives the same engine
+//! with the terminal view, generic over ratatui's backend so tests can run
+//! it on a `TestBackend`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::time::Duration;
 
+use ratatui::backend::Backend;
+use ratatui::Terminal;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::adapters::clock::Clock;
+use crate::adapters::log::Log;
 use crate::adapters::nextest::Nextest;
+use crate::adapters::resources::Sampler;
 use crate::config::Settings;
 use crate::core::report::{Report, RunSummary};
 use crate::core::{update, Effect, Model, Msg, Selection, Trigger, Workspace};
 use crate::sink::Sink;
+use crate::ui::{self, theme::Theme};
+
+/// At most ~30 frames a second, however fast events arrive.
+const FRAME: Duration = Duration::from_millis(33);
+/// While tests run: spinner and live clocks.
+const TICK: Duration = Duration::from_millis(100);
+const SAMPLE: Duration = Duration::from_secs(1);
+
+/// The model and the adapters that carry out its effects.
+pub struct Engine {
+    pub model: Model,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub rx: mpsc::UnboundedReceiver<Msg>,
+    pub clock: Clock,
+    nextest: Nextest,
+    log: Log,
+}
+
+impl Engine {
+    pub fn new(workspace: Workspace, settings: Settings) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let clock = Clock::start();
+        let log = Log::open(&workspace.target_dir);
+        let nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
+        Self {
+            model: Model::new(workspace, settings.rules),
+            tx,
+            rx,
+            clock,
+            nextest,
+            log,
+        }
+    }
+
+    pub fn request(&self, trigger: Trigger, selection: Selection) {
+        let _ = self.tx.send(Msg::RunRequested {
+            trigger,
+            selection,
+            at: self.clock.now(),
+        });
+    }
+
+    /// Applies one message; returns the effects the caller has not carried
+    /// out itself (reports and quit).
+    pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
+        if let Msg::Listed { suites, .. } = &msg {
+            self.nextest.set_listing(suites);
+        }
+        let mut rest = Vec::new();
+        for effect in update(&mut self.model, msg) {
+            match effect {
+                Effect::List { run, filterset } => {
+                    self.log
+                        .line(&format!("run {run}: list {}", filterset.as_deref().unwrap_or("(all)")));
+                    self.nextest.list(run, filterset.as_deref());
+                }
+                Effect::Run { run, filterset } => self.nextest.run(run, filterset.as_deref()),
+                Effect::Cancel { run } => {
+                    self.log.line(&format!("run {run}: cancel"));
+                    self.nextest.cancel(run);
+                }
+                Effect::Emit(_) | Effect::Quit => rest.push(effect),
+            }
+        }
+        rest
+    }
+
+    /// Stops whatever runs; returns when its processes are gone.
+    pub async fn shutdown(&mut self, force: bool) {
+        if force {
+            self.nextest.kill_now();
+        }
+        self.nextest.shutdown().await;
+    }
+}
 
 /// What `vigil run` ended with.
 pub struct Finished {
@@ -27,61 +109,42 @@ pub async fn run_once<W: Write>(
     selection: Selection,
     sink: &mut Sink<W>,
 ) -> Finished {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let clock = Clock::start();
-    let root: PathBuf = workspace.root.clone();
-    let mut model = Model::new(workspace, settings.rules);
-    let mut nextest = Nextest::new(root, tx.clone(), clock);
-    let signals = tokio::spawn(forward_signals(tx.clone(), clock));
-
-    let _ = tx.send(Msg::RunRequested {
-        trigger: Trigger::Manual,
-        selection,
-        at: clock.now(),
-    });
+    let mut engine = Engine::new(workspace, settings);
+    let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));
+    engine.request(Trigger::Manual, selection);
     let mut summary = None;
     let mut forced = false;
-    'outer: while let Some(first) = rx.recv().await {
+    'outer: while let Some(first) = engine.rx.recv().await {
         let mut next = Some(first);
         // Drain what is already queued: a flood of events is one pass.
-        while let Some(msg) = next.take().or_else(|| rx.try_recv().ok()) {
-            if let Msg::Listed { suites, .. } = &msg {
-                nextest.set_listing(suites);
-            }
-            if matches!(msg, Msg::Cancel { .. }) && model.active_run().is_some_and(|r| r.cancel_requested) {
+        while let Some(msg) = next.take().or_else(|| engine.rx.try_recv().ok()) {
+            if matches!(msg, Msg::Cancel { .. }) && engine.model.active_run().is_some_and(|r| r.cancel_requested) {
                 // A second Ctrl-C: stop waiting for a graceful end.
                 forced = true;
                 break 'outer;
             }
-            for effect in update(&mut model, msg) {
-                match effect {
-                    Effect::List { run, filterset } => nextest.list(run, filterset.as_deref()),
-                    Effect::Run { run, filterset } => nextest.run(run, filterset.as_deref()),
-                    Effect::Cancel { run } => nextest.cancel(run),
-                    Effect::Emit(report) => {
-                        sink.emit(&report);
-                        if let Report::RunFinished(s) = *report {
-                            summary = Some(s);
-                        }
+            for effect in engine.apply(msg) {
+                if let Effect::Emit(report) = effect {
+                    sink.emit(&report);
+                    if let Report::RunFinished(s) = *report {
+                        summary = Some(s);
                     }
                 }
             }
-            if summary.is_some() && model.active_run().is_none() {
+            if summary.is_some() && engine.model.active_run().is_none() {
                 break 'outer;
             }
         }
     }
-    if forced {
-        nextest.kill_now();
-    }
-    nextest.shutdown().await;
+    engine.shutdown(forced).await;
     signals.abort();
-    let bad_filter = model.current_run().is_some_and(|r| r.bad_filter);
+    let bad_filter = engine.model.current_run().is_some_and(|r| r.bad_filter);
     Finished { summary, bad_filter }
 }
 
-/// Ctrl-C and SIGTERM become `Msg::Cancel`.
-async fn forward_signals(tx: mpsc::UnboundedSender<Msg>, clock: Clock) {
+/// Ctrl-C and SIGTERM become `Msg::Cancel` (headless) or a quit key (in the
+/// interactive view, where Ctrl-C arrives as a key anyway).
+async fn forward_signals(tx: mpsc::UnboundedSender<Msg>, clock: Clock, interactive: bool) {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return;
@@ -91,8 +154,165 @@ async fn forward_signals(tx: mpsc::UnboundedSender<Msg>, clock: Clock) {
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
-        if tx.send(Msg::Cancel { at: clock.now() }).is_err() {
+        let at = clock.now();
+        let msg = if interactive {
+            Msg::Key {
+                key: crate::core::Key::Ctrl('c'),
+                at,
+            }
+        } else {
+            Msg::Cancel { at }
+        };
+        if tx.send(msg).is_err() {
             return;
         }
+    }
+}
+
+/// The interactive view over the engine: draws when the model changed, at
+/// most every `FRAME`; ticks only while a run is active, so an idle view
+/// costs nothing.
+pub struct Interactive<B: Backend> {
+    pub engine: Engine,
+    pub terminal: Terminal<B>,
+    pub theme: Theme,
+    sampler: Sampler,
+    dirty: bool,
+    last_draw: Option<Instant>,
+    /// Test hook: `VIGIL_TEST_PANIC=1` makes the `!` key panic, so the
+    /// end-to-end tests can check that a panic restores the terminal and
+    /// leaves no process behind.
+    panic_key: bool,
+}
+
+impl<B: Backend> Interactive<B> {
+    pub fn new(engine: Engine, terminal: Terminal<B>, theme: Theme) -> Self {
+        Self {
+            engine,
+            terminal,
+            theme,
+            sampler: Sampler::new(),
+            dirty: true,
+            last_draw: None,
+            panic_key: std::env::var_os("VIGIL_TEST_PANIC").is_some(),
+        }
+    }
+
+    /// Applies a message; returns true when the view should quit.
+    pub fn handle(&mut self, msg: Msg) -> bool {
+        if self.panic_key
+            && matches!(
+                msg,
+                Msg::Key {
+                    key: crate::core::Key::Char('!'),
+                    ..
+                }
+            )
+        {
+            panic!("panic requested with VIGIL_TEST_PANIC");
+        }
+        if let Msg::Listed { suites, .. } = &msg {
+            self.sampler.set_binaries(
+                suites
+                    .iter()
+                    .map(|s| (s.binary_path.clone(), s.binary_id.clone()))
+                    .collect(),
+            );
+        }
+        self.dirty = true;
+        let mut quit = false;
+        for effect in self.engine.apply(msg) {
+            match effect {
+                Effect::Quit => quit = true,
+                Effect::Emit(report) => {
+                    if let Report::RunFinished(s) = *report {
+                        self.engine.log.line(&format!(
+                            "run {}: {} ({} passed, {} failed) in {:.2}s",
+                            s.run,
+                            s.outcome.as_str(),
+                            s.tests.passed,
+                            s.tests.failed,
+                            s.duration_s
+                        ));
+                    }
+                }
+                Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } => {}
+            }
+        }
+        quit
+    }
+
+    /// Draws now, telling the core first if the tree's height changed.
+    pub fn draw(&mut self) -> std::io::Result<()> {
+        let size = self.terminal.size().map_err(|e| std::io::Error::other(e.to_string()))?;
+        let rows = ui::tree_rows(size.width, size.height);
+        if rows != self.engine.model.ui.viewport {
+            update(&mut self.engine.model, Msg::Resize { tree_rows: rows });
+        }
+        let (model, theme) = (&self.engine.model, self.theme);
+        self.terminal
+            .draw(|f| ui::render(model, f, theme))
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.dirty = false;
+        self.last_draw = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The loop: until a quit key (or signal) and the run has stopped.
+    pub async fn run(&mut self) -> std::io::Result<()> {
+        let signals = tokio::spawn(forward_signals(self.engine.tx.clone(), self.engine.clock, true));
+        let mut next_tick = Instant::now() + TICK;
+        let mut next_sample = Instant::now() + SAMPLE;
+        self.draw()?;
+        loop {
+            let active = self.engine.model.active_run().is_some();
+            let draw_at = self.dirty.then(|| self.last_draw.map_or(Instant::now(), |t| t + FRAME));
+            let wake = [draw_at, active.then_some(next_tick)].into_iter().flatten().min();
+            let msg = tokio::select! {
+                m = self.engine.rx.recv() => m,
+                _ = sleep_until(wake) => None,
+            };
+            let mut quit = false;
+            if let Some(first) = msg {
+                let mut next = Some(first);
+                while let Some(m) = next.take().or_else(|| self.engine.rx.try_recv().ok()) {
+                    quit |= self.handle(m);
+                }
+            }
+            let now = Instant::now();
+            if active && now >= next_tick {
+                next_tick = now + TICK;
+                self.handle(Msg::Tick {
+                    now: self.engine.clock.now(),
+                });
+                if now >= next_sample {
+                    next_sample = now + SAMPLE;
+                    self.sample();
+                }
+            }
+            if quit {
+                break;
+            }
+            if self.dirty && self.last_draw.is_none_or(|t| now >= t + FRAME) {
+                self.draw()?;
+            }
+        }
+        signals.abort();
+        self.engine.shutdown(false).await;
+        Ok(())
+    }
+
+    fn sample(&mut self) {
+        if let Some(pid) = self.engine.nextest.pid() {
+            let (sample, tests) = self.sampler.sample(pid);
+            self.handle(Msg::Resources { sample, tests });
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(t) => tokio::time::sleep_until(t).await,
+        None => std::future::pending().await,
     }
 }

@@ -7,4 +7,6 @@ pub mod adapters;
 pub mod app;
 pub mod config;
 pub mod core;
+pub mod demo;
 pub mod sink;
+pub mod ui;

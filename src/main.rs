@@ -18,6 +18,16 @@ use vigil::sink::{Format, Sink};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Any directory inside the workspace to open the live view on.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Open the live view on a small bundled workspace (copied to a
+    /// temporary directory, removed on exit).
+    #[arg(long)]
+    demo: bool,
+    /// Config file (default: vigil.toml at the workspace root, if present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -54,9 +64,60 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => run(args),
-        None => {
-            eprintln!("error: the interactive view is not available yet\nhint: use `vigil run [PATH]`");
-            ExitCode::from(EXIT_USAGE)
+        None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("failed to start the async runtime: {e}")))
+}
+
+fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
+    use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+    use ratatui::crossterm::execute;
+    use std::io::IsTerminal;
+
+    if !std::io::stdout().is_terminal() {
+        return fail("the live view needs a terminal\nhint: for CI and scripts use `vigil run` (headless)");
+    }
+    let demo = match demo.then(vigil::demo::Demo::create).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("failed to create the demo workspace: {e}")),
+    };
+    let path = demo.as_ref().map_or(path, |d| d.root());
+    let (ws, settings) = match prepare(path, config) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let terminal = ratatui::init();
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    let result = runtime.block_on(async {
+        let engine = app::Engine::new(ws, settings);
+        engine.request(vigil::core::Trigger::Manual, Selection::All);
+        vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);
+        let mut view = app::Interactive::new(engine, terminal, vigil::ui::theme::Theme::from_env());
+        view.run().await
+    });
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    drop(demo);
+    match result {
+        Ok(()) => ExitCode::from(EXIT_PASSED),
+        Err(e) => {
+            eprintln!("error: the terminal failed: {e}");
+            ExitCode::from(EXIT_FAILED)
         }
     }
 }
@@ -85,9 +146,9 @@ fn run(args: RunArgs) -> ExitCode {
         },
         None => Selection::All,
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match runtime() {
         Ok(rt) => rt,
-        Err(e) => return fail(format!("failed to start the async runtime: {e}")),
+        Err(code) => return code,
     };
     let mut sink = Sink::stdout(args.format);
     let finished = runtime.block_on(app::run_once(ws, settings, selection, &mut sink));

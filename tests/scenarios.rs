@@ -183,6 +183,7 @@ fn tiny_suite(tests: &[&str]) -> Vec<ListedSuite> {
         package: "a".into(),
         binary_name: "a".into(),
         kind: "lib".into(),
+        binary_path: "/tmp/a".into(),
         tests: tests
             .iter()
             .map(|t| ListedTest {

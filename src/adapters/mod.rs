@@ -2,7 +2,10 @@
 //! clock. Outside formats become core types here, at the border.
 
 pub mod clock;
+pub mod log;
 pub mod nextest;
 pub mod nextest_json;
 pub mod process;
+pub mod resources;
+pub mod terminal;
 pub mod workspace;

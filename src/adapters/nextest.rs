@@ -3,6 +3,8 @@
 //! its process group and turns every stdout line into a `Msg`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -81,6 +83,8 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 
 struct Job {
     run: u32,
+    /// The process group leader's pid, once spawned (0 before).
+    pid: Arc<AtomicU32>,
     cancel: Option<oneshot::Sender<()>>,
     handle: JoinHandle<()>,
 }
@@ -143,15 +147,24 @@ impl Nextest {
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let tx = self.tx.clone();
         let clock = self.clock;
+        let pid = Arc::new(AtomicU32::new(0));
+        let pid_slot = pid.clone();
         let handle = tokio::spawn(async move {
-            let msg = drive(run, cmd, mode, &tx, clock, cancel_rx).await;
+            let msg = drive(run, cmd, mode, &tx, clock, cancel_rx, &pid_slot).await;
             let _ = tx.send(msg);
         });
         self.job = Some(Job {
             run,
+            pid,
             cancel: Some(cancel_tx),
             handle,
         });
+    }
+
+    /// The pid leading the running nextest process group, if one runs.
+    pub fn pid(&self) -> Option<u32> {
+        let job = self.job.as_ref().filter(|j| !j.handle.is_finished())?;
+        Some(job.pid.load(Ordering::Relaxed)).filter(|p| *p != 0)
     }
 
     /// Stops the job of `run`, if it is the current one; its end still
@@ -195,6 +208,7 @@ async fn drive(
     tx: &mpsc::UnboundedSender<Msg>,
     clock: Clock,
     mut cancel: oneshot::Receiver<()>,
+    pid_slot: &AtomicU32,
 ) -> Msg {
     let fail = |stderr: String| match &mode {
         Mode::List => Msg::ListFailed {
@@ -214,6 +228,7 @@ async fn drive(
         Ok(c) => c,
         Err(e) => return fail(format!("failed to start cargo nextest: {e}")),
     };
+    pid_slot.store(child.pid().max(0) as u32, Ordering::Relaxed);
     let (Some(stdout), Some(stderr)) = (child.child_mut().stdout.take(), child.child_mut().stderr.take()) else {
         return fail("failed to capture the output of cargo nextest".to_owned());
     };

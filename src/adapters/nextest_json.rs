@@ -213,6 +213,7 @@ pub fn parse_list(json: &str) -> Result<Vec<ListedSuite>, serde_json::Error> {
             package: s.package_name,
             binary_name: s.binary.binary_name,
             kind: s.binary.kind.as_str().to_owned(),
+            binary_path: s.binary.binary_path.into_std_path_buf(),
             tests: s
                 .test_cases
                 .into_iter()

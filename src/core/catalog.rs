@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -110,6 +111,23 @@ impl Suite {
         self.index.get(name).copied()
     }
 
+    /// Wall time of the suite in `run`: from its first test starting to its
+    /// last test finishing (`None` before any test of it ran).
+    pub fn wall_time(&self, run: u32) -> Option<Duration> {
+        let (mut first, mut last): (Option<Duration>, Option<Duration>) = (None, None);
+        for test in self.tests.iter().filter(|t| t.run == Some(run)) {
+            for tr in &test.transitions {
+                if tr.to == TestState::Running {
+                    first = Some(first.map_or(tr.at, |f| f.min(tr.at)));
+                }
+                if tr.to.is_terminal() && tr.from == TestState::Running {
+                    last = Some(last.map_or(tr.at, |l| l.max(tr.at)));
+                }
+            }
+        }
+        Some(last?.saturating_sub(first?))
+    }
+
     /// Adds a test the list did not name (a test that appeared in a run
     /// stream), so nothing a run reports is dropped.
     pub fn add_test(&mut self, name: &str) -> usize {
@@ -144,22 +162,27 @@ impl Catalog {
     }
 
     /// Merges a fresh listing: suites and tests that still exist keep their
-    /// last results; new ones start pending (ignored ones skipped); ones that
-    /// vanished are dropped.
-    pub fn merge_listing(&mut self, listed: &[ListedSuite], e2e_patterns: &[Glob]) {
+    /// last results; new ones start pending (ignored ones skipped). A listed
+    /// suite's tests are authoritative; a suite missing from the listing is
+    /// dropped only when the listing was `complete` (unfiltered): a filterset
+    /// leaves out whole binaries it rules out.
+    pub fn merge_listing(&mut self, listed: &[ListedSuite], e2e_patterns: &[Glob], complete: bool) {
+        let mut previous: HashMap<Arc<str>, Suite> = std::mem::take(&mut self.suites)
+            .into_iter()
+            .map(|s| (s.binary_id.clone(), s))
+            .collect();
         let mut suites = Vec::with_capacity(listed.len());
         for ls in listed {
-            let mut old = self
-                .suite_index(&ls.binary_id)
-                .map(|i| std::mem::take(&mut self.suites[i].tests));
+            let mut old: HashMap<String, TestCase> = previous
+                .remove(&ls.binary_id)
+                .map(|s| s.tests.into_iter().map(|t| (t.name.clone(), t)).collect())
+                .unwrap_or_default();
             let mut tests = Vec::with_capacity(ls.tests.len());
             let mut index = HashMap::with_capacity(ls.tests.len());
             for lt in &ls.tests {
-                let kept = old
-                    .as_mut()
-                    .and_then(|o| o.iter_mut().find(|t| t.name == lt.name))
-                    .map(std::mem::take);
-                let mut test = kept.unwrap_or_else(|| TestCase::new(&lt.name, lt.ignored));
+                let mut test = old
+                    .remove(&lt.name)
+                    .unwrap_or_else(|| TestCase::new(&lt.name, lt.ignored));
                 test.ignored = lt.ignored;
                 if test.ignored && test.state == TestState::Pending {
                     test.state = TestState::Skipped;
@@ -177,6 +200,11 @@ impl Catalog {
                 index,
             });
         }
+        if !complete {
+            suites.extend(previous.into_values());
+        }
+        // nextest's order (by binary id), stable across merges.
+        suites.sort_by(|a, b| a.binary_id.cmp(&b.binary_id));
         self.index = suites
             .iter()
             .enumerate()

@@ -6,11 +6,14 @@
 pub mod catalog;
 pub mod effect;
 pub mod glob;
+pub mod keys;
 pub mod model;
 pub mod msg;
 pub mod report;
 pub mod run;
 pub mod test_state;
+pub mod tree;
+pub mod ui_state;
 pub mod update;
 
 pub use catalog::{Catalog, Package, Suite, SuiteType, Workspace};
@@ -21,4 +24,5 @@ pub use report::Report;
 pub use run::{Outcome, Run, Selection, Trigger};
 pub use test_state::TestCase;
 pub use test_state::TestState;
+pub use ui_state::{Key, RowKey, UiState};
 pub use update::update;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::catalog::{Catalog, Workspace};
 use super::glob::Glob;
 use super::run::{Run, Selection, Trigger};
+use super::ui_state::UiState;
 
 /// The parts of the config the core applies.
 #[derive(Clone, Debug)]
@@ -55,6 +56,7 @@ pub struct Model {
     pub queued: Option<(Trigger, Selection)>,
     /// Latest clock reading (from ticks and timestamped messages).
     pub now: Duration,
+    pub ui: UiState,
 }
 
 impl Model {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::run::{Selection, Trigger};
 use super::test_state::Failure;
+use super::ui_state::{Key, Resources};
 
 #[derive(Clone, Debug)]
 pub enum Msg {
@@ -59,6 +60,24 @@ pub enum Msg {
     Tick {
         now: Duration,
     },
+    /// A key in the interactive view.
+    Key {
+        key: Key,
+        at: Duration,
+    },
+    /// Mouse wheel: rows to move (negative: up).
+    Scroll {
+        delta: isize,
+    },
+    /// The terminal's size changed: this many tree rows fit.
+    Resize {
+        tree_rows: u16,
+    },
+    /// A sample of the running process tree, with per-test resident memory.
+    Resources {
+        sample: Resources,
+        tests: Vec<(Arc<str>, String, u64)>,
+    },
 }
 
 /// How a nextest process ended, classified by the adapter from nextest's
@@ -90,6 +109,8 @@ pub struct ListedSuite {
     pub package: String,
     pub binary_name: String,
     pub kind: String,
+    /// The built test binary (to name test processes when sampling).
+    pub binary_path: std::path::PathBuf,
     pub tests: Vec<ListedTest>,
 }
 

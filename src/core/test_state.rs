@@ -92,6 +92,8 @@ pub struct TestCase {
     pub started_at: Option<Duration>,
     pub duration: Option<Duration>,
     pub failure: Option<Failure>,
+    /// Peak resident memory seen while it ran (sampled, so a floor).
+    pub peak_memory: Option<u64>,
 }
 
 /// Why an event could not be applied (recorded, then ignored).
@@ -124,6 +126,7 @@ impl TestCase {
         self.started_at = None;
         self.duration = None;
         self.failure = None;
+        self.peak_memory = None;
     }
 
     /// Applies one event. `now` is clock time; `run_start` the clock time of

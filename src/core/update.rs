@@ -46,6 +46,24 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Tick { now } => model.now = model.now.max(now),
+        Msg::Key { key, at } => {
+            model.now = model.now.max(at);
+            fx = super::keys::on_key(model, key, at);
+        }
+        Msg::Scroll { delta } => super::keys::move_by(model, delta),
+        Msg::Resize { tree_rows } => model.ui.viewport = tree_rows,
+        Msg::Resources { sample, tests } => {
+            for (binary_id, name, rss) in tests {
+                if let Some(si) = model.catalog.suite_index(&binary_id) {
+                    let suite = &mut model.catalog.suites[si];
+                    if let Some(ti) = suite.test_index(&name) {
+                        let t = &mut suite.tests[ti];
+                        t.peak_memory = t.peak_memory.max(Some(rss));
+                    }
+                }
+            }
+            model.ui.resources = Some(sample);
+        }
     }
     fx
 }
@@ -98,8 +116,9 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
         finish_run(model, run, Outcome::Cancelled, at, fx);
         return;
     }
+    let complete = r.selection == Selection::All;
     let rules = model.rules.clone();
-    model.catalog.merge_listing(suites, &rules.e2e_patterns);
+    model.catalog.merge_listing(suites, &rules.e2e_patterns, complete);
     let mut selected_binaries = Vec::new();
     let mut selected_tests = 0;
     for ls in suites {
@@ -322,7 +341,6 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
     let rules = model.rules.clone();
     for suite in &mut model.catalog.suites {
         let mut suite_counts = Counts::default();
-        let (mut first, mut last): (Option<Duration>, Option<Duration>) = (None, None);
         for test in suite.tests.iter_mut().filter(|t| t.run == Some(run)) {
             if !test.state.is_terminal() {
                 let kind = if test.ignored && test.state == TestState::Pending {
@@ -341,14 +359,6 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
                 }
             }
             suite_counts.add(test.state);
-            for tr in &test.transitions {
-                if tr.to == TestState::Running {
-                    first = Some(first.map_or(tr.at, |f| f.min(tr.at)));
-                }
-                if tr.to.is_terminal() && tr.from == TestState::Running {
-                    last = Some(last.map_or(tr.at, |l| l.max(tr.at)));
-                }
-            }
             match test.state {
                 TestState::Failed => {
                     let f = test.failure.as_ref();
@@ -389,10 +399,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         } else {
             "passed"
         };
-        let duration = match (first, last) {
-            (Some(f), Some(l)) => l.saturating_sub(f),
-            _ => Duration::ZERO,
-        };
+        let duration = suite.wall_time(run).unwrap_or_default();
         suites.push(SuiteSummary {
             binary_id: suite.binary_id.to_string(),
             kind: suite.kind.clone(),

@@ -1,0 +1,152 @@
+//! What keys and the mouse do to the model: movement, folding, filtering,
+//! reruns. The view only draws the result.
+
+use super::effect::Effect;
+use super::model::Model;
+use super::run::{Selection, Trigger};
+use super::tree::{rows, scroll_offset, selected_index, RowKind};
+use super::ui_state::{Key, Pane, RowKey};
+use std::time::Duration;
+
+pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
+    let ui = &mut model.ui;
+    ui.note = None;
+    if ui.filter_editing {
+        match key {
+            Key::Char(c) => ui.filter.push(c),
+            Key::Backspace => {
+                ui.filter.pop();
+            }
+            Key::Enter => ui.filter_editing = false,
+            Key::Esc => {
+                ui.filter.clear();
+                ui.filter_editing = false;
+            }
+            Key::Ctrl('c') => return quit(model),
+            _ => {}
+        }
+        return Vec::new();
+    }
+    if ui.help {
+        match key {
+            Key::Ctrl('c') | Key::Char('q') => return quit(model),
+            _ => ui.help = false,
+        }
+        return Vec::new();
+    }
+    match key {
+        Key::Char('q') | Key::Ctrl('c') => return quit(model),
+        Key::Char('?') => ui.help = true,
+        Key::Char('/') => ui.filter_editing = true,
+        Key::Char('f') => ui.failures_only = !ui.failures_only,
+        Key::Esc => {
+            ui.filter.clear();
+            ui.failures_only = false;
+        }
+        Key::Tab | Key::BackTab => {
+            ui.focus = match ui.focus {
+                Pane::Tree => Pane::Detail,
+                Pane::Detail => Pane::Tree,
+            }
+        }
+        Key::Char('j') | Key::Down => move_by(model, 1),
+        Key::Char('k') | Key::Up => move_by(model, -1),
+        Key::PageDown | Key::Ctrl('d') => move_by(model, page(model)),
+        Key::PageUp | Key::Ctrl('u') => move_by(model, -page(model)),
+        Key::Char('g') | Key::Home => move_by(model, isize::MIN / 2),
+        Key::Char('G') | Key::End => move_by(model, isize::MAX / 2),
+        Key::Enter => toggle_fold(model),
+        Key::Char('r') => return rerun_selected(model, at),
+        Key::Char('a') => {
+            return super::update::update(
+                model,
+                super::msg::Msg::RunRequested {
+                    trigger: Trigger::Key,
+                    selection: Selection::All,
+                    at,
+                },
+            )
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn quit(model: &mut Model) -> Vec<Effect> {
+    model.ui.quit = true;
+    vec![Effect::Quit]
+}
+
+fn page(model: &Model) -> isize {
+    (model.ui.viewport.max(2) as isize) - 1
+}
+
+/// Moves the selection (tree focus) or scrolls the detail (detail focus).
+pub fn move_by(model: &mut Model, delta: isize) {
+    if model.ui.focus == Pane::Detail {
+        let d = model.ui.detail_scroll as isize + delta;
+        model.ui.detail_scroll = d.clamp(0, u16::MAX as isize) as u16;
+        return;
+    }
+    let rows = rows(model);
+    if rows.is_empty() {
+        return;
+    }
+    let current = selected_index(&rows, model) as isize;
+    let next = current.saturating_add(delta).clamp(0, rows.len() as isize - 1) as usize;
+    model.ui.selected = Some(rows[next].key.clone());
+    model.ui.scroll = scroll_offset(next, model.ui.scroll, model.ui.viewport as usize, rows.len());
+    model.ui.detail_scroll = 0;
+}
+
+fn toggle_fold(model: &mut Model) {
+    let rows = rows(model);
+    let Some(row) = rows.get(selected_index(&rows, model)) else {
+        return;
+    };
+    let expanded = match row.kind {
+        RowKind::Suite { expanded, .. } | RowKind::Module { expanded, .. } => expanded,
+        RowKind::Test { .. } => return,
+    };
+    model.ui.selected = Some(row.key.clone());
+    model.ui.folds.insert(row.key.clone(), !expanded);
+}
+
+/// `r`: the selected test, module or suite, run again.
+fn rerun_selected(model: &mut Model, at: Duration) -> Vec<Effect> {
+    let rows = rows(model);
+    let Some(row) = rows.get(selected_index(&rows, model)) else {
+        model.ui.note = Some("nothing selected to rerun".to_owned());
+        return Vec::new();
+    };
+    let (expr, what) = match &row.key {
+        RowKey::Suite(b) => (format!("binary_id({b})"), b.to_string()),
+        RowKey::Module(b, m) => (
+            format!("binary_id({b}) & test(/^{}::/)", regex_escape(m)),
+            format!("{b} {m}"),
+        ),
+        RowKey::Test(b, t) => (format!("binary_id({b}) & test(={t})"), format!("{b} {t}")),
+    };
+    super::update::update(
+        model,
+        super::msg::Msg::RunRequested {
+            trigger: Trigger::Key,
+            selection: Selection::Filter {
+                expr,
+                reasons: vec![format!("rerun of {what} (key r)")],
+            },
+            at,
+        },
+    )
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,68 @@
+//! The interactive view's state: selection, folding, filter, focus. It lives
+//! in the model and changes only in `update`; the view reads it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// A key, as the core understands it (the terminal adapter translates).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Enter,
+    Esc,
+    Backspace,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Tab,
+    BackTab,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Pane {
+    #[default]
+    Tree,
+    Detail,
+}
+
+/// A row's identity, stable while rows reorder.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum RowKey {
+    Suite(Arc<str>),
+    Module(Arc<str>, String),
+    Test(Arc<str>, String),
+}
+
+/// CPU and memory of the running nextest process tree.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resources {
+    pub cpu_percent: f32,
+    pub memory_bytes: u64,
+    pub processes: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct UiState {
+    pub selected: Option<RowKey>,
+    /// First tree row shown (the view keeps the selection visible).
+    pub scroll: usize,
+    /// Folds the user chose; the rest follow the default (suites with
+    /// failures open, others closed).
+    pub folds: HashMap<RowKey, bool>,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub failures_only: bool,
+    pub help: bool,
+    pub focus: Pane,
+    pub detail_scroll: u16,
+    /// Tree rows that fit on screen (from the last resize).
+    pub viewport: u16,
+    pub quit: bool,
+    pub resources: Option<Resources>,
+    /// A short note for the status line ("change ignored", "no test selected").
+    pub note: Option<String>,
+}

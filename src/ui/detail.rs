@@ -1,0 +1,183 @@
+//! The detail pane (the selected test's life and failure, or a suite's
+//! summary) and the build-errors view that replaces the tree while the code
+//! does not compile.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::theme::{bytes, duration, Theme};
+use crate::core::tree::{rows, selected_index, RowKind};
+use crate::core::ui_state::Pane;
+use crate::core::{Model, TestCase, TestState};
+
+pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    let rows = rows(model);
+    let (title, lines) = match rows.get(selected_index(&rows, model)) {
+        None => (String::from(" Detail "), vec![]),
+        Some(row) => match &row.kind {
+            RowKind::Test { suite, test } => {
+                let s = &model.catalog.suites[*suite];
+                let t = &s.tests[*test];
+                (format!(" {} › {} ", s.binary_id, t.name), test_lines(model, t, theme))
+            }
+            RowKind::Suite { suite, .. } => {
+                let s = &model.catalog.suites[*suite];
+                let mut lines = vec![Line::from(format!(
+                    "{} suite · {} target · package {}",
+                    s.suite_type.as_str(),
+                    s.kind,
+                    s.package
+                ))];
+                lines.push(counts_line(s.tests.iter().map(|t| t.state), theme));
+                if let Some(run) = s.tests.iter().filter_map(|t| t.run).max() {
+                    if let Some(d) = s.wall_time(run) {
+                        lines.push(Line::from(format!("wall time {} in run {run}", duration(d))));
+                    }
+                }
+                (format!(" {} ", s.binary_id), lines)
+            }
+            RowKind::Module { suite, .. } => {
+                let s = &model.catalog.suites[*suite];
+                let prefix = format!("{}::", row.label);
+                let states = s.tests.iter().filter(|t| t.name.starts_with(&prefix)).map(|t| t.state);
+                (
+                    format!(" {} › {} ", s.binary_id, row.label),
+                    vec![counts_line(states, theme)],
+                )
+            }
+        },
+    };
+    let border = if model.ui.focus == Pane::Detail {
+        theme.fg(Color::Cyan)
+    } else {
+        theme.dim()
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((model.ui.detail_scroll, 0))
+            .block(Block::bordered().title(title).border_style(border)),
+        area,
+    );
+}
+
+fn counts_line(states: impl Iterator<Item = TestState>, theme: Theme) -> Line<'static> {
+    const ORDER: [TestState; 8] = [
+        TestState::Failed,
+        TestState::Xpass,
+        TestState::Running,
+        TestState::Pending,
+        TestState::Passed,
+        TestState::Xfail,
+        TestState::Skipped,
+        TestState::Cancelled,
+    ];
+    let mut counts = [0usize; 8];
+    let mut total = 0;
+    for state in states {
+        total += 1;
+        if let Some(i) = ORDER.iter().position(|s| *s == state) {
+            counts[i] += 1;
+        }
+    }
+    let mut spans = vec![Span::raw(format!("{total} tests: "))];
+    for (state, n) in ORDER.iter().zip(counts) {
+        if n > 0 {
+            spans.push(Span::styled(format!("{n} {}  ", state.as_str()), theme.state(*state)));
+        }
+    }
+    Line::from(spans)
+}
+
+fn test_lines<'a>(model: &'a Model, t: &'a TestCase, theme: Theme) -> Vec<Line<'a>> {
+    let mut lines = Vec::new();
+    let mut head = vec![Span::styled(t.state.as_str(), theme.state(t.state))];
+    match (t.state, t.duration, t.started_at) {
+        (TestState::Running, _, Some(start)) => {
+            head.push(Span::raw(format!(" for {}", duration(model.now.saturating_sub(start)))))
+        }
+        (_, Some(d), _) => head.push(Span::raw(format!(" in {}", duration(d)))),
+        _ => {}
+    }
+    if let Some(run) = t.run {
+        head.push(Span::raw(format!(" · run {run}")));
+    }
+    if let Some(peak) = t.peak_memory {
+        head.push(Span::raw(format!(" · peak {}", bytes(peak))));
+    }
+    if t.xfail {
+        head.push(Span::styled(" · expected to fail", theme.dim()));
+    }
+    lines.push(Line::from(head));
+    if !t.transitions.is_empty() {
+        let mut spans = Vec::new();
+        let mut prev = std::time::Duration::ZERO;
+        for (i, tr) in t.transitions.iter().enumerate() {
+            if i == 0 {
+                spans.push(Span::styled(tr.from.as_str(), theme.state(tr.from)));
+            }
+            spans.push(Span::styled(
+                format!(" ─ {} → ", duration(tr.at.saturating_sub(prev))),
+                theme.dim(),
+            ));
+            spans.push(Span::styled(tr.to.as_str(), theme.state(tr.to)));
+            prev = tr.at;
+        }
+        lines.push(Line::from(spans));
+    }
+    if let Some(f) = &t.failure {
+        lines.push(Line::from(""));
+        let location = f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line));
+        for text in f.output.lines() {
+            let hit = location.as_ref().is_some_and(|loc| text.contains(loc.as_str()));
+            if hit {
+                lines.push(Line::from(Span::styled(
+                    text,
+                    theme.fg(Color::Red).add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+                )));
+            } else {
+                lines.push(Line::from(text));
+            }
+        }
+    }
+    lines
+}
+
+pub fn build_errors(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    let mut lines = Vec::new();
+    if let Some(run) = model.current_run() {
+        for d in &run.build_errors {
+            for (i, text) in d.rendered.lines().enumerate() {
+                let style = if i == 0 {
+                    theme.state(TestState::Failed)
+                } else if text.trim_start().starts_with("-->") {
+                    theme.accent()
+                } else {
+                    Default::default()
+                };
+                lines.push(Line::from(Span::styled(text, style)));
+            }
+            lines.push(Line::from(""));
+        }
+        if lines.is_empty() {
+            if let Some(err) = &run.tool_stderr {
+                lines.extend(err.lines().map(Line::from));
+            }
+        }
+    }
+    let title = if model.current_run().is_some_and(|r| r.build_errors.is_empty()) {
+        " nextest could not list the tests — its output "
+    } else {
+        " Build failed — cargo's diagnostics, first error first "
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((model.ui.detail_scroll, 0))
+            .block(Block::bordered().title(title).border_style(theme.fg(Color::Red))),
+        area,
+    );
+}

@@ -1,0 +1,62 @@
+//! The keys, in one place: the help overlay and the README list them from
+//! here (a test checks the README against this table).
+
+pub struct Binding {
+    pub keys: &'static str,
+    pub action: &'static str,
+}
+
+pub const KEYMAP: &[Binding] = &[
+    Binding {
+        keys: "j / k / ↓ / ↑",
+        action: "move the selection (scroll the detail when it has focus)",
+    },
+    Binding {
+        keys: "PgDn / PgUp",
+        action: "move a page",
+    },
+    Binding {
+        keys: "g / G",
+        action: "first / last row",
+    },
+    Binding {
+        keys: "Enter",
+        action: "fold or unfold the selected suite or module",
+    },
+    Binding {
+        keys: "/",
+        action: "filter by name (Enter keeps it, Esc clears it)",
+    },
+    Binding {
+        keys: "f",
+        action: "failures only",
+    },
+    Binding {
+        keys: "r",
+        action: "rerun the selected test, module or suite",
+    },
+    Binding {
+        keys: "a",
+        action: "rerun everything",
+    },
+    Binding {
+        keys: "Tab",
+        action: "switch focus between the tree and the detail",
+    },
+    Binding {
+        keys: "Esc",
+        action: "clear the filter and failures-only",
+    },
+    Binding {
+        keys: "?",
+        action: "this help",
+    },
+    Binding {
+        keys: "q / Ctrl-C",
+        action: "quit (stops the run in flight)",
+    },
+    Binding {
+        keys: "mouse wheel",
+        action: "scroll",
+    },
+];

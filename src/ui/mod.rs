@@ -1,0 +1,265 @@
+//! The interactive view: `render(&Model, &mut Frame)` draws the model and
+//! nothing else: no mutation, no I/O. Layout from 80×24 up; below 100
+//! columns the tree and the detail stack.
+
+pub mod detail;
+pub mod keymap;
+pub mod theme;
+pub mod tree_pane;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use crate::core::run::{Outcome, Phase};
+use crate::core::{Model, TestState};
+use theme::{bytes, duration, Theme};
+
+/// Rows of the screen that are not tree: header (2), status (1), borders (2).
+pub const CHROME_ROWS: u16 = 5;
+
+pub struct Areas {
+    pub header: Rect,
+    pub tree: Rect,
+    pub detail: Rect,
+    pub status: Rect,
+}
+
+pub fn areas(area: Rect) -> Areas {
+    let [header, body, status] =
+        Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let [tree, detail] = if area.width >= 100 {
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body)
+    } else {
+        Layout::vertical([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
+    };
+    Areas {
+        header,
+        tree,
+        detail,
+        status,
+    }
+}
+
+/// How many tree rows fit in a terminal of this size.
+pub fn tree_rows(width: u16, height: u16) -> u16 {
+    areas(Rect::new(0, 0, width, height)).tree.height.saturating_sub(2)
+}
+
+pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
+    let a = areas(frame.area());
+    header(model, frame, a.header, theme);
+    let build_failed = model.current_run().is_some_and(|r| {
+        (!r.build_errors.is_empty() && r.phase != Phase::Running) || r.outcome == Some(Outcome::ListFailed)
+    });
+    if build_failed {
+        detail::build_errors(model, frame, a.tree.union(a.detail), theme);
+    } else {
+        tree_pane::render(model, frame, a.tree, theme);
+        detail::render(model, frame, a.detail, theme);
+    }
+    status(model, frame, a.status, theme);
+    if model.ui.help {
+        help(frame, theme);
+    }
+}
+
+fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    let ws = model
+        .workspace
+        .root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut left = vec![
+        Span::styled(" vigil ", theme.accent()),
+        Span::styled(format!(" {ws} "), theme.bold()),
+    ];
+    let mut right = Vec::new();
+    match model.current_run() {
+        None => left.push(Span::raw(" starting…")),
+        Some(run) => {
+            let mut what = format!(" run {} · {}", run.number, run.trigger.as_str());
+            match (run.phase, run.outcome) {
+                (Phase::Building, _) => what.push_str(" · building"),
+                (Phase::Running, _) if run.cancel_requested => what.push_str(" · cancelling"),
+                (Phase::Running, _) => {}
+                (Phase::Finished, Some(o)) => what.push_str(&format!(" · {}", o.as_str().replace('_', " "))),
+                (Phase::Finished, None) => {}
+            }
+            if !run.build_errors.is_empty() && run.phase != Phase::Running {
+                let shown = last_run_with_results(model).map_or(String::from("no results yet"), |n| {
+                    format!("showing results of run {n}")
+                });
+                left.push(Span::raw(what));
+                left.push(Span::styled(
+                    format!("  build failed — {shown}"),
+                    theme.state(TestState::Failed),
+                ));
+            } else {
+                left.push(Span::raw(what));
+            }
+            let total = run.selected_tests.max(run.done);
+            let width = 20usize;
+            let filled = (run.done * width).checked_div(total).unwrap_or(0);
+            let failed = failed_in_run(model, run.number);
+            let bar_style = if failed > 0 {
+                theme.state(TestState::Failed)
+            } else {
+                theme.state(TestState::Passed)
+            };
+            right.push(Span::styled("▕", theme.dim()));
+            right.push(Span::styled("█".repeat(filled), bar_style));
+            right.push(Span::styled(" ".repeat(width - filled), theme.dim()));
+            right.push(Span::styled("▏", theme.dim()));
+            right.push(Span::raw(format!(" {}/{} ", run.done, total)));
+            if failed > 0 {
+                right.push(Span::styled(format!(" ✗ {failed} "), theme.state(TestState::Failed)));
+            }
+            let elapsed = run.elapsed(model.now);
+            right.push(Span::raw(format!(" {} ", duration(elapsed))));
+            if run.phase == Phase::Running && run.done > 0 && run.done < total {
+                let left_s = elapsed.as_secs_f64() / run.done as f64 * (total - run.done) as f64;
+                right.push(Span::styled(
+                    format!(" ~{} left ", duration(std::time::Duration::from_secs_f64(left_s))),
+                    theme.dim(),
+                ));
+            }
+        }
+    }
+    let [top, second] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let right_width: usize = right.iter().map(|s| s.width()).sum();
+    let [l, r] = Layout::horizontal([Constraint::Min(10), Constraint::Length(right_width as u16)]).areas(top);
+    frame.render_widget(Paragraph::new(Line::from(left)), l);
+    frame.render_widget(Paragraph::new(Line::from(right)), r);
+
+    let mut tabs = vec![Span::styled(" [1 Tests] ", theme.bold())];
+    if !model.ui.filter.is_empty() || model.ui.filter_editing {
+        tabs.push(Span::styled(format!(" filter: {} ", model.ui.filter), theme.accent()));
+    }
+    if model.ui.failures_only {
+        tabs.push(Span::styled(" failures only ", theme.accent()));
+    }
+    let mut res = Vec::new();
+    if let Some(r) = &model.ui.resources {
+        if model.active_run().is_some() {
+            res.push(Span::styled(
+                format!(
+                    "cpu {:.0} %  mem {}  {} processes ",
+                    r.cpu_percent,
+                    bytes(r.memory_bytes),
+                    r.processes
+                ),
+                theme.dim(),
+            ));
+        }
+    }
+    let running = running_count(model);
+    if running > 0 {
+        res.push(Span::styled(
+            format!(" {running} running "),
+            theme.state(TestState::Running),
+        ));
+    }
+    let res_width: usize = res.iter().map(|s| s.width()).sum();
+    let [l, r] = Layout::horizontal([Constraint::Min(10), Constraint::Length(res_width as u16)]).areas(second);
+    frame.render_widget(Paragraph::new(Line::from(tabs)), l);
+    frame.render_widget(Paragraph::new(Line::from(res)), r);
+}
+
+fn last_run_with_results(model: &Model) -> Option<u32> {
+    model
+        .runs
+        .iter()
+        .rev()
+        .find(|r| r.build_errors.is_empty() && r.done > 0)
+        .map(|r| r.number)
+}
+
+fn failed_in_run(model: &Model, run: u32) -> usize {
+    model
+        .catalog
+        .suites
+        .iter()
+        .flat_map(|s| &s.tests)
+        .filter(|t| t.run == Some(run) && t.state == TestState::Failed)
+        .count()
+}
+
+fn running_count(model: &Model) -> usize {
+    model
+        .catalog
+        .suites
+        .iter()
+        .flat_map(|s| &s.tests)
+        .filter(|t| t.state == TestState::Running)
+        .count()
+}
+
+fn status(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    let ui = &model.ui;
+    let left = if ui.filter_editing {
+        Line::from(vec![
+            Span::styled(" / ", theme.accent()),
+            Span::raw(ui.filter.clone()),
+            Span::styled("▏", theme.accent()),
+            Span::styled("   Enter keep · Esc clear", theme.dim()),
+        ])
+    } else if let Some(note) = &ui.note {
+        Line::from(Span::styled(format!(" {note}"), theme.fg(Color::Yellow)))
+    } else if let Some(run) = model.current_run() {
+        let mut spans = vec![Span::styled(" why: ", theme.dim())];
+        spans.push(Span::raw(run.selection.reasons().join("; ")));
+        if !run.warnings.is_empty() {
+            spans.push(Span::styled(
+                format!("  ⚠ {}", run.warnings[0]),
+                theme.fg(Color::Yellow),
+            ));
+        }
+        Line::from(spans)
+    } else {
+        Line::from("")
+    };
+    let hints = if area.width >= 100 {
+        "j/k ⏎ / f r a Tab ? q "
+    } else {
+        "? help "
+    };
+    let [l, r] =
+        Layout::horizontal([Constraint::Min(10), Constraint::Length(hints.chars().count() as u16)]).areas(area);
+    frame.render_widget(Paragraph::new(left), l);
+    frame.render_widget(Paragraph::new(Span::styled(hints, theme.dim())), r);
+}
+
+fn help(frame: &mut Frame, theme: Theme) {
+    let area = frame.area();
+    let width = area.width.min(76);
+    let height = (keymap::KEYMAP.len() as u16 + 4).min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    );
+    let lines: Vec<Line> = keymap::KEYMAP
+        .iter()
+        .map(|b| {
+            Line::from(vec![
+                Span::styled(format!(" {:<16}", b.keys), theme.accent()),
+                Span::raw(b.action),
+            ])
+        })
+        .collect();
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::bordered()
+                .title(" keys ")
+                .title_bottom(Line::from(" any key closes ").style(theme.dim()))
+                .border_style(theme.fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+        ),
+        rect,
+    );
+}

@@ -1,0 +1,99 @@
+//! Colours and glyphs. A colour only repeats what the glyph says, so the
+//! view reads the same with NO_COLOR.
+
+use std::time::Duration;
+
+use ratatui::style::{Color, Modifier, Style};
+
+use crate::core::TestState;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Theme {
+    pub colour: bool,
+}
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+impl Theme {
+    pub fn from_env() -> Self {
+        Self {
+            colour: std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+
+    pub fn fg(&self, color: Color) -> Style {
+        if self.colour {
+            Style::default().fg(color)
+        } else {
+            Style::default()
+        }
+    }
+
+    pub fn state(&self, state: TestState) -> Style {
+        match state {
+            TestState::Failed => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            TestState::Passed => self.fg(Color::Green),
+            TestState::Running => self.fg(Color::Yellow),
+            TestState::Xpass => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            TestState::Cancelled => self.fg(Color::Yellow),
+            TestState::Pending | TestState::Skipped | TestState::Xfail => {
+                self.fg(Color::DarkGray).add_modifier(Modifier::DIM)
+            }
+        }
+    }
+
+    pub fn glyph(state: TestState, now: Duration) -> &'static str {
+        match state {
+            TestState::Pending => "·",
+            TestState::Running => SPINNER[(now.as_millis() / 100 % 10) as usize],
+            TestState::Passed => "✓",
+            TestState::Failed => "✗",
+            TestState::Skipped => "○",
+            TestState::Xfail => "x",
+            TestState::Xpass => "!",
+            TestState::Cancelled => "⊘",
+        }
+    }
+
+    pub fn dim(&self) -> Style {
+        Style::default().add_modifier(Modifier::DIM)
+    }
+
+    pub fn bold(&self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+
+    pub fn selected(&self) -> Style {
+        if self.colour {
+            Style::default().bg(Color::Rgb(40, 44, 52)).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().add_modifier(Modifier::REVERSED)
+        }
+    }
+
+    pub fn accent(&self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+}
+
+/// `0.08 s`, `12.1 s`, `4 m 41 s`.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.2} s")
+    } else if s < 60.0 {
+        format!("{s:.1} s")
+    } else {
+        format!("{} m {:02} s", d.as_secs() / 60, d.as_secs() % 60)
+    }
+}
+
+/// `412 MB`, `3.1 MB`.
+pub fn bytes(b: u64) -> String {
+    let mb = b as f64 / 1_000_000.0;
+    if mb >= 100.0 {
+        format!("{mb:.0} MB")
+    } else {
+        format!("{mb:.1} MB")
+    }
+}

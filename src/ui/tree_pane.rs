@@ -1,0 +1,124 @@
+//! The test tree pane: only the rows on screen are drawn, so 10,000 tests
+//! cost what 30 do.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::theme::{duration, Theme};
+use crate::core::tree::{rows, scroll_offset, selected_index, Row, RowKind};
+use crate::core::ui_state::Pane;
+use crate::core::{Model, TestState};
+
+pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    let rows = rows(model);
+    let height = area.height.saturating_sub(2) as usize;
+    let selected = selected_index(&rows, model);
+    let offset = scroll_offset(selected, model.ui.scroll, height, rows.len());
+    let inner_width = area.width.saturating_sub(2) as usize;
+    let current = model.current_run().map(|r| r.number);
+    let lines: Vec<Line> = rows
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(i, row)| {
+            let line = row_line(model, row, inner_width, current, theme);
+            if i == selected {
+                line.patch_style(theme.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    let title = if rows.is_empty() && (model.ui.failures_only || !model.ui.filter.is_empty()) {
+        " Tests — nothing matches ".to_owned()
+    } else {
+        format!(" Tests {} ", position(selected, rows.len()))
+    };
+    let border = if model.ui.focus == Pane::Tree {
+        theme.fg(Color::Cyan)
+    } else {
+        theme.dim()
+    };
+    let body = if model.catalog.suites.is_empty() {
+        Paragraph::new(Line::from(Span::styled(
+            " building and listing the tests…",
+            theme.dim(),
+        )))
+    } else {
+        Paragraph::new(lines)
+    };
+    frame.render_widget(body.block(Block::bordered().title(title).border_style(border)), area);
+}
+
+fn position(selected: usize, total: usize) -> String {
+    if total == 0 {
+        String::new()
+    } else {
+        format!("{}/{}", selected + 1, total)
+    }
+}
+
+fn row_line<'a>(model: &'a Model, row: &'a Row, width: usize, current: Option<u32>, theme: Theme) -> Line<'a> {
+    let glyph = Theme::glyph(row.state, model.now);
+    let indent = "  ".repeat(row.depth as usize);
+    let (right, dim_row) = match &row.kind {
+        RowKind::Suite { suite, .. } => {
+            let s = &model.catalog.suites[*suite];
+            let last = s.tests.iter().filter_map(|t| t.run).max();
+            let kept = last.is_some() && last != current;
+            let time = match last {
+                Some(r) if kept => format!("kept {r}"),
+                Some(r) => match s.wall_time(r) {
+                    Some(d) => duration(d),
+                    None if row.state == TestState::Running => "…".to_owned(),
+                    None => String::new(),
+                },
+                None => String::new(),
+            };
+            (
+                format!(" {:<11} {:>5} {:>9}", s.suite_type.as_str(), row.tests, time),
+                kept,
+            )
+        }
+        RowKind::Module { .. } => (format!(" {:>5} {:>9}", row.tests, ""), false),
+        RowKind::Test { suite, test } => {
+            let t = &model.catalog.suites[*suite].tests[*test];
+            let time = match (t.state, t.started_at, t.duration) {
+                (TestState::Running, Some(start), _) => format!("{}…", duration(model.now.saturating_sub(start))),
+                (TestState::Skipped | TestState::Pending, _, _) => String::new(),
+                (_, _, Some(d)) => duration(d),
+                _ => String::new(),
+            };
+            (format!(" {time:>10}"), t.run.is_some() && t.run != current)
+        }
+    };
+    let label_room = width.saturating_sub(indent.chars().count() + 2 + right.chars().count());
+    let label = truncate(&row.label, label_room);
+    let pad = label_room.saturating_sub(label.chars().count());
+    let base = if dim_row { theme.dim() } else { Style::default() };
+    Line::from(vec![
+        Span::raw(indent),
+        Span::styled(glyph, theme.state(row.state)),
+        Span::raw(" "),
+        Span::styled(label, base),
+        Span::raw(" ".repeat(pad)),
+        Span::styled(right, theme.dim()),
+    ])
+}
+
+/// Cuts `s` to `max` characters, marking the cut with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
