@@ -35,6 +35,9 @@ pub struct Engine {
     pub clock: Clock,
     nextest: Nextest,
     log: Log,
+    /// When set, process effects are recorded here instead of carried out
+    /// (scripted tests of the loop, replays).
+    pub recorded: Option<Vec<Effect>>,
 }
 
 impl Engine {
@@ -50,7 +53,16 @@ impl Engine {
             clock,
             nextest,
             log,
+            recorded: None,
         }
+    }
+
+    /// An engine that starts no process: it records what it would do.
+    pub fn dry(workspace: Workspace, settings: Settings) -> Self {
+        let mut engine = Self::new(Workspace::default(), settings);
+        engine.model.workspace = workspace;
+        engine.recorded = Some(Vec::new());
+        engine
     }
 
     pub fn request(&self, trigger: Trigger, selection: Selection) {
@@ -69,6 +81,12 @@ impl Engine {
         }
         let mut rest = Vec::new();
         for effect in update(&mut self.model, msg) {
+            if let Some(recorded) = self.recorded.as_mut() {
+                if matches!(effect, Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. }) {
+                    recorded.push(effect);
+                    continue;
+                }
+            }
             match effect {
                 Effect::List { run, filterset } => {
                     self.log
@@ -146,13 +164,19 @@ pub async fn run_once<W: Write>(
 /// interactive view, where Ctrl-C arrives as a key anyway).
 async fn forward_signals(tx: mpsc::UnboundedSender<Msg>, clock: Clock, interactive: bool) {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
         return;
     };
     loop {
+        // SIGHUP: the terminal went away; stop as cleanly as for Ctrl-C.
         tokio::select! {
             _ = int.recv() => {}
             _ = term.recv() => {}
+            _ = hup.recv() => {}
         }
         let at = clock.now();
         let msg = if interactive {

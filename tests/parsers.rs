@@ -196,3 +196,17 @@ fn nextest_versions_parse() {
     assert_eq!(parse_version("cargo-nextest 0.9.66-rc.1"), Some((0, 9, 66)));
     assert_eq!(parse_version("cargo-nextest"), None);
 }
+
+#[test]
+fn binaries_a_filterset_rules_out_are_not_listed() {
+    let suites = parse_list(&common::recorded("demo_list_filtered.json")).unwrap();
+    let ids: Vec<&str> = suites.iter().map(|s| &*s.binary_id).collect();
+    assert_eq!(ids, vec!["orders::checkout"]);
+    let selected: Vec<&str> = suites[0]
+        .tests
+        .iter()
+        .filter(|t| t.selected)
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(selected, vec!["refund_partial"]);
+}

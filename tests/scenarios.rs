@@ -3,30 +3,17 @@
 
 mod common;
 
+use common::{ms, replay_shop, shop_rules};
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use vigil::adapters::nextest_json::{parse_list, StreamDecoder, StreamLine};
+use vigil::adapters::nextest_json::{StreamDecoder, StreamLine};
 use vigil::core::glob::Glob;
 use vigil::core::model::{Rules, XfailRule};
 use vigil::core::msg::{BuildDiagnostic, ListedSuite, ListedTest, ToolExit};
 use vigil::core::report::{Report, RunSummary};
 use vigil::core::{update, Effect, Model, Msg, Outcome, Selection, TestEvent, TestEventKind, TestState, Trigger};
-
-fn ms(n: u64) -> Duration {
-    Duration::from_millis(n)
-}
-
-fn shop_rules() -> Rules {
-    Rules {
-        xfail: vec![XfailRule {
-            pattern: Glob::new("orders::checkout::rounding_*"),
-            reason: String::new(),
-            strict: false,
-        }],
-        ..Rules::default()
-    }
-}
 
 fn reports(fx: &[Effect]) -> Vec<&Report> {
     fx.iter()
@@ -54,62 +41,6 @@ fn request(model: &mut Model, selection: Selection, at: Duration) -> Vec<Effect>
             trigger: Trigger::Manual,
             selection,
             at,
-        },
-    )
-}
-
-/// Replays the recorded list and run of the `shop` fixture; returns the
-/// model and the effects of the final message.
-fn replay_shop(model: &mut Model) -> Vec<Effect> {
-    let fx = request(model, Selection::All, ms(0));
-    assert_eq!(
-        fx,
-        vec![Effect::List {
-            run: 1,
-            filterset: None
-        }]
-    );
-    let suites = parse_list(&common::recorded("shop_list.json")).unwrap();
-    let decoder = StreamDecoder::new(&suites);
-    let fx = update(
-        model,
-        Msg::Listed {
-            run: 1,
-            suites,
-            at: ms(100),
-        },
-    );
-    assert!(fx.contains(&Effect::Run {
-        run: 1,
-        filterset: None
-    }));
-    let mut t = 100;
-    for line in common::recorded("shop_run.jsonl").lines() {
-        t += 10;
-        match decoder.decode(line).unwrap() {
-            StreamLine::Test(event) => {
-                update(
-                    model,
-                    Msg::Test {
-                        run: 1,
-                        event,
-                        at: ms(t),
-                    },
-                );
-            }
-            StreamLine::Build(d) => {
-                update(model, Msg::Build { run: 1, diagnostic: d });
-            }
-            StreamLine::Other => {}
-        }
-    }
-    update(
-        model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::TestsFailed,
-            stderr: String::new(),
-            at: ms(t + 10),
         },
     )
 }
@@ -552,4 +483,33 @@ fn messages_for_an_old_run_are_ignored() {
     );
     assert!(fx.is_empty());
     assert!(model.current_run().unwrap().build_errors.is_empty());
+}
+
+#[test]
+fn a_filtered_listing_keeps_the_suites_it_left_out() {
+    let mut model = Model::new(Default::default(), shop_rules());
+    replay_shop(&mut model);
+    let before = model.catalog.suites.len();
+    let filter = Selection::Filter {
+        expr: "binary_id(orders::checkout) & test(=refund_partial)".into(),
+        reasons: vec![],
+    };
+    request(&mut model, filter, ms(5_000));
+    let suites = vigil::adapters::nextest_json::parse_list(&common::recorded("demo_list_filtered.json")).unwrap();
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 2,
+            suites,
+            at: ms(5_100),
+        },
+    );
+    assert_eq!(model.catalog.suites.len(), before);
+    assert_eq!(
+        state(&model, "money", "tests::adds"),
+        TestState::Passed,
+        "kept from run 1"
+    );
+    let run = model.current_run().unwrap();
+    assert_eq!(run.selected_tests, 1);
 }

@@ -16,6 +16,9 @@ impl Log {
     /// Opens (appending) the log under `target_dir`; a log that cannot be
     /// opened is silently off — it must never stop a run.
     pub fn open(target_dir: &Path) -> Self {
+        if target_dir.as_os_str().is_empty() {
+            return Self::disabled();
+        }
         let dir = target_dir.join("vigil");
         let path = dir.join("vigil.log");
         let file = std::fs::create_dir_all(&dir)
@@ -24,6 +27,14 @@ impl Log {
         Self {
             file: Mutex::new(file),
             path,
+        }
+    }
+
+    /// A log that writes nothing.
+    pub fn disabled() -> Self {
+        Self {
+            file: Mutex::new(None),
+            path: PathBuf::new(),
         }
     }
 

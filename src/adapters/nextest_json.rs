@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use nextest_metadata::{FilterMatch, NextestExitCode, TestListSummary};
+use nextest_metadata::{FilterMatch, NextestExitCode, RustTestSuiteStatusSummary, TestListSummary};
 use serde::Deserialize;
 
 use crate::core::msg::{BuildDiagnostic, ListedSuite, ListedTest, TestEvent, TestEventKind, ToolExit};
@@ -208,6 +208,9 @@ pub fn parse_list(json: &str) -> Result<Vec<ListedSuite>, serde_json::Error> {
     Ok(summary
         .rust_suites
         .into_values()
+        // A filterset that rules a binary out makes nextest skip listing it
+        // (no test cases): that says nothing about its tests.
+        .filter(|s| s.status == RustTestSuiteStatusSummary::LISTED)
         .map(|s| ListedSuite {
             binary_id: Arc::from(s.binary.binary_id.as_str()),
             package: s.package_name,

@@ -40,3 +40,85 @@ pub fn json_lines(stdout: &[u8]) -> Vec<Value> {
 pub fn events<'a>(lines: &'a [Value], kind: &str) -> Vec<&'a Value> {
     lines.iter().filter(|v| v["event"] == kind).collect()
 }
+
+use std::time::Duration;
+
+use vigil::adapters::nextest_json::{parse_list, StreamDecoder, StreamLine};
+use vigil::core::glob::Glob;
+use vigil::core::model::{Rules, XfailRule};
+use vigil::core::msg::ToolExit;
+use vigil::core::{update, Effect, Model, Msg, Selection, Trigger};
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// The rules of the `shop` fixture's vigil.toml.
+pub fn shop_rules() -> Rules {
+    Rules {
+        xfail: vec![XfailRule {
+            pattern: Glob::new("orders::checkout::rounding_*"),
+            reason: String::new(),
+            strict: false,
+        }],
+        ..Rules::default()
+    }
+}
+
+/// Replays the recorded list and run of the `shop` fixture into `model`
+/// (10 ms between stream lines); returns the effects of the run's end.
+pub fn replay_shop(model: &mut Model) -> Vec<Effect> {
+    let fx = update(
+        model,
+        Msg::RunRequested {
+            trigger: Trigger::Manual,
+            selection: Selection::All,
+            at: ms(0),
+        },
+    );
+    let run = match fx.as_slice() {
+        [Effect::List { run, .. }] => *run,
+        other => panic!("expected a list effect, got {other:?}"),
+    };
+    let suites = parse_list(&recorded("shop_list.json")).unwrap();
+    let decoder = StreamDecoder::new(&suites);
+    let fx = update(
+        model,
+        Msg::Listed {
+            run,
+            suites,
+            at: ms(100),
+        },
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::Run { .. })));
+    let mut t = 100;
+    for line in recorded("shop_run.jsonl").lines() {
+        t += 10;
+        match decoder.decode(line).unwrap() {
+            StreamLine::Test(event) => {
+                update(model, Msg::Test { run, event, at: ms(t) });
+            }
+            StreamLine::Build(d) => {
+                update(model, Msg::Build { run, diagnostic: d });
+            }
+            StreamLine::Other => {}
+        }
+    }
+    update(
+        model,
+        Msg::RunExited {
+            run,
+            exit: ToolExit::TestsFailed,
+            stderr: String::new(),
+            at: ms(t + 10),
+        },
+    )
+}
+
+/// A model after one recorded run of the `shop` fixture.
+pub fn shop_model() -> Model {
+    let ws = vigil::adapters::workspace::parse_metadata(&recorded("shop_metadata.json")).unwrap();
+    let mut model = Model::new(ws, shop_rules());
+    replay_shop(&mut model);
+    model
+}

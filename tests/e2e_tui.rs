@@ -1,0 +1,227 @@
+//! End to end in tmux: the real binary in a real terminal, driven with
+//! send-keys and read with capture-pane. Checks the screen, the exit code,
+//! that the terminal is usable afterwards, and that no process is left.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// A private tmux server running `command` in a 120×35 window; `None`
+    /// (with the reason printed) when tmux is missing outside CI.
+    fn start(name: &str, command: &str) -> Option<Self> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "tmux must be installed in CI (.ci/run installs it)"
+            );
+            eprintln!("SKIPPED: tmux is not installed; install it to run the terminal tests");
+            return None;
+        }
+        let t = Tmux {
+            socket: format!("vigil-{name}-{}", std::process::id()),
+        };
+        let out = t.run(&["new-session", "-d", "-s", "v", "-x", "120", "-y", "35", command]);
+        assert!(
+            out.status.success(),
+            "tmux starts: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(t)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J", "-t", "v"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", "v", k]);
+            std::thread::sleep(Duration::from_millis(80));
+        }
+    }
+
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+/// The shell line tmux runs: vigil without nextest's variables, then its
+/// exit code and the terminal's settings once it has ended.
+fn shell_line(env: &str, args: &str) -> String {
+    let unset: String = std::env::vars()
+        .filter(|(k, _)| k.starts_with("NEXTEST"))
+        .map(|(k, _)| format!(" -u {k}"))
+        .collect();
+    format!(
+        "cd {}; env{unset} {env} {} {args}; echo EXITED:$?; stty -a | tr '\\n' ' '; echo; sleep 600",
+        env!("CARGO_TARGET_TMPDIR"),
+        env!("CARGO_BIN_EXE_vigil")
+    )
+}
+
+/// Live processes whose working directory or command line mentions `needle`.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let me = std::process::id().to_string();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() || name == me {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
+            .replace('\0', " ");
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        if cmdline.contains("sleep 600") {
+            continue; // the tmux shell waiting after vigil
+        }
+        if cmdline.contains(needle) || cwd.to_string_lossy().contains(needle) {
+            found.push(format!("{name}: {cmdline}"));
+        }
+    }
+    found
+}
+
+fn assert_terminal_restored(screen: &str, code: &str) {
+    assert!(
+        screen.contains(&format!("EXITED:{code}")),
+        "exit code {code}:\n{screen}"
+    );
+    let stty = screen
+        .lines()
+        .find(|l| l.contains("speed"))
+        .unwrap_or_else(|| panic!("stty output:\n{screen}"));
+    assert!(
+        stty.contains(" icanon") && !stty.contains("-icanon"),
+        "raw mode is off: {stty}"
+    );
+    assert!(
+        stty.contains(" echo ") && !stty.contains("-echo "),
+        "echo is back: {stty}"
+    );
+    assert!(!screen.contains("┌ Tests"), "the alternate screen is gone:\n{screen}");
+}
+
+fn demo_dirs() -> Vec<PathBuf> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("vigil-demo-"))
+        })
+        .collect()
+}
+
+#[test]
+fn demo_runs_filters_reruns_one_test_and_quits_cleanly() {
+    let before = demo_dirs();
+    let Some(tmux) = Tmux::start("demo", &shell_line("", "--demo")) else {
+        return;
+    };
+    let screen = tmux.wait_for("the first run to finish", |s| s.contains("run 1 · manual · failed"));
+    assert!(
+        screen.contains("✗ orders::checkout"),
+        "the failing suite comes first:\n{screen}"
+    );
+    assert!(
+        screen.contains("refund_partial") && screen.contains("x rounding_known_bug"),
+        "{screen}"
+    );
+    let dirs: Vec<PathBuf> = demo_dirs().into_iter().filter(|d| !before.contains(d)).collect();
+    assert_eq!(dirs.len(), 1, "the demo lives in a temporary directory");
+
+    tmux.keys(&["/", "refund", "Enter"]);
+    let screen = tmux.wait_for("the filter", |s| s.contains("filter: refund"));
+    assert!(
+        screen.contains("refund_partial") && !screen.contains("slow_rounding"),
+        "{screen}"
+    );
+
+    tmux.keys(&["j", "r"]);
+    let screen = tmux.wait_for("the rerun to finish", |s| s.contains("run 2 · key · failed"));
+    assert!(
+        screen.contains("why: rerun of orders::checkout refund_partial (key r)"),
+        "{screen}"
+    );
+    tmux.keys(&["Escape"]);
+    let screen = tmux.wait_for("the filter to clear", |s| !s.contains("filter: refund"));
+    let money = screen
+        .lines()
+        .find(|l| l.contains("✓ money "))
+        .unwrap_or_else(|| panic!("{screen}"));
+    assert!(
+        money.contains("kept 1"),
+        "suites not rerun keep run 1's results:\n{screen}"
+    );
+
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    assert_terminal_restored(&screen, "0");
+    let left = processes_mentioning("vigil-demo-");
+    assert!(left.is_empty(), "no process is left: {left:?}");
+    for d in dirs {
+        assert!(!d.exists(), "the demo copy {} is removed", d.display());
+    }
+}
+
+#[test]
+fn a_panic_restores_the_terminal_and_leaves_no_process() {
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo");
+    let line = shell_line("VIGIL_TEST_PANIC=1 RUST_BACKTRACE=0", &demo.display().to_string());
+    let Some(tmux) = Tmux::start("panic", &line) else {
+        return;
+    };
+    // Panic while tests run, so there are processes to clean up.
+    tmux.wait_for("tests to be running", |s| s.contains(" running "));
+    tmux.keys(&["!"]);
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    assert!(
+        screen.contains("panic requested with VIGIL_TEST_PANIC"),
+        "the panic is shown:\n{screen}"
+    );
+    assert_terminal_restored(&screen, "101");
+    std::thread::sleep(Duration::from_millis(200));
+    let left = processes_mentioning(&demo.display().to_string());
+    assert!(left.is_empty(), "no process is left: {left:?}");
+}

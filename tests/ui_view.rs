@@ -1,0 +1,372 @@
+//! The interactive view: snapshots of every pane at fixed sizes from models
+//! built by replaying recorded runs, colours that carry meaning checked on
+//! the buffer cells, and the loop driven by scripted keys on a TestBackend.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{ms, shop_model};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+use vigil::app::{Engine, Interactive};
+use vigil::config::Settings;
+use vigil::core::msg::{BuildDiagnostic, ListedSuite, ListedTest, ToolExit};
+use vigil::core::{update, Effect, Key, Model, Msg, Selection, Trigger};
+use vigil::ui::{render, theme::Theme};
+
+const COLOUR: Theme = Theme { colour: true };
+
+fn draw(model: &Model, width: u16, height: u16, theme: Theme) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| render(model, f, theme)).unwrap();
+    terminal.backend().buffer().clone()
+}
+
+fn text(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    (0..area.height)
+        .map(|y| {
+            let line: String = (0..area.width).map(|x| buffer[(x, y)].symbol()).collect();
+            line.trim_end().to_owned()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn key(model: &mut Model, k: Key) -> Vec<Effect> {
+    update(model, Msg::Key { key: k, at: ms(5_000) })
+}
+
+fn keys(model: &mut Model, ks: &str) {
+    for c in ks.chars() {
+        key(model, Key::Char(c));
+    }
+}
+
+/// Where `needle` starts on screen.
+fn find(buffer: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    let t = text(buffer);
+    for (y, line) in t.lines().enumerate() {
+        if let Some(byte) = line.find(needle) {
+            return Some((line[..byte].chars().count() as u16, y as u16));
+        }
+    }
+    None
+}
+
+#[test]
+fn tests_view_after_a_run() {
+    let mut model = shop_model();
+    model.ui.viewport = 28;
+    keys(&mut model, "j"); // onto the failed test
+    insta::assert_snapshot!(text(&draw(&model, 120, 35, COLOUR)));
+}
+
+#[test]
+fn failed_glyph_is_red_and_passed_is_green() {
+    let model = shop_model();
+    let buf = draw(&model, 120, 35, COLOUR);
+    let (x, y) = find(&buf, "✗ orders::checkout").expect("failed suite first");
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let (x, y) = find(&buf, "✓ money").expect("passed suite listed");
+    assert_eq!(buf[(x, y)].fg, Color::Green);
+}
+
+#[test]
+fn no_colour_theme_uses_no_colour_but_keeps_glyphs() {
+    let model = shop_model();
+    let buf = draw(&model, 120, 35, Theme { colour: false });
+    for cell in buf.content() {
+        assert_eq!(cell.fg, Color::Reset, "cell {:?}", cell.symbol());
+        assert_eq!(cell.bg, Color::Reset);
+    }
+    let t = text(&buf);
+    assert!(t.contains("✗ orders::checkout") && t.contains("✓ money") && t.contains("○ pays_by_card"));
+}
+
+#[test]
+fn detail_shows_history_and_highlights_the_panic_location() {
+    let mut model = shop_model();
+    keys(&mut model, "j");
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    assert!(t.contains("orders::checkout › refund_partial"), "{t}");
+    assert!(t.contains("pending ─"), "{t}");
+    assert!(t.contains("→ running ─") && t.contains("→ failed"), "{t}");
+    let (x, y) = find(&buf, "orders/tests/checkout.rs:11:5").expect("location shown");
+    assert!(buf[(x, y)].modifier.contains(Modifier::UNDERLINED));
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+}
+
+#[test]
+fn small_terminal_stacks_tree_over_detail() {
+    let mut model = shop_model();
+    keys(&mut model, "j");
+    insta::assert_snapshot!(text(&draw(&model, 80, 24, COLOUR)));
+}
+
+#[test]
+fn help_overlay_lists_every_key() {
+    let mut model = shop_model();
+    key(&mut model, Key::Char('?'));
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    for b in vigil::ui::keymap::KEYMAP {
+        assert!(t.contains(b.keys), "help lists {}", b.keys);
+    }
+    key(&mut model, Key::Char('x'));
+    assert!(!model.ui.help, "any key closes the help");
+}
+
+#[test]
+fn readme_lists_every_key() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for b in vigil::ui::keymap::KEYMAP {
+        let row = format!("| `{}` | {} |", b.keys, b.action);
+        assert!(readme.contains(&row), "README lacks the row: {row}");
+    }
+}
+
+fn build_failed_model() -> Model {
+    let mut model = shop_model();
+    key(&mut model, Key::Char('a'));
+    update(
+        &mut model,
+        Msg::Build {
+            run: 2,
+            diagnostic: BuildDiagnostic {
+                level: "error".into(),
+                rendered: "error[E0308]: mismatched types\n --> money/src/lib.rs:4:5\n  |\n4 |     \"forty-two\"\n  |     ^^^^^^^^^^^ expected `u32`, found `&str`".into(),
+            },
+        },
+    );
+    update(
+        &mut model,
+        Msg::ListFailed {
+            run: 2,
+            exit: ToolExit::BuildFailed,
+            stderr: String::new(),
+            at: ms(6_000),
+        },
+    );
+    model
+}
+
+#[test]
+fn build_errors_replace_the_tree_and_say_which_results_are_shown() {
+    let model = build_failed_model();
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    assert!(t.contains("build failed — showing results of run 1"), "{t}");
+    assert!(t.contains("Build failed — cargo's diagnostics"), "{t}");
+    assert!(!t.contains("refund_partial"), "the tree is replaced");
+    let (x, y) = find(&buf, "error[E0308]").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    insta::assert_snapshot!(t);
+}
+
+#[test]
+fn r_reruns_exactly_the_selected_test() {
+    let mut model = shop_model();
+    keys(&mut model, "j");
+    let fx = key(&mut model, Key::Char('r'));
+    assert_eq!(
+        fx,
+        vec![Effect::List {
+            run: 2,
+            filterset: Some("binary_id(orders::checkout) & test(=refund_partial)".into())
+        }]
+    );
+    let run = model.current_run().unwrap();
+    assert_eq!(run.trigger, Trigger::Key);
+    assert_eq!(
+        run.selection.reasons(),
+        vec!["rerun of orders::checkout refund_partial (key r)".to_string()]
+    );
+}
+
+#[test]
+fn r_on_a_suite_reruns_the_suite_and_a_during_a_run_restarts() {
+    let mut model = shop_model();
+    let fx = key(&mut model, Key::Char('r'));
+    assert_eq!(
+        fx,
+        vec![Effect::List {
+            run: 2,
+            filterset: Some("binary_id(orders::checkout)".into())
+        }]
+    );
+    let fx = key(&mut model, Key::Char('a'));
+    assert_eq!(fx, vec![Effect::Cancel { run: 2 }], "a run in flight is stopped first");
+    let fx = update(
+        &mut model,
+        Msg::ListFailed {
+            run: 2,
+            exit: ToolExit::Killed,
+            stderr: String::new(),
+            at: ms(7_000),
+        },
+    );
+    assert!(fx.contains(&Effect::List {
+        run: 3,
+        filterset: None
+    }));
+}
+
+#[test]
+fn filter_and_failures_only_narrow_the_tree() {
+    let mut model = shop_model();
+    key(&mut model, Key::Char('/'));
+    keys(&mut model, "slow");
+    key(&mut model, Key::Enter);
+    assert!(!model.ui.filter_editing);
+    let rows = vigil::core::tree::rows(&model);
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, vec!["money", "tests", "slow_rounding"]);
+    key(&mut model, Key::Esc);
+    key(&mut model, Key::Char('f'));
+    let rows = vigil::core::tree::rows(&model);
+    let labels: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, vec!["orders::checkout", "refund_partial"]);
+}
+
+#[test]
+fn enter_folds_and_movement_stays_in_bounds() {
+    let mut model = shop_model();
+    model.ui.viewport = 5;
+    let before = vigil::core::tree::rows(&model).len();
+    key(&mut model, Key::Enter); // fold the failed suite
+    assert_eq!(vigil::core::tree::rows(&model).len(), before - 4);
+    key(&mut model, Key::Char('G'));
+    let rows = vigil::core::tree::rows(&model);
+    assert_eq!(vigil::core::tree::selected_index(&rows, &model), rows.len() - 1);
+    key(&mut model, Key::Char('j'));
+    assert_eq!(vigil::core::tree::selected_index(&rows, &model), rows.len() - 1);
+    key(&mut model, Key::Char('g'));
+    update(&mut model, Msg::Scroll { delta: 3 });
+    assert_eq!(
+        vigil::core::tree::selected_index(&vigil::core::tree::rows(&model), &model),
+        3
+    );
+    assert_eq!(key(&mut model, Key::Char('q')), vec![Effect::Quit]);
+}
+
+fn big_suites(n_binaries: usize, per: usize) -> Vec<ListedSuite> {
+    (0..n_binaries)
+        .map(|b| ListedSuite {
+            binary_id: Arc::from(format!("crate_{b}::it_{b}")),
+            package: format!("crate_{b}"),
+            binary_name: format!("it_{b}"),
+            kind: "test".into(),
+            binary_path: format!("/big/it_{b}").into(),
+            tests: (0..per)
+                .map(|t| ListedTest {
+                    name: format!("mod_{}::case_{t}", t % 7),
+                    ignored: false,
+                    selected: true,
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[test]
+fn ten_thousand_tests_scroll_to_the_end() {
+    let mut model = Model::default();
+    update(
+        &mut model,
+        Msg::RunRequested {
+            trigger: Trigger::Manual,
+            selection: Selection::All,
+            at: ms(0),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: big_suites(20, 500),
+            at: ms(1),
+        },
+    );
+    for s in 0..20 {
+        model.ui.folds.insert(
+            vigil::core::RowKey::Suite(Arc::from(format!("crate_{s}::it_{s}"))),
+            true,
+        );
+    }
+    model.ui.viewport = 28;
+    key(&mut model, Key::End);
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    let rows = vigil::core::tree::rows(&model).len();
+    assert!(rows > 10_000);
+    assert!(t.contains(&format!("Tests {rows}/{rows}")), "{t}");
+    let last = vigil::core::tree::rows(&model).last().unwrap().label.clone();
+    assert!(t.contains(&format!("    · {last} ")), "the last row is on screen: {t}");
+}
+
+#[test]
+fn scripted_loop_on_a_test_backend() {
+    let ws = vigil::adapters::workspace::parse_metadata(&common::recorded("shop_metadata.json")).unwrap();
+    let settings =
+        Settings::parse(&std::fs::read_to_string(common::fixture("shop").join("vigil.toml")).unwrap()).unwrap();
+    let engine = Engine::dry(ws, settings);
+    let terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let mut view = Interactive::new(engine, terminal, COLOUR);
+    assert!(!view.handle(Msg::RunRequested {
+        trigger: Trigger::Manual,
+        selection: Selection::All,
+        at: ms(0)
+    }));
+    let suites = vigil::adapters::nextest_json::parse_list(&common::recorded("shop_list.json")).unwrap();
+    view.handle(Msg::Listed {
+        run: 1,
+        suites,
+        at: ms(10),
+    });
+    view.draw().unwrap();
+    assert_eq!(
+        view.engine.model.ui.viewport, 25,
+        "the loop tells the core how many rows fit"
+    );
+    let t = text(view.terminal.backend().buffer());
+    assert!(t.contains("· money"), "listed tests show pending: {t}");
+    assert!(t.contains("0/8"), "{t}");
+    view.handle(Msg::Key {
+        key: Key::Char('r'),
+        at: ms(20),
+    });
+    view.handle(Msg::RunExited {
+        run: 1,
+        exit: ToolExit::Killed,
+        stderr: String::new(),
+        at: ms(30),
+    });
+    assert_eq!(
+        view.engine.recorded.clone().unwrap(),
+        vec![
+            Effect::List {
+                run: 1,
+                filterset: None
+            },
+            Effect::Run {
+                run: 1,
+                filterset: None
+            },
+            Effect::Cancel { run: 1 },
+            Effect::List {
+                run: 2,
+                filterset: Some("binary_id(money)".into())
+            },
+        ]
+    );
+    assert!(
+        view.handle(Msg::Key {
+            key: Key::Char('q'),
+            at: ms(40)
+        }),
+        "q quits"
+    );
+}
