@@ -94,8 +94,11 @@ pub fn move_by(model: &mut Model, delta: isize) {
     }
     let current = selected_index(&rows, model) as isize;
     let next = current.saturating_add(delta).clamp(0, rows.len() as isize - 1) as usize;
-    model.ui.selected = Some(rows[next].key.clone());
-    model.ui.scroll = scroll_offset(next, model.ui.scroll, model.ui.viewport as usize, rows.len());
+    let key = rows[next].key(model);
+    let total = rows.len();
+    drop(rows);
+    model.ui.selected = Some(key);
+    model.ui.scroll = scroll_offset(next, model.ui.scroll, model.ui.viewport as usize, total);
     model.ui.detail_scroll = 0;
 }
 
@@ -108,18 +111,22 @@ fn toggle_fold(model: &mut Model) {
         RowKind::Suite { expanded, .. } | RowKind::Module { expanded, .. } => expanded,
         RowKind::Test { .. } => return,
     };
-    model.ui.selected = Some(row.key.clone());
-    model.ui.folds.insert(row.key.clone(), !expanded);
+    let key = row.key(model);
+    drop(rows);
+    model.ui.selected = Some(key.clone());
+    model.ui.folds.insert(key, !expanded);
 }
 
 /// `r`: the selected test, module or suite, run again.
 fn rerun_selected(model: &mut Model, at: Duration) -> Vec<Effect> {
     let rows = rows(model);
-    let Some(row) = rows.get(selected_index(&rows, model)) else {
+    let Some(key) = rows.get(selected_index(&rows, model)).map(|r| r.key(model)) else {
+        drop(rows);
         model.ui.note = Some("nothing selected to rerun".to_owned());
         return Vec::new();
     };
-    let (expr, what) = match &row.key {
+    drop(rows);
+    let (expr, what) = match &key {
         RowKey::Suite(b) => (format!("binary_id({b})"), b.to_string()),
         RowKey::Module(b, m) => (
             format!("binary_id({b}) & test(/^{}::/)", regex_escape(m)),

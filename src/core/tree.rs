@@ -9,24 +9,56 @@ use super::model::Model;
 use super::test_state::TestState;
 use super::ui_state::RowKey;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
     Suite { suite: usize, expanded: bool },
     Module { suite: usize, expanded: bool },
     Test { suite: usize, test: usize },
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Row {
-    pub key: RowKey,
+/// One line of the tree. Borrows its label from the model: building the
+/// rows of 10,000 tests allocates almost nothing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Row<'a> {
     pub kind: RowKind,
     pub depth: u8,
     /// What the row summarises: the worst state below it.
     pub state: TestState,
     /// Tests below it (1 for a test).
     pub tests: usize,
-    /// For modules: the module path; for tests: the name without it.
-    pub label: String,
+    /// Suites: the binary id; modules: the module path; tests: the name
+    /// without its module.
+    pub label: &'a str,
+}
+
+impl Row<'_> {
+    pub fn key(&self, model: &Model) -> RowKey {
+        match self.kind {
+            RowKind::Suite { suite, .. } => RowKey::Suite(model.catalog.suites[suite].binary_id.clone()),
+            RowKind::Module { suite, .. } => {
+                RowKey::Module(model.catalog.suites[suite].binary_id.clone(), self.label.to_owned())
+            }
+            RowKind::Test { suite, test } => {
+                let s = &model.catalog.suites[suite];
+                RowKey::Test(s.binary_id.clone(), s.tests[test].name.clone())
+            }
+        }
+    }
+
+    /// Whether this row is the one `key` names (no allocation).
+    pub fn is(&self, key: &RowKey, model: &Model) -> bool {
+        match (self.kind, key) {
+            (RowKind::Suite { suite, .. }, RowKey::Suite(b)) => model.catalog.suites[suite].binary_id == *b,
+            (RowKind::Module { suite, .. }, RowKey::Module(b, m)) => {
+                model.catalog.suites[suite].binary_id == *b && self.label == m
+            }
+            (RowKind::Test { suite, test }, RowKey::Test(b, n)) => {
+                let s = &model.catalog.suites[suite];
+                s.binary_id == *b && s.tests[test].name == *n
+            }
+            _ => false,
+        }
+    }
 }
 
 /// Rank for "where the eye goes first": lower sorts earlier.
@@ -54,7 +86,7 @@ fn split_module(name: &str) -> (&str, &str) {
     name.rsplit_once("::").unwrap_or(("", name))
 }
 
-pub fn rows(model: &Model) -> Vec<Row> {
+pub fn rows(model: &Model) -> Vec<Row<'_>> {
     let ui = &model.ui;
     let needle = ui.filter.to_lowercase();
     let filtering = !needle.is_empty() || ui.failures_only;
@@ -83,49 +115,59 @@ pub fn rows(model: &Model) -> Vec<Row> {
         .collect();
     suites.sort_by_key(|(si, state, _)| (attention(*state).min(3), *si));
 
-    let mut out = Vec::new();
-    for (si, state, mut tests) in suites {
+    let fold = |key: RowKey, default: bool| -> bool {
+        if ui.folds.is_empty() {
+            default
+        } else {
+            ui.folds.get(&key).copied().unwrap_or(default)
+        }
+    };
+    let mut out = Vec::with_capacity(model.catalog.test_count() + 2 * suites.len());
+    for (si, state, tests) in suites {
         let suite = &model.catalog.suites[si];
-        let key = RowKey::Suite(suite.binary_id.clone());
         let default_open = filtering || matches!(state, TestState::Failed | TestState::Xpass);
-        let expanded = ui.folds.get(&key).copied().unwrap_or(default_open);
+        let expanded = fold(RowKey::Suite(suite.binary_id.clone()), default_open);
         out.push(Row {
-            key,
             kind: RowKind::Suite { suite: si, expanded },
             depth: 0,
             state,
             tests: tests.len(),
-            label: suite.binary_id.to_string(),
+            label: &suite.binary_id,
         });
         if !expanded {
             continue;
         }
-        tests.sort_by(|&a, &b| {
-            let (ta, tb) = (&suite.tests[a], &suite.tests[b]);
-            let (ma, la) = split_module(&ta.name);
-            let (mb, lb) = split_module(&tb.name);
-            ma.cmp(mb)
-                .then_with(|| attention(ta.state).min(3).cmp(&attention(tb.state).min(3)))
-                .then_with(|| la.cmp(lb))
-        });
+        // (module, attention, leaf, index): failures and running tests
+        // first within their module, the rest by name.
+        let mut order: Vec<(&str, u8, &str, usize)> = tests
+            .iter()
+            .map(|&t| {
+                let test = &suite.tests[t];
+                let (module, leaf) = split_module(&test.name);
+                (module, attention(test.state).min(3), leaf, t)
+            })
+            .collect();
+        order.sort_unstable();
         let mut i = 0;
-        while i < tests.len() {
-            let (module, _) = split_module(&suite.tests[tests[i]].name);
-            let end = tests[i..]
+        while i < order.len() {
+            let module = order[i].0;
+            let end = order[i..]
                 .iter()
-                .position(|&t| split_module(&suite.tests[t].name).0 != module)
-                .map_or(tests.len(), |p| i + p);
-            let group = &tests[i..end];
+                .position(|o| o.0 != module)
+                .map_or(order.len(), |p| i + p);
+            let group = &order[i..end];
             let mut depth = 1;
             let mut open = true;
             if !module.is_empty() {
-                let key = RowKey::Module(suite.binary_id.clone(), module.to_owned());
                 let state = group
                     .iter()
-                    .fold(TestState::Passed, |acc, &t| worst(acc, suite.tests[t].state));
-                open = ui.folds.get(&key).copied().unwrap_or(true);
+                    .fold(TestState::Passed, |acc, o| worst(acc, suite.tests[o.3].state));
+                open = if ui.folds.is_empty() {
+                    true
+                } else {
+                    fold(RowKey::Module(suite.binary_id.clone(), module.to_owned()), true)
+                };
                 out.push(Row {
-                    key,
                     kind: RowKind::Module {
                         suite: si,
                         expanded: open,
@@ -133,20 +175,18 @@ pub fn rows(model: &Model) -> Vec<Row> {
                     depth: 1,
                     state,
                     tests: group.len(),
-                    label: module.to_owned(),
+                    label: module,
                 });
                 depth = 2;
             }
             if open {
-                for &t in group {
-                    let test = &suite.tests[t];
+                for &(_, _, leaf, t) in group {
                     out.push(Row {
-                        key: RowKey::Test(suite.binary_id.clone(), test.name.clone()),
                         kind: RowKind::Test { suite: si, test: t },
                         depth,
-                        state: test.state,
+                        state: suite.tests[t].state,
                         tests: 1,
-                        label: split_module(&test.name).1.to_owned(),
+                        label: leaf,
                     });
                 }
             }
@@ -163,7 +203,7 @@ pub fn selected_index(rows: &[Row], model: &Model) -> usize {
         .ui
         .selected
         .as_ref()
-        .and_then(|k| rows.iter().position(|r| &r.key == k))
+        .and_then(|k| rows.iter().position(|r| r.is(k, model)))
         .unwrap_or(0)
 }
 

@@ -9,13 +9,12 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::theme::{bytes, duration, Theme};
-use crate::core::tree::{rows, selected_index, RowKind};
+use crate::core::tree::{Row, RowKind};
 use crate::core::ui_state::Pane;
 use crate::core::{Model, TestCase, TestState};
 
-pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rows = rows(model);
-    let (title, lines) = match rows.get(selected_index(&rows, model)) {
+pub fn render(model: &Model, row: Option<&Row>, frame: &mut Frame, area: Rect, theme: Theme) {
+    let (title, lines) = match row {
         None => (String::from(" Detail "), vec![]),
         Some(row) => match &row.kind {
             RowKind::Test { suite, test } => {

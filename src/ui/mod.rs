@@ -57,8 +57,10 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
     if build_failed {
         detail::build_errors(model, frame, a.tree.union(a.detail), theme);
     } else {
-        tree_pane::render(model, frame, a.tree, theme);
-        detail::render(model, frame, a.detail, theme);
+        let rows = crate::core::tree::rows(model);
+        let selected = crate::core::tree::selected_index(&rows, model);
+        tree_pane::render(model, &rows, selected, frame, a.tree, theme);
+        detail::render(model, rows.get(selected), frame, a.detail, theme);
     }
     status(model, frame, a.status, theme);
     if model.ui.help {

@@ -8,14 +8,12 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::theme::{duration, Theme};
-use crate::core::tree::{rows, scroll_offset, selected_index, Row, RowKind};
+use crate::core::tree::{scroll_offset, Row, RowKind};
 use crate::core::ui_state::Pane;
 use crate::core::{Model, TestState};
 
-pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
-    let rows = rows(model);
+pub fn render(model: &Model, rows: &[Row], selected: usize, frame: &mut Frame, area: Rect, theme: Theme) {
     let height = area.height.saturating_sub(2) as usize;
-    let selected = selected_index(&rows, model);
     let offset = scroll_offset(selected, model.ui.scroll, height, rows.len());
     let inner_width = area.width.saturating_sub(2) as usize;
     let current = model.current_run().map(|r| r.number);
@@ -62,7 +60,7 @@ fn position(selected: usize, total: usize) -> String {
     }
 }
 
-fn row_line<'a>(model: &'a Model, row: &'a Row, width: usize, current: Option<u32>, theme: Theme) -> Line<'a> {
+fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u32>, theme: Theme) -> Line<'a> {
     let glyph = Theme::glyph(row.state, model.now);
     let indent = "  ".repeat(row.depth as usize);
     let (right, dim_row) = match &row.kind {
@@ -97,7 +95,7 @@ fn row_line<'a>(model: &'a Model, row: &'a Row, width: usize, current: Option<u3
         }
     };
     let label_room = width.saturating_sub(indent.chars().count() + 2 + right.chars().count());
-    let label = truncate(&row.label, label_room);
+    let label = truncate(row.label, label_room);
     let pad = label_room.saturating_sub(label.chars().count());
     let base = if dim_row { theme.dim() } else { Style::default() };
     Line::from(vec![
