@@ -80,9 +80,6 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
     use ratatui::crossterm::execute;
     use std::io::IsTerminal;
 
-    if !std::io::stdout().is_terminal() {
-        return fail("the live view needs a terminal\nhint: for CI and scripts use `vigil run` (headless)");
-    }
     let demo = match demo.then(vigil::demo::Demo::create).transpose() {
         Ok(d) => d,
         Err(e) => return fail(format!("failed to create the demo workspace: {e}")),
@@ -92,6 +89,9 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
+    if !std::io::stdout().is_terminal() {
+        return fail("the live view needs a terminal\nhint: for CI and scripts use `vigil run` (headless)");
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,

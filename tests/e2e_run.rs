@@ -195,7 +195,14 @@ fn outside_a_workspace_says_what_to_do() {
     let dir = std::env::temp_dir().join(format!("vigil-not-a-workspace-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = vigil().arg("run").arg(&dir).output().unwrap();
+    let plain = vigil().current_dir(&dir).output().unwrap();
     std::fs::remove_dir(&dir).unwrap();
+    assert_eq!(plain.status.code(), Some(2), "plain `vigil` outside a workspace");
+    let err = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        err.contains("is not inside a Cargo workspace") && err.contains("vigil --demo"),
+        "{err}"
+    );
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is not inside a Cargo workspace"), "{err}");
