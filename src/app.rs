@@ -15,6 +15,7 @@ use crate::adapters::clock::Clock;
 use crate::adapters::log::Log;
 use crate::adapters::nextest::Nextest;
 use crate::adapters::resources::Sampler;
+use crate::adapters::watcher::Watcher;
 use crate::config::Settings;
 use crate::core::report::{Report, RunSummary};
 use crate::core::{update, Effect, Model, Msg, Selection, Trigger, Workspace};
@@ -35,6 +36,9 @@ pub struct Engine {
     pub clock: Clock,
     nextest: Nextest,
     log: Log,
+    watcher: Option<Watcher>,
+    debounce: Duration,
+    explicit_config: Option<std::path::PathBuf>,
     /// When set, process effects are recorded here instead of carried out
     /// (scripted tests of the loop, replays).
     pub recorded: Option<Vec<Effect>>,
@@ -53,8 +57,20 @@ impl Engine {
             clock,
             nextest,
             log,
+            watcher: None,
+            debounce: settings.debounce,
+            explicit_config: settings.explicit.clone(),
             recorded: None,
         }
+    }
+
+    /// Starts watching the workspace; changes arrive as messages.
+    pub fn watch(&mut self) -> Result<(), String> {
+        let w = Watcher::start(&self.model.workspace, self.debounce, self.tx.clone(), self.clock)
+            .map_err(|e| format!("failed to watch {}: {e}", self.model.workspace.root.display()))?;
+        self.log.line(&format!("watching {} directories", w.watched_dirs()));
+        self.watcher = Some(w);
+        Ok(())
     }
 
     /// An engine that starts no process: it records what it would do.
@@ -76,8 +92,19 @@ impl Engine {
     /// Applies one message; returns the effects the caller has not carried
     /// out itself (reports and quit).
     pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
-        if let Msg::Listed { suites, .. } = &msg {
-            self.nextest.set_listing(suites);
+        match &msg {
+            Msg::Listed { suites, .. } => self.nextest.set_listing(suites),
+            Msg::Reloaded {
+                workspace: Some(ws), ..
+            } => {
+                if let Some(w) = &self.watcher {
+                    w.rewatch(ws);
+                }
+            }
+            Msg::FilesChanged { paths, .. } => {
+                self.log.line(&format!("changed: {}", paths.len()));
+            }
+            _ => {}
         }
         let mut rest = Vec::new();
         for effect in update(&mut self.model, msg) {
@@ -98,10 +125,33 @@ impl Engine {
                     self.log.line(&format!("run {run}: cancel"));
                     self.nextest.cancel(run);
                 }
+                Effect::Reload => self.reload(),
                 Effect::Emit(_) | Effect::Quit => rest.push(effect),
             }
         }
         rest
+    }
+
+    /// Reads the workspace and config again, off the loop.
+    fn reload(&self) {
+        let root = self.model.workspace.root.clone();
+        let explicit = self.explicit_config.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut error = None;
+            let workspace = crate::adapters::workspace::discover(&root)
+                .map_err(|e| error = Some(format!("reload failed: {e}")))
+                .ok();
+            let rules = Settings::load(explicit.as_deref(), &root)
+                .map_err(|e| error = Some(format!("{e} (keeping the previous config)")))
+                .ok()
+                .map(|s| s.rules);
+            let _ = tx.send(Msg::Reloaded {
+                workspace: workspace.map(Box::new),
+                rules,
+                error,
+            });
+        });
     }
 
     /// Stops whatever runs; returns when its processes are gone.
@@ -120,36 +170,59 @@ pub struct Finished {
     pub bad_filter: bool,
 }
 
-/// Runs once, headless, printing to `sink`; returns the last run's summary.
+/// Runs once, headless, printing to `sink`; returns the run's summary.
 pub async fn run_once<W: Write>(
     workspace: Workspace,
     settings: Settings,
     selection: Selection,
     sink: &mut Sink<W>,
 ) -> Finished {
-    let mut engine = Engine::new(workspace, settings);
-    let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));
+    let engine = Engine::new(workspace, settings);
     engine.request(Trigger::Manual, selection);
+    headless(engine, sink, Some(1)).await
+}
+
+/// Watches headless: runs everything, then what each change affects,
+/// printing to `sink`; stops after `max_runs` runs (if given) or Ctrl-C.
+pub async fn watch_headless<W: Write>(
+    workspace: Workspace,
+    settings: Settings,
+    sink: &mut Sink<W>,
+    max_runs: Option<u32>,
+) -> Result<Finished, String> {
+    let mut engine = Engine::new(workspace, settings);
+    engine.watch()?;
+    engine.request(Trigger::Manual, Selection::All);
+    Ok(headless(engine, sink, max_runs).await)
+}
+
+async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Option<u32>) -> Finished {
+    let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));
+    let mut finished_runs = 0;
     let mut summary = None;
+    let mut stopping = false;
     let mut forced = false;
     'outer: while let Some(first) = engine.rx.recv().await {
         let mut next = Some(first);
         // Drain what is already queued: a flood of events is one pass.
         while let Some(msg) = next.take().or_else(|| engine.rx.try_recv().ok()) {
-            if matches!(msg, Msg::Cancel { .. }) && engine.model.active_run().is_some_and(|r| r.cancel_requested) {
+            if matches!(msg, Msg::Cancel { .. }) && engine.model.active_run().is_none_or(|r| r.cancel_requested) {
                 // A second Ctrl-C: stop waiting for a graceful end.
                 forced = true;
                 break 'outer;
             }
+            stopping |= matches!(msg, Msg::Cancel { .. });
             for effect in engine.apply(msg) {
                 if let Effect::Emit(report) = effect {
                     sink.emit(&report);
                     if let Report::RunFinished(s) = *report {
                         summary = Some(s);
+                        finished_runs += 1;
                     }
                 }
             }
-            if summary.is_some() && engine.model.active_run().is_none() {
+            let idle = engine.model.active_run().is_none() && engine.model.queued.is_none();
+            if idle && (stopping || max_runs.is_some_and(|m| finished_runs >= m)) {
                 break 'outer;
             }
         }
@@ -260,7 +333,7 @@ impl<B: Backend> Interactive<B> {
                         ));
                     }
                 }
-                Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } => {}
+                Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } | Effect::Reload => {}
             }
         }
         quit

@@ -9,7 +9,28 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::core::glob::Glob;
-use crate::core::model::{Rules, XfailRule};
+use crate::core::model::{OnChange, Rules, XfailRule};
+use std::time::Duration;
+
+pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// `150ms`, `2s`, `1.5s`, `5m`, `1h`: a number and a unit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like \"150ms\", \"30s\" or \"5m\""))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?} needs a unit: ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
+}
 
 pub const FILE_NAME: &str = "vigil.toml";
 
@@ -28,6 +49,17 @@ pub struct Config {
     pub suites: SuitesConfig,
     #[serde(default)]
     pub xfail: Vec<XfailConfig>,
+    #[serde(default)]
+    pub watch: WatchConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Quiet time before a change set is taken, e.g. "150ms".
+    pub debounce: Option<Spanned<String>>,
+    /// "restart" or "queue".
+    pub on_change: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,11 +80,26 @@ pub struct XfailConfig {
 }
 
 /// Everything vigil needs from the config, validated.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Settings {
     pub rules: Rules,
+    /// Quiet time the watcher waits for before taking a change set.
+    pub debounce: Duration,
+    /// `--config FILE`, kept so a reload reads the same file.
+    pub explicit: Option<PathBuf>,
     /// The file the settings came from (`None`: defaults).
     pub source: Option<PathBuf>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rules: Rules::default(),
+            debounce: DEFAULT_DEBOUNCE,
+            explicit: None,
+            source: None,
+        }
+    }
 }
 
 impl Settings {
@@ -78,6 +125,7 @@ impl Settings {
             message,
         })?;
         settings.source = Some(path);
+        settings.explicit = explicit.map(Path::to_path_buf);
         Ok(settings)
     }
 
@@ -106,7 +154,29 @@ impl Settings {
                 })
             })
             .collect::<Result<_, String>>()?;
-        Ok(Settings { rules, source: None })
+        if let Some(mode) = &config.watch.on_change {
+            rules.on_change = match mode.get_ref().as_str() {
+                "restart" => OnChange::Restart,
+                "queue" => OnChange::Queue,
+                other => {
+                    return Err(format!(
+                        "`watch.on_change` must be \"restart\" or \"queue\", not {other:?} (line {})",
+                        line_of(text, mode.span().start)
+                    ))
+                }
+            };
+        }
+        let debounce = match &config.watch.debounce {
+            None => DEFAULT_DEBOUNCE,
+            Some(d) => parse_duration(d.get_ref())
+                .map_err(|e| format!("`watch.debounce`: {e} (line {})", line_of(text, d.span().start)))?,
+        };
+        Ok(Settings {
+            rules,
+            debounce,
+            explicit: None,
+            source: None,
+        })
     }
 }
 
@@ -153,6 +223,26 @@ mod tests {
     fn empty_xfail_pattern_is_refused() {
         let err = Settings::parse("\n[[xfail]]\ntest = \"  \"\n").unwrap_err();
         assert!(err.contains("xfail.test") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn watch_keys_parse_and_bad_values_name_the_line() {
+        let s = Settings::parse("[watch]\ndebounce = \"300ms\"\non_change = \"queue\"\n").unwrap();
+        assert_eq!(s.debounce, Duration::from_millis(300));
+        assert_eq!(s.rules.on_change, OnChange::Queue);
+        let err = Settings::parse("[watch]\non_change = \"sometimes\"\n").unwrap_err();
+        assert!(err.contains("watch.on_change") && err.contains("line 2"), "{err}");
+        let err = Settings::parse("[watch]\n\ndebounce = \"fast\"\n").unwrap_err();
+        assert!(err.contains("watch.debounce") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("150ms"), Ok(Duration::from_millis(150)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("-1s").is_err());
     }
 
     #[test]

@@ -34,6 +34,27 @@ struct Cli {
 enum Command {
     /// Run the tests once, headless, and gate on the result (for CI).
     Run(RunArgs),
+    /// Watch the workspace and rerun what each change affects.
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug)]
+struct WatchArgs {
+    /// Any directory inside the workspace.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    /// Print to stdout instead of opening the live view.
+    #[arg(long)]
+    no_tui: bool,
+    /// Output with --no-tui: human lines or JSON lines.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Stop after this many runs (the first, full run included).
+    #[arg(long, value_name = "N")]
+    max_runs: Option<u32>,
+    /// Config file (default: vigil.toml at the workspace root, if present).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -42,8 +63,15 @@ struct RunArgs {
     #[arg(default_value = ".")]
     path: PathBuf,
     /// Run every test of the workspace (the default without --filter).
-    #[arg(long, conflicts_with = "filter")]
+    #[arg(long, conflicts_with_all = ["filter", "changed", "since"])]
     all: bool,
+    /// Run what changes to these files affect (the watch-mode selection).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["filter", "since"])]
+    changed: Vec<PathBuf>,
+    /// Run what changed since this git revision affects (committed, staged,
+    /// unstaged and untracked files).
+    #[arg(long, value_name = "REV", conflicts_with = "filter")]
+    since: Option<String>,
     /// A nextest filterset expression (`-E` syntax), e.g. 'package(money)'.
     #[arg(long, short = 'E', value_name = "EXPR")]
     filter: Option<String>,
@@ -64,7 +92,54 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => run(args),
+        Some(Command::Watch(args)) if args.no_tui => watch_headless(args),
+        Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
         None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
+    }
+}
+
+/// Files changed since `rev`: committed, staged, unstaged and untracked.
+fn git_changes(root: &Path, rev: &str) -> Result<Vec<PathBuf>, String> {
+    let git = |args: &[&str]| -> Result<String, String> {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("failed to run git: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let diff = git(&["diff", "--name-only", rev, "--"])?;
+    let untracked = git(&["ls-files", "--others", "--exclude-standard"])?;
+    let mut files: Vec<PathBuf> = diff.lines().chain(untracked.lines()).map(|l| top.join(l)).collect();
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+fn watch_headless(args: WatchArgs) -> ExitCode {
+    let (ws, settings) = match prepare(&args.path, args.config.as_deref()) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut sink = Sink::stdout(args.format);
+    match runtime.block_on(app::watch_headless(ws, settings, &mut sink, args.max_runs)) {
+        Err(e) => fail(e),
+        Ok(f) => match f.summary {
+            Some(s) if s.gate.passed => ExitCode::from(EXIT_PASSED),
+            _ => ExitCode::from(EXIT_FAILED),
+        },
     }
 }
 
@@ -104,7 +179,10 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
         previous(info);
     }));
     let result = runtime.block_on(async {
-        let engine = app::Engine::new(ws, settings);
+        let mut engine = app::Engine::new(ws, settings);
+        if let Err(e) = engine.watch() {
+            engine.model.ui.note = Some(format!("{e}; changes will not start runs"));
+        }
         engine.request(vigil::core::Trigger::Manual, Selection::All);
         vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);
         let mut view = app::Interactive::new(engine, terminal, vigil::ui::theme::Theme::from_env());
@@ -139,12 +217,26 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(x) => x,
         Err(code) => return code,
     };
-    let selection = match args.filter {
-        Some(expr) => Selection::Filter {
+    let selection = if let Some(expr) = args.filter {
+        Selection::Filter {
             reasons: vec![format!("--filter {expr}")],
             expr,
-        },
-        None => Selection::All,
+        }
+    } else if let Some(rev) = &args.since {
+        match git_changes(&ws.root, rev) {
+            Ok(files) => Selection::Changed { files },
+            Err(e) => return fail(e),
+        }
+    } else if !args.changed.is_empty() {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let files = args
+            .changed
+            .iter()
+            .map(|f| std::path::absolute(cwd.join(f)).unwrap_or_else(|_| cwd.join(f)))
+            .collect();
+        Selection::Changed { files }
+    } else {
+        Selection::All
     };
     let runtime = match runtime() {
         Ok(rt) => rt,

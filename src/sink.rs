@@ -65,6 +65,8 @@ impl<W: Write> Sink<W> {
                 selected,
                 reasons,
                 trigger,
+                changed,
+                ..
             } => {
                 let head = format!(
                     "run {run} ({}) · {} tests in {} binaries",
@@ -73,10 +75,20 @@ impl<W: Write> Sink<W> {
                     selected.binaries.len()
                 );
                 writeln!(self.out, "{}", self.paint("1", &head))?;
+                if !changed.is_empty() {
+                    writeln!(self.out, "  changed: {}", changed.join(", "))?;
+                }
                 for r in reasons {
                     writeln!(self.out, "  why: {r}")?;
                 }
                 Ok(())
+            }
+            Report::ChangeIgnored { changed } => {
+                writeln!(
+                    self.out,
+                    "change ignored (outside every package): {}",
+                    changed.join(", ")
+                )
             }
             Report::Test(t) if t.to.is_terminal() => self.human_test(t),
             Report::Test(_) => Ok(()),

@@ -232,7 +232,7 @@ fn build_failure_reports_each_diagnostic_once_after_run_started() {
             Report::RunStarted { .. } => "run_started",
             Report::BuildError { .. } => "build_error",
             Report::RunFinished(_) => "run_finished",
-            Report::Test(_) | Report::Warning { .. } => "other",
+            Report::Test(_) | Report::Warning { .. } | Report::ChangeIgnored { .. } => "other",
         })
         .collect();
     assert_eq!(kinds, vec!["run_started", "build_error", "run_finished"]);
@@ -512,4 +512,137 @@ fn a_filtered_listing_keeps_the_suites_it_left_out() {
     );
     let run = model.current_run().unwrap();
     assert_eq!(run.selected_tests, 1);
+}
+
+fn shop_ws_model(rules: Rules) -> Model {
+    let ws = vigil::adapters::workspace::parse_metadata(&common::recorded("shop_metadata.json")).unwrap();
+    let mut model = Model::new(ws, rules);
+    replay_shop(&mut model);
+    model
+}
+
+fn changed(model: &mut Model, files: &[&str], at: Duration) -> Vec<Effect> {
+    let paths = files
+        .iter()
+        .map(|f| std::path::PathBuf::from("/fixtures/shop").join(f))
+        .collect();
+    update(model, Msg::FilesChanged { paths, at })
+}
+
+#[test]
+fn change_during_a_run_restarts_it_for_both_change_sets() {
+    let mut model = shop_ws_model(shop_rules());
+    let fx = changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
+    assert!(matches!(&fx[..], [Effect::List { run: 2, .. }]));
+    let fx = changed(&mut model, &["orders/tests/checkout.rs"], ms(10_100));
+    assert_eq!(fx, vec![Effect::Cancel { run: 2 }]);
+    let fx = update(
+        &mut model,
+        Msg::ListFailed {
+            run: 2,
+            exit: ToolExit::Killed,
+            stderr: String::new(),
+            at: ms(10_200),
+        },
+    );
+    assert_eq!(summary(&fx).outcome, Outcome::Cancelled);
+    let list = fx
+        .iter()
+        .find(|e| matches!(e, Effect::List { .. }))
+        .expect("the next run starts");
+    assert_eq!(
+        list,
+        &Effect::List {
+            run: 3,
+            filterset: Some("binary_id(orders::checkout) | binary_id(orders::e2e_flow)".into())
+        }
+    );
+    let run = model.current_run().unwrap();
+    assert_eq!(run.trigger, Trigger::Watch);
+    assert_eq!(run.changed.len(), 2, "the union of both change sets");
+}
+
+#[test]
+fn queue_mode_lets_the_run_finish_then_runs_the_waiting_changes() {
+    let rules = Rules {
+        on_change: vigil::core::model::OnChange::Queue,
+        ..shop_rules()
+    };
+    let mut model = shop_ws_model(rules);
+    changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
+    assert!(
+        changed(&mut model, &["orders/tests/checkout.rs"], ms(10_100)).is_empty(),
+        "no cancel"
+    );
+    assert!(changed(&mut model, &["money/src/lib.rs"], ms(10_150)).is_empty());
+    let fx = update(
+        &mut model,
+        Msg::ListFailed {
+            run: 2,
+            exit: ToolExit::BuildFailed,
+            stderr: String::new(),
+            at: ms(10_200),
+        },
+    );
+    assert_eq!(summary(&fx).outcome, Outcome::BuildFailed, "run 2 ended on its own");
+    assert!(fx.contains(&Effect::List {
+        run: 3,
+        filterset: Some("binary_id(orders::checkout) | package(money) | package(orders)".into())
+    }));
+}
+
+#[test]
+fn a_change_outside_every_package_is_ignored_and_said_so() {
+    let mut model = shop_ws_model(shop_rules());
+    let fx = changed(&mut model, &["NOTES.md"], ms(10_000));
+    assert_eq!(
+        reports(&fx),
+        vec![&Report::ChangeIgnored {
+            changed: vec!["NOTES.md".into()]
+        }]
+    );
+    assert_eq!(model.current_run().unwrap().number, 1, "no run started");
+    assert!(model.ui.note.as_deref().unwrap().contains("NOTES.md"));
+}
+
+#[test]
+fn a_manifest_change_reloads_and_runs_everything() {
+    let mut model = shop_ws_model(shop_rules());
+    let fx = changed(&mut model, &["money/Cargo.toml"], ms(10_000));
+    assert_eq!(
+        fx,
+        vec![
+            Effect::Reload,
+            Effect::List {
+                run: 2,
+                filterset: None
+            }
+        ]
+    );
+    assert_eq!(
+        model.current_run().unwrap().reasons,
+        vec!["`money/Cargo.toml` changed: everything runs".to_string()]
+    );
+}
+
+#[test]
+fn nothing_affected_by_a_change_set_passes_the_gate() {
+    let mut model = shop_ws_model(shop_rules());
+    changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
+    let mut suites = vigil::adapters::nextest_json::parse_list(&common::recorded("shop_list.json")).unwrap();
+    suites
+        .iter_mut()
+        .flat_map(|s| s.tests.iter_mut())
+        .for_each(|t| t.selected = false);
+    let fx = update(
+        &mut model,
+        Msg::Listed {
+            run: 2,
+            suites,
+            at: ms(10_100),
+        },
+    );
+    let s = summary(&fx);
+    assert_eq!(s.outcome, Outcome::NoTests);
+    assert!(s.gate.passed);
 }

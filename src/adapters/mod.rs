@@ -8,4 +8,5 @@ pub mod nextest_json;
 pub mod process;
 pub mod resources;
 pub mod terminal;
+pub mod watcher;
 pub mod workspace;

@@ -11,6 +11,7 @@ pub mod model;
 pub mod msg;
 pub mod report;
 pub mod run;
+pub mod select;
 pub mod test_state;
 pub mod tree;
 pub mod ui_state;

@@ -14,6 +14,8 @@ pub struct Rules {
     /// Binary ids matching one of these are `e2e` suites.
     pub e2e_patterns: Vec<Glob>,
     pub xfail: Vec<XfailRule>,
+    /// What a change during a run does.
+    pub on_change: OnChange,
 }
 
 impl Default for Rules {
@@ -21,8 +23,18 @@ impl Default for Rules {
         Self {
             e2e_patterns: vec![Glob::new("*e2e*")],
             xfail: Vec::new(),
+            on_change: OnChange::Restart,
         }
     }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnChange {
+    /// Cancel the run and start one for both change sets.
+    #[default]
+    Restart,
+    /// Let the run finish, then run for the changes that came meanwhile.
+    Queue,
 }
 
 /// A known-broken test: its failure is expected (`xfail`), its passing is

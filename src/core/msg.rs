@@ -60,6 +60,18 @@ pub enum Msg {
     Tick {
         now: Duration,
     },
+    /// The watcher's debounced change set (absolute paths).
+    FilesChanged {
+        paths: Vec<std::path::PathBuf>,
+        at: Duration,
+    },
+    /// The workspace and config, read again after a manifest or config
+    /// changed; `error` when that failed (the old ones stay).
+    Reloaded {
+        workspace: Option<Box<super::catalog::Workspace>>,
+        rules: Option<super::model::Rules>,
+        error: Option<String>,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

@@ -17,6 +17,14 @@ pub enum Report {
         trigger: Trigger,
         selected: Selected,
         reasons: Vec<String>,
+        /// Files whose change started the run (workspace-relative).
+        changed: Vec<String>,
+        /// Selected binary id → why (runs started by changes).
+        binary_reasons: std::collections::BTreeMap<String, String>,
+    },
+    /// A change set that cannot affect any test: nothing runs.
+    ChangeIgnored {
+        changed: Vec<String>,
     },
     Test(TestTransition),
     BuildError {

@@ -1,5 +1,7 @@
 //! One run: what it selected and why, its phase, and how it ended.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,12 +39,17 @@ pub enum Selection {
         expr: String,
         reasons: Vec<String>,
     },
+    /// Whatever these changed files affect; resolved into `All` or `Filter`
+    /// by the selection rules when the run starts.
+    Changed {
+        files: Vec<PathBuf>,
+    },
 }
 
 impl Selection {
     pub fn filterset(&self) -> Option<String> {
         match self {
-            Selection::All => None,
+            Selection::All | Selection::Changed { .. } => None,
             Selection::Filter { expr, .. } => Some(expr.clone()),
         }
     }
@@ -51,6 +58,7 @@ impl Selection {
         match self {
             Selection::All => vec!["all tests of the workspace".to_owned()],
             Selection::Filter { reasons, .. } => reasons.clone(),
+            Selection::Changed { files } => files.iter().map(|f| format!("`{}` changed", f.display())).collect(),
         }
     }
 }
@@ -92,6 +100,12 @@ pub struct Run {
     pub number: u32,
     pub trigger: Trigger,
     pub selection: Selection,
+    /// Why the run runs what it runs.
+    pub reasons: Vec<String>,
+    /// The change set that started it (watch, `--changed`, `--since`).
+    pub changed: Vec<PathBuf>,
+    /// Selected binary id → why, when the selection came from changes.
+    pub binary_reasons: BTreeMap<String, String>,
     /// Clock time of the request.
     pub started: Duration,
     pub finished: Option<Duration>,
@@ -117,7 +131,10 @@ impl Run {
         Self {
             number,
             trigger,
+            reasons: selection.reasons(),
             selection,
+            changed: Vec::new(),
+            binary_reasons: BTreeMap::new(),
             started: at,
             finished: None,
             phase: Phase::Building,

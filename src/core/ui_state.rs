@@ -63,6 +63,8 @@ pub struct UiState {
     pub viewport: u16,
     pub quit: bool,
     pub resources: Option<Resources>,
+    /// The latest change set from the watcher (workspace-relative).
+    pub last_change: Vec<String>,
     /// A short note for the status line ("change ignored", "no test selected").
     pub note: Option<String>,
 }

@@ -3,14 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::catalog::Workspace;
 use super::effect::Effect;
 use super::model::Model;
+use super::model::OnChange;
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
 use super::report::{
     secs, Counts, FailureSummary, Gate, Report, RunSummary, Selected, SuiteSummary, TestRef, TestTransition,
 };
 use super::run::{Outcome, Phase, Run, Selection, Trigger};
+use super::select::{self, Plan};
 use super::test_state::{TestCase, TestState, Transition};
+use std::path::{Path, PathBuf};
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     let mut fx = Vec::new();
@@ -46,6 +50,26 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Tick { now } => model.now = model.now.max(now),
+        Msg::FilesChanged { paths, at } => {
+            model.now = model.now.max(at);
+            model.ui.last_change = paths.iter().map(|p| relative(&model.workspace, p)).collect();
+            request_run(model, Trigger::Watch, Selection::Changed { files: paths }, at, &mut fx);
+        }
+        Msg::Reloaded {
+            workspace,
+            rules,
+            error,
+        } => {
+            if let Some(ws) = workspace {
+                model.workspace = *ws;
+            }
+            if let Some(rules) = rules {
+                model.rules = rules;
+            }
+            if let Some(e) = error {
+                model.ui.note = Some(e);
+            }
+        }
         Msg::Key { key, at } => {
             model.now = model.now.max(at);
             fx = super::keys::on_key(model, key, at);
@@ -70,23 +94,94 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
 
 fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
     if let Some(active) = model.runs.last_mut().filter(|r| r.is_active()) {
-        // One run at a time: stop the current one; the new one starts when it
-        // has ended (see `on_run_exited`).
-        if !active.cancel_requested {
+        // One run at a time. A change set waits for the run (`queue`) or
+        // stops it (`restart`) and is merged with what is already waiting —
+        // and, on restart, with the stopped run's own changes, which were
+        // never fully tested. Any other request stops the run.
+        let mut selection = selection;
+        let restart = match &mut selection {
+            Selection::Changed { files } => {
+                if let Some((_, Selection::Changed { files: waiting })) = &model.queued {
+                    merge_paths(files, waiting);
+                }
+                let restart = model.rules.on_change == OnChange::Restart;
+                if restart && !active.changed.is_empty() {
+                    merge_paths(files, &active.changed);
+                }
+                restart
+            }
+            Selection::All | Selection::Filter { .. } => true,
+        };
+        if restart && !active.cancel_requested {
             active.cancel_requested = true;
             fx.push(Effect::Cancel { run: active.number });
         }
         model.queued = Some((trigger, selection));
         return;
     }
+    let mut changed = Vec::new();
+    let mut binary_reasons = Default::default();
+    let mut reasons = None;
+    let selection = match selection {
+        Selection::Changed { files } => {
+            let shown: Vec<String> = files.iter().map(|f| relative(&model.workspace, f)).collect();
+            match select::plan(&model.workspace, &model.catalog, &files) {
+                Plan::Nothing { ignored } => {
+                    model.ui.note = Some(format!(
+                        "change ignored (outside every package): {}",
+                        ignored.join(", ")
+                    ));
+                    fx.push(Effect::emit(Report::ChangeIgnored { changed: shown }));
+                    return;
+                }
+                Plan::Everything { reload, reasons: why } => {
+                    if reload {
+                        fx.push(Effect::Reload);
+                    }
+                    changed = files;
+                    reasons = Some(why);
+                    Selection::All
+                }
+                Plan::Some(t) => {
+                    changed = files;
+                    binary_reasons = t.binaries;
+                    Selection::Filter {
+                        expr: t.filterset,
+                        reasons: t.reasons,
+                    }
+                }
+            }
+        }
+        other => other,
+    };
     let number = model.next_run_number();
     let filterset = selection.filterset();
-    model.runs.push(Run::new(number, trigger, selection, at));
+    let mut run = Run::new(number, trigger, selection, at);
+    run.changed = changed;
+    run.binary_reasons = binary_reasons;
+    if let Some(r) = reasons {
+        run.reasons = r;
+    }
+    model.runs.push(run);
     // Sessions are long: keep a bounded history of runs in memory.
     if model.runs.len() > 64 {
         model.runs.remove(0);
     }
     fx.push(Effect::List { run: number, filterset });
+}
+
+/// Adds the paths of `more` that `into` lacks.
+fn merge_paths(into: &mut Vec<PathBuf>, more: &[PathBuf]) {
+    for p in more {
+        if !into.contains(p) {
+            into.push(p.clone());
+        }
+    }
+}
+
+/// A path as the user knows it: relative to the workspace root.
+pub fn relative(ws: &Workspace, path: &Path) -> String {
+    path.strip_prefix(&ws.root).unwrap_or(path).display().to_string()
 }
 
 fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic, fx: &mut Vec<Effect>) {
@@ -141,10 +236,12 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
             selected_binaries.push(suite.binary_id.clone());
         }
     }
-    let Some(r) = model.run_mut(run) else { return };
+    let Some(r) = model.runs.last_mut().filter(|r| r.number == run) else {
+        return;
+    };
     r.selected_binaries = selected_binaries;
     r.selected_tests = selected_tests;
-    emit_run_started(r, fx);
+    emit_run_started(&model.workspace, r, fx);
     if selected_tests == 0 {
         finish_run(model, run, Outcome::NoTests, at, fx);
         return;
@@ -156,7 +253,7 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
     });
 }
 
-fn emit_run_started(r: &Run, fx: &mut Vec<Effect>) {
+fn emit_run_started(ws: &Workspace, r: &Run, fx: &mut Vec<Effect>) {
     fx.push(Effect::emit(Report::RunStarted {
         run: r.number,
         trigger: r.trigger,
@@ -164,16 +261,20 @@ fn emit_run_started(r: &Run, fx: &mut Vec<Effect>) {
             binaries: r.selected_binaries.iter().map(|b| b.to_string()).collect(),
             tests: r.selected_tests,
         },
-        reasons: r.selection.reasons(),
+        reasons: r.reasons.clone(),
+        changed: r.changed.iter().map(|p| relative(ws, p)).collect(),
+        binary_reasons: r.binary_reasons.clone(),
     }));
 }
 
 fn on_list_failed(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at: Duration, fx: &mut Vec<Effect>) {
-    let Some(r) = model.run_mut(run) else { return };
+    let Some(r) = model.runs.last_mut().filter(|r| r.number == run) else {
+        return;
+    };
     if r.phase != Phase::Building {
         return;
     }
-    emit_run_started(r, fx);
+    emit_run_started(&model.workspace, r, fx);
     for d in &r.build_errors {
         fx.push(Effect::emit(Report::BuildError {
             run,
@@ -429,6 +530,9 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         Outcome::BuildFailed => reasons.push("the build failed".to_owned()),
         Outcome::ListFailed if r.bad_filter => reasons.push("nextest refused the filterset expression".to_owned()),
         Outcome::ListFailed => reasons.push("nextest could not list the tests".to_owned()),
+        // Nothing affected by a change set is a pass; an explicit selection
+        // that matches nothing is a mistake worth failing on (as nextest does).
+        Outcome::NoTests if !r.changed.is_empty() => {}
         Outcome::NoTests => reasons.push("no tests matched the selection".to_owned()),
         Outcome::Cancelled => reasons.push("the run was cancelled".to_owned()),
     }

@@ -35,6 +35,17 @@ pub fn render(model: &Model, row: Option<&Row>, frame: &mut Frame, area: Rect, t
                     if let Some(d) = s.wall_time(run) {
                         lines.push(Line::from(format!("wall time {} in run {run}", duration(d))));
                     }
+                    let why = model
+                        .runs
+                        .iter()
+                        .find(|r| r.number == run)
+                        .and_then(|r| r.binary_reasons.get(&*s.binary_id));
+                    if let Some(why) = why {
+                        lines.push(Line::from(vec![
+                            Span::styled("why: ", theme.dim()),
+                            Span::raw(why.clone()),
+                        ]));
+                    }
                 }
                 (format!(" {} ", s.binary_id), lines)
             }

@@ -212,8 +212,21 @@ fn status(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     } else if let Some(note) = &ui.note {
         Line::from(Span::styled(format!(" {note}"), theme.fg(Color::Yellow)))
     } else if let Some(run) = model.current_run() {
-        let mut spans = vec![Span::styled(" why: ", theme.dim())];
-        spans.push(Span::raw(run.selection.reasons().join("; ")));
+        let mut spans = Vec::new();
+        if !model.ui.last_change.is_empty() {
+            let first = &model.ui.last_change[0];
+            let more = model.ui.last_change.len() - 1;
+            let text = if more > 0 {
+                format!("{first} (+{more})")
+            } else {
+                first.clone()
+            };
+            spans.push(Span::styled(" changed: ", theme.dim()));
+            spans.push(Span::raw(text));
+            spans.push(Span::raw(" ·"));
+        }
+        spans.push(Span::styled(" why: ", theme.dim()));
+        spans.push(Span::raw(run.reasons.join("; ")));
         if !run.warnings.is_empty() {
             spans.push(Span::styled(
                 format!("  ⚠ {}", run.warnings[0]),

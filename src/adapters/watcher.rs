@@ -1,0 +1,212 @@
+//! The file watcher: notify (inotify on Linux) on every directory of the
+//! workspace that git would track — never `target/` or `.git/`, nothing
+//! `.gitignore` ignores — debounced so a save (however the editor does it)
+//! or a flood (a `git checkout` touching thousands of files) becomes one
+//! change set, sent as `Msg::FilesChanged`.
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::WalkBuilder;
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
+use tokio::sync::mpsc;
+
+use super::clock::Clock;
+use crate::core::{Msg, Workspace};
+
+/// However long a flood lasts, a change set goes out after this.
+const MAX_WAIT: Duration = Duration::from_secs(3);
+
+struct Rules {
+    root: PathBuf,
+    target_dir: PathBuf,
+    gitignore: Gitignore,
+}
+
+impl Rules {
+    fn new(ws: &Workspace, gitignores: &[PathBuf]) -> Self {
+        let mut builder = GitignoreBuilder::new(&ws.root);
+        for g in gitignores {
+            let _ = builder.add(g);
+        }
+        Self {
+            root: ws.root.clone(),
+            target_dir: ws.target_dir.clone(),
+            gitignore: builder.build().unwrap_or_else(|_| Gitignore::empty()),
+        }
+    }
+
+    /// Whether a change to `path` can matter.
+    fn wanted(&self, path: &Path) -> bool {
+        if !path.starts_with(&self.root) || path.starts_with(&self.target_dir) {
+            return false;
+        }
+        if path.components().any(|c| c.as_os_str() == ".git") {
+            return false;
+        }
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        if is_editor_temp(&name) {
+            return false;
+        }
+        !self
+            .gitignore
+            .matched_path_or_any_parents(path, path.is_dir())
+            .is_ignore()
+    }
+}
+
+/// Swap, backup and write-then-rename files of common editors.
+pub fn is_editor_temp(name: &str) -> bool {
+    name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".swo")
+        || name.ends_with(".tmp")
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+        || name.starts_with(".goutputstream-")
+        || name.contains("___jb_")
+        || name == "4913"
+}
+
+pub struct Watcher {
+    inner: Arc<Mutex<RecommendedWatcher>>,
+    rules: Arc<Mutex<Rules>>,
+    watched: Arc<Mutex<HashSet<PathBuf>>>,
+}
+
+impl Watcher {
+    /// Starts watching `ws`; change sets go to `tx` after `debounce` of quiet.
+    pub fn start(
+        ws: &Workspace,
+        debounce: Duration,
+        tx: mpsc::UnboundedSender<Msg>,
+        clock: Clock,
+    ) -> notify::Result<Self> {
+        let (raw_tx, raw_rx) = std_mpsc::channel();
+        let inner = Arc::new(Mutex::new(notify::recommended_watcher(raw_tx)?));
+        let (dirs, gitignores) = walk(&ws.root, &ws.target_dir);
+        let rules = Arc::new(Mutex::new(Rules::new(ws, &gitignores)));
+        let watcher = Self {
+            inner,
+            rules,
+            watched: Arc::new(Mutex::new(HashSet::new())),
+        };
+        watcher.add(&dirs);
+        let (inner, rules, watched) = (watcher.inner.clone(), watcher.rules.clone(), watcher.watched.clone());
+        std::thread::spawn(move || debounce_loop(raw_rx, debounce, tx, clock, inner, rules, watched));
+        Ok(watcher)
+    }
+
+    /// Follows a reloaded workspace (members added or moved).
+    pub fn rewatch(&self, ws: &Workspace) {
+        let (dirs, gitignores) = walk(&ws.root, &ws.target_dir);
+        if let Ok(mut r) = self.rules.lock() {
+            *r = Rules::new(ws, &gitignores);
+        }
+        self.add(&dirs);
+    }
+
+    pub fn watched_dirs(&self) -> usize {
+        self.watched.lock().map_or(0, |w| w.len())
+    }
+
+    fn add(&self, dirs: &[PathBuf]) {
+        add_watches(&self.inner, &self.watched, dirs);
+    }
+}
+
+fn add_watches(inner: &Mutex<RecommendedWatcher>, watched: &Mutex<HashSet<PathBuf>>, dirs: &[PathBuf]) {
+    let (Ok(mut w), Ok(mut seen)) = (inner.lock(), watched.lock()) else {
+        return;
+    };
+    for d in dirs {
+        if seen.insert(d.clone()) && w.watch(d, RecursiveMode::NonRecursive).is_err() {
+            seen.remove(d);
+        }
+    }
+}
+
+/// Directories worth watching below `root` (what git would look at), and
+/// the `.gitignore` files found on the way.
+fn walk(root: &Path, target_dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let target = target_dir.to_owned();
+    let mut dirs = Vec::new();
+    let mut gitignores = Vec::new();
+    let walker = WalkBuilder::new(root)
+        .hidden(false)
+        .git_global(false)
+        .require_git(false)
+        .filter_entry(move |e| e.file_name() != ".git" && e.path() != target)
+        .build();
+    for entry in walker.flatten() {
+        if entry.file_type().is_some_and(|t| t.is_dir()) {
+            dirs.push(entry.into_path());
+        } else if entry.file_name() == ".gitignore" {
+            gitignores.push(entry.into_path());
+        }
+    }
+    (dirs, gitignores)
+}
+
+fn debounce_loop(
+    raw: std_mpsc::Receiver<notify::Result<notify::Event>>,
+    debounce: Duration,
+    tx: mpsc::UnboundedSender<Msg>,
+    clock: Clock,
+    inner: Arc<Mutex<RecommendedWatcher>>,
+    rules: Arc<Mutex<Rules>>,
+    watched: Arc<Mutex<HashSet<PathBuf>>>,
+) {
+    loop {
+        let Ok(first) = raw.recv() else { return };
+        let mut batch: BTreeSet<PathBuf> = BTreeSet::new();
+        let mut new_dirs = Vec::new();
+        collect(first, &mut batch, &mut new_dirs);
+        let started = Instant::now();
+        loop {
+            match raw.recv_timeout(debounce) {
+                Ok(ev) => {
+                    collect(ev, &mut batch, &mut new_dirs);
+                    if started.elapsed() > MAX_WAIT {
+                        break;
+                    }
+                }
+                Err(std_mpsc::RecvTimeoutError::Timeout) => break,
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        }
+        let Ok(r) = rules.lock() else { return };
+        // New directories (a `mkdir`, a checkout) are watched from now on.
+        let fresh: Vec<PathBuf> = new_dirs
+            .into_iter()
+            .filter(|d| r.wanted(d))
+            .flat_map(|d| walk(&d, &r.target_dir).0)
+            .collect();
+        add_watches(&inner, &watched, &fresh);
+        let paths: Vec<PathBuf> = batch.into_iter().filter(|p| r.wanted(p) && !p.is_dir()).collect();
+        drop(r);
+        if !paths.is_empty() && tx.send(Msg::FilesChanged { paths, at: clock.now() }).is_err() {
+            return;
+        }
+    }
+}
+
+fn collect(ev: notify::Result<notify::Event>, batch: &mut BTreeSet<PathBuf>, new_dirs: &mut Vec<PathBuf>) {
+    let Ok(ev) = ev else { return };
+    match ev.kind {
+        EventKind::Access(_) => {}
+        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any | EventKind::Other => {
+            for p in ev.paths {
+                if matches!(ev.kind, EventKind::Create(_)) && p.is_dir() {
+                    new_dirs.push(p.clone());
+                }
+                batch.insert(p);
+            }
+        }
+    }
+}
