@@ -25,6 +25,8 @@ struct Rules {
     root: PathBuf,
     target_dir: PathBuf,
     gitignore: Gitignore,
+    /// The lockfile's contents when last seen (`None`: there was none).
+    lockfile: Option<Vec<u8>>,
 }
 
 impl Rules {
@@ -37,6 +39,21 @@ impl Rules {
             root: ws.root.clone(),
             target_dir: ws.target_dir.clone(),
             gitignore: builder.build().unwrap_or_else(|_| Gitignore::empty()),
+            lockfile: std::fs::read(ws.root.join("Cargo.lock")).ok(),
+        }
+    }
+
+    /// cargo writes `Cargo.lock` itself: when it first creates one, or
+    /// rewrites it unchanged, nothing changed that a test could see.
+    fn lockfile_changed(&mut self, path: &Path) -> bool {
+        if path != self.root.join("Cargo.lock") {
+            return true;
+        }
+        let now = std::fs::read(path).ok();
+        let before = std::mem::replace(&mut self.lockfile, now.clone());
+        match (before, now) {
+            (None, Some(_)) => false,
+            (before, now) => before != now,
         }
     }
 
@@ -134,9 +151,19 @@ fn add_watches(inner: &Mutex<RecommendedWatcher>, watched: &Mutex<HashSet<PathBu
 /// Directories worth watching below `root` (what git would look at), and
 /// the `.gitignore` files found on the way.
 fn walk(root: &Path, target_dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (dirs, files) = walk_all(root, target_dir);
+    let gitignores = files
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == ".gitignore"))
+        .collect();
+    (dirs, gitignores)
+}
+
+/// Directories and files below `root` that git would look at.
+fn walk_all(root: &Path, target_dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let target = target_dir.to_owned();
     let mut dirs = Vec::new();
-    let mut gitignores = Vec::new();
+    let mut files = Vec::new();
     let walker = WalkBuilder::new(root)
         .hidden(false)
         .git_global(false)
@@ -146,11 +173,11 @@ fn walk(root: &Path, target_dir: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     for entry in walker.flatten() {
         if entry.file_type().is_some_and(|t| t.is_dir()) {
             dirs.push(entry.into_path());
-        } else if entry.file_name() == ".gitignore" {
-            gitignores.push(entry.into_path());
+        } else {
+            files.push(entry.into_path());
         }
     }
-    (dirs, gitignores)
+    (dirs, files)
 }
 
 fn debounce_loop(
@@ -180,15 +207,20 @@ fn debounce_loop(
                 Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
             }
         }
-        let Ok(r) = rules.lock() else { return };
-        // New directories (a `mkdir`, a checkout) are watched from now on.
-        let fresh: Vec<PathBuf> = new_dirs
-            .into_iter()
-            .filter(|d| r.wanted(d))
-            .flat_map(|d| walk(&d, &r.target_dir).0)
-            .collect();
+        let Ok(mut r) = rules.lock() else { return };
+        // New directories (a `mkdir`, a checkout) are watched from now on;
+        // what was written into them before the watch began counts too.
+        let mut fresh = Vec::new();
+        for d in new_dirs.into_iter().filter(|d| r.wanted(d)) {
+            let (dirs, files) = walk_all(&d, &r.target_dir);
+            fresh.extend(dirs);
+            batch.extend(files);
+        }
         add_watches(&inner, &watched, &fresh);
-        let paths: Vec<PathBuf> = batch.into_iter().filter(|p| r.wanted(p) && !p.is_dir()).collect();
+        let paths: Vec<PathBuf> = batch
+            .into_iter()
+            .filter(|p| r.wanted(p) && !p.is_dir() && r.lockfile_changed(p))
+            .collect();
         drop(r);
         if !paths.is_empty() && tx.send(Msg::FilesChanged { paths, at: clock.now() }).is_err() {
             return;

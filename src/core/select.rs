@@ -12,7 +12,8 @@
 //!   depends on it, directly or not;
 //! - a file outside every package → nothing.
 //!
-//! Tests that failed last time and tests never run are always added.
+//! Tests that failed or were cancelled last time, and tests never run, are
+//! always added.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -188,6 +189,8 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, changed: &[PathBuf]) -> Plan {
         for t in &suite.tests {
             let why = match (t.state, t.run) {
                 (TestState::Failed | TestState::Xpass, _) => "failed last time",
+                // A stopped run left no result: as good as never run.
+                (TestState::Cancelled, _) => "cancelled last time",
                 (_, None) if !t.ignored => "never run",
                 _ => continue,
             };

@@ -1,0 +1,307 @@
+//! End to end: `vigil watch --no-tui` with the real watcher and the real
+//! nextest on a temporary copy of the `shop` fixture, grown by a third,
+//! unrelated crate (`labels`) and a test that can be made slow.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{fixture, vigil};
+use serde_json::Value;
+
+/// A copy of `shop` plus `labels`, in this test's own directory.
+fn workspace(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("watch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    copy_dir(&fixture("shop"), &root);
+    std::fs::write(
+        root.join("Cargo.toml"),
+        "[workspace]\nmembers = [\"money\", \"orders\", \"labels\"]\nresolver = \"2\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(root.join("labels/src")).unwrap();
+    std::fs::write(
+        root.join("labels/Cargo.toml"),
+        "[package]\nname = \"labels\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("labels/src/lib.rs"),
+        "pub fn label(s: &str) -> String { s.to_uppercase() }\n#[test]\nfn shouts() { assert_eq!(label(\"a\"), \"A\"); }\n",
+    )
+    .unwrap();
+    // Slow only when the test asks for it through the environment.
+    std::fs::write(
+        root.join("orders/tests/patience.rs"),
+        "#[test]\nfn waits_when_asked() {\n    if std::env::var_os(\"VIGIL_FIXTURE_SLOW\").is_some() {\n        std::thread::sleep(std::time::Duration::from_secs(60));\n    }\n}\n",
+    )
+    .unwrap();
+    let _ = std::fs::remove_file(root.join("Cargo.lock"));
+    root
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let name = entry.file_name();
+        if name == "target" {
+            continue;
+        }
+        let dest = to.join(&name);
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+/// `vigil watch --no-tui --format json` with its JSON lines on a channel.
+struct Watch {
+    child: Child,
+    lines: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Watch {
+    fn start(root: &Path, slow: bool) -> Self {
+        let mut cmd = vigil();
+        cmd.args(["watch", "--no-tui", "--format", "json"])
+            .arg(root)
+            .stdout(Stdio::piped());
+        if slow {
+            cmd.env("VIGIL_FIXTURE_SLOW", "1");
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Watch {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits for the first new line matching `pred`.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let v = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("timed out waiting for {what}; seen: {:#?}", self.seen));
+            self.seen.push(v.clone());
+            if pred(&v) {
+                return v;
+            }
+        }
+    }
+
+    fn finished(&mut self, run: u64) -> Value {
+        self.wait_for(&format!("run {run} to finish"), |v| {
+            v["event"] == "run_finished" && v["run"] == run
+        })
+    }
+
+    /// Lines that arrive within `quiet`.
+    fn drain(&mut self, quiet: Duration) -> Vec<Value> {
+        let mut out = Vec::new();
+        while let Ok(v) = self.lines.recv_timeout(quiet) {
+            self.seen.push(v.clone());
+            out.push(v);
+        }
+        out
+    }
+
+    fn stop(mut self) -> i32 {
+        self.interrupt()
+    }
+
+    fn interrupt(&mut self) -> i32 {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Watch {
+    /// A failed assertion must not leave vigil (and its nextest) running.
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.interrupt();
+        }
+    }
+}
+
+fn edit(path: &Path) {
+    let mut text = std::fs::read_to_string(path).unwrap();
+    text.push_str("\n// edited by the watch test\n");
+    std::fs::write(path, text).unwrap();
+}
+
+fn binaries(v: &Value) -> Vec<String> {
+    v["selected"]["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn editing_a_leaf_crate_runs_it_and_its_dependents_only() {
+    let root = workspace("leaf");
+    let mut w = Watch::start(&root, false);
+    w.finished(1);
+    edit(&root.join("money/src/lib.rs"));
+    let started = w.wait_for("a watch run", |v| v["event"] == "run_started" && v["run"] == 2);
+    assert_eq!(started["trigger"], "watch");
+    assert_eq!(started["changed"], serde_json::json!(["money/src/lib.rs"]));
+    let b = binaries(&started);
+    assert_eq!(
+        b,
+        vec![
+            "money",
+            "orders",
+            "orders::checkout",
+            "orders::e2e_flow",
+            "orders::patience"
+        ]
+    );
+    assert!(!b.contains(&"labels".to_string()), "labels does not depend on money");
+    assert_eq!(
+        started["binary_reasons"]["orders"],
+        "`money/src/lib.rs` changed; `orders` depends on `money`"
+    );
+    let fin = w.finished(2);
+    assert!(fin["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["binary_id"] != "labels"));
+    w.stop();
+}
+
+#[test]
+fn editing_one_integration_test_runs_only_that_binary() {
+    let root = workspace("one-test");
+    let mut w = Watch::start(&root, false);
+    w.finished(1);
+    edit(&root.join("orders/tests/e2e_flow.rs"));
+    let started = w.wait_for("a watch run", |v| v["event"] == "run_started" && v["run"] == 2);
+    // The test that failed last time always comes along.
+    assert_eq!(binaries(&started), vec!["orders::checkout", "orders::e2e_flow"]);
+    assert_eq!(started["selected"]["tests"], 2, "e2e_flow's test and the last failure");
+    let fin = w.finished(2);
+    let ran: Vec<&str> = fin["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["binary_id"].as_str().unwrap())
+        .collect();
+    assert!(ran.contains(&"orders::e2e_flow"));
+    w.stop();
+}
+
+#[test]
+fn a_flood_of_500_files_is_one_run() {
+    let root = workspace("flood");
+    let mut w = Watch::start(&root, false);
+    w.finished(1);
+    let data = root.join("labels/data");
+    std::fs::create_dir_all(&data).unwrap();
+    for i in 0..500 {
+        std::fs::write(data.join(format!("label-{i}.txt")), format!("label {i}\n")).unwrap();
+    }
+    let started = w.wait_for("the flood's run", |v| v["event"] == "run_started");
+    assert_eq!(started["run"], 2);
+    assert_eq!(
+        binaries(&started),
+        vec!["labels", "orders::checkout"],
+        "labels, and the last failure"
+    );
+    w.finished(2);
+    let later = w.drain(Duration::from_secs(3));
+    assert!(
+        later.iter().all(|v| v["event"] != "run_started"),
+        "one change set, one run: {later:#?}"
+    );
+    // A file outside every package starts nothing, and says so.
+    std::fs::write(root.join("NOTES.md"), "notes\n").unwrap();
+    let ignored = w.wait_for("the ignored change", |v| v["event"] == "change_ignored");
+    assert_eq!(ignored["changed"], serde_json::json!(["NOTES.md"]));
+    w.stop();
+}
+
+/// Live processes with `needle` in their command line or working directory.
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.parse::<u32>().is_err() {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
+            .replace('\0', " ");
+        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        if cmdline.contains(needle) || cwd.to_string_lossy().contains(needle) {
+            found.push(format!("{name}: {cmdline}"));
+        }
+    }
+    found
+}
+
+#[test]
+fn an_edit_during_a_run_cancels_and_restarts_it_with_both_changes() {
+    let root = workspace("restart");
+    let mut w = Watch::start(&root, true);
+    let test_started = |v: &Value| v["event"] == "test" && v["name"] == "waits_when_asked" && v["to"] == "running";
+    w.wait_for("the slow test to start", test_started);
+    edit(&root.join("labels/src/lib.rs"));
+    let fin = w.finished(1);
+    assert_eq!(fin["outcome"], "cancelled");
+    let started = w.wait_for("the restarted run", |v| v["event"] == "run_started");
+    assert_eq!(
+        (started["run"].as_u64(), started["trigger"].as_str()),
+        (Some(2), Some("watch"))
+    );
+    // Never run in run 1 (cancelled), the slow test comes along.
+    w.wait_for("the slow test to start again", test_started);
+    edit(&root.join("money/src/lib.rs"));
+    assert_eq!(w.finished(2)["outcome"], "cancelled");
+    let started = w.wait_for("the third run", |v| v["event"] == "run_started");
+    assert_eq!(started["run"], 3);
+    assert_eq!(
+        started["changed"],
+        serde_json::json!(["money/src/lib.rs", "labels/src/lib.rs"]),
+        "the union of both change sets"
+    );
+    w.wait_for("the slow test to start a third time", test_started);
+    let code = w.stop();
+    assert_eq!(code, 1, "stopped mid-run: the last run was cancelled");
+    std::thread::sleep(Duration::from_millis(300));
+    let left = processes_mentioning(&root.display().to_string());
+    assert!(left.is_empty(), "no process is left: {left:?}");
+}
