@@ -14,6 +14,8 @@ fn example_config_parses_and_matches_the_defaults() {
     assert_eq!(x.len(), 1);
     assert_eq!(x[0].pattern, Glob::new("orders::checkout::rounding_*"));
     assert!(!x[0].strict);
+    assert_eq!(settings.debounce, vigil::config::DEFAULT_DEBOUNCE);
+    assert_eq!(settings.rules.on_change, Rules::default().on_change);
 }
 
 #[test]

@@ -20,6 +20,11 @@ use crate::core::{Msg, Workspace};
 
 /// However long a flood lasts, a change set goes out after this.
 const MAX_WAIT: Duration = Duration::from_secs(3);
+/// A small batch whose every write has completed (closed, renamed into
+/// place, removed) — an editor's save — goes out after this much quiet
+/// instead of the full debounce, so a save starts its run at once.
+const SETTLE: Duration = Duration::from_millis(20);
+const SMALL_BATCH: usize = 32;
 
 struct Rules {
     root: PathBuf,
@@ -191,14 +196,18 @@ fn debounce_loop(
 ) {
     loop {
         let Ok(first) = raw.recv() else { return };
-        let mut batch: BTreeSet<PathBuf> = BTreeSet::new();
-        let mut new_dirs = Vec::new();
-        collect(first, &mut batch, &mut new_dirs);
+        let mut batch = Batch::default();
+        batch.collect(first);
         let started = Instant::now();
         loop {
-            match raw.recv_timeout(debounce) {
+            let quiet = if batch.open.is_empty() && batch.paths.len() <= SMALL_BATCH {
+                SETTLE.min(debounce)
+            } else {
+                debounce
+            };
+            match raw.recv_timeout(quiet) {
                 Ok(ev) => {
-                    collect(ev, &mut batch, &mut new_dirs);
+                    batch.collect(ev);
                     if started.elapsed() > MAX_WAIT {
                         break;
                     }
@@ -211,13 +220,14 @@ fn debounce_loop(
         // New directories (a `mkdir`, a checkout) are watched from now on;
         // what was written into them before the watch began counts too.
         let mut fresh = Vec::new();
-        for d in new_dirs.into_iter().filter(|d| r.wanted(d)) {
+        for d in std::mem::take(&mut batch.new_dirs).into_iter().filter(|d| r.wanted(d)) {
             let (dirs, files) = walk_all(&d, &r.target_dir);
             fresh.extend(dirs);
-            batch.extend(files);
+            batch.paths.extend(files);
         }
         add_watches(&inner, &watched, &fresh);
         let paths: Vec<PathBuf> = batch
+            .paths
             .into_iter()
             .filter(|p| r.wanted(p) && !p.is_dir() && r.lockfile_changed(p))
             .collect();
@@ -228,17 +238,82 @@ fn debounce_loop(
     }
 }
 
-fn collect(ev: notify::Result<notify::Event>, batch: &mut BTreeSet<PathBuf>, new_dirs: &mut Vec<PathBuf>) {
-    let Ok(ev) = ev else { return };
-    match ev.kind {
-        EventKind::Access(_) => {}
-        EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any | EventKind::Other => {
-            for p in ev.paths {
-                if matches!(ev.kind, EventKind::Create(_)) && p.is_dir() {
-                    new_dirs.push(p.clone());
+/// One change set in the making.
+#[derive(Default)]
+struct Batch {
+    paths: BTreeSet<PathBuf>,
+    /// Files written to and not yet closed: the save is still going on.
+    open: HashSet<PathBuf>,
+    new_dirs: Vec<PathBuf>,
+}
+
+impl Batch {
+    fn collect(&mut self, ev: notify::Result<notify::Event>) {
+        use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
+        let Ok(ev) = ev else { return };
+        for p in ev.paths {
+            match ev.kind {
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                    self.open.remove(&p);
+                    self.paths.insert(p);
                 }
-                batch.insert(p);
+                EventKind::Access(_) => {}
+                EventKind::Create(CreateKind::Folder) => {
+                    self.new_dirs.push(p.clone());
+                    self.paths.insert(p);
+                }
+                EventKind::Create(_) if p.is_dir() => {
+                    self.new_dirs.push(p.clone());
+                    self.paths.insert(p);
+                }
+                EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
+                    self.open.insert(p.clone());
+                    self.paths.insert(p);
+                }
+                EventKind::Modify(_) | EventKind::Remove(_) | EventKind::Any | EventKind::Other => {
+                    self.open.remove(&p);
+                    self.paths.insert(p);
+                }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{AccessKind, AccessMode, CreateKind, DataChange, ModifyKind, RenameMode};
+
+    fn ev(kind: EventKind, path: &str) -> notify::Result<notify::Event> {
+        Ok(notify::Event::new(kind).add_path(PathBuf::from(path)))
+    }
+
+    #[test]
+    fn a_save_is_complete_once_closed_or_renamed_into_place() {
+        let mut b = Batch::default();
+        b.collect(ev(EventKind::Modify(ModifyKind::Data(DataChange::Any)), "/w/a.rs"));
+        assert!(!b.open.is_empty(), "still being written");
+        b.collect(ev(EventKind::Access(AccessKind::Close(AccessMode::Write)), "/w/a.rs"));
+        assert!(b.open.is_empty());
+        b.collect(ev(EventKind::Create(CreateKind::File), "/w/.a.rs.tmp"));
+        b.collect(ev(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), "/w/a.rs"));
+        assert_eq!(b.paths.len(), 2);
+        b.collect(ev(EventKind::Access(AccessKind::Open(AccessMode::Any)), "/w/b.rs"));
+        assert_eq!(b.paths.len(), 2, "reading a file is not a change");
+    }
+
+    #[test]
+    fn editor_temp_files_are_not_changes() {
+        for name in [
+            "main.rs~",
+            ".main.rs.swp",
+            "4913",
+            ".#main.rs",
+            "#main.rs#",
+            "main.rs___jb_tmp___",
+        ] {
+            assert!(is_editor_temp(name), "{name}");
+        }
+        assert!(!is_editor_temp("main.rs"));
     }
 }

@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Watch-mode latency against the floor, and idle CPU of `vigil watch`.
+
+Generates a workspace of six crates under target/bench-watch: a chain
+`base` <- `mid` <- `top`, and three crates that depend on nothing; each has
+20 unit tests of ~20 ms and an integration test binary. Then, N times:
+
+- vigil: with `vigil watch --no-tui --format json` running, append a comment
+  to base/src/lib.rs and time until the run's `run_finished` line;
+- floor: append a comment the same way and time
+  `cargo nextest run -E 'package(base) | package(mid) | package(top)'`
+  (the filterset a person would type) until it exits.
+
+Both build what the edit invalidated, so the floor is the true cost of the
+affected tests. Finally it samples vigil's CPU time over 30 s on an
+unchanged tree. Usage: scripts/bench-watch.py [ROUNDS]
+"""
+import json, os, pathlib, statistics, subprocess, sys, threading, time, queue
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WS = ROOT / "target" / "bench-watch"
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+CRATES = {"base": [], "mid": ["base"], "top": ["mid"], "solo1": [], "solo2": [], "solo3": []}
+
+
+def generate():
+    WS.mkdir(parents=True, exist_ok=True)
+    (WS / "Cargo.toml").write_text(
+        "[workspace]\nmembers = [%s]\nresolver = \"2\"\n" % ", ".join(f'"{c}"' for c in CRATES))
+    for name, deps in CRATES.items():
+        d = WS / name
+        (d / "src").mkdir(parents=True, exist_ok=True)
+        (d / "tests").mkdir(exist_ok=True)
+        dep_lines = "".join(f'{x} = {{ path = "../{x}" }}\n' for x in deps)
+        (d / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\n{dep_lines}')
+        body = f"pub fn value() -> u64 {{ {' + '.join(f'{x}::value()' for x in deps) or '1'} }}\n"
+        body += "#[cfg(test)]\nmod tests {\n"
+        for i in range(20):
+            body += f"    #[test] fn t{i}() {{ std::thread::sleep(std::time::Duration::from_millis(20)); assert!(super::value() > 0); }}\n"
+        body += "}\n"
+        (d / "src" / "lib.rs").write_text(body)
+        (d / "tests" / "it.rs").write_text(f"#[test] fn works() {{ assert!({name}::value() > 0); }}\n")
+
+
+def touch():
+    p = WS / "base" / "src" / "lib.rs"
+    with open(p, "a") as f:
+        f.write(f"// {time.time()}\n")
+
+
+def env():
+    e = dict(os.environ)
+    for k in list(e):
+        if k.startswith("NEXTEST"):
+            del e[k]
+    return e
+
+
+def main():
+    generate()
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    subprocess.run(["cargo", "nextest", "run", "--workspace"], cwd=WS, env=env(),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def start():
+        proc = subprocess.Popen([str(ROOT / "target/release/vigil"), "watch", "--no-tui", "--format", "json", str(WS)],
+                                stdout=subprocess.PIPE, text=True, env=env())
+        q = queue.Queue()
+        threading.Thread(target=lambda: [q.put(json.loads(l)) for l in proc.stdout], daemon=True).start()
+        return proc, q
+
+    def until_finished(q):
+        while True:
+            v = q.get(timeout=300)
+            if v["event"] == "run_finished":
+                return v
+
+    # vigil alone on the machine, then the floor alone: neither sees the other.
+    vigil, lines = start()
+    until_finished(lines)
+    watch, floor = [], []
+    for _ in range(ROUNDS):
+        time.sleep(1)
+        t0 = time.monotonic(); touch(); v = until_finished(lines); watch.append(time.monotonic() - t0)
+        assert v["tests"]["total"] == 63, v["tests"]
+    vigil.send_signal(2)
+    vigil.wait(timeout=30)
+    for _ in range(ROUNDS):
+        time.sleep(1)
+        t0 = time.monotonic(); touch()
+        subprocess.run(["cargo", "nextest", "run", "-E", "package(base) | package(mid) | package(top)"],
+                       cwd=WS, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        floor.append(time.monotonic() - t0)
+    # Idle: no file changes for 30 s.
+    vigil, lines = start()
+    until_finished(lines)
+    time.sleep(2)
+    def cpu():
+        fields = open(f"/proc/{vigil.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    c0, t0 = cpu(), time.monotonic()
+    time.sleep(30)
+    idle = (cpu() - c0) / (time.monotonic() - t0) * 100
+    vigil.send_signal(2)
+    vigil.wait(timeout=30)
+    w, f = statistics.median(watch), statistics.median(floor)
+    print(f"rounds: {ROUNDS}")
+    print(f"vigil watch, write → last affected test finished: median {w:.3f} s  (all: {', '.join(f'{x:.2f}' for x in watch)})")
+    print(f"floor, cargo nextest run -E typed by hand:         median {f:.3f} s  (all: {', '.join(f'{x:.2f}' for x in floor)})")
+    print(f"vigil / floor: {w / f:.3f}  (target ≤ 1.15)")
+    print(f"idle CPU of vigil watch over 30 s: {idle:.2f} %  (target < 1 %)")
+
+
+main()
