@@ -229,6 +229,7 @@ fn debounce_loop(
         let paths: Vec<PathBuf> = batch
             .paths
             .into_iter()
+            .filter(|p| !(batch.created.contains(p) && !p.exists()))
             .filter(|p| r.wanted(p) && !p.is_dir() && r.lockfile_changed(p))
             .collect();
         drop(r);
@@ -244,6 +245,9 @@ struct Batch {
     paths: BTreeSet<PathBuf>,
     /// Files written to and not yet closed: the save is still going on.
     open: HashSet<PathBuf>,
+    /// Files created in this batch: gone again by its end, they were an
+    /// editor's (or `sed -i`'s) temporary file, not a change.
+    created: HashSet<PathBuf>,
     new_dirs: Vec<PathBuf>,
 }
 
@@ -266,7 +270,12 @@ impl Batch {
                     self.new_dirs.push(p.clone());
                     self.paths.insert(p);
                 }
-                EventKind::Create(_) | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
+                EventKind::Create(_) => {
+                    self.created.insert(p.clone());
+                    self.open.insert(p.clone());
+                    self.paths.insert(p);
+                }
+                EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
                     self.open.insert(p.clone());
                     self.paths.insert(p);
                 }
@@ -300,6 +309,10 @@ mod tests {
         assert_eq!(b.paths.len(), 2);
         b.collect(ev(EventKind::Access(AccessKind::Open(AccessMode::Any)), "/w/b.rs"));
         assert_eq!(b.paths.len(), 2, "reading a file is not a change");
+        assert!(
+            b.created.contains(Path::new("/w/.a.rs.tmp")),
+            "dropped at flush if gone by then"
+        );
     }
 
     #[test]
