@@ -229,7 +229,7 @@ fn debounce_loop(
         let paths: Vec<PathBuf> = batch
             .paths
             .into_iter()
-            .filter(|p| !(batch.created.contains(p) && !p.exists()))
+            .filter(|p| !batch.created.contains(p) || p.exists())
             .filter(|p| r.wanted(p) && !p.is_dir() && r.lockfile_changed(p))
             .collect();
         drop(r);
