@@ -8,6 +8,7 @@ use serde::Deserialize;
 use thiserror::Error;
 use toml::Spanned;
 
+use crate::core::budget::{Budgets, Override, Target};
 use crate::core::glob::Glob;
 use crate::core::model::{OnChange, Rules, XfailRule};
 use std::time::Duration;
@@ -51,6 +52,28 @@ pub struct Config {
     pub xfail: Vec<XfailConfig>,
     #[serde(default)]
     pub watch: WatchConfig,
+    #[serde(default)]
+    pub budgets: BudgetsConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BudgetsConfig {
+    pub unit: Option<Spanned<String>>,
+    pub integration: Option<Spanned<String>>,
+    pub e2e: Option<Spanned<String>>,
+    pub test: Option<Spanned<String>>,
+    pub enforce: Option<bool>,
+    #[serde(default, rename = "override")]
+    pub overrides: Vec<OverrideConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideConfig {
+    pub suite: Option<Spanned<String>>,
+    pub test: Option<Spanned<String>>,
+    pub limit: Spanned<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -166,6 +189,7 @@ impl Settings {
                 }
             };
         }
+        rules.budgets = budgets(&config.budgets, text)?;
         let debounce = match &config.watch.debounce {
             None => DEFAULT_DEBOUNCE,
             Some(d) => parse_duration(d.get_ref())
@@ -178,6 +202,50 @@ impl Settings {
             source: None,
         })
     }
+}
+
+/// A budget limit: a duration, or "off".
+fn limit(
+    value: &Option<Spanned<String>>,
+    default: Option<Duration>,
+    key: &str,
+    text: &str,
+) -> Result<Option<Duration>, String> {
+    match value {
+        None => Ok(default),
+        Some(v) if v.get_ref().trim() == "off" => Ok(None),
+        Some(v) => parse_duration(v.get_ref())
+            .map(Some)
+            .map_err(|e| format!("`{key}`: {e} (line {})", line_of(text, v.span().start))),
+    }
+}
+
+fn budgets(c: &BudgetsConfig, text: &str) -> Result<Budgets, String> {
+    let d = Budgets::default();
+    let mut overrides = Vec::new();
+    for o in &c.overrides {
+        let at = line_of(text, o.limit.span().start);
+        let (target, pattern) = match (&o.suite, &o.test) {
+            (Some(s), None) => (Target::Suite, non_empty_glob(s, "budgets.override.suite", text)?),
+            (None, Some(t)) => (Target::Test, non_empty_glob(t, "budgets.override.test", text)?),
+            _ => {
+                return Err(format!(
+                    "`budgets.override` needs exactly one of `suite` or `test` (line {at})"
+                ))
+            }
+        };
+        let limit =
+            parse_duration(o.limit.get_ref()).map_err(|e| format!("`budgets.override.limit`: {e} (line {at})"))?;
+        overrides.push(Override { target, pattern, limit });
+    }
+    Ok(Budgets {
+        unit: limit(&c.unit, d.unit, "budgets.unit", text)?,
+        integration: limit(&c.integration, d.integration, "budgets.integration", text)?,
+        e2e: limit(&c.e2e, d.e2e, "budgets.e2e", text)?,
+        test: limit(&c.test, d.test, "budgets.test", text)?,
+        overrides,
+        enforce: c.enforce.unwrap_or(d.enforce),
+    })
 }
 
 fn non_empty_glob(value: &Spanned<String>, key: &str, text: &str) -> Result<Glob, String> {
@@ -234,6 +302,32 @@ mod tests {
         assert!(err.contains("watch.on_change") && err.contains("line 2"), "{err}");
         let err = Settings::parse("[watch]\n\ndebounce = \"fast\"\n").unwrap_err();
         assert!(err.contains("watch.debounce") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn budgets_default_to_the_team_rules_and_take_overrides() {
+        let d = Settings::parse("").unwrap().rules.budgets;
+        assert_eq!(d.unit, Some(Duration::from_secs(30)));
+        assert_eq!(d.integration, Some(Duration::from_secs(300)));
+        assert_eq!(d.test, Some(Duration::from_secs(10)));
+        assert!(!d.enforce);
+        let s = Settings::parse(
+            "[budgets]\nunit = \"off\"\nenforce = true\n[[budgets.override]]\ntest = \"money::tests::slow_*\"\nlimit = \"500ms\"\n",
+        )
+        .unwrap()
+        .rules
+        .budgets;
+        assert_eq!(s.unit, None);
+        assert!(s.enforce);
+        assert_eq!(
+            s.test_limit("money", "tests::slow_rounding"),
+            Some(Duration::from_millis(500))
+        );
+        assert_eq!(s.test_limit("money", "tests::adds"), Some(Duration::from_secs(10)));
+        let err = Settings::parse("[budgets]\n[[budgets.override]]\nlimit = \"1s\"\n").unwrap_err();
+        assert!(err.contains("exactly one of") && err.contains("line 3"), "{err}");
+        let err = Settings::parse("[budgets]\ntest = \"ten\"\n").unwrap_err();
+        assert!(err.contains("budgets.test") && err.contains("line 2"), "{err}");
     }
 
     #[test]

@@ -160,6 +160,24 @@ impl<W: Write> Sink<W> {
         for w in &s.warnings {
             writeln!(self.out, "{} {w}", self.paint("33", "warning:"))?;
         }
+        for (label, code, list) in [
+            ("over budget:", "31", &s.budgets.violations),
+            ("near budget:", "33", &s.budgets.warnings),
+        ] {
+            for v in list {
+                let what = match &v.name {
+                    Some(n) => format!("{} {n}", v.binary_id),
+                    None => format!("{} (suite)", v.binary_id),
+                };
+                writeln!(
+                    self.out,
+                    "{} {what} {:.2}s / {}s",
+                    self.paint(code, label),
+                    v.actual_s,
+                    v.limit_s
+                )?;
+            }
+        }
         let c = &s.tests;
         let mut counts = format!("{} passed, {} failed", c.passed, c.failed);
         for (n, label) in [

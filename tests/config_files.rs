@@ -16,6 +16,16 @@ fn example_config_parses_and_matches_the_defaults() {
     assert!(!x[0].strict);
     assert_eq!(settings.debounce, vigil::config::DEFAULT_DEBOUNCE);
     assert_eq!(settings.rules.on_change, Rules::default().on_change);
+    let (b, d) = (&settings.rules.budgets, &Rules::default().budgets);
+    assert_eq!(
+        (b.unit, b.integration, b.e2e, b.test, b.enforce),
+        (d.unit, d.integration, d.e2e, d.test, d.enforce)
+    );
+    assert_eq!(b.overrides.len(), 1);
+    assert_eq!(
+        b.test_limit("money", "tests::slow_rounding"),
+        Some(std::time::Duration::from_secs(2))
+    );
 }
 
 #[test]

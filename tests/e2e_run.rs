@@ -334,3 +334,40 @@ fn sigterm_cancels_the_run_and_leaves_no_process() {
 fn ctrl_c_cancels_the_run_and_leaves_no_process() {
     cancel_with(libc::SIGINT, "sleeps_for_sigint");
 }
+
+#[test]
+fn slow_test_breaks_a_small_budget_override_and_enforce_fails_the_gate() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let cfg = |enforce: bool| {
+        let path = dir.join(format!("budget-{enforce}.toml"));
+        std::fs::write(
+            &path,
+            format!("[budgets]\nenforce = {enforce}\n[[budgets.override]]\ntest = \"money::tests::slow_*\"\nlimit = \"500ms\"\n"),
+        )
+        .unwrap();
+        path
+    };
+    let money = ["-E", "package(money)"];
+    let (code, lines) = run_json(
+        &fixture("shop"),
+        &[&money[..], &["--config", cfg(false).to_str().unwrap()]].concat(),
+    );
+    assert_eq!(code, 0, "reported, not enforced");
+    let fin = lines.last().unwrap();
+    let v = &fin["budgets"]["violations"];
+    assert_eq!(v.as_array().unwrap().len(), 1, "{fin}");
+    assert_eq!(v[0]["kind"], "test");
+    assert_eq!(v[0]["binary_id"], "money");
+    assert_eq!(v[0]["name"], "tests::slow_rounding");
+    assert_eq!(v[0]["limit_s"], 0.5);
+    assert!(v[0]["actual_s"].as_f64().unwrap() >= 1.0);
+    let (code, lines) = run_json(
+        &fixture("shop"),
+        &[&money[..], &["--config", cfg(true).to_str().unwrap()]].concat(),
+    );
+    assert_eq!(code, 1, "enforced");
+    assert_eq!(
+        lines.last().unwrap()["gate"]["reasons"],
+        serde_json::json!(["1 timing budget exceeded"])
+    );
+}

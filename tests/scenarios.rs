@@ -646,3 +646,99 @@ fn nothing_affected_by_a_change_set_passes_the_gate() {
     assert_eq!(s.outcome, Outcome::NoTests);
     assert!(s.gate.passed);
 }
+
+fn timed_run(rules: Rules, tests: &[(&str, u64)]) -> RunSummary {
+    let mut model = Model::new(Default::default(), rules);
+    request(&mut model, Selection::All, ms(0));
+    let names: Vec<&str> = tests.iter().map(|(n, _)| *n).collect();
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&names),
+            at: ms(0),
+        },
+    );
+    let mut t = 0;
+    for (name, took) in tests {
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev(name, TestEventKind::Started { attempt: 1 }),
+                at: ms(t),
+            },
+        );
+        t += took;
+        let done = TestEventKind::Passed {
+            exec_time: Some(ms(*took)),
+        };
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev(name, done),
+                at: ms(t),
+            },
+        );
+    }
+    summary(&update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Success,
+            stderr: String::new(),
+            at: ms(t),
+        },
+    ))
+}
+
+#[test]
+fn budget_flags_test_over_ten_seconds_without_failing_the_gate() {
+    let s = timed_run(Rules::default(), &[("quick", 100), ("slow", 12_000), ("nearly", 8_500)]);
+    let v = &s.budgets.violations;
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (v[0].name.as_deref(), v[0].limit_s, v[0].actual_s),
+        (Some("slow"), 10.0, 12.0)
+    );
+    let w: Vec<Option<&str>> = s.budgets.warnings.iter().map(|w| w.name.as_deref()).collect();
+    assert_eq!(w, vec![Some("nearly")], "from 80 % of the limit on");
+    assert!(s.gate.passed, "reported, not enforced by default");
+}
+
+#[test]
+fn unit_suite_over_thirty_seconds_is_a_suite_violation() {
+    let tests: Vec<(String, u64)> = (0..4).map(|i| (format!("t{i}"), 9_000)).collect();
+    let refs: Vec<(&str, u64)> = tests.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    let s = timed_run(Rules::default(), &refs);
+    let suite: Vec<_> = s
+        .budgets
+        .violations
+        .iter()
+        .filter(|v| v.kind == vigil::core::budget::Target::Suite)
+        .collect();
+    assert_eq!(suite.len(), 1);
+    assert_eq!(
+        (suite[0].binary_id.as_str(), suite[0].limit_s, suite[0].actual_s),
+        ("a", 30.0, 36.0)
+    );
+}
+
+#[test]
+fn enforced_budgets_fail_the_gate_and_overrides_win() {
+    let mut rules = Rules::default();
+    rules.budgets.enforce = true;
+    rules.budgets.overrides.push(vigil::core::budget::Override {
+        target: vigil::core::budget::Target::Test,
+        pattern: Glob::new("a::slow*"),
+        limit: ms(20_000),
+    });
+    let s = timed_run(rules.clone(), &[("slow", 12_000)]);
+    assert!(s.budgets.violations.is_empty(), "the override allows 20 s");
+    assert!(s.gate.passed);
+    let s = timed_run(rules, &[("other", 12_000)]);
+    assert_eq!(s.budgets.violations.len(), 1);
+    assert!(!s.gate.passed);
+    assert_eq!(s.gate.reasons, vec!["1 timing budget exceeded".to_string()]);
+}

@@ -371,3 +371,25 @@ fn scripted_loop_on_a_test_backend() {
         "q quits"
     );
 }
+
+#[test]
+fn a_test_over_its_budget_is_red_and_marked() {
+    let mut model = shop_model();
+    model.rules.budgets.overrides.push(vigil::core::budget::Override {
+        target: vigil::core::budget::Target::Test,
+        pattern: vigil::core::glob::Glob::new("money::tests::slow_*"),
+        limit: ms(500),
+    });
+    model
+        .ui
+        .folds
+        .insert(vigil::core::RowKey::Suite(Arc::from("money")), true);
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    let line = t.lines().find(|l| l.contains("slow_rounding")).unwrap();
+    assert!(line.contains("1.00 s▲"), "{line}");
+    let (x, y) = find(&buf, "1.00 s▲").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    let quick = t.lines().find(|l| l.contains("✓ adds")).unwrap();
+    assert!(!quick.contains('▲') && !quick.contains('△'), "{quick}");
+}

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::budget::Budgets;
 use super::catalog::{Catalog, Workspace};
 use super::glob::Glob;
 use super::run::{Run, Selection, Trigger};
@@ -16,6 +17,7 @@ pub struct Rules {
     pub xfail: Vec<XfailRule>,
     /// What a change during a run does.
     pub on_change: OnChange,
+    pub budgets: Budgets,
 }
 
 impl Default for Rules {
@@ -24,6 +26,7 @@ impl Default for Rules {
             e2e_patterns: vec![Glob::new("*e2e*")],
             xfail: Vec::new(),
             on_change: OnChange::Restart,
+            budgets: Budgets::default(),
         }
     }
 }

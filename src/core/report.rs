@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::budget::BudgetReport;
 use super::catalog::SuiteType;
 use super::run::{Outcome, Trigger};
 use super::test_state::{Location, TestState};
@@ -132,6 +133,9 @@ pub struct RunSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_error: Option<String>,
     pub warnings: Vec<String>,
+    /// Timing budgets: limits broken (violations) and nearly broken (from
+    /// 80 %, warnings).
+    pub budgets: BudgetReport,
     pub gate: Gate,
 }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::budget::BudgetReport;
 use super::catalog::Workspace;
 use super::effect::Effect;
 use super::model::Model;
@@ -438,6 +439,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
     let mut failures = Vec::new();
     let mut xpass = Vec::new();
     let mut strict_xpass = Vec::new();
+    let mut budgets = BudgetReport::default();
     let mut newly_done = 0;
     let rules = model.rules.clone();
     for suite in &mut model.catalog.suites {
@@ -501,6 +503,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
             "passed"
         };
         let duration = suite.wall_time(run).unwrap_or_default();
+        rules.budgets.judge(suite, run, &mut budgets);
         suites.push(SuiteSummary {
             binary_id: suite.binary_id.to_string(),
             kind: suite.kind.clone(),
@@ -536,6 +539,10 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         Outcome::NoTests => reasons.push("no tests matched the selection".to_owned()),
         Outcome::Cancelled => reasons.push("the run was cancelled".to_owned()),
     }
+    if rules.budgets.enforce && !budgets.violations.is_empty() {
+        let n = budgets.violations.len();
+        reasons.push(format!("{n} timing budget{} exceeded", plural(n)));
+    }
     for t in &strict_xpass {
         reasons.push(format!(
             "{} {} passed but is listed as a strict expected failure",
@@ -566,6 +573,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         build_errors: r.build_errors.iter().map(|d| d.rendered.clone()).collect(),
         tool_error: r.tool_stderr.clone(),
         warnings: r.warnings.clone(),
+        budgets,
         gate: Gate {
             passed: reasons.is_empty(),
             reasons,

@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::theme::{bytes, duration, Theme};
+use crate::core::budget::{standing, Standing};
 use crate::core::tree::{Row, RowKind};
 use crate::core::ui_state::Pane;
 use crate::core::{Model, TestCase, TestState};
@@ -20,7 +21,11 @@ pub fn render(model: &Model, row: Option<&Row>, frame: &mut Frame, area: Rect, t
             RowKind::Test { suite, test } => {
                 let s = &model.catalog.suites[*suite];
                 let t = &s.tests[*test];
-                (format!(" {} › {} ", s.binary_id, t.name), test_lines(model, t, theme))
+                let budget = model.rules.budgets.test_limit(&s.binary_id, &t.name);
+                (
+                    format!(" {} › {} ", s.binary_id, t.name),
+                    test_lines(model, t, budget, theme),
+                )
             }
             RowKind::Suite { suite, .. } => {
                 let s = &model.catalog.suites[*suite];
@@ -102,7 +107,16 @@ fn counts_line(states: impl Iterator<Item = TestState>, theme: Theme) -> Line<'s
     Line::from(spans)
 }
 
-fn test_lines<'a>(model: &'a Model, t: &'a TestCase, theme: Theme) -> Vec<Line<'a>> {
+fn percent(d: std::time::Duration, limit: std::time::Duration) -> f64 {
+    d.as_secs_f64() / limit.as_secs_f64().max(f64::EPSILON) * 100.0
+}
+
+fn test_lines<'a>(
+    model: &'a Model,
+    t: &'a TestCase,
+    budget: Option<std::time::Duration>,
+    theme: Theme,
+) -> Vec<Line<'a>> {
     let mut lines = Vec::new();
     let mut head = vec![Span::styled(t.state.as_str(), theme.state(t.state))];
     match (t.state, t.duration, t.started_at) {
@@ -120,6 +134,24 @@ fn test_lines<'a>(model: &'a Model, t: &'a TestCase, theme: Theme) -> Vec<Line<'
     }
     if t.xfail {
         head.push(Span::styled(" · expected to fail", theme.dim()));
+    }
+    if let Some(limit) = budget {
+        let took = match (t.state, t.started_at, t.duration) {
+            (TestState::Running, Some(start), _) => Some(model.now.saturating_sub(start)),
+            (_, _, d) => d,
+        };
+        let (text, style) = match took.map(|d| (d, standing(d, limit))) {
+            Some((d, Standing::Over)) => (
+                format!(" · over its {} budget ({:.0} %)", duration(limit), percent(d, limit)),
+                theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+            ),
+            Some((d, Standing::Warning)) => (
+                format!(" · near its {} budget ({:.0} %)", duration(limit), percent(d, limit)),
+                theme.fg(Color::Yellow),
+            ),
+            Some((_, Standing::Fine)) | None => (format!(" · budget {}", duration(limit)), theme.dim()),
+        };
+        head.push(Span::styled(text, style));
     }
     lines.push(Line::from(head));
     if !t.transitions.is_empty() {

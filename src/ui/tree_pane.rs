@@ -2,12 +2,13 @@
 //! cost what 30 do.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Style};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::theme::{duration, Theme};
+use crate::core::budget::{standing, Standing};
 use crate::core::tree::{scroll_offset, Row, RowKind};
 use crate::core::ui_state::Pane;
 use crate::core::{Model, TestState};
@@ -63,36 +64,65 @@ fn position(selected: usize, total: usize) -> String {
 fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u32>, theme: Theme) -> Line<'a> {
     let glyph = Theme::glyph(row.state, model.now);
     let indent = "  ".repeat(row.depth as usize);
-    let (right, dim_row) = match &row.kind {
+    let budgets = &model.rules.budgets;
+    let (right, dim_row, standing) = match &row.kind {
         RowKind::Suite { suite, .. } => {
             let s = &model.catalog.suites[*suite];
             let last = s.tests.iter().filter_map(|t| t.run).max();
             let kept = last.is_some() && last != current;
-            let time = match last {
-                Some(r) if kept => format!("kept {r}"),
-                Some(r) => match s.wall_time(r) {
-                    Some(d) => duration(d),
-                    None if row.state == TestState::Running => "…".to_owned(),
-                    None => String::new(),
-                },
-                None => String::new(),
+            // Finished: its wall time; running: the clock since its first
+            // test started, counting against the budget live.
+            let took = match last {
+                Some(r) if !kept => s.wall_time(r).or_else(|| {
+                    let first = s
+                        .tests
+                        .iter()
+                        .filter(|t| t.run == Some(r))
+                        .filter_map(|t| t.started_at)
+                        .min()?;
+                    Some(model.now.saturating_sub(first))
+                }),
+                _ => None,
             };
+            let time = match (last, took) {
+                (Some(r), _) if kept => format!("kept {r}"),
+                (_, Some(d)) if row.state == TestState::Running => format!("{}…", duration(d)),
+                (_, Some(d)) => duration(d),
+                (_, None) => String::new(),
+            };
+            let standing = took.zip(budgets.suite_limit(s)).map(|(d, l)| standing(d, l));
             (
                 format!(" {:<11} {:>5} {:>9}", s.suite_type.as_str(), row.tests, time),
                 kept,
+                standing,
             )
         }
-        RowKind::Module { .. } => (format!(" {:>5} {:>9}", row.tests, ""), false),
+        RowKind::Module { .. } => (format!(" {:>5} {:>9}", row.tests, ""), false, None),
         RowKind::Test { suite, test } => {
-            let t = &model.catalog.suites[*suite].tests[*test];
-            let time = match (t.state, t.started_at, t.duration) {
-                (TestState::Running, Some(start), _) => format!("{}…", duration(model.now.saturating_sub(start))),
-                (TestState::Skipped | TestState::Pending, _, _) => String::new(),
-                (_, _, Some(d)) => duration(d),
-                _ => String::new(),
+            let s = &model.catalog.suites[*suite];
+            let t = &s.tests[*test];
+            let took = match (t.state, t.started_at, t.duration) {
+                (TestState::Running, Some(start), _) => Some(model.now.saturating_sub(start)),
+                (TestState::Skipped | TestState::Pending, _, _) => None,
+                (_, _, d) => d,
             };
-            (format!(" {time:>10}"), t.run.is_some() && t.run != current)
+            let time = match (t.state, took) {
+                (TestState::Running, Some(d)) => format!("{}…", duration(d)),
+                (_, Some(d)) => duration(d),
+                (_, None) => String::new(),
+            };
+            let standing = took
+                .zip(budgets.test_limit(&s.binary_id, &t.name))
+                .map(|(d, l)| standing(d, l));
+            (format!(" {time:>10}"), t.run.is_some() && t.run != current, standing)
         }
+    };
+    // Over budget: red and ▲; near it (80 %): yellow and △. The marker says
+    // it without colour.
+    let (right, right_style) = match standing {
+        Some(Standing::Over) => (format!("{right}▲"), theme.fg(Color::Red).add_modifier(Modifier::BOLD)),
+        Some(Standing::Warning) => (format!("{right}△"), theme.fg(Color::Yellow)),
+        Some(Standing::Fine) | None => (format!("{right} "), theme.dim()),
     };
     let label_room = width.saturating_sub(indent.chars().count() + 2 + right.chars().count());
     let label = truncate(row.label, label_room);
@@ -104,7 +134,7 @@ fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u
         Span::raw(" "),
         Span::styled(label, base),
         Span::raw(" ".repeat(pad)),
-        Span::styled(right, theme.dim()),
+        Span::styled(right, right_style),
     ])
 }
 
