@@ -15,6 +15,7 @@ use crate::adapters::clock::Clock;
 use crate::adapters::log::Log;
 use crate::adapters::nextest::Nextest;
 use crate::adapters::resources::Sampler;
+use crate::adapters::store::{self, RunRecord, Store};
 use crate::adapters::watcher::Watcher;
 use crate::config::Settings;
 use crate::core::report::{Report, RunSummary};
@@ -39,6 +40,10 @@ pub struct Engine {
     watcher: Option<Watcher>,
     debounce: Duration,
     explicit_config: Option<std::path::PathBuf>,
+    store: Option<Store>,
+    /// What happened to a history that could not be used (moved aside, or
+    /// none kept): for the user to see.
+    pub store_note: Option<String>,
     /// When set, process effects are recorded here instead of carried out
     /// (scripted tests of the loop, replays).
     pub recorded: Option<Vec<Effect>>,
@@ -50,8 +55,28 @@ impl Engine {
         let clock = Clock::start();
         let log = Log::open(&workspace.target_dir);
         let nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
+        let (store, store_note) = if workspace.target_dir.as_os_str().is_empty() {
+            (None, None)
+        } else {
+            match Store::open(&store::default_path(&workspace.target_dir)) {
+                Ok((s, note)) => (Some(s), note),
+                Err(e) => (None, Some(format!("{e}; this session keeps no history"))),
+            }
+        };
+        let mut model = Model::new(workspace, settings.rules);
+        if let Some(s) = &store {
+            match s.history() {
+                Ok(h) => model.history = h,
+                Err(e) => log.line(&format!("history not read: {e}")),
+            }
+        }
+        if let Some(note) = &store_note {
+            log.line(note);
+        }
         Self {
-            model: Model::new(workspace, settings.rules),
+            model,
+            store,
+            store_note,
             tx,
             rx,
             clock,
@@ -118,6 +143,9 @@ impl Engine {
                 Effect::List { run, filterset } => {
                     self.log
                         .line(&format!("run {run}: list {}", filterset.as_deref().unwrap_or("(all)")));
+                    let ws = &self.model.workspace;
+                    let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
+                    update(&mut self.model, Msg::Fingerprint { run, fingerprint });
                     self.nextest.list(run, filterset.as_deref());
                 }
                 Effect::Run { run, filterset } => self.nextest.run(run, filterset.as_deref()),
@@ -126,10 +154,73 @@ impl Engine {
                     self.nextest.cancel(run);
                 }
                 Effect::Reload => self.reload(),
-                Effect::Emit(_) | Effect::Quit => rest.push(effect),
+                Effect::Emit(report) => {
+                    if let Report::RunFinished(s) = report.as_ref() {
+                        self.record(s);
+                    }
+                    rest.push(Effect::Emit(report));
+                }
+                Effect::Quit => rest.push(effect),
             }
         }
         rest
+    }
+
+    /// Keeps a finished run in the history.
+    fn record(&mut self, s: &RunSummary) {
+        let Some(store) = self.store.as_mut() else { return };
+        let Some(run) = self.model.runs.iter().find(|r| r.number == s.run) else {
+            return;
+        };
+        let ws = &self.model.workspace;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let c = &s.tests;
+        let results = self
+            .model
+            .catalog
+            .suites
+            .iter()
+            .flat_map(|suite| {
+                suite
+                    .tests
+                    .iter()
+                    .filter(|t| t.run == Some(s.run))
+                    .map(|t| (suite.binary_id.to_string(), t.name.clone(), t.state, t.duration))
+            })
+            .collect();
+        let record = RunRecord {
+            started_unix: now - s.duration_s,
+            trigger: run.trigger.as_str().to_owned(),
+            outcome: s.outcome.as_str().to_owned(),
+            duration_s: s.duration_s,
+            filterset: run.selection.filterset(),
+            reasons: run.reasons.clone(),
+            changed: run
+                .changed
+                .iter()
+                .map(|p| crate::core::update::relative(ws, p))
+                .collect(),
+            fingerprint: run.fingerprint.clone(),
+            counts: [c.total, c.passed, c.failed, c.skipped, c.xfail, c.xpass, c.cancelled],
+            results,
+            suites: s
+                .suites
+                .iter()
+                .map(|x| {
+                    (
+                        x.binary_id.clone(),
+                        x.suite_type.as_str().to_owned(),
+                        x.status.to_owned(),
+                        x.duration_s,
+                    )
+                })
+                .collect(),
+        };
+        if let Err(e) = store.record(&record) {
+            self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
+        }
     }
 
     /// Reads the workspace and config again, off the loop.
@@ -182,6 +273,16 @@ pub async fn run_once<W: Write>(
     headless(engine, sink, Some(1)).await
 }
 
+/// A history note, said once before the first run.
+fn say_store_note<W: Write>(engine: &Engine, sink: &mut Sink<W>) {
+    if let Some(note) = &engine.store_note {
+        sink.emit(&Report::Warning {
+            run: 0,
+            message: note.clone(),
+        });
+    }
+}
+
 /// Watches headless: runs everything, then what each change affects,
 /// printing to `sink`; stops after `max_runs` runs (if given) or Ctrl-C.
 pub async fn watch_headless<W: Write>(
@@ -197,6 +298,7 @@ pub async fn watch_headless<W: Write>(
 }
 
 async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Option<u32>) -> Finished {
+    say_store_note(&engine, sink);
     let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));
     let mut finished_runs = 0;
     let mut summary = None;
@@ -216,7 +318,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
                 if let Effect::Emit(report) = effect {
                     sink.emit(&report);
                     if let Report::RunFinished(s) = *report {
-                        summary = Some(s);
+                        summary = Some(*s);
                         finished_runs += 1;
                     }
                 }

@@ -36,6 +36,20 @@ enum Command {
     Run(RunArgs),
     /// Watch the workspace and rerun what each change affects.
     Watch(WatchArgs),
+    /// The last run and the trends of recent ones, from the history.
+    Report(ReportArgs),
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// Any directory inside the workspace.
+    #[arg(default_value = ".")]
+    path: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// How many recent runs to list.
+    #[arg(long, default_value_t = 20)]
+    runs: i64,
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +106,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => run(args),
+        Some(Command::Report(args)) => report(args),
         Some(Command::Watch(args)) if args.no_tui => watch_headless(args),
         Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
         None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
@@ -122,6 +137,101 @@ fn git_changes(root: &Path, rev: &str) -> Result<Vec<PathBuf>, String> {
     files.sort();
     files.dedup();
     Ok(files)
+}
+
+fn report(args: ReportArgs) -> ExitCode {
+    use vigil::adapters::store::{default_path, Store};
+    let ws = match workspace::discover(&args.path) {
+        Ok(ws) => ws,
+        Err(e) => return fail(e),
+    };
+    let path = default_path(&ws.target_dir);
+    if !path.exists() {
+        return fail(format!(
+            "no history yet at {}\nhint: `vigil run` or `vigil` records every run",
+            path.display()
+        ));
+    }
+    let (store, note) = match Store::open(&path) {
+        Ok(x) => x,
+        Err(e) => return fail(e),
+    };
+    if let Some(note) = note {
+        eprintln!("warning: {note}");
+    }
+    let (runs, history) = match (store.recent_runs(args.runs), store.history()) {
+        (Ok(r), Ok(h)) => (r, h),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let last = runs.last().cloned();
+    let failed = last
+        .as_ref()
+        .map(|r| store.failed_in(r.id).unwrap_or_default())
+        .unwrap_or_default();
+    let mut tests: Vec<serde_json::Value> = history
+        .tests
+        .iter()
+        .filter(|(_, h)| !h.durations.is_empty())
+        .map(|((b, n), h)| {
+            serde_json::json!({
+                "binary_id": b, "name": n,
+                "p50_s": h.p50(), "p95_s": h.p95(),
+                "samples": h.durations.len(), "flips": h.flips,
+            })
+        })
+        .collect();
+    tests.sort_by(|a, b| {
+        b["p95_s"]
+            .as_f64()
+            .partial_cmp(&a["p95_s"].as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
+    let flaky = history.flaky();
+    match args.format {
+        Format::Json => {
+            let out = serde_json::json!({
+                "last_run": last.as_ref().map(|r| serde_json::json!({"run": r, "failed": failed.iter().map(|(b, n)| serde_json::json!({"binary_id": b, "name": n})).collect::<Vec<_>>()})),
+                "runs": runs, "tests": tests, "flaky": flaky,
+            });
+            println!("{out}");
+        }
+        Format::Human => {
+            println!("history: {}", path.display());
+            if let Some(r) = &last {
+                println!(
+                    "last run: #{} ({}) {} · {} passed, {} failed of {} in {:.2}s",
+                    r.id, r.trigger, r.outcome, r.passed, r.failed, r.total, r.duration_s
+                );
+                for (b, n) in &failed {
+                    println!("  failed: {b} {n}");
+                }
+            }
+            println!("recent runs:");
+            for r in &runs {
+                println!(
+                    "  #{:<5} {:<7} {:<13} {:>5} tests {:>4} failed {:>8.2}s",
+                    r.id, r.trigger, r.outcome, r.total, r.failed, r.duration_s
+                );
+            }
+            println!("slowest tests (p50 / p95 over their recent passing runs):");
+            for t in tests.iter().take(10) {
+                println!(
+                    "  {:>8.3}s / {:>8.3}s  {} {}",
+                    t["p50_s"].as_f64().unwrap_or_default(),
+                    t["p95_s"].as_f64().unwrap_or_default(),
+                    t["binary_id"].as_str().unwrap_or_default(),
+                    t["name"].as_str().unwrap_or_default()
+                );
+            }
+            if !flaky.is_empty() {
+                println!("flaky (result flipped on an unchanged tree):");
+                for f in &flaky {
+                    println!("  {} {}  {} flips in {} runs", f.binary_id, f.name, f.flips, f.runs);
+                }
+            }
+        }
+    }
+    ExitCode::from(EXIT_PASSED)
 }
 
 fn watch_headless(args: WatchArgs) -> ExitCode {
@@ -180,6 +290,7 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
     }));
     let result = runtime.block_on(async {
         let mut engine = app::Engine::new(ws, settings);
+        engine.model.ui.note = engine.store_note.clone();
         if let Err(e) = engine.watch() {
             engine.model.ui.note = Some(format!("{e}; changes will not start runs"));
         }

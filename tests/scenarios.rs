@@ -28,7 +28,7 @@ fn summary(fx: &[Effect]) -> RunSummary {
     reports(fx)
         .into_iter()
         .find_map(|r| match r {
-            Report::RunFinished(s) => Some(s.clone()),
+            Report::RunFinished(s) => Some((**s).clone()),
             _ => None,
         })
         .expect("run_finished emitted")

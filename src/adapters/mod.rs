@@ -2,11 +2,13 @@
 //! clock. Outside formats become core types here, at the border.
 
 pub mod clock;
+pub mod fingerprint;
 pub mod log;
 pub mod nextest;
 pub mod nextest_json;
 pub mod process;
 pub mod resources;
+pub mod store;
 pub mod terminal;
 pub mod watcher;
 pub mod workspace;

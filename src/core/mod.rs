@@ -7,6 +7,7 @@ pub mod budget;
 pub mod catalog;
 pub mod effect;
 pub mod glob;
+pub mod history;
 pub mod keys;
 pub mod model;
 pub mod msg;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::budget::Budgets;
 use super::catalog::{Catalog, Workspace};
 use super::glob::Glob;
+use super::history::History;
 use super::run::{Run, Selection, Trigger};
 use super::ui_state::UiState;
 
@@ -72,6 +73,9 @@ pub struct Model {
     /// Latest clock reading (from ticks and timestamped messages).
     pub now: Duration,
     pub ui: UiState,
+    /// What past runs say about each test (loaded from the store, kept
+    /// current after every run).
+    pub history: History,
 }
 
 impl Model {

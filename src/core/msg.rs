@@ -72,6 +72,15 @@ pub enum Msg {
         rules: Option<super::model::Rules>,
         error: Option<String>,
     },
+    /// The history of past runs, read from the store.
+    HistoryLoaded {
+        history: Box<super::history::History>,
+    },
+    /// The digest of the workspace's files as `run` started.
+    Fingerprint {
+        run: u32,
+        fingerprint: String,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::budget::BudgetReport;
 use super::catalog::SuiteType;
+use super::history::{Flaky, Slower};
 use super::run::{Outcome, Trigger};
 use super::test_state::{Location, TestState};
 
@@ -38,7 +39,7 @@ pub enum Report {
         run: u32,
         message: String,
     },
-    RunFinished(RunSummary),
+    RunFinished(Box<RunSummary>),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -136,6 +137,11 @@ pub struct RunSummary {
     /// Timing budgets: limits broken (violations) and nearly broken (from
     /// 80 %, warnings).
     pub budgets: BudgetReport,
+    /// Tests of this run whose result flipped between runs of an unchanged
+    /// tree, with how often.
+    pub flaky: Vec<Flaky>,
+    /// Tests well past their own p95 duration.
+    pub slower: Vec<Slower>,
     pub gate: Gate,
 }
 

@@ -106,6 +106,9 @@ pub struct Run {
     pub changed: Vec<PathBuf>,
     /// Selected binary id → why, when the selection came from changes.
     pub binary_reasons: BTreeMap<String, String>,
+    /// A digest of the workspace's files when the run started: two runs
+    /// with the same one ran the same code.
+    pub fingerprint: String,
     /// Clock time of the request.
     pub started: Duration,
     pub finished: Option<Duration>,
@@ -135,6 +138,7 @@ impl Run {
             selection,
             changed: Vec::new(),
             binary_reasons: BTreeMap::new(),
+            fingerprint: String::new(),
             started: at,
             finished: None,
             phase: Phase::Building,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::budget::BudgetReport;
 use super::catalog::Workspace;
 use super::effect::Effect;
+use super::history::{Flaky, Slower};
 use super::model::Model;
 use super::model::OnChange;
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
@@ -51,6 +52,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Tick { now } => model.now = model.now.max(now),
+        Msg::HistoryLoaded { history } => model.history = *history,
+        Msg::Fingerprint { run, fingerprint } => {
+            if let Some(r) = model.run_mut(run) {
+                r.fingerprint = fingerprint;
+            }
+        }
         Msg::FilesChanged { paths, at } => {
             model.now = model.now.max(at);
             model.ui.last_change = paths.iter().map(|p| relative(&model.workspace, p)).collect();
@@ -440,6 +447,9 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
     let mut xpass = Vec::new();
     let mut strict_xpass = Vec::new();
     let mut budgets = BudgetReport::default();
+    let mut flaky = Vec::new();
+    let mut slower = Vec::new();
+    let fingerprint = model.runs.last().map(|r| r.fingerprint.clone()).unwrap_or_default();
     let mut newly_done = 0;
     let rules = model.rules.clone();
     for suite in &mut model.catalog.suites {
@@ -462,6 +472,24 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
                 }
             }
             suite_counts.add(test.state);
+            let h = model.history.entry(&suite.binary_id, &test.name);
+            if test.state == TestState::Passed && test.duration.is_some_and(|d| h.is_slower(d)) {
+                slower.push(Slower {
+                    binary_id: suite.binary_id.to_string(),
+                    name: test.name.clone(),
+                    duration_s: secs(test.duration.unwrap_or_default()),
+                    p95_s: (h.p95().unwrap_or_default() * 1e6).round() / 1e6,
+                });
+            }
+            h.record(test.state, test.duration, &fingerprint);
+            if h.flips > 0 {
+                flaky.push(Flaky {
+                    binary_id: suite.binary_id.to_string(),
+                    name: test.name.clone(),
+                    flips: h.flips,
+                    runs: h.runs,
+                });
+            }
             match test.state {
                 TestState::Failed => {
                     let f = test.failure.as_ref();
@@ -574,12 +602,14 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         tool_error: r.tool_stderr.clone(),
         warnings: r.warnings.clone(),
         budgets,
+        flaky,
+        slower,
         gate: Gate {
             passed: reasons.is_empty(),
             reasons,
         },
     };
-    fx.push(Effect::emit(Report::RunFinished(summary)));
+    fx.push(Effect::emit(Report::RunFinished(Box::new(summary))));
     if let Some((trigger, selection)) = model.queued.take() {
         request_run(model, trigger, selection, at, fx);
     }

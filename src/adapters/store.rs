@@ -1,0 +1,400 @@
+//! Run history on disk: SQLite (bundled) at `target/vigil/history.sqlite`.
+//! Every run with its trigger, plan, outcome and timing; every test result
+//! with its state and duration; room for coverage totals per run and file.
+//! The schema is versioned (`PRAGMA user_version`) and migrated forward;
+//! each run is written in one transaction (WAL journal), so a crash loses at
+//! most the run being written. A corrupt file, or one from a newer vigil, is
+//! moved aside and a new one started — with a message, never silently.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::core::history::{History, TestHistory};
+use crate::core::TestState;
+
+/// Migrations, in order: `MIGRATIONS[i]` takes the schema from version `i`
+/// to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: runs, tests, results, suites, coverage.
+    "CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        started_unix REAL NOT NULL,
+        trigger TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        filterset TEXT,
+        reasons TEXT NOT NULL,
+        changed TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        total INTEGER NOT NULL, passed INTEGER NOT NULL, failed INTEGER NOT NULL,
+        skipped INTEGER NOT NULL, xfail INTEGER NOT NULL, xpass INTEGER NOT NULL,
+        cancelled INTEGER NOT NULL
+     );
+     CREATE TABLE tests (
+        id INTEGER PRIMARY KEY,
+        binary_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        UNIQUE (binary_id, name)
+     );
+     CREATE TABLE results (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        test_id INTEGER NOT NULL REFERENCES tests(id),
+        state TEXT NOT NULL,
+        duration_s REAL,
+        PRIMARY KEY (run_id, test_id)
+     ) WITHOUT ROWID;
+     CREATE INDEX results_by_test ON results (test_id, run_id);
+     CREATE TABLE suite_results (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        binary_id TEXT NOT NULL,
+        suite_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duration_s REAL NOT NULL,
+        PRIMARY KEY (run_id, binary_id)
+     ) WITHOUT ROWID;
+     CREATE TABLE coverage_runs (
+        run_id INTEGER PRIMARY KEY REFERENCES runs(id),
+        lines_count INTEGER NOT NULL, lines_covered INTEGER NOT NULL,
+        branches_count INTEGER, branches_covered INTEGER
+     );
+     CREATE TABLE coverage_files (
+        run_id INTEGER NOT NULL REFERENCES runs(id),
+        path TEXT NOT NULL,
+        lines_count INTEGER NOT NULL, lines_covered INTEGER NOT NULL,
+        branches_count INTEGER, branches_covered INTEGER,
+        PRIMARY KEY (run_id, path)
+     ) WITHOUT ROWID;",
+];
+
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// How many recent runs the history is read from.
+pub const HISTORY_RUNS: i64 = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("failed to open the history at {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("failed to write the history: {0}")]
+    Write(rusqlite::Error),
+    #[error("failed to read the history: {0}")]
+    Read(rusqlite::Error),
+    #[error("failed to move the unreadable history {path} aside: {source}")]
+    MoveAside { path: PathBuf, source: std::io::Error },
+}
+
+/// One finished run, as it is kept.
+#[derive(Clone, Debug, Default)]
+pub struct RunRecord {
+    pub started_unix: f64,
+    pub trigger: String,
+    pub outcome: String,
+    pub duration_s: f64,
+    pub filterset: Option<String>,
+    pub reasons: Vec<String>,
+    pub changed: Vec<String>,
+    pub fingerprint: String,
+    pub counts: [usize; 7],
+    /// binary id, test name, state, duration.
+    pub results: Vec<(String, String, TestState, Option<Duration>)>,
+    /// binary id, type, status, duration.
+    pub suites: Vec<(String, String, String, f64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub started_unix: f64,
+    pub trigger: String,
+    pub outcome: String,
+    pub duration_s: f64,
+    pub total: i64,
+    pub passed: i64,
+    pub failed: i64,
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    test_ids: HashMap<(String, String), i64>,
+}
+
+impl Store {
+    /// Opens (or creates) the history at `path`; the note says what was
+    /// done with a file that could not be used.
+    pub fn open(path: &Path) -> Result<(Self, Option<String>), StoreError> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        match Self::try_open(path) {
+            Ok(store) => Ok((store, None)),
+            Err(why) => {
+                let aside = aside_name(path);
+                for suffix in ["", "-wal", "-shm"] {
+                    let from = PathBuf::from(format!("{}{suffix}", path.display()));
+                    if from.exists() {
+                        let to = PathBuf::from(format!("{}{suffix}", aside.display()));
+                        std::fs::rename(&from, &to).map_err(|source| StoreError::MoveAside {
+                            path: from.clone(),
+                            source,
+                        })?;
+                    }
+                }
+                let store = Self::try_open(path).map_err(|_| StoreError::Open {
+                    path: path.to_owned(),
+                    source: rusqlite::Error::InvalidPath(path.to_owned()),
+                })?;
+                let note = format!(
+                    "the history at {} could not be used ({why}); it was moved to {} and a new one started",
+                    path.display(),
+                    aside.display()
+                );
+                Ok((store, Some(note)))
+            }
+        }
+    }
+
+    fn try_open(path: &Path) -> Result<Self, String> {
+        let conn = Connection::open(path).map_err(|e| e.to_string())?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| format!("not a readable database: {e}"))?;
+        if version > SCHEMA_VERSION {
+            return Err(format!(
+                "it was written by a newer vigil (schema {version}, this one knows {SCHEMA_VERSION})"
+            ));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| e.to_string())?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| e.to_string())?;
+        let mut store = Self {
+            conn,
+            path: path.to_owned(),
+            test_ids: HashMap::new(),
+        };
+        store.migrate(version).map_err(|e| format!("migration failed: {e}"))?;
+        store
+            .load_test_ids()
+            .map_err(|e| format!("not a readable history: {e}"))?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: i64) -> rusqlite::Result<()> {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // Another vigil may have migrated meanwhile.
+            let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if now > i as i64 {
+                continue;
+            }
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    fn load_test_ids(&mut self) -> rusqlite::Result<()> {
+        let mut stmt = self.conn.prepare("SELECT id, binary_id, name FROM tests")?;
+        let rows = stmt.query_map([], |r| Ok(((r.get(1)?, r.get(2)?), r.get(0)?)))?;
+        self.test_ids = rows.collect::<rusqlite::Result<_>>()?;
+        Ok(())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes one run and its results in one transaction; returns its id.
+    pub fn record(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::Write)?;
+        let c = run.counts;
+        tx.execute(
+            "INSERT INTO runs (started_unix, trigger, outcome, duration_s, filterset, reasons, changed, fingerprint,
+                               total, passed, failed, skipped, xfail, xpass, cancelled)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+            params![
+                run.started_unix,
+                run.trigger,
+                run.outcome,
+                run.duration_s,
+                run.filterset,
+                serde_json::to_string(&run.reasons).unwrap_or_default(),
+                serde_json::to_string(&run.changed).unwrap_or_default(),
+                run.fingerprint,
+                c[0] as i64,
+                c[1] as i64,
+                c[2] as i64,
+                c[3] as i64,
+                c[4] as i64,
+                c[5] as i64,
+                c[6] as i64
+            ],
+        )
+        .map_err(StoreError::Write)?;
+        let run_id = tx.last_insert_rowid();
+        let mut new_ids = Vec::new();
+        {
+            let mut insert_test = tx
+                .prepare_cached("INSERT INTO tests (binary_id, name) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET name = name RETURNING id")
+                .map_err(StoreError::Write)?;
+            let mut insert_result = tx
+                .prepare_cached("INSERT INTO results (run_id, test_id, state, duration_s) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(StoreError::Write)?;
+            for (binary_id, name, state, duration) in &run.results {
+                let key = (binary_id.clone(), name.clone());
+                let id = match self.test_ids.get(&key) {
+                    Some(id) => *id,
+                    None => {
+                        let id: i64 = insert_test
+                            .query_row(params![binary_id, name], |r| r.get(0))
+                            .map_err(StoreError::Write)?;
+                        new_ids.push((key, id));
+                        id
+                    }
+                };
+                insert_result
+                    .execute(params![run_id, id, state.as_str(), duration.map(|d| d.as_secs_f64())])
+                    .map_err(StoreError::Write)?;
+            }
+            let mut insert_suite = tx
+                .prepare_cached(
+                    "INSERT INTO suite_results (run_id, binary_id, suite_type, status, duration_s) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(StoreError::Write)?;
+            for (binary_id, suite_type, status, duration) in &run.suites {
+                insert_suite
+                    .execute(params![run_id, binary_id, suite_type, status, duration])
+                    .map_err(StoreError::Write)?;
+            }
+        }
+        tx.commit().map_err(StoreError::Write)?;
+        // Only once committed do the new ids count.
+        self.test_ids.extend(new_ids);
+        Ok(run_id)
+    }
+
+    pub fn recent_runs(&self, n: i64) -> Result<Vec<RunRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started_unix, trigger, outcome, duration_s, total, passed, failed
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([n], |r| {
+                Ok(RunRow {
+                    id: r.get(0)?,
+                    started_unix: r.get(1)?,
+                    trigger: r.get(2)?,
+                    outcome: r.get(3)?,
+                    duration_s: r.get(4)?,
+                    total: r.get(5)?,
+                    passed: r.get(6)?,
+                    failed: r.get(7)?,
+                })
+            })
+            .map_err(StoreError::Read)?;
+        let mut out: Vec<RunRow> = rows.collect::<rusqlite::Result<_>>().map_err(StoreError::Read)?;
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The history of every test over the last `HISTORY_RUNS` runs,
+    /// replayed in order through the same rules the core applies live.
+    pub fn history(&self) -> Result<History, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT t.binary_id, t.name, r.state, r.duration_s, u.fingerprint
+                 FROM results r JOIN tests t ON t.id = r.test_id JOIN runs u ON u.id = r.run_id
+                 WHERE r.run_id > (SELECT COALESCE(MAX(id), 0) FROM runs) - ?1
+                 ORDER BY r.test_id, r.run_id",
+            )
+            .map_err(StoreError::Read)?;
+        let mut rows = stmt.query([HISTORY_RUNS]).map_err(StoreError::Read)?;
+        let mut history = History::default();
+        let mut current: Option<((String, String), TestHistory)> = None;
+        while let Some(row) = rows.next().map_err(StoreError::Read)? {
+            let key: (String, String) = (
+                row.get(0).map_err(StoreError::Read)?,
+                row.get(1).map_err(StoreError::Read)?,
+            );
+            let state: String = row.get(2).map_err(StoreError::Read)?;
+            let duration: Option<f64> = row.get(3).map_err(StoreError::Read)?;
+            let fingerprint: String = row.get(4).map_err(StoreError::Read)?;
+            if current.as_ref().is_none_or(|(k, _)| *k != key) {
+                if let Some((k, h)) = current.take() {
+                    history.tests.insert(k, h);
+                }
+                current = Some((key, TestHistory::default()));
+            }
+            if let Some((_, h)) = current.as_mut() {
+                let d = duration.and_then(|d| Duration::try_from_secs_f64(d).ok());
+                h.record(parse_state(&state), d, &fingerprint);
+            }
+        }
+        if let Some((k, h)) = current {
+            history.tests.insert(k, h);
+        }
+        Ok(history)
+    }
+
+    /// Names of the tests that failed in run `id`.
+    pub fn failed_in(&self, id: i64) -> Result<Vec<(String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT t.binary_id, t.name FROM results r JOIN tests t ON t.id = r.test_id
+                 WHERE r.run_id = ?1 AND r.state = 'failed' ORDER BY t.binary_id, t.name",
+            )
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(StoreError::Read)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(StoreError::Read)
+    }
+
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .optional()
+            .map(|v| v.unwrap_or(0))
+            .map_err(StoreError::Read)
+    }
+}
+
+fn parse_state(s: &str) -> TestState {
+    match s {
+        "passed" => TestState::Passed,
+        "failed" => TestState::Failed,
+        "skipped" => TestState::Skipped,
+        "xfail" => TestState::Xfail,
+        "xpass" => TestState::Xpass,
+        "running" => TestState::Running,
+        "pending" => TestState::Pending,
+        _ => TestState::Cancelled,
+    }
+}
+
+fn aside_name(path: &Path) -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    PathBuf::from(format!("{}.unreadable-{stamp}", path.display()))
+}
+
+/// Where a workspace's history lives.
+pub fn default_path(target_dir: &Path) -> PathBuf {
+    target_dir.join("vigil").join("history.sqlite")
+}

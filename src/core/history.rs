@@ -1,0 +1,185 @@
+//! What past runs say about each test: recent durations (for p50/p95, the
+//! "slower than its history" flag and the time-left estimate) and result
+//! flips between runs of an unchanged tree (flaky tests). Pure: the store
+//! loads it, the core keeps it current after every run.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::test_state::TestState;
+
+/// How many recent durations are kept per test.
+pub const WINDOW: usize = 20;
+/// Below this many samples a test has no history worth comparing with.
+pub const MIN_SAMPLES: usize = 5;
+/// "Well past its p95": this factor over it…
+pub const SLOW_FACTOR: f64 = 1.5;
+/// …and this much over it, so 2 ms → 4 ms is not news.
+pub const NOISE_FLOOR: Duration = Duration::from_millis(50);
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TestHistory {
+    /// Durations of recent passing runs, oldest first, at most `WINDOW`.
+    pub durations: Vec<f64>,
+    /// The last pass/fail result and the tree it ran on.
+    pub last: Option<(bool, String)>,
+    /// Times the result flipped while the tree was the same.
+    pub flips: u32,
+    /// Runs it took part in (with a pass/fail result).
+    pub runs: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct History {
+    pub tests: HashMap<(String, String), TestHistory>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Flaky {
+    pub binary_id: String,
+    pub name: String,
+    pub flips: u32,
+    pub runs: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Slower {
+    pub binary_id: String,
+    pub name: String,
+    pub duration_s: f64,
+    pub p95_s: f64,
+}
+
+/// The `q` quantile (0..=1) of `values`, nearest rank.
+pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut v = values.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
+    Some(v[rank - 1])
+}
+
+impl TestHistory {
+    pub fn p50(&self) -> Option<f64> {
+        quantile(&self.durations, 0.5)
+    }
+
+    pub fn p95(&self) -> Option<f64> {
+        quantile(&self.durations, 0.95)
+    }
+
+    /// Whether `d` is well past this test's usual time.
+    pub fn is_slower(&self, d: Duration) -> bool {
+        if self.durations.len() < MIN_SAMPLES {
+            return false;
+        }
+        let Some(p95) = self.p95() else { return false };
+        let d = d.as_secs_f64();
+        d > p95 * SLOW_FACTOR && d - p95 > NOISE_FLOOR.as_secs_f64()
+    }
+
+    /// Takes one result in; returns true if it flipped on an unchanged tree.
+    pub fn record(&mut self, state: TestState, duration: Option<Duration>, fingerprint: &str) -> bool {
+        let passed = match state {
+            TestState::Passed | TestState::Xpass => true,
+            TestState::Failed | TestState::Xfail => false,
+            TestState::Pending | TestState::Running | TestState::Skipped | TestState::Cancelled => return false,
+        };
+        if passed {
+            if let Some(d) = duration {
+                self.durations.push(d.as_secs_f64());
+                if self.durations.len() > WINDOW {
+                    self.durations.remove(0);
+                }
+            }
+        }
+        self.runs += 1;
+        let flipped =
+            matches!(&self.last, Some((was, fp)) if *was != passed && fp == fingerprint && !fingerprint.is_empty());
+        if flipped {
+            self.flips += 1;
+        }
+        self.last = Some((passed, fingerprint.to_owned()));
+        flipped
+    }
+}
+
+impl History {
+    pub fn get(&self, binary_id: &str, name: &str) -> Option<&TestHistory> {
+        // Keyed by owned strings; lookups are per finished test, not per frame.
+        self.tests.get(&(binary_id.to_owned(), name.to_owned()))
+    }
+
+    pub fn entry(&mut self, binary_id: &str, name: &str) -> &mut TestHistory {
+        self.tests.entry((binary_id.to_owned(), name.to_owned())).or_default()
+    }
+
+    /// Tests that flipped on an unchanged tree, most flips first.
+    pub fn flaky(&self) -> Vec<Flaky> {
+        let mut out: Vec<Flaky> = self
+            .tests
+            .iter()
+            .filter(|(_, h)| h.flips > 0)
+            .map(|((b, n), h)| Flaky {
+                binary_id: b.clone(),
+                name: n.clone(),
+                flips: h.flips,
+                runs: h.runs,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.flips
+                .cmp(&a.flips)
+                .then_with(|| (&a.binary_id, &a.name).cmp(&(&b.binary_id, &b.name)))
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.5), Some(10.0));
+        assert_eq!(quantile(&v, 0.95), Some(19.0));
+        assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn slower_needs_samples_factor_and_noise_floor() {
+        let mut h = TestHistory::default();
+        for _ in 0..4 {
+            h.record(TestState::Passed, Some(Duration::from_millis(100)), "a");
+        }
+        assert!(!h.is_slower(Duration::from_secs(5)), "too few samples");
+        h.record(TestState::Passed, Some(Duration::from_millis(100)), "a");
+        assert!(h.is_slower(Duration::from_millis(400)));
+        assert!(!h.is_slower(Duration::from_millis(140)), "not 1.5× p95");
+        let mut tiny = TestHistory::default();
+        for _ in 0..5 {
+            tiny.record(TestState::Passed, Some(Duration::from_millis(2)), "a");
+        }
+        assert!(!tiny.is_slower(Duration::from_millis(40)), "under the noise floor");
+    }
+
+    #[test]
+    fn flips_count_only_on_an_unchanged_tree() {
+        let mut h = TestHistory::default();
+        assert!(!h.record(TestState::Passed, None, "tree1"));
+        assert!(h.record(TestState::Failed, None, "tree1"));
+        assert!(
+            !h.record(TestState::Passed, None, "tree2"),
+            "the code changed: not flaky"
+        );
+        assert!(h.record(TestState::Failed, None, "tree2"));
+        assert!(!h.record(TestState::Cancelled, None, "tree2"), "no result, no flip");
+        assert_eq!((h.flips, h.runs), (2, 4));
+    }
+}

@@ -1,0 +1,197 @@
+//! The history store: round trips, migrations, files it cannot use (moved
+//! aside, never lost), concurrent writers; and the history across several
+//! real runs (trends, a flaky fixture test).
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use vigil::adapters::store::{RunRecord, Store, SCHEMA_VERSION};
+use vigil::core::TestState;
+
+fn db(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("history.sqlite")
+}
+
+fn record(i: usize, fingerprint: &str, passed: bool, ms: u64) -> RunRecord {
+    let state = if passed { TestState::Passed } else { TestState::Failed };
+    RunRecord {
+        started_unix: 1_700_000_000.0 + i as f64,
+        trigger: "manual".into(),
+        outcome: if passed { "passed" } else { "failed" }.into(),
+        duration_s: 1.0,
+        fingerprint: fingerprint.into(),
+        counts: [2, 1 + passed as usize, !passed as usize, 0, 0, 0, 0],
+        results: vec![
+            (
+                "a".into(),
+                "steady".into(),
+                TestState::Passed,
+                Some(Duration::from_millis(ms)),
+            ),
+            ("a".into(), "wobbly".into(), state, Some(Duration::from_millis(5))),
+        ],
+        suites: vec![("a".into(), "unit".into(), "passed".into(), 0.5)],
+        ..RunRecord::default()
+    }
+}
+
+#[test]
+fn runs_round_trip_into_trends_and_flaky_tests() {
+    let path = db("roundtrip");
+    let (mut store, note) = Store::open(&path).unwrap();
+    assert!(note.is_none());
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    for i in 0..10 {
+        store
+            .record(&record(i, "same-tree", i % 2 == 0, 100 + i as u64))
+            .unwrap();
+    }
+    drop(store);
+    let (store, _) = Store::open(&path).unwrap();
+    let runs = store.recent_runs(5).unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![6, 7, 8, 9, 10]);
+    let h = store.history().unwrap();
+    let steady = h.get("a", "steady").unwrap();
+    assert_eq!(steady.durations.len(), 10);
+    assert_eq!(steady.p50(), Some(0.104));
+    assert_eq!(steady.p95(), Some(0.109));
+    let flaky = h.flaky();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!(
+        (flaky[0].name.as_str(), flaky[0].flips, flaky[0].runs),
+        ("wobbly", 9, 10)
+    );
+    assert_eq!(
+        store.failed_in(2).unwrap(),
+        vec![("a".to_string(), "wobbly".to_string())]
+    );
+}
+
+#[test]
+fn a_changed_tree_between_runs_is_not_flakiness() {
+    let path = db("changed");
+    let (mut store, _) = Store::open(&path).unwrap();
+    for i in 0..6 {
+        store.record(&record(i, &format!("tree-{i}"), i % 2 == 0, 100)).unwrap();
+    }
+    assert!(store.history().unwrap().flaky().is_empty());
+}
+
+#[test]
+fn a_corrupt_file_is_moved_aside_and_a_new_history_started() {
+    let path = db("corrupt");
+    std::fs::write(&path, b"this is not a database, it is a shopping list\n".repeat(100)).unwrap();
+    let (mut store, note) = Store::open(&path).unwrap();
+    let note = note.expect("the user is told");
+    assert!(note.contains("moved to") && note.contains("new one started"), "{note}");
+    store.record(&record(0, "t", true, 1)).unwrap();
+    let aside: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".unreadable-"))
+        .collect();
+    assert_eq!(aside.len(), 1);
+    let kept = std::fs::read(aside[0].path()).unwrap();
+    assert!(kept.starts_with(b"this is not a database"), "nothing is lost");
+}
+
+#[test]
+fn a_history_from_a_newer_vigil_is_moved_aside_not_touched() {
+    let path = db("future");
+    write_future_schema(&path);
+    let (store, note) = Store::open(&path).unwrap();
+    assert!(note.unwrap().contains("newer vigil"));
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+}
+
+/// Makes a SQLite file with a future schema version, through vigil's own
+/// store (to avoid a second SQLite dependency in the tests): open, then
+/// raise user_version with the sqlite3 file format's header field.
+fn write_future_schema(path: &PathBuf) {
+    let (store, _) = Store::open(path).unwrap();
+    drop(store);
+    // SQLite keeps user_version big-endian at byte offset 60 of the header.
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(path, bytes).unwrap();
+    let _ = std::fs::remove_file(format!("{}-wal", path.display()));
+    let _ = std::fs::remove_file(format!("{}-shm", path.display()));
+}
+
+#[test]
+fn reopening_migrates_nothing_and_keeps_every_run() {
+    let path = db("reopen");
+    for i in 0..3 {
+        let (mut store, note) = Store::open(&path).unwrap();
+        assert!(note.is_none());
+        store.record(&record(i, "t", true, 10)).unwrap();
+    }
+    let (store, _) = Store::open(&path).unwrap();
+    assert_eq!(store.recent_runs(10).unwrap().len(), 3);
+}
+
+#[test]
+fn concurrent_writers_lose_nothing() {
+    let path = db("concurrent");
+    Store::open(&path).unwrap();
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let (mut store, _) = Store::open(&path).unwrap();
+                for i in 0..40 {
+                    store.record(&record(w * 100 + i, "t", true, 10)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let (store, _) = Store::open(&path).unwrap();
+    assert_eq!(store.recent_runs(1000).unwrap().len(), 80);
+    assert_eq!(store.history().unwrap().get("a", "steady").unwrap().runs, 80);
+}
+
+#[test]
+fn history_across_real_runs_finds_the_flaky_fixture_test() {
+    let dir = common::fixture("flaky");
+    // A clean slate for this fixture's history and marker.
+    let _ = std::fs::remove_file(dir.join("target/flip-marker"));
+    let _ = std::fs::remove_dir_all(dir.join("target/vigil"));
+    let mut last = serde_json::Value::Null;
+    for _ in 0..4 {
+        let out = common::vigil()
+            .args(["run", "--format", "json"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        last = common::json_lines(&out.stdout).pop().unwrap();
+    }
+    let flaky = last["flaky"].as_array().unwrap();
+    assert_eq!(flaky.len(), 1, "{last}");
+    assert_eq!(flaky[0]["name"], "fails_every_other_run");
+    assert_eq!(flaky[0]["flips"], 3);
+    let out = common::vigil()
+        .args(["report", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["runs"].as_array().unwrap().len(), 4);
+    assert_eq!(report["flaky"][0]["name"], "fails_every_other_run");
+    let steady = report["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "steady")
+        .unwrap();
+    assert!(steady["p50_s"].as_f64().unwrap() > 0.0 && steady["p95_s"].is_number());
+    assert_eq!(steady["samples"], 4);
+}
