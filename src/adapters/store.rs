@@ -73,7 +73,7 @@ const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How many recent runs the history is read from.
-pub const HISTORY_RUNS: i64 = 200;
+pub const HISTORY_RUNS: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -312,40 +312,66 @@ impl Store {
 
     /// The history of every test over the last `HISTORY_RUNS` runs,
     /// replayed in order through the same rules the core applies live.
+    /// Rows are read as integers and borrowed text: names and fingerprints
+    /// are looked up once, not per result.
     pub fn history(&self) -> Result<History, StoreError> {
-        let mut stmt = self
+        let newest: i64 = self
             .conn
-            .prepare(
-                "SELECT t.binary_id, t.name, r.state, r.duration_s, u.fingerprint
-                 FROM results r JOIN tests t ON t.id = r.test_id JOIN runs u ON u.id = r.run_id
-                 WHERE r.run_id > (SELECT COALESCE(MAX(id), 0) FROM runs) - ?1
-                 ORDER BY r.test_id, r.run_id",
-            )
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM runs", [], |r| r.get(0))
             .map_err(StoreError::Read)?;
-        let mut rows = stmt.query([HISTORY_RUNS]).map_err(StoreError::Read)?;
-        let mut history = History::default();
-        let mut current: Option<((String, String), TestHistory)> = None;
-        while let Some(row) = rows.next().map_err(StoreError::Read)? {
-            let key: (String, String) = (
-                row.get(0).map_err(StoreError::Read)?,
-                row.get(1).map_err(StoreError::Read)?,
-            );
-            let state: String = row.get(2).map_err(StoreError::Read)?;
-            let duration: Option<f64> = row.get(3).map_err(StoreError::Read)?;
-            let fingerprint: String = row.get(4).map_err(StoreError::Read)?;
-            if current.as_ref().is_none_or(|(k, _)| *k != key) {
-                if let Some((k, h)) = current.take() {
-                    history.tests.insert(k, h);
-                }
-                current = Some((key, TestHistory::default()));
-            }
-            if let Some((_, h)) = current.as_mut() {
-                let d = duration.and_then(|d| Duration::try_from_secs_f64(d).ok());
-                h.record(parse_state(&state), d, &fingerprint);
+        let oldest = newest - HISTORY_RUNS;
+        let mut fingerprints: HashMap<i64, String> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT id, fingerprint FROM runs WHERE id > ?1")
+                .map_err(StoreError::Read)?;
+            let rows = stmt
+                .query_map([oldest], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(StoreError::Read)?;
+            for row in rows {
+                let (id, fp) = row.map_err(StoreError::Read)?;
+                fingerprints.insert(id, fp);
             }
         }
-        if let Some((k, h)) = current {
-            history.tests.insert(k, h);
+        // The primary key (run_id, test_id) reads just the recent runs, in
+        // run order: each test's results arrive oldest first.
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT test_id, run_id, state, duration_s FROM results WHERE run_id > ?1 ORDER BY run_id")
+            .map_err(StoreError::Read)?;
+        let mut rows = stmt.query([oldest]).map_err(StoreError::Read)?;
+        let mut by_id: HashMap<i64, TestHistory> = HashMap::new();
+        let empty = String::new();
+        while let Some(row) = rows.next().map_err(StoreError::Read)? {
+            let test_id: i64 = row.get(0).map_err(StoreError::Read)?;
+            let run_id: i64 = row.get(1).map_err(StoreError::Read)?;
+            let state = parse_state(row.get_ref(2).map_err(StoreError::Read)?.as_str().unwrap_or(""));
+            let duration: Option<f64> = row.get(3).map_err(StoreError::Read)?;
+            let d = duration.and_then(|d| Duration::try_from_secs_f64(d).ok());
+            by_id
+                .entry(test_id)
+                .or_default()
+                .record(state, d, fingerprints.get(&run_id).unwrap_or(&empty));
+        }
+        let mut history = History::default();
+        for ((binary_id, name), id) in &self.test_ids {
+            if let Some(h) = by_id.remove(id) {
+                history.tests.insert((binary_id.clone(), name.clone()), h);
+            }
+        }
+        // Tests another vigil added since this store was opened.
+        for (id, h) in by_id {
+            let name: Option<(String, String)> = self
+                .conn
+                .query_row("SELECT binary_id, name FROM tests WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(StoreError::Read)?;
+            if let Some(key) = name {
+                history.tests.insert(key, h);
+            }
         }
         Ok(history)
     }
