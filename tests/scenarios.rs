@@ -742,3 +742,65 @@ fn enforced_budgets_fail_the_gate_and_overrides_win() {
     assert!(!s.gate.passed);
     assert_eq!(s.gate.reasons, vec!["1 timing budget exceeded".to_string()]);
 }
+
+#[test]
+fn a_test_well_past_its_history_is_flagged_slower() {
+    let mut rules = Rules::default();
+    rules.budgets.test = None;
+    let mut model = Model::new(Default::default(), rules);
+    for _ in 0..5 {
+        model
+            .history
+            .entry("a", "x")
+            .record(TestState::Passed, Some(ms(100)), "tree");
+    }
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x", "y"]),
+            at: ms(0),
+        },
+    );
+    for (name, took) in [("x", 400), ("y", 400)] {
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev(name, TestEventKind::Started { attempt: 1 }),
+                at: ms(0),
+            },
+        );
+        let done = TestEventKind::Passed {
+            exec_time: Some(ms(took)),
+        };
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: ev(name, done),
+                at: ms(took),
+            },
+        );
+    }
+    let s = summary(&update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Success,
+            stderr: String::new(),
+            at: ms(500),
+        },
+    ));
+    assert_eq!(s.slower.len(), 1, "y has no history to compare with");
+    assert_eq!(
+        (s.slower[0].name.as_str(), s.slower[0].duration_s, s.slower[0].p95_s),
+        ("x", 0.4, 0.1)
+    );
+    assert_eq!(
+        model.history.get("a", "x").unwrap().durations.len(),
+        6,
+        "the run joins the history"
+    );
+}

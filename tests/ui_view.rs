@@ -393,3 +393,68 @@ fn a_test_over_its_budget_is_red_and_marked() {
     let quick = t.lines().find(|l| l.contains("✓ adds")).unwrap();
     assert!(!quick.contains('▲') && !quick.contains('△'), "{quick}");
 }
+
+#[test]
+fn time_left_comes_from_history() {
+    let mut model = Model::default();
+    update(
+        &mut model,
+        Msg::RunRequested {
+            trigger: Trigger::Manual,
+            selection: Selection::All,
+            at: ms(0),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: big_suites(1, 3),
+            at: ms(0),
+        },
+    );
+    for t in 0..3 {
+        let h = model.history.entry("crate_0::it_0", &format!("mod_{t}::case_{t}"));
+        for _ in 0..5 {
+            h.record(vigil::core::TestState::Passed, Some(ms(4_000)), "tree");
+        }
+    }
+    let ev = |name: &str, kind| vigil::core::TestEvent {
+        binary_id: Arc::from("crate_0::it_0"),
+        name: name.into(),
+        kind,
+    };
+    update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev("mod_0::case_0", vigil::core::TestEventKind::Started { attempt: 1 }),
+            at: ms(0),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev(
+                "mod_0::case_0",
+                vigil::core::TestEventKind::Passed {
+                    exec_time: Some(ms(1_000)),
+                },
+            ),
+            at: ms(1_000),
+        },
+    );
+    update(
+        &mut model,
+        Msg::Test {
+            run: 1,
+            event: ev("mod_1::case_1", vigil::core::TestEventKind::Started { attempt: 1 }),
+            at: ms(1_000),
+        },
+    );
+    update(&mut model, Msg::Tick { now: ms(2_000) });
+    // case_1 has used 1 s of its usual 4 s; case_2 has 4 s ahead: 7 s over one runner.
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(t.lines().next().unwrap().contains("~7.00 s left"), "{t}");
+}
