@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 /// Every file of `assets/demo`, embedded at build time.
-const FILES: &[(&str, &str)] = &[
+pub const FILES: &[(&str, &str)] = &[
     ("Cargo.toml", include_str!("../assets/demo/Cargo.toml")),
     ("Cargo.lock", include_str!("../assets/demo/Cargo.lock")),
     ("vigil.toml", include_str!("../assets/demo/vigil.toml")),
