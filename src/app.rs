@@ -146,6 +146,11 @@ impl Engine {
                     let ws = &self.model.workspace;
                     let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
                     update(&mut self.model, Msg::Fingerprint { run, fingerprint });
+                    if self.model.rules.hygiene.enabled() {
+                        let warnings =
+                            crate::adapters::sources::hygiene(&self.model.workspace, &self.model.rules.hygiene);
+                        update(&mut self.model, Msg::Hygiene { warnings });
+                    }
                     self.nextest.list(run, filterset.as_deref());
                 }
                 Effect::Run { run, filterset } => self.nextest.run(run, filterset.as_deref()),

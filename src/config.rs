@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use crate::core::budget::{Budgets, Override, Target};
 use crate::core::glob::Glob;
+use crate::core::hygiene::HygieneRules;
 use crate::core::model::{OnChange, Rules, XfailRule};
 use std::time::Duration;
 
@@ -54,6 +55,17 @@ pub struct Config {
     pub watch: WatchConfig,
     #[serde(default)]
     pub budgets: BudgetsConfig,
+    #[serde(default)]
+    pub hygiene: HygieneConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HygieneConfig {
+    /// Glob over test function names, e.g. "test_*_*_*".
+    pub name_pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    pub require_assertion: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +202,13 @@ impl Settings {
             };
         }
         rules.budgets = budgets(&config.budgets, text)?;
+        rules.hygiene = HygieneRules {
+            name_pattern: match &config.hygiene.name_pattern {
+                Some(p) => Some(non_empty_glob(p, "hygiene.name_pattern", text)?),
+                None => None,
+            },
+            require_assertion: config.hygiene.require_assertion,
+        };
         let debounce = match &config.watch.debounce {
             None => DEFAULT_DEBOUNCE,
             Some(d) => parse_duration(d.get_ref())

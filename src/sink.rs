@@ -160,6 +160,17 @@ impl<W: Write> Sink<W> {
         for w in &s.warnings {
             writeln!(self.out, "{} {w}", self.paint("33", "warning:"))?;
         }
+        for h in &s.hygiene {
+            writeln!(
+                self.out,
+                "{} {}:{} {}: {}",
+                self.paint("33", "hygiene:"),
+                h.file,
+                h.line,
+                h.test,
+                h.problem
+            )?;
+        }
         for (label, code, list) in [
             ("over budget:", "31", &s.budgets.violations),
             ("near budget:", "33", &s.budgets.warnings),

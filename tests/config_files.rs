@@ -23,6 +23,11 @@ fn example_config_parses_and_matches_the_defaults() {
     );
     assert_eq!(b.overrides.len(), 1);
     assert_eq!(
+        settings.rules.hygiene,
+        Rules::default().hygiene,
+        "hygiene is off by default"
+    );
+    assert_eq!(
         b.test_limit("money", "tests::slow_rounding"),
         Some(std::time::Duration::from_secs(2))
     );

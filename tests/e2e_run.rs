@@ -371,3 +371,34 @@ fn slow_test_breaks_a_small_budget_override_and_enforce_fails_the_gate() {
         serde_json::json!(["1 timing budget exceeded"])
     );
 }
+
+#[test]
+fn hygiene_checks_report_tests_that_assert_nothing_with_file_and_line() {
+    let cfg = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("hygiene.toml");
+    std::fs::write(&cfg, "[hygiene]\nrequire_assertion = true\nname_pattern = \"*_*\"\n").unwrap();
+    let (code, lines) = run_json(
+        &fixture("shop"),
+        &["-E", "package(money)", "--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "warnings, not failures");
+    let h = lines.last().unwrap()["hygiene"].as_array().unwrap().clone();
+    let got: Vec<(String, u64, String)> = h
+        .iter()
+        .map(|w| {
+            (
+                w["file"].as_str().unwrap().to_owned(),
+                w["line"].as_u64().unwrap(),
+                w["test"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("money/src/lib.rs".to_string(), 19, "adds".to_string()),
+            ("orders/tests/checkout.rs".to_string(), 16, "pays_by_card".to_string()),
+        ],
+        "{h:?}"
+    );
+    assert!(h[1]["problem"].as_str().unwrap().contains("asserts nothing"));
+}

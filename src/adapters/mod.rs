@@ -8,6 +8,7 @@ pub mod nextest;
 pub mod nextest_json;
 pub mod process;
 pub mod resources;
+pub mod sources;
 pub mod store;
 pub mod terminal;
 pub mod watcher;

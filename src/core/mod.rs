@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod effect;
 pub mod glob;
 pub mod history;
+pub mod hygiene;
 pub mod keys;
 pub mod model;
 pub mod msg;

@@ -7,6 +7,7 @@ use super::budget::Budgets;
 use super::catalog::{Catalog, Workspace};
 use super::glob::Glob;
 use super::history::History;
+use super::hygiene::{HygieneRules, HygieneWarning};
 use super::run::{Run, Selection, Trigger};
 use super::ui_state::UiState;
 
@@ -19,6 +20,7 @@ pub struct Rules {
     /// What a change during a run does.
     pub on_change: OnChange,
     pub budgets: Budgets,
+    pub hygiene: HygieneRules,
 }
 
 impl Default for Rules {
@@ -28,6 +30,7 @@ impl Default for Rules {
             xfail: Vec::new(),
             on_change: OnChange::Restart,
             budgets: Budgets::default(),
+            hygiene: HygieneRules::default(),
         }
     }
 }
@@ -76,6 +79,8 @@ pub struct Model {
     /// What past runs say about each test (loaded from the store, kept
     /// current after every run).
     pub history: History,
+    /// The latest test-hygiene findings (when enabled).
+    pub hygiene: Vec<HygieneWarning>,
 }
 
 impl Model {

@@ -81,6 +81,10 @@ pub enum Msg {
         run: u32,
         fingerprint: String,
     },
+    /// Test-hygiene findings from the sources, as a run starts.
+    Hygiene {
+        warnings: Vec<super::hygiene::HygieneWarning>,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

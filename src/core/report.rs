@@ -142,6 +142,9 @@ pub struct RunSummary {
     pub flaky: Vec<Flaky>,
     /// Tests well past their own p95 duration.
     pub slower: Vec<Slower>,
+    /// Test-hygiene warnings (naming, tests that assert nothing), when
+    /// enabled in the config.
+    pub hygiene: Vec<super::hygiene::HygieneWarning>,
     pub gate: Gate,
 }
 

@@ -53,6 +53,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick { now } => model.now = model.now.max(now),
         Msg::HistoryLoaded { history } => model.history = *history,
+        Msg::Hygiene { warnings } => model.hygiene = warnings,
         Msg::Fingerprint { run, fingerprint } => {
             if let Some(r) = model.run_mut(run) {
                 r.fingerprint = fingerprint;
@@ -604,6 +605,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         budgets,
         flaky,
         slower,
+        hygiene: model.hygiene.clone(),
         gate: Gate {
             passed: reasons.is_empty(),
             reasons,
