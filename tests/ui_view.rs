@@ -458,3 +458,45 @@ fn time_left_comes_from_history() {
     let t = text(&draw(&model, 120, 35, COLOUR));
     assert!(t.lines().next().unwrap().contains("~7.00 s left"), "{t}");
 }
+
+fn shop_model_with_history() -> Model {
+    let mut model = shop_model();
+    for _ in 0..4 {
+        common::replay_shop(&mut model);
+    }
+    model
+}
+
+#[test]
+fn budgets_view_shows_suites_against_their_budgets() {
+    let mut model = shop_model_with_history();
+    model.rules.budgets.overrides.push(vigil::core::budget::Override {
+        target: vigil::core::budget::Target::Test,
+        pattern: vigil::core::glob::Glob::new("money::tests::slow_*"),
+        limit: ms(500),
+    });
+    common::replay_shop(&mut model);
+    key(&mut model, Key::Char('3'));
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    assert!(t.contains("[3 Budgets]"), "{t}");
+    let over = t
+        .lines()
+        .find(|l| l.contains("▲ money › tests::slow_rounding"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(over.contains("/ 0.50 s"), "{over}");
+    insta::assert_snapshot!(t);
+}
+
+#[test]
+fn history_view_shows_trends_and_slowest_tests() {
+    let mut model = shop_model_with_history();
+    key(&mut model, Key::Char('4'));
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(t.contains("the last 5 runs"), "{t}");
+    let slowest = t.lines().skip_while(|l| !l.contains("slowest tests")).nth(1).unwrap();
+    assert!(slowest.contains("money › tests::slow_rounding"), "{t}");
+    insta::assert_snapshot!(t);
+    key(&mut model, Key::Char('1'));
+    assert!(text(&draw(&model, 120, 35, COLOUR)).contains("[1 Tests]"));
+}

@@ -355,6 +355,16 @@ impl Store {
                 .record(state, d, fingerprints.get(&run_id).unwrap_or(&empty));
         }
         let mut history = History::default();
+        for r in self.recent_runs(crate::core::history::RUNS_KEPT as i64)? {
+            if matches!(r.outcome.as_str(), "cancelled" | "build_failed" | "list_failed") {
+                continue;
+            }
+            history.push_run(crate::core::history::RunPoint {
+                duration_s: r.duration_s,
+                total: r.total as usize,
+                failed: r.failed as usize,
+            });
+        }
         for ((binary_id, name), id) in &self.test_ids {
             if let Some(h) = by_id.remove(id) {
                 history.tests.insert((binary_id.clone(), name.clone()), h);

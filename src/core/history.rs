@@ -34,6 +34,19 @@ pub struct TestHistory {
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub tests: HashMap<(String, String), TestHistory>,
+    /// Recent runs, oldest first, at most `RUNS_KEPT`.
+    pub runs: Vec<RunPoint>,
+}
+
+/// How many recent runs the history view keeps.
+pub const RUNS_KEPT: usize = 60;
+
+/// One past run, for the trend lines.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunPoint {
+    pub duration_s: f64,
+    pub total: usize,
+    pub failed: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -116,6 +129,25 @@ impl History {
 
     pub fn entry(&mut self, binary_id: &str, name: &str) -> &mut TestHistory {
         self.tests.entry((binary_id.to_owned(), name.to_owned())).or_default()
+    }
+
+    pub fn push_run(&mut self, point: RunPoint) {
+        self.runs.push(point);
+        if self.runs.len() > RUNS_KEPT {
+            self.runs.remove(0);
+        }
+    }
+
+    /// The slowest tests by p50, slowest first.
+    pub fn slowest(&self, n: usize) -> Vec<(&str, &str, f64, f64)> {
+        let mut v: Vec<(&str, &str, f64, f64)> = self
+            .tests
+            .iter()
+            .filter_map(|((b, t), h)| Some((b.as_str(), t.as_str(), h.p50()?, h.p95()?)))
+            .collect();
+        v.sort_by(|a, b| b.2.total_cmp(&a.2).then_with(|| (a.0, a.1).cmp(&(b.0, b.1))));
+        v.truncate(n);
+        v
     }
 
     /// Tests that flipped on an unchanged tree, most flips first.

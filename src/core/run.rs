@@ -127,6 +127,9 @@ pub struct Run {
     pub unparsed_lines: usize,
     pub anomalies: usize,
     pub warnings: Vec<String>,
+    /// Budget verdicts and slower-than-history tests, once finished.
+    pub budgets: super::budget::BudgetReport,
+    pub slower: Vec<super::history::Slower>,
 }
 
 impl Run {
@@ -153,6 +156,8 @@ impl Run {
             unparsed_lines: 0,
             anomalies: 0,
             warnings: Vec::new(),
+            budgets: Default::default(),
+            slower: Vec::new(),
         }
     }
 

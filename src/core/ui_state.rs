@@ -22,6 +22,15 @@ pub enum Key {
     BackTab,
 }
 
+/// The views, on keys 1, 3 and 4 (2 is kept for coverage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Tab {
+    #[default]
+    Tests,
+    Budgets,
+    History,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Pane {
     #[default]
@@ -58,6 +67,7 @@ pub struct UiState {
     pub failures_only: bool,
     pub help: bool,
     pub focus: Pane,
+    pub tab: Tab,
     pub detail_scroll: u16,
     /// Tree rows that fit on screen (from the last resize).
     pub viewport: u16,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::budget::BudgetReport;
 use super::catalog::Workspace;
 use super::effect::Effect;
-use super::history::{Flaky, Slower};
+use super::history::{Flaky, RunPoint, Slower};
 use super::model::Model;
 use super::model::OnChange;
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
@@ -590,6 +590,16 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
     }
     r.phase = Phase::Finished;
     r.outcome = Some(outcome);
+    r.budgets = budgets.clone();
+    r.slower = slower.clone();
+    if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
+        model.history.push_run(RunPoint {
+            duration_s: secs(at.saturating_sub(run_start)),
+            total: counts.total,
+            failed: counts.failed,
+        });
+    }
+    let Some(r) = model.run_mut(run) else { return };
     r.finished = Some(at);
     let summary = RunSummary {
         run,

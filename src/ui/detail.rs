@@ -24,7 +24,7 @@ pub fn render(model: &Model, row: Option<&Row>, frame: &mut Frame, area: Rect, t
                 let budget = model.rules.budgets.test_limit(&s.binary_id, &t.name);
                 (
                     format!(" {} › {} ", s.binary_id, t.name),
-                    test_lines(model, t, budget, theme),
+                    test_lines(model, &s.binary_id, t, budget, theme),
                 )
             }
             RowKind::Suite { suite, .. } => {
@@ -113,6 +113,7 @@ fn percent(d: std::time::Duration, limit: std::time::Duration) -> f64 {
 
 fn test_lines<'a>(
     model: &'a Model,
+    binary_id: &str,
     t: &'a TestCase,
     budget: Option<std::time::Duration>,
     theme: Theme,
@@ -154,6 +155,29 @@ fn test_lines<'a>(
         head.push(Span::styled(text, style));
     }
     lines.push(Line::from(head));
+    if let Some(h) = model.history.get(binary_id, &t.name) {
+        if let (Some(p50), Some(p95)) = (h.p50(), h.p95()) {
+            lines.push(Line::from(vec![
+                Span::styled("history ", theme.dim()),
+                Span::styled(super::trends::spark(&h.durations, 20), theme.fg(Color::Cyan)),
+                Span::styled(
+                    format!(
+                        "  p50 {}  p95 {}  {} runs",
+                        duration(std::time::Duration::from_secs_f64(p50)),
+                        duration(std::time::Duration::from_secs_f64(p95)),
+                        h.runs
+                    ),
+                    theme.dim(),
+                ),
+            ]));
+        }
+        if h.flips > 0 {
+            lines.push(Line::from(Span::styled(
+                format!("flaky: flipped {} times on an unchanged tree", h.flips),
+                theme.fg(Color::Yellow),
+            )));
+        }
+    }
     if !t.transitions.is_empty() {
         let mut spans = Vec::new();
         let mut prev = std::time::Duration::ZERO;

@@ -44,6 +44,10 @@ pub const KEYMAP: &[Binding] = &[
         action: "switch focus between the tree and the detail",
     },
     Binding {
+        keys: "1 / 3 / 4",
+        action: "tests / budgets / history view",
+    },
+    Binding {
         keys: "Esc",
         action: "clear the filter and failures-only",
     },

@@ -6,6 +6,7 @@ pub mod detail;
 pub mod keymap;
 pub mod theme;
 pub mod tree_pane;
+pub mod trends;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -14,6 +15,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::core::run::{Outcome, Phase};
+use crate::core::ui_state::Tab;
 use crate::core::{Model, TestState};
 use theme::{bytes, duration, Theme};
 
@@ -54,7 +56,11 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
     let build_failed = model.current_run().is_some_and(|r| {
         (!r.build_errors.is_empty() && r.phase != Phase::Running) || r.outcome == Some(Outcome::ListFailed)
     });
-    if build_failed {
+    if model.ui.tab == Tab::Budgets {
+        trends::budgets(model, frame, a.tree.union(a.detail), theme);
+    } else if model.ui.tab == Tab::History {
+        trends::history(model, frame, a.tree.union(a.detail), theme);
+    } else if build_failed {
         detail::build_errors(model, frame, a.tree.union(a.detail), theme);
     } else {
         let rows = crate::core::tree::rows(model);
@@ -136,7 +142,18 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(Line::from(left)), l);
     frame.render_widget(Paragraph::new(Line::from(right)), r);
 
-    let mut tabs = vec![Span::styled(" [1 Tests] ", theme.bold())];
+    let mut tabs = Vec::new();
+    for (tab, label) in [
+        (Tab::Tests, "1 Tests"),
+        (Tab::Budgets, "3 Budgets"),
+        (Tab::History, "4 History"),
+    ] {
+        if model.ui.tab == tab {
+            tabs.push(Span::styled(format!(" [{label}] "), theme.bold()));
+        } else {
+            tabs.push(Span::styled(format!("  {label}  "), theme.dim()));
+        }
+    }
     if !model.ui.filter.is_empty() || model.ui.filter_editing {
         tabs.push(Span::styled(format!(" filter: {} ", model.ui.filter), theme.accent()));
     }
