@@ -25,6 +25,8 @@ CRATES = {"base": [], "mid": ["base"], "top": ["mid"], "solo1": [], "solo2": [],
 
 def generate():
     WS.mkdir(parents=True, exist_ok=True)
+    # Like for like with the floor: no coverage instrumentation.
+    (WS / "vigil.toml").write_text('[coverage]\nmode = "off"\n')
     (WS / "Cargo.toml").write_text(
         "[workspace]\nmembers = [%s]\nresolver = \"2\"\n" % ", ".join(f'"{c}"' for c in CRATES))
     for name, deps in CRATES.items():

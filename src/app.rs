@@ -12,16 +12,20 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::adapters::clock::Clock;
+use crate::adapters::coverage::CoverageRig;
 use crate::adapters::log::Log;
 use crate::adapters::nextest::Nextest;
 use crate::adapters::resources::Sampler;
 use crate::adapters::store::{self, RunRecord, Store};
 use crate::adapters::watcher::Watcher;
+use crate::config::Mode;
 use crate::config::Settings;
 use crate::core::report::{Report, RunSummary};
 use crate::core::{update, Effect, Model, Msg, Selection, Trigger, Workspace};
 use crate::sink::Sink;
 use crate::ui::{self, theme::Theme};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// At most ~30 frames a second, however fast events arrive.
 const FRAME: Duration = Duration::from_millis(33);
@@ -41,6 +45,11 @@ pub struct Engine {
     debounce: Duration,
     explicit_config: Option<std::path::PathBuf>,
     store: Option<Store>,
+    coverage: Option<Arc<CoverageRig>>,
+    /// Every test binary the listings named: id → path (for coverage).
+    binaries: BTreeMap<String, std::path::PathBuf>,
+    /// Why coverage is off, when it could have been on.
+    pub coverage_note: Option<String>,
     /// What happened to a history that could not be used (moved aside, or
     /// none kept): for the user to see.
     pub store_note: Option<String>,
@@ -63,20 +72,44 @@ impl Engine {
                 Err(e) => (None, Some(format!("{e}; this session keeps no history"))),
             }
         };
-        let mut model = Model::new(workspace, settings.rules);
+        let mut model = Model::new(workspace, settings.rules.clone());
         if let Some(s) = &store {
             match s.history() {
                 Ok(h) => model.history = h,
                 Err(e) => log.line(&format!("history not read: {e}")),
             }
+            // The last coverage kept: deltas hold across sessions.
+            if let Ok(Some(c)) = s.last_coverage() {
+                model.coverage = Some(crate::core::coverage::Coverage {
+                    branches_measured: c.branches.is_some(),
+                    files: c
+                        .files
+                        .into_iter()
+                        .map(|(path, l, b)| crate::core::coverage::FileCoverage {
+                            path,
+                            summary_lines: Some(l),
+                            summary_branches: b,
+                            ..Default::default()
+                        })
+                        .collect(),
+                });
+            }
         }
         if let Some(note) = &store_note {
             log.line(note);
         }
+        let (coverage, coverage_note) = coverage_rig(&model.workspace, &settings);
+        if let Some(note) = &coverage_note {
+            log.line(note);
+        }
+        model.coverage_on = coverage.is_some();
         Self {
             model,
             store,
             store_note,
+            coverage: coverage.map(Arc::new),
+            binaries: BTreeMap::new(),
+            coverage_note,
             tx,
             rx,
             clock,
@@ -118,7 +151,12 @@ impl Engine {
     /// out itself (reports and quit).
     pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
         match &msg {
-            Msg::Listed { suites, .. } => self.nextest.set_listing(suites),
+            Msg::Listed { suites, .. } => {
+                self.nextest.set_listing(suites);
+                for s in suites {
+                    self.binaries.insert(s.binary_id.to_string(), s.binary_path.clone());
+                }
+            }
             Msg::Reloaded {
                 workspace: Some(ws), ..
             } => {
@@ -134,7 +172,10 @@ impl Engine {
         let mut rest = Vec::new();
         for effect in update(&mut self.model, msg) {
             if let Some(recorded) = self.recorded.as_mut() {
-                if matches!(effect, Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. }) {
+                if matches!(
+                    effect,
+                    Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } | Effect::CollectCoverage { .. }
+                ) {
                     recorded.push(effect);
                     continue;
                 }
@@ -151,9 +192,14 @@ impl Engine {
                             crate::adapters::sources::hygiene(&self.model.workspace, &self.model.rules.hygiene);
                         update(&mut self.model, Msg::Hygiene { warnings });
                     }
-                    self.nextest.list(run, filterset.as_deref());
+                    let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
+                    self.nextest.list(run, filterset.as_deref(), &env);
                 }
-                Effect::Run { run, filterset } => self.nextest.run(run, filterset.as_deref()),
+                Effect::Run { run, filterset } => {
+                    let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
+                    self.nextest.run(run, filterset.as_deref(), &env);
+                }
+                Effect::CollectCoverage { run, ran } => self.collect_coverage(run, ran),
                 Effect::Cancel { run } => {
                     self.log.line(&format!("run {run}: cancel"));
                     self.nextest.cancel(run);
@@ -169,6 +215,37 @@ impl Engine {
             }
         }
         rest
+    }
+
+    /// Merges and reads the run's coverage off the loop.
+    fn collect_coverage(&self, run: u32, ran: Vec<String>) {
+        let tx = self.tx.clone();
+        let clock = self.clock;
+        let (Some(rig), binaries) = (self.coverage.clone(), self.binaries.clone()) else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            let result = rig.collect(run, &ran, &binaries).map(Box::new);
+            let _ = tx.send(Msg::CoverageCollected {
+                run,
+                result,
+                at: clock.now(),
+            });
+        });
+    }
+
+    /// Writes the latest coverage as LCOV (`--lcov FILE`).
+    pub fn write_lcov(&self, path: &std::path::Path) -> Result<(), String> {
+        let Some(cov) = self
+            .model
+            .coverage
+            .as_ref()
+            .filter(|_| self.model.coverage_run.is_some())
+        else {
+            return Err("no coverage to write: coverage is off or was not collected".to_owned());
+        };
+        std::fs::write(path, crate::adapters::lcov::write(cov, &self.model.workspace.root))
+            .map_err(|e| format!("failed to write {}: {e}", path.display()))
     }
 
     /// Keeps a finished run in the history.
@@ -210,6 +287,21 @@ impl Engine {
             fingerprint: run.fingerprint.clone(),
             counts: [c.total, c.passed, c.failed, c.skipped, c.xfail, c.xpass, c.cancelled],
             results,
+            coverage: s.coverage.as_ref().map(|c| store::CoverageRecord {
+                lines: (c.lines.count, c.lines.covered),
+                branches: c.branches.map(|b| (b.count, b.covered)),
+                files: c
+                    .files
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.path.clone(),
+                            (f.lines.count, f.lines.covered),
+                            f.branches.map(|b| (b.count, b.covered)),
+                        )
+                    })
+                    .collect(),
+            }),
             suites: s
                 .suites
                 .iter()
@@ -259,9 +351,34 @@ impl Engine {
     }
 }
 
+/// The coverage set-up the config and the machine allow, or why none.
+fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Option<String>) {
+    if settings.coverage == Mode::Off || ws.target_dir.as_os_str().is_empty() {
+        return (None, None);
+    }
+    match crate::adapters::llvm::discover(&ws.root) {
+        Ok(tools) => {
+            let nightly = std::process::Command::new("rustc")
+                .arg("-V")
+                .current_dir(&ws.root)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"));
+            let branch = match settings.branch {
+                Mode::On => true,
+                Mode::Off => false,
+                Mode::Auto => nightly,
+            };
+            (Some(CoverageRig::new(ws, tools, branch)), None)
+        }
+        Err(why) => (None, Some(why)),
+    }
+}
+
 /// What `vigil run` ended with.
 pub struct Finished {
     pub summary: Option<RunSummary>,
+    /// Why `--lcov FILE` could not be written.
+    pub lcov_error: Option<String>,
     /// nextest refused the filterset: a usage error.
     pub bad_filter: bool,
 }
@@ -272,15 +389,20 @@ pub async fn run_once<W: Write>(
     settings: Settings,
     selection: Selection,
     sink: &mut Sink<W>,
+    lcov: Option<&std::path::Path>,
 ) -> Finished {
     let engine = Engine::new(workspace, settings);
     engine.request(Trigger::Manual, selection);
-    headless(engine, sink, Some(1)).await
+    let (engine, mut finished) = headless(engine, sink, Some(1)).await;
+    if let Some(path) = lcov {
+        finished.lcov_error = engine.write_lcov(path).err();
+    }
+    finished
 }
 
-/// A history note, said once before the first run.
+/// Notes about the history and coverage, said once before the first run.
 fn say_store_note<W: Write>(engine: &Engine, sink: &mut Sink<W>) {
-    if let Some(note) = &engine.store_note {
+    for note in [&engine.store_note, &engine.coverage_note].into_iter().flatten() {
         sink.emit(&Report::Warning {
             run: 0,
             message: note.clone(),
@@ -299,10 +421,10 @@ pub async fn watch_headless<W: Write>(
     let mut engine = Engine::new(workspace, settings);
     engine.watch()?;
     engine.request(Trigger::Manual, Selection::All);
-    Ok(headless(engine, sink, max_runs).await)
+    Ok(headless(engine, sink, max_runs).await.1)
 }
 
-async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Option<u32>) -> Finished {
+async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Option<u32>) -> (Engine, Finished) {
     say_store_note(&engine, sink);
     let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));
     let mut finished_runs = 0;
@@ -337,7 +459,14 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
     engine.shutdown(forced).await;
     signals.abort();
     let bad_filter = engine.model.current_run().is_some_and(|r| r.bad_filter);
-    Finished { summary, bad_filter }
+    (
+        engine,
+        Finished {
+            summary,
+            bad_filter,
+            lcov_error: None,
+        },
+    )
 }
 
 /// Ctrl-C and SIGTERM become `Msg::Cancel` (headless) or a quit key (in the
@@ -440,7 +569,11 @@ impl<B: Backend> Interactive<B> {
                         ));
                     }
                 }
-                Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } | Effect::Reload => {}
+                Effect::List { .. }
+                | Effect::Run { .. }
+                | Effect::Cancel { .. }
+                | Effect::Reload
+                | Effect::CollectCoverage { .. } => {}
             }
         }
         quit

@@ -9,6 +9,7 @@ use thiserror::Error;
 use toml::Spanned;
 
 use crate::core::budget::{Budgets, Override, Target};
+use crate::core::coverage::Threshold;
 use crate::core::glob::Glob;
 use crate::core::hygiene::HygieneRules;
 use crate::core::model::{OnChange, Rules, XfailRule};
@@ -57,6 +58,61 @@ pub struct Config {
     pub budgets: BudgetsConfig,
     #[serde(default)]
     pub hygiene: HygieneConfig,
+    #[serde(default)]
+    pub coverage: CoverageConfig,
+}
+
+/// `"auto"`, `"on"`/`true` or `"off"`/`false`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Switch {
+    Bool(bool),
+    Word(Spanned<String>),
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+fn mode(value: &Option<Switch>, key: &str, text: &str) -> Result<Mode, String> {
+    match value {
+        None => Ok(Mode::Auto),
+        Some(Switch::Bool(true)) => Ok(Mode::On),
+        Some(Switch::Bool(false)) => Ok(Mode::Off),
+        Some(Switch::Word(w)) => match w.get_ref().as_str() {
+            "auto" => Ok(Mode::Auto),
+            "on" | "true" => Ok(Mode::On),
+            "off" | "false" => Ok(Mode::Off),
+            other => Err(format!(
+                "`{key}` must be \"auto\", true or false, not {other:?} (line {})",
+                line_of(text, w.span().start)
+            )),
+        },
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageConfig {
+    pub mode: Option<Switch>,
+    pub branch: Option<Switch>,
+    /// Overall minimums, in percent.
+    pub lines: Option<f64>,
+    pub branches: Option<f64>,
+    #[serde(default)]
+    pub threshold: Vec<ThresholdConfig>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    pub path: Spanned<String>,
+    pub lines: Option<f64>,
+    pub branches: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,6 +174,10 @@ pub struct XfailConfig {
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub rules: Rules,
+    /// Coverage: auto (on when usable LLVM tools are found), on, off.
+    pub coverage: Mode,
+    /// Branch coverage: auto (when the toolchain is nightly), on, off.
+    pub branch: Mode,
     /// Quiet time the watcher waits for before taking a change set.
     pub debounce: Duration,
     /// `--config FILE`, kept so a reload reads the same file.
@@ -130,6 +190,8 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             rules: Rules::default(),
+            coverage: Mode::Auto,
+            branch: Mode::Auto,
             debounce: DEFAULT_DEBOUNCE,
             explicit: None,
             source: None,
@@ -214,8 +276,30 @@ impl Settings {
             Some(d) => parse_duration(d.get_ref())
                 .map_err(|e| format!("`watch.debounce`: {e} (line {})", line_of(text, d.span().start)))?,
         };
+        let c = &config.coverage;
+        for (v, key) in [(c.lines, "coverage.lines"), (c.branches, "coverage.branches")] {
+            if v.is_some_and(|v| !(0.0..=100.0).contains(&v)) {
+                return Err(format!("`{key}` is a percentage, from 0 to 100"));
+            }
+        }
+        if c.lines.is_some() || c.branches.is_some() {
+            rules.coverage.push(Threshold {
+                path: None,
+                lines: c.lines,
+                branches: c.branches,
+            });
+        }
+        for t in &c.threshold {
+            rules.coverage.push(Threshold {
+                path: Some(non_empty_glob(&t.path, "coverage.threshold.path", text)?),
+                lines: t.lines,
+                branches: t.branches,
+            });
+        }
         Ok(Settings {
             rules,
+            coverage: mode(&c.mode, "coverage.mode", text)?,
+            branch: mode(&c.branch, "coverage.branch", text)?,
             debounce,
             explicit: None,
             source: None,

@@ -95,6 +95,9 @@ struct RunArgs {
     /// Config file (default: vigil.toml at the workspace root, if present).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also write the coverage as LCOV (for editors and CI).
+    #[arg(long, value_name = "FILE")]
+    lcov: Option<PathBuf>,
 }
 
 /// Exit codes: the gate passed, the gate failed, usage/config/setup error.
@@ -354,7 +357,11 @@ fn run(args: RunArgs) -> ExitCode {
         Err(code) => return code,
     };
     let mut sink = Sink::stdout(args.format);
-    let finished = runtime.block_on(app::run_once(ws, settings, selection, &mut sink));
+    let finished = runtime.block_on(app::run_once(ws, settings, selection, &mut sink, args.lcov.as_deref()));
+    if let Some(e) = &finished.lcov_error {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_FAILED);
+    }
     match finished.summary {
         _ if finished.bad_filter => ExitCode::from(EXIT_USAGE),
         Some(s) if s.gate.passed => ExitCode::from(EXIT_PASSED),

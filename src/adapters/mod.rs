@@ -2,7 +2,10 @@
 //! clock. Outside formats become core types here, at the border.
 
 pub mod clock;
+pub mod coverage;
 pub mod fingerprint;
+pub mod lcov;
+pub mod llvm;
 pub mod log;
 pub mod nextest;
 pub mod nextest_json;

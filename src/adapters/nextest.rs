@@ -124,14 +124,16 @@ impl Nextest {
         cmd
     }
 
-    pub fn list(&mut self, run: u32, filterset: Option<&str>) {
+    pub fn list(&mut self, run: u32, filterset: Option<&str>, env: &[(String, String)]) {
         let mut cmd = self.command("list", filterset);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(["--message-format", "json"]);
         self.start(run, cmd, Mode::List);
     }
 
-    pub fn run(&mut self, run: u32, filterset: Option<&str>) {
+    pub fn run(&mut self, run: u32, filterset: Option<&str>, env: &[(String, String)]) {
         let mut cmd = self.command("run", filterset);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1").args([
             "--message-format",
             "libtest-json-plus",

@@ -103,7 +103,21 @@ pub struct RunRecord {
     pub results: Vec<(String, String, TestState, Option<Duration>)>,
     /// binary id, type, status, duration.
     pub suites: Vec<(String, String, String, f64)>,
+    /// Line and branch (count, covered), overall and per file.
+    pub coverage: Option<CoverageRecord>,
 }
+
+#[derive(Clone, Debug, Default)]
+pub struct CoverageRecord {
+    pub lines: Tally,
+    pub branches: Option<Tally>,
+    /// path, lines, branches.
+    pub files: Vec<(String, Tally, Option<Tally>)>,
+}
+
+/// (count, covered).
+pub type Tally = (u64, u64);
+type CoverageHead = (i64, i64, i64, Option<i64>, Option<i64>);
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RunRow {
@@ -277,6 +291,38 @@ impl Store {
                     .map_err(StoreError::Write)?;
             }
         }
+        if let Some(c) = &run.coverage {
+            tx.execute(
+                "INSERT INTO coverage_runs (run_id, lines_count, lines_covered, branches_count, branches_covered)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    run_id,
+                    c.lines.0 as i64,
+                    c.lines.1 as i64,
+                    c.branches.map(|b| b.0 as i64),
+                    c.branches.map(|b| b.1 as i64)
+                ],
+            )
+            .map_err(StoreError::Write)?;
+            let mut insert_file = tx
+                .prepare_cached(
+                    "INSERT INTO coverage_files (run_id, path, lines_count, lines_covered, branches_count, branches_covered)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(StoreError::Write)?;
+            for (path, l, b) in &c.files {
+                insert_file
+                    .execute(params![
+                        run_id,
+                        path,
+                        l.0 as i64,
+                        l.1 as i64,
+                        b.map(|b| b.0 as i64),
+                        b.map(|b| b.1 as i64)
+                    ])
+                    .map_err(StoreError::Write)?;
+            }
+        }
         tx.commit().map_err(StoreError::Write)?;
         // Only once committed do the new ids count.
         self.test_ids.extend(new_ids);
@@ -355,6 +401,25 @@ impl Store {
                 .record(state, d, fingerprints.get(&run_id).unwrap_or(&empty));
         }
         let mut history = History::default();
+        let mut coverage: HashMap<i64, f64> = HashMap::new();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT run_id, lines_count, lines_covered FROM coverage_runs WHERE run_id > ?1")
+                .map_err(StoreError::Read)?;
+            let rows = stmt
+                .query_map([oldest], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+                .map_err(StoreError::Read)?;
+            for row in rows {
+                let (id, count, covered) = row.map_err(StoreError::Read)?;
+                coverage.insert(
+                    id,
+                    crate::core::coverage::Ratio::new(count as u64, covered as u64).percent,
+                );
+            }
+        }
         for r in self.recent_runs(crate::core::history::RUNS_KEPT as i64)? {
             if matches!(r.outcome.as_str(), "cancelled" | "build_failed" | "list_failed") {
                 continue;
@@ -363,6 +428,7 @@ impl Store {
                 duration_s: r.duration_s,
                 total: r.total as usize,
                 failed: r.failed as usize,
+                coverage: coverage.get(&r.id).copied(),
             });
         }
         for ((binary_id, name), id) in &self.test_ids {
@@ -384,6 +450,45 @@ impl Store {
             }
         }
         Ok(history)
+    }
+
+    /// The latest coverage kept (for deltas across sessions).
+    pub fn last_coverage(&self) -> Result<Option<CoverageRecord>, StoreError> {
+        let head: Option<CoverageHead> = self
+            .conn
+            .query_row(
+                "SELECT run_id, lines_count, lines_covered, branches_count, branches_covered
+                 FROM coverage_runs ORDER BY run_id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(StoreError::Read)?;
+        let Some((run_id, lc, lh, bc, bh)) = head else {
+            return Ok(None);
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT path, lines_count, lines_covered, branches_count, branches_covered
+                 FROM coverage_files WHERE run_id = ?1",
+            )
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([run_id], |r| {
+                let b: (Option<i64>, Option<i64>) = (r.get(3)?, r.get(4)?);
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64),
+                    b.0.zip(b.1).map(|(c, h)| (c as u64, h as u64)),
+                ))
+            })
+            .map_err(StoreError::Read)?;
+        Ok(Some(CoverageRecord {
+            lines: (lc as u64, lh as u64),
+            branches: bc.zip(bh).map(|(c, h)| (c as u64, h as u64)),
+            files: rows.collect::<rusqlite::Result<_>>().map_err(StoreError::Read)?,
+        }))
     }
 
     /// Names of the tests that failed in run `id`.

@@ -23,8 +23,11 @@ const MAX_WAIT: Duration = Duration::from_secs(3);
 /// A small batch whose every write has completed (closed, renamed into
 /// place, removed) — an editor's save — goes out after this much quiet
 /// instead of the full debounce, so a save starts its run at once.
-const SETTLE: Duration = Duration::from_millis(20);
-const SMALL_BATCH: usize = 32;
+const SETTLE: Duration = Duration::from_millis(50);
+/// More paths than a save touches, or a new directory: a flood (a checkout,
+/// a generator) that gets the full debounce, so it stays one change set
+/// even when the writer stalls on a busy machine.
+const SMALL_BATCH: usize = 8;
 
 struct Rules {
     root: PathBuf,
@@ -200,7 +203,7 @@ fn debounce_loop(
         batch.collect(first);
         let started = Instant::now();
         loop {
-            let quiet = if batch.open.is_empty() && batch.paths.len() <= SMALL_BATCH {
+            let quiet = if batch.open.is_empty() && batch.new_dirs.is_empty() && batch.paths.len() <= SMALL_BATCH {
                 SETTLE.min(debounce)
             } else {
                 debounce

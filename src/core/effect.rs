@@ -12,6 +12,8 @@ pub enum Effect {
     Cancel { run: u32 },
     /// Tell the sink (JSON lines, human lines, or nothing for the TUI).
     Emit(Box<Report>),
+    /// Merge the run's coverage profiles and report (the binaries that ran).
+    CollectCoverage { run: u32, ran: Vec<String> },
     /// Read the workspace (cargo metadata) and the config again.
     Reload,
     /// Leave the interactive view (after stopping any run).

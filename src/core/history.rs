@@ -47,6 +47,8 @@ pub struct RunPoint {
     pub duration_s: f64,
     pub total: usize,
     pub failed: usize,
+    /// Line coverage in percent, when measured.
+    pub coverage: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -5,6 +5,7 @@
 
 pub mod budget;
 pub mod catalog;
+pub mod coverage;
 pub mod effect;
 pub mod glob;
 pub mod history;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::budget::Budgets;
 use super::catalog::{Catalog, Workspace};
+use super::coverage::{Coverage, Threshold};
 use super::glob::Glob;
 use super::history::History;
 use super::hygiene::{HygieneRules, HygieneWarning};
@@ -21,6 +22,8 @@ pub struct Rules {
     pub on_change: OnChange,
     pub budgets: Budgets,
     pub hygiene: HygieneRules,
+    /// Coverage minimums, overall and per path.
+    pub coverage: Vec<Threshold>,
 }
 
 impl Default for Rules {
@@ -31,6 +34,7 @@ impl Default for Rules {
             on_change: OnChange::Restart,
             budgets: Budgets::default(),
             hygiene: HygieneRules::default(),
+            coverage: Vec::new(),
         }
     }
 }
@@ -81,6 +85,12 @@ pub struct Model {
     pub history: History,
     /// The latest test-hygiene findings (when enabled).
     pub hygiene: Vec<HygieneWarning>,
+    /// Whether runs are instrumented (usable LLVM tools were found).
+    pub coverage_on: bool,
+    /// The latest coverage, the run it is from, and the one before it.
+    pub coverage: Option<Coverage>,
+    pub coverage_run: Option<u32>,
+    pub coverage_prev: Option<Coverage>,
 }
 
 impl Model {

@@ -85,6 +85,12 @@ pub enum Msg {
     Hygiene {
         warnings: Vec<super::hygiene::HygieneWarning>,
     },
+    /// Coverage of `run`, collected after nextest ended.
+    CoverageCollected {
+        run: u32,
+        result: Result<Box<super::coverage::Coverage>, String>,
+        at: Duration,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::budget::BudgetReport;
 use super::catalog::SuiteType;
+use super::coverage::{MissingBranch, Ratio, ThresholdVerdict};
 use super::history::{Flaky, Slower};
 use super::run::{Outcome, Trigger};
 use super::test_state::{Location, TestState};
@@ -145,6 +146,9 @@ pub struct RunSummary {
     /// Test-hygiene warnings (naming, tests that assert nothing), when
     /// enabled in the config.
     pub hygiene: Vec<super::hygiene::HygieneWarning>,
+    /// Line and branch coverage over every test binary's latest profile
+    /// (`null` when coverage is off).
+    pub coverage: Option<CoverageReport>,
     pub gate: Gate,
 }
 
@@ -152,6 +156,34 @@ pub struct RunSummary {
 pub struct TestRef {
     pub binary_id: String,
     pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CoverageReport {
+    pub lines: Ratio,
+    pub branches: Option<Ratio>,
+    pub files: Vec<FileReport>,
+    pub delta: CoverageDelta,
+    pub thresholds: Vec<ThresholdVerdict>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub lines: Ratio,
+    pub branches: Option<Ratio>,
+    pub uncovered_lines: Vec<[u32; 2]>,
+    pub missing_branches: Vec<MissingBranch>,
+    /// Percentage points against the previous run (`null`: new file).
+    pub delta_lines_pp: Option<f64>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct CoverageDelta {
+    /// Percentage points against the previous run's coverage (`null`: no
+    /// previous run with coverage).
+    pub lines_pp: Option<f64>,
+    pub branches_pp: Option<f64>,
 }
 
 /// Seconds as JSON wants them, rounded to the microsecond.

@@ -130,6 +130,8 @@ pub struct Run {
     /// Budget verdicts and slower-than-history tests, once finished.
     pub budgets: super::budget::BudgetReport,
     pub slower: Vec<super::history::Slower>,
+    /// nextest has ended with this outcome; coverage is being collected.
+    pub collecting: Option<Outcome>,
 }
 
 impl Run {
@@ -158,6 +160,7 @@ impl Run {
             warnings: Vec::new(),
             budgets: Default::default(),
             slower: Vec::new(),
+            collecting: None,
         }
     }
 

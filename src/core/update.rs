@@ -13,6 +13,7 @@ use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, To
 use super::report::{
     secs, Counts, FailureSummary, Gate, Report, RunSummary, Selected, SuiteSummary, TestRef, TestTransition,
 };
+use super::report::{CoverageDelta, CoverageReport, FileReport};
 use super::run::{Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
 use super::test_state::{TestCase, TestState, Transition};
@@ -54,6 +55,20 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick { now } => model.now = model.now.max(now),
         Msg::HistoryLoaded { history } => model.history = *history,
         Msg::Hygiene { warnings } => model.hygiene = warnings,
+        Msg::CoverageCollected { run, result, at } => {
+            model.now = model.now.max(at);
+            let Some(r) = model.run_mut(run) else { return fx };
+            let Some(outcome) = r.collecting.take() else { return fx };
+            match result {
+                Ok(cov) => {
+                    model.coverage_prev = model.coverage.take();
+                    model.coverage = Some(*cov);
+                    model.coverage_run = Some(run);
+                }
+                Err(e) => r.warnings.push(format!("coverage not collected: {e}")),
+            }
+            finish_run(model, run, outcome, at, &mut fx);
+        }
         Msg::Fingerprint { run, fingerprint } => {
             if let Some(r) = model.run_mut(run) {
                 r.fingerprint = fingerprint;
@@ -411,6 +426,7 @@ fn on_unparsed(model: &mut Model, run: u32, line: String, fx: &mut Vec<Effect>) 
 }
 
 fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at: Duration, fx: &mut Vec<Effect>) {
+    let coverage_on = model.coverage_on;
     let Some(r) = model.run_mut(run) else { return };
     if !r.is_active() {
         return;
@@ -433,6 +449,13 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     };
     if matches!(outcome, Outcome::BuildFailed | Outcome::ListFailed) {
         r.tool_stderr = Some(stderr);
+    }
+    if coverage_on && matches!(outcome, Outcome::Passed | Outcome::Failed) {
+        // The profiles are on disk now; the run ends once they are read.
+        r.collecting = Some(outcome);
+        let ran = r.selected_binaries.iter().map(|b| b.to_string()).collect();
+        fx.push(Effect::CollectCoverage { run, ran });
+        return;
     }
     finish_run(model, run, outcome, at, fx);
 }
@@ -568,6 +591,21 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         Outcome::NoTests => reasons.push("no tests matched the selection".to_owned()),
         Outcome::Cancelled => reasons.push("the run was cancelled".to_owned()),
     }
+    let coverage = if model.coverage_run == Some(run) {
+        model
+            .coverage
+            .as_ref()
+            .map(|c| coverage_report(c, model.coverage_prev.as_ref(), &rules.coverage))
+    } else {
+        None
+    };
+    let Some(r) = model.run_mut(run) else { return };
+    for t in coverage.iter().flat_map(|c| &c.thresholds).filter(|t| !t.passed) {
+        reasons.push(format!(
+            "coverage: {} {:.2} % is under the {:.2} % required ({})",
+            t.metric, t.actual, t.required, t.path
+        ));
+    }
     if rules.budgets.enforce && !budgets.violations.is_empty() {
         let n = budgets.violations.len();
         reasons.push(format!("{n} timing budget{} exceeded", plural(n)));
@@ -597,6 +635,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
             duration_s: secs(at.saturating_sub(run_start)),
             total: counts.total,
             failed: counts.failed,
+            coverage: coverage.as_ref().map(|c| c.lines.percent),
         });
     }
     let Some(r) = model.run_mut(run) else { return };
@@ -616,6 +655,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         flaky,
         slower,
         hygiene: model.hygiene.clone(),
+        coverage,
         gate: Gate {
             passed: reasons.is_empty(),
             reasons,
@@ -624,6 +664,40 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
     fx.push(Effect::emit(Report::RunFinished(Box::new(summary))));
     if let Some((trigger, selection)) = model.queued.take() {
         request_run(model, trigger, selection, at, fx);
+    }
+}
+
+fn coverage_report(
+    cov: &super::coverage::Coverage,
+    prev: Option<&super::coverage::Coverage>,
+    thresholds: &[super::coverage::Threshold],
+) -> CoverageReport {
+    let pp = |now: f64, before: f64| ((now - before) * 100.0).round() / 100.0;
+    CoverageReport {
+        lines: cov.lines(),
+        branches: cov.branches(),
+        files: cov
+            .files
+            .iter()
+            .map(|f| FileReport {
+                path: f.path.clone(),
+                lines: f.line_ratio(),
+                branches: cov.branches_measured.then(|| f.branch_ratio()),
+                uncovered_lines: f.uncovered_ranges(),
+                missing_branches: f.missing_branches(),
+                delta_lines_pp: prev
+                    .and_then(|p| p.file(&f.path))
+                    .map(|p| pp(f.line_ratio().percent, p.line_ratio().percent)),
+            })
+            .collect(),
+        delta: CoverageDelta {
+            lines_pp: prev.map(|p| pp(cov.lines().percent, p.lines().percent)),
+            branches_pp: prev
+                .and_then(|p| p.branches())
+                .zip(cov.branches())
+                .map(|(b, n)| pp(n.percent, b.percent)),
+        },
+        thresholds: super::coverage::judge(cov, thresholds),
     }
 }
 

@@ -1,0 +1,225 @@
+//! Instrumented runs and their coverage. With coverage on, nextest builds
+//! with `-C instrument-coverage` into its own target directory under
+//! `target/vigil/` (the plain build cache stays warm) and every test process
+//! writes its profile into a fresh directory per run. After the run the
+//! profiles are merged; each test binary's latest merged profile is kept,
+//! so a partial rerun never makes coverage drop for code it did not touch;
+//! the report is exported over all of them with llvm-cov's own line
+//! attribution (LCOV) and parsed into the core's model.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::lcov;
+use super::llvm::LlvmTools;
+use crate::core::coverage::Coverage;
+use crate::core::Workspace;
+
+pub struct CoverageRig {
+    pub tools: LlvmTools,
+    root: PathBuf,
+    /// `target/vigil/coverage`: profiles and the latest-per-binary index.
+    dir: PathBuf,
+    /// The instrumented build's own target directory.
+    pub build_dir: PathBuf,
+    ignore: String,
+    pub branch: bool,
+}
+
+fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+impl CoverageRig {
+    pub fn new(ws: &Workspace, tools: LlvmTools, branch: bool) -> Self {
+        let dir = ws.target_dir.join("vigil").join("coverage");
+        let build_dir = ws.target_dir.join("vigil").join("coverage-target");
+        // Not the code under test: the registry, git deps, the toolchain,
+        // build output, and every package's tests/.
+        let mut parts = vec![
+            r"/\.cargo/registry/".to_owned(),
+            r"/\.cargo/git/".to_owned(),
+            r"/rustc/".to_owned(),
+            r"/\.rustup/".to_owned(),
+            format!("^{}/", regex_escape(&ws.target_dir.display().to_string())),
+        ];
+        for p in &ws.packages {
+            parts.push(format!(
+                "^{}/tests/",
+                regex_escape(&p.manifest_dir.display().to_string())
+            ));
+        }
+        Self {
+            tools,
+            root: ws.root.clone(),
+            dir,
+            build_dir,
+            ignore: format!("({})", parts.join("|")),
+            branch,
+        }
+    }
+
+    /// Run numbers restart with every vigil process, and several may watch
+    /// one workspace: names carry the process id.
+    fn run_name(run: u32) -> String {
+        format!("run-{}-{run}", std::process::id())
+    }
+
+    fn run_dir(&self, run: u32) -> PathBuf {
+        self.dir.join(Self::run_name(run))
+    }
+
+    /// The environment nextest (and cargo under it) gets for run `run`.
+    pub fn env(&self, run: u32) -> Vec<(String, String)> {
+        let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
+        flags.push_str(" -C instrument-coverage");
+        if self.branch {
+            flags.push_str(" -Z coverage-options=branch");
+        }
+        vec![
+            ("RUSTFLAGS".to_owned(), flags.trim().to_owned()),
+            ("CARGO_TARGET_DIR".to_owned(), self.build_dir.display().to_string()),
+            (
+                "LLVM_PROFILE_FILE".to_owned(),
+                self.run_dir(run).join("%p-%m.profraw").display().to_string(),
+            ),
+        ]
+    }
+
+    fn index_path(&self) -> PathBuf {
+        self.dir.join("latest.json")
+    }
+
+    /// Merges run `run`'s profiles, makes them the latest for the binaries
+    /// that ran, and reports over every binary in `all` (id → path).
+    pub fn collect(&self, run: u32, ran: &[String], all: &BTreeMap<String, PathBuf>) -> Result<Coverage, String> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("failed to create {}: {e}", self.dir.display()))?;
+        let raw_dir = self.run_dir(run);
+        let raws: Vec<PathBuf> = std::fs::read_dir(&raw_dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "profraw"))
+                    .filter(|p| p.metadata().is_ok_and(|m| m.len() > 0))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // binary id → (its latest profile, the binary it was read with).
+        let mut index: BTreeMap<String, (String, PathBuf)> = std::fs::read_to_string(self.index_path())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        if !raws.is_empty() {
+            let merged = self.dir.join(format!("{}.profdata", Self::run_name(run)));
+            let mut cmd = Command::new(&self.tools.profdata);
+            cmd.args(["merge", "-sparse", "-o"]).arg(&merged).args(&raws);
+            run_tool(cmd, "llvm-profdata merge")?;
+            for b in ran {
+                if let Some(path) = all.get(b) {
+                    index.insert(b.clone(), (format!("{}.profdata", Self::run_name(run)), path.clone()));
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&raw_dir);
+        // A binary this process listed is read from its current build; one
+        // it did not list (a partial run) from where it was last; one whose
+        // build is gone drops out, and so, after a while, does its profile
+        // (another vigil on this workspace may be about to point at it).
+        for (b, entry) in index.iter_mut() {
+            if let Some(path) = all.get(b) {
+                entry.1 = path.clone();
+            }
+        }
+        index.retain(|_, (_, path)| path.exists());
+        let mut profiles: Vec<String> = index.values().map(|(p, _)| p.clone()).collect();
+        profiles.sort();
+        profiles.dedup();
+        if let Ok(d) = std::fs::read_dir(&self.dir) {
+            for e in d.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let old = e
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 600));
+                let leftover = name.starts_with("merged-") || name.starts_with("last-");
+                let unused = name.starts_with("run-") && name.ends_with(".profdata") && !profiles.contains(&name);
+                if old && (leftover || unused) {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        std::fs::write(
+            self.index_path(),
+            serde_json::to_string_pretty(&index).unwrap_or_default(),
+        )
+        .map_err(|e| format!("failed to write the coverage index: {e}"))?;
+        if profiles.is_empty() {
+            return Err("no test wrote a coverage profile".to_owned());
+        }
+        let profdata = if profiles.len() == 1 {
+            self.dir.join(&profiles[0])
+        } else {
+            let out = self.dir.join(format!("merged-{}.profdata", std::process::id()));
+            let mut cmd = Command::new(&self.tools.profdata);
+            cmd.args(["merge", "-sparse", "-o"]).arg(&out);
+            cmd.args(profiles.iter().map(|p| self.dir.join(p)));
+            run_tool(cmd, "llvm-profdata merge")?;
+            out
+        };
+        let mut objects: Vec<&PathBuf> = index.values().map(|(_, path)| path).collect();
+        objects.sort();
+        objects.dedup();
+        let Some((first, rest)) = objects.split_first() else {
+            return Err("no instrumented test binary to read coverage from".to_owned());
+        };
+        let mut cmd = Command::new(&self.tools.cov);
+        cmd.args(["export", "-format=lcov", "-instr-profile"])
+            .arg(&profdata)
+            .arg(first)
+            .arg(format!("-ignore-filename-regex={}", self.ignore));
+        for o in rest {
+            cmd.arg("--object").arg(o);
+        }
+        let lcov_text = run_tool(cmd, "llvm-cov export")?;
+        // What this report was made from, so anyone can ask llvm-cov itself.
+        let inputs = serde_json::json!({
+            "profdata": profdata,
+            "objects": objects,
+            "ignore_filename_regex": self.ignore,
+            "llvm_cov": self.tools.cov,
+        });
+        let _ = std::fs::write(
+            self.dir.join(format!("last-report-{}.json", std::process::id())),
+            inputs.to_string(),
+        );
+        let _ = std::fs::write(self.dir.join(format!("last-{}.lcov", std::process::id())), &lcov_text);
+        let mut cov = lcov::parse(&lcov_text, &self.root);
+        cov.branches_measured = self.branch;
+        Ok(cov)
+    }
+
+    /// The merged profile and objects of the last report, for checking
+    /// vigil's figures against `llvm-cov report`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+fn run_tool(mut cmd: Command, what: &str) -> Result<String, String> {
+    let out = cmd.output().map_err(|e| format!("failed to run {what}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{what} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}

@@ -1,0 +1,126 @@
+//! Finding `llvm-cov` and `llvm-profdata` that read the profiles this
+//! compiler writes. In order: `LLVM_COV`/`LLVM_PROFDATA`; rustup's
+//! `llvm-tools` component in the toolchain's sysroot; Debian's `llvm-NN`
+//! packages. Each candidate's version is checked: LLVM 14 (Debian 12's
+//! plain `llvm-cov`) cannot read today's raw profiles, nor can an LLVM newer
+//! than the compiler's.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The oldest LLVM whose tools read raw profile version 10.
+const OLDEST: u32 = 19;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LlvmTools {
+    pub cov: PathBuf,
+    pub profdata: PathBuf,
+    pub major: u32,
+}
+
+pub const INSTALL_HINT: &str = "install them with `rustup component add llvm-tools`, or `apt-get install llvm-22` \
+     on Debian, or point LLVM_COV and LLVM_PROFDATA at them";
+
+/// `… LLVM version 22.1.8 …` → 22.
+pub fn parse_major(text: &str) -> Option<u32> {
+    let after = &text[text.find("LLVM version")? + "LLVM version".len()..];
+    let word = after.trim_start_matches([':', ' ']).split_whitespace().next()?;
+    word.split('.').next()?.parse().ok()
+}
+
+fn version_of(tool: &Path) -> Option<u32> {
+    let out = Command::new(tool).arg("--version").output().ok()?;
+    parse_major(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// The LLVM major version of the active rustc.
+pub fn rustc_llvm_major(dir: &Path) -> Option<u32> {
+    let out = Command::new("rustc").arg("-vV").current_dir(dir).output().ok()?;
+    parse_major(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn candidates(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut out = Vec::new();
+    if let (Some(c), Some(p)) = (std::env::var_os("LLVM_COV"), std::env::var_os("LLVM_PROFDATA")) {
+        out.push((PathBuf::from(c), PathBuf::from(p)));
+        return out;
+    }
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(dir)
+        .output()
+        .ok();
+    let host = Command::new("rustc")
+        .args(["-vV"])
+        .current_dir(dir)
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        });
+    if let (Some(root), Some(host)) = (sysroot, host) {
+        let bin = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim())
+            .join("lib/rustlib")
+            .join(host)
+            .join("bin");
+        out.push((bin.join("llvm-cov"), bin.join("llvm-profdata")));
+    }
+    for major in (OLDEST..=30).rev() {
+        let bin = PathBuf::from(format!("/usr/lib/llvm-{major}/bin"));
+        out.push((bin.join("llvm-cov"), bin.join("llvm-profdata")));
+    }
+    out
+}
+
+/// The first usable pair, or why there is none (a line for the user).
+pub fn discover(dir: &Path) -> Result<LlvmTools, String> {
+    let newest = rustc_llvm_major(dir).unwrap_or(u32::MAX);
+    let explicit = std::env::var_os("LLVM_COV").is_some();
+    let mut seen = Vec::new();
+    for (cov, profdata) in candidates(dir) {
+        if !cov.exists() || !profdata.exists() {
+            continue;
+        }
+        match version_of(&cov) {
+            Some(major) if (OLDEST..=newest).contains(&major) => return Ok(LlvmTools { cov, profdata, major }),
+            Some(major) => seen.push(format!("{} is LLVM {major}", cov.display())),
+            None => seen.push(format!("{} did not say its version", cov.display())),
+        }
+    }
+    let wanted = if newest == u32::MAX {
+        format!("LLVM {OLDEST} or newer")
+    } else {
+        format!("LLVM {OLDEST}–{newest}, to read this compiler's profiles")
+    };
+    let found = if seen.is_empty() {
+        String::new()
+    } else {
+        format!(" (found: {})", seen.join("; "))
+    };
+    let from = if explicit {
+        "LLVM_COV/LLVM_PROFDATA are not usable: "
+    } else {
+        ""
+    };
+    Err(format!(
+        "coverage is off: {from}no llvm-cov/llvm-profdata of {wanted}{found}; {INSTALL_HINT}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_from_tools_and_rustc() {
+        assert_eq!(parse_major("Debian LLVM version 14.0.6\n  Optimized build."), Some(14));
+        assert_eq!(
+            parse_major("LLVM (http://llvm.org/):\n  LLVM version 22.1.8\n"),
+            Some(22)
+        );
+        assert_eq!(parse_major("rustc 1.95.0\nLLVM version: 22.1.2\n"), Some(22));
+        assert_eq!(parse_major("nothing"), None);
+    }
+}

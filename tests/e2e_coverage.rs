@@ -1,0 +1,245 @@
+//! Coverage end to end: real instrumented runs of the `shop` fixture, with
+//! the figures checked against what llvm-cov itself reports for the same
+//! profiles, thresholds failing the gate, partial reruns keeping the
+//! totals, deltas, and missing tools giving one clear line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{fixture, json_lines, vigil};
+use serde_json::Value;
+
+/// Runs `vigil run --format json` and returns (exit code, lines, vigil's pid).
+fn run(dir: &Path, extra: &[&str]) -> (i32, Vec<Value>, u32) {
+    let child = vigil()
+        .arg("run")
+        .arg(dir)
+        .args(["--format", "json"])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap(), json_lines(&out.stdout), pid)
+}
+
+fn require_tools() -> bool {
+    match vigil::adapters::llvm::discover(&fixture("shop")) {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(std::env::var_os("CI").is_none(), "CI installs llvm-22 (.ci/run): {why}");
+            eprintln!("SKIPPED: {why}");
+            false
+        }
+    }
+}
+
+#[test]
+fn figures_equal_what_llvm_cov_reports_for_the_same_profiles() {
+    if !require_tools() {
+        return;
+    }
+    let (_, lines, pid) = run(&fixture("shop"), &[]);
+    let cov = lines.last().unwrap()["coverage"].clone();
+    assert!(cov.is_object(), "coverage is on when the tools are there: {cov}");
+    let money = cov["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "money/src/lib.rs")
+        .unwrap();
+    assert!(
+        money["lines"]["covered"].as_u64() < money["lines"]["count"].as_u64(),
+        "fee() is not covered"
+    );
+    let uncovered = money["uncovered_lines"].as_array().unwrap();
+    assert!(!uncovered.is_empty());
+    assert!(cov["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|f| !f["path"].as_str().unwrap().contains("/tests/")));
+
+    // Ask llvm-cov itself, from the very inputs vigil used.
+    let dir = fixture("shop").join("target/vigil/coverage");
+    let inputs: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("last-report-{pid}.json"))).unwrap()).unwrap();
+    let objects: Vec<&str> = inputs["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    let mut cmd = Command::new(inputs["llvm_cov"].as_str().unwrap());
+    cmd.args(["export", "-summary-only", "-format=text", "-instr-profile"])
+        .arg(inputs["profdata"].as_str().unwrap())
+        .arg(objects[0])
+        .arg(format!(
+            "-ignore-filename-regex={}",
+            inputs["ignore_filename_regex"].as_str().unwrap()
+        ));
+    for o in &objects[1..] {
+        cmd.arg("--object").arg(o);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let theirs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let root = fixture("shop").display().to_string();
+    for f in theirs["data"][0]["files"].as_array().unwrap() {
+        let path = f["filename"]
+            .as_str()
+            .unwrap()
+            .strip_prefix(&root)
+            .unwrap()
+            .trim_start_matches('/');
+        let ours = cov["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["path"] == path)
+            .unwrap_or_else(|| panic!("{path}"));
+        assert_eq!(ours["lines"]["count"], f["summary"]["lines"]["count"], "{path}");
+        assert_eq!(ours["lines"]["covered"], f["summary"]["lines"]["covered"], "{path}");
+    }
+    let totals = &theirs["data"][0]["totals"]["lines"];
+    assert_eq!(cov["lines"]["count"], totals["count"]);
+    assert_eq!(cov["lines"]["covered"], totals["covered"]);
+}
+
+#[test]
+fn a_missed_threshold_fails_the_gate_and_says_which_rule() {
+    if !require_tools() {
+        return;
+    }
+    let cfg = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("coverage-threshold.toml");
+    std::fs::write(
+        &cfg,
+        "[coverage]\nlines = 50\n[[coverage.threshold]]\npath = \"money/*\"\nlines = 99.5\n",
+    )
+    .unwrap();
+    let (code, lines, _) = run(
+        &fixture("shop"),
+        &["-E", "package(money)", "--config", cfg.to_str().unwrap()],
+    );
+    assert_eq!(code, 1);
+    let fin = lines.last().unwrap();
+    let t = fin["coverage"]["thresholds"].as_array().unwrap();
+    assert_eq!(t.len(), 2);
+    assert_eq!(
+        (t[0]["path"].as_str(), t[0]["passed"].as_bool()),
+        (Some("*"), Some(true))
+    );
+    assert_eq!(
+        (
+            t[1]["path"].as_str(),
+            t[1]["metric"].as_str(),
+            t[1]["required"].as_f64()
+        ),
+        (Some("money/*"), Some("lines"), Some(99.5))
+    );
+    assert_eq!(t[1]["passed"], false);
+    let reason = fin["gate"]["reasons"][0].as_str().unwrap();
+    assert!(
+        reason.starts_with("coverage: lines") && reason.contains("99.50 % required (money/*)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_partial_rerun_keeps_the_totals_and_deltas_follow_changes() {
+    if !require_tools() {
+        return;
+    }
+    // A copy of shop, so this test owns its coverage state.
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("coverage-shop-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    copy_dir(&fixture("shop"), &root);
+    let (_, lines, _) = run(&root, &[]);
+    let full = lines.last().unwrap()["coverage"]["lines"].clone();
+    let (_, lines, _) = run(&root, &["-E", "binary_id(orders::e2e_flow)"]);
+    let partial = &lines.last().unwrap()["coverage"];
+    assert_eq!(
+        partial["lines"], full,
+        "only e2e_flow reran; the others' profiles still count"
+    );
+    // A test that reaches fee(): coverage goes up, and says by how much.
+    let lib = root.join("money/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        format!("{text}\n#[test]\nfn fee_above_a_thousand() {{ assert_eq!(fee(2000), 20); }}\n"),
+    )
+    .unwrap();
+    let (_, lines, _) = run(&root, &["-E", "package(money)"]);
+    let cov = &lines.last().unwrap()["coverage"];
+    assert!(cov["lines"]["covered"].as_u64() > full["covered"].as_u64());
+    assert!(cov["delta"]["lines_pp"].as_f64().unwrap() > 0.0, "{cov}");
+    let money = cov["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "money/src/lib.rs")
+        .unwrap();
+    assert!(money["delta_lines_pp"].as_f64().unwrap() > 0.0);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn missing_tools_turn_coverage_off_with_one_clear_line_and_tests_still_run() {
+    let out = vigil()
+        .env("LLVM_COV", "/nonexistent/llvm-cov")
+        .env("LLVM_PROFDATA", "/nonexistent/llvm-profdata")
+        .args(["run", "--format", "json", "-E", "package(money)"])
+        .arg(fixture("shop"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let lines = json_lines(&out.stdout);
+    let warnings: Vec<&Value> = lines.iter().filter(|l| l["event"] == "warning").collect();
+    assert_eq!(warnings.len(), 1);
+    let w = warnings[0]["message"].as_str().unwrap();
+    assert!(
+        w.starts_with("coverage is off") && w.contains("apt-get install llvm-22") && w.contains("llvm-tools"),
+        "{w}"
+    );
+    let fin = lines.last().unwrap();
+    assert!(fin["coverage"].is_null());
+    assert_eq!(fin["tests"]["passed"], 3);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        if entry.file_name() == "target" {
+            continue;
+        }
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn lcov_is_written_for_editors_and_ci() {
+    if !require_tools() {
+        return;
+    }
+    let out = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("shop-{}.lcov", std::process::id()));
+    let (_, lines, _) = run(
+        &fixture("shop"),
+        &["-E", "package(money)", "--lcov", out.to_str().unwrap()],
+    );
+    let cov = &lines.last().unwrap()["coverage"];
+    let text = std::fs::read_to_string(&out).unwrap();
+    let parsed = vigil::adapters::lcov::parse(&text, &fixture("shop"));
+    assert_eq!(parsed.lines().count, cov["lines"]["count"].as_u64().unwrap());
+    assert_eq!(parsed.lines().covered, cov["lines"]["covered"].as_u64().unwrap());
+    assert!(text.contains(&format!("SF:{}", fixture("shop").join("money/src/lib.rs").display())));
+}
