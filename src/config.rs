@@ -67,7 +67,7 @@ pub struct Config {
 #[serde(untagged)]
 pub enum Switch {
     Bool(bool),
-    Word(Spanned<String>),
+    Word(String),
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -83,13 +83,16 @@ fn mode(value: &Option<Switch>, key: &str, text: &str) -> Result<Mode, String> {
         None => Ok(Mode::Auto),
         Some(Switch::Bool(true)) => Ok(Mode::On),
         Some(Switch::Bool(false)) => Ok(Mode::Off),
-        Some(Switch::Word(w)) => match w.get_ref().as_str() {
+        Some(Switch::Word(w)) => match w.as_str() {
             "auto" => Ok(Mode::Auto),
             "on" | "true" => Ok(Mode::On),
             "off" | "false" => Ok(Mode::Off),
+            // (An untagged value loses its position; find the key's line.)
             other => Err(format!(
                 "`{key}` must be \"auto\", true or false, not {other:?} (line {})",
-                line_of(text, w.span().start)
+                text.lines()
+                    .position(|l| l.trim_start().starts_with(key.rsplit('.').next().unwrap_or(key)))
+                    .map_or(0, |i| i + 1)
             )),
         },
     }
@@ -431,6 +434,17 @@ mod tests {
         assert!(err.contains("exactly one of") && err.contains("line 3"), "{err}");
         let err = Settings::parse("[budgets]\ntest = \"ten\"\n").unwrap_err();
         assert!(err.contains("budgets.test") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn coverage_keys_parse_and_bad_modes_name_the_line() {
+        let s = Settings::parse("[coverage]\nmode = \"off\"\nbranch = true\nlines = 70\n").unwrap();
+        assert_eq!((s.coverage, s.branch), (Mode::Off, Mode::On));
+        assert_eq!(s.rules.coverage.len(), 1);
+        let err = Settings::parse("[coverage]\n\nmode = \"sometimes\"\n").unwrap_err();
+        assert!(err.contains("coverage.mode") && err.contains("line 3"), "{err}");
+        let err = Settings::parse("[coverage]\nlines = 170\n").unwrap_err();
+        assert!(err.contains("percentage"), "{err}");
     }
 
     #[test]
