@@ -28,6 +28,15 @@ fn example_config_parses_and_matches_the_defaults() {
         "hygiene is off by default"
     );
     assert_eq!(
+        (settings.coverage, settings.branch),
+        (vigil::config::Mode::Auto, vigil::config::Mode::Auto)
+    );
+    let t = &settings.rules.coverage;
+    assert_eq!(
+        (t.len(), t[0].path.is_none(), t[0].lines, t[0].branches),
+        (1, true, Some(70.0), None)
+    );
+    assert_eq!(
         b.test_limit("money", "tests::slow_rounding"),
         Some(std::time::Duration::from_secs(2))
     );
