@@ -160,6 +160,28 @@ impl<W: Write> Sink<W> {
         for w in &s.warnings {
             writeln!(self.out, "{} {w}", self.paint("33", "warning:"))?;
         }
+        if let Some(c) = &s.coverage {
+            let delta = c.delta.lines_pp.map_or(String::new(), |d| format!(" ({d:+.2} pp)"));
+            let branches = c.branches.map_or(String::new(), |b| {
+                format!(", branches {:.2} % ({}/{})", b.percent, b.covered, b.count)
+            });
+            writeln!(
+                self.out,
+                "coverage: lines {:.2} % ({}/{}){delta}{branches}",
+                c.lines.percent, c.lines.covered, c.lines.count
+            )?;
+            for t in c.thresholds.iter().filter(|t| !t.passed) {
+                writeln!(
+                    self.out,
+                    "{} {} {} {:.2} % < {:.2} %",
+                    self.paint("31", "coverage below threshold:"),
+                    t.path,
+                    t.metric,
+                    t.actual,
+                    t.required
+                )?;
+            }
+        }
         for h in &s.hygiene {
             writeln!(
                 self.out,
