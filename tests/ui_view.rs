@@ -500,3 +500,50 @@ fn history_view_shows_trends_and_slowest_tests() {
     key(&mut model, Key::Char('1'));
     assert!(text(&draw(&model, 120, 35, COLOUR)).contains("[1 Tests]"));
 }
+
+#[test]
+fn coverage_view_shows_gauges_missed_thresholds_first_and_uncovered_lines() {
+    use vigil::core::coverage::{Coverage, FileCoverage, Threshold};
+    let mut model = shop_model();
+    let file = |path: &str, lines: &[(u32, u64)]| FileCoverage {
+        path: path.into(),
+        lines: lines.iter().copied().collect(),
+        ..FileCoverage::default()
+    };
+    model.coverage = Some(Coverage {
+        files: vec![
+            file("money/src/lib.rs", &[(1, 1), (2, 1), (3, 1), (4, 1)]),
+            file("orders/src/lib.rs", &[(1, 1), (2, 0), (3, 0), (5, 0), (6, 1)]),
+        ],
+        branches_measured: false,
+    });
+    model.coverage_run = Some(1);
+    model.rules.coverage = vec![
+        Threshold {
+            path: None,
+            lines: Some(70.0),
+            branches: None,
+        },
+        Threshold {
+            path: Some(vigil::core::glob::Glob::new("orders/*")),
+            lines: Some(80.0),
+            branches: None,
+        },
+    ];
+    key(&mut model, Key::Char('2'));
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    assert!(t.contains("[2 Coverage]"), "{t}");
+    assert!(
+        t.contains("66.67 %") && t.contains("min 70 ✗"),
+        "overall 6/9 against 70: {t}"
+    );
+    let rows: Vec<&str> = t.lines().filter(|l| l.contains("src/lib.rs")).collect();
+    assert!(
+        rows[0].contains("✗orders/src/lib.rs") && rows[0].contains("▌2–5"),
+        "the missed rule first, with its uncovered lines: {t}"
+    );
+    let (x, y) = find(&buf, "✗orders/src/lib.rs").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Red);
+    insta::assert_snapshot!(t);
+}

@@ -5,7 +5,7 @@ use super::effect::Effect;
 use super::model::Model;
 use super::run::{Selection, Trigger};
 use super::tree::{rows, scroll_offset, selected_index, RowKind};
-use super::ui_state::{Key, Pane, RowKey, Tab};
+use super::ui_state::{CoverageSort, Key, Pane, RowKey, Tab};
 use std::time::Duration;
 
 pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
@@ -38,6 +38,10 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
         Key::Char('q') | Key::Ctrl('c') => return quit(model),
         Key::Char('?') => ui.help = true,
         Key::Char('1') => ui.tab = Tab::Tests,
+        Key::Char('2') => ui.tab = Tab::Coverage,
+        Key::Char('s') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Coverage,
+        Key::Char('d') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Delta,
+        Key::Char('u') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Uncovered,
         Key::Char('3') => ui.tab = Tab::Budgets,
         Key::Char('4') => ui.tab = Tab::History,
         Key::Char('/') => ui.filter_editing = true,

@@ -27,8 +27,21 @@ pub enum Key {
 pub enum Tab {
     #[default]
     Tests,
+    Coverage,
     Budgets,
     History,
+}
+
+/// How the coverage view orders its files.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CoverageSort {
+    /// Lowest line coverage first.
+    #[default]
+    Coverage,
+    /// Biggest drop first.
+    Delta,
+    /// Most uncovered lines first.
+    Uncovered,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,6 +81,7 @@ pub struct UiState {
     pub help: bool,
     pub focus: Pane,
     pub tab: Tab,
+    pub coverage_sort: CoverageSort,
     pub detail_scroll: u16,
     /// Tree rows that fit on screen (from the last resize).
     pub viewport: u16,

@@ -44,8 +44,12 @@ pub const KEYMAP: &[Binding] = &[
         action: "switch focus between the tree and the detail",
     },
     Binding {
-        keys: "1 / 3 / 4",
-        action: "tests / budgets / history view",
+        keys: "1 / 2 / 3 / 4",
+        action: "tests / coverage / budgets / history view",
+    },
+    Binding {
+        keys: "s / d / u",
+        action: "coverage view: sort files by coverage / delta / uncovered lines",
     },
     Binding {
         keys: "Esc",

@@ -2,6 +2,7 @@
 //! nothing else: no mutation, no I/O. Layout from 80×24 up; below 100
 //! columns the tree and the detail stack.
 
+pub mod coverage_view;
 pub mod detail;
 pub mod keymap;
 pub mod theme;
@@ -56,7 +57,9 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
     let build_failed = model.current_run().is_some_and(|r| {
         (!r.build_errors.is_empty() && r.phase != Phase::Running) || r.outcome == Some(Outcome::ListFailed)
     });
-    if model.ui.tab == Tab::Budgets {
+    if model.ui.tab == Tab::Coverage {
+        coverage_view::render(model, frame, a.tree.union(a.detail), theme);
+    } else if model.ui.tab == Tab::Budgets {
         trends::budgets(model, frame, a.tree.union(a.detail), theme);
     } else if model.ui.tab == Tab::History {
         trends::history(model, frame, a.tree.union(a.detail), theme);
@@ -145,6 +148,7 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     let mut tabs = Vec::new();
     for (tab, label) in [
         (Tab::Tests, "1 Tests"),
+        (Tab::Coverage, "2 Coverage"),
         (Tab::Budgets, "3 Budgets"),
         (Tab::History, "4 History"),
     ] {

@@ -1,0 +1,162 @@
+//! The coverage view (2): gauges against the thresholds, then the files —
+//! missed thresholds first — with line and branch coverage, the change since
+//! the previous run, and the lines and branch outcomes no test reaches.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::theme::Theme;
+use crate::core::coverage::{judge, FileCoverage, Ratio};
+use crate::core::ui_state::CoverageSort;
+use crate::core::Model;
+
+fn gauge(label: &str, r: Ratio, delta: Option<f64>, min: Option<f64>, theme: Theme) -> Line<'static> {
+    let width = 20;
+    let filled = ((r.percent / 100.0) * width as f64).round() as usize;
+    let ok = min.is_none_or(|m| r.percent >= m);
+    let style = if ok {
+        theme.fg(Color::Green)
+    } else {
+        theme.fg(Color::Red).add_modifier(Modifier::BOLD)
+    };
+    let mut spans = vec![
+        Span::raw(format!(" {label:<9}")),
+        Span::styled("█".repeat(filled.min(width)), style),
+        Span::styled("░".repeat(width - filled.min(width)), theme.dim()),
+        Span::styled(format!(" {:>6.2} %", r.percent), style),
+        Span::raw(format!("  {}/{}", r.covered, r.count)),
+    ];
+    if let Some(d) = delta {
+        let arrow = if d > 0.0 {
+            "▲"
+        } else if d < 0.0 {
+            "▼"
+        } else {
+            "·"
+        };
+        spans.push(Span::raw(format!("  {arrow} {:.2}", d.abs())));
+    }
+    if let Some(m) = min {
+        spans.push(Span::styled(format!("  min {m} {}", if ok { "✓" } else { "✗" }), style));
+    }
+    Line::from(spans)
+}
+
+pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    let mut lines = Vec::new();
+    let Some(cov) = model.coverage.as_ref().filter(|_| model.coverage_run.is_some()) else {
+        let why = if model.coverage_on {
+            " no coverage yet: it is collected when a run ends"
+        } else {
+            " coverage is off (see the log, or `coverage.mode` in vigil.toml)"
+        };
+        lines.push(Line::from(Span::styled(why, theme.dim())));
+        frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Coverage ")), area);
+        return;
+    };
+    let prev = model.coverage_prev.as_ref();
+    let overall = model.rules.coverage.iter().find(|t| t.path.is_none());
+    lines.push(gauge(
+        "lines",
+        cov.lines(),
+        prev.map(|p| cov.lines().percent - p.lines().percent),
+        overall.and_then(|t| t.lines),
+        theme,
+    ));
+    if let Some(b) = cov.branches() {
+        let d = prev.and_then(|p| p.branches()).map(|p| b.percent - p.percent);
+        lines.push(gauge("branches", b, d, overall.and_then(|t| t.branches), theme));
+    }
+    let verdicts = judge(cov, &model.rules.coverage);
+    for v in verdicts.iter().filter(|v| !v.passed) {
+        lines.push(Line::from(Span::styled(
+            format!(" ✗ {} {}: {:.2} % < {:.2} %", v.path, v.metric, v.actual, v.required),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        )));
+    }
+    lines.push(Line::from(""));
+    let sort = match model.ui.coverage_sort {
+        CoverageSort::Coverage => "coverage",
+        CoverageSort::Delta => "delta",
+        CoverageSort::Uncovered => "uncovered lines",
+    };
+    lines.push(Line::from(vec![
+        Span::styled(
+            format!(
+                " {:<44} {:>8} {:>7} {:>9} {:>6}",
+                "file", "lines", "Δ", "branches", "uncov"
+            ),
+            theme.bold(),
+        ),
+        Span::styled(format!("   sorted by {sort} (s d u)"), theme.dim()),
+    ]));
+    let failing = |f: &FileCoverage| {
+        model
+            .rules
+            .coverage
+            .iter()
+            .filter(|t| t.path.as_ref().is_some_and(|g| g.matches(&f.path)))
+            .any(|t| {
+                t.lines.is_some_and(|m| f.line_ratio().percent < m)
+                    || t.branches.is_some_and(|m| f.branch_ratio().percent < m)
+            })
+    };
+    let delta = |f: &FileCoverage| {
+        prev.and_then(|p| p.file(&f.path))
+            .map(|p| f.line_ratio().percent - p.line_ratio().percent)
+    };
+    let uncovered = |f: &FileCoverage| f.line_ratio().count - f.line_ratio().covered;
+    let mut files: Vec<&FileCoverage> = cov.files.iter().collect();
+    files.sort_by(|a, b| {
+        failing(b).cmp(&failing(a)).then_with(|| match model.ui.coverage_sort {
+            CoverageSort::Coverage => a.line_ratio().percent.total_cmp(&b.line_ratio().percent),
+            CoverageSort::Delta => delta(a).unwrap_or(0.0).total_cmp(&delta(b).unwrap_or(0.0)),
+            CoverageSort::Uncovered => uncovered(b).cmp(&uncovered(a)),
+        })
+    });
+    for f in files {
+        let mark = if failing(f) { "✗" } else { " " };
+        let style = if failing(f) {
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Default::default()
+        };
+        let d = delta(f).map_or("·".to_owned(), |d| format!("{d:+.1}"));
+        let b = if cov.branches_measured {
+            format!("{:.1} %", f.branch_ratio().percent)
+        } else {
+            "–".to_owned()
+        };
+        let ranges: Vec<String> = f
+            .uncovered_ranges()
+            .iter()
+            .take(6)
+            .map(|[a, b]| if a == b { a.to_string() } else { format!("{a}–{b}") })
+            .collect();
+        let missing: Vec<String> = f
+            .missing_branches()
+            .iter()
+            .take(4)
+            .map(|m| format!("◆{}:{}", m.line, m.outcome))
+            .collect();
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{mark}{:<44} {:>6.1} % {d:>7} {b:>9} {:>6}",
+                    f.path,
+                    f.line_ratio().percent,
+                    uncovered(f)
+                ),
+                style,
+            ),
+            Span::styled(
+                format!("  ▌{} {}", ranges.join(" "), missing.join(" ")),
+                theme.fg(Color::Red),
+            ),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Coverage ")), area);
+}
