@@ -200,6 +200,10 @@ impl Engine {
                     self.nextest.run(run, filterset.as_deref(), &env);
                 }
                 Effect::CollectCoverage { run, ran } => self.collect_coverage(run, ran),
+                Effect::LoadSource { path } => {
+                    let text = std::fs::read_to_string(self.model.workspace.root.join(&path)).ok();
+                    let _ = self.tx.send(Msg::SourceLoaded { path, text });
+                }
                 Effect::Cancel { run } => {
                     self.log.line(&format!("run {run}: cancel"));
                     self.nextest.cancel(run);
@@ -573,6 +577,7 @@ impl<B: Backend> Interactive<B> {
                 | Effect::Run { .. }
                 | Effect::Cancel { .. }
                 | Effect::Reload
+                | Effect::LoadSource { .. }
                 | Effect::CollectCoverage { .. } => {}
             }
         }

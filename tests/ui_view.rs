@@ -547,3 +547,49 @@ fn coverage_view_shows_gauges_missed_thresholds_first_and_uncovered_lines() {
     assert_eq!(buf[(x, y)].fg, Color::Red);
     insta::assert_snapshot!(t);
 }
+
+#[test]
+fn coverage_source_view_marks_uncovered_lines_and_missing_branches() {
+    use vigil::core::coverage::{Coverage, FileCoverage};
+    let mut model = shop_model();
+    model.coverage = Some(Coverage {
+        files: vec![FileCoverage {
+            path: "money/src/lib.rs".into(),
+            lines: [(3, 2), (4, 2), (5, 2), (36, 0), (37, 0), (38, 0)]
+                .into_iter()
+                .collect(),
+            branches: vec![(37, 0, None), (37, 1, Some(2))],
+            ..FileCoverage::default()
+        }],
+        branches_measured: true,
+    });
+    model.coverage_run = Some(1);
+    key(&mut model, Key::Char('2'));
+    let fx = key(&mut model, Key::Enter);
+    assert_eq!(
+        fx,
+        vec![Effect::LoadSource {
+            path: "money/src/lib.rs".into()
+        }]
+    );
+    let source = std::fs::read_to_string(common::fixture("shop").join("money/src/lib.rs")).unwrap();
+    update(
+        &mut model,
+        Msg::SourceLoaded {
+            path: "money/src/lib.rs".into(),
+            text: Some(source),
+        },
+    );
+    assert_eq!(model.ui.source_scroll, 32, "opens at the first uncovered range");
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    let line37 = t
+        .lines()
+        .find(|l| l.contains("   37 "))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(line37.contains("▌") && line37.contains("◆ true never"), "{line37}");
+    let (x, y) = find(&buf, "◆ true never").unwrap();
+    assert_eq!(buf[(x, y)].fg, Color::Yellow);
+    key(&mut model, Key::Esc);
+    assert!(model.ui.source.is_none());
+}

@@ -14,6 +14,8 @@ pub enum Effect {
     Emit(Box<Report>),
     /// Merge the run's coverage profiles and report (the binaries that ran).
     CollectCoverage { run: u32, ran: Vec<String> },
+    /// Read a workspace file for the coverage view's source pane.
+    LoadSource { path: String },
     /// Read the workspace (cargo metadata) and the config again.
     Reload,
     /// Leave the interactive view (after stopping any run).

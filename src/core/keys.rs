@@ -39,6 +39,17 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
         Key::Char('?') => ui.help = true,
         Key::Char('1') => ui.tab = Tab::Tests,
         Key::Char('2') => ui.tab = Tab::Coverage,
+        Key::Char('j') | Key::Down if ui.tab == Tab::Coverage => coverage_move(model, 1),
+        Key::Char('k') | Key::Up if ui.tab == Tab::Coverage => coverage_move(model, -1),
+        Key::Char('n') if ui.tab == Tab::Coverage => next_uncovered(model, true),
+        Key::Char('N') if ui.tab == Tab::Coverage => next_uncovered(model, false),
+        Key::Enter if ui.tab == Tab::Coverage => {
+            let selected = ui.coverage_selected;
+            if let Some(path) = super::coverage::ordered_files(model).get(selected) {
+                return vec![Effect::LoadSource { path: path.to_string() }];
+            }
+        }
+        Key::Esc if ui.tab == Tab::Coverage && ui.source.is_some() => ui.source = None,
         Key::Char('s') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Coverage,
         Key::Char('d') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Delta,
         Key::Char('u') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Uncovered,
@@ -77,6 +88,35 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
         _ => {}
     }
     Vec::new()
+}
+
+fn coverage_move(model: &mut Model, delta: isize) {
+    let n = super::coverage::ordered_files(model).len();
+    if model.ui.source.is_some() {
+        let s = model.ui.source_scroll as isize + delta;
+        model.ui.source_scroll = s.max(0) as usize;
+        return;
+    }
+    let i = model.ui.coverage_selected as isize + delta;
+    model.ui.coverage_selected = i.clamp(0, n.saturating_sub(1) as isize) as usize;
+}
+
+/// `n` / `N`: scroll the source pane to the next / previous uncovered range.
+fn next_uncovered(model: &mut Model, forward: bool) {
+    let Some((path, _)) = &model.ui.source else { return };
+    let Some(f) = model.coverage.as_ref().and_then(|c| c.file(path)) else {
+        return;
+    };
+    let here = model.ui.source_scroll + 4;
+    let starts: Vec<usize> = f.uncovered_ranges().iter().map(|r| r[0] as usize).collect();
+    let target = if forward {
+        starts.iter().find(|s| **s > here).or(starts.first())
+    } else {
+        starts.iter().rev().find(|s| **s < here).or(starts.last())
+    };
+    if let Some(t) = target {
+        model.ui.source_scroll = t.saturating_sub(4);
+    }
 }
 
 fn quit(model: &mut Model) -> Vec<Effect> {

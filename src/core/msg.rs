@@ -91,6 +91,11 @@ pub enum Msg {
         result: Result<Box<super::coverage::Coverage>, String>,
         at: Duration,
     },
+    /// A file's text for the source pane (`None`: it could not be read).
+    SourceLoaded {
+        path: String,
+        text: Option<String>,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

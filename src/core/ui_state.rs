@@ -82,6 +82,12 @@ pub struct UiState {
     pub focus: Pane,
     pub tab: Tab,
     pub coverage_sort: CoverageSort,
+    /// The selected file in the coverage view (index in its order).
+    pub coverage_selected: usize,
+    /// The file open in the coverage view's source pane, and its text.
+    pub source: Option<(String, String)>,
+    /// First source line shown.
+    pub source_scroll: usize,
     pub detail_scroll: u16,
     /// Tree rows that fit on screen (from the last resize).
     pub viewport: u16,

@@ -55,6 +55,19 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Tick { now } => model.now = model.now.max(now),
         Msg::HistoryLoaded { history } => model.history = *history,
         Msg::Hygiene { warnings } => model.hygiene = warnings,
+        Msg::SourceLoaded { path, text } => match text {
+            Some(text) => {
+                let first = model
+                    .coverage
+                    .as_ref()
+                    .and_then(|c| c.file(&path))
+                    .and_then(|f| f.uncovered_ranges().first().map(|r| r[0]))
+                    .unwrap_or(1);
+                model.ui.source_scroll = (first as usize).saturating_sub(4);
+                model.ui.source = Some((path, text));
+            }
+            None => model.ui.note = Some(format!("could not read {path}")),
+        },
         Msg::CoverageCollected { run, result, at } => {
             model.now = model.now.max(at);
             let Some(r) = model.run_mut(run) else { return fx };

@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::theme::Theme;
-use crate::core::coverage::{judge, FileCoverage, Ratio};
+use crate::core::coverage::{judge, misses_threshold, ordered_files, FileCoverage, Ratio};
 use crate::core::ui_state::CoverageSort;
 use crate::core::Model;
 
@@ -93,31 +93,18 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         ),
         Span::styled(format!("   sorted by {sort} (s d u)"), theme.dim()),
     ]));
-    let failing = |f: &FileCoverage| {
-        model
-            .rules
-            .coverage
-            .iter()
-            .filter(|t| t.path.as_ref().is_some_and(|g| g.matches(&f.path)))
-            .any(|t| {
-                t.lines.is_some_and(|m| f.line_ratio().percent < m)
-                    || t.branches.is_some_and(|m| f.branch_ratio().percent < m)
-            })
-    };
+    if let Some((path, text)) = &model.ui.source {
+        source(model, cov.file(path), path, text, frame, area, theme);
+        return;
+    }
+    let failing = |f: &FileCoverage| misses_threshold(model, f);
     let delta = |f: &FileCoverage| {
         prev.and_then(|p| p.file(&f.path))
             .map(|p| f.line_ratio().percent - p.line_ratio().percent)
     };
     let uncovered = |f: &FileCoverage| f.line_ratio().count - f.line_ratio().covered;
-    let mut files: Vec<&FileCoverage> = cov.files.iter().collect();
-    files.sort_by(|a, b| {
-        failing(b).cmp(&failing(a)).then_with(|| match model.ui.coverage_sort {
-            CoverageSort::Coverage => a.line_ratio().percent.total_cmp(&b.line_ratio().percent),
-            CoverageSort::Delta => delta(a).unwrap_or(0.0).total_cmp(&delta(b).unwrap_or(0.0)),
-            CoverageSort::Uncovered => uncovered(b).cmp(&uncovered(a)),
-        })
-    });
-    for f in files {
+    let files: Vec<&FileCoverage> = ordered_files(model).into_iter().filter_map(|p| cov.file(p)).collect();
+    for (i, f) in files.into_iter().enumerate() {
         let mark = if failing(f) { "✗" } else { " " };
         let style = if failing(f) {
             theme.fg(Color::Red).add_modifier(Modifier::BOLD)
@@ -142,7 +129,7 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             .take(4)
             .map(|m| format!("◆{}:{}", m.line, m.outcome))
             .collect();
-        lines.push(Line::from(vec![
+        let line = Line::from(vec![
             Span::styled(
                 format!(
                     "{mark}{:<44} {:>6.1} % {d:>7} {b:>9} {:>6}",
@@ -156,7 +143,62 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
                 format!("  ▌{} {}", ranges.join(" "), missing.join(" ")),
                 theme.fg(Color::Red),
             ),
-        ]));
+        ]);
+        lines.push(if i == model.ui.coverage_selected {
+            line.patch_style(theme.selected())
+        } else {
+            line
+        });
     }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        " j/k select · ⏎ open the file (n/N jump between uncovered lines) · s d u sort",
+        theme.dim(),
+    )));
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Coverage ")), area);
+}
+
+/// The source pane: uncovered lines marked `▌` (red), branch outcomes that
+/// never happened marked `◆` with which.
+fn source(
+    model: &Model,
+    file: Option<&FileCoverage>,
+    path: &str,
+    text: &str,
+    frame: &mut Frame,
+    area: Rect,
+    theme: Theme,
+) {
+    let height = area.height.saturating_sub(2) as usize;
+    let missing = file.map(|f| f.missing_branches()).unwrap_or_default();
+    let lines: Vec<Line> = text
+        .lines()
+        .enumerate()
+        .skip(model.ui.source_scroll)
+        .take(height)
+        .map(|(i, code)| {
+            let n = i as u32 + 1;
+            let count = file.and_then(|f| f.lines.get(&n));
+            let (mark, style) = match count {
+                Some(0) => ("▌", theme.fg(Color::Red)),
+                Some(_) => (" ", theme.fg(Color::Green)),
+                None => (" ", theme.dim()),
+            };
+            let mut spans = vec![
+                Span::styled(format!("{n:>5} "), theme.dim()),
+                Span::styled(mark, style),
+                Span::raw(format!(" {code}")),
+            ];
+            let never: Vec<&str> = missing.iter().filter(|m| m.line == n).map(|m| m.outcome).collect();
+            if !never.is_empty() {
+                spans.push(Span::styled(
+                    format!("   ◆ {} never", never.join(" and ")),
+                    theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    let title = format!(" {path} — Esc back · j/k scroll · n/N next/previous uncovered ");
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
 }
