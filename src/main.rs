@@ -50,6 +50,9 @@ struct ReportArgs {
     /// How many recent runs to list.
     #[arg(long, default_value_t = 20)]
     runs: i64,
+    /// Write a browsable coverage report of the latest run into DIR.
+    #[arg(long, value_name = "DIR")]
+    html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -148,6 +151,23 @@ fn report(args: ReportArgs) -> ExitCode {
         Ok(ws) => ws,
         Err(e) => return fail(e),
     };
+    if let Some(dir) = &args.html {
+        let lcov_path = ws.target_dir.join("vigil/coverage/latest.lcov");
+        let Ok(text) = std::fs::read_to_string(&lcov_path) else {
+            return fail(format!(
+                "no coverage yet at {}\nhint: run `vigil run` with coverage on (usable LLVM tools) first",
+                lcov_path.display()
+            ));
+        };
+        let cov = vigil::adapters::lcov::parse(&text, &ws.root);
+        return match vigil::adapters::html::write(&cov, &ws.root, dir) {
+            Ok(n) => {
+                println!("wrote {} ({n} files)", dir.join("index.html").display());
+                ExitCode::from(EXIT_PASSED)
+            }
+            Err(e) => fail(format!("failed to write the report into {}: {e}", dir.display())),
+        };
+    }
     let path = default_path(&ws.target_dir);
     if !path.exists() {
         return fail(format!(

@@ -243,3 +243,84 @@ fn lcov_is_written_for_editors_and_ci() {
     assert_eq!(parsed.lines().covered, cov["lines"]["covered"].as_u64().unwrap());
     assert!(text.contains(&format!("SF:{}", fixture("shop").join("money/src/lib.rs").display())));
 }
+
+#[test]
+fn html_report_is_browsable_with_uncovered_lines_marked() {
+    if !require_tools() {
+        return;
+    }
+    run(&fixture("shop"), &["-E", "package(money)"]);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("html-{}", std::process::id()));
+    let out = vigil()
+        .args(["report", "--html"])
+        .arg(&dir)
+        .arg(fixture("shop"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(
+        index.contains("money/src/lib.rs") && index.contains("href=\"money__src__lib.rs.html\""),
+        "{index}"
+    );
+    let page = std::fs::read_to_string(dir.join("money__src__lib.rs.html")).unwrap();
+    assert!(
+        page.contains("<tr class=miss><td class=n>38<td class=n>0<td>        amount / 100</tr>"),
+        "fee() is marked uncovered"
+    );
+}
+
+#[test]
+fn branch_coverage_on_a_nightly_toolchain_names_missing_outcomes() {
+    if !require_tools() {
+        return;
+    }
+    let nightly = Command::new("rustup").args(["run", "nightly", "rustc", "-V"]).output();
+    if !nightly.is_ok_and(|o| o.status.success()) {
+        // A toolchain cannot be fetched on this kind of machine: say so.
+        eprintln!("SKIPPED: no nightly toolchain, which branch coverage needs");
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("coverage-nightly-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    copy_dir(&fixture("shop"), &root);
+    std::fs::write(root.join("rust-toolchain.toml"), "[toolchain]\nchannel = \"nightly\"\n").unwrap();
+    // fee() gets a test for small amounts only: its `if` is never true.
+    let lib = root.join("money/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(
+        &lib,
+        format!("{text}\n#[test]\nfn no_fee_below_a_thousand() {{ assert_eq!(fee(5), 0); }}\n"),
+    )
+    .unwrap();
+    // rustup tells the processes it starts which toolchain it chose; vigil
+    // (like a user's shell) must pick the workspace's own.
+    let out = vigil()
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .args(["run", "--format", "json", "-E", "package(money)"])
+        .arg(&root)
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    let cov = &lines.last().unwrap()["coverage"];
+    // Two `if`s run, two outcomes each; one outcome never happened.
+    assert_eq!(cov["branches"]["count"], 4, "{cov}");
+    assert_eq!(cov["branches"]["covered"], 3, "{cov}");
+    let money = cov["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "money/src/lib.rs")
+        .unwrap();
+    let missing = money["missing_branches"].as_array().unwrap();
+    assert_eq!(
+        missing,
+        &vec![serde_json::json!({"line": 37, "outcome": "true"})],
+        "{money}"
+    );
+    assert!(
+        !missing.iter().any(|m| m["line"] == 8),
+        "percent_of's `if` went both ways: {money}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

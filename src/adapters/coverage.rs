@@ -201,6 +201,8 @@ impl CoverageRig {
             inputs.to_string(),
         );
         let _ = std::fs::write(self.dir.join(format!("last-{}.lcov", std::process::id())), &lcov_text);
+        // The newest report of any vigil on this workspace, for `vigil report --html`.
+        let _ = std::fs::write(self.dir.join("latest.lcov"), &lcov_text);
         let mut cov = lcov::parse(&lcov_text, &self.root);
         cov.branches_measured = self.branch;
         Ok(cov)

@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod coverage;
 pub mod fingerprint;
+pub mod html;
 pub mod lcov;
 pub mod llvm;
 pub mod log;
