@@ -195,3 +195,25 @@ fn history_across_real_runs_finds_the_flaky_fixture_test() {
     assert!(steady["p50_s"].as_f64().unwrap() > 0.0 && steady["p95_s"].is_number());
     assert_eq!(steady["samples"], 4);
 }
+
+#[test]
+fn coverage_totals_are_kept_per_run_and_per_file() {
+    let path = db("coverage");
+    let (mut store, _) = Store::open(&path).unwrap();
+    let mut r = record(0, "t", true, 10);
+    r.coverage = Some(vigil::adapters::store::CoverageRecord {
+        lines: (10, 7),
+        branches: Some((4, 3)),
+        files: vec![("a/src/lib.rs".into(), (10, 7), Some((4, 3)))],
+    });
+    store.record(&r).unwrap();
+    store.record(&record(1, "t", true, 10)).unwrap();
+    let last = store.last_coverage().unwrap().expect("kept");
+    assert_eq!((last.lines, last.branches), ((10, 7), Some((4, 3))));
+    assert_eq!(last.files, vec![("a/src/lib.rs".to_string(), (10, 7), Some((4, 3)))]);
+    let runs = store.history().unwrap().runs;
+    assert_eq!(
+        runs.iter().map(|r| r.coverage).collect::<Vec<_>>(),
+        vec![Some(70.0), None]
+    );
+}

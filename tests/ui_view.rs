@@ -593,3 +593,23 @@ fn coverage_source_view_marks_uncovered_lines_and_missing_branches() {
     key(&mut model, Key::Esc);
     assert!(model.ui.source.is_none());
 }
+
+#[test]
+fn history_view_shows_coverage_over_runs() {
+    let mut model = shop_model_with_history();
+    for (i, pct) in [60.0, 65.0, 72.5].into_iter().enumerate() {
+        model.history.push_run(vigil::core::history::RunPoint {
+            duration_s: 1.0 + i as f64,
+            total: 9,
+            failed: 1,
+            coverage: Some(pct),
+        });
+    }
+    key(&mut model, Key::Char('4'));
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    let line = t
+        .lines()
+        .find(|l| l.contains("line coverage"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(line.contains("72.50 %"), "{line}");
+}

@@ -204,6 +204,11 @@ pub fn history(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             h.runs.last().map_or(String::new(), |r| r.failed.to_string()),
         ),
     ];
+    let mut series = series.to_vec();
+    let covered: Vec<f64> = h.runs.iter().filter_map(|r| r.coverage).collect();
+    if let Some(last) = covered.last() {
+        series.push(("line coverage", covered.clone(), format!("{last:.2} %")));
+    }
     for (label, values, last) in series {
         lines.push(Line::from(vec![
             Span::raw(format!(" {label:<14}")),
