@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::copy_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -209,21 +211,6 @@ fn missing_tools_turn_coverage_off_with_one_clear_line_and_tests_still_run() {
     let fin = lines.last().unwrap();
     assert!(fin["coverage"].is_null());
     assert_eq!(fin["tests"]["passed"], 3);
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        if entry.file_name() == "target" {
-            continue;
-        }
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
 }
 
 #[test]

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::processes_mentioning;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -90,35 +92,6 @@ fn shell_line(env: &str, args: &str) -> String {
         env!("CARGO_TARGET_TMPDIR"),
         env!("CARGO_BIN_EXE_vigil")
     )
-}
-
-/// Live processes whose working directory or command line mentions `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let me = std::process::id().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.parse::<u32>().is_err() || name == me {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
-            .replace('\0', " ");
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains("sleep 600") {
-            continue; // the tmux shell waiting after vigil
-        }
-        if cmdline.contains(needle) || cwd.to_string_lossy().contains(needle) {
-            found.push(format!("{name}: {cmdline}"));
-        }
-    }
-    found
 }
 
 fn assert_terminal_restored(screen: &str, code: &str) {

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{copy_dir, processes_mentioning};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -42,22 +44,6 @@ fn workspace(name: &str) -> PathBuf {
     .unwrap();
     let _ = std::fs::remove_file(root.join("Cargo.lock"));
     root
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap().flatten() {
-        let name = entry.file_name();
-        if name == "target" {
-            continue;
-        }
-        let dest = to.join(&name);
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
-        }
-    }
 }
 
 /// `vigil watch --no-tui --format json` with its JSON lines on a channel.
@@ -246,31 +232,6 @@ fn a_flood_of_500_files_is_one_run() {
     let ignored = w.wait_for("the ignored change", |v| v["event"] == "change_ignored");
     assert_eq!(ignored["changed"], serde_json::json!(["NOTES.md"]));
     w.stop();
-}
-
-/// Live processes with `needle` in their command line or working directory.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.parse::<u32>().is_err() {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
-            .replace('\0', " ");
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
-        if cmdline.contains(needle) || cwd.to_string_lossy().contains(needle) {
-            found.push(format!("{name}: {cmdline}"));
-        }
-    }
-    found
 }
 
 #[test]
