@@ -401,6 +401,19 @@ impl Store {
                 .record(state, d, fingerprints.get(&run_id).unwrap_or(&empty));
         }
         let mut history = History::default();
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT binary_id, duration_s FROM suite_results WHERE run_id > ?1 ORDER BY run_id")
+                .map_err(StoreError::Read)?;
+            let rows = stmt
+                .query_map([oldest], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))
+                .map_err(StoreError::Read)?;
+            for row in rows {
+                let (id, d) = row.map_err(StoreError::Read)?;
+                history.push_suite_time(&id, d);
+            }
+        }
         let mut coverage: HashMap<i64, f64> = HashMap::new();
         {
             let mut stmt = self

@@ -36,6 +36,8 @@ pub struct History {
     pub tests: HashMap<(String, String), TestHistory>,
     /// Recent runs, oldest first, at most `RUNS_KEPT`.
     pub runs: Vec<RunPoint>,
+    /// Each suite's recent wall times (seconds), oldest first, at most `WINDOW`.
+    pub suites: HashMap<String, Vec<f64>>,
 }
 
 /// How many recent runs the history view keeps.
@@ -131,6 +133,14 @@ impl History {
 
     pub fn entry(&mut self, binary_id: &str, name: &str) -> &mut TestHistory {
         self.tests.entry((binary_id.to_owned(), name.to_owned())).or_default()
+    }
+
+    pub fn push_suite_time(&mut self, binary_id: &str, seconds: f64) {
+        let v = self.suites.entry(binary_id.to_owned()).or_default();
+        v.push(seconds);
+        if v.len() > WINDOW {
+            v.remove(0);
+        }
     }
 
     pub fn push_run(&mut self, point: RunPoint) {

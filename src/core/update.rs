@@ -568,6 +568,9 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
             "passed"
         };
         let duration = suite.wall_time(run).unwrap_or_default();
+        if suite.wall_time(run).is_some() {
+            model.history.push_suite_time(&suite.binary_id, duration.as_secs_f64());
+        }
         rules.budgets.judge(suite, run, &mut budgets);
         suites.push(SuiteSummary {
             binary_id: suite.binary_id.to_string(),

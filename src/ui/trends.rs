@@ -114,7 +114,9 @@ pub fn budgets(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
                     }
                     None => (0.0, format!("{} / no budget", duration(took)), theme.dim(), ""),
                 };
+                let trend = model.history.suites.get(&id).map_or(String::new(), |v| spark(v, 12));
                 lines.push(Line::from(vec![
+                    Span::styled(format!(" {trend:<12}"), theme.fg(Color::Cyan)),
                     Span::raw(format!(" {id:<32} {kind:<11} ")),
                     Span::styled(bar(frac, 20), style),
                     Span::raw(format!(" {limit_text}")),
