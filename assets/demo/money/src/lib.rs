@@ -47,3 +47,13 @@ mod tests {
         assert_eq!(percent_of(999, 10), 99);
     }
 }
+
+/// A handling fee no test exercises yet: the coverage view (key 2) shows it
+/// uncovered. Add a test for it and watch the gauge move.
+pub fn fee(amount: u64) -> u64 {
+    if amount > 1000 {
+        amount / 100
+    } else {
+        0
+    }
+}
