@@ -19,7 +19,12 @@ use super::clock::Clock;
 use crate::core::{Msg, Workspace};
 
 /// However long a flood lasts, a change set goes out after this.
-const MAX_WAIT: Duration = Duration::from_secs(3);
+const MAX_WAIT: Duration = Duration::from_secs(10);
+/// A flood in progress (more than `FLOOD` paths) is likely to go on: it
+/// waits for this much quiet, so a writer stalled on a busy machine does
+/// not split it into two runs.
+const FLOOD: usize = 32;
+const FLOOD_QUIET: Duration = Duration::from_millis(600);
 /// A small batch whose every write has completed (closed, renamed into
 /// place, removed) — an editor's save — goes out after this much quiet
 /// instead of the full debounce, so a save starts its run at once.
@@ -205,6 +210,8 @@ fn debounce_loop(
         loop {
             let quiet = if batch.open.is_empty() && batch.new_dirs.is_empty() && batch.paths.len() <= SMALL_BATCH {
                 SETTLE.min(debounce)
+            } else if batch.paths.len() > FLOOD {
+                debounce.max(FLOOD_QUIET)
             } else {
                 debounce
             };
