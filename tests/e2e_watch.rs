@@ -213,6 +213,11 @@ fn a_flood_of_500_files_is_one_run() {
     std::fs::create_dir_all(&data).unwrap();
     for i in 0..500 {
         std::fs::write(data.join(format!("label-{i}.txt")), format!("label {i}\n")).unwrap();
+        // Like a checkout on a busy machine: the writer stalls now and then,
+        // longer in all than the debounce.
+        if i % 50 == 49 {
+            std::thread::sleep(std::time::Duration::from_millis(40));
+        }
     }
     let started = w.wait_for("the flood's run", |v| v["event"] == "run_started");
     assert_eq!(started["run"], 2);

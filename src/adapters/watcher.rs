@@ -20,7 +20,8 @@ use crate::core::{Msg, Workspace};
 
 /// However long a flood lasts, a change set goes out after this.
 const MAX_WAIT: Duration = Duration::from_secs(10);
-/// A flood in progress (more than `FLOOD` paths) is likely to go on: it
+/// A flood in progress (more than `FLOOD` paths, or new directories) is
+/// likely to go on: it
 /// waits for this much quiet, so a writer stalled on a busy machine does
 /// not split it into two runs.
 const FLOOD: usize = 32;
@@ -206,18 +207,39 @@ fn debounce_loop(
         let Ok(first) = raw.recv() else { return };
         let mut batch = Batch::default();
         batch.collect(first);
+        // New directories (a `mkdir`, a checkout) are watched at once, and
+        // what was written into them before their watch began joins this
+        // change set; the batch then goes on collecting their later files.
+        let follow = |batch: &mut Batch| {
+            let dirs = std::mem::take(&mut batch.new_dirs);
+            if dirs.is_empty() {
+                return;
+            }
+            batch.grew_dirs = true;
+            let Ok(r) = rules.lock() else { return };
+            let mut fresh = Vec::new();
+            for d in dirs.into_iter().filter(|d| r.wanted(d)) {
+                let (dirs, files) = walk_all(&d, &r.target_dir);
+                fresh.extend(dirs);
+                batch.paths.extend(files);
+            }
+            drop(r);
+            add_watches(&inner, &watched, &fresh);
+        };
+        follow(&mut batch);
         let started = Instant::now();
         loop {
-            let quiet = if batch.open.is_empty() && batch.new_dirs.is_empty() && batch.paths.len() <= SMALL_BATCH {
-                SETTLE.min(debounce)
-            } else if batch.paths.len() > FLOOD {
+            let quiet = if batch.paths.len() > FLOOD || batch.grew_dirs {
                 debounce.max(FLOOD_QUIET)
+            } else if batch.open.is_empty() && batch.paths.len() <= SMALL_BATCH {
+                SETTLE.min(debounce)
             } else {
                 debounce
             };
             match raw.recv_timeout(quiet) {
                 Ok(ev) => {
                     batch.collect(ev);
+                    follow(&mut batch);
                     if started.elapsed() > MAX_WAIT {
                         break;
                     }
@@ -227,15 +249,6 @@ fn debounce_loop(
             }
         }
         let Ok(mut r) = rules.lock() else { return };
-        // New directories (a `mkdir`, a checkout) are watched from now on;
-        // what was written into them before the watch began counts too.
-        let mut fresh = Vec::new();
-        for d in std::mem::take(&mut batch.new_dirs).into_iter().filter(|d| r.wanted(d)) {
-            let (dirs, files) = walk_all(&d, &r.target_dir);
-            fresh.extend(dirs);
-            batch.paths.extend(files);
-        }
-        add_watches(&inner, &watched, &fresh);
         let paths: Vec<PathBuf> = batch
             .paths
             .into_iter()
@@ -259,6 +272,8 @@ struct Batch {
     /// editor's (or `sed -i`'s) temporary file, not a change.
     created: HashSet<PathBuf>,
     new_dirs: Vec<PathBuf>,
+    /// Directories appeared: a checkout or a generator, treated as a flood.
+    grew_dirs: bool,
 }
 
 impl Batch {
