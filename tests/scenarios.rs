@@ -108,6 +108,31 @@ fn every_transition_is_recorded_with_run_relative_time() {
     assert!(t.failure.as_ref().unwrap().message.contains("refund must keep the fee"));
 }
 
+/// One event of test `name` in run 1 of the `tiny_suite` binary.
+fn test_event(model: &mut Model, name: &str, kind: TestEventKind, at: Duration) -> Vec<Effect> {
+    update(
+        model,
+        Msg::Test {
+            run: 1,
+            event: ev(name, kind),
+            at,
+        },
+    )
+}
+
+/// nextest ended run `run` with `exit`.
+fn exited(model: &mut Model, run: u32, exit: ToolExit, at: Duration) -> Vec<Effect> {
+    update(
+        model,
+        Msg::RunExited {
+            run,
+            exit,
+            stderr: String::new(),
+            at,
+        },
+    )
+}
+
 fn tiny_suite(tests: &[&str]) -> Vec<ListedSuite> {
     vec![ListedSuite {
         binary_id: Arc::from("a"),
@@ -146,25 +171,10 @@ fn cancel_mid_run_cancels_running_and_pending_tests() {
             at: ms(5),
         },
     );
-    update(
-        &mut model,
-        Msg::Test {
-            run: 1,
-            event: ev("x", TestEventKind::Started { attempt: 1 }),
-            at: ms(10),
-        },
-    );
+    test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(10));
     let fx = update(&mut model, Msg::Cancel { at: ms(20) });
     assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
-    let fx = update(
-        &mut model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::Killed,
-            stderr: String::new(),
-            at: ms(30),
-        },
-    );
+    let fx = exited(&mut model, 1, ToolExit::Killed, ms(30));
     let s = summary(&fx);
     assert_eq!(s.outcome, Outcome::Cancelled);
     assert_eq!(s.tests.cancelled, 2);
@@ -191,15 +201,7 @@ fn request_during_run_cancels_it_and_starts_the_new_one_after() {
     };
     let fx = request(&mut model, filter, ms(10));
     assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
-    let fx = update(
-        &mut model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::Killed,
-            stderr: String::new(),
-            at: ms(20),
-        },
-    );
+    let fx = exited(&mut model, 1, ToolExit::Killed, ms(20));
     assert_eq!(summary(&fx).outcome, Outcome::Cancelled);
     assert!(fx.contains(&Effect::List {
         run: 2,
@@ -254,14 +256,7 @@ fn impossible_transition_is_counted_and_ignored() {
             at: ms(5),
         },
     );
-    let fx = update(
-        &mut model,
-        Msg::Test {
-            run: 1,
-            event: ev("x", TestEventKind::Passed { exec_time: None }),
-            at: ms(6),
-        },
-    );
+    let fx = test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(6));
     assert!(matches!(reports(&fx)[..], [Report::Warning { .. }]));
     assert_eq!(state(&model, "a", "x"), TestState::Pending);
     assert_eq!(model.current_run().unwrap().anomalies, 1);
@@ -295,31 +290,9 @@ fn unparsed_lines_warn_once_and_are_counted() {
     );
     assert_eq!(reports(&first).len(), 1);
     assert!(second.is_empty());
-    update(
-        &mut model,
-        Msg::Test {
-            run: 1,
-            event: ev("x", TestEventKind::Started { attempt: 1 }),
-            at: ms(6),
-        },
-    );
-    update(
-        &mut model,
-        Msg::Test {
-            run: 1,
-            event: ev("x", TestEventKind::Passed { exec_time: None }),
-            at: ms(7),
-        },
-    );
-    let s = summary(&update(
-        &mut model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::Success,
-            stderr: String::new(),
-            at: ms(8),
-        },
-    ));
+    test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(6));
+    test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(7));
+    let s = summary(&exited(&mut model, 1, ToolExit::Success, ms(8)));
     assert_eq!(s.outcome, Outcome::Passed);
     assert!(s.gate.passed, "skipped garbage does not fail the run");
     assert!(s.warnings.iter().any(|w| w.contains("2 lines")));
@@ -346,31 +319,9 @@ fn strict_xpass_fails_the_gate_and_plain_xpass_is_flagged() {
                 at: ms(5),
             },
         );
-        update(
-            &mut model,
-            Msg::Test {
-                run: 1,
-                event: ev("x", TestEventKind::Started { attempt: 1 }),
-                at: ms(6),
-            },
-        );
-        update(
-            &mut model,
-            Msg::Test {
-                run: 1,
-                event: ev("x", TestEventKind::Passed { exec_time: None }),
-                at: ms(7),
-            },
-        );
-        let s = summary(&update(
-            &mut model,
-            Msg::RunExited {
-                run: 1,
-                exit: ToolExit::Success,
-                stderr: String::new(),
-                at: ms(8),
-            },
-        ));
+        test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(6));
+        test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(7));
+        let s = summary(&exited(&mut model, 1, ToolExit::Success, ms(8)));
         assert_eq!(s.tests.xpass, 1);
         assert_eq!(s.xpass.len(), 1);
         assert_eq!(s.gate.passed, !strict);
@@ -408,32 +359,10 @@ fn tests_not_selected_keep_their_last_result() {
         },
     );
     for name in ["x", "y"] {
-        update(
-            &mut model,
-            Msg::Test {
-                run: 1,
-                event: ev(name, TestEventKind::Started { attempt: 1 }),
-                at: ms(6),
-            },
-        );
-        update(
-            &mut model,
-            Msg::Test {
-                run: 1,
-                event: ev(name, TestEventKind::Passed { exec_time: None }),
-                at: ms(7),
-            },
-        );
+        test_event(&mut model, name, TestEventKind::Started { attempt: 1 }, ms(6));
+        test_event(&mut model, name, TestEventKind::Passed { exec_time: None }, ms(7));
     }
-    update(
-        &mut model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::Success,
-            stderr: String::new(),
-            at: ms(8),
-        },
-    );
+    exited(&mut model, 1, ToolExit::Success, ms(8));
     request(
         &mut model,
         Selection::Filter {
@@ -452,15 +381,7 @@ fn tests_not_selected_keep_their_last_result() {
             at: ms(11),
         },
     );
-    let fx = update(
-        &mut model,
-        Msg::RunExited {
-            run: 2,
-            exit: ToolExit::Killed,
-            stderr: String::new(),
-            at: ms(12),
-        },
-    );
+    let fx = exited(&mut model, 2, ToolExit::Killed, ms(12));
     assert_eq!(summary(&fx).tests.total, 1);
     let suite = model.catalog.suite("a").unwrap();
     let y = &suite.tests[suite.test_index("y").unwrap()];
@@ -661,14 +582,7 @@ fn timed_run(rules: Rules, tests: &[(&str, u64)]) -> RunSummary {
     );
     let mut t = 0;
     for (name, took) in tests {
-        update(
-            &mut model,
-            Msg::Test {
-                run: 1,
-                event: ev(name, TestEventKind::Started { attempt: 1 }),
-                at: ms(t),
-            },
-        );
+        test_event(&mut model, name, TestEventKind::Started { attempt: 1 }, ms(t));
         t += took;
         let done = TestEventKind::Passed {
             exec_time: Some(ms(*took)),
@@ -682,15 +596,7 @@ fn timed_run(rules: Rules, tests: &[(&str, u64)]) -> RunSummary {
             },
         );
     }
-    summary(&update(
-        &mut model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::Success,
-            stderr: String::new(),
-            at: ms(t),
-        },
-    ))
+    summary(&exited(&mut model, 1, ToolExit::Success, ms(t)))
 }
 
 #[test]
@@ -764,14 +670,7 @@ fn a_test_well_past_its_history_is_flagged_slower() {
         },
     );
     for (name, took) in [("x", 400), ("y", 400)] {
-        update(
-            &mut model,
-            Msg::Test {
-                run: 1,
-                event: ev(name, TestEventKind::Started { attempt: 1 }),
-                at: ms(0),
-            },
-        );
+        test_event(&mut model, name, TestEventKind::Started { attempt: 1 }, ms(0));
         let done = TestEventKind::Passed {
             exec_time: Some(ms(took)),
         };
@@ -784,15 +683,7 @@ fn a_test_well_past_its_history_is_flagged_slower() {
             },
         );
     }
-    let s = summary(&update(
-        &mut model,
-        Msg::RunExited {
-            run: 1,
-            exit: ToolExit::Success,
-            stderr: String::new(),
-            at: ms(500),
-        },
-    ));
+    let s = summary(&exited(&mut model, 1, ToolExit::Success, ms(500)));
     assert_eq!(s.slower.len(), 1, "y has no history to compare with");
     assert_eq!(
         (s.slower[0].name.as_str(), s.slower[0].duration_s, s.slower[0].p95_s),
