@@ -169,13 +169,7 @@ fn a_partial_rerun_keeps_the_totals_and_deltas_follow_changes() {
         "only e2e_flow reran; the others' profiles still count"
     );
     // A test that reaches fee(): coverage goes up, and says by how much.
-    let lib = root.join("money/src/lib.rs");
-    let text = std::fs::read_to_string(&lib).unwrap();
-    std::fs::write(
-        &lib,
-        format!("{text}\n#[test]\nfn fee_above_a_thousand() {{ assert_eq!(fee(2000), 20); }}\n"),
-    )
-    .unwrap();
+    add_money_test(&root, "fee_above_a_thousand", "assert_eq!(fee(2000), 20);");
     let (_, lines, _) = run(&root, &["-E", "package(money)"]);
     let cov = &lines.last().unwrap()["coverage"];
     assert!(cov["lines"]["covered"].as_u64() > full["covered"].as_u64());
@@ -273,13 +267,7 @@ fn branch_coverage_on_a_nightly_toolchain_names_missing_outcomes() {
     copy_dir(&fixture("shop"), &root);
     std::fs::write(root.join("rust-toolchain.toml"), "[toolchain]\nchannel = \"nightly\"\n").unwrap();
     // fee() gets a test for small amounts only: its `if` is never true.
-    let lib = root.join("money/src/lib.rs");
-    let text = std::fs::read_to_string(&lib).unwrap();
-    std::fs::write(
-        &lib,
-        format!("{text}\n#[test]\nfn no_fee_below_a_thousand() {{ assert_eq!(fee(5), 0); }}\n"),
-    )
-    .unwrap();
+    add_money_test(&root, "no_fee_below_a_thousand", "assert_eq!(fee(5), 0);");
     // rustup tells the processes it starts which toolchain it chose; vigil
     // (like a user's shell) must pick the workspace's own.
     let out = vigil()
@@ -310,4 +298,11 @@ fn branch_coverage_on_a_nightly_toolchain_names_missing_outcomes() {
         "percent_of's `if` went both ways: {money}"
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Appends a test to the copy's `money` crate.
+fn add_money_test(root: &Path, name: &str, body: &str) {
+    let lib = root.join("money/src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, format!("{text}\n#[test]\nfn {name}() {{ {body} }}\n")).unwrap();
 }

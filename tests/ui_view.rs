@@ -273,8 +273,8 @@ fn big_suites(n_binaries: usize, per: usize) -> Vec<ListedSuite> {
         .collect()
 }
 
-#[test]
-fn ten_thousand_tests_scroll_to_the_end() {
+/// A model whose first run has listed `suites` and not started a test.
+fn listed_model(suites: Vec<ListedSuite>) -> Model {
     let mut model = Model::default();
     update(
         &mut model,
@@ -288,10 +288,16 @@ fn ten_thousand_tests_scroll_to_the_end() {
         &mut model,
         Msg::Listed {
             run: 1,
-            suites: big_suites(20, 500),
-            at: ms(1),
+            suites,
+            at: ms(0),
         },
     );
+    model
+}
+
+#[test]
+fn ten_thousand_tests_scroll_to_the_end() {
+    let mut model = listed_model(big_suites(20, 500));
     for s in 0..20 {
         model.ui.folds.insert(
             vigil::core::RowKey::Suite(Arc::from(format!("crate_{s}::it_{s}"))),
@@ -396,23 +402,7 @@ fn a_test_over_its_budget_is_red_and_marked() {
 
 #[test]
 fn time_left_comes_from_history() {
-    let mut model = Model::default();
-    update(
-        &mut model,
-        Msg::RunRequested {
-            trigger: Trigger::Manual,
-            selection: Selection::All,
-            at: ms(0),
-        },
-    );
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: big_suites(1, 3),
-            at: ms(0),
-        },
-    );
+    let mut model = listed_model(big_suites(1, 3));
     for t in 0..3 {
         let h = model.history.entry("crate_0::it_0", &format!("mod_{t}::case_{t}"));
         for _ in 0..5 {
