@@ -103,6 +103,9 @@ impl Engine {
             log.line(note);
         }
         model.coverage_on = coverage.is_some();
+        // Before the first plan: what the last build read (a change set
+        // given on the command line is planned against it).
+        model.inputs = crate::adapters::inputs::index(&model.workspace);
         Self {
             model,
             store,
@@ -126,6 +129,7 @@ impl Engine {
     pub fn watch(&mut self) -> Result<(), String> {
         let w = Watcher::start(&self.model.workspace, self.debounce, self.tx.clone(), self.clock)
             .map_err(|e| format!("failed to watch {}: {e}", self.model.workspace.root.display()))?;
+        w.watch_inputs(&self.model.inputs);
         self.log.line(&format!("watching {} directories", w.watched_dirs()));
         self.watcher = Some(w);
         Ok(())
@@ -167,6 +171,11 @@ impl Engine {
             Msg::FilesChanged { paths, .. } => {
                 self.log.line(&format!("changed: {}", paths.len()));
             }
+            Msg::InputsIndexed { inputs } => {
+                if let Some(w) = &self.watcher {
+                    w.watch_inputs(inputs);
+                }
+            }
             _ => {}
         }
         let mut rest = Vec::new();
@@ -177,6 +186,10 @@ impl Engine {
                     Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } | Effect::CollectCoverage { .. }
                 ) {
                     recorded.push(effect);
+                    continue;
+                }
+                if effect == Effect::IndexInputs {
+                    // Nothing was built: there is nothing new to read.
                     continue;
                 }
             }
@@ -209,6 +222,7 @@ impl Engine {
                     self.nextest.cancel(run);
                 }
                 Effect::Reload => self.reload(),
+                Effect::IndexInputs => self.index_inputs(),
                 Effect::Emit(report) => {
                     if let Report::RunFinished(s) = report.as_ref() {
                         self.record(s);
@@ -322,6 +336,16 @@ impl Engine {
         if let Err(e) = store.record(&record) {
             self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
         }
+    }
+
+    /// Reads what the compilations read again, off the loop.
+    fn index_inputs(&self) {
+        let ws = self.model.workspace.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let inputs = Box::new(crate::adapters::inputs::index(&ws));
+            let _ = tx.send(Msg::InputsIndexed { inputs });
+        });
     }
 
     /// Reads the workspace and config again, off the loop.
@@ -577,6 +601,7 @@ impl<B: Backend> Interactive<B> {
                 | Effect::Run { .. }
                 | Effect::Cancel { .. }
                 | Effect::Reload
+                | Effect::IndexInputs
                 | Effect::LoadSource { .. }
                 | Effect::CollectCoverage { .. } => {}
             }

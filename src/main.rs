@@ -138,7 +138,9 @@ fn git_changes(root: &Path, rev: &str) -> Result<Vec<PathBuf>, String> {
     };
     let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
     let diff = git(&["diff", "--name-only", rev, "--"])?;
-    let untracked = git(&["ls-files", "--others", "--exclude-standard"])?;
+    // `--full-name`: relative to the repository top, like `diff`'s names,
+    // also when the workspace is a subdirectory of the repository.
+    let untracked = git(&["ls-files", "--others", "--exclude-standard", "--full-name"])?;
     let mut files: Vec<PathBuf> = diff.lines().chain(untracked.lines()).map(|l| top.join(l)).collect();
     files.sort();
     files.dedup();
@@ -160,6 +162,7 @@ fn report(args: ReportArgs) -> ExitCode {
             ));
         };
         let cov = vigil::adapters::lcov::parse(&text, &ws.root);
+        vigil::adapters::outputs::record(&ws.target_dir, dir);
         return match vigil::adapters::html::write(&cov, &ws.root, dir) {
             Ok(n) => {
                 println!("wrote {} ({n} files)", dir.join("index.html").display());
@@ -376,6 +379,9 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    if let Some(lcov) = &args.lcov {
+        vigil::adapters::outputs::record(&ws.target_dir, lcov);
+    }
     let mut sink = Sink::stdout(args.format);
     let finished = runtime.block_on(app::run_once(ws, settings, selection, &mut sink, args.lcov.as_deref()));
     if let Some(e) = &finished.lcov_error {

@@ -438,6 +438,8 @@ fn a_filtered_listing_keeps_the_suites_it_left_out() {
 fn shop_ws_model(rules: Rules) -> Model {
     let ws = vigil::adapters::workspace::parse_metadata(&common::recorded("shop_metadata.json")).unwrap();
     let mut model = Model::new(ws, rules);
+    // As after a build: the index of what compilations read exists.
+    model.inputs.compilations = 1;
     replay_shop(&mut model);
     model
 }
@@ -484,6 +486,46 @@ fn change_during_a_run_restarts_it_for_both_change_sets() {
 }
 
 #[test]
+fn a_change_that_selects_nothing_leaves_the_run_in_flight_alone() {
+    let mut model = shop_ws_model(shop_rules());
+    changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
+    let fx = changed(&mut model, &["NOTES.md"], ms(10_100));
+    assert_eq!(
+        fx,
+        vec![Effect::emit(Report::ChangeIgnored {
+            changed: vec!["NOTES.md".into()]
+        })],
+        "reported, and no cancel"
+    );
+    assert!(model.queued.is_none(), "nothing waits either");
+    assert!(model.active_run().is_some_and(|r| !r.cancel_requested));
+}
+
+#[test]
+fn only_the_selecting_part_of_a_change_set_joins_the_restart() {
+    let mut model = shop_ws_model(shop_rules());
+    changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
+    let fx = changed(&mut model, &["NOTES.md", "orders/tests/checkout.rs"], ms(10_100));
+    assert_eq!(
+        fx,
+        vec![
+            Effect::emit(Report::ChangeIgnored {
+                changed: vec!["NOTES.md".into()]
+            }),
+            Effect::Cancel { run: 2 }
+        ],
+        "the ignored part is said before the cancel"
+    );
+    match &model.queued {
+        Some((_, Selection::Changed { files })) => {
+            assert!(files.iter().all(|f| !f.ends_with("NOTES.md")), "{files:?}");
+            assert_eq!(files.len(), 2, "the new file and the stopped run's");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
 fn queue_mode_lets_the_run_finish_then_runs_the_waiting_changes() {
     let rules = Rules {
         on_change: vigil::core::model::OnChange::Queue,
@@ -508,7 +550,7 @@ fn queue_mode_lets_the_run_finish_then_runs_the_waiting_changes() {
     assert_eq!(summary(&fx).outcome, Outcome::BuildFailed, "run 2 ended on its own");
     assert!(fx.contains(&Effect::List {
         run: 3,
-        filterset: Some("binary_id(orders::checkout) | package(money) | package(orders)".into())
+        filterset: Some("binary_id(orders::checkout) | rdeps(money)".into())
     }));
 }
 

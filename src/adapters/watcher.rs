@@ -16,6 +16,8 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 use tokio::sync::mpsc;
 
 use super::clock::Clock;
+use super::outputs::Outputs;
+use crate::core::inputs::Inputs;
 use crate::core::{Msg, Workspace};
 
 /// However long a flood lasts, a change set goes out after this.
@@ -39,6 +41,12 @@ struct Rules {
     root: PathBuf,
     target_dir: PathBuf,
     gitignore: Gitignore,
+    /// Local packages outside the root (path dependencies): all their files.
+    outside_roots: Vec<PathBuf>,
+    /// Single files outside the root that a compilation reads.
+    outside_files: HashSet<PathBuf>,
+    /// What vigil itself writes: never a change.
+    own: Outputs,
     /// The lockfile's contents when last seen (`None`: there was none).
     lockfile: Option<Vec<u8>>,
 }
@@ -54,6 +62,9 @@ impl Rules {
             target_dir: ws.target_dir.clone(),
             gitignore: builder.build().unwrap_or_else(|_| Gitignore::empty()),
             lockfile: std::fs::read(ws.root.join("Cargo.lock")).ok(),
+            outside_roots: outside_roots(ws),
+            outside_files: HashSet::new(),
+            own: Outputs::new(&ws.target_dir),
         }
     }
 
@@ -73,15 +84,15 @@ impl Rules {
 
     /// Whether a change to `path` can matter.
     fn wanted(&self, path: &Path) -> bool {
-        if !path.starts_with(&self.root) || path.starts_with(&self.target_dir) {
-            return false;
-        }
-        if path.components().any(|c| c.as_os_str() == ".git") {
+        if path.starts_with(&self.target_dir) || path.components().any(|c| c.as_os_str() == ".git") {
             return false;
         }
         let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-        if is_editor_temp(&name) {
+        if is_editor_temp(&name) || self.own.holds(path) {
             return false;
+        }
+        if !path.starts_with(&self.root) {
+            return self.outside_files.contains(path) || self.outside_roots.iter().any(|r| path.starts_with(r));
         }
         !self
             .gitignore
@@ -120,8 +131,12 @@ impl Watcher {
     ) -> notify::Result<Self> {
         let (raw_tx, raw_rx) = std_mpsc::channel();
         let inner = Arc::new(Mutex::new(notify::recommended_watcher(raw_tx)?));
-        let (dirs, gitignores) = walk(&ws.root, &ws.target_dir);
-        let rules = Arc::new(Mutex::new(Rules::new(ws, &gitignores)));
+        let (mut dirs, gitignores) = walk(&ws.root, &ws.target_dir);
+        let rules = Rules::new(ws, &gitignores);
+        for r in &rules.outside_roots {
+            dirs.extend(walk(r, &ws.target_dir).0);
+        }
+        let rules = Arc::new(Mutex::new(rules));
         let watcher = Self {
             inner,
             rules,
@@ -135,9 +150,42 @@ impl Watcher {
 
     /// Follows a reloaded workspace (members added or moved).
     pub fn rewatch(&self, ws: &Workspace) {
-        let (dirs, gitignores) = walk(&ws.root, &ws.target_dir);
+        let (mut dirs, gitignores) = walk(&ws.root, &ws.target_dir);
         if let Ok(mut r) = self.rules.lock() {
+            let files = std::mem::take(&mut r.outside_files);
             *r = Rules::new(ws, &gitignores);
+            r.outside_files = files;
+            for root in &r.outside_roots {
+                dirs.extend(walk(root, &ws.target_dir).0);
+            }
+        }
+        self.add(&dirs);
+    }
+
+    /// Also watches the files outside the workspace root that a compilation
+    /// reads (`include_str!("../../shared/x.txt")`, `rerun-if-changed`
+    /// paths): their directories are watched, and only those files count.
+    pub fn watch_inputs(&self, inputs: &Inputs) {
+        let mut dirs = Vec::new();
+        if let Ok(mut r) = self.rules.lock() {
+            let home = cargo_home();
+            for p in inputs.paths() {
+                let outside = !p.starts_with(&r.root)
+                    && !p.starts_with(&r.target_dir)
+                    && !r.outside_roots.iter().any(|o| p.starts_with(o))
+                    && !home.as_ref().is_some_and(|h| p.starts_with(h));
+                if !outside || r.outside_files.contains(p) {
+                    continue;
+                }
+                r.outside_files.insert(p.to_path_buf());
+                if p.is_dir() {
+                    // A `rerun-if-changed` directory: everything below it.
+                    r.outside_roots.push(p.to_path_buf());
+                    dirs.extend(walk(p, &r.target_dir).0);
+                } else if let Some(parent) = p.parent() {
+                    dirs.push(parent.to_path_buf());
+                }
+            }
         }
         self.add(&dirs);
     }
@@ -149,6 +197,22 @@ impl Watcher {
     fn add(&self, dirs: &[PathBuf]) {
         add_watches(&self.inner, &self.watched, dirs);
     }
+}
+
+/// Path dependencies whose directories lie outside the workspace root.
+fn outside_roots(ws: &Workspace) -> Vec<PathBuf> {
+    ws.path_deps
+        .iter()
+        .map(|p| p.manifest_dir.clone())
+        .filter(|d| !d.starts_with(&ws.root))
+        .collect()
+}
+
+/// Where cargo keeps registry sources: never the user's own inputs.
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")))
 }
 
 fn add_watches(inner: &Mutex<RecommendedWatcher>, watched: &Mutex<HashSet<PathBuf>>, dirs: &[PathBuf]) {
@@ -249,6 +313,7 @@ fn debounce_loop(
             }
         }
         let Ok(mut r) = rules.lock() else { return };
+        r.own.refresh();
         let paths: Vec<PathBuf> = batch
             .paths
             .into_iter()

@@ -1,12 +1,16 @@
 //! Workspace discovery through `cargo metadata`: members, their directories,
-//! targets with source paths, and the dependency graph between members.
+//! targets with source paths, path dependencies outside the members, and
+//! cargo's resolved dependency graph (the one nextest's `rdeps()` follows).
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
 
+use std::collections::HashMap;
+
 use crate::core::catalog::{Package, Target, Workspace};
+use crate::core::graph::{DepKind, Edge, Graph, Node};
 
 #[derive(Debug, Error)]
 pub enum WorkspaceError {
@@ -31,6 +35,9 @@ struct RawMetadata {
     workspace_members: Vec<String>,
     workspace_root: PathBuf,
     target_directory: PathBuf,
+    /// Absent with `--no-deps`.
+    #[serde(default)]
+    resolve: Option<RawResolve>,
 }
 
 #[derive(Deserialize)]
@@ -38,6 +45,9 @@ struct RawPackage {
     id: String,
     name: String,
     manifest_path: PathBuf,
+    /// `None` for path packages.
+    #[serde(default)]
+    source: Option<String>,
     #[serde(default)]
     dependencies: Vec<RawDependency>,
     #[serde(default)]
@@ -47,6 +57,8 @@ struct RawPackage {
 #[derive(Deserialize)]
 struct RawDependency {
     name: String,
+    #[serde(default)]
+    source: Option<String>,
     path: Option<PathBuf>,
 }
 
@@ -57,13 +69,41 @@ struct RawTarget {
     src_path: PathBuf,
 }
 
-/// Runs `cargo metadata` in `dir` (any directory inside a workspace).
+#[derive(Deserialize)]
+struct RawResolve {
+    nodes: Vec<RawNode>,
+}
+
+#[derive(Deserialize)]
+struct RawNode {
+    id: String,
+    #[serde(default)]
+    deps: Vec<RawNodeDep>,
+}
+
+#[derive(Deserialize)]
+struct RawNodeDep {
+    name: String,
+    pkg: String,
+    #[serde(default)]
+    dep_kinds: Vec<RawDepKind>,
+}
+
+#[derive(Deserialize)]
+struct RawDepKind {
+    kind: Option<String>,
+    target: Option<String>,
+}
+
+/// Runs `cargo metadata` in `dir` (any directory inside a workspace): the
+/// full resolve, which cargo reads from `Cargo.lock` without the network
+/// when the lockfile is current.
 pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
     if !dir.exists() {
         return Err(WorkspaceError::Missing(dir.to_owned()));
     }
     let output = std::process::Command::new(cargo())
-        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .args(["metadata", "--format-version", "1"])
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()
@@ -75,53 +115,175 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
         }
         return Err(WorkspaceError::Metadata(stderr));
     }
-    parse_metadata(&String::from_utf8_lossy(&output.stdout))
+    let mut ws = parse_metadata(&String::from_utf8_lossy(&output.stdout))?;
+    let root_manifest = std::fs::read_to_string(ws.root.join("Cargo.toml")).unwrap_or_default();
+    name_overrides(&mut ws, &root_manifest);
+    Ok(ws)
 }
 
-/// Parses `cargo metadata --no-deps` JSON.
+/// Parses `cargo metadata` JSON (with its resolve, or `--no-deps`).
 pub fn parse_metadata(json: &str) -> Result<Workspace, WorkspaceError> {
     let raw: RawMetadata = serde_json::from_str(json).map_err(WorkspaceError::Parse)?;
+    let is_member = |p: &RawPackage| raw.workspace_members.contains(&p.id);
+    let package = |p: &RawPackage| Package {
+        name: p.name.clone(),
+        manifest_dir: p.manifest_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        deps: Vec::new(),
+        targets: p
+            .targets
+            .iter()
+            .map(|t| Target {
+                name: t.name.clone(),
+                kinds: t.kind.clone(),
+                src_path: t.src_path.clone(),
+            })
+            .collect(),
+    };
+    let graph = raw.resolve.as_ref().map(|r| graph(&raw, r)).unwrap_or_default();
     let member_names: Vec<&str> = raw
         .packages
         .iter()
-        .filter(|p| raw.workspace_members.contains(&p.id))
+        .filter(|p| is_member(p))
         .map(|p| p.name.as_str())
         .collect();
     let mut packages: Vec<Package> = raw
         .packages
         .iter()
-        .filter(|p| raw.workspace_members.contains(&p.id))
+        .filter(|p| is_member(p))
         .map(|p| {
-            let mut deps: Vec<String> = p
-                .dependencies
-                .iter()
-                .filter(|d| d.path.is_some() && member_names.contains(&d.name.as_str()) && d.name != p.name)
-                .map(|d| d.name.clone())
-                .collect();
+            let mut deps: Vec<String> = match graph.local(&p.name) {
+                // Members it depends on directly, by any kind of dependency.
+                Some(i) if !graph.is_empty() => graph.nodes[i]
+                    .deps
+                    .iter()
+                    .map(|e| &graph.nodes[e.to])
+                    .filter(|n| n.member)
+                    .map(|n| n.name.clone())
+                    .collect(),
+                // `--no-deps`: only the declared path dependencies are known.
+                _ => p
+                    .dependencies
+                    .iter()
+                    .filter(|d| d.path.is_some() && member_names.contains(&d.name.as_str()))
+                    .map(|d| d.name.clone())
+                    .collect(),
+            };
+            deps.retain(|d| *d != p.name);
             deps.sort();
             deps.dedup();
-            Package {
-                name: p.name.clone(),
-                manifest_dir: p.manifest_path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                deps,
-                targets: p
-                    .targets
-                    .iter()
-                    .map(|t| Target {
-                        name: t.name.clone(),
-                        kinds: t.kind.clone(),
-                        src_path: t.src_path.clone(),
-                    })
-                    .collect(),
-            }
+            Package { deps, ..package(p) }
         })
         .collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
+    // Path dependencies that are not members (`../vendored/x`, excluded
+    // members): their files are inputs too.
+    let mut path_deps: Vec<Package> = raw
+        .packages
+        .iter()
+        .filter(|p| !is_member(p) && p.source.is_none())
+        .map(package)
+        .collect();
+    path_deps.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Workspace {
         root: raw.workspace_root,
         target_dir: raw.target_directory,
         packages,
+        path_deps,
+        graph,
     })
+}
+
+/// The resolved graph: every package of the resolve, with its edges.
+fn graph(raw: &RawMetadata, resolve: &RawResolve) -> Graph {
+    let index: HashMap<&str, usize> = raw
+        .packages
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.id.as_str(), i))
+        .collect();
+    let mut nodes: Vec<Node> = raw
+        .packages
+        .iter()
+        .map(|p| Node {
+            name: p.name.clone(),
+            member: raw.workspace_members.contains(&p.id),
+            dir: p
+                .source
+                .is_none()
+                .then(|| p.manifest_path.parent().map(Path::to_path_buf).unwrap_or_default()),
+            deps: Vec::new(),
+        })
+        .collect();
+    for n in &resolve.nodes {
+        let Some(&from) = index.get(n.id.as_str()) else {
+            continue;
+        };
+        let declared = &raw.packages[from].dependencies;
+        for d in &n.deps {
+            let Some(&to) = index.get(d.pkg.as_str()) else { continue };
+            let target = &raw.packages[to];
+            let kinds = d
+                .dep_kinds
+                .iter()
+                .map(|k| {
+                    let kind = match k.kind.as_deref() {
+                        Some("dev") => DepKind::Dev,
+                        Some("build") => DepKind::Build,
+                        _ => DepKind::Normal,
+                    };
+                    (kind, k.target.clone())
+                })
+                .collect();
+            // Asked for from a registry or git, resolved to a path package:
+            // an override put it there. Which one is read from the root
+            // manifest by `name_overrides`.
+            let patched = (target.source.is_none()
+                && declared
+                    .iter()
+                    .any(|dd| dd.name == target.name && dd.path.is_none() && dd.source.is_some()))
+            .then(|| "[patch]".to_owned());
+            let rename = (d.name != target.name.replace('-', "_")).then(|| d.name.clone());
+            nodes[from].deps.push(Edge {
+                to,
+                kinds,
+                rename,
+                patched,
+            });
+        }
+    }
+    Graph::new(nodes)
+}
+
+/// Names the override section of each patched edge after the root manifest
+/// (`[patch.crates-io]`, `[replace]`).
+fn name_overrides(ws: &mut Workspace, root_manifest: &str) {
+    let Ok(manifest) = root_manifest.parse::<toml::Table>() else {
+        return;
+    };
+    let section = |name: &str| -> Option<String> {
+        if let Some(patch) = manifest.get("patch").and_then(|p| p.as_table()) {
+            for (registry, table) in patch {
+                if table.as_table().is_some_and(|t| t.contains_key(name)) {
+                    return Some(format!("[patch.{registry}]"));
+                }
+            }
+        }
+        let replaced = manifest
+            .get("replace")
+            .and_then(|r| r.as_table())
+            .is_some_and(|t| t.keys().any(|k| k.split(':').next() == Some(name)));
+        replaced.then(|| "[replace]".to_owned())
+    };
+    let names: Vec<String> = ws.graph.nodes.iter().map(|n| n.name.clone()).collect();
+    let mut nodes = std::mem::take(&mut ws.graph.nodes);
+    for n in &mut nodes {
+        for e in n.deps.iter_mut().filter(|e| e.patched.is_some()) {
+            if let Some(s) = section(&names[e.to]) {
+                e.patched = Some(s);
+            }
+        }
+    }
+    ws.graph = Graph::new(nodes);
 }
 
 /// The cargo that invoked us (when run as `cargo vigil`), else `cargo`.

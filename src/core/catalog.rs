@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::glob::Glob;
+use super::graph::Graph;
 use super::msg::ListedSuite;
 use super::test_state::{TestCase, TestState};
 
@@ -20,6 +21,11 @@ pub struct Workspace {
     pub root: PathBuf,
     pub target_dir: PathBuf,
     pub packages: Vec<Package>,
+    /// Path dependencies that are not members (`../vendored/x`, excluded
+    /// members): watched, and their changes select their dependents.
+    pub path_deps: Vec<Package>,
+    /// cargo's resolved graph (empty when only `--no-deps` was read).
+    pub graph: Graph,
 }
 
 /// A workspace member.
@@ -44,8 +50,12 @@ impl Workspace {
         self.packages.iter().find(|p| p.name == name)
     }
 
-    /// Members that depend on `name`, directly or not (not including `name`).
+    /// Members that depend on `name`, directly or not (not including `name`),
+    /// through cargo's resolved graph when it is known.
     pub fn dependents(&self, name: &str) -> Vec<String> {
+        if let Some(i) = self.graph.local(name) {
+            return self.graph.dependents(i).into_iter().map(|d| d.member).collect();
+        }
         let mut found: Vec<String> = Vec::new();
         let mut frontier = vec![name.to_owned()];
         while let Some(current) = frontier.pop() {
@@ -251,6 +261,7 @@ mod tests {
                 pkg("shop", &["orders"]),
                 pkg("alone", &[]),
             ],
+            ..Workspace::default()
         };
         assert_eq!(ws.dependents("money"), vec!["orders".to_string(), "shop".to_string()]);
         assert!(ws.dependents("alone").is_empty());

@@ -16,6 +16,9 @@ pub enum Effect {
     CollectCoverage { run: u32, ran: Vec<String> },
     /// Read a workspace file for the coverage view's source pane.
     LoadSource { path: String },
+    /// Read what the compilations read again (dep-info, build script
+    /// output): a build has happened.
+    IndexInputs,
     /// Read the workspace (cargo metadata) and the config again.
     Reload,
     /// Leave the interactive view (after stopping any run).

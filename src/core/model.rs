@@ -9,6 +9,7 @@ use super::coverage::{Coverage, Threshold};
 use super::glob::Glob;
 use super::history::History;
 use super::hygiene::{HygieneRules, HygieneWarning};
+use super::inputs::Inputs;
 use super::run::{Run, Selection, Trigger};
 use super::ui_state::UiState;
 
@@ -91,6 +92,9 @@ pub struct Model {
     pub coverage: Option<Coverage>,
     pub coverage_run: Option<u32>,
     pub coverage_prev: Option<Coverage>,
+    /// What each compilation read (dep-info, `rerun-if-changed`): for
+    /// selecting by files that are not Rust sources.
+    pub inputs: Inputs,
 }
 
 impl Model {

@@ -72,6 +72,10 @@ pub enum Msg {
         rules: Option<super::model::Rules>,
         error: Option<String>,
     },
+    /// What the workspace's compilations read, indexed again (after a build).
+    InputsIndexed {
+        inputs: Box<super::inputs::Inputs>,
+    },
     /// The history of past runs, read from the store.
     HistoryLoaded {
         history: Box<super::history::History>,

@@ -1,24 +1,33 @@
-//! Affected-test selection: from a change set and the workspace graph to a
-//! run plan with a reason for every selected binary. Pure: paths are data.
+//! Affected-test selection: from a change set, cargo's resolved graph and
+//! what each compilation read, to a run plan with a reason for every
+//! selected binary. Pure: paths are data.
 //!
-//! Rules, most specific first:
-//! - `Cargo.toml`, `Cargo.lock`, `build.rs`, `.cargo/config*`,
-//!   `rust-toolchain*`, `.config/nextest.toml`, `vigil.toml` → everything,
-//!   and the workspace and config are reloaded;
+//! Rules, for each changed path:
+//! - `Cargo.toml`, `Cargo.lock`, `.cargo/config*`, `rust-toolchain*`,
+//!   `.config/nextest.toml`, `vigil.toml` → everything, and the workspace
+//!   and config are reloaded;
 //! - a file of one integration target (`tests/x.rs`, `tests/x/…`) → that
-//!   binary; another file under `tests/` → the package's test binaries;
-//! - any other file inside a package (sources, fixtures, `include_str!`
-//!   data) → every test binary of the package and of every member that
-//!   depends on it, directly or not;
-//! - a file outside every package → nothing.
+//!   binary; another file under a member's `tests/` → its test binaries;
+//! - any other file inside a local package (a member, or a path dependency
+//!   outside the members) → `rdeps(package)`: the package and every member
+//!   that depends on it through cargo's resolved graph (patches, renames,
+//!   build-, dev- and target-specific dependencies, registry crates between);
+//! - a file that a compilation read (rustc's dep-info: `include_str!`
+//!   targets anywhere) or that a build script reruns on → the binaries built
+//!   from it, wherever the file lies;
+//! - a file nothing claims → nothing, unless nothing was ever built to tell
+//!   (then everything, since what reads it cannot be known).
 //!
+//! The run's filterset uses nextest's own `rdeps()`, so nextest's graph is
+//! the source of truth for what runs; the resolved graph here explains it.
 //! Tests that failed or were cancelled last time, and tests never run, are
-//! always added.
+//! always added (a whole binary when most of its tests are).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Package, Workspace};
+use super::inputs::{Inputs, Owner, Via};
 use super::test_state::TestState;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,132 +53,236 @@ pub struct Targeted {
     pub binaries: BTreeMap<String, String>,
     /// Run-level reasons, in order.
     pub reasons: Vec<String>,
+    /// Changed paths that selected nothing (shown relative to the root).
+    pub ignored: Vec<String>,
 }
 
-/// Where a change lands.
+impl Plan {
+    /// The changed paths this plan leaves out (they select nothing).
+    pub fn ignored(&self) -> &[String] {
+        match self {
+            Plan::Nothing { ignored } => ignored,
+            Plan::Everything { .. } => &[],
+            Plan::Some(t) => &t.ignored,
+        }
+    }
+}
+
+/// What one changed path selects.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Scope {
+enum Hit {
     Everything,
-    /// One integration target of a package.
-    Target {
-        package: String,
-        target: String,
+    /// One test binary.
+    Binary {
+        binary_id: String,
     },
-    /// The package's `tests/` binaries.
+    /// A member's `tests/` binaries.
     PackageTests(String),
-    /// The package and everything depending on it.
+    /// A local package and everything that depends on it.
     Package(String),
-    Outside,
 }
 
-const EVERYTHING_NAMES: &[&str] = &["Cargo.toml", "Cargo.lock", "build.rs", "vigil.toml"];
+const EVERYTHING_NAMES: &[&str] = &["Cargo.toml", "Cargo.lock", "vigil.toml"];
 
-fn scope(ws: &Workspace, path: &Path) -> Scope {
+/// Every hit of `path`, each with why (the sentence after "changed").
+fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     if EVERYTHING_NAMES.contains(&name.as_ref()) || name.starts_with("rust-toolchain") {
-        return Scope::Everything;
+        return vec![(Hit::Everything, String::new())];
     }
     if let Ok(rel) = path.strip_prefix(&ws.root) {
         let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
         match (parts.next().as_deref(), parts.next().as_deref()) {
-            (Some(".cargo"), Some(f)) if f.starts_with("config") => return Scope::Everything,
-            (Some(".config"), Some("nextest.toml")) => return Scope::Everything,
+            (Some(".cargo"), Some(f)) if f.starts_with("config") => return vec![(Hit::Everything, String::new())],
+            (Some(".config"), Some("nextest.toml")) => return vec![(Hit::Everything, String::new())],
             _ => {}
         }
     }
-    let Some(pkg) = owning_package(ws, path) else {
-        return Scope::Outside;
-    };
+    let mut found = Vec::new();
+    if let Some((pkg, member)) = owning_package(ws, path) {
+        found.push((structural(pkg, member, path), String::new()));
+    }
+    for (owner, via) in inputs.owners(path) {
+        let hit = match &owner {
+            Owner::Package(p) => Hit::Package(p.clone()),
+            Owner::Binary { binary_id, .. } => Hit::Binary {
+                binary_id: binary_id.clone(),
+            },
+        };
+        if found.iter().any(|(h, _)| *h == hit) {
+            continue;
+        }
+        let who = match &owner {
+            Owner::Package(p) => format!("`{p}`"),
+            Owner::Binary { binary_id, .. } => format!("`{binary_id}`"),
+        };
+        let why = match via {
+            Via::Compiled => format!(" (read when compiling {who})"),
+            Via::RerunIfChanged => format!(" ({who}'s build script reruns on it)"),
+        };
+        found.push((hit, why));
+    }
+    if found.is_empty() && inputs.compilations == 0 && !path.starts_with(&ws.target_dir) {
+        // Nothing was built yet: which compilation reads this file cannot
+        // be known, and a miss is worse than a full run.
+        return vec![(
+            Hit::Everything,
+            " (nothing is built yet to tell what reads it)".to_owned(),
+        )];
+    }
+    found
+}
+
+/// Where a file inside a package lands by its place in the package.
+fn structural(pkg: &Package, member: bool, path: &Path) -> Hit {
     let tests_dir = pkg.manifest_dir.join("tests");
-    if let Ok(rel) = path.strip_prefix(&tests_dir) {
+    if member && path.starts_with(&tests_dir) {
         for t in pkg.targets.iter().filter(|t| t.kinds.iter().any(|k| k == "test")) {
             // tests/x.rs, or tests/x/main.rs with its modules beside it.
             let dir = t.src_path.parent().unwrap_or(&t.src_path);
             let single_file = t.src_path == path;
             let own_dir = dir != tests_dir && path.starts_with(dir);
             if single_file || own_dir {
-                return Scope::Target {
-                    package: pkg.name.clone(),
-                    target: t.name.clone(),
+                return Hit::Binary {
+                    binary_id: format!("{}::{}", pkg.name, t.name),
                 };
             }
         }
-        if rel.components().count() >= 1 {
-            return Scope::PackageTests(pkg.name.clone());
-        }
+        return Hit::PackageTests(pkg.name.clone());
     }
-    Scope::Package(pkg.name.clone())
+    Hit::Package(pkg.name.clone())
 }
 
-/// The member whose directory holds `path` (the deepest, for nested ones).
-fn owning_package<'a>(ws: &'a Workspace, path: &Path) -> Option<&'a Package> {
-    ws.packages
-        .iter()
-        .filter(|p| path.starts_with(&p.manifest_dir))
-        .max_by_key(|p| p.manifest_dir.components().count())
+/// The local package whose directory holds `path` (the deepest, for nested
+/// ones), and whether it is a member.
+fn owning_package<'a>(ws: &'a Workspace, path: &Path) -> Option<(&'a Package, bool)> {
+    let members = ws.packages.iter().map(|p| (p, true));
+    let others = ws.path_deps.iter().map(|p| (p, false));
+    members
+        .chain(others)
+        .filter(|(p, _)| path.starts_with(&p.manifest_dir))
+        .max_by_key(|(p, _)| p.manifest_dir.components().count())
 }
 
 fn display(ws: &Workspace, path: &Path) -> String {
     path.strip_prefix(&ws.root).unwrap_or(path).display().to_string()
 }
 
-pub fn plan(ws: &Workspace, catalog: &Catalog, changed: &[PathBuf]) -> Plan {
+/// The plan being built: filterset terms and reasons, stable in order.
+#[derive(Default)]
+struct Builder {
+    /// filterset term → reason.
+    terms: BTreeMap<String, String>,
+    binaries: BTreeMap<String, String>,
+    reasons: Vec<String>,
+}
+
+impl Builder {
+    fn reason(&mut self, r: &str) {
+        if !self.reasons.iter().any(|x| x == r) {
+            self.reasons.push(r.to_owned());
+        }
+    }
+
+    fn term(&mut self, term: String, why: &str) {
+        self.terms.entry(term).or_insert_with(|| why.to_owned());
+    }
+
+    fn binary(&mut self, binary_id: &str, why: &str) {
+        self.binaries
+            .entry(binary_id.to_owned())
+            .or_insert_with(|| why.to_owned());
+    }
+
+    fn package_binaries(&mut self, catalog: &Catalog, package: &str, why: &str) {
+        for s in catalog.suites.iter().filter(|s| s.package == package) {
+            self.binary(&s.binary_id, why);
+        }
+    }
+
+    /// `package` (a member or a path dependency) and every member that
+    /// depends on it; false when that is nothing (a path dependency that no
+    /// member uses).
+    fn package(&mut self, ws: &Workspace, catalog: &Catalog, package: &str, base: &str) -> bool {
+        let member = ws.package(package).is_some();
+        let dependents: Vec<(String, String, bool)> = match ws.graph.local(package) {
+            Some(i) => ws
+                .graph
+                .dependents(i)
+                .into_iter()
+                .map(|d| {
+                    // A member reached only through non-members: nextest
+                    // cannot name `package`, so the run names this member.
+                    let entry = d.chain[1..d.chain.len() - 1].iter().all(|&n| !ws.graph.nodes[n].member);
+                    (d.member, ws.graph.explain(&d.chain), entry)
+                })
+                .collect(),
+            None => ws
+                .dependents(package)
+                .into_iter()
+                .map(|d| {
+                    let why = format!("`{d}` depends on `{package}`");
+                    (d, why, false)
+                })
+                .collect(),
+        };
+        if member {
+            self.term(format!("rdeps({package})"), base);
+            self.package_binaries(catalog, package, base);
+            self.reason(base);
+        }
+        let selects = member || !dependents.is_empty();
+        for (dep, explained, entry) in dependents {
+            let why = format!("{base}; {explained}");
+            if !member && entry {
+                self.term(format!("rdeps({dep})"), &why);
+            }
+            self.package_binaries(catalog, &dep, &why);
+            self.reason(&why);
+        }
+        selects
+    }
+}
+
+pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, changed: &[PathBuf]) -> Plan {
     let mut everything = Vec::new();
     let mut ignored = Vec::new();
-    // filterset term → reason; BTreeMap keeps the output stable.
-    let mut terms: BTreeMap<String, String> = BTreeMap::new();
-    let mut binaries: BTreeMap<String, String> = BTreeMap::new();
-    let mut reasons: Vec<String> = Vec::new();
-    let add_reason = |r: String, reasons: &mut Vec<String>| {
-        if !reasons.contains(&r) {
-            reasons.push(r);
-        }
-    };
+    let mut b = Builder::default();
     for path in changed {
         let shown = display(ws, path);
-        match scope(ws, path) {
-            Scope::Everything => everything.push(format!("`{shown}` changed: everything runs")),
-            Scope::Outside => ignored.push(shown),
-            Scope::Target { package, target } => {
-                let id = format!("{package}::{target}");
-                let reason = format!("`{shown}` changed");
-                terms
-                    .entry(format!("binary_id({id})"))
-                    .or_insert_with(|| reason.clone());
-                binaries.entry(id).or_insert_with(|| reason.clone());
-                add_reason(reason, &mut reasons);
-            }
-            Scope::PackageTests(package) => {
-                let reason = format!("`{shown}` changed (shared by `{package}`'s tests)");
-                terms
-                    .entry(format!("package({package}) & kind(test)"))
-                    .or_insert_with(|| reason.clone());
-                for s in catalog
-                    .suites
-                    .iter()
-                    .filter(|s| s.package == package && s.kind == "test")
-                {
-                    binaries
-                        .entry(s.binary_id.to_string())
-                        .or_insert_with(|| reason.clone());
+        let found = hits(ws, inputs, path);
+        let mut selected = false;
+        for (hit, why) in &found {
+            let base = format!("`{shown}` changed{why}");
+            selected |= match hit {
+                Hit::Everything => {
+                    everything.push(format!("{base}: everything runs"));
+                    true
                 }
-                add_reason(reason, &mut reasons);
-            }
-            Scope::Package(package) => {
-                let base = format!("`{shown}` changed");
-                let mut affected = vec![(package.clone(), base.clone())];
-                for dep in ws.dependents(&package) {
-                    let why = format!("{base}; `{dep}` depends on `{package}`");
-                    affected.push((dep, why));
+                Hit::Binary { binary_id } => {
+                    b.term(format!("binary_id({binary_id})"), &base);
+                    b.binary(binary_id, &base);
+                    b.reason(&base);
+                    true
                 }
-                for (pkg, why) in affected {
-                    terms.entry(format!("package({pkg})")).or_insert_with(|| why.clone());
-                    for s in catalog.suites.iter().filter(|s| s.package == pkg) {
-                        binaries.entry(s.binary_id.to_string()).or_insert_with(|| why.clone());
+                Hit::PackageTests(package) => {
+                    let why = format!("{base} (shared by `{package}`'s tests)");
+                    b.term(format!("package({package}) & kind(test)"), &why);
+                    for s in catalog
+                        .suites
+                        .iter()
+                        .filter(|s| s.package == *package && s.kind == "test")
+                    {
+                        b.binary(&s.binary_id, &why);
                     }
-                    add_reason(why, &mut reasons);
+                    b.reason(&why);
+                    true
                 }
-            }
+                Hit::Package(package) => b.package(ws, catalog, package, &base),
+            };
+        }
+        if !selected {
+            ignored.push(shown);
         }
     }
     if !everything.is_empty() {
@@ -178,14 +291,26 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, changed: &[PathBuf]) -> Plan {
             reasons: everything,
         };
     }
-    if terms.is_empty() {
+    if b.terms.is_empty() {
         return Plan::Nothing { ignored };
     }
-    // Always: what failed last time and what never ran.
+    always_added(catalog, &mut b);
+    Plan::Some(Targeted {
+        filterset: b.terms.keys().cloned().collect::<Vec<_>>().join(" | "),
+        binaries: b.binaries,
+        reasons: b.reasons,
+        ignored,
+    })
+}
+
+/// What failed last time and what never ran comes along: test by test, or
+/// the whole binary when most of its tests would be named.
+fn always_added(catalog: &Catalog, b: &mut Builder) {
     for suite in &catalog.suites {
-        if binaries.contains_key(&*suite.binary_id) {
+        if b.binaries.contains_key(&*suite.binary_id) {
             continue;
         }
+        let mut added = Vec::new();
         for t in &suite.tests {
             let why = match (t.state, t.run) {
                 (TestState::Failed | TestState::Xpass, _) => "failed last time",
@@ -194,16 +319,26 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, changed: &[PathBuf]) -> Plan {
                 (_, None) if !t.ignored => "never run",
                 _ => continue,
             };
-            terms.insert(
-                format!("(binary_id({}) & test(={}))", suite.binary_id, t.name),
-                why.to_owned(),
+            added.push((t.name.as_str(), why));
+        }
+        if added.is_empty() {
+            continue;
+        }
+        let runnable = suite.tests.iter().filter(|t| !t.ignored).count();
+        if added.len() > 1 && added.len() * 2 > runnable {
+            // 700 `test(=…)` terms would say no more than this one.
+            let why = format!(
+                "{} of its {runnable} tests failed, were cancelled or never ran",
+                added.len()
             );
-            add_reason(format!("{} {}: {why}", suite.binary_id, t.name), &mut reasons);
+            b.term(format!("binary_id({})", suite.binary_id), &why);
+            b.binary(&suite.binary_id, &why);
+            b.reason(&format!("{}: {why}", suite.binary_id));
+            continue;
+        }
+        for (name, why) in added {
+            b.term(format!("(binary_id({}) & test(={name}))", suite.binary_id), why);
+            b.reason(&format!("{} {name}: {why}", suite.binary_id));
         }
     }
-    Plan::Some(Targeted {
-        filterset: terms.keys().cloned().collect::<Vec<_>>().join(" | "),
-        binaries,
-        reasons,
-    })
 }

@@ -54,6 +54,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick { now } => model.now = model.now.max(now),
         Msg::HistoryLoaded { history } => model.history = *history,
+        Msg::InputsIndexed { inputs } => model.inputs = *inputs,
         Msg::Hygiene { warnings } => model.hygiene = warnings,
         Msg::SourceLoaded { path, text } => match text {
             Some(text) => {
@@ -99,6 +100,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         } => {
             if let Some(ws) = workspace {
                 model.workspace = *ws;
+                fx.push(Effect::IndexInputs);
             }
             if let Some(rules) = rules {
                 model.rules = rules;
@@ -130,12 +132,30 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
 }
 
 fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
+    let mut selection = selection;
+    // A change set is planned before anything else: the part of it that
+    // selects nothing is reported and stops nothing.
+    let mut plan = None;
+    if let Selection::Changed { files } = &mut selection {
+        let p = select::plan(&model.workspace, &model.catalog, &model.inputs, files);
+        let ignored = p.ignored().to_vec();
+        if !ignored.is_empty() {
+            model.ui.note = Some(format!("change ignored (nothing reads it): {}", ignored.join(", ")));
+            fx.push(Effect::emit(Report::ChangeIgnored {
+                changed: ignored.clone(),
+            }));
+            files.retain(|f| !ignored.contains(&relative(&model.workspace, f)));
+        }
+        if files.is_empty() {
+            return;
+        }
+        plan = Some(p);
+    }
     if let Some(active) = model.runs.last_mut().filter(|r| r.is_active()) {
         // One run at a time. A change set waits for the run (`queue`) or
         // stops it (`restart`) and is merged with what is already waiting —
         // and, on restart, with the stopped run's own changes, which were
         // never fully tested. Any other request stops the run.
-        let mut selection = selection;
         let restart = match &mut selection {
             Selection::Changed { files } => {
                 if let Some((_, Selection::Changed { files: waiting })) = &model.queued {
@@ -159,37 +179,28 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
     let mut changed = Vec::new();
     let mut binary_reasons = Default::default();
     let mut reasons = None;
-    let selection = match selection {
-        Selection::Changed { files } => {
-            let shown: Vec<String> = files.iter().map(|f| relative(&model.workspace, f)).collect();
-            match select::plan(&model.workspace, &model.catalog, &files) {
-                Plan::Nothing { ignored } => {
-                    model.ui.note = Some(format!(
-                        "change ignored (outside every package): {}",
-                        ignored.join(", ")
-                    ));
-                    fx.push(Effect::emit(Report::ChangeIgnored { changed: shown }));
-                    return;
+    let selection = match (selection, plan) {
+        (Selection::Changed { files }, Some(plan)) => match plan {
+            // Every path was ignored: returned above.
+            Plan::Nothing { .. } => return,
+            Plan::Everything { reload, reasons: why } => {
+                if reload {
+                    fx.push(Effect::Reload);
                 }
-                Plan::Everything { reload, reasons: why } => {
-                    if reload {
-                        fx.push(Effect::Reload);
-                    }
-                    changed = files;
-                    reasons = Some(why);
-                    Selection::All
-                }
-                Plan::Some(t) => {
-                    changed = files;
-                    binary_reasons = t.binaries;
-                    Selection::Filter {
-                        expr: t.filterset,
-                        reasons: t.reasons,
-                    }
+                changed = files;
+                reasons = Some(why);
+                Selection::All
+            }
+            Plan::Some(t) => {
+                changed = files;
+                binary_reasons = t.binaries;
+                Selection::Filter {
+                    expr: t.filterset,
+                    reasons: t.reasons,
                 }
             }
-        }
-        other => other,
+        },
+        (other, _) => other,
     };
     let number = model.next_run_number();
     let filterset = selection.filterset();
@@ -244,6 +255,8 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
     if r.phase != Phase::Building {
         return;
     }
+    // The build is done: what each compilation read may have changed.
+    fx.push(Effect::IndexInputs);
     if r.cancel_requested {
         finish_run(model, run, Outcome::Cancelled, at, fx);
         return;

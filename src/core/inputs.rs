@@ -1,0 +1,130 @@
+//! What each compilation of the workspace read, as cargo recorded it:
+//! rustc's dep-info (every source and `include_str!`/`include_bytes!` file)
+//! and build scripts' `rerun-if-changed` paths. Files that are not Rust
+//! sources, or that lie outside every package, select the binaries built
+//! from them through this index. Built by `adapters::inputs`; pure here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Who is rebuilt when an input changes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Owner {
+    /// A library or build script of a local package: the package and
+    /// everything that depends on it.
+    Package(String),
+    /// One test binary only (a `tests/`, bench or example target).
+    Binary { package: String, binary_id: String },
+}
+
+/// Why an input belongs to its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Via {
+    /// rustc read it while compiling (dep-info).
+    Compiled,
+    /// A build script asked to be rerun when it changes.
+    RerunIfChanged,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inputs {
+    files: HashMap<PathBuf, Vec<(Owner, Via)>>,
+    /// `rerun-if-changed` directories: anything below them counts.
+    dirs: Vec<(PathBuf, Owner)>,
+    /// How many dep-info files were read (0: nothing built yet).
+    pub compilations: usize,
+}
+
+impl Inputs {
+    pub fn add_file(&mut self, path: PathBuf, owner: Owner, via: Via) {
+        let owners = self.files.entry(path).or_default();
+        if !owners.iter().any(|(o, _)| *o == owner) {
+            owners.push((owner, via));
+        }
+    }
+
+    pub fn add_dir(&mut self, path: PathBuf, owner: Owner) {
+        if !self.dirs.iter().any(|(p, o)| *p == path && *o == owner) {
+            self.dirs.push((path, owner));
+        }
+    }
+
+    /// The owners of a changed file, and how each one reads it.
+    pub fn owners(&self, path: &Path) -> Vec<(Owner, Via)> {
+        let mut found: Vec<(Owner, Via)> = self.files.get(path).cloned().unwrap_or_default();
+        for (dir, owner) in &self.dirs {
+            if path.starts_with(dir) && !found.iter().any(|(o, _)| o == owner) {
+                found.push((owner.clone(), Via::RerunIfChanged));
+            }
+        }
+        found.sort();
+        found
+    }
+
+    /// Every file and directory the index names (what to watch).
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.files
+            .keys()
+            .map(PathBuf::as_path)
+            .chain(self.dirs.iter().map(|(d, _)| d.as_path()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len() + self.dirs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dirs.is_empty()
+    }
+}
+
+/// `a/src/../fixtures/x.txt` → `a/fixtures/x.txt`, without asking the disk.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_and_directories_find_their_owners() {
+        let mut inputs = Inputs::default();
+        let data = Owner::Package("data".into());
+        let built = Owner::Package("built".into());
+        inputs.add_file("/w/data/words.txt".into(), data.clone(), Via::Compiled);
+        inputs.add_file("/w/data/words.txt".into(), data.clone(), Via::Compiled);
+        inputs.add_dir("/w/built/assets".into(), built.clone());
+        assert_eq!(
+            inputs.owners(Path::new("/w/data/words.txt")),
+            vec![(data, Via::Compiled)]
+        );
+        assert_eq!(
+            inputs.owners(Path::new("/w/built/assets/logo.svg")),
+            vec![(built, Via::RerunIfChanged)]
+        );
+        assert!(inputs.owners(Path::new("/w/NOTES.md")).is_empty());
+    }
+
+    #[test]
+    fn normalize_folds_parent_components() {
+        assert_eq!(
+            normalize(Path::new("/w/data/src/../../outside/x.txt")),
+            PathBuf::from("/w/outside/x.txt")
+        );
+        assert_eq!(normalize(Path::new("a/./b")), PathBuf::from("a/b"));
+    }
+}
