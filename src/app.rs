@@ -409,6 +409,8 @@ pub struct Finished {
     pub lcov_error: Option<String>,
     /// nextest refused the filterset: a usage error.
     pub bad_filter: bool,
+    /// The change set selected nothing, so no run was needed: a pass.
+    pub nothing_selected: bool,
 }
 
 /// Runs once, headless, printing to `sink`; returns the run's summary.
@@ -479,7 +481,9 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
                 }
             }
             let idle = engine.model.active_run().is_none() && engine.model.queued.is_none();
-            if idle && (stopping || max_runs.is_some_and(|m| finished_runs >= m)) {
+            // A change set that selected nothing started no run: done.
+            let nothing_to_run = max_runs.is_some() && engine.model.runs.is_empty();
+            if idle && (stopping || nothing_to_run || max_runs.is_some_and(|m| finished_runs >= m)) {
                 break 'outer;
             }
         }
@@ -487,11 +491,13 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
     engine.shutdown(forced).await;
     signals.abort();
     let bad_filter = engine.model.current_run().is_some_and(|r| r.bad_filter);
+    let nothing_selected = engine.model.runs.is_empty() && !stopping && !forced;
     (
         engine,
         Finished {
             summary,
             bad_filter,
+            nothing_selected,
             lcov_error: None,
         },
     )

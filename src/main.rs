@@ -391,6 +391,7 @@ fn run(args: RunArgs) -> ExitCode {
     match finished.summary {
         _ if finished.bad_filter => ExitCode::from(EXIT_USAGE),
         Some(s) if s.gate.passed => ExitCode::from(EXIT_PASSED),
+        None if finished.nothing_selected => ExitCode::from(EXIT_PASSED),
         _ => ExitCode::from(EXIT_FAILED),
     }
 }

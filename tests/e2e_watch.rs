@@ -36,10 +36,11 @@ fn workspace(name: &str) -> PathBuf {
         "pub fn label(s: &str) -> String { s.to_uppercase() }\n#[test]\nfn shouts() { assert_eq!(label(\"a\"), \"A\"); }\n",
     )
     .unwrap();
-    // Slow only when the test asks for it through the environment.
+    // Slow (for as many seconds as it says) only when the test asks for it
+    // through the environment.
     std::fs::write(
         root.join("orders/tests/patience.rs"),
-        "#[test]\nfn waits_when_asked() {\n    if std::env::var_os(\"VIGIL_FIXTURE_SLOW\").is_some() {\n        std::thread::sleep(std::time::Duration::from_secs(60));\n    }\n}\n",
+        "#[test]\nfn waits_when_asked() {\n    if let Ok(secs) = std::env::var(\"VIGIL_FIXTURE_SLOW\") {\n        std::thread::sleep(std::time::Duration::from_secs(secs.parse().unwrap_or(60)));\n    }\n}\n",
     )
     .unwrap();
     let _ = std::fs::remove_file(root.join("Cargo.lock"));
@@ -54,13 +55,14 @@ struct Watch {
 }
 
 impl Watch {
-    fn start(root: &Path, slow: bool) -> Self {
+    /// `slow`: how many seconds the `patience` test sleeps.
+    fn start(root: &Path, slow: Option<&str>) -> Self {
         let mut cmd = vigil();
         cmd.args(["watch", "--no-tui", "--format", "json"])
             .arg(root)
             .stdout(Stdio::piped());
-        if slow {
-            cmd.env("VIGIL_FIXTURE_SLOW", "1");
+        if let Some(secs) = slow {
+            cmd.env("VIGIL_FIXTURE_SLOW", secs);
         }
         let mut child = cmd.spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -152,7 +154,7 @@ fn binaries(v: &Value) -> Vec<String> {
 #[test]
 fn editing_a_leaf_crate_runs_it_and_its_dependents_only() {
     let root = workspace("leaf");
-    let mut w = Watch::start(&root, false);
+    let mut w = Watch::start(&root, None);
     w.finished(1);
     edit(&root.join("money/src/lib.rs"));
     let started = w.wait_for("a watch run", |v| v["event"] == "run_started" && v["run"] == 2);
@@ -186,7 +188,7 @@ fn editing_a_leaf_crate_runs_it_and_its_dependents_only() {
 #[test]
 fn editing_one_integration_test_runs_only_that_binary() {
     let root = workspace("one-test");
-    let mut w = Watch::start(&root, false);
+    let mut w = Watch::start(&root, None);
     w.finished(1);
     edit(&root.join("orders/tests/e2e_flow.rs"));
     let started = w.wait_for("a watch run", |v| v["event"] == "run_started" && v["run"] == 2);
@@ -207,7 +209,7 @@ fn editing_one_integration_test_runs_only_that_binary() {
 #[test]
 fn a_flood_of_500_files_is_one_run() {
     let root = workspace("flood");
-    let mut w = Watch::start(&root, false);
+    let mut w = Watch::start(&root, None);
     w.finished(1);
     let data = root.join("labels/data");
     std::fs::create_dir_all(&data).unwrap();
@@ -242,7 +244,7 @@ fn a_flood_of_500_files_is_one_run() {
 #[test]
 fn an_edit_during_a_run_cancels_and_restarts_it_with_both_changes() {
     let root = workspace("restart");
-    let mut w = Watch::start(&root, true);
+    let mut w = Watch::start(&root, Some("60"));
     let test_started = |v: &Value| v["event"] == "test" && v["name"] == "waits_when_asked" && v["to"] == "running";
     w.wait_for("the slow test to start", test_started);
     edit(&root.join("labels/src/lib.rs"));
@@ -270,4 +272,67 @@ fn an_edit_during_a_run_cancels_and_restarts_it_with_both_changes() {
     std::thread::sleep(Duration::from_millis(300));
     let left = processes_mentioning(&root.display().to_string());
     assert!(left.is_empty(), "no process is left: {left:?}");
+}
+
+#[test]
+fn a_change_that_selects_nothing_leaves_the_run_in_flight_to_finish() {
+    let root = workspace("ignored-mid-run");
+    let mut w = Watch::start(&root, Some("4"));
+    w.wait_for("the slow test to start", |v| {
+        v["event"] == "test" && v["name"] == "waits_when_asked" && v["to"] == "running"
+    });
+    // NOTES.md lies outside every package of this virtual workspace.
+    std::fs::write(root.join("NOTES.md"), "notes\n").unwrap();
+    let ignored = w.wait_for("the ignored change", |v| v["event"] == "change_ignored");
+    assert_eq!(ignored["changed"], serde_json::json!(["NOTES.md"]));
+    let fin = w.finished(1);
+    assert_eq!(fin["outcome"], "failed", "the run ends with its own outcome: {fin}");
+    assert_eq!(fin["tests"]["cancelled"], 0);
+    let later = w.drain(Duration::from_secs(2));
+    assert!(
+        later.iter().all(|v| v["event"] != "run_started"),
+        "nothing to rerun: {later:#?}"
+    );
+    w.stop();
+}
+
+#[test]
+fn watch_output_redirected_into_a_package_settles_after_one_run() {
+    let root = workspace("redirect");
+    // Inside a package, so that only vigil knowing its own output keeps
+    // each written line from being a change to `labels`.
+    let out_path = root.join("labels/out.jsonl");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let mut child = vigil()
+        .args(["watch", "--no-tui", "--format", "json"])
+        .arg(&root)
+        .stdout(out)
+        .spawn()
+        .unwrap();
+    let lines = || -> Vec<Value> {
+        std::fs::read_to_string(&out_path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !lines().iter().any(|v| v["event"] == "run_finished") {
+        assert!(Instant::now() < deadline, "run 1 did not finish: {:#?}", lines());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Long enough for any change set the writes could have caused.
+    std::thread::sleep(Duration::from_secs(3));
+    // SAFETY: signalling our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    child.wait().unwrap();
+    let seen = lines();
+    let runs = seen.iter().filter(|v| v["event"] == "run_started").count();
+    assert_eq!(runs, 1, "one run, then quiet: {seen:#?}");
+    assert!(
+        seen.iter().all(|v| v["event"] != "change_ignored"),
+        "its own output is not even a change: {seen:#?}"
+    );
 }

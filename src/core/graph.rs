@@ -154,7 +154,7 @@ impl Graph {
         let mut notes = Vec::new();
         if let Some(e) = first_edge {
             if let Some(r) = &e.rename {
-                notes.push(format!("as `{r}`"));
+                notes.push(format!("`{}` renamed `{r}`", name(e.to)));
             }
             let targets: Vec<&str> = e.kinds.iter().filter_map(|(_, t)| t.as_deref()).collect();
             if !targets.is_empty() && targets.len() == e.kinds.len() {
@@ -220,7 +220,8 @@ mod tests {
             vec![
                 (
                     "alias".to_string(),
-                    "`alias` reaches `scopeguard` through `web` (as `helper`, through `[patch.crates-io]`)".to_string()
+                    "`alias` reaches `scopeguard` through `web` (`web` renamed `helper`, through `[patch.crates-io]`)"
+                        .to_string()
                 ),
                 (
                     "app".to_string(),

@@ -106,6 +106,8 @@ pub struct Run {
     pub changed: Vec<PathBuf>,
     /// Selected binary id → why, when the selection came from changes.
     pub binary_reasons: BTreeMap<String, String>,
+    /// Why each selected package is in, for binaries named only by the list.
+    pub package_reasons: BTreeMap<String, String>,
     /// A digest of the workspace's files when the run started: two runs
     /// with the same one ran the same code.
     pub fingerprint: String,
@@ -143,6 +145,7 @@ impl Run {
             selection,
             changed: Vec::new(),
             binary_reasons: BTreeMap::new(),
+            package_reasons: BTreeMap::new(),
             fingerprint: String::new(),
             started: at,
             finished: None,

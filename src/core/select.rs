@@ -51,6 +51,9 @@ pub struct Targeted {
     pub filterset: String,
     /// Selected binary ids (as far as the catalog knows them) → reason.
     pub binaries: BTreeMap<String, String>,
+    /// Selected packages → reason: for the binaries the catalog does not
+    /// know yet (a first run), named once the list arrives.
+    pub packages: BTreeMap<String, String>,
     /// Run-level reasons, in order.
     pub reasons: Vec<String>,
     /// Changed paths that selected nothing (shown relative to the root).
@@ -109,7 +112,9 @@ fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
                 binary_id: binary_id.clone(),
             },
         };
-        if found.iter().any(|(h, _)| *h == hit) {
+        let known = found.iter().position(|(h, _)| *h == hit);
+        let source = path.extension().is_some_and(|e| e == "rs");
+        if known.is_some() && source {
             continue;
         }
         let who = match &owner {
@@ -120,7 +125,11 @@ fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
             Via::Compiled => format!(" (read when compiling {who})"),
             Via::RerunIfChanged => format!(" ({who}'s build script reruns on it)"),
         };
-        found.push((hit, why));
+        match known {
+            // A data file inside its package: say how it is read.
+            Some(i) => found[i].1 = why,
+            None => found.push((hit, why)),
+        }
     }
     if found.is_empty() && inputs.compilations == 0 && !path.starts_with(&ws.target_dir) {
         // Nothing was built yet: which compilation reads this file cannot
@@ -174,6 +183,7 @@ struct Builder {
     /// filterset term → reason.
     terms: BTreeMap<String, String>,
     binaries: BTreeMap<String, String>,
+    packages: BTreeMap<String, String>,
     reasons: Vec<String>,
 }
 
@@ -195,6 +205,9 @@ impl Builder {
     }
 
     fn package_binaries(&mut self, catalog: &Catalog, package: &str, why: &str) {
+        self.packages
+            .entry(package.to_owned())
+            .or_insert_with(|| why.to_owned());
         for s in catalog.suites.iter().filter(|s| s.package == package) {
             self.binary(&s.binary_id, why);
         }
@@ -298,6 +311,7 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, changed: &[PathB
     Plan::Some(Targeted {
         filterset: b.terms.keys().cloned().collect::<Vec<_>>().join(" | "),
         binaries: b.binaries,
+        packages: b.packages,
         reasons: b.reasons,
         ignored,
     })

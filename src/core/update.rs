@@ -178,6 +178,7 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
     }
     let mut changed = Vec::new();
     let mut binary_reasons = Default::default();
+    let mut package_reasons = Default::default();
     let mut reasons = None;
     let selection = match (selection, plan) {
         (Selection::Changed { files }, Some(plan)) => match plan {
@@ -194,6 +195,7 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
             Plan::Some(t) => {
                 changed = files;
                 binary_reasons = t.binaries;
+                package_reasons = t.packages;
                 Selection::Filter {
                     expr: t.filterset,
                     reasons: t.reasons,
@@ -207,6 +209,7 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
     let mut run = Run::new(number, trigger, selection, at);
     run.changed = changed;
     run.binary_reasons = binary_reasons;
+    run.package_reasons = package_reasons;
     if let Some(r) = reasons {
         run.reasons = r;
     }
@@ -289,6 +292,17 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
     let Some(r) = model.runs.last_mut().filter(|r| r.number == run) else {
         return;
     };
+    // Binaries the catalog did not know when the run was planned get their
+    // package's reason.
+    for b in &selected_binaries {
+        if r.binary_reasons.contains_key(&**b) {
+            continue;
+        }
+        let package = model.catalog.suite(b).map(|s| s.package.as_str()).unwrap_or_default();
+        if let Some(why) = r.package_reasons.get(package) {
+            r.binary_reasons.insert(b.to_string(), why.clone());
+        }
+    }
     r.selected_binaries = selected_binaries;
     r.selected_tests = selected_tests;
     emit_run_started(&model.workspace, r, fx);
