@@ -432,7 +432,12 @@ pub async fn run_once<W: Write>(
 
 /// Notes about the history and coverage, said once before the first run.
 fn say_store_note<W: Write>(engine: &Engine, sink: &mut Sink<W>) {
-    for note in [&engine.store_note, &engine.coverage_note].into_iter().flatten() {
+    let notes = [
+        &engine.store_note,
+        &engine.coverage_note,
+        &engine.model.workspace.resolve_error,
+    ];
+    for note in notes.into_iter().flatten() {
         sink.emit(&Report::Warning {
             run: 0,
             message: note.clone(),

@@ -316,7 +316,10 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
     }));
     let result = runtime.block_on(async {
         let mut engine = app::Engine::new(ws, settings);
-        engine.model.ui.note = engine.store_note.clone();
+        engine.model.ui.note = engine
+            .store_note
+            .clone()
+            .or_else(|| engine.model.workspace.resolve_error.clone());
         if let Err(e) = engine.watch() {
             engine.model.ui.note = Some(format!("{e}; changes will not start runs"));
         }

@@ -402,3 +402,47 @@ fn hygiene_checks_report_tests_that_assert_nothing_with_file_and_line() {
     );
     assert!(h[1]["problem"].as_str().unwrap().contains("asserts nothing"));
 }
+
+#[test]
+fn since_names_untracked_files_right_when_the_workspace_is_a_subdirectory_of_its_repository() {
+    let repo = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("since-subdir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&repo);
+    let ws = repo.join("ws");
+    common::copy_dir(&fixture("shop"), &ws);
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(&repo)
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    git(&["init", "-q"]);
+    std::fs::write(repo.join(".gitignore"), "target/\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "shop"]);
+    // Untracked, inside `money`: `git ls-files` run from `ws/` names it
+    // `money/rates.csv`, relative to `ws/`, not to the repository top.
+    std::fs::write(ws.join("money/rates.csv"), "eur,1\n").unwrap();
+    let (code, lines) = run_json(&ws, &["--since", "HEAD"]);
+    assert_eq!(lines[0]["event"], "run_started", "{lines:#?}");
+    assert_eq!(lines[0]["changed"], serde_json::json!(["money/rates.csv"]));
+    assert_eq!(lines[0]["reasons"][0], "`money/rates.csv` changed");
+    assert_eq!(
+        code, 1,
+        "orders depends on money, and orders::checkout has a known failure"
+    );
+    let _ = std::fs::remove_dir_all(&repo);
+}

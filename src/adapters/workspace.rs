@@ -102,20 +102,38 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
     if !dir.exists() {
         return Err(WorkspaceError::Missing(dir.to_owned()));
     }
-    let output = std::process::Command::new(cargo())
-        .args(["metadata", "--format-version", "1"])
-        .current_dir(dir)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(WorkspaceError::Cargo)?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-        if stderr.contains("could not find `Cargo.toml`") {
-            return Err(WorkspaceError::NotAWorkspace(dir.to_owned()));
+    let metadata = |extra: &[&str]| -> Result<String, WorkspaceError> {
+        let output = std::process::Command::new(cargo())
+            .args(["metadata", "--format-version", "1"])
+            .args(extra)
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(WorkspaceError::Cargo)?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            if stderr.contains("could not find `Cargo.toml`") {
+                return Err(WorkspaceError::NotAWorkspace(dir.to_owned()));
+            }
+            return Err(WorkspaceError::Metadata(stderr));
         }
-        return Err(WorkspaceError::Metadata(stderr));
-    }
-    let mut ws = parse_metadata(&String::from_utf8_lossy(&output.stdout))?;
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    };
+    let mut ws = match metadata(&[]) {
+        Ok(json) => parse_metadata(&json)?,
+        Err(WorkspaceError::Metadata(why)) => {
+            // No resolve (offline with crates missing, a registry down):
+            // the members and their path dependencies still work.
+            let mut ws = parse_metadata(&metadata(&["--no-deps"])?)?;
+            let first = why.lines().find(|l| l.contains("error")).unwrap_or(why.as_str());
+            ws.resolve_error = Some(format!(
+                "cargo could not resolve the dependency graph ({first}); selection follows path dependencies \
+                 between members only until it can"
+            ));
+            ws
+        }
+        Err(e) => return Err(e),
+    };
     let root_manifest = std::fs::read_to_string(ws.root.join("Cargo.toml")).unwrap_or_default();
     name_overrides(&mut ws, &root_manifest);
     Ok(ws)
@@ -190,6 +208,7 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, WorkspaceError> {
         packages,
         path_deps,
         graph,
+        resolve_error: None,
     })
 }
 

@@ -26,6 +26,8 @@ pub struct Workspace {
     pub path_deps: Vec<Package>,
     /// cargo's resolved graph (empty when only `--no-deps` was read).
     pub graph: Graph,
+    /// Why the resolved graph could not be read, when it could not.
+    pub resolve_error: Option<String>,
 }
 
 /// A workspace member.

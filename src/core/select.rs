@@ -23,7 +23,7 @@
 //! Tests that failed or were cancelled last time, and tests never run, are
 //! always added (a whole binary when most of its tests are).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Package, Workspace};
@@ -185,11 +185,15 @@ struct Builder {
     binaries: BTreeMap<String, String>,
     packages: BTreeMap<String, String>,
     reasons: Vec<String>,
+    said: HashSet<String>,
+    /// Packages whose dependents were already added (by an earlier path):
+    /// a thousand changed files of one crate walk its graph once.
+    walked: HashMap<String, bool>,
 }
 
 impl Builder {
     fn reason(&mut self, r: &str) {
-        if !self.reasons.iter().any(|x| x == r) {
+        if self.said.insert(r.to_owned()) {
             self.reasons.push(r.to_owned());
         }
     }
@@ -217,6 +221,9 @@ impl Builder {
     /// depends on it; false when that is nothing (a path dependency that no
     /// member uses).
     fn package(&mut self, ws: &Workspace, catalog: &Catalog, package: &str, base: &str) -> bool {
+        if let Some(&selects) = self.walked.get(package) {
+            return selects;
+        }
         let member = ws.package(package).is_some();
         let dependents: Vec<(String, String, bool)> = match ws.graph.local(package) {
             Some(i) => ws
@@ -245,6 +252,7 @@ impl Builder {
             self.reason(base);
         }
         let selects = member || !dependents.is_empty();
+        self.walked.insert(package.to_owned(), selects);
         for (dep, explained, entry) in dependents {
             let why = format!("{base}; {explained}");
             if !member && entry {
