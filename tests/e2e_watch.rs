@@ -336,3 +336,33 @@ fn watch_output_redirected_into_a_package_settles_after_one_run() {
         "its own output is not even a change: {seen:#?}"
     );
 }
+
+#[test]
+fn files_outside_the_workspace_that_a_build_reads_are_watched() {
+    // The `graph` fixture: `data` includes `../../outside/shared.txt`, and
+    // `app` depends on `tiny`, a path dependency outside the workspace.
+    let top = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("watch-outside-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&top);
+    copy_dir(&fixture("graph"), &top);
+    let root = top.join("ws");
+    let mut w = Watch::start(&root, None);
+    assert_eq!(w.finished(1)["outcome"], "passed");
+    std::fs::write(top.join("outside/shared.txt"), "hello\n").unwrap();
+    let started = w.wait_for("a run for shared.txt", |v| v["event"] == "run_started" && v["run"] == 2);
+    assert_eq!(binaries(&started), vec!["alias", "data"]);
+    assert!(started["binary_reasons"]["data"]
+        .as_str()
+        .unwrap()
+        .contains("(read when compiling `data`)"));
+    assert_eq!(w.finished(2)["outcome"], "passed");
+    edit(&top.join("outside/tiny/src/lib.rs"));
+    let started = w.wait_for("a run for tiny", |v| v["event"] == "run_started" && v["run"] == 3);
+    assert_eq!(binaries(&started), vec!["app", "app::locking"]);
+    assert_eq!(
+        started["binary_reasons"]["app"],
+        "`../outside/tiny/src/lib.rs` changed; `app` depends on `tiny`"
+    );
+    w.finished(3);
+    w.stop();
+    let _ = std::fs::remove_dir_all(&top);
+}

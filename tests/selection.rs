@@ -179,7 +179,7 @@ fn files_a_compilation_read_select_what_was_built_from_them() {
         (
             "/fixtures/shared/rates.csv",
             "rdeps(money)",
-            "`/fixtures/shared/rates.csv` changed (read when compiling `money`)",
+            "`../shared/rates.csv` changed (read when compiling `money`)",
         ),
         (
             "/data/golden.txt",
@@ -189,7 +189,7 @@ fn files_a_compilation_read_select_what_was_built_from_them() {
         (
             "/fixtures/templates/mail.txt",
             "rdeps(orders)",
-            "`/fixtures/templates/mail.txt` changed (`orders`'s build script reruns on it)",
+            "`../templates/mail.txt` changed (`orders`'s build script reruns on it)",
         ),
     ];
     for (file, filterset, reason) in cases {

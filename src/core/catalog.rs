@@ -4,7 +4,7 @@
 //! plus test name, the one test identity used everywhere.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,6 +48,31 @@ pub struct Target {
 }
 
 impl Workspace {
+    /// A path as the user knows it: relative to the workspace root, with
+    /// `..` for files beside it (`../shared/x.txt`); absolute when the two
+    /// share nothing but `/`.
+    pub fn relative(&self, path: &Path) -> String {
+        if let Ok(rel) = path.strip_prefix(&self.root) {
+            return rel.display().to_string();
+        }
+        let common = self
+            .root
+            .components()
+            .zip(path.components())
+            .take_while(|(a, b)| a == b)
+            .count();
+        if common <= 1 || !path.is_absolute() {
+            return path.display().to_string();
+        }
+        let up = self.root.components().count() - common;
+        let mut rel = PathBuf::new();
+        for _ in 0..up {
+            rel.push("..");
+        }
+        rel.extend(path.components().skip(common));
+        rel.display().to_string()
+    }
+
     pub fn package(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name)
     }
@@ -244,6 +269,17 @@ mod tests {
             SuiteType::classify("orders::e2e_flow", "test", &[]),
             SuiteType::Integration
         );
+    }
+
+    #[test]
+    fn paths_beside_the_workspace_are_shown_with_dot_dot() {
+        let ws = Workspace {
+            root: PathBuf::from("/src/app/ws"),
+            ..Workspace::default()
+        };
+        assert_eq!(ws.relative(Path::new("/src/app/ws/a/lib.rs")), "a/lib.rs");
+        assert_eq!(ws.relative(Path::new("/src/app/shared/x.txt")), "../shared/x.txt");
+        assert_eq!(ws.relative(Path::new("/etc/x.txt")), "/etc/x.txt");
     }
 
     #[test]

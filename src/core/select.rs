@@ -173,10 +173,6 @@ fn owning_package<'a>(ws: &'a Workspace, path: &Path) -> Option<(&'a Package, bo
         .max_by_key(|(p, _)| p.manifest_dir.components().count())
 }
 
-fn display(ws: &Workspace, path: &Path) -> String {
-    path.strip_prefix(&ws.root).unwrap_or(path).display().to_string()
-}
-
 /// The plan being built: filterset terms and reasons, stable in order.
 #[derive(Default)]
 struct Builder {
@@ -270,7 +266,7 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, changed: &[PathB
     let mut ignored = Vec::new();
     let mut b = Builder::default();
     for path in changed {
-        let shown = display(ws, path);
+        let shown = ws.relative(path);
         let found = hits(ws, inputs, path);
         let mut selected = false;
         for (hit, why) in &found {

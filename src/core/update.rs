@@ -232,7 +232,7 @@ fn merge_paths(into: &mut Vec<PathBuf>, more: &[PathBuf]) {
 
 /// A path as the user knows it: relative to the workspace root.
 pub fn relative(ws: &Workspace, path: &Path) -> String {
-    path.strip_prefix(&ws.root).unwrap_or(path).display().to_string()
+    ws.relative(path)
 }
 
 fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic, fx: &mut Vec<Effect>) {
