@@ -46,8 +46,6 @@ pub struct Engine {
     explicit_config: Option<std::path::PathBuf>,
     store: Option<Store>,
     coverage: Option<Arc<CoverageRig>>,
-    /// Every test binary the listings named: id → path (for coverage).
-    binaries: BTreeMap<String, std::path::PathBuf>,
     /// Why coverage is off, when it could have been on.
     pub coverage_note: Option<String>,
     /// What happened to a history that could not be used (moved aside, or
@@ -106,12 +104,12 @@ impl Engine {
         // Before the first plan: what the last build read (a change set
         // given on the command line is planned against it).
         model.inputs = crate::adapters::inputs::index(&model.workspace);
+        model.list_cache = crate::adapters::list_cache::load(&model.workspace.target_dir, model.coverage_on);
         Self {
             model,
             store,
             store_note,
             coverage: coverage.map(Arc::new),
-            binaries: BTreeMap::new(),
             coverage_note,
             tx,
             rx,
@@ -125,8 +123,12 @@ impl Engine {
         }
     }
 
-    /// Starts watching the workspace; changes arrive as messages.
+    /// Starts watching the workspace; changes arrive as messages. The
+    /// resolved dependency graph is read beside the first run.
     pub fn watch(&mut self) -> Result<(), String> {
+        if self.model.workspace.graph_pending {
+            self.resolve_graph();
+        }
         let w = Watcher::start(&self.model.workspace, self.debounce, self.tx.clone(), self.clock)
             .map_err(|e| format!("failed to watch {}: {e}", self.model.workspace.root.display()))?;
         w.watch_inputs(&self.model.inputs);
@@ -155,12 +157,6 @@ impl Engine {
     /// out itself (reports and quit).
     pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
         match &msg {
-            Msg::Listed { suites, .. } => {
-                self.nextest.set_listing(suites);
-                for s in suites {
-                    self.binaries.insert(s.binary_id.to_string(), s.binary_path.clone());
-                }
-            }
             Msg::Reloaded {
                 workspace: Some(ws), ..
             } => {
@@ -183,12 +179,19 @@ impl Engine {
             if let Some(recorded) = self.recorded.as_mut() {
                 if matches!(
                     effect,
-                    Effect::List { .. } | Effect::Run { .. } | Effect::Cancel { .. } | Effect::CollectCoverage { .. }
+                    Effect::List { .. }
+                        | Effect::Run { .. }
+                        | Effect::Cancel { .. }
+                        | Effect::StopTests { .. }
+                        | Effect::CollectCoverage { .. }
                 ) {
                     recorded.push(effect);
                     continue;
                 }
-                if effect == Effect::IndexInputs {
+                if matches!(
+                    effect,
+                    Effect::IndexInputs | Effect::SaveList { .. } | Effect::Survey { .. }
+                ) {
                     // Nothing was built: there is nothing new to read.
                     continue;
                 }
@@ -197,22 +200,19 @@ impl Engine {
                 Effect::List { run, filterset } => {
                     self.log
                         .line(&format!("run {run}: list {}", filterset.as_deref().unwrap_or("(all)")));
-                    let ws = &self.model.workspace;
-                    let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
-                    update(&mut self.model, Msg::Fingerprint { run, fingerprint });
-                    if self.model.rules.hygiene.enabled() {
-                        let warnings =
-                            crate::adapters::sources::hygiene(&self.model.workspace, &self.model.rules.hygiene);
-                        update(&mut self.model, Msg::Hygiene { warnings });
-                    }
                     let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
                     self.nextest.list(run, filterset.as_deref(), &env);
                 }
+                Effect::Survey { run, hygiene } => self.survey(run, hygiene),
                 Effect::Run { run, filterset } => {
                     let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
                     self.nextest.run(run, filterset.as_deref(), &env);
                 }
-                Effect::CollectCoverage { run, ran } => self.collect_coverage(run, ran),
+                Effect::CollectCoverage { run, ran, binaries } => self.collect_coverage(run, ran, binaries),
+                Effect::SaveList { suites } => {
+                    let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
+                    tokio::task::spawn_blocking(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
+                }
                 Effect::LoadSource { path } => {
                     let text = std::fs::read_to_string(self.model.workspace.root.join(&path)).ok();
                     let _ = self.tx.send(Msg::SourceLoaded { path, text });
@@ -220,6 +220,11 @@ impl Engine {
                 Effect::Cancel { run } => {
                     self.log.line(&format!("run {run}: cancel"));
                     self.nextest.cancel(run);
+                }
+                Effect::StopTests { run } => {
+                    self.log
+                        .line(&format!("run {run}: stop the tests, let the list finish"));
+                    self.nextest.stop_tests(run);
                 }
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
@@ -236,10 +241,10 @@ impl Engine {
     }
 
     /// Merges and reads the run's coverage off the loop.
-    fn collect_coverage(&self, run: u32, ran: Vec<String>) {
+    fn collect_coverage(&self, run: u32, ran: Vec<String>, binaries: BTreeMap<String, std::path::PathBuf>) {
         let tx = self.tx.clone();
         let clock = self.clock;
-        let (Some(rig), binaries) = (self.coverage.clone(), self.binaries.clone()) else {
+        let Some(rig) = self.coverage.clone() else {
             return;
         };
         tokio::task::spawn_blocking(move || {
@@ -338,6 +343,21 @@ impl Engine {
         }
     }
 
+    /// Fingerprints the tree (and runs the hygiene checks), off the loop.
+    fn survey(&self, run: u32, hygiene: bool) {
+        let ws = self.model.workspace.clone();
+        let rules = self.model.rules.hygiene.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
+            let _ = tx.send(Msg::Fingerprint { run, fingerprint });
+            if hygiene {
+                let warnings = crate::adapters::sources::hygiene(&ws, &rules);
+                let _ = tx.send(Msg::Hygiene { warnings });
+            }
+        });
+    }
+
     /// Reads what the compilations read again, off the loop.
     fn index_inputs(&self) {
         let ws = self.model.workspace.clone();
@@ -345,6 +365,23 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let inputs = Box::new(crate::adapters::inputs::index(&ws));
             let _ = tx.send(Msg::InputsIndexed { inputs });
+        });
+    }
+
+    /// Reads cargo's resolved graph, off the loop (the config stays).
+    fn resolve_graph(&self) {
+        let root = self.model.workspace.root.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let (workspace, error) = match crate::adapters::workspace::discover(&root) {
+                Ok(ws) => (Some(Box::new(ws)), None),
+                Err(e) => (None, Some(format!("the dependency graph could not be read: {e}"))),
+            };
+            let _ = tx.send(Msg::Reloaded {
+                workspace,
+                rules: None,
+                error,
+            });
         });
     }
 
@@ -583,14 +620,6 @@ impl<B: Backend> Interactive<B> {
         {
             panic!("panic requested with VIGIL_TEST_PANIC");
         }
-        if let Msg::Listed { suites, .. } = &msg {
-            self.sampler.set_binaries(
-                suites
-                    .iter()
-                    .map(|s| (s.binary_path.clone(), s.binary_id.clone()))
-                    .collect(),
-            );
-        }
         self.dirty = true;
         let mut quit = false;
         for effect in self.engine.apply(msg) {
@@ -611,8 +640,11 @@ impl<B: Backend> Interactive<B> {
                 Effect::List { .. }
                 | Effect::Run { .. }
                 | Effect::Cancel { .. }
+                | Effect::StopTests { .. }
                 | Effect::Reload
                 | Effect::IndexInputs
+                | Effect::SaveList { .. }
+                | Effect::Survey { .. }
                 | Effect::LoadSource { .. }
                 | Effect::CollectCoverage { .. } => {}
             }
@@ -682,6 +714,15 @@ impl<B: Backend> Interactive<B> {
 
     fn sample(&mut self) {
         if let Some(pid) = self.engine.nextest.pid() {
+            let binaries = self
+                .engine
+                .model
+                .catalog
+                .suites
+                .iter()
+                .map(|s| (s.binary_path.clone(), s.binary_id.clone()))
+                .collect();
+            self.sampler.set_binaries(binaries);
             let (sample, tests) = self.sampler.sample(pid);
             self.handle(Msg::Resources { sample, tests });
         }

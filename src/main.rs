@@ -261,7 +261,7 @@ fn report(args: ReportArgs) -> ExitCode {
 }
 
 fn watch_headless(args: WatchArgs) -> ExitCode {
-    let (ws, settings) = match prepare(&args.path, args.config.as_deref()) {
+    let (ws, settings) = match prepare(&args.path, args.config.as_deref(), false) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -296,7 +296,7 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
         Err(e) => return fail(format!("failed to create the demo workspace: {e}")),
     };
     let path = demo.as_ref().map_or(path, |d| d.root());
-    let (ws, settings) = match prepare(path, config) {
+    let (ws, settings) = match prepare(path, config, false) {
         Ok(x) => x,
         Err(code) => return code,
     };
@@ -345,15 +345,31 @@ fn fail(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-fn prepare(path: &Path, config: Option<&Path>) -> Result<(vigil::core::Workspace, Settings), ExitCode> {
-    let ws = workspace::discover(path).map_err(fail)?;
+/// The workspace, the config, and a usable nextest. `graph`: read cargo's
+/// resolved graph now (to plan a change set); otherwise only the members,
+/// and the graph follows off the hot path where it is needed (watching).
+fn prepare(path: &Path, config: Option<&Path>, graph: bool) -> Result<(vigil::core::Workspace, Settings), ExitCode> {
+    // `cargo nextest --version` and `cargo metadata` side by side: both are
+    // fixed costs of every `vigil run`.
+    let dir = path.to_owned();
+    let version = std::thread::spawn(move || nextest::check_version(&dir));
+    let ws = if graph {
+        workspace::discover(path)
+    } else {
+        workspace::discover_members(path)
+    };
+    let version = version
+        .join()
+        .unwrap_or_else(|_| Err(nextest::NextestError::UnknownVersion("the check panicked".into())));
+    let ws = ws.map_err(fail)?;
     let settings = Settings::load(config, &ws.root).map_err(fail)?;
-    nextest::check_version(&ws.root).map_err(fail)?;
+    version.map_err(fail)?;
     Ok((ws, settings))
 }
 
 fn run(args: RunArgs) -> ExitCode {
-    let (ws, settings) = match prepare(&args.path, args.config.as_deref()) {
+    let plans_changes = args.since.is_some() || !args.changed.is_empty();
+    let (ws, settings) = match prepare(&args.path, args.config.as_deref(), plans_changes) {
         Ok(x) => x,
         Err(code) => return code,
     };

@@ -5,7 +5,7 @@
 mod common;
 
 use vigil::adapters::nextest::parse_version;
-use vigil::adapters::nextest_json::{is_list_line, parse_list, LineError, StreamDecoder, StreamLine};
+use vigil::adapters::nextest_json::{binary_id, is_list_line, parse_list, LineError, StreamDecoder, StreamLine};
 use vigil::adapters::workspace::parse_metadata;
 use vigil::core::TestEventKind;
 
@@ -60,11 +60,30 @@ fn run_stream_decodes_into_test_events_of_known_binaries() {
                 }
             }
             StreamLine::Build(_) => panic!("a clean build has no diagnostics"),
-            StreamLine::Other => other += 1,
+            StreamLine::Other | StreamLine::Artifact { .. } | StreamLine::BuildFinished { .. } => other += 1,
         }
     }
     assert_eq!((started, passed, failed, ignored), (9, 6, 2, 1));
     assert!(other > 0, "suite events and cargo artifacts are recognised as other");
+}
+
+#[test]
+fn a_run_streaming_before_its_list_is_decoded_from_suite_events() {
+    let listed = StreamDecoder::new(&parse_list(&common::recorded("shop_list.json")).unwrap());
+    let mut learned = StreamDecoder::default();
+    let mut decoded = 0;
+    for line in common::recorded("shop_run.jsonl").lines() {
+        learned.learn(line);
+        if let Ok(StreamLine::Test(expected)) = listed.decode(line) {
+            assert_eq!(learned.decode(line), Ok(StreamLine::Test(expected)), "{line}");
+            decoded += 1;
+        }
+    }
+    assert!(decoded >= 9, "every test of the recorded run: {decoded}");
+    assert_eq!(binary_id("app", "app", "lib"), "app");
+    assert_eq!(binary_id("app", "locking", "test"), "app::locking");
+    assert_eq!(binary_id("app", "cli", "bin"), "app::bin/cli");
+    assert_eq!(binary_id("app", "fast", "bench"), "app::bench/fast");
 }
 
 #[test]

@@ -160,6 +160,156 @@ fn ev(name: &str, kind: TestEventKind) -> TestEvent {
 }
 
 #[test]
+fn results_and_the_end_that_arrive_before_the_list_wait_for_it() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    let fx = request(&mut model, Selection::All, ms(0));
+    assert!(
+        matches!(
+            &fx[..],
+            [
+                Effect::Survey { .. },
+                Effect::List { run: 1, .. },
+                Effect::Run { run: 1, .. }
+            ]
+        ),
+        "list and run go side by side: {fx:?}"
+    );
+    // The run streams (and even ends) before the list is back.
+    assert!(test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(10)).is_empty());
+    let passed = TestEventKind::Passed { exec_time: Some(ms(5)) };
+    assert!(test_event(&mut model, "x", passed, ms(15)).is_empty());
+    assert!(exited(&mut model, 1, ToolExit::Success, ms(20)).is_empty());
+    assert!(model.active_run().is_some(), "not finished before its tests are known");
+    let fx = update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x", "y"]),
+            at: ms(25),
+        },
+    );
+    let r = reports(&fx);
+    assert!(
+        matches!(r.first(), Some(Report::RunStarted { .. })),
+        "pending shows first: {r:?}"
+    );
+    let s = summary(&fx);
+    assert_eq!((s.tests.total, s.tests.passed, s.tests.cancelled), (2, 1, 1));
+    assert_eq!(state(&model, "a", "x"), TestState::Passed);
+    let x = &model.catalog.suites[0].tests[0];
+    assert_eq!(x.duration, Some(ms(5)), "timed from the event, not from the list");
+}
+
+fn built(model: &mut Model, run: u32, fresh: bool, at: Duration) -> Vec<Effect> {
+    update(
+        model,
+        Msg::Built {
+            run,
+            binaries: vec![("/tmp/a".into(), fresh)],
+            success: true,
+            at,
+        },
+    )
+}
+
+/// A model whose first full run listed `tiny_suite` and passed.
+fn after_one_full_run() -> Model {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    let fx = update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x"]),
+            at: ms(5),
+        },
+    );
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::SaveList { .. })),
+        "kept for later"
+    );
+    test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(6));
+    test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(7));
+    exited(&mut model, 1, ToolExit::Success, ms(8));
+    model
+}
+
+#[test]
+fn a_full_run_whose_build_changed_no_binary_uses_the_kept_listing() {
+    let mut model = after_one_full_run();
+    let fx = request(&mut model, Selection::All, ms(100));
+    assert!(
+        !fx.iter().any(|e| matches!(e, Effect::List { .. })),
+        "no second list: {fx:?}"
+    );
+    let fx = built(&mut model, 2, true, ms(150));
+    assert!(
+        matches!(reports(&fx).first(), Some(Report::RunStarted { .. })),
+        "the kept listing fills pending: {fx:?}"
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::List { .. })));
+}
+
+#[test]
+fn a_rebuilt_binary_makes_nextest_list_again() {
+    let mut model = after_one_full_run();
+    request(&mut model, Selection::All, ms(100));
+    let fx = built(&mut model, 2, false, ms(150));
+    assert_eq!(
+        fx,
+        vec![Effect::List {
+            run: 2,
+            filterset: None
+        }],
+        "its tests may have changed"
+    );
+    assert!(reports(&fx).is_empty(), "nothing is said before the list");
+}
+
+#[test]
+fn a_cancel_after_the_build_lets_the_list_name_the_cancelled_tests() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    built(&mut model, 1, false, ms(50));
+    test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(60));
+    let fx = update(&mut model, Msg::Cancel { at: ms(70) });
+    assert_eq!(fx, vec![Effect::StopTests { run: 1 }]);
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x", "y"]),
+            at: ms(80),
+        },
+    );
+    let fx = exited(&mut model, 1, ToolExit::Killed, ms(90));
+    let s = summary(&fx);
+    assert_eq!(s.outcome, Outcome::Cancelled);
+    assert_eq!(s.tests.cancelled, 2, "both tests, by name");
+}
+
+#[test]
+fn a_failed_list_stops_the_run_beside_it() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    let fx = update(
+        &mut model,
+        Msg::ListFailed {
+            run: 1,
+            exit: ToolExit::ListFailed,
+            stderr: "boom".into(),
+            at: ms(5),
+        },
+    );
+    assert!(fx.contains(&Effect::Cancel { run: 1 }));
+    assert_eq!(summary(&fx).outcome, Outcome::ListFailed);
+    assert!(
+        exited(&mut model, 1, ToolExit::Killed, ms(9)).is_empty(),
+        "its end is ignored"
+    );
+}
+
+#[test]
 fn cancel_mid_run_cancels_running_and_pending_tests() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
@@ -329,7 +479,7 @@ fn strict_xpass_fails_the_gate_and_plain_xpass_is_flagged() {
 }
 
 #[test]
-fn empty_selection_is_no_tests_without_running_nextest() {
+fn empty_selection_ends_as_no_tests_once_listed() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
     let mut suites = tiny_suite(&["x"]);
@@ -456,7 +606,14 @@ fn changed(model: &mut Model, files: &[&str], at: Duration) -> Vec<Effect> {
 fn change_during_a_run_restarts_it_for_both_change_sets() {
     let mut model = shop_ws_model(shop_rules());
     let fx = changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
-    assert!(matches!(&fx[..], [Effect::List { run: 2, .. }]));
+    assert!(matches!(
+        &fx[..],
+        [
+            Effect::Survey { .. },
+            Effect::List { run: 2, .. },
+            Effect::Run { run: 2, .. }
+        ]
+    ));
     let fx = changed(&mut model, &["orders/tests/checkout.rs"], ms(10_100));
     assert_eq!(fx, vec![Effect::Cancel { run: 2 }]);
     let fx = update(
@@ -576,7 +733,9 @@ fn a_manifest_change_reloads_and_runs_everything() {
         fx,
         vec![
             Effect::Reload,
-            Effect::List {
+            Effect::Survey { run: 2, hygiene: false },
+            // The listing kept from run 1: the build will tell if it holds.
+            Effect::Run {
                 run: 2,
                 filterset: None
             }

@@ -7,6 +7,7 @@ pub mod fingerprint;
 pub mod html;
 pub mod inputs;
 pub mod lcov;
+pub mod list_cache;
 pub mod llvm;
 pub mod log;
 pub mod nextest;

@@ -17,7 +17,7 @@ use super::clock::Clock;
 use super::nextest_json::{classify_exit, is_list_line, parse_list, LineError, StreamDecoder, StreamLine};
 use super::process::OwnedChild;
 use super::workspace::cargo;
-use crate::core::msg::{ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
+use crate::core::msg::{Msg, TestEvent, TestEventKind, ToolExit};
 
 /// The oldest nextest with the `libtest-json-plus` stream.
 pub const MIN_VERSION: (u64, u64, u64) = (0, 9, 66);
@@ -45,10 +45,39 @@ pub enum NextestError {
     UnknownVersion(String),
 }
 
+/// `cargo nextest …` as cargo itself would run it: the `cargo-nextest`
+/// binary cargo finds (on PATH, then in `$CARGO_HOME/bin`), called with
+/// `nextest …` directly. That skips two processes (rustup's proxy and cargo)
+/// on every invocation; the builds nextest starts still go through `cargo`,
+/// so the workspace's toolchain still applies. Without the binary in sight,
+/// or when `CARGO` names the cargo to use (`cargo vigil`), `cargo nextest`.
+pub fn nextest_command() -> (std::ffi::OsString, Vec<&'static str>) {
+    if std::env::var_os("CARGO").is_some() {
+        return (cargo().into(), vec!["nextest"]);
+    }
+    static FOUND: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        std::env::split_paths(&path)
+            .chain(home.map(|h| h.join("bin")))
+            .map(|d| d.join("cargo-nextest"))
+            .find(|p| p.is_file())
+    });
+    match found {
+        Some(p) => (p.clone().into_os_string(), vec!["nextest"]),
+        None => (cargo().into(), vec!["nextest"]),
+    }
+}
+
 /// Checks that `cargo nextest` exists and is new enough; returns its version.
 pub fn check_version(dir: &Path) -> Result<String, NextestError> {
-    let out = std::process::Command::new(cargo())
-        .args(["nextest", "--version"])
+    let (program, prefix) = nextest_command();
+    let out = std::process::Command::new(program)
+        .args(prefix)
+        .arg("--version")
         .current_dir(dir)
         .stdin(std::process::Stdio::null())
         .output()
@@ -83,19 +112,21 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 
 struct Job {
     run: u32,
+    /// The `run` job (not the `list` one): its processes are the tests.
+    runs_tests: bool,
     /// The process group leader's pid, once spawned (0 before).
     pid: Arc<AtomicU32>,
     cancel: Option<oneshot::Sender<()>>,
     handle: JoinHandle<()>,
 }
 
-/// Starts and stops nextest for the app loop. One job at a time.
+/// Starts and stops nextest for the app loop: a run's `list` and `run`
+/// go side by side (the run streams while the list fills in pending).
 pub struct Nextest {
     root: PathBuf,
     tx: mpsc::UnboundedSender<Msg>,
     clock: Clock,
-    decoder: StreamDecoder,
-    job: Option<Job>,
+    jobs: Vec<Job>,
 }
 
 impl Nextest {
@@ -104,20 +135,16 @@ impl Nextest {
             root,
             tx,
             clock,
-            decoder: StreamDecoder::default(),
-            job: None,
+            jobs: Vec::new(),
         }
     }
 
-    /// The latest listing names the binaries the run stream will mention.
-    pub fn set_listing(&mut self, suites: &[ListedSuite]) {
-        self.decoder = StreamDecoder::new(suites);
-    }
-
     fn command(&self, sub: &str, filterset: Option<&str>) -> Command {
-        let mut cmd = Command::new(cargo());
+        let (program, prefix) = nextest_command();
+        let mut cmd = Command::new(program);
         cmd.current_dir(&self.root)
-            .args(["nextest", sub, "--workspace", "--cargo-message-format", "json"]);
+            .args(prefix)
+            .args([sub, "--workspace", "--cargo-message-format", "json"]);
         if let Some(expr) = filterset {
             cmd.args(["-E", expr]);
         }
@@ -142,10 +169,13 @@ impl Nextest {
             "--status-level=none",
             "--final-status-level=none",
         ]);
-        self.start(run, cmd, Mode::Run(self.decoder.clone()));
+        // The decoder learns each binary from the stream's suite events.
+        self.start(run, cmd, Mode::Run(StreamDecoder::default()));
     }
 
     fn start(&mut self, run: u32, cmd: Command, mode: Mode) {
+        self.jobs.retain(|j| !j.handle.is_finished());
+        let runs_tests = matches!(mode, Mode::Run(_));
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let tx = self.tx.clone();
         let clock = self.clock;
@@ -155,41 +185,58 @@ impl Nextest {
             let msg = drive(run, cmd, mode, &tx, clock, cancel_rx, &pid_slot).await;
             let _ = tx.send(msg);
         });
-        self.job = Some(Job {
+        self.jobs.push(Job {
             run,
+            runs_tests,
             pid,
             cancel: Some(cancel_tx),
             handle,
         });
     }
 
-    /// The pid leading the running nextest process group, if one runs.
+    /// The pid leading the running `nextest run` process group, if one runs.
     pub fn pid(&self) -> Option<u32> {
-        let job = self.job.as_ref().filter(|j| !j.handle.is_finished())?;
+        let job = self
+            .jobs
+            .iter()
+            .rev()
+            .find(|j| j.runs_tests && !j.handle.is_finished())?;
         Some(job.pid.load(Ordering::Relaxed)).filter(|p| *p != 0)
     }
 
-    /// Stops the job of `run`, if it is the current one; its end still
-    /// arrives as a message.
+    /// Stops the jobs of `run`; their ends still arrive as messages.
     pub fn cancel(&mut self, run: u32) {
-        if let Some(job) = self.job.as_mut().filter(|j| j.run == run) {
+        self.stop(run, false);
+    }
+
+    /// Stops the `run` job of `run` and lets its `list` job finish.
+    pub fn stop_tests(&mut self, run: u32) {
+        self.stop(run, true);
+    }
+
+    fn stop(&mut self, run: u32, tests_only: bool) {
+        for job in self
+            .jobs
+            .iter_mut()
+            .filter(|j| j.run == run && (j.runs_tests || !tests_only))
+        {
             if let Some(c) = job.cancel.take() {
                 let _ = c.send(());
             }
         }
     }
 
-    /// Gives up on a graceful stop: the job's task is dropped, and with it
-    /// the owned process tree (killed at once).
+    /// Gives up on a graceful stop: the jobs' tasks are dropped, and with
+    /// them the owned process trees (killed at once).
     pub fn kill_now(&mut self) {
-        if let Some(job) = self.job.take() {
+        for job in self.jobs.drain(..) {
             job.handle.abort();
         }
     }
 
     /// Stops whatever runs and waits until its processes are gone.
     pub async fn shutdown(&mut self) {
-        if let Some(mut job) = self.job.take() {
+        for mut job in self.jobs.drain(..) {
             if let Some(c) = job.cancel.take() {
                 let _ = c.send(());
             }
@@ -206,7 +253,7 @@ enum Mode {
 async fn drive(
     run: u32,
     mut cmd: Command,
-    mode: Mode,
+    mut mode: Mode,
     tx: &mpsc::UnboundedSender<Msg>,
     clock: Clock,
     mut cancel: oneshot::Receiver<()>,
@@ -239,6 +286,8 @@ async fn drive(
     let mut buf = Vec::new();
     let mut list_json: Option<String> = None;
     let mut cancelled = false;
+    // The test binaries of the run's build, for `Msg::Built`.
+    let mut built: Vec<(PathBuf, bool)> = Vec::new();
     loop {
         buf.clear();
         let read = tokio::select! {
@@ -258,17 +307,32 @@ async fn drive(
         if line.is_empty() {
             continue;
         }
-        match &mode {
-            Mode::List if is_list_line(line) => list_json = Some(line.to_owned()),
-            Mode::List | Mode::Run(_) => {
-                let decoder = match &mode {
-                    Mode::Run(d) => d,
-                    Mode::List => &StreamDecoder::default(),
-                };
-                if let Some(msg) = line_to_msg(decoder, run, line, clock) {
-                    let _ = tx.send(msg);
-                }
+        let decoded = match &mut mode {
+            Mode::List if is_list_line(line) => {
+                list_json = Some(line.to_owned());
+                continue;
             }
+            Mode::List => StreamDecoder::default().decode(line),
+            Mode::Run(d) => {
+                d.learn(line);
+                d.decode(line)
+            }
+        };
+        let msg = match decoded {
+            Ok(StreamLine::Artifact { executable, fresh }) => {
+                built.push((executable, fresh));
+                None
+            }
+            Ok(StreamLine::BuildFinished { success }) if matches!(mode, Mode::Run(_)) => Some(Msg::Built {
+                run,
+                binaries: std::mem::take(&mut built),
+                success,
+                at: clock.now(),
+            }),
+            other => to_msg(other, run, line, clock),
+        };
+        if let Some(msg) = msg {
+            let _ = tx.send(msg);
         }
     }
     let code = if cancelled {
@@ -306,16 +370,17 @@ async fn drive(
     }
 }
 
-/// One stdout line as a message; `None` for lines vigil does not act on.
-pub fn line_to_msg(decoder: &StreamDecoder, run: u32, line: &str, clock: Clock) -> Option<Msg> {
-    match decoder.decode(line) {
+/// One decoded stdout line as a message; `None` for lines vigil does not
+/// act on.
+fn to_msg(decoded: Result<StreamLine, LineError>, run: u32, line: &str, clock: Clock) -> Option<Msg> {
+    match decoded {
         Ok(StreamLine::Build(diagnostic)) => Some(Msg::Build { run, diagnostic }),
         Ok(StreamLine::Test(event)) => Some(Msg::Test {
             run,
             event,
             at: clock.now(),
         }),
-        Ok(StreamLine::Other) => None,
+        Ok(StreamLine::Other | StreamLine::Artifact { .. } | StreamLine::BuildFinished { .. }) => None,
         Err(LineError::Malformed) => Some(Msg::Unparsed {
             run,
             line: line.to_owned(),

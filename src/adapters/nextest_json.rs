@@ -18,6 +18,15 @@ use crate::core::test_state::{Failure, Location};
 pub enum StreamLine {
     Build(BuildDiagnostic),
     Test(TestEvent),
+    /// cargo built (or found up to date) a test binary.
+    Artifact {
+        executable: std::path::PathBuf,
+        fresh: bool,
+    },
+    /// cargo's build is over.
+    BuildFinished {
+        success: bool,
+    },
     /// Valid, but nothing vigil acts on (suite events, artifacts, …).
     Other,
 }
@@ -44,6 +53,17 @@ struct RawLine<'a> {
     #[serde(borrow)]
     reason: Option<Cow<'a, str>>,
     message: Option<RawCargoMessage>,
+    #[serde(borrow)]
+    executable: Option<Cow<'a, str>>,
+    fresh: Option<bool>,
+    profile: Option<RawProfile>,
+    success: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawProfile {
+    #[serde(default)]
+    test: bool,
 }
 
 #[derive(Deserialize)]
@@ -68,10 +88,63 @@ impl StreamDecoder {
         Self { binaries }
     }
 
+    /// Learns the binary id behind a libtest name prefix from a suite's
+    /// `started` event (`"nextest":{"crate","test_binary","kind"}`), so that
+    /// a run streaming before its list has arrived is still understood.
+    pub fn learn(&mut self, line: &str) {
+        #[derive(Deserialize)]
+        struct Suite<'a> {
+            #[serde(borrow, rename = "type")]
+            ty: Cow<'a, str>,
+            #[serde(borrow)]
+            nextest: Option<SuiteInfo<'a>>,
+        }
+        #[derive(Deserialize)]
+        struct SuiteInfo<'a> {
+            #[serde(borrow, rename = "crate")]
+            krate: Cow<'a, str>,
+            #[serde(borrow)]
+            test_binary: Cow<'a, str>,
+            #[serde(borrow)]
+            kind: Cow<'a, str>,
+        }
+        if !line.starts_with("{\"type\":\"suite\"") {
+            return;
+        }
+        let Ok(Suite {
+            ty,
+            nextest: Some(info),
+        }) = serde_json::from_str::<Suite>(line)
+        else {
+            return;
+        };
+        if ty != "suite" {
+            return;
+        }
+        let prefix = format!("{}::{}", info.krate, info.test_binary);
+        if self.binaries.contains_key(&prefix) {
+            return;
+        }
+        let id = binary_id(&info.krate, &info.test_binary, &info.kind);
+        self.binaries.insert(prefix, Arc::from(id.as_str()));
+    }
+
     pub fn decode(&self, line: &str) -> Result<StreamLine, LineError> {
         let raw: RawLine<'_> = serde_json::from_str(line).map_err(|_| LineError::Malformed)?;
         if let Some(reason) = raw.reason.as_deref().filter(|_| raw.ty.is_none()) {
-            return Ok(decode_cargo(reason, raw.message));
+            return Ok(match reason {
+                "compiler-artifact" => match (raw.executable, raw.profile) {
+                    (Some(exe), Some(RawProfile { test: true })) => StreamLine::Artifact {
+                        executable: exe.as_ref().into(),
+                        fresh: raw.fresh.unwrap_or(false),
+                    },
+                    _ => StreamLine::Other,
+                },
+                "build-finished" => StreamLine::BuildFinished {
+                    success: raw.success.unwrap_or(false),
+                },
+                _ => decode_cargo(reason, raw.message),
+            });
         }
         match (raw.ty.as_deref(), raw.event.as_deref()) {
             (Some("test"), Some(event)) => {
@@ -103,6 +176,17 @@ impl StreamDecoder {
             (Some(_), _) => Ok(StreamLine::Other),
             (None, _) => Err(LineError::Malformed),
         }
+    }
+}
+
+/// nextest's binary id for a package's target: `pkg` for its library (and
+/// proc-macro), `pkg::name` for an integration test, `pkg::bin/name`,
+/// `pkg::example/name`, `pkg::bench/name` for the others.
+pub fn binary_id(package: &str, name: &str, kind: &str) -> String {
+    match kind {
+        "lib" | "rlib" | "dylib" | "cdylib" | "staticlib" | "proc-macro" => package.to_owned(),
+        "test" => format!("{package}::{name}"),
+        other => format!("{package}::{other}/{name}"),
     }
 }
 

@@ -110,14 +110,7 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
             .stdin(std::process::Stdio::null())
             .output()
             .map_err(WorkspaceError::Cargo)?;
-        if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            if stderr.contains("could not find `Cargo.toml`") {
-                return Err(WorkspaceError::NotAWorkspace(dir.to_owned()));
-            }
-            return Err(WorkspaceError::Metadata(stderr));
-        }
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        checked(dir, output)
     };
     let mut ws = match metadata(&[]) {
         Ok(json) => parse_metadata(&json)?,
@@ -137,6 +130,36 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
     let root_manifest = std::fs::read_to_string(ws.root.join("Cargo.toml")).unwrap_or_default();
     name_overrides(&mut ws, &root_manifest);
     Ok(ws)
+}
+
+/// The members only (`cargo metadata --no-deps`, a third of the full
+/// resolve's time): enough to run everything, or a filterset. The graph is
+/// marked pending; `discover` reads it.
+pub fn discover_members(dir: &Path) -> Result<Workspace, WorkspaceError> {
+    if !dir.exists() {
+        return Err(WorkspaceError::Missing(dir.to_owned()));
+    }
+    let output = std::process::Command::new(cargo())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(WorkspaceError::Cargo)?;
+    let json = checked(dir, output)?;
+    let mut ws = parse_metadata(&json)?;
+    ws.graph_pending = true;
+    Ok(ws)
+}
+
+fn checked(dir: &Path, output: std::process::Output) -> Result<String, WorkspaceError> {
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        if stderr.contains("could not find `Cargo.toml`") {
+            return Err(WorkspaceError::NotAWorkspace(dir.to_owned()));
+        }
+        return Err(WorkspaceError::Metadata(stderr));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// Parses `cargo metadata` JSON (with its resolve, or `--no-deps`).
@@ -209,6 +232,7 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, WorkspaceError> {
         path_deps,
         graph,
         resolve_error: None,
+        graph_pending: false,
     })
 }
 

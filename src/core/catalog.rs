@@ -28,6 +28,9 @@ pub struct Workspace {
     pub graph: Graph,
     /// Why the resolved graph could not be read, when it could not.
     pub resolve_error: Option<String>,
+    /// Only the members were read so far; the resolved graph (and the path
+    /// dependencies outside the members) is on its way.
+    pub graph_pending: bool,
 }
 
 /// A workspace member.
@@ -139,6 +142,8 @@ pub struct Suite {
     /// Cargo target kind as nextest reports it (`lib`, `test`, `bin`…).
     pub kind: String,
     pub suite_type: SuiteType,
+    /// The built test binary.
+    pub binary_path: PathBuf,
     pub tests: Vec<TestCase>,
     index: HashMap<String, usize>,
 }
@@ -194,6 +199,14 @@ impl Catalog {
         self.suite_index(binary_id).map(|i| &self.suites[i])
     }
 
+    /// Every test binary known: id → path.
+    pub fn binaries(&self) -> std::collections::BTreeMap<String, PathBuf> {
+        self.suites
+            .iter()
+            .map(|s| (s.binary_id.to_string(), s.binary_path.clone()))
+            .collect()
+    }
+
     pub fn test_count(&self) -> usize {
         self.suites.iter().map(|s| s.tests.len()).sum()
     }
@@ -233,6 +246,7 @@ impl Catalog {
                 binary_name: ls.binary_name.clone(),
                 kind: ls.kind.clone(),
                 suite_type: SuiteType::classify(&ls.binary_id, &ls.kind, e2e_patterns),
+                binary_path: ls.binary_path.clone(),
                 tests,
                 index,
             });

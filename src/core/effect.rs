@@ -6,14 +6,27 @@ use super::report::Report;
 pub enum Effect {
     /// Build and list the tests (`nextest list`), with an optional filterset.
     List { run: u32, filterset: Option<String> },
+    /// Read the tree as the run starts, off the loop: its fingerprint (and
+    /// the hygiene findings, when `hygiene`).
+    Survey { run: u32, hygiene: bool },
     /// Run the listed selection (`nextest run`).
     Run { run: u32, filterset: Option<String> },
     /// Stop the run's processes, the whole group.
     Cancel { run: u32 },
+    /// Stop the run's tests, but let its list finish (the build is done,
+    /// so it is about to): the cancelled tests are then counted by name.
+    StopTests { run: u32 },
     /// Tell the sink (JSON lines, human lines, or nothing for the TUI).
     Emit(Box<Report>),
-    /// Merge the run's coverage profiles and report (the binaries that ran).
-    CollectCoverage { run: u32, ran: Vec<String> },
+    /// Merge the run's coverage profiles and report (the binaries that
+    /// ran), over every test binary known (id → path).
+    CollectCoverage {
+        run: u32,
+        ran: Vec<String>,
+        binaries: std::collections::BTreeMap<String, std::path::PathBuf>,
+    },
+    /// Keep a complete listing for the next session (`target/vigil`).
+    SaveList { suites: Vec<super::msg::ListedSuite> },
     /// Read a workspace file for the coverage view's source pane.
     LoadSource { path: String },
     /// Read what the compilations read again (dep-info, build script

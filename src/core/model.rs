@@ -95,6 +95,10 @@ pub struct Model {
     /// What each compilation read (dep-info, `rerun-if-changed`): for
     /// selecting by files that are not Rust sources.
     pub inputs: Inputs,
+    /// The last complete listing (this session's, or kept from the last):
+    /// a full run whose build changed no test binary uses it instead of a
+    /// second `nextest list`.
+    pub list_cache: Option<Vec<super::msg::ListedSuite>>,
 }
 
 impl Model {

@@ -76,6 +76,14 @@ pub enum Msg {
     InputsIndexed {
         inputs: Box<super::inputs::Inputs>,
     },
+    /// The run's build finished: every test binary it produced, and whether
+    /// cargo found it up to date (`fresh`).
+    Built {
+        run: u32,
+        binaries: Vec<(std::path::PathBuf, bool)>,
+        success: bool,
+        at: Duration,
+    },
     /// The history of past runs, read from the store.
     HistoryLoaded {
         history: Box<super::history::History>,
@@ -143,7 +151,7 @@ pub struct BuildDiagnostic {
     pub rendered: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ListedSuite {
     pub binary_id: Arc<str>,
     pub package: String,
@@ -154,7 +162,7 @@ pub struct ListedSuite {
     pub tests: Vec<ListedTest>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ListedTest {
     pub name: String,
     pub ignored: bool,

@@ -134,6 +134,28 @@ pub struct Run {
     pub slower: Vec<super::history::Slower>,
     /// nextest has ended with this outcome; coverage is being collected.
     pub collecting: Option<Outcome>,
+    /// What the run stream said before the list arrived (list and run go
+    /// side by side): applied, in order, once the tests are known.
+    pub early: Vec<EarlyMsg>,
+    /// Started on the cached listing, without a `nextest list`: the build
+    /// decides whether the cache still holds.
+    pub provisional: bool,
+    /// The run's build has finished (its tests are starting).
+    pub built: bool,
+}
+
+/// A run-stream message held back until the list has arrived.
+#[derive(Clone, Debug)]
+pub enum EarlyMsg {
+    Test {
+        event: super::msg::TestEvent,
+        at: Duration,
+    },
+    Exited {
+        exit: super::msg::ToolExit,
+        stderr: String,
+        at: Duration,
+    },
 }
 
 impl Run {
@@ -164,6 +186,9 @@ impl Run {
             budgets: Default::default(),
             slower: Vec::new(),
             collecting: None,
+            early: Vec::new(),
+            provisional: false,
+            built: false,
         }
     }
 

@@ -131,6 +131,13 @@ fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
             None => found.push((hit, why)),
         }
     }
+    if found.is_empty() && ws.graph_pending && !path.starts_with(&ws.target_dir) {
+        // A path dependency outside the members is not known yet.
+        return vec![(
+            Hit::Everything,
+            " (the dependency graph is still being read)".to_owned(),
+        )];
+    }
     if found.is_empty() && inputs.compilations == 0 && !path.starts_with(&ws.target_dir) {
         // Nothing was built yet: which compilation reads this file cannot
         // be known, and a miss is worse than a full run.

@@ -14,7 +14,7 @@ use super::report::{
     secs, Counts, FailureSummary, Gate, Report, RunSummary, Selected, SuiteSummary, TestRef, TestTransition,
 };
 use super::report::{CoverageDelta, CoverageReport, FileReport};
-use super::run::{Outcome, Phase, Run, Selection, Trigger};
+use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
 use super::test_state::{TestCase, TestState, Transition};
 use std::path::{Path, PathBuf};
@@ -48,13 +48,21 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             model.now = model.now.max(at);
             model.queued = None;
             if let Some(run) = model.runs.last_mut().filter(|r| r.is_active() && !r.cancel_requested) {
-                run.cancel_requested = true;
-                fx.push(Effect::Cancel { run: run.number });
+                stop(run, &mut fx);
             }
         }
         Msg::Tick { now } => model.now = model.now.max(now),
         Msg::HistoryLoaded { history } => model.history = *history,
         Msg::InputsIndexed { inputs } => model.inputs = *inputs,
+        Msg::Built {
+            run,
+            binaries,
+            success,
+            at,
+        } => {
+            model.now = model.now.max(at);
+            on_built(model, run, &binaries, success, at, &mut fx);
+        }
         Msg::Hygiene { warnings } => model.hygiene = warnings,
         Msg::SourceLoaded { path, text } => match text {
             Some(text) => {
@@ -106,6 +114,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.rules = rules;
             }
             if let Some(e) = error {
+                // Whatever failed to load, nothing more is on its way.
+                model.workspace.graph_pending = false;
                 model.ui.note = Some(e);
             }
         }
@@ -170,8 +180,7 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
             Selection::All | Selection::Filter { .. } => true,
         };
         if restart && !active.cancel_requested {
-            active.cancel_requested = true;
-            fx.push(Effect::Cancel { run: active.number });
+            stop(active, fx);
         }
         model.queued = Some((trigger, selection));
         return;
@@ -218,7 +227,69 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
     if model.runs.len() > 64 {
         model.runs.remove(0);
     }
-    fx.push(Effect::List { run: number, filterset });
+    // The list (for pending) and the run go side by side: the run's first
+    // results wait in `early` until the list has named every test. A full
+    // run with a listing kept from before starts alone; its build says
+    // whether that listing still holds.
+    fx.push(Effect::Survey {
+        run: number,
+        hygiene: model.rules.hygiene.enabled(),
+    });
+    let cached = filterset.is_none() && model.list_cache.is_some();
+    if let Some(r) = model.runs.last_mut() {
+        r.provisional = cached;
+    }
+    if !cached {
+        fx.push(Effect::List {
+            run: number,
+            filterset: filterset.clone(),
+        });
+    }
+    fx.push(Effect::Run { run: number, filterset });
+}
+
+/// Stops a run in flight. Once its build is done and only its list is still
+/// to come, the list is let finish, so its tests are counted as cancelled
+/// by name rather than lost.
+fn stop(r: &mut Run, fx: &mut Vec<Effect>) {
+    r.cancel_requested = true;
+    if r.phase == Phase::Building && r.built && !r.provisional {
+        fx.push(Effect::StopTests { run: r.number });
+    } else {
+        fx.push(Effect::Cancel { run: r.number });
+    }
+}
+
+/// The run's build is done: its listing kept from before holds when every
+/// test binary is the same and up to date; otherwise nextest lists.
+fn on_built(model: &mut Model, run: u32, built: &[(PathBuf, bool)], success: bool, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    r.built = true;
+    if r.phase != Phase::Building || !r.provisional {
+        return;
+    }
+    r.provisional = false;
+    if r.cancel_requested {
+        // Stopped already: nothing will run; the listing says what would have.
+        let cached = model.list_cache.clone().unwrap_or_default();
+        apply_listing(model, run, &cached, at, fx);
+        return;
+    }
+    let holds = success
+        && built.iter().all(|(_, fresh)| *fresh)
+        && model.list_cache.as_ref().is_some_and(|cached| {
+            let mut was: Vec<&Path> = cached.iter().map(|s| s.binary_path.as_path()).collect();
+            let mut now: Vec<&Path> = built.iter().map(|(p, _)| p.as_path()).collect();
+            was.sort();
+            was.dedup();
+            now.sort();
+            now.dedup();
+            was == now
+        });
+    match model.list_cache.clone().filter(|_| holds) {
+        Some(cached) => apply_listing(model, run, &cached, at, fx),
+        None => fx.push(Effect::List { run, filterset: None }),
+    }
 }
 
 /// Adds the paths of `more` that `into` lacks.
@@ -258,12 +329,21 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
     if r.phase != Phase::Building {
         return;
     }
+    if r.selection == Selection::All {
+        model.list_cache = Some(suites.to_vec());
+        fx.push(Effect::SaveList {
+            suites: suites.to_vec(),
+        });
+    }
+    apply_listing(model, run, suites, at, fx);
+}
+
+/// Takes a listing in: every test known, the selected ones pending, then
+/// what the run already said.
+fn apply_listing(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
     // The build is done: what each compilation read may have changed.
     fx.push(Effect::IndexInputs);
-    if r.cancel_requested {
-        finish_run(model, run, Outcome::Cancelled, at, fx);
-        return;
-    }
     let complete = r.selection == Selection::All;
     let rules = model.rules.clone();
     model.catalog.merge_listing(suites, &rules.e2e_patterns, complete);
@@ -311,10 +391,12 @@ fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, 
         return;
     }
     r.phase = Phase::Running;
-    fx.push(Effect::Run {
-        run,
-        filterset: r.selection.filterset(),
-    });
+    for early in std::mem::take(&mut r.early) {
+        match early {
+            EarlyMsg::Test { event, at } => on_test(model, run, event, at, fx),
+            EarlyMsg::Exited { exit, stderr, at } => on_run_exited(model, run, exit, stderr, at, fx),
+        }
+    }
 }
 
 fn emit_run_started(ws: &Workspace, r: &Run, fx: &mut Vec<Effect>) {
@@ -356,11 +438,19 @@ fn on_list_failed(model: &mut Model, run: u32, exit: ToolExit, stderr: String, a
         r.tool_stderr = Some(stderr);
     }
     r.bad_filter = exit == ToolExit::BadFilter;
+    if !r.cancel_requested {
+        // The run beside the list has nothing to report without it.
+        fx.push(Effect::Cancel { run });
+    }
     finish_run(model, run, outcome, at, fx);
 }
 
 fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
+    if r.phase == Phase::Building {
+        r.early.push(EarlyMsg::Test { event, at });
+        return;
+    }
     if r.phase != Phase::Running {
         return;
     }
@@ -471,6 +561,17 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     if !r.is_active() {
         return;
     }
+    if r.phase == Phase::Building {
+        // Ended before its list arrived: settled once it has (or by the
+        // list's own failure, which is the same build's).
+        if std::mem::take(&mut r.provisional) {
+            // Ended before its build said anything (it failed early): the
+            // list tells what happened.
+            fx.push(Effect::List { run, filterset: None });
+        }
+        r.early.push(EarlyMsg::Exited { exit, stderr, at });
+        return;
+    }
     let outcome = if r.cancel_requested {
         Outcome::Cancelled
     } else {
@@ -494,7 +595,8 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
         // The profiles are on disk now; the run ends once they are read.
         r.collecting = Some(outcome);
         let ran = r.selected_binaries.iter().map(|b| b.to_string()).collect();
-        fx.push(Effect::CollectCoverage { run, ran });
+        let binaries = model.catalog.binaries();
+        fx.push(Effect::CollectCoverage { run, ran, binaries });
         return;
     }
     finish_run(model, run, outcome, at, fx);
