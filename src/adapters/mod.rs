@@ -10,6 +10,7 @@ pub mod lcov;
 pub mod list_cache;
 pub mod llvm;
 pub mod log;
+pub mod metadata_cache;
 pub mod nextest;
 pub mod nextest_json;
 pub mod outputs;

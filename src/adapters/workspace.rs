@@ -139,6 +139,12 @@ pub fn discover_members(dir: &Path) -> Result<Workspace, WorkspaceError> {
     if !dir.exists() {
         return Err(WorkspaceError::Missing(dir.to_owned()));
     }
+    if let Some(json) = super::metadata_cache::load(dir) {
+        if let Ok(mut ws) = parse_metadata(&json) {
+            ws.graph_pending = true;
+            return Ok(ws);
+        }
+    }
     let output = std::process::Command::new(cargo())
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(dir)
@@ -147,6 +153,7 @@ pub fn discover_members(dir: &Path) -> Result<Workspace, WorkspaceError> {
         .map_err(WorkspaceError::Cargo)?;
     let json = checked(dir, output)?;
     let mut ws = parse_metadata(&json)?;
+    super::metadata_cache::save(dir, &ws, &json);
     ws.graph_pending = true;
     Ok(ws)
 }

