@@ -154,7 +154,7 @@ fn report(args: ReportArgs) -> ExitCode {
         Err(e) => return fail(e),
     };
     if let Some(dir) = &args.html {
-        let lcov_path = ws.target_dir.join("vigil/coverage/latest.lcov");
+        let lcov_path = vigil::adapters::state_dir(&ws.target_dir).join("coverage/latest.lcov");
         let Ok(text) = std::fs::read_to_string(&lcov_path) else {
             return fail(format!(
                 "no coverage yet at {}\nhint: run `vigil run` with coverage on (usable LLVM tools) first",

@@ -446,3 +446,30 @@ fn since_names_untracked_files_right_when_the_workspace_is_a_subdirectory_of_its
     );
     let _ = std::fs::remove_dir_all(&repo);
 }
+
+#[test]
+fn a_state_directory_keeps_one_session_apart_from_another_over_the_same_build() {
+    let shop = fixture("shop");
+    let other = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("state-other-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&other);
+    let (_, lines) = run_json(&shop, &["-E", "package(money) & not test(slow)"]);
+    assert_eq!(lines.last().unwrap()["event"], "run_finished");
+    let report = |state: &std::path::Path| {
+        vigil()
+            .env("VIGIL_STATE_DIR", state)
+            .args(["report", "--format", "json"])
+            .arg(&shop)
+            .output()
+            .unwrap()
+    };
+    let mine = report(&common::state_dir());
+    assert_eq!(mine.status.code(), Some(0), "{}", String::from_utf8_lossy(&mine.stderr));
+    let theirs = report(&other);
+    assert_eq!(
+        theirs.status.code(),
+        Some(2),
+        "another state directory has no history yet"
+    );
+    assert!(String::from_utf8_lossy(&theirs.stderr).contains("no history yet"));
+    assert!(!other.join("history.sqlite").exists());
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::processes_mentioning;
+use common::processes_left;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -88,8 +88,9 @@ fn shell_line(env: &str, args: &str) -> String {
         .map(|(k, _)| format!(" -u {k}"))
         .collect();
     format!(
-        "cd {}; env{unset} {env} {} {args}; echo EXITED:$?; stty -a | tr '\\n' ' '; echo; sleep 600",
+        "cd {}; env{unset} VIGIL_STATE_DIR={} {env} {} {args}; echo EXITED:$?; stty -a | tr '\\n' ' '; echo; sleep 600",
         env!("CARGO_TARGET_TMPDIR"),
+        common::state_dir().display(),
         env!("CARGO_BIN_EXE_vigil")
     )
 }
@@ -171,7 +172,7 @@ fn demo_runs_filters_reruns_one_test_and_quits_cleanly() {
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
     assert_terminal_restored(&screen, "0");
-    let left = processes_mentioning("vigil-demo-");
+    let left = processes_left("vigil-demo-");
     assert!(left.is_empty(), "no process is left: {left:?}");
     for d in dirs {
         assert!(!d.exists(), "the demo copy {} is removed", d.display());
@@ -194,7 +195,6 @@ fn a_panic_restores_the_terminal_and_leaves_no_process() {
         "the panic is shown:\n{screen}"
     );
     assert_terminal_restored(&screen, "101");
-    std::thread::sleep(Duration::from_millis(200));
-    let left = processes_mentioning(&demo.display().to_string());
+    let left = processes_left(&demo.display().to_string());
     assert!(left.is_empty(), "no process is left: {left:?}");
 }

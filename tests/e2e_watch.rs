@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{copy_dir, processes_mentioning};
+use common::{copy_dir, processes_left};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -269,8 +269,7 @@ fn an_edit_during_a_run_cancels_and_restarts_it_with_both_changes() {
     w.wait_for("the slow test to start a third time", test_started);
     let code = w.stop();
     assert_eq!(code, 1, "stopped mid-run: the last run was cancelled");
-    std::thread::sleep(Duration::from_millis(300));
-    let left = processes_mentioning(&root.display().to_string());
+    let left = processes_left(&root.display().to_string());
     assert!(left.is_empty(), "no process is left: {left:?}");
 }
 

@@ -163,7 +163,7 @@ fn history_across_real_runs_finds_the_flaky_fixture_test() {
     let dir = common::fixture("flaky");
     // A clean slate for this fixture's history and marker.
     let _ = std::fs::remove_file(dir.join("target/flip-marker"));
-    let _ = std::fs::remove_dir_all(dir.join("target/vigil"));
+    let _ = std::fs::remove_dir_all(common::state_dir());
     let mut last = serde_json::Value::Null;
     for _ in 0..4 {
         let out = common::vigil()

@@ -623,3 +623,79 @@ fn history_view_shows_coverage_over_runs() {
         .unwrap_or_else(|| panic!("{t}"));
     assert!(line.contains("72.50 %"), "{line}");
 }
+
+/// Every key the README's table lists, parsed from the README itself and
+/// sent through the real key handling: each one changes the screen or asks
+/// for something (a run, quitting). A key the README promises but the
+/// handler ignores fails here.
+#[test]
+fn every_key_the_readme_lists_does_something() {
+    use vigil::core::coverage::{Coverage, FileCoverage};
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let tokens: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("| `"))
+        .filter_map(|l| l.split_once("` |"))
+        .filter(|(keys, _)| vigil::ui::keymap::KEYMAP.iter().any(|b| b.keys == *keys))
+        .flat_map(|(keys, _)| keys.split(" / ").map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    assert!(tokens.len() >= 25, "the README's key table was found: {tokens:?}");
+    let msg = |token: &str| -> Msg {
+        let key = match token {
+            "↓" => Key::Down,
+            "↑" => Key::Up,
+            "PgDn" => Key::PageDown,
+            "PgUp" => Key::PageUp,
+            "Enter" => Key::Enter,
+            "Tab" => Key::Tab,
+            "Esc" => Key::Esc,
+            "Ctrl-C" => Key::Ctrl('c'),
+            "mouse wheel" => return Msg::Scroll { delta: 3 },
+            t if t.chars().count() == 1 => Key::Char(t.chars().next().unwrap()),
+            other => panic!("the test does not know how to press `{other}`"),
+        };
+        Msg::Key { key, at: ms(5_000) }
+    };
+    // What to press first, so that the key has something to change.
+    let before = |token: &str| -> &str {
+        match token {
+            "k" | "↑" | "PgUp" | "g" => "G",
+            "1" => "2",
+            "s" => "2u",
+            "d" | "u" => "2s",
+            "Esc" => "f",
+            _ => "",
+        }
+    };
+    for token in &tokens {
+        let mut model = shop_model();
+        let file = |path: &str, lines: &[(u32, u64)]| FileCoverage {
+            path: path.into(),
+            lines: lines.iter().copied().collect(),
+            ..FileCoverage::default()
+        };
+        model.coverage = Some(Coverage {
+            files: vec![
+                file(
+                    "a.rs",
+                    &[(1, 1), (2, 0), (3, 0), (4, 0), (5, 1), (6, 1), (7, 1), (8, 1)],
+                ),
+                file("b.rs", &[(1, 0), (2, 1)]),
+                file("c.rs", &[(1, 1), (2, 1), (3, 1)]),
+            ],
+            branches_measured: false,
+        });
+        model.coverage_run = Some(1);
+        for c in before(token).chars() {
+            key(&mut model, Key::Char(c));
+        }
+        let shown = draw(&model, 120, 35, COLOUR);
+        let fx = update(&mut model, msg(token));
+        let changed = draw(&model, 120, 35, COLOUR) != shown;
+        assert!(
+            changed || !fx.is_empty(),
+            "`{token}` (after `{}`) changed nothing on screen and asked for nothing",
+            before(token)
+        );
+    }
+}

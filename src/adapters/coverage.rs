@@ -40,7 +40,7 @@ fn regex_escape(s: &str) -> String {
 
 impl CoverageRig {
     pub fn new(ws: &Workspace, tools: LlvmTools, branch: bool) -> Self {
-        let dir = ws.target_dir.join("vigil").join("coverage");
+        let dir = super::state_dir(&ws.target_dir).join("coverage");
         let build_dir = ws.target_dir.join("vigil").join("coverage-target");
         // Not the code under test: the registry, git deps, the toolchain,
         // build output, and every package's tests/.

@@ -9,7 +9,7 @@ use crate::core::msg::ListedSuite;
 
 fn path(target_dir: &Path, coverage: bool) -> PathBuf {
     let name = if coverage { "list-coverage.json" } else { "list.json" };
-    target_dir.join("vigil").join(name)
+    super::state_dir(target_dir).join(name)
 }
 
 pub fn load(target_dir: &Path, coverage: bool) -> Option<Vec<ListedSuite>> {
@@ -29,7 +29,7 @@ pub fn save(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) {
     let Ok(json) = serde_json::to_string(suites) else {
         return;
     };
-    let tmp = dest.with_extension("json.tmp");
+    let tmp = dest.with_extension(format!("json.{}.tmp", std::process::id()));
     let _ = std::fs::create_dir_all(dest.parent().unwrap_or(target_dir));
     if std::fs::write(&tmp, json).is_ok() {
         let _ = std::fs::rename(&tmp, &dest);

@@ -19,7 +19,7 @@ impl Log {
         if target_dir.as_os_str().is_empty() {
             return Self::disabled();
         }
-        let dir = target_dir.join("vigil");
+        let dir = super::state_dir(target_dir);
         let path = dir.join("vigil.log");
         let file = std::fs::create_dir_all(&dir)
             .ok()

@@ -102,7 +102,8 @@ pub fn save(dir: &Path, ws: &Workspace, json: &str) {
         json: json.to_owned(),
     };
     let dest = ws.target_dir.join("vigil/metadata.json");
-    let tmp = dest.with_extension("json.tmp");
+    // One temporary file per process: concurrent sessions never interleave.
+    let tmp = dest.with_extension(format!("json.{}.tmp", std::process::id()));
     let Ok(text) = serde_json::to_string(&cached) else {
         return;
     };

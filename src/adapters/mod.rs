@@ -21,3 +21,14 @@ pub mod store;
 pub mod terminal;
 pub mod watcher;
 pub mod workspace;
+
+/// Where vigil keeps its state for a workspace: the history, the coverage
+/// profiles, the kept listing, its log. `target/vigil` unless
+/// `VIGIL_STATE_DIR` names another place (one per concurrent session that
+/// must not share results, such as tests over one fixture build).
+pub fn state_dir(target_dir: &std::path::Path) -> std::path::PathBuf {
+    match std::env::var_os("VIGIL_STATE_DIR") {
+        Some(d) if !d.is_empty() => std::path::PathBuf::from(d),
+        _ => target_dir.join("vigil"),
+    }
+}

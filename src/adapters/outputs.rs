@@ -48,7 +48,7 @@ impl Outputs {
 }
 
 fn registry(target_dir: &Path) -> PathBuf {
-    target_dir.join("vigil").join("outputs")
+    super::state_dir(target_dir).join("outputs")
 }
 
 /// Notes that vigil writes `path` (a file or a directory of reports).

@@ -550,5 +550,5 @@ fn aside_name(path: &Path) -> PathBuf {
 
 /// Where a workspace's history lives.
 pub fn default_path(target_dir: &Path) -> PathBuf {
-    target_dir.join("vigil").join("history.sqlite")
+    super::state_dir(target_dir).join("history.sqlite")
 }

@@ -17,8 +17,22 @@ pub fn recorded(name: &str) -> String {
     std::fs::read_to_string(fixture("streams").join(name)).expect("recorded stream exists")
 }
 
+/// This test's own vigil state (history, coverage profiles, kept listing):
+/// tests share a fixture's build, never each other's results.
+pub fn state_dir() -> PathBuf {
+    let thread = std::thread::current();
+    let name: String = thread
+        .name()
+        .unwrap_or("main")
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("state-{}-{name}", std::process::id()))
+}
+
 /// The built `vigil` binary, without the variables nextest sets for this
-/// test (they would leak into the nested nextest).
+/// test (they would leak into the nested nextest), with this test's own
+/// state directory.
 pub fn vigil() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
     for (key, _) in std::env::vars_os() {
@@ -26,7 +40,7 @@ pub fn vigil() -> Command {
             cmd.env_remove(key);
         }
     }
-    cmd.env("NO_COLOR", "1");
+    cmd.env("NO_COLOR", "1").env("VIGIL_STATE_DIR", state_dir());
     cmd
 }
 
@@ -174,4 +188,17 @@ pub fn processes_mentioning(needle: &str) -> Vec<String> {
         }
     }
     found
+}
+
+/// Polls until no process mentions `needle` (see `processes_mentioning`),
+/// for at most five seconds; returns what is still there then.
+pub fn processes_left(needle: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = processes_mentioning(needle);
+        if left.is_empty() || std::time::Instant::now() > deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
