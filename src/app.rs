@@ -332,7 +332,7 @@ impl Engine {
                     (
                         x.binary_id.clone(),
                         x.suite_type.as_str().to_owned(),
-                        x.status.to_owned(),
+                        x.status.as_str().to_owned(),
                         x.duration_s,
                     )
                 })

@@ -83,7 +83,7 @@ fn recorded_shop_run_ends_with_every_state_and_counts() {
     assert_eq!(e2e.suite_type.as_str(), "e2e");
     let unit = s.suites.iter().find(|x| x.binary_id == "money").unwrap();
     assert_eq!(
-        (unit.suite_type.as_str(), unit.status, unit.tests),
+        (unit.suite_type.as_str(), unit.status.as_str(), unit.tests),
         ("unit", "passed", 3)
     );
 }

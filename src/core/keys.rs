@@ -1,14 +1,41 @@
-//! What keys and the mouse do to the model: movement, folding, filtering,
-//! reruns. The view only draws the result.
+//! What keys and the mouse do to the model: movement, folding, filtering.
+//! A key that asks for more (a rerun) returns that request as a follow-up
+//! message, which `update` applies; this module never calls `update`. The
+//! view only draws the result.
 
 use super::effect::Effect;
 use super::model::Model;
+use super::msg::Msg;
 use super::run::{Selection, Trigger};
 use super::tree::{rows, scroll_offset, selected_index, RowKind};
 use super::ui_state::{CoverageSort, Key, Pane, RowKey, Tab};
 use std::time::Duration;
 
-pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
+/// What a key did besides changing the UI state.
+#[derive(Debug, Default)]
+pub struct KeyOutcome {
+    pub effects: Vec<Effect>,
+    /// A message to apply next (a run request).
+    pub follow_up: Option<Msg>,
+}
+
+impl From<Vec<Effect>> for KeyOutcome {
+    fn from(effects: Vec<Effect>) -> Self {
+        Self {
+            effects,
+            follow_up: None,
+        }
+    }
+}
+
+fn follow_up(msg: Msg) -> KeyOutcome {
+    KeyOutcome {
+        effects: Vec::new(),
+        follow_up: Some(msg),
+    }
+}
+
+pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
     let ui = &mut model.ui;
     ui.note = None;
     if ui.filter_editing {
@@ -22,20 +49,20 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
                 ui.filter.clear();
                 ui.filter_editing = false;
             }
-            Key::Ctrl('c') => return quit(model),
+            Key::Ctrl('c') => return quit(model).into(),
             _ => {}
         }
-        return Vec::new();
+        return KeyOutcome::default();
     }
     if ui.help {
         match key {
-            Key::Ctrl('c') | Key::Char('q') => return quit(model),
+            Key::Ctrl('c') | Key::Char('q') => return quit(model).into(),
             _ => ui.help = false,
         }
-        return Vec::new();
+        return KeyOutcome::default();
     }
     match key {
-        Key::Char('q') | Key::Ctrl('c') => return quit(model),
+        Key::Char('q') | Key::Ctrl('c') => return quit(model).into(),
         Key::Char('?') => ui.help = true,
         Key::Char('1') => ui.tab = Tab::Tests,
         Key::Char('2') => ui.tab = Tab::Coverage,
@@ -46,7 +73,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
         Key::Enter if ui.tab == Tab::Coverage => {
             let selected = ui.coverage_selected;
             if let Some(path) = super::coverage::ordered_files(model).get(selected) {
-                return vec![Effect::LoadSource { path: path.to_string() }];
+                return vec![Effect::LoadSource { path: path.to_string() }].into();
             }
         }
         Key::Esc if ui.tab == Tab::Coverage && ui.source.is_some() => ui.source = None,
@@ -76,18 +103,15 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> Vec<Effect> {
         Key::Enter => toggle_fold(model),
         Key::Char('r') => return rerun_selected(model, at),
         Key::Char('a') => {
-            return super::update::update(
-                model,
-                super::msg::Msg::RunRequested {
-                    trigger: Trigger::Key,
-                    selection: Selection::All,
-                    at,
-                },
-            )
+            return follow_up(Msg::RunRequested {
+                trigger: Trigger::Key,
+                selection: Selection::All,
+                at,
+            })
         }
         _ => {}
     }
-    Vec::new()
+    KeyOutcome::default()
 }
 
 fn coverage_move(model: &mut Model, delta: isize) {
@@ -165,12 +189,12 @@ fn toggle_fold(model: &mut Model) {
 }
 
 /// `r`: the selected test, module or suite, run again.
-fn rerun_selected(model: &mut Model, at: Duration) -> Vec<Effect> {
+fn rerun_selected(model: &mut Model, at: Duration) -> KeyOutcome {
     let rows = rows(model);
     let Some(key) = rows.get(selected_index(&rows, model)).map(|r| r.key(model)) else {
         drop(rows);
         model.ui.note = Some("nothing selected to rerun".to_owned());
-        return Vec::new();
+        return KeyOutcome::default();
     };
     drop(rows);
     let (expr, what) = match &key {
@@ -181,17 +205,14 @@ fn rerun_selected(model: &mut Model, at: Duration) -> Vec<Effect> {
         ),
         RowKey::Test(b, t) => (format!("binary_id({b}) & test(={t})"), format!("{b} {t}")),
     };
-    super::update::update(
-        model,
-        super::msg::Msg::RunRequested {
-            trigger: Trigger::Key,
-            selection: Selection::Filter {
-                expr,
-                reasons: vec![format!("rerun of {what} (key r)")],
-            },
-            at,
+    follow_up(Msg::RunRequested {
+        trigger: Trigger::Key,
+        selection: Selection::Filter {
+            expr,
+            reasons: vec![format!("rerun of {what} (key r)")],
         },
-    )
+        at,
+    })
 }
 
 fn regex_escape(s: &str) -> String {

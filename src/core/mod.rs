@@ -7,6 +7,7 @@ pub mod budget;
 pub mod catalog;
 pub mod coverage;
 pub mod effect;
+pub mod finish;
 pub mod glob;
 pub mod graph;
 pub mod history;

@@ -88,6 +88,51 @@ impl Counts {
             TestState::Cancelled | TestState::Pending | TestState::Running => self.cancelled += 1,
         }
     }
+
+    pub fn merge(&mut self, other: &Counts) {
+        self.total += other.total;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+        self.xfail += other.xfail;
+        self.xpass += other.xpass;
+        self.cancelled += other.cancelled;
+    }
+}
+
+/// How a suite's tests of one run came out, as a whole.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuiteStatus {
+    Passed,
+    Failed,
+    /// Every test was skipped.
+    Skipped,
+    Cancelled,
+}
+
+impl SuiteStatus {
+    /// Failed over cancelled over all-skipped over passed.
+    pub fn of(c: &Counts) -> Self {
+        if c.failed > 0 {
+            SuiteStatus::Failed
+        } else if c.cancelled > 0 {
+            SuiteStatus::Cancelled
+        } else if c.skipped == c.total {
+            SuiteStatus::Skipped
+        } else {
+            SuiteStatus::Passed
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuiteStatus::Passed => "passed",
+            SuiteStatus::Failed => "failed",
+            SuiteStatus::Skipped => "skipped",
+            SuiteStatus::Cancelled => "cancelled",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -97,8 +142,7 @@ pub struct SuiteSummary {
     pub kind: String,
     #[serde(rename = "type")]
     pub suite_type: SuiteType,
-    /// `passed`, `failed`, `skipped` or `cancelled`.
-    pub status: &'static str,
+    pub status: SuiteStatus,
     /// Wall time from the suite's first test starting to its last finishing.
     pub duration_s: f64,
     pub tests: usize,

@@ -3,17 +3,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::budget::BudgetReport;
 use super::catalog::Workspace;
 use super::effect::Effect;
-use super::history::{Flaky, RunPoint, Slower};
+use super::finish;
+use super::history::RunPoint;
 use super::model::Model;
 use super::model::OnChange;
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
-use super::report::{
-    secs, Counts, FailureSummary, Gate, Report, RunSummary, Selected, SuiteSummary, TestRef, TestTransition,
-};
-use super::report::{CoverageDelta, CoverageReport, FileReport};
+use super::report::{secs, Gate, Report, RunSummary, Selected, TestTransition};
 use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
 use super::test_state::{TestCase, TestState, Transition};
@@ -121,7 +118,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Key { key, at } => {
             model.now = model.now.max(at);
-            fx = super::keys::on_key(model, key, at);
+            let outcome = super::keys::on_key(model, key, at);
+            fx = outcome.effects;
+            if let Some(next) = outcome.follow_up {
+                fx.extend(update(model, next));
+            }
         }
         Msg::Scroll { delta } => super::keys::move_by(model, delta),
         Msg::Resize { tree_rows } => model.ui.viewport = tree_rows,
@@ -512,7 +513,7 @@ fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut
     }
 }
 
-fn transition_report(run: u32, binary_id: &Arc<str>, test: &TestCase, tr: Transition) -> TestTransition {
+pub(crate) fn transition_report(run: u32, binary_id: &Arc<str>, test: &TestCase, tr: Transition) -> TestTransition {
     let terminal = tr.to.is_terminal();
     let failure = match tr.to {
         TestState::Failed | TestState::Xfail => test.failure.as_ref(),
@@ -602,165 +603,37 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     finish_run(model, run, outcome, at, fx);
 }
 
-/// Ends a run: tests that never finished are cancelled, counts and the gate
-/// are worked out, and `run_finished` is emitted. Starts a queued run.
+/// Ends a run: tests that never finished are settled, the results tallied
+/// and learnt from, the gate judged, and `run_finished` said. Starts a
+/// queued run.
 fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    let run_start = r.started;
-    let mut counts = Counts::default();
-    let mut suites = Vec::new();
-    let mut failures = Vec::new();
-    let mut xpass = Vec::new();
-    let mut strict_xpass = Vec::new();
-    let mut budgets = BudgetReport::default();
-    let mut flaky = Vec::new();
-    let mut slower = Vec::new();
-    let fingerprint = model.runs.last().map(|r| r.fingerprint.clone()).unwrap_or_default();
-    let mut newly_done = 0;
-    let rules = model.rules.clone();
-    for suite in &mut model.catalog.suites {
-        let mut suite_counts = Counts::default();
-        for test in suite.tests.iter_mut().filter(|t| t.run == Some(run)) {
-            if !test.state.is_terminal() {
-                let kind = if test.ignored && test.state == TestState::Pending {
-                    TestEventKind::Ignored
-                } else {
-                    TestEventKind::Cancelled
-                };
-                if let Ok(tr) = test.apply(&kind, at, run_start) {
-                    newly_done += 1;
-                    fx.push(Effect::emit(Report::Test(transition_report(
-                        run,
-                        &suite.binary_id,
-                        test,
-                        tr,
-                    ))));
-                }
-            }
-            suite_counts.add(test.state);
-            let h = model.history.entry(&suite.binary_id, &test.name);
-            if test.state == TestState::Passed && test.duration.is_some_and(|d| h.is_slower(d)) {
-                slower.push(Slower {
-                    binary_id: suite.binary_id.to_string(),
-                    name: test.name.clone(),
-                    duration_s: secs(test.duration.unwrap_or_default()),
-                    p95_s: (h.p95().unwrap_or_default() * 1e6).round() / 1e6,
-                });
-            }
-            h.record(test.state, test.duration, &fingerprint);
-            if h.flips > 0 {
-                flaky.push(Flaky {
-                    binary_id: suite.binary_id.to_string(),
-                    name: test.name.clone(),
-                    flips: h.flips,
-                    runs: h.runs,
-                });
-            }
-            match test.state {
-                TestState::Failed => {
-                    let f = test.failure.as_ref();
-                    failures.push(FailureSummary {
-                        binary_id: suite.binary_id.to_string(),
-                        name: test.name.clone(),
-                        message: f.map(|f| f.message.clone()).unwrap_or_default(),
-                        location: f.and_then(|f| f.location.clone()),
-                    });
-                }
-                TestState::Xpass => {
-                    let t = TestRef {
-                        binary_id: suite.binary_id.to_string(),
-                        name: test.name.clone(),
-                    };
-                    if rules.xfail_rule(&suite.binary_id, &test.name).is_some_and(|r| r.strict) {
-                        strict_xpass.push(t.clone());
-                    }
-                    xpass.push(t);
-                }
-                TestState::Pending
-                | TestState::Running
-                | TestState::Passed
-                | TestState::Skipped
-                | TestState::Xfail
-                | TestState::Cancelled => {}
-            }
-        }
-        if suite_counts.total == 0 {
-            continue;
-        }
-        let status = if suite_counts.failed > 0 {
-            "failed"
-        } else if suite_counts.cancelled > 0 {
-            "cancelled"
-        } else if suite_counts.skipped == suite_counts.total {
-            "skipped"
-        } else {
-            "passed"
-        };
-        let duration = suite.wall_time(run).unwrap_or_default();
-        if suite.wall_time(run).is_some() {
-            model.history.push_suite_time(&suite.binary_id, duration.as_secs_f64());
-        }
-        rules.budgets.judge(suite, run, &mut budgets);
-        suites.push(SuiteSummary {
-            binary_id: suite.binary_id.to_string(),
-            kind: suite.kind.clone(),
-            suite_type: suite.suite_type,
-            status,
-            duration_s: secs(duration),
-            tests: suite_counts.total,
-        });
-        merge_counts(&mut counts, &suite_counts);
-    }
-    let Some(r) = model.run_mut(run) else { return };
-    r.done += newly_done;
+    let (run_start, fingerprint) = (r.started, r.fingerprint.clone());
+    let settled = finish::settle(model, run, run_start, at, fx);
+    let tally = finish::tally(model, run);
+    let learned = finish::learn(model, run, &fingerprint);
     let outcome = match outcome {
-        Outcome::Passed if counts.failed > 0 => Outcome::Failed,
+        Outcome::Passed if tally.counts.failed > 0 => Outcome::Failed,
         other => other,
     };
-    let mut reasons = Vec::new();
-    match outcome {
-        Outcome::Passed => {}
-        Outcome::Failed => {
-            if counts.failed > 0 {
-                reasons.push(format!("{} test{} failed", counts.failed, plural(counts.failed)));
-            } else {
-                reasons.push("nextest did not finish normally".to_owned());
-            }
-        }
-        Outcome::BuildFailed => reasons.push("the build failed".to_owned()),
-        Outcome::ListFailed if r.bad_filter => reasons.push("nextest refused the filterset expression".to_owned()),
-        Outcome::ListFailed => reasons.push("nextest could not list the tests".to_owned()),
-        // Nothing affected by a change set is a pass; an explicit selection
-        // that matches nothing is a mistake worth failing on (as nextest does).
-        Outcome::NoTests if !r.changed.is_empty() => {}
-        Outcome::NoTests => reasons.push("no tests matched the selection".to_owned()),
-        Outcome::Cancelled => reasons.push("the run was cancelled".to_owned()),
-    }
-    let coverage = if model.coverage_run == Some(run) {
-        model
-            .coverage
-            .as_ref()
-            .map(|c| coverage_report(c, model.coverage_prev.as_ref(), &rules.coverage))
-    } else {
-        None
-    };
+    let coverage = model
+        .coverage
+        .as_ref()
+        .filter(|_| model.coverage_run == Some(run))
+        .map(|c| finish::coverage_report(c, model.coverage_prev.as_ref(), &model.rules.coverage));
+    let enforce = model.rules.budgets.enforce;
     let Some(r) = model.run_mut(run) else { return };
-    for t in coverage.iter().flat_map(|c| &c.thresholds).filter(|t| !t.passed) {
-        reasons.push(format!(
-            "coverage: {} {:.2} % is under the {:.2} % required ({})",
-            t.metric, t.actual, t.required, t.path
-        ));
-    }
-    if rules.budgets.enforce && !budgets.violations.is_empty() {
-        let n = budgets.violations.len();
-        reasons.push(format!("{n} timing budget{} exceeded", plural(n)));
-    }
-    for t in &strict_xpass {
-        reasons.push(format!(
-            "{} {} passed but is listed as a strict expected failure",
-            t.binary_id, t.name
-        ));
-    }
+    r.done += settled;
+    let gate = Gate::judge(&finish::GateInputs {
+        outcome,
+        counts: &tally.counts,
+        from_changes: !r.changed.is_empty(),
+        bad_filter: r.bad_filter,
+        coverage: coverage.as_ref(),
+        budgets_enforced: enforce,
+        budget_violations: tally.budgets.violations.len(),
+        strict_xpass: &tally.strict_xpass,
+    });
     if r.unparsed_lines > 1 {
         r.warnings.push(format!(
             "{} lines of nextest output were not valid JSON and were skipped",
@@ -773,93 +646,37 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
     }
     r.phase = Phase::Finished;
     r.outcome = Some(outcome);
-    r.budgets = budgets.clone();
-    r.slower = slower.clone();
-    if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
-        model.history.push_run(RunPoint {
-            duration_s: secs(at.saturating_sub(run_start)),
-            total: counts.total,
-            failed: counts.failed,
-            coverage: coverage.as_ref().map(|c| c.lines.percent),
-        });
-    }
-    let Some(r) = model.run_mut(run) else { return };
+    r.budgets = tally.budgets.clone();
+    r.slower = learned.slower.clone();
     r.finished = Some(at);
     let summary = RunSummary {
         run,
         outcome,
         duration_s: secs(at.saturating_sub(r.started)),
-        tests: counts,
-        suites,
-        failures,
-        xpass,
+        tests: tally.counts.clone(),
+        suites: tally.suites,
+        failures: tally.failures,
+        xpass: tally.xpass,
         build_errors: r.build_errors.iter().map(|d| d.rendered.clone()).collect(),
         tool_error: r.tool_stderr.clone(),
         warnings: r.warnings.clone(),
-        budgets,
-        flaky,
-        slower,
+        budgets: tally.budgets,
+        flaky: learned.flaky,
+        slower: learned.slower,
         hygiene: model.hygiene.clone(),
         coverage,
-        gate: Gate {
-            passed: reasons.is_empty(),
-            reasons,
-        },
+        gate,
     };
+    if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
+        model.history.push_run(RunPoint {
+            duration_s: summary.duration_s,
+            total: tally.counts.total,
+            failed: tally.counts.failed,
+            coverage: summary.coverage.as_ref().map(|c| c.lines.percent),
+        });
+    }
     fx.push(Effect::emit(Report::RunFinished(Box::new(summary))));
     if let Some((trigger, selection)) = model.queued.take() {
         request_run(model, trigger, selection, at, fx);
-    }
-}
-
-fn coverage_report(
-    cov: &super::coverage::Coverage,
-    prev: Option<&super::coverage::Coverage>,
-    thresholds: &[super::coverage::Threshold],
-) -> CoverageReport {
-    let pp = |now: f64, before: f64| ((now - before) * 100.0).round() / 100.0;
-    CoverageReport {
-        lines: cov.lines(),
-        branches: cov.branches(),
-        files: cov
-            .files
-            .iter()
-            .map(|f| FileReport {
-                path: f.path.clone(),
-                lines: f.line_ratio(),
-                branches: cov.branches_measured.then(|| f.branch_ratio()),
-                uncovered_lines: f.uncovered_ranges(),
-                missing_branches: f.missing_branches(),
-                delta_lines_pp: prev
-                    .and_then(|p| p.file(&f.path))
-                    .map(|p| pp(f.line_ratio().percent, p.line_ratio().percent)),
-            })
-            .collect(),
-        delta: CoverageDelta {
-            lines_pp: prev.map(|p| pp(cov.lines().percent, p.lines().percent)),
-            branches_pp: prev
-                .and_then(|p| p.branches())
-                .zip(cov.branches())
-                .map(|(b, n)| pp(n.percent, b.percent)),
-        },
-        thresholds: super::coverage::judge(cov, thresholds),
-    }
-}
-
-fn merge_counts(into: &mut Counts, from: &Counts) {
-    into.total += from.total;
-    into.passed += from.passed;
-    into.failed += from.failed;
-    into.skipped += from.skipped;
-    into.xfail += from.xfail;
-    into.xpass += from.xpass;
-    into.cancelled += from.cancelled;
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
     }
 }
