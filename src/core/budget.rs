@@ -124,8 +124,8 @@ impl Budgets {
                 kind,
                 binary_id: suite.binary_id.to_string(),
                 name: name.map(|t| t.name.clone()),
-                limit_s: super::report::secs(limit),
-                actual_s: super::report::secs(actual),
+                limit_s: super::units::secs(limit),
+                actual_s: super::units::secs(actual),
             };
             match standing(actual, limit) {
                 Standing::Over => into.violations.push(v),

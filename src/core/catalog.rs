@@ -12,7 +12,6 @@ use serde::Serialize;
 
 use super::glob::Glob;
 use super::graph::Graph;
-use super::msg::ListedSuite;
 use super::test_state::{TestCase, TestState};
 
 /// The cargo workspace vigil watches.
@@ -263,6 +262,26 @@ impl Catalog {
             .collect();
         self.suites = suites;
     }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListedSuite {
+    pub binary_id: Arc<str>,
+    pub package: String,
+    pub binary_name: String,
+    pub kind: String,
+    /// The built test binary (to name test processes when sampling).
+    pub binary_path: std::path::PathBuf,
+    pub tests: Vec<ListedTest>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ListedTest {
+    pub name: String,
+    pub ignored: bool,
+    /// Will run: matched by the filter and not ignored. (Ignored tests the
+    /// filter matches are reported skipped by the run stream.)
+    pub selected: bool,
 }
 
 #[cfg(test)]

@@ -159,44 +159,6 @@ impl Coverage {
     }
 }
 
-/// The coverage view's file order: files under a missed threshold first,
-/// then by the chosen sort. Pure, so keys and the view agree on it.
-pub fn ordered_files(model: &super::model::Model) -> Vec<&str> {
-    use super::ui_state::CoverageSort;
-    let Some(cov) = model.coverage.as_ref().filter(|_| model.coverage_run.is_some()) else {
-        return Vec::new();
-    };
-    let prev = model.coverage_prev.as_ref();
-    let failing = |f: &FileCoverage| misses_threshold(model, f);
-    let delta = |f: &FileCoverage| {
-        prev.and_then(|p| p.file(&f.path))
-            .map_or(0.0, |p| f.line_ratio().percent - p.line_ratio().percent)
-    };
-    let uncovered = |f: &FileCoverage| f.line_ratio().count - f.line_ratio().covered;
-    let mut files: Vec<&FileCoverage> = cov.files.iter().collect();
-    files.sort_by(|a, b| {
-        failing(b).cmp(&failing(a)).then_with(|| match model.ui.coverage_sort {
-            CoverageSort::Coverage => a.line_ratio().percent.total_cmp(&b.line_ratio().percent),
-            CoverageSort::Delta => delta(a).total_cmp(&delta(b)),
-            CoverageSort::Uncovered => uncovered(b).cmp(&uncovered(a)),
-        })
-    });
-    files.into_iter().map(|f| f.path.as_str()).collect()
-}
-
-/// Whether a file falls under a per-path rule it misses.
-pub fn misses_threshold(model: &super::model::Model, f: &FileCoverage) -> bool {
-    model
-        .rules
-        .coverage
-        .iter()
-        .filter(|t| t.path.as_ref().is_some_and(|g| g.matches(&f.path)))
-        .any(|t| {
-            t.lines.is_some_and(|m| f.line_ratio().percent < m)
-                || t.branches.is_some_and(|m| f.branch_ratio().percent < m)
-        })
-}
-
 /// A minimum, overall (`path = None`) or for the files a glob matches.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Threshold {

@@ -26,7 +26,7 @@ pub enum Effect {
         binaries: std::collections::BTreeMap<String, std::path::PathBuf>,
     },
     /// Keep a complete listing for the next session (`target/vigil`).
-    SaveList { suites: Vec<super::msg::ListedSuite> },
+    SaveList { suites: Vec<super::catalog::ListedSuite> },
     /// Read a workspace file for the coverage view's source pane.
     LoadSource { path: String },
     /// Read what the compilations read again (dep-info, build script

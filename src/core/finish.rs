@@ -10,12 +10,12 @@ use super::coverage::{Coverage, Threshold};
 use super::effect::Effect;
 use super::history::{Flaky, Slower};
 use super::model::Model;
-use super::msg::TestEventKind;
 use super::report::{
     secs, Counts, CoverageDelta, CoverageReport, FailureSummary, FileReport, Gate, Report, SuiteStatus, SuiteSummary,
     TestRef,
 };
 use super::run::Outcome;
+use super::test_state::TestEventKind;
 use super::test_state::TestState;
 
 /// Tests of `run` that never reached an end: ignored ones are skipped, the
@@ -35,7 +35,7 @@ pub fn settle(model: &mut Model, run: u32, run_start: Duration, at: Duration, fx
             };
             if let Ok(tr) = test.apply(&kind, at, run_start) {
                 settled += 1;
-                let report = super::update::transition_report(run, &suite.binary_id, test, tr);
+                let report = super::report::TestTransition::of(run, &suite.binary_id, test, tr);
                 fx.push(Effect::emit(Report::Test(report)));
             }
         }

@@ -72,7 +72,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('N') if ui.tab == Tab::Coverage => next_uncovered(model, false),
         Key::Enter if ui.tab == Tab::Coverage => {
             let selected = ui.coverage_selected;
-            if let Some(path) = super::coverage::ordered_files(model).get(selected) {
+            if let Some(path) = super::coverage_view::ordered_files(model).get(selected) {
                 return vec![Effect::LoadSource { path: path.to_string() }].into();
             }
         }
@@ -115,7 +115,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
 }
 
 fn coverage_move(model: &mut Model, delta: isize) {
-    let n = super::coverage::ordered_files(model).len();
+    let n = super::coverage_view::ordered_files(model).len();
     if model.ui.source.is_some() {
         let s = model.ui.source_scroll as isize + delta;
         model.ui.source_scroll = s.max(0) as usize;

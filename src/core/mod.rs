@@ -6,6 +6,7 @@
 pub mod budget;
 pub mod catalog;
 pub mod coverage;
+pub mod coverage_view;
 pub mod effect;
 pub mod finish;
 pub mod glob;
@@ -17,11 +18,13 @@ pub mod keys;
 pub mod model;
 pub mod msg;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod select;
 pub mod test_state;
 pub mod tree;
 pub mod ui_state;
+pub mod units;
 pub mod update;
 
 pub use catalog::{Catalog, Package, Suite, SuiteType, Workspace};

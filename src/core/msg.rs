@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::run::{Selection, Trigger};
-use super::test_state::Failure;
 use super::ui_state::{Key, Resources};
 
 #[derive(Clone, Debug)]
@@ -69,7 +68,7 @@ pub enum Msg {
     /// changed; `error` when that failed (the old ones stay).
     Reloaded {
         workspace: Option<Box<super::catalog::Workspace>>,
-        rules: Option<super::model::Rules>,
+        rules: Option<super::rules::Rules>,
         error: Option<String>,
     },
     /// What the workspace's compilations read, indexed again (after a build).
@@ -128,81 +127,7 @@ pub enum Msg {
     },
 }
 
-/// How a nextest process ended, classified by the adapter from nextest's
-/// documented exit codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ToolExit {
-    Success,
-    TestsFailed,
-    NoTests,
-    BuildFailed,
-    ListFailed,
-    BadFilter,
-    /// Killed by a signal (no exit code).
-    Killed,
-    Other(i32),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuildDiagnostic {
-    /// `error`, `warning`, …
-    pub level: String,
-    /// cargo's rendered text, colourless.
-    pub rendered: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ListedSuite {
-    pub binary_id: Arc<str>,
-    pub package: String,
-    pub binary_name: String,
-    pub kind: String,
-    /// The built test binary (to name test processes when sampling).
-    pub binary_path: std::path::PathBuf,
-    pub tests: Vec<ListedTest>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ListedTest {
-    pub name: String,
-    pub ignored: bool,
-    /// Will run: matched by the filter and not ignored. (Ignored tests the
-    /// filter matches are reported skipped by the run stream.)
-    pub selected: bool,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct TestEvent {
-    pub binary_id: Arc<str>,
-    pub name: String,
-    pub kind: TestEventKind,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum TestEventKind {
-    /// `attempt` is 1 for the first try, more for retries.
-    Started {
-        attempt: u32,
-    },
-    Passed {
-        exec_time: Option<Duration>,
-    },
-    Failed {
-        exec_time: Option<Duration>,
-        failure: Failure,
-    },
-    Ignored,
-    Cancelled,
-}
-
-impl TestEventKind {
-    pub fn name(&self) -> &'static str {
-        match self {
-            TestEventKind::Started { .. } => "started",
-            TestEventKind::Passed { .. } => "passed",
-            TestEventKind::Failed { .. } => "failed",
-            TestEventKind::Ignored => "ignored",
-            TestEventKind::Cancelled => "cancelled",
-        }
-    }
-}
+// The domain types messages carry live with their nouns.
+pub use super::catalog::{ListedSuite, ListedTest};
+pub use super::run::{BuildDiagnostic, ToolExit};
+pub use super::test_state::{TestEvent, TestEventKind};

@@ -1,8 +1,6 @@
 //! The headless contract: the events `vigil run --format json` prints, one
 //! JSON object a line. Later features add fields; none is ever renamed.
 
-use std::time::Duration;
-
 use serde::Serialize;
 
 use super::budget::BudgetReport;
@@ -10,7 +8,7 @@ use super::catalog::SuiteType;
 use super::coverage::{MissingBranch, Ratio, ThresholdVerdict};
 use super::history::{Flaky, Slower};
 use super::run::{Outcome, Trigger};
-use super::test_state::{Location, TestState};
+use super::test_state::{Location, TestCase, TestState, Transition};
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -63,6 +61,34 @@ pub struct TestTransition {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+}
+
+impl TestTransition {
+    /// What a test's transition says: its failure with the terminal state
+    /// that carries one, its duration once it has ended.
+    pub fn of(run: u32, binary_id: &str, test: &TestCase, tr: Transition) -> Self {
+        let terminal = tr.to.is_terminal();
+        let failure = match tr.to {
+            TestState::Failed | TestState::Xfail => test.failure.as_ref(),
+            TestState::Pending
+            | TestState::Running
+            | TestState::Passed
+            | TestState::Skipped
+            | TestState::Xpass
+            | TestState::Cancelled => None,
+        };
+        TestTransition {
+            run,
+            binary_id: binary_id.to_owned(),
+            name: test.name.clone(),
+            from: tr.from,
+            to: tr.to,
+            at_s: secs(tr.at),
+            duration_s: terminal.then(|| secs(test.duration.unwrap_or_default())),
+            message: failure.map(|f| f.message.clone()),
+            location: failure.and_then(|f| f.location.clone()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -230,7 +256,4 @@ pub struct CoverageDelta {
     pub branches_pp: Option<f64>,
 }
 
-/// Seconds as JSON wants them, rounded to the microsecond.
-pub fn secs(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e6
-}
+pub use super::units::secs;

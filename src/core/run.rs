@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::msg::BuildDiagnostic;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
@@ -148,11 +146,11 @@ pub struct Run {
 #[derive(Clone, Debug)]
 pub enum EarlyMsg {
     Test {
-        event: super::msg::TestEvent,
+        event: super::test_state::TestEvent,
         at: Duration,
     },
     Exited {
-        exit: super::msg::ToolExit,
+        exit: ToolExit,
         stderr: String,
         at: Duration,
     },
@@ -199,4 +197,27 @@ impl Run {
     pub fn elapsed(&self, now: Duration) -> Duration {
         self.finished.unwrap_or(now).saturating_sub(self.started)
     }
+}
+
+/// How a nextest process ended, classified by the adapter from nextest's
+/// documented exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToolExit {
+    Success,
+    TestsFailed,
+    NoTests,
+    BuildFailed,
+    ListFailed,
+    BadFilter,
+    /// Killed by a signal (no exit code).
+    Killed,
+    Other(i32),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildDiagnostic {
+    /// `error`, `warning`, …
+    pub level: String,
+    /// cargo's rendered text, colourless.
+    pub rendered: String,
 }

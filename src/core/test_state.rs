@@ -2,11 +2,10 @@
 //! `Pending → Running → Passed | Failed | Skipped | Xfail | Xpass | Cancelled`,
 //! with every transition kept with its time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-
-use super::msg::TestEventKind;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -188,6 +187,42 @@ impl TestCase {
 
     fn finish(&mut self, exec_time: Option<Duration>, now: Duration) {
         self.duration = exec_time.or_else(|| self.started_at.map(|s| now.saturating_sub(s)));
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TestEvent {
+    pub binary_id: Arc<str>,
+    pub name: String,
+    pub kind: TestEventKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TestEventKind {
+    /// `attempt` is 1 for the first try, more for retries.
+    Started {
+        attempt: u32,
+    },
+    Passed {
+        exec_time: Option<Duration>,
+    },
+    Failed {
+        exec_time: Option<Duration>,
+        failure: Failure,
+    },
+    Ignored,
+    Cancelled,
+}
+
+impl TestEventKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TestEventKind::Started { .. } => "started",
+            TestEventKind::Passed { .. } => "passed",
+            TestEventKind::Failed { .. } => "failed",
+            TestEventKind::Ignored => "ignored",
+            TestEventKind::Cancelled => "cancelled",
+        }
     }
 }
 

@@ -1,6 +1,5 @@
 //! The only place the model changes: `update(&mut Model, Msg) -> Vec<Effect>`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::catalog::Workspace;
@@ -13,7 +12,6 @@ use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, To
 use super::report::{secs, Gate, Report, RunSummary, Selected, TestTransition};
 use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
-use super::test_state::{TestCase, TestState, Transition};
 use std::path::{Path, PathBuf};
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
@@ -487,7 +485,7 @@ fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut
     }
     match test.apply(&event.kind, at, run_start) {
         Ok(tr) => {
-            let report = transition_report(run, &binary_id, test, tr);
+            let report = TestTransition::of(run, &binary_id, test, tr);
             if let Some(r) = model.run_mut(run) {
                 if tr.to.is_terminal() && !tr.from.is_terminal() {
                     r.done += 1;
@@ -510,29 +508,6 @@ fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut
                 }
             }
         }
-    }
-}
-
-pub(crate) fn transition_report(run: u32, binary_id: &Arc<str>, test: &TestCase, tr: Transition) -> TestTransition {
-    let terminal = tr.to.is_terminal();
-    let failure = match tr.to {
-        TestState::Failed | TestState::Xfail => test.failure.as_ref(),
-        _ => None,
-    };
-    TestTransition {
-        run,
-        binary_id: binary_id.to_string(),
-        name: test.name.clone(),
-        from: tr.from,
-        to: tr.to,
-        at_s: secs(tr.at),
-        duration_s: if terminal {
-            Some(secs(test.duration.unwrap_or_default()))
-        } else {
-            None
-        },
-        message: failure.map(|f| f.message.clone()),
-        location: failure.and_then(|f| f.location.clone()),
     }
 }
 

@@ -9,7 +9,8 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 use super::theme::Theme;
-use crate::core::coverage::{judge, misses_threshold, ordered_files, FileCoverage, Ratio};
+use crate::core::coverage::{judge, FileCoverage, Ratio};
+use crate::core::coverage_view::{misses_threshold, ordered_files};
 use crate::core::ui_state::CoverageSort;
 use crate::core::Model;
 

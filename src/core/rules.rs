@@ -1,0 +1,64 @@
+//! The parts of the config the core applies: test kinds, expected
+//! failures, what a change during a run does, budgets, hygiene, coverage
+//! minimums.
+
+use super::budget::Budgets;
+use super::coverage::Threshold;
+use super::glob::Glob;
+use super::hygiene::HygieneRules;
+
+/// The parts of the config the core applies.
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Binary ids matching one of these are `e2e` suites.
+    pub e2e_patterns: Vec<Glob>,
+    pub xfail: Vec<XfailRule>,
+    /// What a change during a run does.
+    pub on_change: OnChange,
+    pub budgets: Budgets,
+    pub hygiene: HygieneRules,
+    /// Coverage minimums, overall and per path.
+    pub coverage: Vec<Threshold>,
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        Self {
+            e2e_patterns: vec![Glob::new("*e2e*")],
+            xfail: Vec::new(),
+            on_change: OnChange::Restart,
+            budgets: Budgets::default(),
+            hygiene: HygieneRules::default(),
+            coverage: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnChange {
+    /// Cancel the run and start one for both change sets.
+    #[default]
+    Restart,
+    /// Let the run finish, then run for the changes that came meanwhile.
+    Queue,
+}
+
+/// A known-broken test: its failure is expected (`xfail`), its passing is
+/// flagged (`xpass`) and, when `strict`, fails the gate.
+#[derive(Clone, Debug)]
+pub struct XfailRule {
+    /// Matched against `<binary_id>::<test name>`.
+    pub pattern: Glob,
+    pub reason: String,
+    pub strict: bool,
+}
+
+impl Rules {
+    pub fn xfail_rule(&self, binary_id: &str, test: &str) -> Option<&XfailRule> {
+        if self.xfail.is_empty() {
+            return None;
+        }
+        let full = format!("{binary_id}::{test}");
+        self.xfail.iter().find(|r| r.pattern.matches(&full))
+    }
+}
