@@ -548,6 +548,70 @@ fn aside_name(path: &Path) -> PathBuf {
     PathBuf::from(format!("{}.unreadable-{stamp}", path.display()))
 }
 
+impl RunRecord {
+    /// What the history keeps of a finished run (`None` for a run the model
+    /// no longer holds).
+    pub fn of(model: &crate::core::Model, s: &crate::core::report::RunSummary) -> Option<Self> {
+        let run = model.runs.iter().find(|r| r.number == s.run)?;
+        let ws = &model.workspace;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let c = &s.tests;
+        let results = model
+            .catalog
+            .suites
+            .iter()
+            .flat_map(|suite| {
+                suite
+                    .tests
+                    .iter()
+                    .filter(|t| t.run == Some(s.run))
+                    .map(|t| (suite.binary_id.to_string(), t.name.clone(), t.state, t.duration))
+            })
+            .collect();
+        Some(RunRecord {
+            started_unix: now - s.duration_s,
+            trigger: run.trigger.as_str().to_owned(),
+            outcome: s.outcome.as_str().to_owned(),
+            duration_s: s.duration_s,
+            filterset: run.selection.filterset(),
+            reasons: run.reasons.clone(),
+            changed: run.changed.iter().map(|p| ws.relative(p)).collect(),
+            fingerprint: run.fingerprint.clone(),
+            counts: [c.total, c.passed, c.failed, c.skipped, c.xfail, c.xpass, c.cancelled],
+            results,
+            coverage: s.coverage.as_ref().map(|c| CoverageRecord {
+                lines: (c.lines.count, c.lines.covered),
+                branches: c.branches.map(|b| (b.count, b.covered)),
+                files: c
+                    .files
+                    .iter()
+                    .map(|f| {
+                        (
+                            f.path.clone(),
+                            (f.lines.count, f.lines.covered),
+                            f.branches.map(|b| (b.count, b.covered)),
+                        )
+                    })
+                    .collect(),
+            }),
+            suites: s
+                .suites
+                .iter()
+                .map(|x| {
+                    (
+                        x.binary_id.clone(),
+                        x.suite_type.as_str().to_owned(),
+                        x.status.as_str().to_owned(),
+                        x.duration_s,
+                    )
+                })
+                .collect(),
+        })
+    }
+}
+
 /// Where a workspace's history lives.
 pub fn default_path(target_dir: &Path) -> PathBuf {
     super::state_dir(target_dir).join("history.sqlite")

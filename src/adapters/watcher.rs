@@ -17,25 +17,9 @@ use tokio::sync::mpsc;
 
 use super::clock::Clock;
 use super::outputs::Outputs;
+use crate::core::batching;
 use crate::core::inputs::Inputs;
 use crate::core::{Msg, Workspace};
-
-/// However long a flood lasts, a change set goes out after this.
-const MAX_WAIT: Duration = Duration::from_secs(10);
-/// A flood in progress (more than `FLOOD` paths, or new directories) is
-/// likely to go on: it
-/// waits for this much quiet, so a writer stalled on a busy machine does
-/// not split it into two runs.
-const FLOOD: usize = 32;
-const FLOOD_QUIET: Duration = Duration::from_millis(600);
-/// A small batch whose every write has completed (closed, renamed into
-/// place, removed) — an editor's save — goes out after this much quiet
-/// instead of the full debounce, so a save starts its run at once.
-const SETTLE: Duration = Duration::from_millis(50);
-/// More paths than a save touches, or a new directory: a flood (a checkout,
-/// a generator) that gets the full debounce, so it stays one change set
-/// even when the writer stalls on a busy machine.
-const SMALL_BATCH: usize = 8;
 
 struct Rules {
     root: PathBuf,
@@ -293,18 +277,12 @@ fn debounce_loop(
         follow(&mut batch);
         let started = Instant::now();
         loop {
-            let quiet = if batch.paths.len() > FLOOD || batch.grew_dirs {
-                debounce.max(FLOOD_QUIET)
-            } else if batch.open.is_empty() && batch.paths.len() <= SMALL_BATCH {
-                SETTLE.min(debounce)
-            } else {
-                debounce
-            };
+            let quiet = batching::quiet(batch.paths.len(), batch.open.len(), batch.grew_dirs, debounce);
             match raw.recv_timeout(quiet) {
                 Ok(ev) => {
                     batch.collect(ev);
                     follow(&mut batch);
-                    if started.elapsed() > MAX_WAIT {
+                    if started.elapsed() > batching::MAX_WAIT {
                         break;
                     }
                 }

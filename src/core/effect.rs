@@ -32,6 +32,9 @@ pub enum Effect {
     /// Read what the compilations read again (dep-info, build script
     /// output): a build has happened.
     IndexInputs,
+    /// Watch what the model now names: the workspace's directories (after
+    /// a reload, when `workspace`) and the inputs outside it.
+    Rewatch { workspace: bool },
     /// Read the workspace (cargo metadata) and the config again.
     Reload,
     /// Leave the interactive view (after stopping any run).

@@ -3,11 +3,13 @@
 //! terminals or the wall clock; time arrives as data (`Duration` since the
 //! app's start), so every scenario can be replayed in a test without sleeping.
 
+pub mod batching;
 pub mod budget;
 pub mod catalog;
 pub mod coverage;
 pub mod coverage_view;
 pub mod effect;
+pub mod estimate;
 pub mod finish;
 pub mod glob;
 pub mod graph;

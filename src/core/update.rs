@@ -48,7 +48,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::Tick { now } => model.now = model.now.max(now),
         Msg::HistoryLoaded { history } => model.history = *history,
-        Msg::InputsIndexed { inputs } => model.inputs = *inputs,
+        Msg::InputsIndexed { inputs } => {
+            model.inputs = *inputs;
+            fx.push(Effect::Rewatch { workspace: false });
+        }
         Msg::Built {
             run,
             binaries,
@@ -103,6 +106,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         } => {
             if let Some(ws) = workspace {
                 model.workspace = *ws;
+                fx.push(Effect::Rewatch { workspace: true });
                 fx.push(Effect::IndexInputs);
             }
             if let Some(rules) = rules {

@@ -131,7 +131,9 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             }
             let elapsed = run.elapsed(model.now);
             right.push(Span::raw(format!(" {} ", duration(elapsed))));
-            if let Some(left_s) = time_left(model, run.number, elapsed).filter(|_| run.phase == Phase::Running) {
+            if let Some(left_s) =
+                crate::core::estimate::time_left(model, run.number, elapsed).filter(|_| run.phase == Phase::Running)
+            {
                 right.push(Span::styled(
                     format!(" ~{} left ", duration(std::time::Duration::from_secs_f64(left_s))),
                     theme.dim(),
@@ -189,34 +191,6 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     let [l, r] = Layout::horizontal([Constraint::Min(10), Constraint::Length(res_width as u16)]).areas(second);
     frame.render_widget(Paragraph::new(Line::from(tabs)), l);
     frame.render_widget(Paragraph::new(Line::from(res)), r);
-}
-
-/// What is left of a run: each unfinished test's usual time (p50 from
-/// history; the run's own pace for tests without one, less what a running
-/// test has already used), spread over the tests running side by side.
-fn time_left(model: &Model, run: u32, elapsed: std::time::Duration) -> Option<f64> {
-    let r = model.runs.iter().find(|r| r.number == run)?;
-    let total = r.selected_tests.max(r.done);
-    if total == 0 || r.done >= total {
-        return None;
-    }
-    let pace = (r.done > 0).then(|| elapsed.as_secs_f64() / r.done as f64);
-    let mut left = 0.0;
-    let mut running = 0usize;
-    for s in &model.catalog.suites {
-        for t in s.tests.iter().filter(|t| t.run == Some(run) && !t.state.is_terminal()) {
-            let usual = model.history.get(&s.binary_id, &t.name).and_then(|h| h.p50());
-            let used = match (t.state, t.started_at) {
-                (TestState::Running, Some(start)) => {
-                    running += 1;
-                    model.now.saturating_sub(start).as_secs_f64()
-                }
-                _ => 0.0,
-            };
-            left += (usual.or(pace)? - used).max(0.0);
-        }
-    }
-    Some(left / running.max(1) as f64)
 }
 
 fn last_run_with_results(model: &Model) -> Option<u32> {

@@ -1,0 +1,117 @@
+//! Headless: `vigil run` once and `vigil watch --no-tui`, printing each
+//! report to a sink (JSON lines or human lines).
+
+use std::io::Write;
+
+use super::signals::forward_signals;
+use super::Engine;
+use crate::config::Settings;
+use crate::core::report::{Report, RunSummary};
+use crate::core::{Effect, Msg, Selection, Trigger, Workspace};
+use crate::sink::Sink;
+
+/// What `vigil run` ended with.
+pub struct Finished {
+    pub summary: Option<RunSummary>,
+    /// Why `--lcov FILE` could not be written.
+    pub lcov_error: Option<String>,
+    /// nextest refused the filterset: a usage error.
+    pub bad_filter: bool,
+    /// The change set selected nothing, so no run was needed: a pass.
+    pub nothing_selected: bool,
+}
+
+/// Runs once, headless, printing to `sink`; returns the run's summary.
+pub async fn run_once<W: Write>(
+    workspace: Workspace,
+    settings: Settings,
+    selection: Selection,
+    sink: &mut Sink<W>,
+    lcov: Option<&std::path::Path>,
+) -> Finished {
+    let engine = Engine::new(workspace, settings);
+    engine.request(Trigger::Manual, selection);
+    let (engine, mut finished) = headless(engine, sink, Some(1)).await;
+    if let Some(path) = lcov {
+        finished.lcov_error = engine.write_lcov(path).err();
+    }
+    finished
+}
+
+/// Notes about the history and coverage, said once before the first run.
+fn say_notes<W: Write>(engine: &Engine, sink: &mut Sink<W>) {
+    let notes = [
+        &engine.store_note,
+        &engine.coverage_note,
+        &engine.model.workspace.resolve_error,
+    ];
+    for note in notes.into_iter().flatten() {
+        sink.emit(&Report::Warning {
+            run: 0,
+            message: note.clone(),
+        });
+    }
+}
+
+/// Watches headless: runs everything, then what each change affects,
+/// printing to `sink`; stops after `max_runs` runs (if given) or Ctrl-C.
+pub async fn watch_headless<W: Write>(
+    workspace: Workspace,
+    settings: Settings,
+    sink: &mut Sink<W>,
+    max_runs: Option<u32>,
+) -> Result<Finished, String> {
+    let mut engine = Engine::new(workspace, settings);
+    engine.watch()?;
+    engine.request(Trigger::Manual, Selection::All);
+    Ok(headless(engine, sink, max_runs).await.1)
+}
+
+async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Option<u32>) -> (Engine, Finished) {
+    say_notes(&engine, sink);
+    let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));
+    let mut finished_runs = 0;
+    let mut summary = None;
+    let mut stopping = false;
+    let mut forced = false;
+    'outer: while let Some(first) = engine.rx.recv().await {
+        let mut next = Some(first);
+        // Drain what is already queued: a flood of events is one pass.
+        while let Some(msg) = next.take().or_else(|| engine.rx.try_recv().ok()) {
+            if matches!(msg, Msg::Cancel { .. }) && engine.model.active_run().is_none_or(|r| r.cancel_requested) {
+                // A second Ctrl-C: stop waiting for a graceful end.
+                forced = true;
+                break 'outer;
+            }
+            stopping |= matches!(msg, Msg::Cancel { .. });
+            for effect in engine.apply(msg) {
+                if let Effect::Emit(report) = effect {
+                    sink.emit(&report);
+                    if let Report::RunFinished(s) = *report {
+                        summary = Some(*s);
+                        finished_runs += 1;
+                    }
+                }
+            }
+            let idle = engine.model.active_run().is_none() && engine.model.queued.is_none();
+            // A change set that selected nothing started no run: done.
+            let nothing_to_run = max_runs.is_some() && engine.model.runs.is_empty();
+            if idle && (stopping || nothing_to_run || max_runs.is_some_and(|m| finished_runs >= m)) {
+                break 'outer;
+            }
+        }
+    }
+    engine.shutdown(forced).await;
+    signals.abort();
+    let bad_filter = engine.model.current_run().is_some_and(|r| r.bad_filter);
+    let nothing_selected = engine.model.runs.is_empty() && !stopping && !forced;
+    (
+        engine,
+        Finished {
+            summary,
+            bad_filter,
+            nothing_selected,
+            lcov_error: None,
+        },
+    )
+}

@@ -1,0 +1,365 @@
+//! The one loop: messages in, `core::update`, effects out. The `Engine`
+//! holds the model and the adapters that carry out its effects; `headless`
+//! drives it with a printing sink, `interactive` with the terminal view
+//! (generic over ratatui's backend, so tests run it on a `TestBackend`),
+//! and `signals` turns Ctrl-C and SIGTERM into messages.
+
+mod headless;
+mod interactive;
+mod signals;
+
+pub use headless::{run_once, watch_headless, Finished};
+pub use interactive::Interactive;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::adapters::clock::Clock;
+use crate::adapters::coverage::CoverageRig;
+use crate::adapters::log::Log;
+use crate::adapters::nextest::Nextest;
+use crate::adapters::store::{self, Store};
+use crate::adapters::watcher::Watcher;
+use crate::config::Mode;
+use crate::config::Settings;
+use crate::core::report::{Report, RunSummary};
+use crate::core::{update, Effect, Model, Msg, Selection, Trigger, Workspace};
+
+/// The model and the adapters that carry out its effects.
+pub struct Engine {
+    pub model: Model,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub rx: mpsc::UnboundedReceiver<Msg>,
+    pub clock: Clock,
+    nextest: Nextest,
+    log: Log,
+    watcher: Option<Watcher>,
+    debounce: Duration,
+    explicit_config: Option<std::path::PathBuf>,
+    store: Option<Store>,
+    coverage: Option<Arc<CoverageRig>>,
+    /// Why coverage is off, when it could have been on.
+    pub coverage_note: Option<String>,
+    /// What happened to a history that could not be used (moved aside, or
+    /// none kept): for the user to see.
+    pub store_note: Option<String>,
+    /// When set, process effects are recorded here instead of carried out
+    /// (scripted tests of the loop, replays).
+    pub recorded: Option<Vec<Effect>>,
+}
+
+impl Engine {
+    pub fn new(workspace: Workspace, settings: Settings) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let clock = Clock::start();
+        let log = Log::open(&workspace.target_dir);
+        let nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
+        let (store, store_note) = if workspace.target_dir.as_os_str().is_empty() {
+            (None, None)
+        } else {
+            match Store::open(&store::default_path(&workspace.target_dir)) {
+                Ok((s, note)) => (Some(s), note),
+                Err(e) => (None, Some(format!("{e}; this session keeps no history"))),
+            }
+        };
+        let mut model = Model::new(workspace, settings.rules.clone());
+        if let Some(s) = &store {
+            match s.history() {
+                Ok(h) => model.history = h,
+                Err(e) => log.line(&format!("history not read: {e}")),
+            }
+            // The last coverage kept: deltas hold across sessions.
+            if let Ok(Some(c)) = s.last_coverage() {
+                model.coverage = Some(crate::core::coverage::Coverage {
+                    branches_measured: c.branches.is_some(),
+                    files: c
+                        .files
+                        .into_iter()
+                        .map(|(path, l, b)| crate::core::coverage::FileCoverage {
+                            path,
+                            summary_lines: Some(l),
+                            summary_branches: b,
+                            ..Default::default()
+                        })
+                        .collect(),
+                });
+            }
+        }
+        if let Some(note) = &store_note {
+            log.line(note);
+        }
+        let (coverage, coverage_note) = coverage_rig(&model.workspace, &settings);
+        if let Some(note) = &coverage_note {
+            log.line(note);
+        }
+        model.coverage_on = coverage.is_some();
+        // Before the first plan: what the last build read (a change set
+        // given on the command line is planned against it).
+        model.inputs = crate::adapters::inputs::index(&model.workspace);
+        model.list_cache = crate::adapters::list_cache::load(&model.workspace.target_dir, model.coverage_on);
+        Self {
+            model,
+            store,
+            store_note,
+            coverage: coverage.map(Arc::new),
+            coverage_note,
+            tx,
+            rx,
+            clock,
+            nextest,
+            log,
+            watcher: None,
+            debounce: settings.debounce,
+            explicit_config: settings.explicit.clone(),
+            recorded: None,
+        }
+    }
+
+    /// Starts watching the workspace; changes arrive as messages. The
+    /// resolved dependency graph is read beside the first run.
+    pub fn watch(&mut self) -> Result<(), String> {
+        if self.model.workspace.graph_pending {
+            self.resolve_graph();
+        }
+        let w = Watcher::start(&self.model.workspace, self.debounce, self.tx.clone(), self.clock)
+            .map_err(|e| format!("failed to watch {}: {e}", self.model.workspace.root.display()))?;
+        w.watch_inputs(&self.model.inputs);
+        self.log.line(&format!("watching {} directories", w.watched_dirs()));
+        self.watcher = Some(w);
+        Ok(())
+    }
+
+    /// An engine that starts no process: it records what it would do.
+    pub fn dry(workspace: Workspace, settings: Settings) -> Self {
+        let mut engine = Self::new(Workspace::default(), settings);
+        engine.model.workspace = workspace;
+        engine.recorded = Some(Vec::new());
+        engine
+    }
+
+    pub fn request(&self, trigger: Trigger, selection: Selection) {
+        let _ = self.tx.send(Msg::RunRequested {
+            trigger,
+            selection,
+            at: self.clock.now(),
+        });
+    }
+
+    /// Applies one message; returns the effects the caller has not carried
+    /// out itself (reports and quit).
+    pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut rest = Vec::new();
+        for effect in update(&mut self.model, msg) {
+            if let Some(recorded) = self.recorded.as_mut() {
+                if matches!(
+                    effect,
+                    Effect::List { .. }
+                        | Effect::Run { .. }
+                        | Effect::Cancel { .. }
+                        | Effect::StopTests { .. }
+                        | Effect::CollectCoverage { .. }
+                ) {
+                    recorded.push(effect);
+                    continue;
+                }
+                if matches!(
+                    effect,
+                    Effect::IndexInputs | Effect::SaveList { .. } | Effect::Survey { .. } | Effect::Rewatch { .. }
+                ) {
+                    // Nothing was built: there is nothing new to read.
+                    continue;
+                }
+            }
+            match effect {
+                Effect::List { run, filterset } => {
+                    self.log
+                        .line(&format!("run {run}: list {}", filterset.as_deref().unwrap_or("(all)")));
+                    let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
+                    self.nextest.list(run, filterset.as_deref(), &env);
+                }
+                Effect::Survey { run, hygiene } => self.survey(run, hygiene),
+                Effect::Run { run, filterset } => {
+                    let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
+                    self.nextest.run(run, filterset.as_deref(), &env);
+                }
+                Effect::CollectCoverage { run, ran, binaries } => self.collect_coverage(run, ran, binaries),
+                Effect::SaveList { suites } => {
+                    let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
+                    tokio::task::spawn_blocking(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
+                }
+                Effect::LoadSource { path } => {
+                    let (file, tx) = (self.model.workspace.root.join(&path), self.tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let text = std::fs::read_to_string(file).ok();
+                        let _ = tx.send(Msg::SourceLoaded { path, text });
+                    });
+                }
+                Effect::Rewatch { workspace } => {
+                    if let Some(w) = &self.watcher {
+                        if workspace {
+                            w.rewatch(&self.model.workspace);
+                        }
+                        w.watch_inputs(&self.model.inputs);
+                    }
+                }
+                Effect::Cancel { run } => {
+                    self.log.line(&format!("run {run}: cancel"));
+                    self.nextest.cancel(run);
+                }
+                Effect::StopTests { run } => {
+                    self.log
+                        .line(&format!("run {run}: stop the tests, let the list finish"));
+                    self.nextest.stop_tests(run);
+                }
+                Effect::Reload => self.reload(),
+                Effect::IndexInputs => self.index_inputs(),
+                Effect::Emit(report) => {
+                    if let Report::RunFinished(s) = report.as_ref() {
+                        self.record(s);
+                    }
+                    rest.push(Effect::Emit(report));
+                }
+                Effect::Quit => rest.push(effect),
+            }
+        }
+        rest
+    }
+
+    /// Merges and reads the run's coverage off the loop.
+    fn collect_coverage(&self, run: u32, ran: Vec<String>, binaries: BTreeMap<String, std::path::PathBuf>) {
+        let tx = self.tx.clone();
+        let clock = self.clock;
+        let Some(rig) = self.coverage.clone() else {
+            return;
+        };
+        tokio::task::spawn_blocking(move || {
+            let result = rig.collect(run, &ran, &binaries).map(Box::new);
+            let _ = tx.send(Msg::CoverageCollected {
+                run,
+                result,
+                at: clock.now(),
+            });
+        });
+    }
+
+    /// Writes the latest coverage as LCOV (`--lcov FILE`).
+    pub fn write_lcov(&self, path: &std::path::Path) -> Result<(), String> {
+        let Some(cov) = self
+            .model
+            .coverage
+            .as_ref()
+            .filter(|_| self.model.coverage_run.is_some())
+        else {
+            return Err("no coverage to write: coverage is off or was not collected".to_owned());
+        };
+        std::fs::write(path, crate::adapters::lcov::write(cov, &self.model.workspace.root))
+            .map_err(|e| format!("failed to write {}: {e}", path.display()))
+    }
+
+    /// Keeps a finished run in the history.
+    fn record(&mut self, s: &RunSummary) {
+        let (Some(store), Some(record)) = (self.store.as_mut(), store::RunRecord::of(&self.model, s)) else {
+            return;
+        };
+        if let Err(e) = store.record(&record) {
+            self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
+        }
+    }
+    /// Fingerprints the tree (and runs the hygiene checks), off the loop.
+    fn survey(&self, run: u32, hygiene: bool) {
+        let ws = self.model.workspace.clone();
+        let rules = self.model.rules.hygiene.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
+            let _ = tx.send(Msg::Fingerprint { run, fingerprint });
+            if hygiene {
+                let warnings = crate::adapters::sources::hygiene(&ws, &rules);
+                let _ = tx.send(Msg::Hygiene { warnings });
+            }
+        });
+    }
+
+    /// Reads what the compilations read again, off the loop.
+    fn index_inputs(&self) {
+        let ws = self.model.workspace.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let inputs = Box::new(crate::adapters::inputs::index(&ws));
+            let _ = tx.send(Msg::InputsIndexed { inputs });
+        });
+    }
+
+    /// Reads cargo's resolved graph, off the loop (the config stays).
+    fn resolve_graph(&self) {
+        let root = self.model.workspace.root.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let (workspace, error) = match crate::adapters::workspace::discover(&root) {
+                Ok(ws) => (Some(Box::new(ws)), None),
+                Err(e) => (None, Some(format!("the dependency graph could not be read: {e}"))),
+            };
+            let _ = tx.send(Msg::Reloaded {
+                workspace,
+                rules: None,
+                error,
+            });
+        });
+    }
+
+    /// Reads the workspace and config again, off the loop.
+    fn reload(&self) {
+        let root = self.model.workspace.root.clone();
+        let explicit = self.explicit_config.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut error = None;
+            let workspace = crate::adapters::workspace::discover(&root)
+                .map_err(|e| error = Some(format!("reload failed: {e}")))
+                .ok();
+            let rules = Settings::load(explicit.as_deref(), &root)
+                .map_err(|e| error = Some(format!("{e} (keeping the previous config)")))
+                .ok()
+                .map(|s| s.rules);
+            let _ = tx.send(Msg::Reloaded {
+                workspace: workspace.map(Box::new),
+                rules,
+                error,
+            });
+        });
+    }
+
+    /// Stops whatever runs; returns when its processes are gone.
+    pub async fn shutdown(&mut self, force: bool) {
+        if force {
+            self.nextest.kill_now();
+        }
+        self.nextest.shutdown().await;
+    }
+}
+
+/// The coverage set-up the config and the machine allow, or why none.
+fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Option<String>) {
+    if settings.coverage == Mode::Off || ws.target_dir.as_os_str().is_empty() {
+        return (None, None);
+    }
+    match crate::adapters::llvm::discover(&ws.root) {
+        Ok(tools) => {
+            let nightly = std::process::Command::new("rustc")
+                .arg("-V")
+                .current_dir(&ws.root)
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"));
+            let branch = match settings.branch {
+                Mode::On => true,
+                Mode::Off => false,
+                Mode::Auto => nightly,
+            };
+            (Some(CoverageRig::new(ws, tools, branch)), None)
+        }
+        Err(why) => (None, Some(why)),
+    }
+}
