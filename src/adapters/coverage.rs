@@ -100,8 +100,16 @@ impl CoverageRig {
 
     /// Merges run `run`'s profiles, makes them the latest for the binaries
     /// that ran, and reports over every binary in `all` (id → path).
-    pub fn collect(&self, run: u32, ran: &[String], all: &BTreeMap<String, PathBuf>) -> Result<Coverage, String> {
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("failed to create {}: {e}", self.dir.display()))?;
+    pub fn collect(
+        &self,
+        run: u32,
+        ran: &[String],
+        all: &BTreeMap<String, PathBuf>,
+    ) -> Result<Coverage, CoverageError> {
+        std::fs::create_dir_all(&self.dir).map_err(|source| CoverageError::Write {
+            path: self.dir.clone(),
+            source,
+        })?;
         let raw_dir = self.run_dir(run);
         let raws: Vec<PathBuf> = std::fs::read_dir(&raw_dir)
             .map(|d| {
@@ -160,9 +168,12 @@ impl CoverageRig {
             self.index_path(),
             serde_json::to_string_pretty(&index).unwrap_or_default(),
         )
-        .map_err(|e| format!("failed to write the coverage index: {e}"))?;
+        .map_err(|source| CoverageError::Write {
+            path: self.index_path(),
+            source,
+        })?;
         if profiles.is_empty() {
-            return Err("no test wrote a coverage profile".to_owned());
+            return Err(CoverageError::NoProfile);
         }
         let profdata = if profiles.len() == 1 {
             self.dir.join(&profiles[0])
@@ -178,7 +189,7 @@ impl CoverageRig {
         objects.sort();
         objects.dedup();
         let Some((first, rest)) = objects.split_first() else {
-            return Err("no instrumented test binary to read coverage from".to_owned());
+            return Err(CoverageError::NoBinary);
         };
         let mut cmd = Command::new(&self.tools.cov);
         cmd.args(["export", "-format=lcov", "-instr-profile"])
@@ -215,13 +226,30 @@ impl CoverageRig {
     }
 }
 
-fn run_tool(mut cmd: Command, what: &str) -> Result<String, String> {
-    let out = cmd.output().map_err(|e| format!("failed to run {what}: {e}"))?;
+fn run_tool(mut cmd: Command, what: &'static str) -> Result<String, CoverageError> {
+    let out = cmd
+        .output()
+        .map_err(|source| CoverageError::Spawn { tool: what, source })?;
     if !out.status.success() {
-        return Err(format!(
-            "{what} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
+        return Err(CoverageError::Tool {
+            tool: what,
+            stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Why a run's coverage could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CoverageError {
+    #[error("failed to write {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+    #[error("no test wrote a coverage profile")]
+    NoProfile,
+    #[error("no instrumented test binary to read coverage from")]
+    NoBinary,
+    #[error("failed to run {tool}: {source}")]
+    Spawn { tool: &'static str, source: std::io::Error },
+    #[error("{tool} failed: {stderr}")]
+    Tool { tool: &'static str, stderr: String },
 }

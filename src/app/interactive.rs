@@ -34,6 +34,14 @@ pub struct Interactive<B: Backend> {
     /// end-to-end tests can check that a panic restores the terminal and
     /// leaves no process behind.
     panic_key: bool,
+    /// Input (keys, wheel, resize) since the last frame: drawn at once,
+    /// not at the next frame slot, so a key never waits for the frame cap.
+    input: bool,
+    /// When the keys handled since the last frame were pressed (clock time).
+    keys_pending: Vec<Duration>,
+    /// When set, each key's latency from press to its frame is kept here
+    /// (the responsiveness benchmark reads it).
+    pub key_latencies: Option<Vec<Duration>>,
 }
 
 impl<B: Backend> Interactive<B> {
@@ -46,6 +54,9 @@ impl<B: Backend> Interactive<B> {
             dirty: true,
             last_draw: None,
             panic_key: std::env::var_os("VIGIL_TEST_PANIC").is_some(),
+            input: false,
+            keys_pending: Vec::new(),
+            key_latencies: None,
         }
     }
 
@@ -63,6 +74,14 @@ impl<B: Backend> Interactive<B> {
             panic!("panic requested with VIGIL_TEST_PANIC");
         }
         self.dirty = true;
+        match &msg {
+            Msg::Key { at, .. } => {
+                self.input = true;
+                self.keys_pending.push(*at);
+            }
+            Msg::Scroll { .. } | Msg::Resize { .. } => self.input = true,
+            _ => {}
+        }
         let mut quit = false;
         for effect in self.engine.apply(msg) {
             match effect {
@@ -107,7 +126,13 @@ impl<B: Backend> Interactive<B> {
             .draw(|f| ui::render(model, f, theme))
             .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.dirty = false;
+        self.input = false;
         self.last_draw = Some(Instant::now());
+        let now = self.engine.clock.now();
+        let pressed = std::mem::take(&mut self.keys_pending);
+        if let Some(latencies) = self.key_latencies.as_mut() {
+            latencies.extend(pressed.into_iter().map(|at| now.saturating_sub(at)));
+        }
         Ok(())
     }
 
@@ -146,7 +171,7 @@ impl<B: Backend> Interactive<B> {
             if quit {
                 break;
             }
-            if self.dirty && self.last_draw.is_none_or(|t| now >= t + FRAME) {
+            if self.dirty && (self.input || self.last_draw.is_none_or(|t| now >= t + FRAME)) {
                 self.draw()?;
             }
         }

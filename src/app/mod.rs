@@ -236,7 +236,11 @@ impl Engine {
             return;
         };
         tokio::task::spawn_blocking(move || {
-            let result = rig.collect(run, &ran, &binaries).map(Box::new);
+            // The core keeps what to tell the user, not the adapter's error type.
+            let result = rig
+                .collect(run, &ran, &binaries)
+                .map(Box::new)
+                .map_err(|e| e.to_string());
             let _ = tx.send(Msg::CoverageCollected {
                 run,
                 result,
