@@ -289,6 +289,45 @@ fn a_cancel_after_the_build_lets_the_list_name_the_cancelled_tests() {
 }
 
 #[test]
+fn a_run_that_ends_before_the_history_is_read_waits_for_it() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    model.history_pending = true;
+    request(&mut model, Selection::All, ms(0));
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: tiny_suite(&["x"]),
+            at: ms(5),
+        },
+    );
+    test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(6));
+    test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(7));
+    update(
+        &mut model,
+        Msg::Fingerprint {
+            run: 1,
+            fingerprint: "tree".into(),
+        },
+    );
+    let fx = exited(&mut model, 1, ToolExit::Success, ms(8));
+    assert!(reports(&fx).is_empty(), "held: {fx:?}");
+    // The history says x failed last time on the same tree.
+    let mut history = vigil::core::history::History::default();
+    history.entry("a", "x").record(TestState::Failed, None, "tree");
+    let fx = update(
+        &mut model,
+        Msg::HistoryLoaded {
+            history: Box::new(history),
+            coverage: None,
+        },
+    );
+    let s = summary(&fx);
+    assert_eq!(s.outcome, Outcome::Passed);
+    assert_eq!(s.flaky.len(), 1, "judged against the history once it came");
+}
+
+#[test]
 fn a_failed_list_stops_the_run_beside_it() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));

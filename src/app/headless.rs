@@ -73,6 +73,9 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
     let mut finished_runs = 0;
     let mut summary = None;
     let mut stopping = false;
+    // A request was applied (other messages, such as the history, can come
+    // before it).
+    let mut requested = false;
     let mut forced = false;
     'outer: while let Some(first) = engine.rx.recv().await {
         let mut next = Some(first);
@@ -84,6 +87,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
                 break 'outer;
             }
             stopping |= matches!(msg, Msg::Cancel { .. });
+            requested |= matches!(msg, Msg::RunRequested { .. });
             for effect in engine.apply(msg) {
                 if let Effect::Emit(report) = effect {
                     sink.emit(&report);
@@ -95,7 +99,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
             }
             let idle = engine.model.active_run().is_none() && engine.model.queued.is_none();
             // A change set that selected nothing started no run: done.
-            let nothing_to_run = max_runs.is_some() && engine.model.runs.is_empty();
+            let nothing_to_run = requested && max_runs.is_some() && engine.model.runs.is_empty();
             if idle && (stopping || nothing_to_run || max_runs.is_some_and(|m| finished_runs >= m)) {
                 break 'outer;
             }

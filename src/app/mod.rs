@@ -66,27 +66,14 @@ impl Engine {
             }
         };
         let mut model = Model::new(workspace, settings.rules.clone());
-        if let Some(s) = &store {
-            match s.history() {
-                Ok(h) => model.history = h,
-                Err(e) => log.line(&format!("history not read: {e}")),
-            }
-            // The last coverage kept: deltas hold across sessions.
-            if let Ok(Some(c)) = s.last_coverage() {
-                model.coverage = Some(crate::core::coverage::Coverage {
-                    branches_measured: c.branches.is_some(),
-                    files: c
-                        .files
-                        .into_iter()
-                        .map(|(path, l, b)| crate::core::coverage::FileCoverage {
-                            path,
-                            summary_lines: Some(l),
-                            summary_branches: b,
-                            ..Default::default()
-                        })
-                        .collect(),
-                });
-            }
+        if store.is_some() {
+            // Read beside the first run, on a connection of its own.
+            model.history_pending = true;
+            let (target, tx) = (model.workspace.target_dir.clone(), tx.clone());
+            std::thread::spawn(move || {
+                let (history, coverage) = load_history(&store::default_path(&target), &Log::open(&target));
+                let _ = tx.send(Msg::HistoryLoaded { history, coverage });
+            });
         }
         if let Some(note) = &store_note {
             log.line(note);
@@ -343,6 +330,40 @@ impl Engine {
         }
         self.nextest.shutdown().await;
     }
+}
+
+/// The history and the last coverage kept (deltas hold across sessions);
+/// what cannot be read is logged and left empty.
+fn load_history(
+    path: &std::path::Path,
+    log: &Log,
+) -> (
+    Box<crate::core::history::History>,
+    Option<Box<crate::core::coverage::Coverage>>,
+) {
+    let Ok((s, _)) = Store::open(path) else {
+        return (Box::default(), None);
+    };
+    let history = s.history().unwrap_or_else(|e| {
+        log.line(&format!("history not read: {e}"));
+        Default::default()
+    });
+    let coverage = s.last_coverage().ok().flatten().map(|c| {
+        Box::new(crate::core::coverage::Coverage {
+            branches_measured: c.branches.is_some(),
+            files: c
+                .files
+                .into_iter()
+                .map(|(path, l, b)| crate::core::coverage::FileCoverage {
+                    path,
+                    summary_lines: Some(l),
+                    summary_branches: b,
+                    ..Default::default()
+                })
+                .collect(),
+        })
+    });
+    (Box::new(history), coverage)
 }
 
 /// The coverage set-up the config and the machine allow, or why none.

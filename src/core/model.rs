@@ -43,6 +43,9 @@ pub struct Model {
     /// a full run whose build changed no test binary uses it instead of a
     /// second `nextest list`.
     pub list_cache: Option<Vec<super::catalog::ListedSuite>>,
+    /// The history is being read: a run that ends before it arrives waits
+    /// for it (flaky and slower tests are judged against it).
+    pub history_pending: bool,
 }
 
 impl Model {

@@ -83,9 +83,11 @@ pub enum Msg {
         success: bool,
         at: Duration,
     },
-    /// The history of past runs, read from the store.
+    /// The history of past runs, read from the store (beside the first
+    /// run), and the last coverage it kept (for deltas across sessions).
     HistoryLoaded {
         history: Box<super::history::History>,
+        coverage: Option<Box<super::coverage::Coverage>>,
     },
     /// The digest of the workspace's files as `run` started.
     Fingerprint {

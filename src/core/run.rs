@@ -140,6 +140,8 @@ pub struct Run {
     pub provisional: bool,
     /// The run's build has finished (its tests are starting).
     pub built: bool,
+    /// Ended while the history was still being read: how, and when.
+    pub held: Option<(Outcome, Duration)>,
 }
 
 /// A run-stream message held back until the list has arrived.
@@ -187,6 +189,7 @@ impl Run {
             early: Vec::new(),
             provisional: false,
             built: false,
+            held: None,
         }
     }
 

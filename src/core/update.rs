@@ -47,7 +47,17 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::Tick { now } => model.now = model.now.max(now),
-        Msg::HistoryLoaded { history } => model.history = *history,
+        Msg::HistoryLoaded { history, coverage } => {
+            model.history = *history;
+            model.history_pending = false;
+            if model.coverage.is_none() {
+                model.coverage = coverage.map(|c| *c);
+            }
+            let held = model.runs.last_mut().and_then(|r| r.held.take().map(|h| (r.number, h)));
+            if let Some((run, (outcome, at))) = held {
+                finish_run(model, run, outcome, at, &mut fx);
+            }
+        }
         Msg::InputsIndexed { inputs } => {
             model.inputs = *inputs;
             fx.push(Effect::Rewatch { workspace: false });
@@ -586,7 +596,12 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
 /// and learnt from, the gate judged, and `run_finished` said. Starts a
 /// queued run.
 fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
+    let pending = model.history_pending;
     let Some(r) = model.run_mut(run) else { return };
+    if pending {
+        r.held = Some((outcome, at));
+        return;
+    }
     let (run_start, fingerprint) = (r.started, r.fingerprint.clone());
     let settled = finish::settle(model, run, run_start, at, fx);
     let tally = finish::tally(model, run);
