@@ -14,7 +14,7 @@ use crate::sink::Sink;
 pub struct Finished {
     pub summary: Option<RunSummary>,
     /// Why `--lcov FILE` could not be written.
-    pub lcov_error: Option<String>,
+    pub lcov_error: Option<super::EngineError>,
     /// nextest refused the filterset: a usage error.
     pub bad_filter: bool,
     /// The change set selected nothing, so no run was needed: a pass.
@@ -60,7 +60,7 @@ pub async fn watch_headless<W: Write>(
     settings: Settings,
     sink: &mut Sink<W>,
     max_runs: Option<u32>,
-) -> Result<Finished, String> {
+) -> Result<Finished, super::EngineError> {
     let mut engine = Engine::new(workspace, settings);
     engine.watch()?;
     engine.request(Trigger::Manual, Selection::All);

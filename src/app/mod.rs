@@ -28,6 +28,23 @@ use crate::config::Settings;
 use crate::core::report::{Report, RunSummary};
 use crate::core::{update, Effect, Model, Msg, Selection, Trigger, Workspace};
 
+/// What the engine could not set up or write.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("failed to watch {root}: {source}")]
+    Watch {
+        root: std::path::PathBuf,
+        source: notify::Error,
+    },
+    #[error("no coverage to write: coverage is off or was not collected")]
+    NoCoverage,
+    #[error("failed to write {path}: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+}
+
 /// The model and the adapters that carry out its effects.
 pub struct Engine {
     pub model: Model,
@@ -107,12 +124,17 @@ impl Engine {
 
     /// Starts watching the workspace; changes arrive as messages. The
     /// resolved dependency graph is read beside the first run.
-    pub fn watch(&mut self) -> Result<(), String> {
+    pub fn watch(&mut self) -> Result<(), EngineError> {
         if self.model.workspace.graph_pending {
             self.resolve_graph();
         }
-        let w = Watcher::start(&self.model.workspace, self.debounce, self.tx.clone(), self.clock)
-            .map_err(|e| format!("failed to watch {}: {e}", self.model.workspace.root.display()))?;
+        let w =
+            Watcher::start(&self.model.workspace, self.debounce, self.tx.clone(), self.clock).map_err(|source| {
+                EngineError::Watch {
+                    root: self.model.workspace.root.clone(),
+                    source,
+                }
+            })?;
         w.watch_inputs(&self.model.inputs);
         self.log.line(&format!("watching {} directories", w.watched_dirs()));
         self.watcher = Some(w);
@@ -237,17 +259,21 @@ impl Engine {
     }
 
     /// Writes the latest coverage as LCOV (`--lcov FILE`).
-    pub fn write_lcov(&self, path: &std::path::Path) -> Result<(), String> {
+    pub fn write_lcov(&self, path: &std::path::Path) -> Result<(), EngineError> {
         let Some(cov) = self
             .model
             .coverage
             .as_ref()
             .filter(|_| self.model.coverage_run.is_some())
         else {
-            return Err("no coverage to write: coverage is off or was not collected".to_owned());
+            return Err(EngineError::NoCoverage);
         };
-        std::fs::write(path, crate::adapters::lcov::write(cov, &self.model.workspace.root))
-            .map_err(|e| format!("failed to write {}: {e}", path.display()))
+        std::fs::write(path, crate::adapters::lcov::write(cov, &self.model.workspace.root)).map_err(|source| {
+            EngineError::Write {
+                path: path.to_owned(),
+                source,
+            }
+        })
     }
 
     /// Keeps a finished run in the history.
