@@ -87,7 +87,7 @@ impl Engine {
             // Read beside the first run, on a connection of its own.
             model.history_pending = true;
             let (target, tx) = (model.workspace.target_dir.clone(), tx.clone());
-            std::thread::spawn(move || {
+            background(move || {
                 let (history, coverage) = load_history(&store::default_path(&target), &Log::open(&target));
                 let _ = tx.send(Msg::HistoryLoaded { history, coverage });
             });
@@ -197,7 +197,7 @@ impl Engine {
                 Effect::CollectCoverage { run, ran, binaries } => self.collect_coverage(run, ran, binaries),
                 Effect::SaveList { suites } => {
                     let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
-                    tokio::task::spawn_blocking(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
+                    background(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
                 }
                 Effect::LoadSource { path } => {
                     let (file, tx) = (self.model.workspace.root.join(&path), self.tx.clone());
@@ -290,7 +290,7 @@ impl Engine {
         let ws = self.model.workspace.clone();
         let rules = self.model.rules.hygiene.clone();
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
+        background(move || {
             let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
             let _ = tx.send(Msg::Fingerprint { run, fingerprint });
             if hygiene {
@@ -304,7 +304,7 @@ impl Engine {
     fn index_inputs(&self) {
         let ws = self.model.workspace.clone();
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
+        background(move || {
             let inputs = Box::new(crate::adapters::inputs::index(&ws));
             let _ = tx.send(Msg::InputsIndexed { inputs });
         });
@@ -314,7 +314,7 @@ impl Engine {
     fn resolve_graph(&self) {
         let root = self.model.workspace.root.clone();
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
+        background(move || {
             let (workspace, error) = match crate::adapters::workspace::discover(&root) {
                 Ok(ws) => (Some(Box::new(ws)), None),
                 Err(e) => (None, Some(format!("the dependency graph could not be read: {e}"))),
@@ -355,6 +355,32 @@ impl Engine {
             self.nextest.kill_now();
         }
         self.nextest.shutdown().await;
+    }
+}
+
+/// Work off the loop that no result waits for (the fingerprint walk, the
+/// inputs index, the history, the graph): its own thread, at a lower
+/// priority, so that on a busy machine the tests and nextest come first.
+fn background(work: impl FnOnce() + Send + 'static) {
+    let slot = Arc::new(std::sync::Mutex::new(Some(work)));
+    let theirs = slot.clone();
+    let spawned = std::thread::Builder::new()
+        .name("vigil-background".into())
+        .spawn(move || {
+            // SAFETY: setpriority on the calling thread (who = 0) with no
+            // pointers involved; failure only leaves the priority as it was.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+            }
+            if let Some(work) = theirs.lock().ok().and_then(|mut w| w.take()) {
+                work();
+            }
+        });
+    if spawned.is_err() {
+        // No thread to be had: the work is done here rather than lost.
+        if let Some(work) = slot.lock().ok().and_then(|mut w| w.take()) {
+            work();
+        }
     }
 }
 
