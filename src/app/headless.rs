@@ -29,7 +29,10 @@ pub async fn run_once<W: Write>(
     sink: &mut Sink<W>,
     lcov: Option<&std::path::Path>,
 ) -> Finished {
-    let engine = Engine::new(workspace, settings);
+    let mut engine = Engine::new(workspace, settings);
+    if matches!(selection, Selection::Changed { .. }) {
+        engine.index_inputs_now();
+    }
     engine.request(Trigger::Manual, selection);
     let (engine, mut finished) = headless(engine, sink, Some(1)).await;
     if let Some(path) = lcov {

@@ -100,9 +100,6 @@ impl Engine {
             log.line(note);
         }
         model.coverage_on = coverage.is_some();
-        // Before the first plan: what the last build read (a change set
-        // given on the command line is planned against it).
-        model.inputs = crate::adapters::inputs::index(&model.workspace);
         model.list_cache = crate::adapters::list_cache::load(&model.workspace.target_dir, model.coverage_on);
         Self {
             model,
@@ -135,10 +132,17 @@ impl Engine {
                     source,
                 }
             })?;
-        w.watch_inputs(&self.model.inputs);
+        self.index_inputs();
         self.log.line(&format!("watching {} directories", w.watched_dirs()));
         self.watcher = Some(w);
         Ok(())
+    }
+
+    /// Reads what the last build read, now: a change set given on the
+    /// command line is planned against it. (Watching reads it beside the
+    /// first run; a full run needs none.)
+    pub fn index_inputs_now(&mut self) {
+        self.model.inputs = crate::adapters::inputs::index(&self.model.workspace);
     }
 
     /// An engine that starts no process: it records what it would do.
