@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""`vigil run` side by side with the tool it drives, in one hyperfine run per
-pair (medians of ROUNDS, ratios), warm caches:
+"""`vigil run` side by side with the tool it drives, alternating peer and
+vigil in one loop per pair (medians of ROUNDS, ratios), warm caches:
 
 1. small: the published `semver` 1.0.28 (34 tests), coverage off, against
    `cargo nextest run --workspace` (target ≤ 1.05 ×);
@@ -12,7 +12,7 @@ pair (medians of ROUNDS, ratios), warm caches:
 
 Usage: scripts/bench-run.py [ROUNDS]
 """
-import glob, json, os, pathlib, shutil, statistics, subprocess, sys, tempfile
+import glob, os, pathlib, shutil, statistics, subprocess, sys, time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench-run"
@@ -71,26 +71,35 @@ def config(ws, coverage):
     (ws / "vigil.toml").write_text(f'[coverage]\nmode = "{"on" if coverage else "off"}"\n')
 
 
+def timed(cmd, ws):
+    t0 = time.perf_counter()
+    subprocess.run(cmd, shell=True, cwd=ws, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def pair(name, ws, peer, coverage=False):
     config(ws, coverage)
     vigil = f"{VIGIL} run {ws} --format json"
     # Warm both builds (and vigil's kept listing) before timing.
-    for cmd in (peer, vigil):
-        subprocess.run(cmd, shell=True, cwd=ws, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    out = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
-    subprocess.run(["hyperfine", "-N", "-i", "-w", "2", "-r", str(ROUNDS), "--export-json", out,
-                    "-n", "peer", peer, "-n", "vigil", vigil],
-                   cwd=ws, env=env(), check=True, stdout=subprocess.DEVNULL)
-    res = {r["command"]: r for r in json.load(open(out))["results"]}
-    p, v = statistics.median(res["peer"]["times"]), statistics.median(res["vigil"]["times"])
-    print(f"{name:9} peer `{peer}`: median {p:.3f} s | vigil: median {v:.3f} s | vigil/peer {v / p:.3f}")
+    for cmd in (peer, vigil, peer, vigil):
+        timed(cmd, ws)
+    # Alternating, peer then vigil, so that drift in the machine's load
+    # falls on both alike (hyperfine would run all of one, then the other).
+    ps, vs = [], []
+    for _ in range(ROUNDS):
+        ps.append(timed(peer, ws))
+        vs.append(timed(vigil, ws))
+    p, v = statistics.median(ps), statistics.median(vs)
+    ratios = sorted(b / a for a, b in zip(ps, vs))
+    print(f"{name:9} peer `{peer}`: median {p:.3f} s | vigil: median {v:.3f} s | vigil/peer {v / p:.3f} "
+          f"(pairwise ratios: median {statistics.median(ratios):.3f}, middle half {ratios[len(ratios) // 4]:.3f}–{ratios[3 * len(ratios) // 4]:.3f})")
 
 
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     small, big = semver(), large()
-    print(f"rounds: {ROUNDS} (hyperfine, peer and vigil alternating in one run)")
+    print(f"rounds: {ROUNDS} (peer and vigil alternating)")
     pair("small", small, "cargo nextest run --workspace")
     pair("large", big, "cargo nextest run --workspace")
     if shutil.which("cargo-llvm-cov"):
