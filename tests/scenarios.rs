@@ -151,6 +151,18 @@ fn tiny_suite(tests: &[&str]) -> Vec<ListedSuite> {
     }]
 }
 
+/// The list of run `run` arrived: `tiny_suite(tests)`.
+fn listed(model: &mut Model, run: u32, tests: &[&str], at: Duration) -> Vec<Effect> {
+    update(
+        model,
+        Msg::Listed {
+            run,
+            suites: tiny_suite(tests),
+            at,
+        },
+    )
+}
+
 fn ev(name: &str, kind: TestEventKind) -> TestEvent {
     TestEvent {
         binary_id: Arc::from("a"),
@@ -180,14 +192,7 @@ fn results_and_the_end_that_arrive_before_the_list_wait_for_it() {
     assert!(test_event(&mut model, "x", passed, ms(15)).is_empty());
     assert!(exited(&mut model, 1, ToolExit::Success, ms(20)).is_empty());
     assert!(model.active_run().is_some(), "not finished before its tests are known");
-    let fx = update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x", "y"]),
-            at: ms(25),
-        },
-    );
+    let fx = listed(&mut model, 1, &["x", "y"], ms(25));
     let r = reports(&fx);
     assert!(
         matches!(r.first(), Some(Report::RunStarted { .. })),
@@ -216,14 +221,7 @@ fn built(model: &mut Model, run: u32, fresh: bool, at: Duration) -> Vec<Effect> 
 fn after_one_full_run() -> Model {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
-    let fx = update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x"]),
-            at: ms(5),
-        },
-    );
+    let fx = listed(&mut model, 1, &["x"], ms(5));
     assert!(
         fx.iter().any(|e| matches!(e, Effect::SaveList { .. })),
         "kept for later"
@@ -274,14 +272,7 @@ fn a_cancel_after_the_build_lets_the_list_name_the_cancelled_tests() {
     test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(60));
     let fx = update(&mut model, Msg::Cancel { at: ms(70) });
     assert_eq!(fx, vec![Effect::StopTests { run: 1 }]);
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x", "y"]),
-            at: ms(80),
-        },
-    );
+    listed(&mut model, 1, &["x", "y"], ms(80));
     let fx = exited(&mut model, 1, ToolExit::Killed, ms(90));
     let s = summary(&fx);
     assert_eq!(s.outcome, Outcome::Cancelled);
@@ -293,14 +284,7 @@ fn a_run_that_ends_before_the_history_is_read_waits_for_it() {
     let mut model = Model::new(Default::default(), Rules::default());
     model.history_pending = true;
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x"]),
-            at: ms(5),
-        },
-    );
+    listed(&mut model, 1, &["x"], ms(5));
     test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(6));
     test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(7));
     update(
@@ -352,14 +336,7 @@ fn a_failed_list_stops_the_run_beside_it() {
 fn cancel_mid_run_cancels_running_and_pending_tests() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x", "y"]),
-            at: ms(5),
-        },
-    );
+    listed(&mut model, 1, &["x", "y"], ms(5));
     test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(10));
     let fx = update(&mut model, Msg::Cancel { at: ms(20) });
     assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
@@ -376,14 +353,7 @@ fn cancel_mid_run_cancels_running_and_pending_tests() {
 fn request_during_run_cancels_it_and_starts_the_new_one_after() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x"]),
-            at: ms(5),
-        },
-    );
+    listed(&mut model, 1, &["x"], ms(5));
     let filter = Selection::Filter {
         expr: "test(=x)".into(),
         reasons: vec!["again".into()],
@@ -437,14 +407,7 @@ fn build_failure_reports_each_diagnostic_once_after_run_started() {
 fn impossible_transition_is_counted_and_ignored() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x"]),
-            at: ms(5),
-        },
-    );
+    listed(&mut model, 1, &["x"], ms(5));
     let fx = test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(6));
     assert!(matches!(reports(&fx)[..], [Report::Warning { .. }]));
     assert_eq!(state(&model, "a", "x"), TestState::Pending);
@@ -455,14 +418,7 @@ fn impossible_transition_is_counted_and_ignored() {
 fn unparsed_lines_warn_once_and_are_counted() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x"]),
-            at: ms(5),
-        },
-    );
+    listed(&mut model, 1, &["x"], ms(5));
     let first = update(
         &mut model,
         Msg::Unparsed {
@@ -500,14 +456,7 @@ fn strict_xpass_fails_the_gate_and_plain_xpass_is_flagged() {
         };
         let mut model = Model::new(Default::default(), rules);
         request(&mut model, Selection::All, ms(0));
-        update(
-            &mut model,
-            Msg::Listed {
-                run: 1,
-                suites: tiny_suite(&["x"]),
-                at: ms(5),
-            },
-        );
+        listed(&mut model, 1, &["x"], ms(5));
         test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(6));
         test_event(&mut model, "x", TestEventKind::Passed { exec_time: None }, ms(7));
         let s = summary(&exited(&mut model, 1, ToolExit::Success, ms(8)));
@@ -539,14 +488,7 @@ fn empty_selection_ends_as_no_tests_once_listed() {
 fn tests_not_selected_keep_their_last_result() {
     let mut model = Model::new(Default::default(), Rules::default());
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x", "y"]),
-            at: ms(5),
-        },
-    );
+    listed(&mut model, 1, &["x", "y"], ms(5));
     for name in ["x", "y"] {
         test_event(&mut model, name, TestEventKind::Started { attempt: 1 }, ms(6));
         test_event(&mut model, name, TestEventKind::Passed { exec_time: None }, ms(7));
@@ -901,14 +843,7 @@ fn a_test_well_past_its_history_is_flagged_slower() {
             .record(TestState::Passed, Some(ms(100)), "tree");
     }
     request(&mut model, Selection::All, ms(0));
-    update(
-        &mut model,
-        Msg::Listed {
-            run: 1,
-            suites: tiny_suite(&["x", "y"]),
-            at: ms(0),
-        },
-    );
+    listed(&mut model, 1, &["x", "y"], ms(0));
     for (name, took) in [("x", 400), ("y", 400)] {
         test_event(&mut model, name, TestEventKind::Started { attempt: 1 }, ms(0));
         let done = TestEventKind::Passed {
