@@ -12,8 +12,11 @@ pub enum Format {
     Json,
 }
 
+/// Reports are buffered: test transitions go out when the loop has drained
+/// what was queued (`flush`), everything else at once. A flood of results
+/// is then one write, not one per line.
 pub struct Sink<W: Write> {
-    out: W,
+    out: std::io::BufWriter<W>,
     format: Format,
     colour: bool,
 }
@@ -21,21 +24,27 @@ pub struct Sink<W: Write> {
 impl Sink<std::io::Stdout> {
     pub fn stdout(format: Format) -> Self {
         let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        Self {
-            out: std::io::stdout(),
-            format,
-            colour,
-        }
+        Self::new(std::io::stdout(), format, colour)
     }
 }
 
 impl<W: Write> Sink<W> {
     pub fn new(out: W, format: Format, colour: bool) -> Self {
-        Self { out, format, colour }
+        Self {
+            out: std::io::BufWriter::with_capacity(64 * 1024, out),
+            format,
+            colour,
+        }
     }
 
-    pub fn into_inner(self) -> W {
-        self.out
+    pub fn into_inner(mut self) -> W {
+        self.flush();
+        self.out.into_parts().0
+    }
+
+    /// Sends what is buffered (write errors are dropped, as in `emit`).
+    pub fn flush(&mut self) {
+        let _ = self.out.flush();
     }
 
     /// Writes one report. A closed stdout (a pipe whose reader left) is not
@@ -47,7 +56,9 @@ impl<W: Write> Sink<W> {
                 .and_then(|()| writeln!(self.out)),
             Format::Human => self.human(report),
         };
-        let _ = self.out.flush();
+        if !matches!(report, Report::Test(_)) {
+            self.flush();
+        }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {

@@ -107,7 +107,10 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
                 break 'outer;
             }
         }
+        // The queue is drained: what the pass said goes out in one write.
+        sink.flush();
     }
+    sink.flush();
     engine.shutdown(forced).await;
     signals.abort();
     let bad_filter = engine.model.current_run().is_some_and(|r| r.bad_filter);
