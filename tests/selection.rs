@@ -32,6 +32,15 @@ fn targeted(model: &Model, files: &[&str]) -> (String, Vec<(String, String)>) {
     }
 }
 
+fn suite_mut<'a>(model: &'a mut Model, binary_id: &str) -> &'a mut vigil::core::Suite {
+    model
+        .catalog
+        .suites
+        .iter_mut()
+        .find(|s| &*s.binary_id == binary_id)
+        .unwrap()
+}
+
 fn pair(a: &str, b: &str) -> (String, String) {
     (a.to_owned(), b.to_owned())
 }
@@ -40,12 +49,7 @@ fn pair(a: &str, b: &str) -> (String, String) {
 fn every_rule_selects_what_it_should() {
     let mut model = shop();
     // Take the known failure out of the way: it is added by its own rule.
-    let suite = model
-        .catalog
-        .suites
-        .iter_mut()
-        .find(|s| &*s.binary_id == "orders::checkout")
-        .unwrap();
+    let suite = suite_mut(&mut model, "orders::checkout");
     let i = suite.test_index("refund_partial").unwrap();
     suite.tests[i].state = TestState::Passed;
 
@@ -221,12 +225,7 @@ fn only_the_part_of_a_change_set_that_selects_is_kept() {
 #[test]
 fn a_binary_whose_tests_mostly_never_ran_is_selected_whole() {
     let mut model = shop();
-    let suite = model
-        .catalog
-        .suites
-        .iter_mut()
-        .find(|s| &*s.binary_id == "money")
-        .unwrap();
+    let suite = suite_mut(&mut model, "money");
     for i in 0..40 {
         suite.add_test(&format!("tests::generated_{i}"));
     }
@@ -242,12 +241,7 @@ fn a_binary_whose_tests_mostly_never_ran_is_selected_whole() {
 fn last_failures_and_never_run_tests_are_always_added() {
     let mut model = shop();
     // refund_partial failed in the recorded run; add a test never run.
-    let suite = model
-        .catalog
-        .suites
-        .iter_mut()
-        .find(|s| &*s.binary_id == "money")
-        .unwrap();
+    let suite = suite_mut(&mut model, "money");
     suite.add_test("tests::brand_new");
     let (filterset, _) = targeted(&model, &["orders/tests/e2e_flow.rs"]);
     assert_eq!(

@@ -40,6 +40,20 @@ fn key(model: &mut Model, k: Key) -> Vec<Effect> {
     update(model, Msg::Key { key: k, at: ms(5_000) })
 }
 
+/// The effects that start run `run` with filterset `expr`: a survey of
+/// the tree, then the list and the run side by side.
+fn started(run: u32, expr: &str) -> Vec<Effect> {
+    let filterset = Some(expr.to_owned());
+    vec![
+        Effect::Survey { run, hygiene: false },
+        Effect::List {
+            run,
+            filterset: filterset.clone(),
+        },
+        Effect::Run { run, filterset },
+    ]
+}
+
 fn keys(model: &mut Model, ks: &str) {
     for c in ks.chars() {
         key(model, Key::Char(c));
@@ -172,20 +186,7 @@ fn r_reruns_exactly_the_selected_test() {
     let mut model = shop_model();
     keys(&mut model, "j");
     let fx = key(&mut model, Key::Char('r'));
-    assert_eq!(
-        fx,
-        vec![
-            Effect::Survey { run: 2, hygiene: false },
-            Effect::List {
-                run: 2,
-                filterset: Some("binary_id(orders::checkout) & test(=refund_partial)".into())
-            },
-            Effect::Run {
-                run: 2,
-                filterset: Some("binary_id(orders::checkout) & test(=refund_partial)".into())
-            }
-        ]
-    );
+    assert_eq!(fx, started(2, "binary_id(orders::checkout) & test(=refund_partial)"));
     let run = model.current_run().unwrap();
     assert_eq!(run.trigger, Trigger::Key);
     assert_eq!(
@@ -198,20 +199,7 @@ fn r_reruns_exactly_the_selected_test() {
 fn r_on_a_suite_reruns_the_suite_and_a_during_a_run_restarts() {
     let mut model = shop_model();
     let fx = key(&mut model, Key::Char('r'));
-    assert_eq!(
-        fx,
-        vec![
-            Effect::Survey { run: 2, hygiene: false },
-            Effect::List {
-                run: 2,
-                filterset: Some("binary_id(orders::checkout)".into())
-            },
-            Effect::Run {
-                run: 2,
-                filterset: Some("binary_id(orders::checkout)".into())
-            }
-        ]
-    );
+    assert_eq!(fx, started(2, "binary_id(orders::checkout)"));
     let fx = key(&mut model, Key::Char('a'));
     assert_eq!(fx, vec![Effect::Cancel { run: 2 }], "a run in flight is stopped first");
     let fx = update(
