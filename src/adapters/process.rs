@@ -47,8 +47,10 @@ impl OwnedChild {
         let status = self.child.wait().await?;
         self.exited = true;
         // Whatever the leader left behind (a test nextest no longer waits
-        // for) goes with it.
-        kill_tree(self.pid, &[], libc_sigkill());
+        // for) goes with it. Its orphans now belong to init, so walking
+        // /proc for the dead leader's children would find nothing: the
+        // group is what is left to signal.
+        signal_group(self.pid, libc_sigkill());
         Ok(status.code())
     }
 

@@ -68,6 +68,10 @@ const MIGRATIONS: &[&str] = &[
         branches_count INTEGER, branches_covered INTEGER,
         PRIMARY KEY (run_id, path)
      ) WITHOUT ROWID;",
+    // Every read goes by run; the per-test index only made each run's
+    // write touch a page per test all over the file (45–75 ms for 1,100
+    // tests after 100 runs, against 5 ms without it).
+    "DROP INDEX IF EXISTS results_by_test;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -186,6 +190,11 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| e.to_string())?;
         conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| e.to_string())?;
+        // The write-ahead log is part of the database: closing need not fold
+        // it back (two fsyncs at the end of every `vigil run`); SQLite
+        // checkpoints by itself once the log grows past 1,000 pages.
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
             .map_err(|e| e.to_string())?;
         let mut store = Self {
             conn,

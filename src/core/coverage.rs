@@ -126,6 +126,13 @@ impl Coverage {
         Ratio::new(c, h)
     }
 
+    pub fn functions(&self) -> Ratio {
+        let (c, h) = self.files.iter().fold((0u64, 0u64), |a, f| {
+            (a.0 + u64::from(f.functions_found), a.1 + u64::from(f.functions_hit))
+        });
+        Ratio::new(c, h)
+    }
+
     pub fn branches(&self) -> Option<Ratio> {
         if !self.branches_measured {
             return None;

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::budget::BudgetReport;
-use super::coverage::{Coverage, Threshold};
+use super::coverage::{Coverage, Ratio, Threshold};
 use super::effect::Effect;
 use super::history::{Flaky, Slower};
 use super::model::Model;
@@ -214,6 +214,7 @@ pub fn coverage_report(cov: &Coverage, prev: Option<&Coverage>, thresholds: &[Th
     CoverageReport {
         lines: cov.lines(),
         branches: cov.branches(),
+        functions: cov.functions(),
         files: cov
             .files
             .iter()
@@ -221,6 +222,7 @@ pub fn coverage_report(cov: &Coverage, prev: Option<&Coverage>, thresholds: &[Th
                 path: f.path.clone(),
                 lines: f.line_ratio(),
                 branches: cov.branches_measured.then(|| f.branch_ratio()),
+                functions: Ratio::new(f.functions_found.into(), f.functions_hit.into()),
                 uncovered_lines: f.uncovered_ranges(),
                 missing_branches: f.missing_branches(),
                 delta_lines_pp: prev

@@ -232,6 +232,8 @@ pub struct TestRef {
 pub struct CoverageReport {
     pub lines: Ratio,
     pub branches: Option<Ratio>,
+    /// Functions with at least one execution, llvm-cov's count.
+    pub functions: Ratio,
     pub files: Vec<FileReport>,
     pub delta: CoverageDelta,
     pub thresholds: Vec<ThresholdVerdict>,
@@ -242,6 +244,7 @@ pub struct FileReport {
     pub path: String,
     pub lines: Ratio,
     pub branches: Option<Ratio>,
+    pub functions: Ratio,
     pub uncovered_lines: Vec<[u32; 2]>,
     pub missing_branches: Vec<MissingBranch>,
     /// Percentage points against the previous run (`null`: new file).
