@@ -109,6 +109,10 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "__runner") {
+        return runner(args.collect());
+    }
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Run(args)) => run(args),
@@ -117,6 +121,36 @@ fn main() -> ExitCode {
         Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
         None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
     }
+}
+
+/// `vigil __runner PROGRAM ARGS…`: nextest's target runner in coverage
+/// mode (vigil sets `CARGO_TARGET_<TRIPLE>_RUNNER` to it). A test process
+/// (nextest names it in `NEXTEST_BINARY_ID` and `NEXTEST_TEST_NAME`) writes
+/// its own profile into the run's directory; anything else (the `--list`
+/// calls) runs as it would. Either way the program replaces this process.
+fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let Some((program, rest)) = argv.split_first() else {
+        eprintln!("error: vigil __runner: no program to run (vigil uses this as nextest's target runner)");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest);
+    let var = |k: &str| std::env::var(k).ok();
+    if let (Some(dir), Some(binary), Some(test)) = (
+        var("VIGIL_PROFILE_DIR"),
+        var("NEXTEST_BINARY_ID"),
+        var("NEXTEST_TEST_NAME"),
+    ) {
+        let file = vigil::adapters::coverage::test_profile_name(&binary, &test);
+        cmd.env("LLVM_PROFILE_FILE", Path::new(&dir).join(file));
+    }
+    let err = cmd.exec();
+    eprintln!(
+        "error: vigil __runner: could not start {}: {err}",
+        Path::new(program).display()
+    );
+    ExitCode::from(EXIT_FAILED)
 }
 
 /// Files changed since `rev`: committed, staged, unstaged and untracked.

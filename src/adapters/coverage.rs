@@ -7,14 +7,33 @@
 //! the report is exported over all of them with llvm-cov's own line
 //! attribution (LCOV) and parsed into the core's model.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::lcov;
 use super::llvm::LlvmTools;
+use super::profile::{self, CoverageMap};
 use crate::core::coverage::Coverage;
+use crate::core::testmap::{content_hash, fold, FileMap, TestKey, TestMap};
 use crate::core::Workspace;
+
+/// The file one test's profile goes to (`%p`: a retry is another process).
+pub fn test_profile_name(binary_id: &str, test: &str) -> String {
+    format!("t-{:016x}-%p.profraw", test_hash(binary_id, test))
+}
+
+fn test_hash(binary_id: &str, test: &str) -> u64 {
+    profile::name_hash(format!("{binary_id}\0{test}").as_bytes())
+}
+
+/// What a coverage run gave: the whole-run figures and each test's map.
+pub struct Collected {
+    pub coverage: Coverage,
+    pub maps: Vec<(TestKey, TestMap)>,
+    /// Why some or all tests have no map (said once, coverage stands).
+    pub map_note: Option<String>,
+}
 
 pub struct CoverageRig {
     pub tools: LlvmTools,
@@ -25,6 +44,12 @@ pub struct CoverageRig {
     pub build_dir: PathBuf,
     ignore: String,
     pub branch: bool,
+    target_dir: PathBuf,
+    /// `CARGO_TARGET_<TRIPLE>_RUNNER` = vigil itself, which gives every
+    /// test its own profile; `None` when it cannot be (the reason is in
+    /// `runner_note`).
+    runner: Option<(String, String)>,
+    pub runner_note: Option<String>,
 }
 
 fn regex_escape(s: &str) -> String {
@@ -57,6 +82,7 @@ impl CoverageRig {
                 regex_escape(&p.manifest_dir.display().to_string())
             ));
         }
+        let (runner, runner_note) = Self::runner(&tools);
         Self {
             tools,
             root: ws.root.clone(),
@@ -64,7 +90,47 @@ impl CoverageRig {
             build_dir,
             ignore: format!("({})", parts.join("|")),
             branch,
+            target_dir: ws.target_dir.clone(),
+            runner,
+            runner_note,
         }
+    }
+
+    /// vigil as nextest's target runner: it names each test's profile file
+    /// and execs the test (see `vigil __runner`).
+    fn runner(tools: &LlvmTools) -> (Option<(String, String)>, Option<String>) {
+        let Some(host) = &tools.host else {
+            return (
+                None,
+                Some("per-test coverage is off: rustc did not say its host triple".into()),
+            );
+        };
+        let key = format!("CARGO_TARGET_{}_RUNNER", host.to_uppercase().replace(['-', '.'], "_"));
+        if std::env::var_os(&key).is_some() {
+            return (
+                None,
+                Some(format!(
+                    "per-test coverage is off: {key} is set, and vigil does not replace your target runner"
+                )),
+            );
+        }
+        let exe = match std::env::current_exe() {
+            Ok(exe) => exe.display().to_string(),
+            Err(e) => {
+                return (
+                    None,
+                    Some(format!("per-test coverage is off: vigil cannot find itself: {e}")),
+                )
+            }
+        };
+        if exe.chars().any(char::is_whitespace) {
+            // Cargo splits a runner given in the environment on spaces.
+            return (
+                None,
+                Some(format!("per-test coverage is off: vigil's path has a space ({exe})")),
+            );
+        }
+        (Some((key, format!("{exe} __runner"))), None)
     }
 
     /// Run numbers restart with every vigil process, and several may watch
@@ -84,14 +150,19 @@ impl CoverageRig {
         if self.branch {
             flags.push_str(" -Z coverage-options=branch");
         }
-        vec![
+        let mut env = vec![
             ("RUSTFLAGS".to_owned(), flags.trim().to_owned()),
             ("CARGO_TARGET_DIR".to_owned(), self.build_dir.display().to_string()),
             (
                 "LLVM_PROFILE_FILE".to_owned(),
                 self.run_dir(run).join("%p-%m.profraw").display().to_string(),
             ),
-        ]
+        ];
+        if let Some((key, value)) = &self.runner {
+            env.push((key.clone(), value.clone()));
+            env.push(("VIGIL_PROFILE_DIR".to_owned(), self.run_dir(run).display().to_string()));
+        }
+        env
     }
 
     fn index_path(&self) -> PathBuf {
@@ -105,12 +176,14 @@ impl CoverageRig {
         run: u32,
         ran: &[String],
         all: &BTreeMap<String, PathBuf>,
-    ) -> Result<Coverage, CoverageError> {
+        tests: &[TestKey],
+    ) -> Result<Collected, CoverageError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| CoverageError::Write {
             path: self.dir.clone(),
             source,
         })?;
         let raw_dir = self.run_dir(run);
+        let mut maps = (Vec::new(), None);
         let raws: Vec<PathBuf> = std::fs::read_dir(&raw_dir)
             .map(|d| {
                 d.flatten()
@@ -130,6 +203,7 @@ impl CoverageRig {
             let mut cmd = Command::new(&self.tools.profdata);
             cmd.args(["merge", "-sparse", "-o"]).arg(&merged).args(&raws);
             run_tool(cmd, "llvm-profdata merge")?;
+            maps = self.test_maps(&raws, all, tests);
             for b in ran {
                 if let Some(path) = all.get(b) {
                     index.insert(b.clone(), (format!("{}.profdata", Self::run_name(run)), path.clone()));
@@ -220,7 +294,102 @@ impl CoverageRig {
         let _ = std::fs::write(self.dir.join("latest.lcov"), &lcov_text);
         let mut cov = lcov::parse(&lcov_text, &self.root);
         cov.branches_measured = self.branch;
-        Ok(cov)
+        Ok(Collected {
+            coverage: cov,
+            maps: maps.0,
+            map_note: maps.1.or_else(|| self.runner_note.clone()),
+        })
+    }
+
+    /// Each test's own profile read natively against its binary's mapping:
+    /// the lines it ran, per workspace file, with the file's content hash.
+    /// The texts measured are kept (`sources/<hash>`) so that a later
+    /// change can be placed against the version a map was made on.
+    fn test_maps(
+        &self,
+        raws: &[PathBuf],
+        all: &BTreeMap<String, PathBuf>,
+        tests: &[TestKey],
+    ) -> (Vec<(TestKey, TestMap)>, Option<String>) {
+        let by_hash: HashMap<u64, &TestKey> = tests.iter().map(|t| (test_hash(&t.0, &t.1), t)).collect();
+        // test → its profile files (a retried test has several).
+        let mut files: BTreeMap<&TestKey, Vec<&PathBuf>> = BTreeMap::new();
+        for p in raws {
+            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let Some(hex) = name.strip_prefix("t-").and_then(|n| n.get(..16)) else {
+                continue;
+            };
+            if let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) {
+                files.entry(*t).or_default().push(p);
+            }
+        }
+        let mut mappings: HashMap<&str, Option<CoverageMap>> = HashMap::new();
+        let mut problems = Vec::new();
+        let mut hashes: HashMap<PathBuf, Option<(String, String)>> = HashMap::new();
+        let sources = self.dir.join("sources");
+        let mut out = Vec::new();
+        for (test, profiles) in files {
+            let Some(binary) = all.get(&test.0) else { continue };
+            let mapping = mappings
+                .entry(test.0.as_str())
+                .or_insert_with(|| match CoverageMap::read(binary) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        None
+                    }
+                });
+            let Some(mapping) = mapping.as_ref() else { continue };
+            let mut lines: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+            for p in profiles {
+                match std::fs::read(p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| profile::parse_profraw(&b))
+                {
+                    Ok(records) => mapping.covered(&records, &mut lines),
+                    Err(e) => problems.push(format!("{}: {e}", p.display())),
+                }
+            }
+            let mut map = TestMap::default();
+            for (file, set) in lines {
+                let path = &mapping.files[file as usize];
+                let Some((rel, hash)) = self.measured_file(path, &sources, &mut hashes) else {
+                    continue;
+                };
+                map.files.insert(rel, FileMap { hash, lines: fold(set) });
+            }
+            out.push((test.clone(), map));
+        }
+        problems.sort();
+        problems.dedup();
+        let note = (!problems.is_empty()).then(|| format!("some tests have no coverage map: {}", problems.join("; ")));
+        (out, note)
+    }
+
+    /// A workspace file's relative path and content hash (the text kept
+    /// under `sources/`); `None` for code that is not the workspace's.
+    fn measured_file(
+        &self,
+        path: &Path,
+        sources: &Path,
+        seen: &mut HashMap<PathBuf, Option<(String, String)>>,
+    ) -> Option<(String, String)> {
+        seen.entry(path.to_owned())
+            .or_insert_with(|| {
+                if !path.starts_with(&self.root) || path.starts_with(&self.target_dir) {
+                    return None;
+                }
+                let text = std::fs::read(path).ok()?;
+                let hash = content_hash(&text);
+                let kept = sources.join(&hash);
+                if !kept.exists() {
+                    let _ = std::fs::create_dir_all(sources);
+                    let _ = std::fs::write(&kept, &text);
+                }
+                let rel = path.strip_prefix(&self.root).ok()?.to_string_lossy().into_owned();
+                Some((rel, hash))
+            })
+            .clone()
     }
 
     /// The merged profile and objects of the last report, for checking

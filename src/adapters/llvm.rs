@@ -16,6 +16,9 @@ pub struct LlvmTools {
     pub cov: PathBuf,
     pub profdata: PathBuf,
     pub major: u32,
+    /// The compiler's host triple (`x86_64-unknown-linux-gnu`): where
+    /// cargo looks for a target runner.
+    pub host: Option<String>,
 }
 
 pub const INSTALL_HINT: &str = "install them with `rustup component add llvm-tools`, or `apt-get install llvm-22` \
@@ -35,8 +38,17 @@ fn version_of(tool: &Path) -> Option<u32> {
 
 /// The LLVM major version of the active rustc.
 pub fn rustc_llvm_major(dir: &Path) -> Option<u32> {
-    let out = Command::new("rustc").arg("-vV").current_dir(dir).output().ok()?;
-    parse_major(&String::from_utf8_lossy(&out.stdout))
+    rustc_info(dir).0
+}
+
+/// The active rustc's LLVM major version and host triple.
+fn rustc_info(dir: &Path) -> (Option<u32>, Option<String>) {
+    let Ok(out) = Command::new("rustc").arg("-vV").current_dir(dir).output() else {
+        return (None, None);
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let host = text.lines().find_map(|l| l.strip_prefix("host: ").map(str::to_owned));
+    (parse_major(&text), host)
 }
 
 fn candidates(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
@@ -76,7 +88,8 @@ fn candidates(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
 
 /// The first usable pair, or why there is none (a line for the user).
 pub fn discover(dir: &Path) -> Result<LlvmTools, String> {
-    let newest = rustc_llvm_major(dir).unwrap_or(u32::MAX);
+    let (newest, host) = rustc_info(dir);
+    let newest = newest.unwrap_or(u32::MAX);
     let explicit = std::env::var_os("LLVM_COV").is_some();
     let mut seen = Vec::new();
     for (cov, profdata) in candidates(dir) {
@@ -84,7 +97,14 @@ pub fn discover(dir: &Path) -> Result<LlvmTools, String> {
             continue;
         }
         match version_of(&cov) {
-            Some(major) if (OLDEST..=newest).contains(&major) => return Ok(LlvmTools { cov, profdata, major }),
+            Some(major) if (OLDEST..=newest).contains(&major) => {
+                return Ok(LlvmTools {
+                    cov,
+                    profdata,
+                    major,
+                    host,
+                })
+            }
             Some(major) => seen.push(format!("{} is LLVM {major}", cov.display())),
             None => seen.push(format!("{} did not say its version", cov.display())),
         }

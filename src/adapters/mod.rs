@@ -15,6 +15,7 @@ pub mod nextest;
 pub mod nextest_json;
 pub mod outputs;
 pub mod process;
+pub mod profile;
 pub mod resources;
 pub mod sources;
 pub mod store;

@@ -72,6 +72,14 @@ const MIGRATIONS: &[&str] = &[
     // write touch a page per test all over the file (45–75 ms for 1,100
     // tests after 100 runs, against 5 ms without it).
     "DROP INDEX IF EXISTS results_by_test;",
+    // Each test's latest coverage map (JSON: path → content hash, lines).
+    "CREATE TABLE test_maps (
+        binary_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        run_id INTEGER NOT NULL,
+        map TEXT NOT NULL,
+        PRIMARY KEY (binary_id, name)
+     ) WITHOUT ROWID;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -109,6 +117,8 @@ pub struct RunRecord {
     pub suites: Vec<(String, String, String, f64)>,
     /// Line and branch (count, covered), overall and per file.
     pub coverage: Option<CoverageRecord>,
+    /// The coverage maps this run measured.
+    pub maps: Vec<(crate::core::testmap::TestKey, crate::core::testmap::TestMap)>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -332,6 +342,18 @@ impl Store {
                     .map_err(StoreError::Write)?;
             }
         }
+        if !run.maps.is_empty() {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO test_maps (binary_id, name, run_id, map) VALUES (?1, ?2, ?3, ?4)",
+                )
+                .map_err(StoreError::Write)?;
+            for ((binary_id, name), map) in &run.maps {
+                let json = serde_json::to_string(map).unwrap_or_default();
+                put.execute(params![binary_id, name, run_id, json])
+                    .map_err(StoreError::Write)?;
+            }
+        }
         tx.commit().map_err(StoreError::Write)?;
         // Only once committed do the new ids count.
         self.test_ids.extend(new_ids);
@@ -471,7 +493,30 @@ impl Store {
                 history.tests.insert(key, h);
             }
         }
+        history.maps = self.test_maps()?;
         Ok(history)
+    }
+
+    /// Every test's latest coverage map; one that does not parse (written
+    /// by another version) is left out, and the test counts as unmapped.
+    pub fn test_maps(&self) -> Result<Vec<(crate::core::testmap::TestKey, crate::core::testmap::TestMap)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT binary_id, name, map FROM test_maps")
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?))
+            })
+            .map_err(StoreError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, json) = row.map_err(StoreError::Read)?;
+            if let Ok(map) = serde_json::from_str(&json) {
+                out.push((key, map));
+            }
+        }
+        Ok(out)
     }
 
     /// The latest coverage kept (for deltas across sessions).
@@ -616,6 +661,11 @@ impl RunRecord {
                         x.duration_s,
                     )
                 })
+                .collect(),
+            maps: run
+                .measured
+                .iter()
+                .filter_map(|k| model.test_maps.tests.get(k).map(|m| (k.clone(), m.clone())))
                 .collect(),
         })
     }

@@ -198,7 +198,12 @@ impl Engine {
                     let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
                     self.nextest.run(run, filterset.as_deref(), &env);
                 }
-                Effect::CollectCoverage { run, ran, binaries } => self.collect_coverage(run, ran, binaries),
+                Effect::CollectCoverage {
+                    run,
+                    ran,
+                    binaries,
+                    tests,
+                } => self.collect_coverage(run, ran, binaries, tests),
                 Effect::SaveList { suites } => {
                     let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
                     background(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
@@ -242,7 +247,13 @@ impl Engine {
     }
 
     /// Merges and reads the run's coverage off the loop.
-    fn collect_coverage(&self, run: u32, ran: Vec<String>, binaries: BTreeMap<String, std::path::PathBuf>) {
+    fn collect_coverage(
+        &self,
+        run: u32,
+        ran: Vec<String>,
+        binaries: BTreeMap<String, std::path::PathBuf>,
+        tests: Vec<crate::core::testmap::TestKey>,
+    ) {
         let tx = self.tx.clone();
         let clock = self.clock;
         let Some(rig) = self.coverage.clone() else {
@@ -250,13 +261,15 @@ impl Engine {
         };
         tokio::task::spawn_blocking(move || {
             // The core keeps what to tell the user, not the adapter's error type.
-            let result = rig
-                .collect(run, &ran, &binaries)
-                .map(Box::new)
-                .map_err(|e| e.to_string());
+            let (result, maps, map_note) = match rig.collect(run, &ran, &binaries, &tests) {
+                Ok(c) => (Ok(Box::new(c.coverage)), c.maps, c.map_note),
+                Err(e) => (Err(e.to_string()), Vec::new(), None),
+            };
             let _ = tx.send(Msg::CoverageCollected {
                 run,
                 result,
+                maps,
+                map_note,
                 at: clock.now(),
             });
         });

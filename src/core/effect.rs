@@ -24,6 +24,8 @@ pub enum Effect {
         run: u32,
         ran: Vec<String>,
         binaries: std::collections::BTreeMap<String, std::path::PathBuf>,
+        /// The tests that ran, whose own profiles become their maps.
+        tests: Vec<super::testmap::TestKey>,
     },
     /// Keep a complete listing for the next session (`target/vigil`).
     SaveList { suites: Vec<super::catalog::ListedSuite> },

@@ -38,6 +38,9 @@ pub struct History {
     pub runs: Vec<RunPoint>,
     /// Each suite's recent wall times (seconds), oldest first, at most `WINDOW`.
     pub suites: HashMap<String, Vec<f64>>,
+    /// Each test's latest coverage map, as kept (handed to the model's
+    /// `test_maps` when loaded).
+    pub maps: Vec<(super::testmap::TestKey, super::testmap::TestMap)>,
 }
 
 /// How many recent runs the history view keeps.

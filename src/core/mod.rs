@@ -24,6 +24,7 @@ pub mod rules;
 pub mod run;
 pub mod select;
 pub mod test_state;
+pub mod testmap;
 pub mod tree;
 pub mod ui_state;
 pub mod units;

@@ -46,6 +46,11 @@ pub struct Model {
     /// The history is being read: a run that ends before it arrives waits
     /// for it (flaky and slower tests are judged against it).
     pub history_pending: bool,
+    /// Each test's latest coverage map (measured, or from the history).
+    pub test_maps: super::testmap::TestMaps,
+    /// A change set waiting for the texts it needs to be placed against
+    /// the maps (test-level selection).
+    pub awaiting_texts: Option<(Trigger, Vec<std::path::PathBuf>, Duration)>,
 }
 
 impl Model {

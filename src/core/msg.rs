@@ -102,6 +102,10 @@ pub enum Msg {
     CoverageCollected {
         run: u32,
         result: Result<Box<super::coverage::Coverage>, String>,
+        /// Each test's lines, from its own profile.
+        maps: Vec<(super::testmap::TestKey, super::testmap::TestMap)>,
+        /// Why some tests have no map.
+        map_note: Option<String>,
         at: Duration,
     },
     /// A file's text for the source pane (`None`: it could not be read).

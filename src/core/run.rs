@@ -142,6 +142,13 @@ pub struct Run {
     pub built: bool,
     /// Ended while the history was still being read: how, and when.
     pub held: Option<(Outcome, Duration)>,
+    /// Tests whose coverage maps this run measured.
+    pub measured: Vec<super::testmap::TestKey>,
+    /// Test-level selection: each selected test with a map → why.
+    pub test_reasons: BTreeMap<super::testmap::TestKey, String>,
+    /// Test-level selection narrowed the run: how many tests the static
+    /// tier (binaries by the graph) would have run.
+    pub static_tests: Option<usize>,
 }
 
 /// A run-stream message held back until the list has arrived.
@@ -190,6 +197,9 @@ impl Run {
             provisional: false,
             built: false,
             held: None,
+            measured: Vec::new(),
+            test_reasons: BTreeMap::new(),
+            static_tests: None,
         }
     }
 

@@ -50,6 +50,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::HistoryLoaded { history, coverage } => {
             model.history = *history;
             model.history_pending = false;
+            // Maps measured this session are newer than the kept ones.
+            for (key, map) in std::mem::take(&mut model.history.maps) {
+                model.test_maps.tests.entry(key).or_insert(map);
+            }
             if model.coverage.is_none() {
                 model.coverage = coverage.map(|c| *c);
             }
@@ -85,17 +89,28 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
             None => model.ui.note = Some(format!("could not read {path}")),
         },
-        Msg::CoverageCollected { run, result, at } => {
+        Msg::CoverageCollected {
+            run,
+            result,
+            maps,
+            map_note,
+            at,
+        } => {
             model.now = model.now.max(at);
             let Some(r) = model.run_mut(run) else { return fx };
             let Some(outcome) = r.collecting.take() else { return fx };
-            match result {
-                Ok(cov) => {
-                    model.coverage_prev = model.coverage.take();
-                    model.coverage = Some(*cov);
-                    model.coverage_run = Some(run);
-                }
-                Err(e) => r.warnings.push(format!("coverage not collected: {e}")),
+            if let Some(note) = map_note {
+                r.warnings.push(note);
+            }
+            r.measured = maps.iter().map(|(k, _)| k.clone()).collect();
+            if let Err(e) = &result {
+                r.warnings.push(format!("coverage not collected: {e}"));
+            }
+            model.test_maps.merge(maps);
+            if let Ok(cov) = result {
+                model.coverage_prev = model.coverage.take();
+                model.coverage = Some(*cov);
+                model.coverage_run = Some(run);
             }
             finish_run(model, run, outcome, at, &mut fx);
         }
@@ -586,7 +601,32 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
         r.collecting = Some(outcome);
         let ran = r.selected_binaries.iter().map(|b| b.to_string()).collect();
         let binaries = model.catalog.binaries();
-        fx.push(Effect::CollectCoverage { run, ran, binaries });
+        let tests = model
+            .catalog
+            .suites
+            .iter()
+            .flat_map(|s| {
+                s.tests
+                    .iter()
+                    .filter(|t| {
+                        t.run == Some(run)
+                            && matches!(
+                                t.state,
+                                super::test_state::TestState::Passed
+                                    | super::test_state::TestState::Failed
+                                    | super::test_state::TestState::Xfail
+                                    | super::test_state::TestState::Xpass
+                            )
+                    })
+                    .map(|t| (s.binary_id.to_string(), t.name.clone()))
+            })
+            .collect();
+        fx.push(Effect::CollectCoverage {
+            run,
+            ran,
+            binaries,
+            tests,
+        });
         return;
     }
     finish_run(model, run, outcome, at, fx);

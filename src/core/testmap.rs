@@ -1,0 +1,333 @@
+//! Per-test coverage maps: the lines each test ran, per file, and the
+//! content of each file they were measured on (a hash). A map measured on
+//! other contents than the file has now is stale and says so; a change the
+//! map can place (old and new text known) moves the map's lines with it.
+
+use std::collections::{BTreeMap, HashMap};
+
+/// A test, as the catalog names it.
+pub type TestKey = (String, String);
+
+/// What one test ran in one file.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileMap {
+    /// The file's content hash when the test was measured.
+    pub hash: String,
+    /// Lines run, folded into inclusive ranges, in order.
+    pub lines: Vec<[u32; 2]>,
+}
+
+/// What one test ran: workspace-relative path → lines.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TestMap {
+    pub files: BTreeMap<String, FileMap>,
+}
+
+impl TestMap {
+    pub fn line_count(&self) -> u32 {
+        self.files
+            .values()
+            .flat_map(|f| f.lines.iter())
+            .map(|r| r[1] - r[0] + 1)
+            .sum()
+    }
+
+    pub fn reaches(&self, path: &str, line: u32) -> bool {
+        self.files
+            .get(path)
+            .is_some_and(|f| f.lines.iter().any(|r| r[0] <= line && line <= r[1]))
+    }
+}
+
+/// Every test's latest map.
+#[derive(Clone, Debug, Default)]
+pub struct TestMaps {
+    pub tests: HashMap<TestKey, TestMap>,
+}
+
+impl TestMaps {
+    pub fn is_empty(&self) -> bool {
+        self.tests.is_empty()
+    }
+
+    /// Replaces the maps of the tests just measured.
+    pub fn merge(&mut self, measured: Vec<(TestKey, TestMap)>) {
+        self.tests.extend(measured);
+    }
+
+    /// Whether any map mentions `path`.
+    pub fn mentions(&self, path: &str) -> bool {
+        self.tests.values().any(|m| m.files.contains_key(path))
+    }
+
+    /// How many tests reach each line of `path`.
+    pub fn counts(&self, path: &str) -> BTreeMap<u32, u32> {
+        let mut out = BTreeMap::new();
+        for m in self.tests.values() {
+            if let Some(f) = m.files.get(path) {
+                for r in &f.lines {
+                    for l in r[0]..=r[1] {
+                        *out.entry(l).or_insert(0) += 1;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The tests that reach `line` of `path`, sorted.
+    pub fn reaching(&self, path: &str, line: u32) -> Vec<TestKey> {
+        let mut out: Vec<TestKey> = self
+            .tests
+            .iter()
+            .filter(|(_, m)| m.reaches(path, line))
+            .map(|(k, _)| k.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// A change to `path` that the maps can place: `old_hash` → `new_hash`,
+    /// lines `changed` (in the old text) replaced by `added` lines. Maps
+    /// measured on the old text that miss the change move with it and are
+    /// fresh for the new text; the others keep the old hash (stale).
+    pub fn follow_edit(&mut self, path: &str, old_hash: &str, new_hash: &str, edit: &Edit) {
+        for m in self.tests.values_mut() {
+            let Some(f) = m.files.get_mut(path) else { continue };
+            if f.hash != old_hash || edit.touches(&f.lines) {
+                continue;
+            }
+            f.lines = f.lines.iter().map(|r| [edit.shift(r[0]), edit.shift(r[1])]).collect();
+            f.hash = new_hash.to_owned();
+        }
+    }
+}
+
+/// Lines run, folded into inclusive ranges.
+pub fn fold(lines: impl IntoIterator<Item = u32>) -> Vec<[u32; 2]> {
+    let mut out: Vec<[u32; 2]> = Vec::new();
+    for l in lines {
+        match out.last_mut() {
+            Some(r) if l == r[1] + 1 => r[1] = l,
+            Some(r) if l <= r[1] => {}
+            _ => out.push([l, l]),
+        }
+    }
+    out
+}
+
+/// One contiguous change between two texts: old lines `from..=to` (1-based;
+/// `to < from` for a pure insertion before `from`) became `added` lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edit {
+    pub from: u32,
+    pub to: u32,
+    pub added: u32,
+}
+
+impl Edit {
+    /// The change as a range of old lines, widened by one line either side
+    /// for insertions (code put between two lines belongs to their block).
+    pub fn old_range(&self) -> [u32; 2] {
+        if self.to < self.from {
+            [self.from.saturating_sub(1).max(1), self.from]
+        } else {
+            [self.from, self.to]
+        }
+    }
+
+    pub fn touches(&self, ranges: &[[u32; 2]]) -> bool {
+        let [a, b] = self.old_range();
+        ranges.iter().any(|r| r[0] <= b && a <= r[1])
+    }
+
+    /// Where an untouched old line is in the new text.
+    pub fn shift(&self, line: u32) -> u32 {
+        if line < self.from {
+            line
+        } else {
+            let removed = (self.to + 1).saturating_sub(self.from);
+            (line + self.added).saturating_sub(removed)
+        }
+    }
+}
+
+/// The change between two texts as one block: the lines between their
+/// common start and their common end. Several separate edits become one
+/// wider block, which selects a superset, never fewer tests.
+pub fn diff(old: &str, new: &str) -> Option<Edit> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    if a == b {
+        return None;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let max_suffix = a.len().min(b.len()) - prefix;
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(max_suffix)
+        .take_while(|(x, y)| x == y)
+        .count();
+    Some(Edit {
+        from: prefix as u32 + 1,
+        to: (a.len() - suffix) as u32,
+        added: (b.len() - prefix - suffix) as u32,
+    })
+}
+
+/// Old and new lines of an edit, for judging what kind of code changed.
+pub fn edited_lines<'a>(old: &'a str, new: &'a str, e: &Edit) -> impl Iterator<Item = &'a str> {
+    let from = e.from as usize - 1;
+    let old_lines = old.lines().skip(from).take((e.to + 1).saturating_sub(e.from) as usize);
+    let new_lines = new.lines().skip(from).take(e.added as usize);
+    old_lines.chain(new_lines)
+}
+
+/// Why a change to Rust code can matter beyond the lines any test ran:
+/// items evaluated at compile time, definitions of types and macros,
+/// attributes and imports. `None`: only function bodies changed.
+pub fn compile_time_change(lines: impl Iterator<Item = impl AsRef<str>>) -> Option<String> {
+    const ITEMS: &[(&str, &str)] = &[
+        ("const ", "a `const`"),
+        ("static ", "a `static`"),
+        ("struct ", "a type definition"),
+        ("enum ", "a type definition"),
+        ("union ", "a type definition"),
+        ("type ", "a type alias"),
+        ("trait ", "a trait"),
+        ("impl ", "an `impl` header"),
+        ("impl<", "an `impl` header"),
+        ("macro_rules!", "a macro"),
+        ("#[", "an attribute"),
+        ("#![", "an attribute"),
+        ("use ", "an import"),
+        ("mod ", "a module declaration"),
+        ("extern ", "an `extern` item"),
+    ];
+    for line in lines {
+        let t = line.as_ref().trim_start();
+        let t = t
+            .strip_prefix("pub(crate) ")
+            .or_else(|| t.strip_prefix("pub "))
+            .unwrap_or(t);
+        for (prefix, what) in ITEMS {
+            if t.starts_with(prefix) {
+                return Some(format!(
+                    "{what} changed (code that runs at compile time covers nothing)"
+                ));
+            }
+        }
+        // A field, variant or associated const inside a type's braces: the
+        // line alone does not say; a `const` anywhere does.
+        if t.contains(" const ") && !t.contains("fn ") {
+            return Some("a `const` changed (code that runs at compile time covers nothing)".into());
+        }
+    }
+    None
+}
+
+/// A stable hash of a file's content, as maps record it.
+pub fn content_hash(text: &[u8]) -> String {
+    // FNV-1a, 64 bits: no crate needed, stable across versions and runs.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in text {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_inside_a_function_is_one_block() {
+        let old = "fn a() {\n    1\n}\nfn b() {\n    2\n}\n";
+        let new = "fn a() {\n    1\n}\nfn b() {\n    3\n}\n";
+        let e = diff(old, new).unwrap();
+        assert_eq!((e.from, e.to, e.added), (5, 5, 1));
+        assert!(e.touches(&[[4, 6]]));
+        assert!(!e.touches(&[[1, 3]]));
+        assert_eq!(diff(old, old), None);
+    }
+
+    #[test]
+    fn insertions_move_the_lines_after_them() {
+        let old = "a\nb\nc\n";
+        let new = "a\nx\ny\nb\nc\n";
+        let e = diff(old, new).unwrap();
+        assert_eq!((e.from, e.to, e.added), (2, 1, 2));
+        assert_eq!(e.shift(1), 1);
+        assert_eq!(e.shift(2), 4);
+        assert_eq!(e.shift(3), 5);
+        // Inserted between lines 1 and 2: both neighbours count as touched.
+        assert!(e.touches(&[[1, 1]]));
+        assert!(e.touches(&[[2, 2]]));
+        assert!(!e.touches(&[[3, 3]]));
+    }
+
+    #[test]
+    fn deletions_pull_the_lines_after_them_up() {
+        let e = diff("a\nb\nc\nd\n", "a\nd\n").unwrap();
+        assert_eq!((e.from, e.to, e.added), (2, 3, 0));
+        assert_eq!(e.shift(4), 2);
+    }
+
+    #[test]
+    fn maps_follow_edits_they_miss_and_stay_stale_on_edits_they_hit() {
+        let mut maps = TestMaps::default();
+        let key = |n: &str| ("b".to_owned(), n.to_owned());
+        let map = |lines: Vec<[u32; 2]>| TestMap {
+            files: [(
+                "src/lib.rs".to_owned(),
+                FileMap {
+                    hash: "h1".into(),
+                    lines,
+                },
+            )]
+            .into(),
+        };
+        maps.merge(vec![
+            (key("early"), map(vec![[1, 3]])),
+            (key("late"), map(vec![[10, 12]])),
+        ]);
+        let e = Edit {
+            from: 5,
+            to: 5,
+            added: 3,
+        };
+        maps.follow_edit("src/lib.rs", "h1", "h2", &e);
+        let early = &maps.tests[&key("early")].files["src/lib.rs"];
+        assert_eq!(early.hash, "h2");
+        assert_eq!(early.lines, vec![[1, 3]]);
+        let late = &maps.tests[&key("late")].files["src/lib.rs"];
+        assert_eq!((late.hash.as_str(), late.lines.clone()), ("h2", vec![[12, 14]]));
+        let hit = Edit {
+            from: 2,
+            to: 2,
+            added: 1,
+        };
+        maps.follow_edit("src/lib.rs", "h2", "h3", &hit);
+        assert_eq!(maps.tests[&key("early")].files["src/lib.rs"].hash, "h2", "stale");
+        assert_eq!(maps.counts("src/lib.rs").get(&2), Some(&1));
+        assert_eq!(maps.reaching("src/lib.rs", 13), vec![key("late")]);
+    }
+
+    #[test]
+    fn compile_time_items_are_named() {
+        assert!(compile_time_change(["    let x = 2;"].iter()).is_none());
+        assert!(compile_time_change(["pub const RATE: u32 = 3;"].iter())
+            .unwrap()
+            .contains("`const`"));
+        assert!(compile_time_change(["struct Price {"].iter()).unwrap().contains("type"));
+        assert!(compile_time_change(["#[inline]"].iter()).is_some());
+    }
+
+    #[test]
+    fn lines_fold_into_ranges() {
+        assert_eq!(fold([1, 2, 3, 5, 7, 8]), vec![[1, 3], [5, 5], [7, 8]]);
+    }
+}

@@ -1,0 +1,103 @@
+//! Per-test coverage end to end: vigil as nextest's target runner gives
+//! every test its own profile, read natively into the lines it ran; the
+//! maps are checked against llvm-cov's own whole-run figures.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use common::{fixture, json_lines, vigil};
+use vigil::core::testmap::TestMap;
+
+fn require_tools() -> bool {
+    match vigil::adapters::llvm::discover(&fixture("tiers")) {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(std::env::var_os("CI").is_none(), "CI installs llvm-22 (.ci/run): {why}");
+            eprintln!("SKIPPED: {why}");
+            false
+        }
+    }
+}
+
+fn maps() -> BTreeMap<String, TestMap> {
+    let (store, _) = vigil::adapters::store::Store::open(&common::state_dir().join("history.sqlite")).unwrap();
+    store
+        .test_maps()
+        .unwrap()
+        .into_iter()
+        .map(|((_, name), m)| (name, m))
+        .collect()
+}
+
+fn lines(m: &TestMap, path: &str) -> BTreeSet<u32> {
+    m.files
+        .get(path)
+        .map(|f| f.lines.iter().flat_map(|r| r[0]..=r[1]).collect())
+        .unwrap_or_default()
+}
+
+/// The lines of `name`'s body in the fixture's source.
+fn body(source: &str, name: &str) -> BTreeSet<u32> {
+    let start = source.lines().position(|l| l.contains(&format!("fn {name}("))).unwrap() + 1;
+    let len = source
+        .lines()
+        .skip(start - 1)
+        .position(|l| l.starts_with('}') || l == "    }")
+        .unwrap();
+    (start as u32..=(start + len) as u32).collect()
+}
+
+/// Covered lines of `path` in an LCOV text (llvm-cov's own export).
+fn lcov_covered(text: &str, path: &Path) -> BTreeSet<u32> {
+    let mut inside = false;
+    let mut out = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(f) = line.strip_prefix("SF:") {
+            inside = Path::new(f) == path;
+        } else if let (true, Some(da)) = (inside, line.strip_prefix("DA:")) {
+            let mut parts = da.split(',');
+            let (n, c) = (parts.next().unwrap(), parts.next().unwrap());
+            if c != "0" {
+                out.insert(n.parse().unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_test_gets_its_own_map_and_together_they_are_llvm_covs_figure() {
+    if !require_tools() {
+        return;
+    }
+    let dir = fixture("tiers");
+    let out = vigil().args(["run", "--format", "json"]).arg(&dir).output().unwrap();
+    let events = json_lines(&out.stdout);
+    let last = events.last().unwrap();
+    assert_eq!(last["tests"]["passed"], 4, "{last}");
+    let maps = maps();
+    assert_eq!(
+        maps.keys().collect::<Vec<_>>(),
+        ["tests::limits", "tests::prices", "tests::taxes", "tests::totals"]
+    );
+    let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let (price, tax, total) = (body(&source, "price"), body(&source, "tax"), body(&source, "total"));
+    let prices = lines(&maps["tests::prices"], "src/lib.rs");
+    let taxes = lines(&maps["tests::taxes"], "src/lib.rs");
+    let totals = lines(&maps["tests::totals"], "src/lib.rs");
+    // Two tests on disjoint functions, one on both.
+    assert!(price.is_subset(&prices) && prices.is_disjoint(&tax), "{prices:?}");
+    assert!(tax.is_subset(&taxes) && taxes.is_disjoint(&price), "{taxes:?}");
+    assert!(price.is_subset(&totals) && tax.is_subset(&totals) && total.is_subset(&totals));
+    // Each map says which content it was measured on.
+    let hash = vigil::core::testmap::content_hash(source.as_bytes());
+    assert!(maps.values().all(|m| m.files["src/lib.rs"].hash == hash));
+    // Together, the maps are exactly the lines llvm-cov counts as covered
+    // for the same run (the whole-run figure is merged from the same
+    // per-test profiles).
+    let union: BTreeSet<u32> = maps.values().flat_map(|m| lines(m, "src/lib.rs")).collect();
+    let lcov = std::fs::read_to_string(common::state_dir().join("coverage/latest.lcov")).unwrap();
+    assert_eq!(union, lcov_covered(&lcov, &dir.join("src/lib.rs")));
+}
