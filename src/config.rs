@@ -48,6 +48,8 @@ pub enum ConfigError {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// "tests" or "binaries".
+    pub selection: Option<Spanned<String>>,
     #[serde(default)]
     pub suites: SuitesConfig,
     #[serde(default)]
@@ -261,6 +263,18 @@ impl Settings {
                 other => {
                     return Err(format!(
                         "`watch.on_change` must be \"restart\" or \"queue\", not {other:?} (line {})",
+                        line_of(text, mode.span().start)
+                    ))
+                }
+            };
+        }
+        if let Some(mode) = &config.selection {
+            rules.selection = match mode.get_ref().as_str() {
+                "tests" => crate::core::rules::SelectionMode::Tests,
+                "binaries" => crate::core::rules::SelectionMode::Binaries,
+                other => {
+                    return Err(format!(
+                        "`selection` must be \"tests\" or \"binaries\", not {other:?} (line {})",
                         line_of(text, mode.span().start)
                     ))
                 }

@@ -77,10 +77,14 @@ impl<W: Write> Sink<W> {
                 reasons,
                 trigger,
                 changed,
+                static_tests,
                 ..
             } => {
+                let tier = static_tests
+                    .map(|n| format!(" (the graph's binaries hold {n})"))
+                    .unwrap_or_default();
                 let head = format!(
-                    "run {run} ({}) · {} tests in {} binaries",
+                    "run {run} ({}) · {} tests in {} binaries{tier}",
                     trigger.as_str(),
                     selected.tests,
                     selected.binaries.len()

@@ -101,3 +101,98 @@ fn every_test_gets_its_own_map_and_together_they_are_llvm_covs_figure() {
     let lcov = std::fs::read_to_string(common::state_dir().join("coverage/latest.lcov")).unwrap();
     assert_eq!(union, lcov_covered(&lcov, &dir.join("src/lib.rs")));
 }
+
+/// A copy of `tiers` with its own build (its sources are edited).
+fn tiers_copy(tag: &str) -> std::path::PathBuf {
+    let root =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tiers-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    common::copy_dir(&fixture("tiers"), &root);
+    root
+}
+
+fn run_changed(root: &Path, file: &str) -> Vec<serde_json::Value> {
+    // The workspace first: `--changed` takes every path after it.
+    let out = vigil()
+        .arg("run")
+        .arg(root)
+        .args(["--format", "json", "--changed"])
+        .arg(root.join(file))
+        .output()
+        .unwrap();
+    json_lines(&out.stdout)
+}
+
+fn ran(events: &[serde_json::Value]) -> BTreeSet<String> {
+    common::events(events, "test")
+        .iter()
+        .filter(|e| e["to"] == "passed" || e["to"] == "failed")
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn edit(root: &Path, from: &str, to: &str) {
+    let lib = root.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    assert!(text.contains(from));
+    std::fs::write(&lib, text.replace(from, to)).unwrap();
+}
+
+#[test]
+fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("edit");
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+
+    edit(&root, "n * 10", "n * 5 + n * 5");
+    let events = run_changed(&root, "src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(
+        ran(&events),
+        ["tests::prices", "tests::totals"].map(String::from).into(),
+        "{started}"
+    );
+    assert_eq!(started["static_tests"], 4, "{started}");
+    let reasons = started["test_reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 2, "{started}");
+    assert!(
+        reasons
+            .iter()
+            .all(|r| r["reason"].as_str().unwrap().starts_with("covers `src/lib.rs` ")),
+        "{started}"
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "passed");
+
+    // The maps of the tests that ran were measured again; `taxes` kept its
+    // old one, which still places the next edit (its lines did not move).
+    edit(&root, "n * RATE", "RATE * n");
+    let events = run_changed(&root, "src/lib.rs");
+    assert_eq!(ran(&events), ["tests::taxes", "tests::totals"].map(String::from).into());
+}
+
+#[test]
+fn a_const_edit_falls_back_to_the_static_tier_and_says_why() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("const");
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success());
+    edit(&root, "RATE: u32 = 3", "RATE: u32 = 4");
+    let events = run_changed(&root, "src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(ran(&events).len(), 4, "every test of the binary: {started}");
+    assert_eq!(started["static_tests"], serde_json::Value::Null);
+    let why = started["reasons"].to_string();
+    assert!(why.contains("`const` changed"), "{why}");
+    // The edit broke `taxes`: the fallback is what caught it.
+    assert_eq!(
+        events.last().unwrap()["tests"]["failed"],
+        2,
+        "{}",
+        events.last().unwrap()
+    );
+}

@@ -27,6 +27,25 @@ fn test_hash(binary_id: &str, test: &str) -> u64 {
     profile::name_hash(format!("{binary_id}\0{test}").as_bytes())
 }
 
+/// The changed files' texts now, and the kept texts of the versions maps
+/// were measured on (`sources/<hash>` in the coverage state).
+pub fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> crate::core::select_tests::Texts {
+    /// Larger files are not source code a map can place edits in.
+    const LIMIT: u64 = 4 << 20;
+    let read = |p: &Path| {
+        let small = std::fs::metadata(p).is_ok_and(|m| m.len() <= LIMIT);
+        small.then(|| std::fs::read_to_string(p).ok()).flatten()
+    };
+    let sources = super::state_dir(&ws.target_dir).join("coverage").join("sources");
+    crate::core::select_tests::Texts {
+        current: files.iter().map(|f| (ws.relative(f), read(f))).collect(),
+        versions: versions
+            .iter()
+            .filter_map(|h| read(&sources.join(h)).map(|t| (h.clone(), t)))
+            .collect(),
+    }
+}
+
 /// What a coverage run gave: the whole-run figures and each test's map.
 pub struct Collected {
     pub coverage: Coverage,

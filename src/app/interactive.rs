@@ -108,6 +108,7 @@ impl<B: Backend> Interactive<B> {
                 | Effect::SaveList { .. }
                 | Effect::Survey { .. }
                 | Effect::LoadSource { .. }
+                | Effect::ReadTexts { .. }
                 | Effect::CollectCoverage { .. } => {}
             }
         }

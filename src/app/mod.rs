@@ -208,6 +208,13 @@ impl Engine {
                     let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
                     background(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
                 }
+                Effect::ReadTexts { files, versions } => {
+                    let (ws, tx) = (self.model.workspace.clone(), self.tx.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let texts = crate::adapters::coverage::read_texts(&ws, &files, &versions);
+                        let _ = tx.send(Msg::TextsRead { texts: Box::new(texts) });
+                    });
+                }
                 Effect::LoadSource { path } => {
                     let (file, tx) = (self.model.workspace.root.join(&path), self.tx.clone());
                     tokio::task::spawn_blocking(move || {

@@ -27,6 +27,12 @@ pub enum Effect {
         /// The tests that ran, whose own profiles become their maps.
         tests: Vec<super::testmap::TestKey>,
     },
+    /// Read the changed files, and the texts the coverage maps were
+    /// measured on (content hashes), to place a change set against the maps.
+    ReadTexts {
+        files: Vec<std::path::PathBuf>,
+        versions: Vec<String>,
+    },
     /// Keep a complete listing for the next session (`target/vigil`).
     SaveList { suites: Vec<super::catalog::ListedSuite> },
     /// Read a workspace file for the coverage view's source pane.

@@ -23,6 +23,7 @@ pub mod report;
 pub mod rules;
 pub mod run;
 pub mod select;
+pub mod select_tests;
 pub mod test_state;
 pub mod testmap;
 pub mod tree;

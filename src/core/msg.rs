@@ -99,6 +99,10 @@ pub enum Msg {
         warnings: Vec<super::hygiene::HygieneWarning>,
     },
     /// Coverage of `run`, collected after nextest ended.
+    /// The texts a waiting change set is placed with.
+    TextsRead {
+        texts: Box<super::select_tests::Texts>,
+    },
     CoverageCollected {
         run: u32,
         result: Result<Box<super::coverage::Coverage>, String>,

@@ -22,6 +22,11 @@ pub enum Report {
         changed: Vec<String>,
         /// Selected binary id → why (runs started by changes).
         binary_reasons: std::collections::BTreeMap<String, String>,
+        /// Test-level selection narrowed the run: how many tests the static
+        /// tier would have run (`null`: it did not).
+        static_tests: Option<usize>,
+        /// Each selected test with a coverage map → why it runs.
+        test_reasons: Vec<TestReason>,
     },
     /// A change set that cannot affect any test: nothing runs.
     ChangeIgnored {
@@ -220,6 +225,13 @@ pub struct RunSummary {
     /// (`null` when coverage is off).
     pub coverage: Option<CoverageReport>,
     pub gate: Gate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TestReason {
+    pub binary_id: String,
+    pub name: String,
+    pub reason: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -19,6 +19,19 @@ pub struct Rules {
     pub hygiene: HygieneRules,
     /// Coverage minimums, overall and per path.
     pub coverage: Vec<Threshold>,
+    /// How a change set selects: test by test from the coverage maps, or
+    /// binaries from the graph.
+    pub selection: SelectionMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SelectionMode {
+    /// Tests whose coverage maps reach the changed lines (once maps
+    /// exist); the graph's binaries wherever a map cannot answer.
+    #[default]
+    Tests,
+    /// The graph's binaries only.
+    Binaries,
 }
 
 impl Default for Rules {
@@ -30,6 +43,7 @@ impl Default for Rules {
             budgets: Budgets::default(),
             hygiene: HygieneRules::default(),
             coverage: Vec::new(),
+            selection: SelectionMode::Tests,
         }
     }
 }

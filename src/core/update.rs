@@ -9,9 +9,12 @@ use super::history::RunPoint;
 use super::model::Model;
 use super::model::OnChange;
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
-use super::report::{secs, Gate, Report, RunSummary, Selected, TestTransition};
+use super::report::{secs, Gate, Report, RunSummary, Selected, TestReason, TestTransition};
+use super::rules::SelectionMode;
 use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
+use super::select_tests::{narrow, Narrowed, Texts};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
@@ -119,6 +122,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 r.fingerprint = fingerprint;
             }
         }
+        Msg::TextsRead { texts } => on_texts_read(model, *texts, &mut fx),
         Msg::FilesChanged { paths, at } => {
             model.now = model.now.max(at);
             model.ui.last_change = paths.iter().map(|p| relative(&model.workspace, p)).collect();
@@ -169,7 +173,75 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
     fx
 }
 
+/// Whether change sets are placed against the coverage maps first.
+fn narrows(model: &Model) -> bool {
+    model.rules.selection == SelectionMode::Tests && model.coverage_on && !model.test_maps.is_empty()
+}
+
+/// The texts a waiting change set needs: the changed files now, and the
+/// versions the maps of its Rust files were measured on.
+fn read_texts(model: &Model, fx: &mut Vec<Effect>) {
+    let Some((_, files, _)) = &model.awaiting_texts else {
+        return;
+    };
+    let mut versions: Vec<String> = files
+        .iter()
+        .map(|f| relative(&model.workspace, f))
+        .flat_map(|p| {
+            model
+                .test_maps
+                .tests
+                .values()
+                .filter_map(move |m| m.files.get(&p).map(|f| f.hash.clone()))
+        })
+        .collect();
+    versions.sort();
+    versions.dedup();
+    fx.push(Effect::ReadTexts {
+        files: files.clone(),
+        versions,
+    });
+}
+
 fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
+    if let Selection::Changed { files } = &selection {
+        if narrows(model) {
+            // Placed against the maps once the texts are read (a few ms).
+            match &mut model.awaiting_texts {
+                Some((_, waiting, _)) => merge_paths(waiting, files),
+                None => model.awaiting_texts = Some((trigger, files.clone(), at)),
+            }
+            read_texts(model, fx);
+            return;
+        }
+    }
+    start_request(model, trigger, selection, at, None, fx);
+}
+
+fn on_texts_read(model: &mut Model, texts: Texts, fx: &mut Vec<Effect>) {
+    let Some((trigger, files, at)) = model.awaiting_texts.take() else {
+        return;
+    };
+    let complete = files
+        .iter()
+        .all(|f| texts.current.contains_key(&relative(&model.workspace, f)));
+    if !complete {
+        // More changes came while these were read: read them all.
+        model.awaiting_texts = Some((trigger, files, at));
+        read_texts(model, fx);
+        return;
+    }
+    start_request(model, trigger, Selection::Changed { files }, at, Some(&texts), fx);
+}
+
+fn start_request(
+    model: &mut Model,
+    trigger: Trigger,
+    selection: Selection,
+    at: Duration,
+    texts: Option<&Texts>,
+    fx: &mut Vec<Effect>,
+) {
     let mut selection = selection;
     // A change set is planned before anything else: the part of it that
     // selects nothing is reported and stops nothing.
@@ -217,6 +289,8 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
     let mut binary_reasons = Default::default();
     let mut package_reasons = Default::default();
     let mut reasons = None;
+    let mut test_reasons = BTreeMap::new();
+    let mut static_tests = None;
     let selection = match (selection, plan) {
         (Selection::Changed { files }, Some(plan)) => match plan {
             // Every path was ignored: returned above.
@@ -230,6 +304,29 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
                 Selection::All
             }
             Plan::Some(t) => {
+                let mut t = t;
+                if let Some(texts) = texts {
+                    let rel: Vec<String> = files.iter().map(|f| relative(&model.workspace, f)).collect();
+                    match narrow(&t, &model.catalog, &model.test_maps, &rel, texts) {
+                        Narrowed::Static(why) => t.reasons.push(format!("every test of these binaries runs: {why}")),
+                        Narrowed::Tests {
+                            filterset,
+                            reasons,
+                            static_tests: all,
+                            skipped,
+                        } => {
+                            t.reasons.push(format!(
+                                "test-level selection: {} of the {all} tests these binaries hold reach the change \
+                                 (coverage maps clear {})",
+                                all - skipped.len(),
+                                skipped.len()
+                            ));
+                            t.filterset = filterset;
+                            test_reasons = reasons;
+                            static_tests = Some(all);
+                        }
+                    }
+                }
                 changed = files;
                 binary_reasons = t.binaries;
                 package_reasons = t.packages;
@@ -247,6 +344,8 @@ fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Du
     run.changed = changed;
     run.binary_reasons = binary_reasons;
     run.package_reasons = package_reasons;
+    run.test_reasons = test_reasons;
+    run.static_tests = static_tests;
     if let Some(r) = reasons {
         run.reasons = r;
     }
@@ -411,6 +510,21 @@ fn apply_listing(model: &mut Model, run: u32, suites: &[ListedSuite], at: Durati
             r.binary_reasons.insert(b.to_string(), why.clone());
         }
     }
+    if r.static_tests.is_some() {
+        // Now that the listing names them: every test the static tier's
+        // binaries hold (the plan counted only those it knew).
+        let in_tier = |s: &&super::catalog::Suite| {
+            r.binary_reasons.contains_key(&*s.binary_id) || r.package_reasons.contains_key(&s.package)
+        };
+        let all = model
+            .catalog
+            .suites
+            .iter()
+            .filter(in_tier)
+            .map(|s| s.tests.iter().filter(|t| !t.ignored).count())
+            .sum::<usize>();
+        r.static_tests = Some(all.max(selected_tests));
+    }
     r.selected_binaries = selected_binaries;
     r.selected_tests = selected_tests;
     emit_run_started(&model.workspace, r, fx);
@@ -438,6 +552,16 @@ fn emit_run_started(ws: &Workspace, r: &Run, fx: &mut Vec<Effect>) {
         reasons: r.reasons.clone(),
         changed: r.changed.iter().map(|p| relative(ws, p)).collect(),
         binary_reasons: r.binary_reasons.clone(),
+        static_tests: r.static_tests,
+        test_reasons: r
+            .test_reasons
+            .iter()
+            .map(|((binary_id, name), reason)| TestReason {
+                binary_id: binary_id.clone(),
+                name: name.clone(),
+                reason: reason.clone(),
+            })
+            .collect(),
     }));
 }
 

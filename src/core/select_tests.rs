@@ -1,0 +1,338 @@
+//! Test-level selection: the static tier's plan (binaries from cargo's
+//! graph) narrowed to the tests whose coverage maps reach the changed
+//! lines. The static tier stays wherever a map cannot answer: a new or
+//! unmeasured test, a stale map without its text, a file no map mentions,
+//! a non-Rust input, a build script, a compile-time item. Pure: texts are
+//! data the adapter read.
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::catalog::Catalog;
+use super::select::Targeted;
+use super::test_state::TestState;
+use super::testmap::{compile_time_change, content_hash, diff, edited_lines, TestKey, TestMaps};
+
+/// The texts a change set is placed with.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Texts {
+    /// Changed path (workspace-relative) → its text now (`None`: gone or
+    /// unreadable).
+    pub current: BTreeMap<String, Option<String>>,
+    /// Content hash → the text a map was measured on (kept by vigil).
+    pub versions: HashMap<String, String>,
+}
+
+/// What test-level selection made of a static plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Narrowed {
+    /// The static tier stands, and why.
+    Static(String),
+    Tests {
+        /// The static filterset without the tests the maps clear.
+        filterset: String,
+        /// Each selected test of the static tier → why it runs.
+        reasons: BTreeMap<TestKey, String>,
+        /// How many tests the static tier would have run.
+        static_tests: usize,
+        /// The tests the maps cleared.
+        skipped: Vec<TestKey>,
+    },
+}
+
+/// Where a changed file stands before any test is looked at: `Err` when
+/// the static tier must answer for the whole change set.
+fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<String, String> {
+    if !path.ends_with(".rs") {
+        return Err(format!("`{path}` is not Rust source"));
+    }
+    if path.rsplit('/').next() == Some("build.rs") {
+        return Err(format!("`{path}` is a build script"));
+    }
+    let Some(Some(now)) = texts.current.get(path) else {
+        return Err(format!("`{path}` could not be read"));
+    };
+    if !maps.mentions(path) {
+        return Err(format!("no coverage map mentions `{path}`"));
+    }
+    let mut seen = Vec::new();
+    for m in maps.tests.values() {
+        let Some(f) = m.files.get(path) else { continue };
+        if seen.contains(&&f.hash) {
+            continue;
+        }
+        seen.push(&f.hash);
+        if let Some(old) = texts.versions.get(&f.hash) {
+            if let Some(e) = diff(old, now) {
+                if let Some(why) = compile_time_change(edited_lines(old, now, &e)) {
+                    return Err(format!("`{path}`: {why}"));
+                }
+            }
+        }
+    }
+    Ok(content_hash(now.as_bytes()))
+}
+
+pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[String], texts: &Texts) -> Narrowed {
+    if maps.is_empty() {
+        return Narrowed::Static("no test has a coverage map yet".into());
+    }
+    let mut now = BTreeMap::new();
+    for path in changed {
+        match check_file(path, maps, texts) {
+            Ok(hash) => now.insert(path.as_str(), hash),
+            Err(why) => return Narrowed::Static(why),
+        };
+    }
+    // The static tier's tests: what the catalog lists in its binaries and,
+    // before any listing (a first `vigil run --changed`), what the maps
+    // know of them (a binary id starts with its package's name).
+    let in_tier = |binary_id: &str| {
+        t.binaries.contains_key(binary_id)
+            || t.packages
+                .contains_key(binary_id.split("::").next().unwrap_or_default())
+    };
+    let mut tier: BTreeMap<TestKey, Option<(TestState, Option<u32>)>> = BTreeMap::new();
+    for suite in catalog.suites.iter().filter(|s| in_tier(&s.binary_id)) {
+        for test in suite.tests.iter().filter(|t| !t.ignored) {
+            tier.insert(
+                (suite.binary_id.to_string(), test.name.clone()),
+                Some((test.state, test.run)),
+            );
+        }
+    }
+    for key in maps.tests.keys().filter(|k| in_tier(&k.0)) {
+        tier.entry(key.clone()).or_insert(None);
+    }
+    let static_tests = tier.len();
+    let mut reasons = BTreeMap::new();
+    let mut skipped = Vec::new();
+    // Diffs by (path, measured hash): many tests share a version.
+    let mut edits = HashMap::new();
+    {
+        for (key, known) in tier {
+            let always = match known {
+                Some((TestState::Failed | TestState::Xpass, _)) => Some("failed last time"),
+                Some((TestState::Cancelled, _)) => Some("cancelled last time"),
+                Some((_, None)) => Some("never run"),
+                _ => None,
+            };
+            if let Some(why) = always {
+                reasons.insert(key, why.to_owned());
+                continue;
+            }
+            let Some(map) = maps.tests.get(&key) else {
+                reasons.insert(key, "no coverage map yet".to_owned());
+                continue;
+            };
+            let mut why = Vec::new();
+            for (path, hash) in &now {
+                let Some(f) = map.files.get(*path) else { continue };
+                if f.hash == *hash {
+                    continue;
+                }
+                let Some(old) = texts.versions.get(&f.hash) else {
+                    why.push(format!("its map of `{path}` is stale (measured on other contents)"));
+                    continue;
+                };
+                let edit = edits.entry((*path, f.hash.as_str())).or_insert_with(|| {
+                    texts
+                        .current
+                        .get(*path)
+                        .and_then(|t| t.as_deref())
+                        .and_then(|new| diff(old, new))
+                });
+                let Some(e) = edit else { continue };
+                let [a, b] = e.old_range();
+                if let Some(r) = f.lines.iter().find(|r| r[0] <= b && a <= r[1]) {
+                    let shown = if r[0] == r[1] {
+                        r[0].to_string()
+                    } else {
+                        format!("{}–{}", r[0], r[1])
+                    };
+                    why.push(format!("covers `{path}` {shown}, changed"));
+                }
+            }
+            if why.is_empty() {
+                skipped.push(key);
+            } else {
+                reasons.insert(key, why.join("; "));
+            }
+        }
+    }
+    let filterset = if skipped.is_empty() {
+        t.filterset.clone()
+    } else {
+        format!("({}) & not ({})", t.filterset, skip_terms(&skipped))
+    };
+    Narrowed::Tests {
+        filterset,
+        reasons,
+        static_tests,
+        skipped,
+    }
+}
+
+/// `binary_id(b) & (test(=x) | test(=y))` per binary, joined with `|`.
+fn skip_terms(skipped: &[TestKey]) -> String {
+    let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (b, n) in skipped {
+        by_binary.entry(b).or_default().push(n);
+    }
+    by_binary
+        .into_iter()
+        .map(|(b, names)| {
+            let tests: Vec<String> = names.iter().map(|n| format!("test(={n})")).collect();
+            format!("(binary_id({b}) & ({}))", tests.join(" | "))
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::testmap::{FileMap, TestMap};
+
+    const OLD: &str = "pub const RATE: u32 = 3;\n\npub fn price(n: u32) -> u32 {\n    n * 10\n}\n\npub fn tax(n: u32) -> u32 {\n    n * RATE\n}\n";
+
+    fn maps(hash: &str) -> TestMaps {
+        let map = |lines: Vec<[u32; 2]>| TestMap {
+            files: [(
+                "src/lib.rs".to_owned(),
+                FileMap {
+                    hash: hash.to_owned(),
+                    lines,
+                },
+            )]
+            .into(),
+        };
+        let mut m = TestMaps::default();
+        m.merge(vec![
+            (("t".into(), "prices".into()), map(vec![[3, 5]])),
+            (("t".into(), "taxes".into()), map(vec![[7, 9]])),
+        ]);
+        m
+    }
+
+    fn catalog() -> Catalog {
+        use crate::core::catalog::{ListedSuite, ListedTest};
+        let mut c = Catalog::default();
+        let listed = vec![ListedSuite {
+            binary_id: "t".into(),
+            package: "t".into(),
+            binary_name: "t".into(),
+            kind: "lib".into(),
+            binary_path: "/t/t".into(),
+            tests: ["prices", "taxes", "fresh"]
+                .iter()
+                .map(|n| ListedTest {
+                    name: n.to_string(),
+                    ignored: false,
+                    selected: true,
+                })
+                .collect(),
+        }];
+        c.merge_listing(&listed, &[], true);
+        for t in &mut c.suites[0].tests {
+            if t.name != "fresh" {
+                t.run = Some(1);
+                t.state = TestState::Passed;
+            }
+        }
+        c
+    }
+
+    fn targeted() -> Targeted {
+        Targeted {
+            filterset: "rdeps(t)".into(),
+            binaries: [("t".to_owned(), "`src/lib.rs` changed".to_owned())].into(),
+            packages: BTreeMap::new(),
+            reasons: vec![],
+            ignored: vec![],
+        }
+    }
+
+    fn texts(new: &str) -> Texts {
+        Texts {
+            current: [("src/lib.rs".to_owned(), Some(new.to_owned()))].into(),
+            versions: [(content_hash(OLD.as_bytes()), OLD.to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn an_edit_inside_one_function_keeps_the_tests_that_reach_it() {
+        let new = OLD.replace("n * 10", "n * 11");
+        let hash = content_hash(OLD.as_bytes());
+        let Narrowed::Tests {
+            filterset,
+            reasons,
+            static_tests,
+            skipped,
+        } = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["src/lib.rs".into()],
+            &texts(&new),
+        )
+        else {
+            panic!("narrowed")
+        };
+        assert_eq!(static_tests, 3);
+        assert_eq!(skipped, vec![("t".to_owned(), "taxes".to_owned())]);
+        assert_eq!(
+            reasons[&("t".to_owned(), "prices".to_owned())],
+            "covers `src/lib.rs` 3–5, changed"
+        );
+        assert_eq!(reasons[&("t".to_owned(), "fresh".to_owned())], "never run");
+        assert_eq!(filterset, "(rdeps(t)) & not ((binary_id(t) & (test(=taxes))))");
+    }
+
+    #[test]
+    fn a_const_falls_back_to_the_static_tier_and_says_why() {
+        let new = OLD.replace("RATE: u32 = 3", "RATE: u32 = 4");
+        let hash = content_hash(OLD.as_bytes());
+        let n = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["src/lib.rs".into()],
+            &texts(&new),
+        );
+        assert!(matches!(&n, Narrowed::Static(why) if why.contains("`const`")), "{n:?}");
+    }
+
+    #[test]
+    fn maps_that_cannot_answer_leave_the_static_tier() {
+        let new = OLD.replace("n * 10", "n * 11");
+        let hash = content_hash(OLD.as_bytes());
+        let other = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["data/x.txt".into()],
+            &texts(&new),
+        );
+        assert!(matches!(other, Narrowed::Static(why) if why.contains("not Rust")));
+        let unmapped = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["src/other.rs".into()],
+            &texts(&new),
+        );
+        assert!(matches!(unmapped, Narrowed::Static(_)));
+        // Measured on a version vigil did not keep: the map is stale.
+        let Narrowed::Tests { reasons, skipped, .. } = narrow(
+            &targeted(),
+            &catalog(),
+            &maps("gone"),
+            &["src/lib.rs".into()],
+            &texts(&new),
+        ) else {
+            panic!("narrowed")
+        };
+        assert!(skipped.is_empty());
+        assert!(reasons[&("t".to_owned(), "taxes".to_owned())].contains("stale"));
+    }
+}
