@@ -592,6 +592,91 @@ fn coverage_source_view_marks_uncovered_lines_and_missing_branches() {
     assert!(model.ui.source.is_none());
 }
 
+/// With coverage maps: how many tests reach each line, the selected
+/// line's tests at the foot, Enter goes to the first, `o` comes back.
+#[test]
+fn coverage_source_view_counts_the_tests_that_reach_each_line() {
+    use vigil::core::coverage::{Coverage, FileCoverage};
+    use vigil::core::testmap::{FileMap, TestMap};
+    let mut model = shop_model();
+    model.coverage = Some(Coverage {
+        files: vec![FileCoverage {
+            path: "money/src/lib.rs".into(),
+            lines: [(3, 2), (4, 2), (5, 2)].into_iter().collect(),
+            ..FileCoverage::default()
+        }],
+        branches_measured: false,
+    });
+    model.coverage_run = Some(1);
+    let map = |lines: Vec<[u32; 2]>| TestMap {
+        files: [(
+            "money/src/lib.rs".to_owned(),
+            FileMap {
+                hash: "h".into(),
+                lines,
+            },
+        )]
+        .into(),
+    };
+    model.test_maps.merge(vec![
+        (("money".into(), "tests::adds".into()), map(vec![[3, 5]])),
+        (
+            ("money".into(), "tests::percent_caps_at_whole".into()),
+            map(vec![[4, 4]]),
+        ),
+    ]);
+    key(&mut model, Key::Char('2'));
+    key(&mut model, Key::Enter);
+    let source = std::fs::read_to_string(common::fixture("shop").join("money/src/lib.rs")).unwrap();
+    update(
+        &mut model,
+        Msg::SourceLoaded {
+            path: "money/src/lib.rs".into(),
+            text: Some(source),
+        },
+    );
+    key(&mut model, Key::Char('g'));
+    while model.ui.source_line > 4 {
+        key(&mut model, Key::Char('k'));
+    }
+    while model.ui.source_line < 4 {
+        key(&mut model, Key::Char('j'));
+    }
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    let row = |n: &str| {
+        t.lines()
+            .find(|l| l.starts_with(&format!("│{n}")))
+            .unwrap_or_else(|| panic!("{t}"))
+            .to_owned()
+    };
+    assert!(row("    3 ").contains("1×"), "{t}");
+    assert!(row("    4 ").contains("2×"), "{t}");
+    assert!(!row("    6 ").contains('×'), "{t}");
+    assert!(
+        t.contains("line 4: 2 tests · money tests::adds, money tests::percent_caps_at_whole"),
+        "{t}"
+    );
+    key(&mut model, Key::Enter);
+    assert_eq!(model.ui.tab, vigil::core::ui_state::Tab::Tests);
+    assert_eq!(
+        model.ui.selected,
+        Some(vigil::core::ui_state::RowKey::Test(
+            "money".into(),
+            "tests::adds".into()
+        ))
+    );
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(t.contains("covers 3 lines in 1 file"), "{t}");
+    let fx = key(&mut model, Key::Char('o'));
+    assert_eq!(
+        fx,
+        vec![Effect::LoadSource {
+            path: "money/src/lib.rs".into()
+        }]
+    );
+    assert_eq!(model.ui.source_goto, Some(3));
+}
+
 #[test]
 fn history_view_shows_coverage_over_runs() {
     let mut model = shop_model_with_history();

@@ -70,6 +70,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('k') | Key::Up if ui.tab == Tab::Coverage => coverage_move(model, -1),
         Key::Char('n') if ui.tab == Tab::Coverage => next_uncovered(model, true),
         Key::Char('N') if ui.tab == Tab::Coverage => next_uncovered(model, false),
+        Key::Enter if ui.tab == Tab::Coverage && ui.source.is_some() => jump_to_test(model),
         Key::Enter if ui.tab == Tab::Coverage => {
             let selected = ui.coverage_selected;
             if let Some(path) = super::coverage_view::ordered_files(model).get(selected) {
@@ -102,6 +103,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('G') | Key::End => move_by(model, isize::MAX / 2),
         Key::Enter => toggle_fold(model),
         Key::Char('r') => return rerun_selected(model, at),
+        Key::Char('o') => return open_covered(model).into(),
         Key::Char('a') => {
             return follow_up(Msg::RunRequested {
                 trigger: Trigger::Key,
@@ -116,9 +118,10 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
 
 fn coverage_move(model: &mut Model, delta: isize) {
     let n = super::coverage_view::ordered_files(model).len();
-    if model.ui.source.is_some() {
-        let s = model.ui.source_scroll as isize + delta;
-        model.ui.source_scroll = s.max(0) as usize;
+    if let Some((_, text)) = &model.ui.source {
+        let last = text.lines().count().max(1) as isize;
+        let line = (model.ui.source_line.max(1) as isize + delta).clamp(1, last) as usize;
+        select_source_line(model, line);
         return;
     }
     let i = model.ui.coverage_selected as isize + delta;
@@ -139,8 +142,65 @@ fn next_uncovered(model: &mut Model, forward: bool) {
         starts.iter().rev().find(|s| **s < here).or(starts.last())
     };
     if let Some(t) = target {
-        model.ui.source_scroll = t.saturating_sub(4);
+        select_source_line(model, *t);
     }
+}
+
+/// Selects a source line, scrolling so that it stays in view.
+fn select_source_line(model: &mut Model, line: usize) {
+    let ui = &mut model.ui;
+    ui.source_line = line;
+    let height = (ui.viewport as usize).max(8);
+    if line <= ui.source_scroll {
+        ui.source_scroll = line.saturating_sub(1);
+    } else if line > ui.source_scroll + height {
+        ui.source_scroll = line - height;
+    }
+}
+
+/// Enter on a source line: the first test that reaches it, selected in the
+/// tests view.
+fn jump_to_test(model: &mut Model) {
+    let Some((path, _)) = &model.ui.source else { return };
+    let tests = model.test_maps.reaching(path, model.ui.source_line as u32);
+    let Some((binary_id, name)) = tests.first() else {
+        model.ui.note = Some(format!("no test reaches {path}:{}", model.ui.source_line));
+        return;
+    };
+    let Some(suite) = model.catalog.suite(binary_id) else {
+        model.ui.note = Some(format!("{binary_id} is not listed in this session yet"));
+        return;
+    };
+    let key = RowKey::Test(suite.binary_id.clone(), name.clone());
+    // Open the way to it: its suite and its module.
+    model.ui.folds.insert(RowKey::Suite(suite.binary_id.clone()), true);
+    let (module, _) = super::tree::split_module(name);
+    if !module.is_empty() {
+        model
+            .ui
+            .folds
+            .insert(RowKey::Module(suite.binary_id.clone(), module.to_owned()), true);
+    }
+    model.ui.selected = Some(key);
+    model.ui.tab = Tab::Tests;
+}
+
+/// `o` on a test: the coverage view, on the first file the test covers, at
+/// its first line.
+fn open_covered(model: &mut Model) -> Vec<Effect> {
+    let Some(RowKey::Test(binary_id, name)) = &model.ui.selected else {
+        return Vec::new();
+    };
+    let Some(map) = model.test_maps.tests.get(&(binary_id.to_string(), name.clone())) else {
+        model.ui.note = Some(format!("{name} has no coverage map yet (coverage on measures it)"));
+        return Vec::new();
+    };
+    let Some((path, f)) = map.files.iter().next() else {
+        return Vec::new();
+    };
+    model.ui.source_goto = f.lines.first().map(|r| r[0] as usize);
+    model.ui.tab = Tab::Coverage;
+    vec![Effect::LoadSource { path: path.clone() }]
 }
 
 fn quit(model: &mut Model) -> Vec<Effect> {

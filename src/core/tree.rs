@@ -82,7 +82,7 @@ fn worst(a: TestState, b: TestState) -> TestState {
     }
 }
 
-fn split_module(name: &str) -> (&str, &str) {
+pub(crate) fn split_module(name: &str) -> (&str, &str) {
     name.rsplit_once("::").unwrap_or(("", name))
 }
 

@@ -88,6 +88,10 @@ pub struct UiState {
     pub source: Option<(String, String)>,
     /// First source line shown.
     pub source_scroll: usize,
+    /// The selected source line (1-based; 0: none yet).
+    pub source_line: usize,
+    /// A line to select once the source it is in arrives (`o` on a test).
+    pub source_goto: Option<usize>,
     pub detail_scroll: u16,
     /// Tree rows that fit on screen (from the last resize).
     pub viewport: u16,

@@ -87,7 +87,9 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                     .and_then(|c| c.file(&path))
                     .and_then(|f| f.uncovered_ranges().first().map(|r| r[0]))
                     .unwrap_or(1);
-                model.ui.source_scroll = (first as usize).saturating_sub(4);
+                let line = model.ui.source_goto.take().unwrap_or(first as usize);
+                model.ui.source_scroll = line.saturating_sub(4);
+                model.ui.source_line = line;
                 model.ui.source = Some((path, text));
             }
             None => model.ui.note = Some(format!("could not read {path}")),

@@ -3,7 +3,7 @@
 //! the previous run, and the lines and branch outcomes no test reaches.
 
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
@@ -170,9 +170,41 @@ fn source(
     area: Rect,
     theme: Theme,
 ) {
-    let height = area.height.saturating_sub(2) as usize;
+    let maps = &model.test_maps;
+    let counts = maps.counts(path);
+    let mapped = !maps.is_empty();
+    let cursor = model.ui.source_line;
+    // The selected line's tests, at the foot of the pane.
+    let reaching = maps.reaching(path, cursor as u32);
+    let foot: Vec<Line> = if !mapped || cursor == 0 {
+        Vec::new()
+    } else if reaching.is_empty() {
+        vec![Line::from(Span::styled(
+            format!(" line {cursor}: no test reaches it"),
+            theme.dim(),
+        ))]
+    } else {
+        let names: Vec<String> = reaching.iter().take(4).map(|(b, n)| format!("{b} {n}")).collect();
+        let more = reaching.len().saturating_sub(4);
+        let more = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        vec![Line::from(vec![
+            Span::styled(format!(" line {cursor}: "), theme.dim()),
+            Span::raw(format!(
+                "{} test{} · {}{more}",
+                reaching.len(),
+                if reaching.len() == 1 { "" } else { "s" },
+                names.join(", ")
+            )),
+            Span::styled("  ⏎ go to the first", theme.dim()),
+        ])]
+    };
+    let height = (area.height.saturating_sub(2) as usize).saturating_sub(foot.len());
     let missing = file.map(|f| f.missing_branches()).unwrap_or_default();
-    let lines: Vec<Line> = text
+    let mut lines: Vec<Line> = text
         .lines()
         .enumerate()
         .skip(model.ui.source_scroll)
@@ -185,11 +217,19 @@ fn source(
                 Some(_) => (" ", theme.fg(Color::Green)),
                 None => (" ", theme.dim()),
             };
-            let mut spans = vec![
-                Span::styled(format!("{n:>5} "), theme.dim()),
-                Span::styled(mark, style),
-                Span::raw(format!(" {code}")),
-            ];
+            let mut spans = vec![Span::styled(format!("{n:>5} "), theme.dim())];
+            if mapped {
+                // How many tests reach the line.
+                let reach = counts.get(&n).map_or(String::new(), |c| format!("{c}×"));
+                spans.push(Span::styled(format!("{reach:>4} "), theme.fg(Color::Cyan)));
+            }
+            spans.push(Span::styled(mark, style));
+            let code_style = if n as usize == cursor {
+                Style::default().add_modifier(Modifier::REVERSED)
+            } else {
+                Style::default()
+            };
+            spans.push(Span::styled(format!(" {code}"), code_style));
             let never: Vec<&str> = missing.iter().filter(|m| m.line == n).map(|m| m.outcome).collect();
             if !never.is_empty() {
                 spans.push(Span::styled(
@@ -200,6 +240,11 @@ fn source(
             Line::from(spans)
         })
         .collect();
-    let title = format!(" {path} — Esc back · j/k scroll · n/N next/previous uncovered ");
+    lines.extend(foot);
+    let title = if mapped {
+        format!(" {path} — Esc back · j/k line · n/N next/previous uncovered · N× tests reach it ")
+    } else {
+        format!(" {path} — Esc back · j/k line · n/N next/previous uncovered ")
+    };
     frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
 }

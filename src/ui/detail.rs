@@ -178,6 +178,24 @@ fn test_lines<'a>(
             )));
         }
     }
+    if let Some(m) = model.test_maps.tests.get(&(binary_id.to_owned(), t.name.clone())) {
+        let files = m.files.len();
+        lines.push(Line::from(vec![
+            Span::styled("covers ", theme.dim()),
+            Span::raw(format!(
+                "{} lines in {files} file{}",
+                m.line_count(),
+                if files == 1 { "" } else { "s" }
+            )),
+            Span::styled(
+                format!(
+                    " ({}) · o opens them",
+                    m.files.keys().take(3).cloned().collect::<Vec<_>>().join(", ")
+                ),
+                theme.dim(),
+            ),
+        ]));
+    }
     if !t.transitions.is_empty() {
         let mut spans = Vec::new();
         let mut prev = std::time::Duration::ZERO;
