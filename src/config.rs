@@ -156,6 +156,8 @@ pub struct WatchConfig {
     pub debounce: Option<Spanned<String>>,
     /// "restart" or "queue".
     pub on_change: Option<Spanned<String>>,
+    /// Idle time before the sweep, e.g. "60s", or "off".
+    pub sweep_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -288,6 +290,17 @@ impl Settings {
             },
             require_assertion: config.hygiene.require_assertion,
         };
+        if let Some(s) = &config.watch.sweep_after {
+            rules.sweep_after = match s.get_ref().as_str() {
+                "off" => None,
+                other => Some(parse_duration(other).map_err(|e| {
+                    format!(
+                        "`watch.sweep_after`: {e}, or \"off\" (line {})",
+                        line_of(text, s.span().start)
+                    )
+                })?),
+            };
+        }
         let debounce = match &config.watch.debounce {
             None => DEFAULT_DEBOUNCE,
             Some(d) => parse_duration(d.get_ref())

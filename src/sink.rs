@@ -98,6 +98,34 @@ impl<W: Write> Sink<W> {
                 }
                 Ok(())
             }
+            Report::SweepStarted { run, tests, changed } => writeln!(
+                self.out,
+                "{}",
+                self.paint(
+                    "2",
+                    &format!("sweep (run {run}): {tests} tests left out for {}", changed.join(", "))
+                )
+            ),
+            Report::SweepFinished { run, tests, misses } => {
+                if misses.is_empty() {
+                    return writeln!(self.out, "sweep (run {run}): {tests} tests, no selection miss");
+                }
+                let head = format!(
+                    "sweep (run {run}): {} selection miss(es) in {tests} tests",
+                    misses.len()
+                );
+                writeln!(self.out, "{}", self.paint("1;31", &head))?;
+                for m in misses {
+                    writeln!(
+                        self.out,
+                        "  {} {} passed as left out, fails now (left out for {})",
+                        m.binary_id,
+                        m.name,
+                        m.changed.join(", ")
+                    )?;
+                }
+                Ok(())
+            }
             Report::ChangeIgnored { changed } => {
                 writeln!(
                     self.out,

@@ -82,24 +82,24 @@ fn every_test_gets_its_own_map_and_together_they_are_llvm_covs_figure() {
         maps.keys().collect::<Vec<_>>(),
         ["tests::limits", "tests::prices", "tests::taxes", "tests::totals"]
     );
-    let source = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let source = std::fs::read_to_string(dir.join("tiers/src/lib.rs")).unwrap();
     let (price, tax, total) = (body(&source, "price"), body(&source, "tax"), body(&source, "total"));
-    let prices = lines(&maps["tests::prices"], "src/lib.rs");
-    let taxes = lines(&maps["tests::taxes"], "src/lib.rs");
-    let totals = lines(&maps["tests::totals"], "src/lib.rs");
+    let prices = lines(&maps["tests::prices"], "tiers/src/lib.rs");
+    let taxes = lines(&maps["tests::taxes"], "tiers/src/lib.rs");
+    let totals = lines(&maps["tests::totals"], "tiers/src/lib.rs");
     // Two tests on disjoint functions, one on both.
     assert!(price.is_subset(&prices) && prices.is_disjoint(&tax), "{prices:?}");
     assert!(tax.is_subset(&taxes) && taxes.is_disjoint(&price), "{taxes:?}");
     assert!(price.is_subset(&totals) && tax.is_subset(&totals) && total.is_subset(&totals));
     // Each map says which content it was measured on.
     let hash = vigil::core::testmap::content_hash(source.as_bytes());
-    assert!(maps.values().all(|m| m.files["src/lib.rs"].hash == hash));
+    assert!(maps.values().all(|m| m.files["tiers/src/lib.rs"].hash == hash));
     // Together, the maps are exactly the lines llvm-cov counts as covered
     // for the same run (the whole-run figure is merged from the same
     // per-test profiles).
-    let union: BTreeSet<u32> = maps.values().flat_map(|m| lines(m, "src/lib.rs")).collect();
+    let union: BTreeSet<u32> = maps.values().flat_map(|m| lines(m, "tiers/src/lib.rs")).collect();
     let lcov = std::fs::read_to_string(common::state_dir().join("coverage/latest.lcov")).unwrap();
-    assert_eq!(union, lcov_covered(&lcov, &dir.join("src/lib.rs")));
+    assert_eq!(union, lcov_covered(&lcov, &dir.join("tiers/src/lib.rs")));
 }
 
 /// A copy of `tiers` with its own build (its sources are edited).
@@ -132,7 +132,7 @@ fn ran(events: &[serde_json::Value]) -> BTreeSet<String> {
 }
 
 fn edit(root: &Path, from: &str, to: &str) {
-    let lib = root.join("src/lib.rs");
+    let lib = root.join("tiers/src/lib.rs");
     let text = std::fs::read_to_string(&lib).unwrap();
     assert!(text.contains(from));
     std::fs::write(&lib, text.replace(from, to)).unwrap();
@@ -148,7 +148,7 @@ fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
 
     edit(&root, "n * 10", "n * 5 + n * 5");
-    let events = run_changed(&root, "src/lib.rs");
+    let events = run_changed(&root, "tiers/src/lib.rs");
     let started = common::events(&events, "run_started")[0].clone();
     assert_eq!(
         ran(&events),
@@ -161,7 +161,7 @@ fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
     assert!(
         reasons
             .iter()
-            .all(|r| r["reason"].as_str().unwrap().starts_with("covers `src/lib.rs` ")),
+            .all(|r| r["reason"].as_str().unwrap().starts_with("covers `tiers/src/lib.rs` ")),
         "{started}"
     );
     assert_eq!(events.last().unwrap()["outcome"], "passed");
@@ -169,7 +169,7 @@ fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
     // The maps of the tests that ran were measured again; `taxes` kept its
     // old one, which still places the next edit (its lines did not move).
     edit(&root, "n * RATE", "RATE * n");
-    let events = run_changed(&root, "src/lib.rs");
+    let events = run_changed(&root, "tiers/src/lib.rs");
     assert_eq!(ran(&events), ["tests::taxes", "tests::totals"].map(String::from).into());
 }
 
@@ -182,7 +182,7 @@ fn a_const_edit_falls_back_to_the_static_tier_and_says_why() {
     let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
     assert!(first.status.success());
     edit(&root, "RATE: u32 = 3", "RATE: u32 = 4");
-    let events = run_changed(&root, "src/lib.rs");
+    let events = run_changed(&root, "tiers/src/lib.rs");
     let started = common::events(&events, "run_started")[0].clone();
     assert_eq!(ran(&events).len(), 4, "every test of the binary: {started}");
     assert_eq!(started["static_tests"], serde_json::Value::Null);
@@ -195,4 +195,106 @@ fn a_const_edit_falls_back_to_the_static_tier_and_says_why() {
         "{}",
         events.last().unwrap()
     );
+}
+
+/// `vigil watch --no-tui --format json`, its events read as they come.
+struct Watch {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<serde_json::Value>,
+    seen: Vec<serde_json::Value>,
+}
+
+impl Watch {
+    fn start(root: &Path) -> Self {
+        use std::io::BufRead;
+        let mut child = vigil()
+            .args(["watch", "--no-tui", "--format", "json"])
+            .arg(root)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    if tx.send(v).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Watch {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    fn wait_for(&mut self, what: &str, f: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        if let Some(v) = self.seen.iter().find(|v| f(v)) {
+            return v.clone();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            let Ok(v) = self.lines.recv_timeout(left) else { break };
+            self.seen.push(v.clone());
+            if f(&v) {
+                return v;
+            }
+        }
+        panic!("no {what} in {:#?}", self.seen);
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: signalling our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// The planted miss: `limits` depends on a data file read at run time,
+/// which no coverage map (and no compilation) sees. An edit to `price()`
+/// clears `limits` and `taxes`; the data file changes in the same save.
+/// The idle sweep runs what was cleared and reports `limits` as a miss.
+#[test]
+fn the_idle_sweep_finds_a_planted_selection_miss() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("sweep");
+    std::fs::write(root.join("vigil.toml"), "[watch]\nsweep_after = \"1s\"\n").unwrap();
+    let mut w = Watch::start(&root);
+    w.wait_for("the first run's end", |v| v["event"] == "run_finished" && v["run"] == 1);
+
+    // The data file lies outside every package: nothing selects it.
+    std::fs::write(root.join("data/limit.txt"), "50\n").unwrap();
+    w.wait_for("the data file ignored", |v| v["event"] == "change_ignored");
+    edit(&root, "n * 10", "n * 5 + n * 5");
+    let started = w.wait_for("a narrowed run", |v| {
+        v["event"] == "run_started" && v["trigger"] == "watch" && !v["static_tests"].is_null()
+    });
+    let narrowed = started["run"].clone();
+    assert_eq!(started["static_tests"], 4, "{started}");
+    let finished = w.wait_for("its end", |v| v["event"] == "run_finished" && v["run"] == narrowed);
+    assert_eq!(finished["tests"]["passed"], 2, "{finished}");
+    assert_eq!(finished["gate"]["passed"], true, "selection kept it green: {finished}");
+
+    let sweep = w.wait_for("the sweep", |v| v["event"] == "sweep_started");
+    assert_eq!(sweep["tests"], 2, "{sweep}");
+    let done = w.wait_for("the sweep's end", |v| v["event"] == "sweep_finished");
+    assert_eq!(done["tests"], 2, "{done}");
+    let misses = done["misses"].as_array().unwrap();
+    assert_eq!(misses.len(), 1, "{done}");
+    assert_eq!(misses[0]["name"], "tests::limits");
+    assert_eq!(misses[0]["changed"], serde_json::json!(["tiers/src/lib.rs"]));
+    let run = w.wait_for("the sweep run's end", |v| {
+        v["event"] == "run_finished" && v["run"] == done["run"]
+    });
+    assert_eq!(run["tests"]["failed"], 1, "{run}");
 }

@@ -158,8 +158,19 @@ impl Nextest {
         self.start(run, cmd, Mode::List);
     }
 
-    pub fn run(&mut self, run: u32, filterset: Option<&str>, env: &[(String, String)]) {
+    /// `low_priority`: nextest and its tests run niced (the idle sweep).
+    pub fn run(&mut self, run: u32, filterset: Option<&str>, env: &[(String, String)], low_priority: bool) {
         let mut cmd = self.command("run", filterset);
+        if low_priority {
+            // SAFETY: setpriority on the child itself, between fork and
+            // exec: a plain system call, async-signal-safe, no allocation.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+                    Ok(())
+                });
+            }
+        }
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env("NEXTEST_EXPERIMENTAL_LIBTEST_JSON", "1").args([
             "--message-format",

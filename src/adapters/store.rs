@@ -80,6 +80,9 @@ const MIGRATIONS: &[&str] = &[
         map TEXT NOT NULL,
         PRIMARY KEY (binary_id, name)
      ) WITHOUT ROWID;",
+    // Test-level selection's record: runs it narrowed, misses sweeps found.
+    "ALTER TABLE runs ADD COLUMN narrowed INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE runs ADD COLUMN misses INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -119,6 +122,10 @@ pub struct RunRecord {
     pub coverage: Option<CoverageRecord>,
     /// The coverage maps this run measured.
     pub maps: Vec<(crate::core::testmap::TestKey, crate::core::testmap::TestMap)>,
+    /// Test-level selection narrowed this run.
+    pub narrowed: bool,
+    /// A sweep: the selection misses it found.
+    pub misses: u32,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -253,8 +260,8 @@ impl Store {
         let c = run.counts;
         tx.execute(
             "INSERT INTO runs (started_unix, trigger, outcome, duration_s, filterset, reasons, changed, fingerprint,
-                               total, passed, failed, skipped, xfail, xpass, cancelled)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                               total, passed, failed, skipped, xfail, xpass, cancelled, narrowed, misses)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 run.started_unix,
                 run.trigger,
@@ -270,7 +277,9 @@ impl Store {
                 c[3] as i64,
                 c[4] as i64,
                 c[5] as i64,
-                c[6] as i64
+                c[6] as i64,
+                run.narrowed,
+                run.misses
             ],
         )
         .map_err(StoreError::Write)?;
@@ -494,6 +503,16 @@ impl Store {
             }
         }
         history.maps = self.test_maps()?;
+        let (narrowed, misses): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(narrowed), 0), COALESCE(SUM(misses), 0) FROM runs",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(StoreError::Read)?;
+        history.narrowed_runs = narrowed as u32;
+        history.selection_misses = misses as u32;
         Ok(history)
     }
 
@@ -662,6 +681,8 @@ impl RunRecord {
                     )
                 })
                 .collect(),
+            narrowed: run.static_tests.is_some(),
+            misses: run.misses,
             maps: run
                 .measured
                 .iter()

@@ -109,6 +109,7 @@ impl<B: Backend> Interactive<B> {
                 | Effect::Survey { .. }
                 | Effect::LoadSource { .. }
                 | Effect::ReadTexts { .. }
+                | Effect::SweepTimer { .. }
                 | Effect::CollectCoverage { .. } => {}
             }
         }

@@ -196,7 +196,13 @@ impl Engine {
                 Effect::Survey { run, hygiene } => self.survey(run, hygiene),
                 Effect::Run { run, filterset } => {
                     let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
-                    self.nextest.run(run, filterset.as_deref(), &env);
+                    // The sweep runs at low priority: the developer's next
+                    // save (and everything else) comes first.
+                    let sweep = self
+                        .model
+                        .current_run()
+                        .is_some_and(|r| r.number == run && r.trigger == crate::core::Trigger::Sweep);
+                    self.nextest.run(run, filterset.as_deref(), &env, sweep);
                 }
                 Effect::CollectCoverage {
                     run,
@@ -207,6 +213,13 @@ impl Engine {
                 Effect::SaveList { suites } => {
                     let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
                     background(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
+                }
+                Effect::SweepTimer { token, after } => {
+                    let (tx, clock) = (self.tx.clone(), self.clock);
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = tx.send(Msg::SweepDue { token, at: clock.now() });
+                    });
                 }
                 Effect::ReadTexts { files, versions } => {
                     let (ws, tx) = (self.model.workspace.clone(), self.tx.clone());

@@ -27,6 +27,9 @@ pub enum Effect {
         /// The tests that ran, whose own profiles become their maps.
         tests: Vec<super::testmap::TestKey>,
     },
+    /// Come back with `Msg::SweepDue { token }` after `after` (the idle
+    /// sweep's timer).
+    SweepTimer { token: u64, after: std::time::Duration },
     /// Read the changed files, and the texts the coverage maps were
     /// measured on (content hashes), to place a change set against the maps.
     ReadTexts {

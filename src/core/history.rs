@@ -41,6 +41,10 @@ pub struct History {
     /// Each test's latest coverage map, as kept (handed to the model's
     /// `test_maps` when loaded).
     pub maps: Vec<(super::testmap::TestKey, super::testmap::TestMap)>,
+    /// Runs test-level selection narrowed, and selection misses the
+    /// sweeps found, over the whole history.
+    pub narrowed_runs: u32,
+    pub selection_misses: u32,
 }
 
 /// How many recent runs the history view keeps.

@@ -104,6 +104,11 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Enter => toggle_fold(model),
         Key::Char('r') => return rerun_selected(model, at),
         Key::Char('o') => return open_covered(model).into(),
+        Key::Char('x') => {
+            // Selection misses, seen: the header stops showing them.
+            model.ui.note = None;
+            model.sweep.misses.clear();
+        }
         Key::Char('a') => {
             return follow_up(Msg::RunRequested {
                 trigger: Trigger::Key,

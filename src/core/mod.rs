@@ -24,6 +24,7 @@ pub mod rules;
 pub mod run;
 pub mod select;
 pub mod select_tests;
+pub mod sweep;
 pub mod test_state;
 pub mod testmap;
 pub mod tree;

@@ -51,6 +51,8 @@ pub struct Model {
     /// A change set waiting for the texts it needs to be placed against
     /// the maps (test-level selection).
     pub awaiting_texts: Option<(Trigger, Vec<std::path::PathBuf>, Duration)>,
+    /// What test-level selection left out, and what the sweep found.
+    pub sweep: super::sweep::Sweep,
 }
 
 impl Model {

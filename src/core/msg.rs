@@ -99,6 +99,11 @@ pub enum Msg {
         warnings: Vec<super::hygiene::HygieneWarning>,
     },
     /// Coverage of `run`, collected after nextest ended.
+    /// The idle sweep's timer went off.
+    SweepDue {
+        token: u64,
+        at: Duration,
+    },
     /// The texts a waiting change set is placed with.
     TextsRead {
         texts: Box<super::select_tests::Texts>,

@@ -28,6 +28,19 @@ pub enum Report {
         /// Each selected test with a coverage map → why it runs.
         test_reasons: Vec<TestReason>,
     },
+    /// The idle sweep starts: the tests test-level selection left out.
+    SweepStarted {
+        run: u32,
+        tests: usize,
+        /// The changes they were left out for.
+        changed: Vec<String>,
+    },
+    /// The sweep ended: `misses` are tests the maps cleared that failed.
+    SweepFinished {
+        run: u32,
+        tests: usize,
+        misses: Vec<super::sweep::Miss>,
+    },
     /// A change set that cannot affect any test: nothing runs.
     ChangeIgnored {
         changed: Vec<String>,

@@ -22,6 +22,9 @@ pub struct Rules {
     /// How a change set selects: test by test from the coverage maps, or
     /// binaries from the graph.
     pub selection: SelectionMode,
+    /// Quiet time after which the idle sweep runs what test-level selection
+    /// left out (`None`: never).
+    pub sweep_after: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,6 +47,7 @@ impl Default for Rules {
             hygiene: HygieneRules::default(),
             coverage: Vec::new(),
             selection: SelectionMode::Tests,
+            sweep_after: Some(std::time::Duration::from_secs(60)),
         }
     }
 }

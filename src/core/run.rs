@@ -16,6 +16,8 @@ pub enum Trigger {
     Watch,
     /// A rerun asked for from the TUI.
     Key,
+    /// The idle sweep: what test-level selection left out.
+    Sweep,
 }
 
 impl Trigger {
@@ -24,6 +26,7 @@ impl Trigger {
             Trigger::Manual => "manual",
             Trigger::Watch => "watch",
             Trigger::Key => "key",
+            Trigger::Sweep => "sweep",
         }
     }
 }
@@ -149,6 +152,8 @@ pub struct Run {
     /// Test-level selection narrowed the run: how many tests the static
     /// tier (binaries by the graph) would have run.
     pub static_tests: Option<usize>,
+    /// A sweep: how many tests the maps had cleared failed.
+    pub misses: u32,
 }
 
 /// A run-stream message held back until the list has arrived.
@@ -200,6 +205,7 @@ impl Run {
             measured: Vec::new(),
             test_reasons: BTreeMap::new(),
             static_tests: None,
+            misses: 0,
         }
     }
 

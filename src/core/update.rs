@@ -14,6 +14,7 @@ use super::rules::SelectionMode;
 use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
 use super::select_tests::{narrow, Narrowed, Texts};
+use super::test_state::TestState;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -125,6 +126,13 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::TextsRead { texts } => on_texts_read(model, *texts, &mut fx),
+        Msg::SweepDue { token, at } => {
+            model.now = model.now.max(at);
+            let idle = model.active_run().is_none() && model.queued.is_none() && model.awaiting_texts.is_none();
+            if token == model.sweep.token && idle && !model.sweep.pending.is_empty() {
+                start_sweep(model, at, &mut fx);
+            }
+        }
         Msg::FilesChanged { paths, at } => {
             model.now = model.now.max(at);
             model.ui.last_change = paths.iter().map(|p| relative(&model.workspace, p)).collect();
@@ -206,6 +214,9 @@ fn read_texts(model: &Model, fx: &mut Vec<Effect>) {
 }
 
 fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
+    // Any request means the workspace is not idle: a sweep timer set
+    // before it comes back to nothing.
+    model.sweep.token += 1;
     if let Selection::Changed { files } = &selection {
         if narrows(model) {
             // Placed against the maps once the texts are read (a few ms).
@@ -273,7 +284,7 @@ fn start_request(
                 if let Some((_, Selection::Changed { files: waiting })) = &model.queued {
                     merge_paths(files, waiting);
                 }
-                let restart = model.rules.on_change == OnChange::Restart;
+                let restart = model.rules.on_change == OnChange::Restart || active.trigger == Trigger::Sweep;
                 if restart && !active.changed.is_empty() {
                     merge_paths(files, &active.changed);
                 }
@@ -326,6 +337,7 @@ fn start_request(
                             t.filterset = filterset;
                             test_reasons = reasons;
                             static_tests = Some(all);
+                            model.sweep.cleared(&skipped, &rel);
                         }
                     }
                 }
@@ -738,10 +750,7 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
                         t.run == Some(run)
                             && matches!(
                                 t.state,
-                                super::test_state::TestState::Passed
-                                    | super::test_state::TestState::Failed
-                                    | super::test_state::TestState::Xfail
-                                    | super::test_state::TestState::Xpass
+                                TestState::Passed | TestState::Failed | TestState::Xfail | TestState::Xpass
                             )
                     })
                     .map(|t| (s.binary_id.to_string(), t.name.clone()))
@@ -836,7 +845,93 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         });
     }
     fx.push(Effect::emit(Report::RunFinished(Box::new(summary))));
+    settle_sweep(model, run, fx);
     if let Some((trigger, selection)) = model.queued.take() {
         request_run(model, trigger, selection, at, fx);
+    } else if !model.sweep.pending.is_empty() && outcome != Outcome::Cancelled {
+        if let Some(after) = model.rules.sweep_after {
+            model.sweep.token += 1;
+            fx.push(Effect::SweepTimer {
+                token: model.sweep.token,
+                after,
+            });
+        }
     }
+}
+
+/// The tests a run ran are no longer owed a sweep; in a sweep, the ones
+/// that failed are selection misses.
+fn settle_sweep(model: &mut Model, run: u32, fx: &mut Vec<Effect>) {
+    let sweep = model
+        .runs
+        .last()
+        .is_some_and(|r| r.number == run && r.trigger == Trigger::Sweep);
+    if model
+        .runs
+        .last()
+        .is_some_and(|r| r.number == run && r.static_tests.is_some())
+    {
+        model.history.narrowed_runs += 1;
+    }
+    let mut misses = Vec::new();
+    let mut swept = 0;
+    for suite in &model.catalog.suites {
+        for t in suite.tests.iter().filter(|t| t.run == Some(run)) {
+            let failed = matches!(t.state, TestState::Failed | TestState::Xpass);
+            if !(failed || matches!(t.state, TestState::Passed | TestState::Xfail)) {
+                continue;
+            }
+            let key = (suite.binary_id.to_string(), t.name.clone());
+            let Some(changed) = model.sweep.ran(&key) else { continue };
+            swept += 1;
+            if sweep && failed {
+                misses.push(super::sweep::Miss {
+                    binary_id: key.0,
+                    name: key.1,
+                    changed,
+                    run,
+                });
+            }
+        }
+    }
+    if !sweep {
+        return;
+    }
+    model.history.selection_misses += misses.len() as u32;
+    if let Some(r) = model.run_mut(run) {
+        r.misses = misses.len() as u32;
+    }
+    model.sweep.misses.extend(misses.iter().cloned());
+    if !misses.is_empty() {
+        model.ui.note = Some(format!(
+            "selection miss: {} (x acknowledges)",
+            misses.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    fx.push(Effect::emit(Report::SweepFinished {
+        run,
+        tests: swept,
+        misses,
+    }));
+}
+
+/// Runs, at low priority, what test-level selection left out.
+fn start_sweep(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
+    let mut changed: Vec<String> = model.sweep.pending.values().flatten().cloned().collect();
+    changed.sort();
+    changed.dedup();
+    let tests = model.sweep.pending.len();
+    let expr = model.sweep.filterset();
+    let number = model.next_run_number();
+    fx.push(Effect::emit(Report::SweepStarted {
+        run: number,
+        tests,
+        changed: changed.clone(),
+    }));
+    let reasons = vec![format!(
+        "sweep: the {tests} test{} test-level selection left out for {} (nothing changed for a while)",
+        if tests == 1 { "" } else { "s" },
+        changed.join(", ")
+    )];
+    start_request(model, Trigger::Sweep, Selection::Filter { expr, reasons }, at, None, fx);
 }

@@ -112,6 +112,21 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             } else {
                 left.push(Span::raw(what));
             }
+            if let Some(all) = run.static_tests {
+                left.push(Span::styled(
+                    format!(" · {} of {all} by coverage", run.selected_tests),
+                    theme.dim(),
+                ));
+            }
+            if !model.sweep.misses.is_empty() {
+                let n = model.sweep.misses.len();
+                left.push(Span::styled(
+                    format!("  {n} selection miss{} (x)", if n == 1 { "" } else { "es" }),
+                    theme
+                        .state(TestState::Failed)
+                        .add_modifier(ratatui::style::Modifier::BOLD),
+                ));
+            }
             let total = run.selected_tests.max(run.done);
             let width = 20usize;
             let filled = (run.done * width).checked_div(total).unwrap_or(0);

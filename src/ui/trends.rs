@@ -219,6 +219,24 @@ pub fn history(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         ]));
     }
     lines.push(Line::from(""));
+    // Kept runs plus this session's (recorded as they finish).
+    let (narrowed, misses) = (h.narrowed_runs, h.selection_misses);
+    let rate = crate::core::sweep::miss_rate(narrowed, misses);
+    lines.push(Line::from(vec![
+        Span::styled(" test-level selection: ", theme.bold()),
+        match rate {
+            None => Span::styled("no run narrowed by coverage maps yet", theme.dim()),
+            Some(r) => Span::styled(
+                format!("{narrowed} runs narrowed by coverage maps, {misses} misses found by sweeps ({r} per 100)"),
+                if misses > 0 {
+                    theme.state(crate::core::TestState::Failed)
+                } else {
+                    theme.fg(Color::Green)
+                },
+            ),
+        },
+    ]));
+    lines.push(Line::from(""));
     let flaky = h.flaky();
     lines.push(Line::from(Span::styled(
         " flaky: results that flipped on an unchanged tree",
