@@ -108,6 +108,10 @@ pub struct CoverageConfig {
     /// Overall minimums, in percent.
     pub lines: Option<f64>,
     pub branches: Option<f64>,
+    /// Minimum coverage of the lines changed since `base`, in percent.
+    pub patch: Option<f64>,
+    /// The git revision patch coverage is measured against ("HEAD").
+    pub base: Option<String>,
     #[serde(default)]
     pub threshold: Vec<ThresholdConfig>,
 }
@@ -187,6 +191,9 @@ pub struct Settings {
     pub branch: Mode,
     /// Quiet time the watcher waits for before taking a change set.
     pub debounce: Duration,
+    /// The git revision patch coverage is measured against (`coverage.base`,
+    /// or `vigil run --since REV`).
+    pub coverage_base: Option<String>,
     /// `--config FILE`, kept so a reload reads the same file.
     pub explicit: Option<PathBuf>,
     /// The file the settings came from (`None`: defaults).
@@ -200,6 +207,7 @@ impl Default for Settings {
             coverage: Mode::Auto,
             branch: Mode::Auto,
             debounce: DEFAULT_DEBOUNCE,
+            coverage_base: None,
             explicit: None,
             source: None,
         }
@@ -307,7 +315,12 @@ impl Settings {
                 .map_err(|e| format!("`watch.debounce`: {e} (line {})", line_of(text, d.span().start)))?,
         };
         let c = &config.coverage;
-        for (v, key) in [(c.lines, "coverage.lines"), (c.branches, "coverage.branches")] {
+        rules.patch_coverage = c.patch;
+        for (v, key) in [
+            (c.lines, "coverage.lines"),
+            (c.branches, "coverage.branches"),
+            (c.patch, "coverage.patch"),
+        ] {
             if v.is_some_and(|v| !(0.0..=100.0).contains(&v)) {
                 return Err(format!("`{key}` is a percentage, from 0 to 100"));
             }
@@ -331,6 +344,7 @@ impl Settings {
             coverage: mode(&c.mode, "coverage.mode", text)?,
             branch: mode(&c.branch, "coverage.branch", text)?,
             debounce,
+            coverage_base: c.base.clone(),
             explicit: None,
             source: None,
         })

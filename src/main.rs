@@ -403,10 +403,14 @@ fn prepare(path: &Path, config: Option<&Path>, graph: bool) -> Result<(vigil::co
 
 fn run(args: RunArgs) -> ExitCode {
     let plans_changes = args.since.is_some() || !args.changed.is_empty();
-    let (ws, settings) = match prepare(&args.path, args.config.as_deref(), plans_changes) {
+    let (ws, mut settings) = match prepare(&args.path, args.config.as_deref(), plans_changes) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    // `--since REV` is also the base patch coverage is measured against.
+    if let (Some(rev), None) = (&args.since, &settings.coverage_base) {
+        settings.coverage_base = Some(rev.clone());
+    }
     let selection = if let Some(expr) = args.filter {
         Selection::Filter {
             reasons: vec![format!("--filter {expr}")],

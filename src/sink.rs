@@ -213,6 +213,27 @@ impl<W: Write> Sink<W> {
                 "coverage: lines {:.2} % ({}/{}){delta}{branches}",
                 c.lines.percent, c.lines.covered, c.lines.count
             )?;
+            if let Some(p) = &c.patch {
+                writeln!(
+                    self.out,
+                    "patch coverage since {}: {:.2} % of {} changed executable lines",
+                    p.base, p.lines.percent, p.lines.count
+                )?;
+                for u in &p.uncovered {
+                    let ranges: Vec<String> = u
+                        .lines
+                        .iter()
+                        .map(|r| {
+                            if r[0] == r[1] {
+                                r[0].to_string()
+                            } else {
+                                format!("{}–{}", r[0], r[1])
+                            }
+                        })
+                        .collect();
+                    writeln!(self.out, "  not reached: {} {}", u.path, ranges.join(", "))?;
+                }
+            }
             for t in c.thresholds.iter().filter(|t| !t.passed) {
                 writeln!(
                     self.out,

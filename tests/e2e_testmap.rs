@@ -298,3 +298,71 @@ fn the_idle_sweep_finds_a_planted_selection_miss() {
     });
     assert_eq!(run["tests"]["failed"], 1, "{run}");
 }
+
+fn git(root: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Patch coverage over a scripted history: of the lines changed since the
+/// commit, the executable ones, how many a test reaches, and the rest by
+/// file and line; `coverage.patch` gates on it.
+#[test]
+fn patch_coverage_counts_the_changed_lines_a_test_reaches() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("patch");
+    std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
+    std::fs::write(root.join("vigil.toml"), "[coverage]\npatch = 80\n").unwrap();
+    git(&root, &["init", "-q"]);
+    git(&root, &["add", "."]);
+    git(&root, &["commit", "-q", "-m", "base"]);
+    // A changed line that `prices` runs, and a new function nothing calls.
+    edit(&root, "n * 10", "n * 5 + n * 5");
+    edit(
+        &root,
+        "pub fn limit() -> u32 {",
+        "pub fn discount(n: u32) -> u32 {\n    n / 2\n}\n\npub fn limit() -> u32 {",
+    );
+    let out = vigil()
+        .arg("run")
+        .arg(&root)
+        .args(["--format", "json", "--since", "HEAD"])
+        .output()
+        .unwrap();
+    let events = json_lines(&out.stdout);
+    let last = events.last().unwrap();
+    let patch = &last["coverage"]["patch"];
+    assert_eq!(patch["base"], "HEAD", "{last}");
+    let source = std::fs::read_to_string(root.join("tiers/src/lib.rs")).unwrap();
+    let discount = body(&source, "discount");
+    let changed_price = source.lines().position(|l| l.contains("n * 5 + n * 5")).unwrap() as u32 + 1;
+    assert_eq!(patch["lines"]["count"], 1 + discount.len(), "{patch}");
+    assert_eq!(patch["lines"]["covered"], 1, "{patch}");
+    assert_eq!(
+        patch["uncovered"],
+        serde_json::json!([{"path": "tiers/src/lib.rs", "lines": [[discount.first().unwrap(), discount.last().unwrap()]]}]),
+        "the new function, not line {changed_price}: {patch}"
+    );
+    // 1 of 4 changed executable lines: under the 80 % the config asks.
+    assert_eq!(out.status.code(), Some(1), "{last}");
+    let reasons = last["gate"]["reasons"].to_string();
+    assert!(reasons.contains("patch lines"), "{reasons}");
+}

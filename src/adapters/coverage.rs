@@ -46,9 +46,58 @@ pub fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> cra
     }
 }
 
+/// The lines changed since git revision `base` in the workspace at
+/// `root`: `git diff -U0` against the working tree, and every line of the
+/// files git does not track yet.
+pub fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Changes, String> {
+    let git = |args: &[&str]| -> Result<String, String> {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .output()
+            .map_err(|e| format!("git could not be started: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "`git {}` failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let diff = git(&[
+        "diff",
+        "-U0",
+        "--no-color",
+        "--no-ext-diff",
+        "--relative",
+        base,
+        "--",
+        ".",
+    ])?;
+    let mut files = crate::core::patch::parse_unified_diff(&diff);
+    // New Rust sources (coverage knows nothing else), not build output.
+    let untracked = git(&["ls-files", "--others", "--exclude-standard", "--", "."])?;
+    for path in untracked
+        .lines()
+        .filter(|p| p.ends_with(".rs") && !p.starts_with("target/"))
+    {
+        let n = std::fs::read_to_string(root.join(path)).map_or(0, |t| t.lines().count() as u32);
+        if n > 0 {
+            files.push((path.to_owned(), vec![[1, n]]));
+        }
+    }
+    Ok(crate::core::patch::Changes {
+        base: base.to_owned(),
+        files,
+    })
+}
+
 /// What a coverage run gave: the whole-run figures and each test's map.
 pub struct Collected {
     pub coverage: Coverage,
+    /// The lines changed since the base, or why they are unknown.
+    pub patch: Option<Result<crate::core::patch::Changes, String>>,
     pub maps: Vec<(TestKey, TestMap)>,
     /// Why some or all tests have no map (said once, coverage stands).
     pub map_note: Option<String>,
@@ -69,6 +118,8 @@ pub struct CoverageRig {
     /// `runner_note`).
     runner: Option<(String, String)>,
     pub runner_note: Option<String>,
+    /// The git revision patch coverage is measured against.
+    pub base: Option<String>,
 }
 
 fn regex_escape(s: &str) -> String {
@@ -112,6 +163,7 @@ impl CoverageRig {
             target_dir: ws.target_dir.clone(),
             runner,
             runner_note,
+            base: None,
         }
     }
 
@@ -314,6 +366,7 @@ impl CoverageRig {
         let mut cov = lcov::parse(&lcov_text, &self.root);
         cov.branches_measured = self.branch;
         Ok(Collected {
+            patch: self.base.as_deref().map(|b| changes_since(&self.root, b)),
             coverage: cov,
             maps: maps.0,
             map_note: maps.1.or_else(|| self.runner_note.clone()),

@@ -281,15 +281,16 @@ impl Engine {
         };
         tokio::task::spawn_blocking(move || {
             // The core keeps what to tell the user, not the adapter's error type.
-            let (result, maps, map_note) = match rig.collect(run, &ran, &binaries, &tests) {
-                Ok(c) => (Ok(Box::new(c.coverage)), c.maps, c.map_note),
-                Err(e) => (Err(e.to_string()), Vec::new(), None),
+            let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests) {
+                Ok(c) => (Ok(Box::new(c.coverage)), c.maps, c.map_note, c.patch),
+                Err(e) => (Err(e.to_string()), Vec::new(), None, None),
             };
             let _ = tx.send(Msg::CoverageCollected {
                 run,
                 result,
                 maps,
                 map_note,
+                patch,
                 at: clock.now(),
             });
         });
@@ -472,7 +473,9 @@ fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Op
                 Mode::Off => false,
                 Mode::Auto => nightly,
             };
-            (Some(CoverageRig::new(ws, tools, branch)), None)
+            let mut rig = CoverageRig::new(ws, tools, branch);
+            rig.base = settings.coverage_base.clone();
+            (Some(rig), None)
         }
         Err(why) => (None, Some(why)),
     }

@@ -209,7 +209,24 @@ impl Gate {
 }
 
 /// The run's coverage against the one before it and the thresholds.
-pub fn coverage_report(cov: &Coverage, prev: Option<&Coverage>, thresholds: &[Threshold]) -> CoverageReport {
+pub fn coverage_report(
+    cov: &Coverage,
+    prev: Option<&Coverage>,
+    thresholds: &[Threshold],
+    changes: Option<&super::patch::Changes>,
+    patch_minimum: Option<f64>,
+) -> CoverageReport {
+    let patch = changes.map(|c| super::patch::patch_report(cov, c));
+    let mut verdicts = super::coverage::judge(cov, thresholds);
+    if let (Some(required), Some(p)) = (patch_minimum, &patch) {
+        verdicts.push(super::coverage::ThresholdVerdict {
+            path: format!("changes since {}", p.base),
+            metric: "patch lines",
+            required,
+            actual: p.lines.percent,
+            passed: p.lines.percent >= required,
+        });
+    }
     let pp = |now: f64, before: f64| ((now - before) * 100.0).round() / 100.0;
     CoverageReport {
         lines: cov.lines(),
@@ -237,7 +254,8 @@ pub fn coverage_report(cov: &Coverage, prev: Option<&Coverage>, thresholds: &[Th
                 .zip(cov.branches())
                 .map(|(b, n)| pp(n.percent, b.percent)),
         },
-        thresholds: super::coverage::judge(cov, thresholds),
+        thresholds: verdicts,
+        patch,
     }
 }
 

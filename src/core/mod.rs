@@ -19,6 +19,7 @@ pub mod inputs;
 pub mod keys;
 pub mod model;
 pub mod msg;
+pub mod patch;
 pub mod report;
 pub mod rules;
 pub mod run;

@@ -53,6 +53,9 @@ pub struct Model {
     pub awaiting_texts: Option<(Trigger, Vec<std::path::PathBuf>, Duration)>,
     /// What test-level selection left out, and what the sweep found.
     pub sweep: super::sweep::Sweep,
+    /// The lines changed since the patch-coverage base, as of the latest
+    /// coverage (`None`: no base).
+    pub patch: Option<super::patch::Changes>,
 }
 
 impl Model {

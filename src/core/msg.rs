@@ -115,6 +115,8 @@ pub enum Msg {
         maps: Vec<(super::testmap::TestKey, super::testmap::TestMap)>,
         /// Why some tests have no map.
         map_note: Option<String>,
+        /// The lines changed since the patch base, or why they are unknown.
+        patch: Option<Result<super::patch::Changes, String>>,
         at: Duration,
     },
     /// A file's text for the source pane (`None`: it could not be read).

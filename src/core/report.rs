@@ -262,6 +262,9 @@ pub struct CoverageReport {
     pub files: Vec<FileReport>,
     pub delta: CoverageDelta,
     pub thresholds: Vec<ThresholdVerdict>,
+    /// Changed lines since the base (`--since REV`, `coverage.base`):
+    /// `null` without one.
+    pub patch: Option<super::patch::PatchReport>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -25,6 +25,8 @@ pub struct Rules {
     /// Quiet time after which the idle sweep runs what test-level selection
     /// left out (`None`: never).
     pub sweep_after: Option<std::time::Duration>,
+    /// Minimum patch coverage (percent of changed executable lines run).
+    pub patch_coverage: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -48,6 +50,7 @@ impl Default for Rules {
             coverage: Vec::new(),
             selection: SelectionMode::Tests,
             sweep_after: Some(std::time::Duration::from_secs(60)),
+            patch_coverage: None,
         }
     }
 }

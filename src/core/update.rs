@@ -100,6 +100,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             result,
             maps,
             map_note,
+            patch,
             at,
         } => {
             model.now = model.now.max(at);
@@ -108,10 +109,19 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             if let Some(note) = map_note {
                 r.warnings.push(note);
             }
+            let changes = match patch {
+                Some(Err(e)) => {
+                    r.warnings.push(format!("patch coverage not measured: {e}"));
+                    None
+                }
+                Some(Ok(changes)) => Some(changes),
+                None => None,
+            };
             r.measured = maps.iter().map(|(k, _)| k.clone()).collect();
             if let Err(e) = &result {
                 r.warnings.push(format!("coverage not collected: {e}"));
             }
+            model.patch = changes;
             model.test_maps.merge(maps);
             if let Ok(cov) = result {
                 model.coverage_prev = model.coverage.take();
@@ -789,7 +799,15 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         .coverage
         .as_ref()
         .filter(|_| model.coverage_run == Some(run))
-        .map(|c| finish::coverage_report(c, model.coverage_prev.as_ref(), &model.rules.coverage));
+        .map(|c| {
+            finish::coverage_report(
+                c,
+                model.coverage_prev.as_ref(),
+                &model.rules.coverage,
+                model.patch.as_ref(),
+                model.rules.patch_coverage,
+            )
+        });
     let enforce = model.rules.budgets.enforce;
     let Some(r) = model.run_mut(run) else { return };
     r.done += settled;
