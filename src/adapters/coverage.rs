@@ -101,6 +101,8 @@ pub struct Collected {
     pub maps: Vec<(TestKey, TestMap)>,
     /// Why some or all tests have no map (said once, coverage stands).
     pub map_note: Option<String>,
+    /// How long reading the per-test profiles into maps took.
+    pub maps_took: std::time::Duration,
 }
 
 pub struct CoverageRig {
@@ -255,6 +257,7 @@ impl CoverageRig {
         })?;
         let raw_dir = self.run_dir(run);
         let mut maps = (Vec::new(), None);
+        let mut maps_took = std::time::Duration::ZERO;
         let raws: Vec<PathBuf> = std::fs::read_dir(&raw_dir)
             .map(|d| {
                 d.flatten()
@@ -274,7 +277,9 @@ impl CoverageRig {
             let mut cmd = Command::new(&self.tools.profdata);
             cmd.args(["merge", "-sparse", "-o"]).arg(&merged).args(&raws);
             run_tool(cmd, "llvm-profdata merge")?;
+            let t0 = std::time::Instant::now();
             maps = self.test_maps(&raws, all, tests);
+            maps_took = t0.elapsed();
             for b in ran {
                 if let Some(path) = all.get(b) {
                     index.insert(b.clone(), (format!("{}.profdata", Self::run_name(run)), path.clone()));
@@ -366,6 +371,7 @@ impl CoverageRig {
         let mut cov = lcov::parse(&lcov_text, &self.root);
         cov.branches_measured = self.branch;
         Ok(Collected {
+            maps_took,
             patch: self.base.as_deref().map(|b| changes_since(&self.root, b)),
             coverage: cov,
             maps: maps.0,

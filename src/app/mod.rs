@@ -279,10 +279,19 @@ impl Engine {
         let Some(rig) = self.coverage.clone() else {
             return;
         };
+        let target = self.model.workspace.target_dir.clone();
         tokio::task::spawn_blocking(move || {
+            let log = Log::open(&target);
             // The core keeps what to tell the user, not the adapter's error type.
             let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests) {
-                Ok(c) => (Ok(Box::new(c.coverage)), c.maps, c.map_note, c.patch),
+                Ok(c) => {
+                    log.line(&format!(
+                        "run {run}: {} coverage maps from per-test profiles in {} ms",
+                        c.maps.len(),
+                        c.maps_took.as_millis()
+                    ));
+                    (Ok(Box::new(c.coverage)), c.maps, c.map_note, c.patch)
+                }
                 Err(e) => (Err(e.to_string()), Vec::new(), None, None),
             };
             let _ = tx.send(Msg::CoverageCollected {

@@ -106,7 +106,11 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('o') => return open_covered(model).into(),
         Key::Char('x') => {
             // Selection misses, seen: the header stops showing them.
-            model.ui.note = None;
+            model.ui.note = if model.sweep.misses.is_empty() {
+                Some("no selection miss to acknowledge".into())
+            } else {
+                None
+            };
             model.sweep.misses.clear();
         }
         Key::Char('a') => {
@@ -194,6 +198,7 @@ fn jump_to_test(model: &mut Model) {
 /// its first line.
 fn open_covered(model: &mut Model) -> Vec<Effect> {
     let Some(RowKey::Test(binary_id, name)) = &model.ui.selected else {
+        model.ui.note = Some("o opens what a test covers: select a test".into());
         return Vec::new();
     };
     let Some(map) = model.test_maps.tests.get(&(binary_id.to_string(), name.clone())) else {

@@ -21,7 +21,7 @@ pub const KEYMAP: &[Binding] = &[
     },
     Binding {
         keys: "Enter",
-        action: "fold or unfold the selected suite or module",
+        action: "fold or unfold the selected suite or module; in a coverage source, go to the first test that reaches the line",
     },
     Binding {
         keys: "/",
@@ -50,6 +50,14 @@ pub const KEYMAP: &[Binding] = &[
     Binding {
         keys: "s / d / u",
         action: "coverage view: sort files by coverage / delta / uncovered lines",
+    },
+    Binding {
+        keys: "o",
+        action: "on a test: open the coverage view at the lines it covers",
+    },
+    Binding {
+        keys: "x",
+        action: "acknowledge the selection misses the idle sweep found",
     },
     Binding {
         keys: "Esc",
