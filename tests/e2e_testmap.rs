@@ -366,3 +366,30 @@ fn patch_coverage_counts_the_changed_lines_a_test_reaches() {
     let reasons = last["gate"]["reasons"].to_string();
     assert!(reasons.contains("patch lines"), "{reasons}");
 }
+
+/// Watching without `coverage.base`: patch coverage is measured against the
+/// tree as the session started.
+#[test]
+fn watch_mode_measures_patch_coverage_against_the_sessions_start() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("session");
+    std::fs::write(root.join("vigil.toml"), "[watch]\nsweep_after = \"off\"\n").unwrap();
+    let mut w = Watch::start(&root);
+    let first = w.wait_for("the first run's end", |v| v["event"] == "run_finished" && v["run"] == 1);
+    assert!(first["coverage"]["patch"].is_null() || first["coverage"]["patch"]["lines"]["count"] == 0);
+    edit(&root, "n * 10", "n * 5 + n * 5");
+    edit(
+        &root,
+        "pub fn limit() -> u32 {",
+        "pub fn discount(n: u32) -> u32 {\n    n / 2\n}\n\npub fn limit() -> u32 {",
+    );
+    let done = w.wait_for("a run with the edits", |v| {
+        v["event"] == "run_finished" && v["run"].as_u64() > Some(1) && v["coverage"]["patch"]["lines"]["count"] == 4
+    });
+    let patch = &done["coverage"]["patch"];
+    assert_eq!(patch["base"], "the session's start", "{patch}");
+    assert_eq!(patch["lines"]["covered"], 1, "{patch}");
+    assert_eq!(patch["uncovered"][0]["path"], "tiers/src/lib.rs", "{patch}");
+}

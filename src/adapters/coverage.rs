@@ -122,6 +122,9 @@ pub struct CoverageRig {
     pub runner_note: Option<String>,
     /// The git revision patch coverage is measured against.
     pub base: Option<String>,
+    /// Watching without a revision: the Rust sources as the session
+    /// started (path → content hash; the texts are under `sources/`).
+    session: std::sync::Mutex<Option<BTreeMap<String, String>>>,
 }
 
 fn regex_escape(s: &str) -> String {
@@ -166,6 +169,7 @@ impl CoverageRig {
             runner,
             runner_note,
             base: None,
+            session: std::sync::Mutex::new(None),
         }
     }
 
@@ -372,10 +376,81 @@ impl CoverageRig {
         cov.branches_measured = self.branch;
         Ok(Collected {
             maps_took,
-            patch: self.base.as_deref().map(|b| changes_since(&self.root, b)),
+            patch: match self.base.as_deref() {
+                Some(b) => Some(changes_since(&self.root, b)),
+                None => self.changes_since_session().map(Ok),
+            },
             coverage: cov,
             maps: maps.0,
             map_note: maps.1.or_else(|| self.runner_note.clone()),
+        })
+    }
+
+    /// The workspace's Rust sources (outside `target/`), relative paths.
+    fn rust_sources(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let walk = ignore::WalkBuilder::new(&self.root).hidden(false).build();
+        for e in walk.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "rs")
+                && !p.starts_with(&self.target_dir)
+                && e.file_type().is_some_and(|t| t.is_file())
+            {
+                if let Ok(rel) = p.strip_prefix(&self.root) {
+                    out.push(rel.to_string_lossy().into_owned());
+                }
+            }
+        }
+        out
+    }
+
+    /// Keeps the Rust sources as the session starts: patch coverage in watch
+    /// mode without `coverage.base` is measured against them.
+    pub fn snapshot_session(&self) {
+        if self.base.is_some() {
+            return;
+        }
+        let sources = self.dir.join("sources");
+        let _ = std::fs::create_dir_all(&sources);
+        let mut base = BTreeMap::new();
+        for rel in self.rust_sources() {
+            let Ok(text) = std::fs::read(self.root.join(&rel)) else {
+                continue;
+            };
+            let hash = content_hash(&text);
+            let kept = sources.join(&hash);
+            if !kept.exists() {
+                let _ = std::fs::write(&kept, &text);
+            }
+            base.insert(rel, hash);
+        }
+        if let Ok(mut s) = self.session.lock() {
+            *s = Some(base);
+        }
+    }
+
+    /// The lines changed since the session's snapshot (`None`: none taken).
+    fn changes_since_session(&self) -> Option<crate::core::patch::Changes> {
+        let base = self.session.lock().ok()?.clone()?;
+        let sources = self.dir.join("sources");
+        let mut files = Vec::new();
+        for rel in self.rust_sources() {
+            let Ok(now) = std::fs::read_to_string(self.root.join(&rel)) else {
+                continue;
+            };
+            let old = match base.get(&rel) {
+                Some(h) if *h == content_hash(now.as_bytes()) => continue,
+                Some(h) => std::fs::read_to_string(sources.join(h)).unwrap_or_default(),
+                None => String::new(),
+            };
+            let ranges = crate::core::patch::changed_lines(&old, &now);
+            if !ranges.is_empty() {
+                files.push((rel, ranges));
+            }
+        }
+        Some(crate::core::patch::Changes {
+            base: "the session's start".into(),
+            files,
         })
     }
 

@@ -133,6 +133,10 @@ impl Engine {
                 }
             })?;
         self.index_inputs();
+        if let Some(rig) = self.coverage.clone() {
+            // Patch coverage in watch mode: against the tree as it is now.
+            background(move || rig.snapshot_session());
+        }
         self.log.line(&format!("watching {} directories", w.watched_dirs()));
         self.watcher = Some(w);
         Ok(())

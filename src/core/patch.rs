@@ -57,6 +57,70 @@ pub fn patch_report(cov: &Coverage, changes: &Changes) -> PatchReport {
     }
 }
 
+/// The lines of `new` that are not in `old`, as inclusive ranges: a
+/// longest-common-subsequence diff between the texts' common start and end
+/// (a middle too large to compare line by line counts as changed).
+pub fn changed_lines(old: &str, new: &str) -> Vec<[u32; 2]> {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - prefix;
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (a, b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
+    let mut added = Vec::new();
+    if a.is_empty() || b.len() * a.len() > 4_000_000 {
+        added.extend(0..b.len());
+    } else {
+        // lcs[i][j]: the longest common subsequence of a[i..] and b[j..].
+        let w = b.len() + 1;
+        let mut lcs = vec![0u32; (a.len() + 1) * w];
+        for i in (0..a.len()).rev() {
+            for j in (0..b.len()).rev() {
+                lcs[i * w + j] = if a[i] == b[j] {
+                    lcs[(i + 1) * w + j + 1] + 1
+                } else {
+                    lcs[(i + 1) * w + j].max(lcs[i * w + j + 1])
+                };
+            }
+        }
+        let (mut i, mut j) = (0, 0);
+        while j < b.len() {
+            if i < a.len() && a[i] == b[j] {
+                i += 1;
+                j += 1;
+            } else if i < a.len() && lcs[(i + 1) * w + j] >= lcs[i * w + j + 1] {
+                i += 1;
+            } else {
+                added.push(j);
+                j += 1;
+            }
+        }
+    }
+    // An insertion whose first line equals the line after it can sit one
+    // line lower just as well: slide it down, as git's diff does, so that
+    // a new function claims its own closing brace, not the one before it.
+    let all: Vec<&str> = new.lines().collect();
+    let mut ranges: Vec<[usize; 2]> = super::testmap::fold(added.into_iter().map(|j| (prefix + j) as u32))
+        .into_iter()
+        .map(|r| [r[0] as usize, r[1] as usize])
+        .collect();
+    for k in 0..ranges.len() {
+        let limit = ranges.get(k + 1).map_or(all.len(), |n| n[0]);
+        let r = &mut ranges[k];
+        while r[1] + 1 < limit && all[r[0]] == all[r[1] + 1] {
+            r[0] += 1;
+            r[1] += 1;
+        }
+    }
+    ranges.into_iter().map(|r| [r[0] as u32 + 1, r[1] as u32 + 1]).collect()
+}
+
 /// The new-side ranges of `git diff -U0` output, per file (paths as git
 /// prints them after `+++ b/`).
 pub fn parse_unified_diff(text: &str) -> Vec<(String, Vec<[u32; 2]>)> {
@@ -98,6 +162,19 @@ mod tests {
             parse_unified_diff(diff),
             vec![("src/a.rs".to_owned(), vec![[3, 3], [11, 12]])]
         );
+    }
+
+    #[test]
+    fn separate_edits_are_separate_ranges() {
+        let old = "a\nb\nc\nd\ne\nf\n";
+        let new = "a\nB\nc\nd\nx\ny\ne\nf\n";
+        assert_eq!(changed_lines(old, new), vec![[2, 2], [5, 6]]);
+        assert_eq!(changed_lines(old, old), Vec::<[u32; 2]>::new());
+        assert_eq!(changed_lines("", "a\nb\n"), vec![[1, 2]]);
+        // A function added after another: its own closing brace is new.
+        let old = "fn a() {\n}\n\nfn z() {\n}\n";
+        let new = "fn a() {\n}\n\nfn b() {\n}\n\nfn z() {\n}\n";
+        assert_eq!(changed_lines(old, new), vec![[4, 6]]);
     }
 
     #[test]
