@@ -870,3 +870,58 @@ fn a_test_well_past_its_history_is_flagged_slower() {
         "the run joins the history"
     );
 }
+
+/// The idle sweep: only when its timer comes back to an idle workspace
+/// (an older timer finds the workspace was not idle), and any save stops
+/// it, even with `on_change = "queue"`; what it did not finish stays owed.
+#[test]
+fn the_sweep_waits_for_quiet_and_any_save_stops_it() {
+    let mut model = common::shop_model();
+    model.rules.on_change = vigil::core::model::OnChange::Queue;
+    let key = |n: &str| ("x".to_owned(), n.to_owned());
+    model.sweep.cleared(&[key("a"), key("b")], &["src/lib.rs".into()]);
+    let stale = model.sweep.token;
+    update(
+        &mut model,
+        Msg::FilesChanged {
+            paths: vec![],
+            at: ms(1),
+        },
+    );
+    let fx = update(
+        &mut model,
+        Msg::SweepDue {
+            token: stale,
+            at: ms(2),
+        },
+    );
+    assert!(fx.is_empty(), "an older timer starts nothing: {fx:?}");
+    let token = model.sweep.token;
+    let fx = update(&mut model, Msg::SweepDue { token, at: ms(3) });
+    let run = fx
+        .iter()
+        .find_map(|e| match e {
+            Effect::Run { run, filterset } => Some((*run, filterset.clone())),
+            _ => None,
+        })
+        .expect("the sweep runs");
+    assert_eq!(run.1.as_deref(), Some("(binary_id(x) & (test(=a) | test(=b)))"));
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Emit(r) if matches!(**r, Report::SweepStarted { tests: 2, .. }))));
+    assert_eq!(model.current_run().unwrap().trigger, Trigger::Sweep);
+    // A save: the sweep stops though changes queue behind ordinary runs.
+    let lib = model.workspace.root.join("money/src/lib.rs");
+    let fx = update(
+        &mut model,
+        Msg::FilesChanged {
+            paths: vec![lib],
+            at: ms(4),
+        },
+    );
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Cancel { run: r } if *r == run.0)),
+        "{fx:?}"
+    );
+    assert_eq!(model.sweep.pending.len(), 2, "still owed");
+}
