@@ -49,19 +49,18 @@ pub fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> cra
 /// The lines changed since git revision `base` in the workspace at
 /// `root`: `git diff -U0` against the working tree, and every line of the
 /// files git does not track yet.
-pub fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Changes, String> {
-    let git = |args: &[&str]| -> Result<String, String> {
+pub fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Changes, GitError> {
+    let git = |args: &[&str]| -> Result<String, GitError> {
         let out = Command::new("git")
             .args(args)
             .current_dir(root)
             .output()
-            .map_err(|e| format!("git could not be started: {e}"))?;
+            .map_err(GitError::Spawn)?;
         if !out.status.success() {
-            return Err(format!(
-                "`git {}` failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
+            return Err(GitError::Failed {
+                command: format!("git {}", args.join(" ")),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     };
@@ -97,7 +96,7 @@ pub fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Chan
 pub struct Collected {
     pub coverage: Coverage,
     /// The lines changed since the base, or why they are unknown.
-    pub patch: Option<Result<crate::core::patch::Changes, String>>,
+    pub patch: Option<Result<crate::core::patch::Changes, GitError>>,
     pub maps: Vec<(TestKey, TestMap)>,
     /// Why some or all tests have no map (said once, coverage stands).
     pub map_note: Option<String>,
@@ -563,6 +562,15 @@ fn run_tool(mut cmd: Command, what: &'static str) -> Result<String, CoverageErro
         });
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Why the lines changed since a revision are unknown.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("git could not be started: {0}")]
+    Spawn(std::io::Error),
+    #[error("`{command}` failed: {stderr}")]
+    Failed { command: String, stderr: String },
 }
 
 /// Why a run's coverage could not be read.

@@ -86,8 +86,22 @@ fn candidates(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
     out
 }
 
+/// Why no usable llvm-cov/llvm-profdata pair was found.
+#[derive(Debug, thiserror::Error)]
+#[error("coverage is off: {}no llvm-cov/llvm-profdata of {wanted}{}; {INSTALL_HINT}",
+    if *.explicit { "LLVM_COV/LLVM_PROFDATA are not usable: " } else { "" },
+    if .found.is_empty() { String::new() } else { format!(" (found: {})", .found.join("; ")) })]
+pub struct ToolsNotFound {
+    /// The versions that would do.
+    pub wanted: String,
+    /// What was found instead, and why it does not do.
+    pub found: Vec<String>,
+    /// The pair came from LLVM_COV/LLVM_PROFDATA.
+    pub explicit: bool,
+}
+
 /// The first usable pair, or why there is none (a line for the user).
-pub fn discover(dir: &Path) -> Result<LlvmTools, String> {
+pub fn discover(dir: &Path) -> Result<LlvmTools, ToolsNotFound> {
     let (newest, host) = rustc_info(dir);
     let newest = newest.unwrap_or(u32::MAX);
     let explicit = std::env::var_os("LLVM_COV").is_some();
@@ -114,19 +128,11 @@ pub fn discover(dir: &Path) -> Result<LlvmTools, String> {
     } else {
         format!("LLVM {OLDEST}–{newest}, to read this compiler's profiles")
     };
-    let found = if seen.is_empty() {
-        String::new()
-    } else {
-        format!(" (found: {})", seen.join("; "))
-    };
-    let from = if explicit {
-        "LLVM_COV/LLVM_PROFDATA are not usable: "
-    } else {
-        ""
-    };
-    Err(format!(
-        "coverage is off: {from}no llvm-cov/llvm-profdata of {wanted}{found}; {INSTALL_HINT}"
-    ))
+    Err(ToolsNotFound {
+        wanted,
+        found: seen,
+        explicit,
+    })
 }
 
 #[cfg(test)]

@@ -100,6 +100,14 @@ pub enum StoreError {
     Read(rusqlite::Error),
     #[error("failed to move the unreadable history {path} aside: {source}")]
     MoveAside { path: PathBuf, source: std::io::Error },
+    #[error("not a readable database: {0}")]
+    NotDatabase(rusqlite::Error),
+    #[error("it was written by a newer vigil (schema {found}, this one knows {known})")]
+    Newer { found: i64, known: i64 },
+    #[error("migration failed: {0}")]
+    Migration(rusqlite::Error),
+    #[error("not a readable history: {0}")]
+    NotHistory(rusqlite::Error),
 }
 
 /// One finished run, as it is kept.
@@ -179,10 +187,7 @@ impl Store {
                         })?;
                     }
                 }
-                let store = Self::try_open(path).map_err(|_| StoreError::Open {
-                    path: path.to_owned(),
-                    source: rusqlite::Error::InvalidPath(path.to_owned()),
-                })?;
+                let store = Self::try_open(path)?;
                 let note = format!(
                     "the history at {} could not be used ({why}); it was moved to {} and a new one started",
                     path.display(),
@@ -193,35 +198,37 @@ impl Store {
         }
     }
 
-    fn try_open(path: &Path) -> Result<Self, String> {
-        let conn = Connection::open(path).map_err(|e| e.to_string())?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(|e| e.to_string())?;
+    fn try_open(path: &Path) -> Result<Self, StoreError> {
+        let open = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(open)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(open)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| format!("not a readable database: {e}"))?;
+            .map_err(StoreError::NotDatabase)?;
         if version > SCHEMA_VERSION {
-            return Err(format!(
-                "it was written by a newer vigil (schema {version}, this one knows {SCHEMA_VERSION})"
-            ));
+            return Err(StoreError::Newer {
+                found: version,
+                known: SCHEMA_VERSION,
+            });
         }
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| e.to_string())?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(|e| e.to_string())?;
+            .map_err(StoreError::NotDatabase)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open)?;
         // The write-ahead log is part of the database: closing need not fold
         // it back (two fsyncs at the end of every `vigil run`); SQLite
         // checkpoints by itself once the log grows past 1,000 pages.
         conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
-            .map_err(|e| e.to_string())?;
+            .map_err(open)?;
         let mut store = Self {
             conn,
             path: path.to_owned(),
             test_ids: HashMap::new(),
         };
-        store.migrate(version).map_err(|e| format!("migration failed: {e}"))?;
-        store
-            .load_test_ids()
-            .map_err(|e| format!("not a readable history: {e}"))?;
+        store.migrate(version).map_err(StoreError::Migration)?;
+        store.load_test_ids().map_err(StoreError::NotHistory)?;
         Ok(store)
     }
 

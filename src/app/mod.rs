@@ -294,7 +294,8 @@ impl Engine {
                         c.maps.len(),
                         c.maps_took.as_millis()
                     ));
-                    (Ok(Box::new(c.coverage)), c.maps, c.map_note, c.patch)
+                    let patch = c.patch.map(|p| p.map_err(|e| e.to_string()));
+                    (Ok(Box::new(c.coverage)), c.maps, c.map_note, patch)
                 }
                 Err(e) => (Err(e.to_string()), Vec::new(), None, None),
             };
@@ -490,6 +491,6 @@ fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Op
             rig.base = settings.coverage_base.clone();
             (Some(rig), None)
         }
-        Err(why) => (None, Some(why)),
+        Err(why) => (None, Some(why.to_string())),
     }
 }
