@@ -114,8 +114,9 @@ fn figures_equal_what_llvm_cov_reports_for_the_same_profiles() {
 
 /// cargo-llvm-cov, where CI installs it; otherwise None (SKIPPED said).
 fn cargo_llvm_cov() -> Option<()> {
-    let ok = Command::new("cargo-llvm-cov")
-        .arg("--version")
+    // As a cargo subcommand: run alone, it wants `llvm-cov` first.
+    let ok = Command::new("cargo")
+        .args(["llvm-cov", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
     if ok {

@@ -156,7 +156,7 @@ impl CoverageRig {
                 regex_escape(&p.manifest_dir.display().to_string())
             ));
         }
-        let (runner, runner_note) = Self::runner(&tools);
+        let (runner, runner_note) = Self::runner(&tools, &ws.root);
         Self {
             tools,
             root: ws.root.clone(),
@@ -174,7 +174,7 @@ impl CoverageRig {
 
     /// vigil as nextest's target runner: it names each test's profile file
     /// and execs the test (see `vigil __runner`).
-    fn runner(tools: &LlvmTools) -> (Option<(String, String)>, Option<String>) {
+    fn runner(tools: &LlvmTools, root: &Path) -> (Option<(String, String)>, Option<String>) {
         let Some(host) = &tools.host else {
             return (
                 None,
@@ -189,6 +189,28 @@ impl CoverageRig {
                     "per-test coverage is off: {key} is set, and vigil does not replace your target runner"
                 )),
             );
+        }
+        // A runner in cargo's config files (the workspace's, its parents',
+        // CARGO_HOME's) would be replaced too: leave it alone.
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+        let configs = root
+            .ancestors()
+            .map(|d| d.join(".cargo"))
+            .chain(home)
+            .flat_map(|d| [d.join("config.toml"), d.join("config")]);
+        for config in configs {
+            let text = std::fs::read_to_string(&config).unwrap_or_default();
+            if text.lines().any(|l| l.trim_start().starts_with("runner")) {
+                return (
+                    None,
+                    Some(format!(
+                        "per-test coverage is off: {} sets a target runner, and vigil does not replace it",
+                        config.display()
+                    )),
+                );
+            }
         }
         let exe = match std::env::current_exe() {
             Ok(exe) => exe.display().to_string(),

@@ -178,7 +178,19 @@ fn test_lines<'a>(
             )));
         }
     }
-    if let Some(m) = model.test_maps.tests.get(&(binary_id.to_owned(), t.name.clone())) {
+    let key = (binary_id.to_owned(), t.name.clone());
+    // Why test-level selection ran it, in the run it last ran in.
+    let why = t
+        .run
+        .and_then(|run| model.runs.iter().find(|r| r.number == run))
+        .and_then(|r| r.test_reasons.get(&key));
+    if let Some(why) = why {
+        lines.push(Line::from(vec![
+            Span::styled("why: ", theme.dim()),
+            Span::raw(why.clone()),
+        ]));
+    }
+    if let Some(m) = model.test_maps.tests.get(&key) {
         let files = m.files.len();
         lines.push(Line::from(vec![
             Span::styled("covers ", theme.dim()),
