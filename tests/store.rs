@@ -217,3 +217,35 @@ fn coverage_totals_are_kept_per_run_and_per_file() {
         vec![Some(70.0), None]
     );
 }
+
+/// The summary a run leaves beside the history is read instead of the
+/// replay while no run was recorded since, and gives the same history; a
+/// run recorded since (by anyone) makes the next read replay.
+#[test]
+fn the_kept_summary_stands_in_for_the_replay_until_a_run_is_recorded() {
+    use vigil::adapters::store::{cache_path, save_history_cache};
+    let path = db("summary");
+    let (mut store, _) = Store::open(&path).unwrap();
+    let mut last = 0;
+    for i in 0..7 {
+        last = store.record(&record(i, "tree", i % 3 != 0, 100 + i as u64)).unwrap();
+    }
+    let replayed = store.history().unwrap();
+    let cache = cache_path(&path);
+    save_history_cache(&cache, last, &replayed);
+    let kept = store.history_cached(&cache).unwrap();
+    assert_eq!(kept.tests, replayed.tests);
+    assert_eq!(kept.runs, replayed.runs);
+    assert_eq!(kept.suites, replayed.suites);
+    // A summary that says something else proves it is the one read…
+    let mut altered = replayed.clone();
+    altered.tests.clear();
+    save_history_cache(&cache, last, &altered);
+    assert!(store.history_cached(&cache).unwrap().tests.is_empty());
+    // …until a run is recorded after it: then the replay answers.
+    store.record(&record(7, "tree", true, 107)).unwrap();
+    assert_eq!(store.history_cached(&cache).unwrap().tests.len(), 2);
+    // A summary that does not parse is as good as none.
+    std::fs::write(&cache, "{not json").unwrap();
+    assert_eq!(store.history_cached(&cache).unwrap().tests.len(), 2);
+}

@@ -110,6 +110,36 @@ pub enum StoreError {
     NotHistory(rusqlite::Error),
 }
 
+/// The history's summary after run `run_id`, for the next session to read
+/// instead of replaying.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct HistoryCache {
+    run_id: i64,
+    tests: Vec<(String, String, crate::core::history::TestHistory)>,
+    runs: Vec<crate::core::history::RunPoint>,
+    suites: HashMap<String, Vec<f64>>,
+}
+
+/// Keeps `history` as it stands after run `run_id` (see `history_cached`).
+pub fn save_history_cache(cache: &Path, run_id: i64, history: &History) {
+    let c = HistoryCache {
+        run_id,
+        tests: history
+            .tests
+            .iter()
+            .map(|((b, n), h)| (b.clone(), n.clone(), h.clone()))
+            .collect(),
+        runs: history.runs.clone(),
+        suites: history.suites.clone(),
+    };
+    let tmp = cache.with_extension("tmp");
+    if let Ok(text) = serde_json::to_vec(&c) {
+        if std::fs::write(&tmp, text).is_ok() {
+            let _ = std::fs::rename(&tmp, cache);
+        }
+    }
+}
+
 /// One finished run, as it is kept.
 #[derive(Clone, Debug, Default)]
 pub struct RunRecord {
@@ -523,6 +553,43 @@ impl Store {
         Ok(history)
     }
 
+    /// The history as `history()` replays it, from the summary the last
+    /// run left in `cache` when no run was recorded since (one file read
+    /// instead of replaying every result of the last 100 runs: 70–100 ms
+    /// of CPU on 1,100 tests, taken from the tests while they run). Every
+    /// 25th run replays, so the summary never drifts far from the replay.
+    pub fn history_cached(&self, cache: &Path) -> Result<History, StoreError> {
+        let newest: i64 = self
+            .conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM runs", [], |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        let kept = std::fs::read(cache)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<HistoryCache>(&b).ok())
+            .filter(|c| c.run_id == newest && newest % 25 != 0);
+        let Some(c) = kept else {
+            return self.history();
+        };
+        let mut history = History {
+            tests: c.tests.into_iter().map(|(b, n, h)| ((b, n), h)).collect(),
+            runs: c.runs,
+            suites: c.suites,
+            ..History::default()
+        };
+        history.maps = self.test_maps()?;
+        let (narrowed, misses): (i64, i64) = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(narrowed), 0), COALESCE(SUM(misses), 0) FROM runs",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(StoreError::Read)?;
+        history.narrowed_runs = narrowed as u32;
+        history.selection_misses = misses as u32;
+        Ok(history)
+    }
+
     /// Every test's latest coverage map; one that does not parse (written
     /// by another version) is left out, and the test counts as unmapped.
     pub fn test_maps(&self) -> Result<Vec<(crate::core::testmap::TestKey, crate::core::testmap::TestMap)>, StoreError> {
@@ -700,6 +767,11 @@ impl RunRecord {
 }
 
 /// Where a workspace's history lives.
+/// Where the history's summary is kept beside it.
+pub fn cache_path(history: &Path) -> PathBuf {
+    history.with_file_name("history-summary.json")
+}
+
 pub fn default_path(target_dir: &Path) -> PathBuf {
     super::state_dir(target_dir).join("history.sqlite")
 }

@@ -333,8 +333,9 @@ impl Engine {
         let (Some(store), Some(record)) = (self.store.as_mut(), store::RunRecord::of(&self.model, s)) else {
             return;
         };
-        if let Err(e) = store.record(&record) {
-            self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
+        match store.record(&record) {
+            Ok(id) => store::save_history_cache(&store::cache_path(store.path()), id, &self.model.history),
+            Err(e) => self.log.line(&format!("run {}: not kept in the history: {e}", s.run)),
         }
     }
     /// Fingerprints the tree (and runs the hygiene checks), off the loop.
@@ -448,7 +449,7 @@ fn load_history(
     let Ok((s, _)) = Store::open(path) else {
         return (Box::default(), None);
     };
-    let history = s.history().unwrap_or_else(|e| {
+    let history = s.history_cached(&store::cache_path(path)).unwrap_or_else(|e| {
         log.line(&format!("history not read: {e}"));
         Default::default()
     });

@@ -19,7 +19,7 @@ pub const SLOW_FACTOR: f64 = 1.5;
 /// …and this much over it, so 2 ms → 4 ms is not news.
 pub const NOISE_FLOOR: Duration = Duration::from_millis(50);
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestHistory {
     /// Durations of recent passing runs, oldest first, at most `WINDOW`.
     pub durations: Vec<f64>,
@@ -51,7 +51,7 @@ pub struct History {
 pub const RUNS_KEPT: usize = 60;
 
 /// One past run, for the trend lines.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunPoint {
     pub duration_s: f64,
     pub total: usize,
