@@ -12,42 +12,15 @@ vigil in one loop per pair (medians of ROUNDS, ratios), warm caches:
 
 Usage: scripts/bench-run.py [ROUNDS] [small|large|coverage …]
 """
-import glob, os, pathlib, shutil, statistics, subprocess, sys, time
+import pathlib, shutil, statistics, subprocess, sys, time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchlib import env, semver as fetch_semver  # noqa: E402
 WORK = ROOT / "target" / "bench-run"
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 9
 ONLY = set(sys.argv[2:])
 VIGIL = ROOT / "target" / "release" / "vigil"
-
-
-def env():
-    e = {k: v for k, v in os.environ.items() if not k.startswith("NEXTEST") and k != "CARGO"}
-    llvm = subprocess.run(["llvm-config-22", "--bindir"], capture_output=True, text=True)
-    if llvm.returncode == 0:
-        bindir = llvm.stdout.strip()
-        e.setdefault("LLVM_COV", f"{bindir}/llvm-cov")
-        e.setdefault("LLVM_PROFDATA", f"{bindir}/llvm-profdata")
-    return e
-
-
-def semver():
-    dest = WORK / "semver"
-    if dest.exists():
-        return dest
-    # Fetch the published crate through cargo, then take its source.
-    probe = WORK / "fetch"
-    (probe / "src").mkdir(parents=True, exist_ok=True)
-    (probe / "Cargo.toml").write_text('[package]\nname = "probe"\nversion = "0.0.0"\nedition = "2021"\n'
-                                      '[dependencies]\nsemver = "=1.0.28"\n')
-    (probe / "src" / "lib.rs").write_text("")
-    subprocess.run(["cargo", "fetch", "--quiet"], cwd=probe, check=True, env=env())
-    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    src = glob.glob(f"{home}/registry/src/*/semver-1.0.28")[0]
-    shutil.copytree(src, dest)
-    (dest / "Cargo.toml").write_text((dest / "Cargo.toml").read_text() + "\n[workspace]\n")
-    subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=dest, check=True, env=env())
-    return dest
 
 
 def large():
@@ -70,6 +43,10 @@ def large():
 
 def config(ws, coverage):
     (ws / "vigil.toml").write_text(f'[coverage]\nmode = "{"on" if coverage else "off"}"\n')
+
+
+def semver():
+    return fetch_semver(WORK / "semver")
 
 
 def timed(cmd, ws):

@@ -22,21 +22,13 @@ Usage: scripts/bench-testmap.py [ROUNDS] [EDITS] [maps|narrowing|edit-run …]
 import json, os, pathlib, queue, random, re, shutil, statistics, subprocess, sys, threading, time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchlib import env, semver as fetch_semver  # noqa: E402
 WORK = ROOT / "target" / "bench-testmap"
 ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 EDITS = int(sys.argv[2]) if len(sys.argv) > 2 else 20
 ONLY = set(sys.argv[3:])
 VIGIL = ROOT / "target" / "release" / "vigil"
-
-
-def env():
-    e = {k: v for k, v in os.environ.items() if not k.startswith("NEXTEST") and k != "CARGO"}
-    llvm = subprocess.run(["llvm-config-22", "--bindir"], capture_output=True, text=True)
-    if llvm.returncode == 0:
-        bindir = llvm.stdout.strip()
-        e.setdefault("LLVM_COV", f"{bindir}/llvm-cov")
-        e.setdefault("LLVM_PROFDATA", f"{bindir}/llvm-profdata")
-    return e
 
 
 def generate():
@@ -146,23 +138,7 @@ def bench_narrowing(ws):
 
 
 def semver():
-    """The published semver 1.0.28, fetched through cargo (as bench-run.py does)."""
-    dest = WORK / "semver-src"
-    if dest.exists():
-        return dest
-    probe = WORK / "fetch"
-    (probe / "src").mkdir(parents=True, exist_ok=True)
-    (probe / "Cargo.toml").write_text('[package]\nname = "probe"\nversion = "0.0.0"\nedition = "2021"\n'
-                                      '[dependencies]\nsemver = "=1.0.28"\n')
-    (probe / "src" / "lib.rs").write_text("")
-    subprocess.run(["cargo", "fetch", "--quiet"], cwd=probe, check=True, env=env())
-    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    import glob
-    src = glob.glob(f"{home}/registry/src/*/semver-1.0.28")[0]
-    shutil.copytree(src, dest)
-    (dest / "Cargo.toml").write_text((dest / "Cargo.toml").read_text() + "\n[workspace]\n")
-    subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=dest, check=True, env=env())
-    return dest
+    return fetch_semver(WORK / "semver-src")
 
 
 def timed(cmd, cwd):

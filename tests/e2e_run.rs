@@ -409,26 +409,7 @@ fn since_names_untracked_files_right_when_the_workspace_is_a_subdirectory_of_its
     let _ = std::fs::remove_dir_all(&repo);
     let ws = repo.join("ws");
     common::copy_dir(&fixture("shop"), &ws);
-    let git = |args: &[&str]| {
-        let out = std::process::Command::new("git")
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(&repo)
-            .output()
-            .expect("git runs");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let git = |args: &[&str]| common::git(&repo, args);
     git(&["init", "-q"]);
     std::fs::write(repo.join(".gitignore"), "target/\n").unwrap();
     git(&["add", "."]);

@@ -299,27 +299,6 @@ fn the_idle_sweep_finds_a_planted_selection_miss() {
     assert_eq!(run["tests"]["failed"], 1, "{run}");
 }
 
-fn git(root: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Patch coverage over a scripted history: of the lines changed since the
 /// commit, the executable ones, how many a test reaches, and the rest by
 /// file and line; `coverage.patch` gates on it.
@@ -331,9 +310,9 @@ fn patch_coverage_counts_the_changed_lines_a_test_reaches() {
     let root = tiers_copy("patch");
     std::fs::write(root.join(".gitignore"), "target/\n").unwrap();
     std::fs::write(root.join("vigil.toml"), "[coverage]\npatch = 80\n").unwrap();
-    git(&root, &["init", "-q"]);
-    git(&root, &["add", "."]);
-    git(&root, &["commit", "-q", "-m", "base"]);
+    common::git(&root, &["init", "-q"]);
+    common::git(&root, &["add", "."]);
+    common::git(&root, &["commit", "-q", "-m", "base"]);
     // A changed line that `prices` runs, and a new function nothing calls.
     edit(&root, "n * 10", "n * 5 + n * 5");
     edit(

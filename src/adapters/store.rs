@@ -539,6 +539,12 @@ impl Store {
                 history.tests.insert(key, h);
             }
         }
+        self.with_coverage_record(history)
+    }
+
+    /// What the history holds beside the replay: the coverage maps, and
+    /// test-level selection's record (narrowed runs, misses found).
+    fn with_coverage_record(&self, mut history: History) -> Result<History, StoreError> {
         history.maps = self.test_maps()?;
         let (narrowed, misses): (i64, i64) = self
             .conn
@@ -570,24 +576,13 @@ impl Store {
         let Some(c) = kept else {
             return self.history();
         };
-        let mut history = History {
+        let history = History {
             tests: c.tests.into_iter().map(|(b, n, h)| ((b, n), h)).collect(),
             runs: c.runs,
             suites: c.suites,
             ..History::default()
         };
-        history.maps = self.test_maps()?;
-        let (narrowed, misses): (i64, i64) = self
-            .conn
-            .query_row(
-                "SELECT COALESCE(SUM(narrowed), 0), COALESCE(SUM(misses), 0) FROM runs",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(StoreError::Read)?;
-        history.narrowed_runs = narrowed as u32;
-        history.selection_misses = misses as u32;
-        Ok(history)
+        self.with_coverage_record(history)
     }
 
     /// Every test's latest coverage map; one that does not parse (written

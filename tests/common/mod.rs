@@ -202,3 +202,25 @@ pub fn processes_left(needle: &str) -> Vec<String> {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// `git ARGS` in `dir`, with an identity and no signing, which must succeed.
+pub fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
