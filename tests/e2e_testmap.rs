@@ -146,6 +146,7 @@ fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
     let root = tiers_copy("edit");
     let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let covered = json_lines(&first.stdout).last().unwrap()["coverage"]["lines"].clone();
 
     edit(&root, "n * 10", "n * 5 + n * 5");
     let events = run_changed(&root, "tiers/src/lib.rs");
@@ -165,6 +166,9 @@ fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
         "{started}"
     );
     assert_eq!(events.last().unwrap()["outcome"], "passed");
+    // Two of the binary's four tests ran: what the other two measured
+    // before still counts (the edit replaced one line with one line).
+    assert_eq!(events.last().unwrap()["coverage"]["lines"], covered);
 
     // The maps of the tests that ran were measured again; `taxes` kept its
     // old one, which still places the next edit (its lines did not move).

@@ -275,6 +275,7 @@ impl CoverageRig {
         ran: &[String],
         all: &BTreeMap<String, PathBuf>,
         tests: &[TestKey],
+        partial: &[String],
     ) -> Result<Collected, CoverageError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| CoverageError::Write {
             path: self.dir.clone(),
@@ -301,6 +302,19 @@ impl CoverageRig {
             let merged = self.dir.join(format!("{}.profdata", Self::run_name(run)));
             let mut cmd = Command::new(&self.tools.profdata);
             cmd.args(["merge", "-sparse", "-o"]).arg(&merged).args(&raws);
+            // A binary that ran only some of its tests keeps what the others
+            // measured before: its earlier profile is merged in. (A function
+            // changed since has another hash, and llvm-cov credits it only
+            // from the tests that ran on it.)
+            let mut earlier: Vec<PathBuf> = partial
+                .iter()
+                .filter_map(|b| index.get(b))
+                .map(|(p, _)| self.dir.join(p))
+                .filter(|p| p.exists())
+                .collect();
+            earlier.sort();
+            earlier.dedup();
+            cmd.args(&earlier);
             run_tool(cmd, "llvm-profdata merge")?;
             let t0 = std::time::Instant::now();
             maps = self.test_maps(&raws, all, tests);

@@ -213,7 +213,8 @@ impl Engine {
                     ran,
                     binaries,
                     tests,
-                } => self.collect_coverage(run, ran, binaries, tests),
+                    partial,
+                } => self.collect_coverage(run, ran, binaries, tests, partial),
                 Effect::SaveList { suites } => {
                     let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
                     background(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
@@ -277,6 +278,7 @@ impl Engine {
         ran: Vec<String>,
         binaries: BTreeMap<String, std::path::PathBuf>,
         tests: Vec<crate::core::testmap::TestKey>,
+        partial: Vec<String>,
     ) {
         let tx = self.tx.clone();
         let clock = self.clock;
@@ -287,7 +289,7 @@ impl Engine {
         tokio::task::spawn_blocking(move || {
             let log = Log::open(&target);
             // The core keeps what to tell the user, not the adapter's error type.
-            let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests) {
+            let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests, &partial) {
                 Ok(c) => {
                     log.line(&format!(
                         "run {run}: {} coverage maps from per-test profiles in {} ms",

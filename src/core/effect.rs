@@ -26,6 +26,9 @@ pub enum Effect {
         binaries: std::collections::BTreeMap<String, std::path::PathBuf>,
         /// The tests that ran, whose own profiles become their maps.
         tests: Vec<super::testmap::TestKey>,
+        /// Binaries of `ran` that ran only some of their tests (test-level
+        /// selection): their earlier profile is merged in, not replaced.
+        partial: Vec<String>,
     },
     /// Come back with `Msg::SweepDue { token }` after `after` (the idle
     /// sweep's timer).

@@ -747,7 +747,7 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     if coverage_on && matches!(outcome, Outcome::Passed | Outcome::Failed) {
         // The profiles are on disk now; the run ends once they are read.
         r.collecting = Some(outcome);
-        let ran = r.selected_binaries.iter().map(|b| b.to_string()).collect();
+        let ran: Vec<String> = r.selected_binaries.iter().map(|b| b.to_string()).collect();
         let binaries = model.catalog.binaries();
         let tests = model
             .catalog
@@ -766,11 +766,22 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
                     .map(|t| (s.binary_id.to_string(), t.name.clone()))
             })
             .collect();
+        let partial = ran
+            .iter()
+            .filter(|b| {
+                model
+                    .catalog
+                    .suite(b)
+                    .is_some_and(|s| s.tests.iter().any(|t| !t.ignored && t.run != Some(run)))
+            })
+            .cloned()
+            .collect();
         fx.push(Effect::CollectCoverage {
             run,
             ran,
             binaries,
             tests,
+            partial,
         });
         return;
     }
