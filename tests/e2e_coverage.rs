@@ -30,14 +30,7 @@ fn run(dir: &Path, extra: &[&str]) -> (i32, Vec<Value>, u32) {
 }
 
 fn require_tools() -> bool {
-    match vigil::adapters::llvm::discover(&fixture("shop")) {
-        Ok(_) => true,
-        Err(why) => {
-            assert!(std::env::var_os("CI").is_none(), "CI installs llvm-22 (.ci/run): {why}");
-            eprintln!("SKIPPED: {why}");
-            false
-        }
-    }
+    common::require_llvm(&fixture("shop"))
 }
 
 #[test]

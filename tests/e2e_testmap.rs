@@ -11,14 +11,7 @@ use common::{fixture, json_lines, vigil};
 use vigil::core::testmap::TestMap;
 
 fn require_tools() -> bool {
-    match vigil::adapters::llvm::discover(&fixture("tiers")) {
-        Ok(_) => true,
-        Err(why) => {
-            assert!(std::env::var_os("CI").is_none(), "CI installs llvm-22 (.ci/run): {why}");
-            eprintln!("SKIPPED: {why}");
-            false
-        }
-    }
+    common::require_llvm(&fixture("tiers"))
 }
 
 fn maps() -> BTreeMap<String, TestMap> {

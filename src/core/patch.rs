@@ -63,15 +63,7 @@ pub fn patch_report(cov: &Coverage, changes: &Changes) -> PatchReport {
 pub fn changed_lines(old: &str, new: &str) -> Vec<[u32; 2]> {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let room = a.len().min(b.len()) - prefix;
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(room)
-        .take_while(|(x, y)| x == y)
-        .count();
+    let (prefix, suffix) = super::testmap::common_ends(&a, &b);
     let (a, b) = (&a[prefix..a.len() - suffix], &b[prefix..b.len() - suffix]);
     let mut added = Vec::new();
     if a.is_empty() || b.len() * a.len() > 4_000_000 {

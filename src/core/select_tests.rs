@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::catalog::Catalog;
 use super::select::Targeted;
 use super::test_state::TestState;
-use super::testmap::{compile_time_change, content_hash, diff, edited_lines, TestKey, TestMaps};
+use super::testmap::{compile_time_change, content_hash, diff, edited_lines, Edit, TestKey, TestMaps};
 
 /// The texts a change set is placed with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,9 +39,16 @@ pub enum Narrowed {
     },
 }
 
+/// A changed file the maps can answer for: its content hash now, and the
+/// edit from each kept version a map was measured on (`None`: no change).
+struct Placed {
+    hash: String,
+    edits: HashMap<String, Option<Edit>>,
+}
+
 /// Where a changed file stands before any test is looked at: `Err` when
 /// the static tier must answer for the whole change set.
-fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<String, String> {
+fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<Placed, String> {
     if !path.ends_with(".rs") {
         return Err(format!("`{path}` is not Rust source"));
     }
@@ -54,22 +61,28 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<String, Stri
     if !maps.mentions(path) {
         return Err(format!("no coverage map mentions `{path}`"));
     }
-    let mut seen = Vec::new();
+    // Each version once: many tests share one.
+    let mut edits = HashMap::new();
     for m in maps.tests.values() {
         let Some(f) = m.files.get(path) else { continue };
-        if seen.contains(&&f.hash) {
+        let Some(old) = texts.versions.get(&f.hash) else {
+            continue;
+        };
+        if edits.contains_key(&f.hash) {
             continue;
         }
-        seen.push(&f.hash);
-        if let Some(old) = texts.versions.get(&f.hash) {
-            if let Some(e) = diff(old, now) {
-                if let Some(why) = compile_time_change(edited_lines(old, now, &e)) {
-                    return Err(format!("`{path}`: {why}"));
-                }
+        let edit = diff(old, now);
+        if let Some(e) = &edit {
+            if let Some(why) = compile_time_change(edited_lines(old, now, e)) {
+                return Err(format!("`{path}`: {why}"));
             }
         }
+        edits.insert(f.hash.clone(), edit);
     }
-    Ok(content_hash(now.as_bytes()))
+    Ok(Placed {
+        hash: content_hash(now.as_bytes()),
+        edits,
+    })
 }
 
 pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[String], texts: &Texts) -> Narrowed {
@@ -79,7 +92,7 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
     let mut now = BTreeMap::new();
     for path in changed {
         match check_file(path, maps, texts) {
-            Ok(hash) => now.insert(path.as_str(), hash),
+            Ok(placed) => now.insert(path.as_str(), placed),
             Err(why) => return Narrowed::Static(why),
         };
     }
@@ -106,57 +119,46 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
     let static_tests = tier.len();
     let mut reasons = BTreeMap::new();
     let mut skipped = Vec::new();
-    // Diffs by (path, measured hash): many tests share a version.
-    let mut edits = HashMap::new();
-    {
-        for (key, known) in tier {
-            let always = match known {
-                Some((TestState::Failed | TestState::Xpass, _)) => Some("failed last time"),
-                Some((TestState::Cancelled, _)) => Some("cancelled last time"),
-                Some((_, None)) => Some("never run"),
-                _ => None,
-            };
-            if let Some(why) = always {
-                reasons.insert(key, why.to_owned());
+    for (key, known) in tier {
+        let always = match known {
+            Some((TestState::Failed | TestState::Xpass, _)) => Some("failed last time"),
+            Some((TestState::Cancelled, _)) => Some("cancelled last time"),
+            Some((_, None)) => Some("never run"),
+            _ => None,
+        };
+        if let Some(why) = always {
+            reasons.insert(key, why.to_owned());
+            continue;
+        }
+        let Some(map) = maps.tests.get(&key) else {
+            reasons.insert(key, "no coverage map yet".to_owned());
+            continue;
+        };
+        let mut why = Vec::new();
+        for (path, placed) in &now {
+            let Some(f) = map.files.get(*path) else { continue };
+            if f.hash == placed.hash {
                 continue;
             }
-            let Some(map) = maps.tests.get(&key) else {
-                reasons.insert(key, "no coverage map yet".to_owned());
+            let Some(edit) = placed.edits.get(&f.hash) else {
+                why.push(format!("its map of `{path}` is stale (measured on other contents)"));
                 continue;
             };
-            let mut why = Vec::new();
-            for (path, hash) in &now {
-                let Some(f) = map.files.get(*path) else { continue };
-                if f.hash == *hash {
-                    continue;
-                }
-                let Some(old) = texts.versions.get(&f.hash) else {
-                    why.push(format!("its map of `{path}` is stale (measured on other contents)"));
-                    continue;
+            let Some(e) = edit else { continue };
+            let [a, b] = e.old_range();
+            if let Some(r) = f.lines.iter().find(|r| r[0] <= b && a <= r[1]) {
+                let shown = if r[0] == r[1] {
+                    r[0].to_string()
+                } else {
+                    format!("{}–{}", r[0], r[1])
                 };
-                let edit = edits.entry((*path, f.hash.as_str())).or_insert_with(|| {
-                    texts
-                        .current
-                        .get(*path)
-                        .and_then(|t| t.as_deref())
-                        .and_then(|new| diff(old, new))
-                });
-                let Some(e) = edit else { continue };
-                let [a, b] = e.old_range();
-                if let Some(r) = f.lines.iter().find(|r| r[0] <= b && a <= r[1]) {
-                    let shown = if r[0] == r[1] {
-                        r[0].to_string()
-                    } else {
-                        format!("{}–{}", r[0], r[1])
-                    };
-                    why.push(format!("covers `{path}` {shown}, changed"));
-                }
+                why.push(format!("covers `{path}` {shown}, changed"));
             }
-            if why.is_empty() {
-                skipped.push(key);
-            } else {
-                reasons.insert(key, why.join("; "));
-            }
+        }
+        if why.is_empty() {
+            skipped.push(key);
+        } else {
+            reasons.insert(key, why.join("; "));
         }
     }
     let filterset = if skipped.is_empty() {

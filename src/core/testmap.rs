@@ -161,20 +161,27 @@ pub fn diff(old: &str, new: &str) -> Option<Edit> {
     if a == b {
         return None;
     }
-    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    let max_suffix = a.len().min(b.len()) - prefix;
-    let suffix = a
-        .iter()
-        .rev()
-        .zip(b.iter().rev())
-        .take(max_suffix)
-        .take_while(|(x, y)| x == y)
-        .count();
+    let (prefix, suffix) = common_ends(&a, &b);
     Some(Edit {
         from: prefix as u32 + 1,
         to: (a.len() - suffix) as u32,
         added: (b.len() - prefix - suffix) as u32,
     })
+}
+
+/// How many lines two texts share at their start, and then at their end
+/// (never overlapping the start).
+pub fn common_ends(a: &[&str], b: &[&str]) -> (usize, usize) {
+    let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let room = a.len().min(b.len()) - prefix;
+    let suffix = a
+        .iter()
+        .rev()
+        .zip(b.iter().rev())
+        .take(room)
+        .take_while(|(x, y)| x == y)
+        .count();
+    (prefix, suffix)
 }
 
 /// Old and new lines of an edit, for judging what kind of code changed.

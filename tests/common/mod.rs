@@ -224,3 +224,17 @@ pub fn git(dir: &std::path::Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Whether LLVM tools that read this compiler's profiles are there: fails
+/// with the reason under `CI=true` (CI installs llvm-22), says SKIPPED
+/// otherwise.
+pub fn require_llvm(workspace: &std::path::Path) -> bool {
+    match vigil::adapters::llvm::discover(workspace) {
+        Ok(_) => true,
+        Err(why) => {
+            assert!(std::env::var_os("CI").is_none(), "CI installs llvm-22 (.ci/run): {why}");
+            eprintln!("SKIPPED: {why}");
+            false
+        }
+    }
+}
