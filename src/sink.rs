@@ -1,6 +1,7 @@
 //! Headless output: the engine's reports as JSON lines (the contract) or as
 //! lines for people, with colour only on a terminal and never with NO_COLOR.
 
+use crate::core::services::Health;
 use std::io::{IsTerminal, Write};
 
 use crate::core::report::{Report, RunSummary, TestTransition};
@@ -141,6 +142,23 @@ impl<W: Write> Sink<W> {
             }
             Report::Warning { message, .. } => writeln!(self.out, "{} {message}", self.paint("33", "warning:")),
             Report::RunFinished(s) => self.human_summary(s),
+            Report::Service {
+                name, from, to, error, ..
+            } => {
+                let code = match to {
+                    Health::Healthy => "32",
+                    Health::Degraded => "33",
+                    Health::Unknown => "2",
+                    Health::Unhealthy | Health::Unreachable => "31",
+                };
+                let why = error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "service {name}: {} → {}{why}",
+                    from.as_str(),
+                    self.paint(code, to.as_str())
+                )
+            }
         }
     }
 
@@ -152,10 +170,11 @@ impl<W: Write> Sink<W> {
             TestState::Xfail => ("XFAIL", "2"),
             TestState::Xpass => ("XPASS", "33;1"),
             TestState::Cancelled => ("CANCL", "33"),
+            TestState::Blocked => ("BLOCK", "35"),
             TestState::Pending | TestState::Running => ("     ", "0"),
         };
         let time = match (t.to, t.duration_s) {
-            (TestState::Skipped | TestState::Cancelled, _) | (_, None) => String::from("        "),
+            (TestState::Skipped | TestState::Cancelled | TestState::Blocked, _) | (_, None) => String::from("        "),
             (_, Some(d)) => format!("{d:>7.3}s"),
         };
         writeln!(
@@ -165,7 +184,7 @@ impl<W: Write> Sink<W> {
             t.binary_id,
             t.name
         )?;
-        if t.to == TestState::Failed {
+        if matches!(t.to, TestState::Failed | TestState::Blocked) {
             if let Some(m) = &t.message {
                 writeln!(self.out, "{}", indent(m, "        "))?;
             }
@@ -189,6 +208,25 @@ impl<W: Write> Sink<W> {
                     .map(|l| format!("  ({}:{})", l.file, l.line))
                     .unwrap_or_default();
                 writeln!(self.out, "  {}  {}{at}", f.binary_id, f.name)?;
+                if let Some(note) = &f.service {
+                    writeln!(self.out, "    {note}")?;
+                }
+            }
+        }
+        for svc in s.services.iter().filter(|svc| !svc.blocked.is_empty()) {
+            let why = svc.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
+            writeln!(
+                self.out,
+                "{} {} test{} by `{}` ({}{why}){}",
+                self.paint("35;1", "blocked:"),
+                svc.blocked.len(),
+                if svc.blocked.len() == 1 { "" } else { "s" },
+                svc.name,
+                svc.state.as_str(),
+                if svc.allow_blocked { ", allowed" } else { "" }
+            )?;
+            for t in &svc.blocked {
+                writeln!(self.out, "  {}  {}", t.binary_id, t.name)?;
             }
         }
         for x in &s.xpass {
@@ -282,6 +320,7 @@ impl<W: Write> Sink<W> {
             (c.xfail, "xfail"),
             (c.xpass, "xpass"),
             (c.cancelled, "cancelled"),
+            (c.blocked, "blocked"),
         ] {
             if n > 0 {
                 counts.push_str(&format!(", {n} {label}"));

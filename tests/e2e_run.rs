@@ -84,9 +84,10 @@ fn run_json_contract_on_shop() {
     let fin = lines.last().unwrap();
     assert_eq!(fin["event"], "run_finished");
     assert_eq!(fin["outcome"], "failed");
+    assert_eq!(fin["services"], serde_json::json!([]), "no service configured");
     assert_eq!(
         fin["tests"],
-        serde_json::json!({"total":9,"passed":6,"failed":1,"skipped":1,"xfail":1,"xpass":0,"cancelled":0})
+        serde_json::json!({"total":9,"passed":6,"failed":1,"skipped":1,"xfail":1,"xpass":0,"cancelled":0,"blocked":0})
     );
     let suite = |id: &str| {
         fin["suites"]

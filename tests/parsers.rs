@@ -56,7 +56,9 @@ fn run_stream_decodes_into_test_events_of_known_binaries() {
                     }
                     TestEventKind::Failed { .. } => failed += 1,
                     TestEventKind::Ignored => ignored += 1,
-                    TestEventKind::Cancelled => unreachable!("nextest has no cancel event"),
+                    TestEventKind::Cancelled | TestEventKind::Blocked { .. } => {
+                        unreachable!("nextest has no cancel or blocked event")
+                    }
                 }
             }
             StreamLine::Build(_) => panic!("a clean build has no diagnostics"),

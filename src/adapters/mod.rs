@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod process;
 pub mod profile;
 pub mod resources;
+pub mod services;
 pub mod sources;
 pub mod store;
 pub mod terminal;

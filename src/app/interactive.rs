@@ -110,6 +110,8 @@ impl<B: Backend> Interactive<B> {
                 | Effect::LoadSource { .. }
                 | Effect::ReadTexts { .. }
                 | Effect::SweepTimer { .. }
+                | Effect::Probe { .. }
+                | Effect::StartService { .. }
                 | Effect::CollectCoverage { .. } => {}
             }
         }

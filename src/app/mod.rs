@@ -66,6 +66,8 @@ pub struct Engine {
     /// When set, process effects are recorded here instead of carried out
     /// (scripted tests of the loop, replays).
     pub recorded: Option<Vec<Effect>>,
+    /// The services vigil started (stopped on exit).
+    services: crate::adapters::services::Services,
 }
 
 impl Engine {
@@ -74,6 +76,8 @@ impl Engine {
         let clock = Clock::start();
         let log = Log::open(&workspace.target_dir);
         let nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
+        let services =
+            crate::adapters::services::Services::new(&workspace.root, &workspace.target_dir, tx.clone(), clock);
         let (store, store_note) = if workspace.target_dir.as_os_str().is_empty() {
             (None, None)
         } else {
@@ -116,6 +120,7 @@ impl Engine {
             debounce: settings.debounce,
             explicit_config: settings.explicit.clone(),
             recorded: None,
+            services,
         }
     }
 
@@ -138,6 +143,7 @@ impl Engine {
             background(move || rig.snapshot_session());
         }
         self.log.line(&format!("watching {} directories", w.watched_dirs()));
+        self.model.watching = true;
         self.watcher = Some(w);
         Ok(())
     }
@@ -178,6 +184,8 @@ impl Engine {
                         | Effect::Cancel { .. }
                         | Effect::StopTests { .. }
                         | Effect::CollectCoverage { .. }
+                        | Effect::Probe { .. }
+                        | Effect::StartService { .. }
                 ) {
                     recorded.push(effect);
                     continue;
@@ -256,6 +264,35 @@ impl Engine {
                     self.log
                         .line(&format!("run {run}: stop the tests, let the list finish"));
                     self.nextest.stop_tests(run);
+                }
+                Effect::Probe {
+                    service,
+                    token,
+                    check,
+                    timeout,
+                    after,
+                } => {
+                    let (tx, clock, dir) = (self.tx.clone(), self.clock, self.model.workspace.root.clone());
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let probe = crate::adapters::services::probe(&check, timeout, &dir).await;
+                        let _ = tx.send(Msg::Probed {
+                            service,
+                            token,
+                            probe,
+                            at: clock.now(),
+                        });
+                    });
+                }
+                Effect::StartService { service, argv, restart } => {
+                    self.log.line(&format!("service {service}: start `{}`", argv.join(" ")));
+                    let stop = self
+                        .model
+                        .services
+                        .iter()
+                        .find(|s| s.spec.name == service)
+                        .and_then(|s| s.spec.stop.clone());
+                    self.services.start(&service, &argv, stop, restart);
                 }
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
@@ -410,6 +447,7 @@ impl Engine {
             self.nextest.kill_now();
         }
         self.nextest.shutdown().await;
+        self.services.shutdown().await;
     }
 }
 

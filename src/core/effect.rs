@@ -51,6 +51,21 @@ pub enum Effect {
     Rewatch { workspace: bool },
     /// Read the workspace (cargo metadata) and the config again.
     Reload,
+    /// Check a service after `after`; answer with `Msg::Probed`.
+    Probe {
+        service: String,
+        token: u64,
+        check: super::services::Check,
+        timeout: std::time::Duration,
+        after: std::time::Duration,
+    },
+    /// Run a service's `start` command (stopping what vigil started of it
+    /// before, when `restart`); it is stopped when vigil exits.
+    StartService {
+        service: String,
+        argv: Vec<String>,
+        restart: bool,
+    },
     /// Leave the interactive view (after stopping any run).
     Quit,
 }

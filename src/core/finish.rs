@@ -73,6 +73,9 @@ pub fn tally(model: &Model, run: u32) -> Tally {
                         name: test.name.clone(),
                         message: f.map(|f| f.message.clone()).unwrap_or_default(),
                         location: f.and_then(|f| f.location.clone()),
+                        service: super::gating::failure_notes(model, &suite.binary_id, &test.name)
+                            .into_iter()
+                            .next(),
                     });
                 }
                 TestState::Xpass => {
@@ -90,7 +93,8 @@ pub fn tally(model: &Model, run: u32) -> Tally {
                 | TestState::Passed
                 | TestState::Skipped
                 | TestState::Xfail
-                | TestState::Cancelled => {}
+                | TestState::Cancelled
+                | TestState::Blocked => {}
             }
         }
         if counts.total == 0 {
@@ -162,6 +166,8 @@ pub struct GateInputs<'a> {
     pub budgets_enforced: bool,
     pub budget_violations: usize,
     pub strict_xpass: &'a [TestRef],
+    /// Tests blocked by services that were down ("3 tests blocked: …").
+    pub blocked: &'a [String],
 }
 
 impl Gate {
@@ -181,10 +187,11 @@ impl Gate {
             // Nothing affected by a change set is a pass; an explicit
             // selection that matches nothing is a mistake worth failing on
             // (as nextest does).
-            Outcome::NoTests if i.from_changes => {}
+            Outcome::NoTests if i.from_changes || i.counts.blocked > 0 => {}
             Outcome::NoTests => reasons.push("no tests matched the selection".to_owned()),
             Outcome::Cancelled => reasons.push("the run was cancelled".to_owned()),
         }
+        reasons.extend(i.blocked.iter().cloned());
         for t in i.coverage.iter().flat_map(|c| &c.thresholds).filter(|t| !t.passed) {
             reasons.push(format!(
                 "coverage: {} {:.2} % is under the {:.2} % required ({})",
@@ -281,6 +288,7 @@ mod tests {
             budgets_enforced: false,
             budget_violations: 0,
             strict_xpass: &[],
+            blocked: &[],
         }
     }
 

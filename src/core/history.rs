@@ -111,7 +111,11 @@ impl TestHistory {
         let passed = match state {
             TestState::Passed | TestState::Xpass => true,
             TestState::Failed | TestState::Xfail => false,
-            TestState::Pending | TestState::Running | TestState::Skipped | TestState::Cancelled => return false,
+            TestState::Pending
+            | TestState::Running
+            | TestState::Skipped
+            | TestState::Cancelled
+            | TestState::Blocked => return false,
         };
         if passed {
             if let Some(d) = duration {

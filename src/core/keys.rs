@@ -83,6 +83,14 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('u') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Uncovered,
         Key::Char('3') => ui.tab = Tab::Budgets,
         Key::Char('4') => ui.tab = Tab::History,
+        Key::Char('5') => ui.tab = Tab::Services,
+        Key::Char('j') | Key::Down if ui.tab == Tab::Services => {
+            ui.service_selected = (ui.service_selected + 1).min(model.services.len().saturating_sub(1));
+        }
+        Key::Char('k') | Key::Up if ui.tab == Tab::Services => {
+            ui.service_selected = ui.service_selected.saturating_sub(1);
+        }
+        Key::Char('s') if ui.tab == Tab::Services => return start_selected(model, at).into(),
         Key::Char('/') => ui.filter_editing = true,
         Key::Char('f') => ui.failures_only = !ui.failures_only,
         Key::Esc => {
@@ -123,6 +131,29 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         _ => {}
     }
     KeyOutcome::default()
+}
+
+/// `s` in the services view: start (or restart) the selected service with
+/// its `start` command.
+fn start_selected(model: &mut Model, at: Duration) -> Vec<Effect> {
+    let i = model.ui.service_selected;
+    let Some(s) = model.services.get(i) else {
+        model.ui.note = Some("no service is configured ([[service]] in vigil.toml)".into());
+        return Vec::new();
+    };
+    let Some(argv) = s.spec.start.clone() else {
+        model.ui.note = Some(format!("`{}` has no start command", s.spec.name));
+        return Vec::new();
+    };
+    model.ui.note = Some(format!(
+        "{} `{}`: {}",
+        if s.started { "restarting" } else { "starting" },
+        s.spec.name,
+        argv.join(" ")
+    ));
+    let mut fx = Vec::new();
+    super::gating::start(model, i, argv, at, &mut fx);
+    fx
 }
 
 fn coverage_move(model: &mut Model, delta: isize) {

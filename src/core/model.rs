@@ -56,13 +56,25 @@ pub struct Model {
     /// The lines changed since the patch-coverage base, as of the latest
     /// coverage (`None`: no base).
     pub patch: Option<super::patch::Changes>,
+    /// The backends some tests need (`[[service]]`), in config order.
+    pub services: Vec<super::services::Service>,
+    /// Watching for changes (services are then probed all the time, and a
+    /// service that comes back reruns what it blocked).
+    pub watching: bool,
 }
 
 impl Model {
     pub fn new(workspace: Workspace, rules: Rules) -> Self {
+        let services = rules
+            .services
+            .iter()
+            .cloned()
+            .map(super::services::Service::new)
+            .collect();
         Self {
             workspace,
             rules,
+            services,
             ..Self::default()
         }
     }

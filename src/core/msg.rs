@@ -124,6 +124,19 @@ pub enum Msg {
         path: String,
         text: Option<String>,
     },
+    /// A service's probe came back (`token`: the one it was asked with).
+    Probed {
+        service: String,
+        token: u64,
+        probe: super::services::Probe,
+        at: Duration,
+    },
+    /// A service's `start` command could not be run, or failed.
+    StartFailed {
+        service: String,
+        error: String,
+        at: Duration,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

@@ -57,6 +57,15 @@ pub enum Report {
         message: String,
     },
     RunFinished(Box<RunSummary>),
+    /// A service changed state (`at_s`: seconds since vigil started).
+    Service {
+        name: String,
+        from: super::services::Health,
+        to: super::services::Health,
+        at_s: f64,
+        latency_ms: Option<f64>,
+        error: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -88,6 +97,7 @@ impl TestTransition {
         let terminal = tr.to.is_terminal();
         let failure = match tr.to {
             TestState::Failed | TestState::Xfail => test.failure.as_ref(),
+            TestState::Blocked => None,
             TestState::Pending
             | TestState::Running
             | TestState::Passed
@@ -103,7 +113,10 @@ impl TestTransition {
             to: tr.to,
             at_s: secs(tr.at),
             duration_s: terminal.then(|| secs(test.duration.unwrap_or_default())),
-            message: failure.map(|f| f.message.clone()),
+            message: match tr.to {
+                TestState::Blocked => test.blocked.clone(),
+                _ => failure.map(|f| f.message.clone()),
+            },
             location: failure.and_then(|f| f.location.clone()),
         }
     }
@@ -118,6 +131,8 @@ pub struct Counts {
     pub xfail: usize,
     pub xpass: usize,
     pub cancelled: usize,
+    /// Not run: a service they need was down.
+    pub blocked: usize,
 }
 
 impl Counts {
@@ -129,6 +144,7 @@ impl Counts {
             TestState::Skipped => self.skipped += 1,
             TestState::Xfail => self.xfail += 1,
             TestState::Xpass => self.xpass += 1,
+            TestState::Blocked => self.blocked += 1,
             TestState::Cancelled | TestState::Pending | TestState::Running => self.cancelled += 1,
         }
     }
@@ -141,6 +157,7 @@ impl Counts {
         self.xfail += other.xfail;
         self.xpass += other.xpass;
         self.cancelled += other.cancelled;
+        self.blocked += other.blocked;
     }
 }
 
@@ -153,6 +170,8 @@ pub enum SuiteStatus {
     /// Every test was skipped.
     Skipped,
     Cancelled,
+    /// Some tests were blocked by a service that was down.
+    Blocked,
 }
 
 impl SuiteStatus {
@@ -162,6 +181,8 @@ impl SuiteStatus {
             SuiteStatus::Failed
         } else if c.cancelled > 0 {
             SuiteStatus::Cancelled
+        } else if c.blocked > 0 {
+            SuiteStatus::Blocked
         } else if c.skipped == c.total {
             SuiteStatus::Skipped
         } else {
@@ -175,6 +196,7 @@ impl SuiteStatus {
             SuiteStatus::Failed => "failed",
             SuiteStatus::Skipped => "skipped",
             SuiteStatus::Cancelled => "cancelled",
+            SuiteStatus::Blocked => "blocked",
         }
     }
 }
@@ -199,6 +221,9 @@ pub struct FailureSummary {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// A service it needs that went down around the failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -237,6 +262,8 @@ pub struct RunSummary {
     /// Line and branch coverage over every test binary's latest profile
     /// (`null` when coverage is off).
     pub coverage: Option<CoverageReport>,
+    /// Each configured service as the run ended, with the tests it blocked.
+    pub services: Vec<super::services::ServiceSummary>,
     pub gate: Gate,
 }
 

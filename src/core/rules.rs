@@ -27,6 +27,8 @@ pub struct Rules {
     pub sweep_after: Option<std::time::Duration>,
     /// Minimum patch coverage (percent of changed executable lines run).
     pub patch_coverage: Option<f64>,
+    /// Backends some tests need (`[[service]]`).
+    pub services: Vec<super::services::ServiceSpec>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -51,6 +53,7 @@ impl Default for Rules {
             selection: SelectionMode::Tests,
             sweep_after: Some(std::time::Duration::from_secs(60)),
             patch_coverage: None,
+            services: Vec::new(),
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum Trigger {
     Key,
     /// The idle sweep: what test-level selection left out.
     Sweep,
+    /// A service came back: the tests it blocked.
+    Service,
 }
 
 impl Trigger {
@@ -27,6 +29,7 @@ impl Trigger {
             Trigger::Watch => "watch",
             Trigger::Key => "key",
             Trigger::Sweep => "sweep",
+            Trigger::Service => "service",
         }
     }
 }
@@ -154,6 +157,17 @@ pub struct Run {
     pub static_tests: Option<usize>,
     /// A sweep: how many tests the maps had cleared failed.
     pub misses: u32,
+    /// Services probed before the tests start (names); the run's
+    /// `nextest run` waits in `deferred` until each has answered.
+    pub awaiting_services: Vec<String>,
+    pub deferred: Option<Option<String>>,
+    /// Services this run needs (names), and those down that block tests.
+    pub services_needed: Vec<String>,
+    pub blocked_by: Vec<String>,
+    /// Whether every needed service has answered (blocked tests known).
+    pub services_settled: bool,
+    /// Services vigil tried to start for this run (once each).
+    pub start_tried: Vec<String>,
 }
 
 /// A run-stream message held back until the list has arrived.
@@ -198,6 +212,12 @@ impl Run {
             budgets: Default::default(),
             slower: Vec::new(),
             collecting: None,
+            awaiting_services: Vec::new(),
+            deferred: None,
+            services_needed: Vec::new(),
+            blocked_by: Vec::new(),
+            services_settled: true,
+            start_tried: Vec::new(),
             early: Vec::new(),
             provisional: false,
             built: false,

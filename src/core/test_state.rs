@@ -21,6 +21,8 @@ pub enum TestState {
     /// Passed, though listed as an expected failure: worth a look.
     Xpass,
     Cancelled,
+    /// Not run: a service it needs was down (`TestCase::blocked` says which).
+    Blocked,
 }
 
 impl TestState {
@@ -34,6 +36,7 @@ impl TestState {
             TestState::Xfail => "xfail",
             TestState::Xpass => "xpass",
             TestState::Cancelled => "cancelled",
+            TestState::Blocked => "blocked",
         }
     }
 
@@ -45,7 +48,8 @@ impl TestState {
             | TestState::Skipped
             | TestState::Xfail
             | TestState::Xpass
-            | TestState::Cancelled => true,
+            | TestState::Cancelled
+            | TestState::Blocked => true,
         }
     }
 }
@@ -93,6 +97,8 @@ pub struct TestCase {
     pub failure: Option<Failure>,
     /// Peak resident memory seen while it ran (sampled, so a floor).
     pub peak_memory: Option<u64>,
+    /// Why it was blocked ("`bridge` is unreachable: connection refused").
+    pub blocked: Option<String>,
 }
 
 /// Why an event could not be applied (recorded, then ignored).
@@ -126,6 +132,7 @@ impl TestCase {
         self.duration = None;
         self.failure = None;
         self.peak_memory = None;
+        self.blocked = None;
     }
 
     /// Applies one event. `now` is clock time; `run_start` the clock time of
@@ -152,6 +159,7 @@ impl TestCase {
             }
             (TestEventKind::Ignored, TestState::Pending | TestState::Running) => TestState::Skipped,
             (TestEventKind::Cancelled, TestState::Pending | TestState::Running) => TestState::Cancelled,
+            (TestEventKind::Blocked { .. }, TestState::Pending) => TestState::Blocked,
             (event, state) => {
                 return Err(Anomaly {
                     state,
@@ -171,6 +179,7 @@ impl TestCase {
                 self.failure = Some(failure.clone());
             }
             TestEventKind::Ignored => {}
+            TestEventKind::Blocked { why } => self.blocked = Some(why.clone()),
             TestEventKind::Cancelled => {
                 self.duration = self.started_at.map(|s| now.saturating_sub(s));
             }
@@ -212,6 +221,10 @@ pub enum TestEventKind {
     },
     Ignored,
     Cancelled,
+    /// Not run: a service it needs is down.
+    Blocked {
+        why: String,
+    },
 }
 
 impl TestEventKind {
@@ -222,6 +235,7 @@ impl TestEventKind {
             TestEventKind::Failed { .. } => "failed",
             TestEventKind::Ignored => "ignored",
             TestEventKind::Cancelled => "cancelled",
+            TestEventKind::Blocked { .. } => "blocked",
         }
     }
 }

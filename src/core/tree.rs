@@ -67,7 +67,7 @@ pub fn attention(state: TestState) -> u8 {
         TestState::Failed => 0,
         TestState::Xpass => 1,
         TestState::Running => 2,
-        TestState::Cancelled => 3,
+        TestState::Cancelled | TestState::Blocked => 3,
         TestState::Pending => 4,
         TestState::Passed | TestState::Xfail | TestState::Skipped => 5,
     }

@@ -30,6 +30,8 @@ pub enum Tab {
     Coverage,
     Budgets,
     History,
+    /// The services the tests need (key 5).
+    Services,
 }
 
 /// How the coverage view orders its files.
@@ -101,4 +103,6 @@ pub struct UiState {
     pub last_change: Vec<String>,
     /// A short note for the status line ("change ignored", "no test selected").
     pub note: Option<String>,
+    /// The selected service in the services view.
+    pub service_selected: usize,
 }

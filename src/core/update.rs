@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::catalog::Workspace;
 use super::effect::Effect;
 use super::finish;
+use super::gating;
 use super::history::RunPoint;
 use super::model::Model;
 use super::model::OnChange;
@@ -46,11 +47,23 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Cancel { at } => {
             model.now = model.now.max(at);
             model.queued = None;
-            if let Some(run) = model.runs.last_mut().filter(|r| r.is_active() && !r.cancel_requested) {
-                stop(run, &mut fx);
-            }
+            stop_run(model, at, &mut fx);
         }
         Msg::Tick { now } => model.now = model.now.max(now),
+        Msg::Probed {
+            service,
+            token,
+            probe,
+            at,
+        } => {
+            model.now = model.now.max(at);
+            gating::on_probed(model, &service, token, probe, at, &mut fx);
+            rerun_unblocked(model, at, &mut fx);
+        }
+        Msg::StartFailed { service, error, at } => {
+            model.now = model.now.max(at);
+            gating::on_start_failed(model, &service, error, at, &mut fx);
+        }
         Msg::HistoryLoaded { history, coverage } => {
             model.history = *history;
             model.history_pending = false;
@@ -223,6 +236,13 @@ fn read_texts(model: &Model, fx: &mut Vec<Effect>) {
     });
 }
 
+/// Reruns what services that came back had blocked (watching, idle).
+fn rerun_unblocked(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
+    if let Some(selection) = gating::unblocked(model) {
+        request_run(model, Trigger::Service, selection, at, fx);
+    }
+}
+
 fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
     // Any request means the workspace is not idle: a sweep timer set
     // before it comes back to nothing.
@@ -302,10 +322,10 @@ fn start_request(
             }
             Selection::All | Selection::Filter { .. } => true,
         };
-        if restart && !active.cancel_requested {
-            stop(active, fx);
-        }
         model.queued = Some((trigger, selection));
+        if restart {
+            stop_run(model, at, fx);
+        }
         return;
     }
     let mut changed = Vec::new();
@@ -396,7 +416,28 @@ fn start_request(
             filterset: filterset.clone(),
         });
     }
-    fx.push(Effect::Run { run: number, filterset });
+    gating::hold_run(model, number, filterset, fx);
+}
+
+/// Stops the run in flight, if any. One still waiting for its services
+/// has no `nextest run` to stop: it ends here, cancelled.
+fn stop_run(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.runs.last_mut().filter(|r| r.is_active() && !r.cancel_requested) else {
+        return;
+    };
+    if r.deferred.take().is_none() {
+        stop(r, fx);
+        return;
+    }
+    r.cancel_requested = true;
+    r.awaiting_services.clear();
+    let run = r.number;
+    if r.phase == Phase::Building {
+        // Its list (if one runs) is stopped; it never said it started.
+        emit_run_started(&model.workspace, r, fx);
+        fx.push(Effect::Cancel { run });
+    }
+    finish_run(model, run, Outcome::Cancelled, at, fx);
 }
 
 /// Stops a run in flight. Once its build is done and only its list is still
@@ -557,7 +598,9 @@ fn apply_listing(model: &mut Model, run: u32, suites: &[ListedSuite], at: Durati
         return;
     }
     r.phase = Phase::Running;
-    for early in std::mem::take(&mut r.early) {
+    let early = std::mem::take(&mut r.early);
+    gating::mark_blocked(model, run, at, fx);
+    for early in early {
         match early {
             EarlyMsg::Test { event, at } => on_test(model, run, event, at, fx),
             EarlyMsg::Exited { exit, stderr, at } => on_run_exited(model, run, exit, stderr, at, fx),
@@ -663,6 +706,9 @@ fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut
     match test.apply(&event.kind, at, run_start) {
         Ok(tr) => {
             let report = TestTransition::of(run, &binary_id, test, tr);
+            if tr.to == TestState::Failed && !model.services.is_empty() {
+                gating::on_failure(model, &binary_id, &event.name, at, fx);
+            }
             if let Some(r) = model.run_mut(run) {
                 if tr.to.is_terminal() && !tr.from.is_terminal() {
                     r.done += 1;
@@ -820,6 +866,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
             )
         });
     let enforce = model.rules.budgets.enforce;
+    let (services, blocked) = gating::summarize(model, run);
     let Some(r) = model.run_mut(run) else { return };
     r.done += settled;
     let gate = Gate::judge(&finish::GateInputs {
@@ -831,6 +878,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         budgets_enforced: enforce,
         budget_violations: tally.budgets.violations.len(),
         strict_xpass: &tally.strict_xpass,
+        blocked: &blocked,
     });
     if r.unparsed_lines > 1 {
         r.warnings.push(format!(
@@ -863,6 +911,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         slower: learned.slower,
         hygiene: model.hygiene.clone(),
         coverage,
+        services,
         gate,
     };
     if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
@@ -886,6 +935,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
             });
         }
     }
+    rerun_unblocked(model, at, fx);
 }
 
 /// The tests a run ran are no longer owed a sweep; in a sweep, the ones

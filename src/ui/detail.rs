@@ -224,6 +224,21 @@ fn test_lines<'a>(
         }
         lines.push(Line::from(spans));
     }
+    if let Some(why) = &t.blocked {
+        lines.push(Line::from(vec![
+            Span::styled("blocked: ", theme.state(TestState::Blocked)),
+            Span::raw(why.clone()),
+            Span::styled(" · 5 shows the services", theme.dim()),
+        ]));
+    }
+    if t.state == TestState::Failed {
+        for note in crate::core::gating::failure_notes(model, binary_id, &t.name) {
+            lines.push(Line::from(Span::styled(
+                note,
+                theme.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+            )));
+        }
+    }
     if let Some(f) = &t.failure {
         lines.push(Line::from(""));
         let location = f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line));

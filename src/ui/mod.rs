@@ -5,6 +5,7 @@
 pub mod coverage_view;
 pub mod detail;
 pub mod keymap;
+pub mod services;
 pub mod theme;
 pub mod tree_pane;
 pub mod trends;
@@ -63,6 +64,8 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
         trends::budgets(model, frame, a.tree.union(a.detail), theme);
     } else if model.ui.tab == Tab::History {
         trends::history(model, frame, a.tree.union(a.detail), theme);
+    } else if model.ui.tab == Tab::Services {
+        services::render(model, frame, a.tree.union(a.detail), theme);
     } else if build_failed {
         detail::build_errors(model, frame, a.tree.union(a.detail), theme);
     } else {
@@ -144,6 +147,13 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             if failed > 0 {
                 right.push(Span::styled(format!(" ✗ {failed} "), theme.state(TestState::Failed)));
             }
+            let blocked = in_state(model, run.number, TestState::Blocked);
+            if blocked > 0 {
+                right.push(Span::styled(
+                    format!(" ⧗ {blocked} blocked "),
+                    theme.state(TestState::Blocked),
+                ));
+            }
             let elapsed = run.elapsed(model.now);
             right.push(Span::raw(format!(" {} ", duration(elapsed))));
             if let Some(left_s) =
@@ -168,12 +178,21 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         (Tab::Coverage, "2 Coverage"),
         (Tab::Budgets, "3 Budgets"),
         (Tab::History, "4 History"),
+        (Tab::Services, "5 Services"),
     ] {
         if model.ui.tab == tab {
             tabs.push(Span::styled(format!(" [{label}] "), theme.bold()));
         } else {
             tabs.push(Span::styled(format!("  {label}  "), theme.dim()));
         }
+    }
+    if !model.services.is_empty() {
+        // The services strip: a dot per service in its state's colour.
+        tabs.push(Span::styled(" ", theme.dim()));
+        for s in &model.services {
+            tabs.push(Span::styled("●", theme.health(s.health)));
+        }
+        tabs.push(Span::raw(" "));
     }
     if !model.ui.filter.is_empty() || model.ui.filter_editing {
         tabs.push(Span::styled(format!(" filter: {} ", model.ui.filter), theme.accent()));
@@ -314,4 +333,15 @@ fn help(frame: &mut Frame, theme: Theme) {
         ),
         rect,
     );
+}
+
+/// Tests of `run` in `state`.
+fn in_state(model: &Model, run: u32, state: TestState) -> usize {
+    model
+        .catalog
+        .suites
+        .iter()
+        .flat_map(|s| &s.tests)
+        .filter(|t| t.run == Some(run) && t.state == state)
+        .count()
 }

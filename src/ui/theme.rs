@@ -36,6 +36,7 @@ impl Theme {
             TestState::Running => self.fg(Color::Yellow),
             TestState::Xpass => self.fg(Color::Magenta).add_modifier(Modifier::BOLD),
             TestState::Cancelled => self.fg(Color::Yellow),
+            TestState::Blocked => self.fg(Color::Magenta),
             TestState::Pending | TestState::Skipped | TestState::Xfail => {
                 self.fg(Color::DarkGray).add_modifier(Modifier::DIM)
             }
@@ -52,6 +53,18 @@ impl Theme {
             TestState::Xfail => "x",
             TestState::Xpass => "!",
             TestState::Cancelled => "⊘",
+            TestState::Blocked => "⧗",
+        }
+    }
+
+    /// A service's state: green healthy, yellow degraded, red down, grey unknown.
+    pub fn health(&self, h: crate::core::services::Health) -> Style {
+        use crate::core::services::Health;
+        match h {
+            Health::Healthy => self.fg(Color::Green),
+            Health::Degraded => self.fg(Color::Yellow),
+            Health::Unhealthy | Health::Unreachable => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Health::Unknown => self.fg(Color::DarkGray),
         }
     }
 

@@ -1,0 +1,500 @@
+//! Service health gates in the loop: before a run, the services its tests
+//! need are probed (and started, when they have a `start` command); the
+//! run's `nextest run` waits for their answers, and leaves out the tests of
+//! a service that is down, which are `blocked`, not failed. While watching,
+//! services are probed every `interval`, and one that comes back reruns
+//! what it blocked.
+
+use std::time::Duration;
+
+use super::effect::Effect;
+use super::filterset::{Filter, Subject};
+use super::model::Model;
+use super::report::{secs, Report, TestRef};
+use super::run::{Phase, Selection};
+use super::services::{failure_note, Health, Probe, Service, ServiceSummary};
+use super::test_state::{TestEventKind, TestState};
+
+/// How often a starting service is probed.
+const STARTING_POLL: Duration = Duration::from_millis(200);
+/// How long after a failure a probe that finds its service down still
+/// names that service on it.
+const PROBE_LAG: Duration = Duration::from_secs(2);
+
+fn index(model: &Model, name: &str) -> Option<usize> {
+    model.services.iter().position(|s| s.spec.name == name)
+}
+
+/// The services a run with this filterset needs: those gating a test of
+/// the catalog that the filterset selects (every service while the
+/// catalog is empty, or the filterset is not one this module reads).
+pub fn needed(model: &Model, filterset: Option<&str>) -> Vec<usize> {
+    if model.services.is_empty() {
+        return Vec::new();
+    }
+    let selection = match filterset.map(Filter::parse) {
+        None => Some(Filter::All),
+        Some(Ok(f)) => Some(f),
+        Some(Err(_)) => None,
+    };
+    let (Some(selection), false) = (selection, model.catalog.suites.is_empty()) else {
+        return (0..model.services.len()).collect();
+    };
+    let ws = &model.workspace;
+    (0..model.services.len())
+        .filter(|&i| {
+            let spec = &model.services[i].spec;
+            model.catalog.suites.iter().any(|s| {
+                s.tests.iter().any(|t| {
+                    let subject = Subject {
+                        package: &s.package,
+                        binary_id: &s.binary_id,
+                        binary_name: &s.binary_name,
+                        kind: &s.kind,
+                        test: &t.name,
+                    };
+                    !t.ignored && selection.matches(ws, &subject) && spec.gates(ws, &subject)
+                })
+            })
+        })
+        .collect()
+}
+
+/// Probes service `i` after `after`, starting a new chain of probes (an
+/// older one's answer no longer schedules the next).
+pub fn probe(model: &mut Model, i: usize, after: Duration, fx: &mut Vec<Effect>) {
+    let s = &mut model.services[i];
+    s.token += 1;
+    fx.push(Effect::Probe {
+        service: s.spec.name.clone(),
+        token: s.token,
+        check: s.spec.check.clone(),
+        timeout: s.spec.timeout,
+        after,
+    });
+}
+
+/// Probes every service now (the session starts).
+pub fn probe_all(model: &mut Model, fx: &mut Vec<Effect>) {
+    for i in 0..model.services.len() {
+        probe(model, i, Duration::ZERO, fx);
+    }
+}
+
+/// Takes the place of `Effect::Run` as a run starts: when its tests need
+/// services, they are probed first and the run waits for their answers.
+pub fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
+    let needed = needed(model, filterset.as_deref());
+    if needed.is_empty() {
+        fx.push(Effect::Run { run, filterset });
+        return;
+    }
+    let names: Vec<String> = needed.iter().map(|&i| model.services[i].spec.name.clone()).collect();
+    let Some(r) = model.run_mut(run) else { return };
+    r.awaiting_services = names.clone();
+    r.services_needed = names;
+    r.deferred = Some(filterset);
+    r.services_settled = false;
+    for i in needed {
+        probe(model, i, Duration::ZERO, fx);
+    }
+}
+
+/// Whether the run is still waiting for its services (no `nextest run`
+/// has been started for it).
+pub fn waiting(model: &Model, run: u32) -> bool {
+    model
+        .runs
+        .last()
+        .is_some_and(|r| r.number == run && r.deferred.is_some())
+}
+
+/// A service's `start` command could not be run.
+pub fn on_start_failed(model: &mut Model, service: &str, error: String, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(i) = index(model, service) else { return };
+    let s = &mut model.services[i];
+    s.starting_until = None;
+    s.start_error = Some(error.clone());
+    fx.push(Effect::emit(Report::Warning {
+        run: model.runs.last().map_or(0, |r| r.number),
+        message: format!("service `{service}` could not be started: {error}"),
+    }));
+    answered(model, i, at, fx);
+}
+
+/// A probe came back.
+pub fn on_probed(
+    model: &mut Model,
+    service: &str,
+    token: u64,
+    probe_result: Probe,
+    at: Duration,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(i) = index(model, service) else { return };
+    let was_blocking = model.services[i].health.blocks();
+    let change = model.services[i].observe(&probe_result, at);
+    if let Some(c) = &change {
+        let s = &model.services[i];
+        fx.push(Effect::emit(Report::Service {
+            name: s.spec.name.clone(),
+            from: c.from,
+            to: c.to,
+            at_s: secs(at),
+            latency_ms: Some(ms(probe_result.latency)),
+            error: probe_result.error.clone(),
+        }));
+    }
+    let awaited = model
+        .runs
+        .last()
+        .is_some_and(|r| r.is_active() && r.awaiting_services.iter().any(|n| n == service));
+    let down = model.services[i].health.blocks();
+    if down && awaited {
+        let tried = model
+            .runs
+            .last()
+            .is_some_and(|r| r.start_tried.iter().any(|n| n == service));
+        if let (Some(argv), false, None) = (
+            model.services[i].spec.start.clone(),
+            tried,
+            model.services[i].starting_until,
+        ) {
+            if let Some(r) = model.runs.last_mut() {
+                r.start_tried.push(service.to_owned());
+            }
+            start(model, i, argv, at, fx);
+            return;
+        }
+    }
+    if let Some(until) = model.services[i].starting_until {
+        if !down {
+            model.services[i].starting_until = None;
+        } else if at < until {
+            probe(model, i, STARTING_POLL, fx);
+            return;
+        } else {
+            let s = &mut model.services[i];
+            s.starting_until = None;
+            s.start_error = Some(format!(
+                "not healthy {:.0} s after `{}`{}",
+                s.spec.start_timeout.as_secs_f64(),
+                s.spec.start.as_deref().unwrap_or_default().join(" "),
+                s.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+            ));
+        }
+    }
+    if awaited {
+        answered(model, i, at, fx);
+    }
+    let s = &model.services[i];
+    if token == s.token && (model.watching || model.active_run().is_some()) {
+        let interval = s.spec.interval;
+        probe(model, i, interval, fx);
+    }
+    if was_blocking && model.services[i].health.is_up() && !model.services[i].blocked.is_empty() {
+        model.services[i].rerun_owed = true;
+    }
+}
+
+/// Runs the service's `start` command and polls it until it is healthy or
+/// its `start_timeout` has passed.
+pub fn start(model: &mut Model, i: usize, argv: Vec<String>, at: Duration, fx: &mut Vec<Effect>) {
+    let s = &mut model.services[i];
+    let restart = s.started;
+    s.started = true;
+    s.start_error = None;
+    s.starting_until = Some(at + s.spec.start_timeout);
+    fx.push(Effect::StartService {
+        service: s.spec.name.clone(),
+        argv,
+        restart,
+    });
+    probe(model, i, STARTING_POLL, fx);
+}
+
+/// Service `i` has answered for the run waiting on it; once all have, the
+/// run's tests start, without those of services that are down.
+fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
+    let name = model.services[i].spec.name.clone();
+    let Some(r) = model.runs.last_mut().filter(|r| r.is_active()) else {
+        return;
+    };
+    r.awaiting_services.retain(|n| *n != name);
+    if !r.awaiting_services.is_empty() {
+        return;
+    }
+    let Some(mut filterset) = r.deferred.take() else { return };
+    let run = r.number;
+    r.services_settled = true;
+    let mut blocked = Vec::new();
+    let mut warnings = Vec::new();
+    for name in r.services_needed.clone() {
+        let Some(s) = model.services.iter().find(|s| s.spec.name == name) else {
+            continue;
+        };
+        if s.health.blocks() {
+            let without = format!("not ({})", s.spec.needed_by);
+            filterset = Some(match filterset {
+                None => without,
+                Some(f) => format!("({f}) & {without}"),
+            });
+            blocked.push(name);
+        } else if s.health == Health::Degraded {
+            warnings.push(format!("{}; its tests run anyway, and may fail for it", s.why()));
+        }
+    }
+    let Some(r) = model.run_mut(run) else { return };
+    r.blocked_by = blocked;
+    for w in warnings {
+        r.warnings.push(w.clone());
+        fx.push(Effect::emit(Report::Warning { run, message: w }));
+    }
+    let listed = r.phase == Phase::Running;
+    fx.push(Effect::Run { run, filterset });
+    if listed {
+        mark_blocked(model, run, at, fx);
+    }
+}
+
+/// The run's pending tests that a service that is down gates become
+/// `blocked` (after the listing and the services' answers, whichever is
+/// last).
+pub fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    if !r.services_settled || r.blocked_by.is_empty() {
+        return;
+    }
+    let (run_start, blocked_by) = (r.started, r.blocked_by.clone());
+    let services: Vec<usize> = blocked_by.iter().filter_map(|n| index(model, n)).collect();
+    // Which services gate each pending test, read first; applied after.
+    let mut hits = Vec::new();
+    for (si, suite) in model.catalog.suites.iter().enumerate() {
+        for (ti, t) in suite.tests.iter().enumerate() {
+            if t.run != Some(run) || t.state != TestState::Pending || t.ignored {
+                continue;
+            }
+            let subject = Subject {
+                package: &suite.package,
+                binary_id: &suite.binary_id,
+                binary_name: &suite.binary_name,
+                kind: &suite.kind,
+                test: &t.name,
+            };
+            let gating: Vec<usize> = services
+                .iter()
+                .copied()
+                .filter(|&i| model.services[i].spec.gates(&model.workspace, &subject))
+                .collect();
+            if !gating.is_empty() {
+                hits.push((si, ti, gating));
+            }
+        }
+    }
+    let mut done = 0;
+    for (si, ti, gating) in hits {
+        let why = model.services[gating[0]].why();
+        let suite = &mut model.catalog.suites[si];
+        let t = &mut suite.tests[ti];
+        let Ok(tr) = t.apply(&TestEventKind::Blocked { why }, at, run_start) else {
+            continue;
+        };
+        done += 1;
+        let key = (suite.binary_id.to_string(), t.name.clone());
+        fx.push(Effect::emit(Report::Test(super::report::TestTransition::of(
+            run,
+            &suite.binary_id,
+            t,
+            tr,
+        ))));
+        for i in gating {
+            let s = &mut model.services[i];
+            if !s.blocked.contains(&key) {
+                s.blocked.push(key.clone());
+            }
+        }
+    }
+    if let Some(r) = model.run_mut(run) {
+        r.done += done;
+    }
+}
+
+/// A gated test failed: its services are probed now, so a service that
+/// went down is named on the failure.
+pub fn on_failure(model: &mut Model, binary_id: &str, name: &str, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(suite) = model.catalog.suite(binary_id) else {
+        return;
+    };
+    let subject = Subject {
+        package: &suite.package,
+        binary_id: &suite.binary_id,
+        binary_name: &suite.binary_name,
+        kind: &suite.kind,
+        test: name,
+    };
+    let ws = &model.workspace;
+    let gating: Vec<usize> = (0..model.services.len())
+        .filter(|&i| model.services[i].spec.gates(ws, &subject))
+        .collect();
+    for i in gating {
+        let s = &mut model.services[i];
+        // One probe for a burst of failures.
+        if s.asked
+            .is_some_and(|a| at.saturating_sub(a) < Duration::from_millis(500))
+            || s.starting_until.is_some()
+        {
+            continue;
+        }
+        s.asked = Some(at);
+        probe(model, i, Duration::ZERO, fx);
+    }
+}
+
+/// What the services say about a failed test: the ones gating it that went
+/// down around its failure.
+pub fn failure_notes(model: &Model, binary_id: &str, name: &str) -> Vec<String> {
+    let Some(suite) = model.catalog.suite(binary_id) else {
+        return Vec::new();
+    };
+    let Some(t) = suite.test_index(name).map(|i| &suite.tests[i]) else {
+        return Vec::new();
+    };
+    let (Some(run), Some(started)) = (t.run, t.started_at) else {
+        return Vec::new();
+    };
+    let Some(run_start) = model.runs.iter().find(|r| r.number == run).map(|r| r.started) else {
+        return Vec::new();
+    };
+    let failed_at = started + t.duration.unwrap_or_default();
+    let subject = Subject {
+        package: &suite.package,
+        binary_id: &suite.binary_id,
+        binary_name: &suite.binary_name,
+        kind: &suite.kind,
+        test: name,
+    };
+    model
+        .services
+        .iter()
+        .filter(|s| s.spec.gates(&model.workspace, &subject))
+        .filter_map(|s| failure_note(s, run_start, failed_at, PROBE_LAG))
+        .collect()
+}
+
+/// Each service as the run ends, with the tests of the run it blocked; and
+/// the gate's reasons for blocked tests (unless the service allows them).
+pub fn summarize(model: &mut Model, run: u32) -> (Vec<ServiceSummary>, Vec<String>) {
+    let blocked_by = model
+        .runs
+        .iter()
+        .find(|r| r.number == run)
+        .map(|r| r.blocked_by.clone())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut reasons = Vec::new();
+    for s in &mut model.services {
+        // Tests that ran are no longer owed a rerun.
+        s.blocked.retain(|(b, n)| {
+            model
+                .catalog
+                .suite(b)
+                .and_then(|su| su.test_index(n).map(|i| &su.tests[i]))
+                .is_none_or(|t| t.run != Some(run) || t.state == TestState::Blocked)
+        });
+        let blocked: Vec<TestRef> = if blocked_by.contains(&s.spec.name) {
+            blocked_tests(&model.catalog, &model.workspace, s, run)
+        } else {
+            Vec::new()
+        };
+        if !blocked.is_empty() && !s.spec.allow_blocked {
+            reasons.push(format!(
+                "{} test{} blocked: {}",
+                blocked.len(),
+                if blocked.len() == 1 { "" } else { "s" },
+                s.why()
+            ));
+        }
+        out.push(ServiceSummary {
+            name: s.spec.name.clone(),
+            state: s.health,
+            error: s.start_error.clone().or_else(|| s.error.clone()),
+            latency_ms: s.latency.map(ms),
+            blocked,
+            allow_blocked: s.spec.allow_blocked,
+        });
+    }
+    (out, reasons)
+}
+
+fn blocked_tests(
+    catalog: &super::catalog::Catalog,
+    ws: &super::catalog::Workspace,
+    s: &Service,
+    run: u32,
+) -> Vec<TestRef> {
+    let mut out = Vec::new();
+    for suite in &catalog.suites {
+        for t in suite
+            .tests
+            .iter()
+            .filter(|t| t.run == Some(run) && t.state == TestState::Blocked)
+        {
+            let subject = Subject {
+                package: &suite.package,
+                binary_id: &suite.binary_id,
+                binary_name: &suite.binary_name,
+                kind: &suite.kind,
+                test: &t.name,
+            };
+            if s.spec.gates(ws, &subject) {
+                out.push(TestRef {
+                    binary_id: suite.binary_id.to_string(),
+                    name: t.name.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// While watching and idle: the selection that reruns exactly the tests
+/// that services which came back had blocked.
+pub fn unblocked(model: &mut Model) -> Option<Selection> {
+    let idle = model.active_run().is_none() && model.queued.is_none() && model.awaiting_texts.is_none();
+    if !model.watching || !idle {
+        return None;
+    }
+    let mut keys = Vec::new();
+    let mut names = Vec::new();
+    for s in &mut model.services {
+        if s.rerun_owed && s.health.is_up() {
+            s.rerun_owed = false;
+            names.push(format!("`{}`", s.spec.name));
+            for k in std::mem::take(&mut s.blocked) {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    if keys.is_empty() {
+        return None;
+    }
+    let expr = keys
+        .iter()
+        .map(|(b, n)| format!("(binary_id({b}) & test(={n}))"))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let reasons = vec![format!(
+        "{} {} up again: the {} test{} it blocked",
+        names.join(", "),
+        if names.len() == 1 { "is" } else { "are" },
+        keys.len(),
+        if keys.len() == 1 { "" } else { "s" }
+    )];
+    Some(Selection::Filter { expr, reasons })
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}

@@ -1,0 +1,186 @@
+//! The services view (5): each backend the tests need, its state, uptime,
+//! latency, last error, and the tests it gates; `s` starts or restarts it.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::theme::{duration, Theme};
+use super::trends::spark;
+use crate::core::services::Service;
+use crate::core::{Model, TestState};
+
+pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
+    if model.services.is_empty() {
+        let text = vec![
+            Line::from("No services are configured."),
+            Line::from(""),
+            Line::from(Span::styled(
+                "Add a [[service]] entry to vigil.toml (see config.example.toml): vigil then probes it, \
+                 starts it when it is down, and blocks the tests it gates instead of failing them.",
+                theme.dim(),
+            )),
+        ];
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .block(Block::bordered().title(" Services ")),
+            area,
+        );
+        return;
+    }
+    let [list, detail] = Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(area);
+    let selected = model.ui.service_selected.min(model.services.len() - 1);
+    let mut lines = Vec::new();
+    for (i, s) in model.services.iter().enumerate() {
+        let mark = if i == selected { "›" } else { " " };
+        let latency = s.latency.map(ms).unwrap_or_default();
+        let mut spans = vec![
+            Span::raw(format!("{mark} ")),
+            Span::styled("● ", theme.health(s.health)),
+            Span::styled(
+                format!("{:<14}", s.spec.name),
+                if i == selected {
+                    theme.bold()
+                } else {
+                    theme.dim().remove_modifier(ratatui::style::Modifier::DIM)
+                },
+            ),
+            Span::styled(format!("{:<12}", s.health.as_str()), theme.health(s.health)),
+            Span::styled(format!("{latency:>8} "), theme.dim()),
+        ];
+        let samples: Vec<f64> = s.latencies.iter().map(|&v| f64::from(v)).collect();
+        spans.push(Span::styled(spark(&samples, 16), theme.dim()));
+        if !s.blocked.is_empty() {
+            spans.push(Span::styled(
+                format!("  {} blocked", s.blocked.len()),
+                theme.state(TestState::Blocked),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(" Services · j/k select · s start/restart ")),
+        list,
+    );
+    let s = &model.services[selected];
+    frame.render_widget(
+        Paragraph::new(describe(model, s, theme))
+            .wrap(Wrap { trim: false })
+            .block(Block::bordered().title(format!(" {} ", s.spec.name))),
+        detail,
+    );
+}
+
+fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
+    let mut lines = Vec::new();
+    let mut state = vec![
+        Span::styled("state    ", theme.dim()),
+        Span::styled(s.health.as_str().to_owned(), theme.health(s.health)),
+    ];
+    if let Some(since) = s.up_since() {
+        state.push(Span::styled(
+            format!(" · up {}", duration(model.now.saturating_sub(since))),
+            theme.dim(),
+        ));
+    } else if let Some(c) = s.changes.last() {
+        state.push(Span::styled(
+            format!(" · since {} ago", duration(model.now.saturating_sub(c.at))),
+            theme.dim(),
+        ));
+    }
+    if s.starting_until.is_some() {
+        state.push(Span::styled(" · starting…", theme.accent()));
+    }
+    if s.started {
+        state.push(Span::styled(" · started by vigil (stopped on exit)", theme.dim()));
+    }
+    lines.push(Line::from(state));
+    let latency = s.latency.map_or("—".to_owned(), ms);
+    let samples: Vec<f64> = s.latencies.iter().map(|&v| f64::from(v)).collect();
+    lines.push(Line::from(vec![
+        Span::styled("latency  ", theme.dim()),
+        Span::raw(format!("{latency}  ")),
+        Span::styled(spark(&samples, 40), theme.accent()),
+    ]));
+    if let Some(e) = s.start_error.as_ref().or(s.error.as_ref()) {
+        lines.push(Line::from(vec![
+            Span::styled("error    ", theme.dim()),
+            Span::styled(e.clone(), theme.health(s.health)),
+        ]));
+    }
+    lines.push(Line::from(vec![
+        Span::styled("check    ", theme.dim()),
+        Span::raw(format!(
+            "{} every {} (timeout {})",
+            s.spec.check.describe(),
+            duration(s.spec.interval),
+            duration(s.spec.timeout)
+        )),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled("start    ", theme.dim()),
+        Span::raw(
+            s.spec
+                .start
+                .as_ref()
+                .map_or("— (vigil does not start it)".to_owned(), |a| a.join(" ")),
+        ),
+    ]));
+    lines.push(Line::from(vec![
+        Span::styled("gates    ", theme.dim()),
+        Span::raw(s.spec.needed_by.clone()),
+    ]));
+    let gated = s.gated(&model.workspace, &model.catalog);
+    lines.push(Line::from(Span::styled(
+        format!(
+            "{} test{} need it:",
+            gated.len(),
+            if gated.len() == 1 { "" } else { "s" }
+        ),
+        theme.dim(),
+    )));
+    for (b, n) in gated.iter().take(20) {
+        let state = model
+            .catalog
+            .suite(b)
+            .and_then(|su| su.test_index(n).map(|i| su.tests[i].state))
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {} ", Theme::glyph(state, model.now)), theme.state(state)),
+            Span::raw(format!("{b} {n}")),
+        ]));
+    }
+    if gated.len() > 20 {
+        lines.push(Line::from(Span::styled(
+            format!("  … {} more", gated.len() - 20),
+            theme.dim(),
+        )));
+    }
+    if !s.changes.is_empty() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(Span::styled("transitions:", theme.dim())));
+        for c in s.changes.iter().rev().take(8) {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {:>8} ago  ", duration(model.now.saturating_sub(c.at))),
+                    theme.dim(),
+                ),
+                Span::styled(c.from.as_str().to_owned(), theme.health(c.from)),
+                Span::raw(" → "),
+                Span::styled(c.to.as_str().to_owned(), theme.health(c.to)),
+            ]));
+        }
+    }
+    lines
+}
+
+fn ms(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
