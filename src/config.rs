@@ -666,4 +666,75 @@ mod tests {
         assert_eq!(s.rules.e2e_patterns, vec![Glob::new("*e2e*")]);
         assert!(s.rules.xfail.is_empty());
     }
+
+    #[test]
+    fn services_parse_with_their_defaults() {
+        let s = Settings::parse(
+            "[[service]]\nname = \"bridge\"\ncheck = \"http://127.0.0.1:8080/health\"\n\
+             needed_by = \"binary_id(app::e2e_*) | test(/bridge/)\"\nstart = [\"docker\", \"compose\", \"up\"]\n\
+             stop = \"docker compose stop bridge\"\ninterval = \"1s\"\n\n\
+             [[service]]\nname = \"db\"\ncheck = { command = [\"pg_isready\"] }\nneeded_by = \"all()\"\n",
+        )
+        .unwrap();
+        let [bridge, db] = &s.rules.services[..] else {
+            panic!("two services")
+        };
+        assert_eq!(
+            bridge.check,
+            Check::Http {
+                url: "http://127.0.0.1:8080/health".into(),
+                host: "127.0.0.1".into(),
+                port: 8080,
+                path: "/health".into()
+            }
+        );
+        assert_eq!(
+            bridge.start.as_deref(),
+            Some(&["docker".to_owned(), "compose".into(), "up".into()][..])
+        );
+        assert_eq!(
+            bridge.stop.as_deref(),
+            Some(&["sh".to_owned(), "-c".into(), "docker compose stop bridge".into()][..]),
+            "a string is the shell command the user wrote"
+        );
+        assert_eq!(
+            (bridge.interval, bridge.timeout, bridge.start_timeout),
+            (Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(30))
+        );
+        assert_eq!(db.check, Check::Command(vec!["pg_isready".into()]));
+        assert!(!db.allow_blocked && db.start.is_none());
+    }
+
+    #[test]
+    fn bad_service_entries_name_key_and_line() {
+        let entry = |body: &str| Settings::parse(&format!("\n[[service]]\nname = \"db\"\n{body}")).unwrap_err();
+        let err = entry("check = \"tcp://10.0.0.5:5432\"\nneeded_by = \"all()\"\n");
+        assert!(
+            err.contains("not a loopback address") && err.contains("allow_remote") && err.contains("line 4"),
+            "{err}"
+        );
+        assert!(Settings::parse("[[service]]\nname = \"db\"\ncheck = \"tcp://db.internal:5432\"\nneeded_by = \"all()\"\nallow_remote = true\n").is_ok());
+        assert!(
+            Settings::parse("[[service]]\nname = \"db\"\ncheck = \"tcp://[::1]:5432\"\nneeded_by = \"all()\"\n")
+                .is_ok()
+        );
+        let err = entry("check = \"https://127.0.0.1/health\"\nneeded_by = \"all()\"\n");
+        assert!(err.contains("https") && err.contains("line 4"), "{err}");
+        let err = entry("check = \"tcp://127.0.0.1:1\"\nneeded_by = \"platform(host)\"\n");
+        assert!(err.contains("service.needed_by") && err.contains("line 5"), "{err}");
+        let err = entry("check = \"tcp://127.0.0.1:1\"\nneeded_by = \"all()\"\ntimeout = \"soon\"\n");
+        assert!(err.contains("service.timeout") && err.contains("line 6"), "{err}");
+        let err = entry("check = \"tcp://127.0.0.1:1\"\nneeded_by = \"all()\"\nflavour = 1\n");
+        assert!(err.contains("flavour") && err.contains("line 6"), "{err}");
+        let err = entry("check = \"tcp://127.0.0.1\"\nneeded_by = \"all()\"\n");
+        assert!(err.contains("host and a port"), "{err}");
+        let err = entry("check = \"tcp://127.0.0.1:1\"\nneeded_by = \"all()\"\nstart = []\n");
+        assert!(err.contains("service.start") && err.contains("line 6"), "{err}");
+        let err = Settings::parse(
+            "[[service]]\nname = \"a\"\ncheck = \"tcp://127.0.0.1:1\"\nneeded_by = \"all()\"\n\
+             [[service]]\nname = \"a\"\ncheck = \"tcp://127.0.0.1:1\"\nneeded_by = \"all()\"\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("second service") && err.contains("line 6"), "{err}");
+    }
 }

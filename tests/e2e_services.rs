@@ -398,3 +398,48 @@ fn needed_by_selects_what_nextest_selects() {
         assert_eq!(checked, 5, "{expr}");
     }
 }
+
+/// What vigil started it stops on SIGTERM too (watching, headless).
+#[test]
+fn sigterm_stops_the_service_vigil_started() {
+    if !require_python() {
+        return;
+    }
+    let port = free_port();
+    let cfg = config(
+        "sigterm",
+        port,
+        &format!("start = [\"python3\", \"service.py\", \"{port}\"]\nstart_timeout = \"20s\"\n"),
+    );
+    let mut child = vigil()
+        .args(["watch"])
+        .arg(fixture("svc"))
+        .args(["--no-tui", "--format", "json", "--config"])
+        .arg(&cfg)
+        .env("SVC_PORT", port.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let mut passed = None;
+    while std::io::BufRead::read_line(&mut reader, &mut line).unwrap() > 0 {
+        let v: Value = serde_json::from_str(&line).unwrap();
+        line.clear();
+        if v["event"] == "run_finished" {
+            passed = v["tests"]["passed"].as_u64();
+            break;
+        }
+    }
+    assert_eq!(passed, Some(5));
+    assert!(accepts(port), "vigil started the service");
+    // SAFETY: signalling the child this test spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert!(status.code().is_some(), "vigil exits on its own: {status:?}");
+    assert!(!accepts(port), "the service vigil started is still up");
+    let left = common::processes_left(&format!("service.py {port}"));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -198,3 +198,42 @@ fn a_panic_restores_the_terminal_and_leaves_no_process() {
     let left = processes_left(&demo.display().to_string());
     assert!(left.is_empty(), "no process is left: {left:?}");
 }
+
+/// A panic also stops the services vigil started (and runs nothing else).
+#[test]
+fn a_panic_stops_the_service_vigil_started() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let svc = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/svc");
+    let cfg = common::state_dir().join("panic-service.toml");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[coverage]\nmode = \"off\"\n[[service]]\nname = \"bridge\"\ncheck = \"tcp://127.0.0.1:{port}\"\n\
+             needed_by = \"binary_id(svc::bridge)\"\nstart = [\"python3\", \"service.py\", \"{port}\"]\n"
+        ),
+    )
+    .unwrap();
+    let line = shell_line(
+        &format!("VIGIL_TEST_PANIC=1 RUST_BACKTRACE=0 SVC_PORT={port}"),
+        &format!("{} --config {}", svc.display(), cfg.display()),
+    );
+    let Some(tmux) = Tmux::start("panic-service", &line) else {
+        return;
+    };
+    tmux.wait_for("the first run to finish", |s| s.contains("run 1 · manual · passed"));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        "vigil started the service"
+    );
+    tmux.keys(&["!"]);
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    assert_terminal_restored(&screen, "101");
+    let left = processes_left(&format!("service.py {port}"));
+    assert!(left.is_empty(), "no service is left: {left:?}");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}

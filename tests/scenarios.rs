@@ -925,3 +925,140 @@ fn the_sweep_waits_for_quiet_and_any_save_stops_it() {
     );
     assert_eq!(model.sweep.pending.len(), 2, "still owed");
 }
+
+fn service(needed_by: &str) -> vigil::core::services::ServiceSpec {
+    vigil::core::services::ServiceSpec {
+        name: "svc".into(),
+        check: vigil::core::services::Check::Tcp {
+            host: "127.0.0.1".into(),
+            port: 1,
+        },
+        needed_by: needed_by.into(),
+        filter: vigil::core::filterset::Filter::parse(needed_by).unwrap(),
+        start: None,
+        stop: None,
+        timeout: Duration::from_secs(2),
+        interval: Duration::from_secs(5),
+        start_timeout: Duration::from_secs(10),
+        allow_blocked: false,
+    }
+}
+
+fn probed(model: &mut Model, health: vigil::core::services::Health, at: Duration) -> Vec<Effect> {
+    let token = model.services[0].token;
+    update(
+        model,
+        Msg::Probed {
+            service: "svc".into(),
+            token,
+            probe: vigil::core::services::Probe {
+                health,
+                latency: ms(1),
+                error: health.blocks().then(|| "connection refused".to_owned()),
+            },
+            at,
+        },
+    )
+}
+
+fn run_effect(fx: &[Effect]) -> Option<(u32, Option<String>)> {
+    fx.iter().find_map(|e| match e {
+        Effect::Run { run, filterset } => Some((*run, filterset.clone())),
+        _ => None,
+    })
+}
+
+/// A run whose tests need a service waits for its probe; the tests of a
+/// service that is down are blocked (not run, not failed) and fail the
+/// gate; when it comes back (watching), exactly those rerun.
+#[test]
+fn a_service_gates_the_run_and_its_return_reruns_what_it_blocked() {
+    use vigil::core::services::Health;
+    let rules = Rules {
+        services: vec![service("test(/net/)")],
+        ..Rules::default()
+    };
+    let mut model = Model::new(Default::default(), rules);
+    model.watching = true;
+    let fx = request(&mut model, Selection::All, ms(0));
+    assert!(run_effect(&fx).is_none(), "the run waits for the probe: {fx:?}");
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::List { .. })),
+        "the build goes on meanwhile"
+    );
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Probe { after, .. } if after.is_zero())));
+
+    let fx = probed(&mut model, Health::Unreachable, ms(5));
+    assert_eq!(run_effect(&fx), Some((1, Some("not (test(/net/))".to_owned()))));
+    assert!(reports(&fx).iter().any(|r| matches!(
+        r,
+        Report::Service {
+            from: Health::Unknown,
+            to: Health::Unreachable,
+            ..
+        }
+    )));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Probe { after, .. } if *after == Duration::from_secs(5))),
+        "watching: probed again after its interval"
+    );
+
+    let fx = listed(&mut model, 1, &["net_a", "net_b", "local"], ms(10));
+    assert_eq!(state(&model, "a", "net_a"), TestState::Blocked);
+    assert_eq!(state(&model, "a", "net_b"), TestState::Blocked);
+    assert_eq!(state(&model, "a", "local"), TestState::Pending);
+    assert!(reports(&fx).iter().any(|r| matches!(
+        r,
+        Report::Test(t) if t.to == TestState::Blocked
+            && t.message.as_deref() == Some("`svc` is unreachable: connection refused")
+    )));
+    test_event(&mut model, "local", TestEventKind::Started { attempt: 1 }, ms(20));
+    test_event(&mut model, "local", TestEventKind::Passed { exec_time: None }, ms(30));
+    let s = summary(&exited(&mut model, 1, ToolExit::Success, ms(40)));
+    assert_eq!((s.tests.passed, s.tests.blocked, s.tests.failed), (1, 2, 0));
+    assert_eq!(
+        s.gate.reasons,
+        vec!["2 tests blocked: `svc` is unreachable: connection refused"]
+    );
+    assert_eq!(s.services[0].blocked.len(), 2);
+    assert_eq!(s.services[0].state, Health::Unreachable);
+
+    // Back: exactly the two blocked tests run again (after a probe of
+    // their own, which finds it healthy).
+    let fx = probed(&mut model, Health::Healthy, ms(5000));
+    let run = model.current_run().unwrap();
+    assert_eq!((run.number, run.trigger), (2, Trigger::Service));
+    assert_eq!(
+        run.selection.filterset().as_deref(),
+        Some("(binary_id(a) & test(=net_a)) | (binary_id(a) & test(=net_b))")
+    );
+    assert!(run_effect(&fx).is_none());
+    let fx = probed(&mut model, Health::Healthy, ms(5001));
+    assert_eq!(
+        run_effect(&fx).map(|r| r.1),
+        Some(Some(
+            "(binary_id(a) & test(=net_a)) | (binary_id(a) & test(=net_b))".to_owned()
+        ))
+    );
+}
+
+/// Cancelling a run that still waits for its services ends it at once:
+/// there is no `nextest run` to wait for.
+#[test]
+fn a_run_waiting_for_its_services_is_cancelled_at_once() {
+    let rules = Rules {
+        services: vec![service("all()")],
+        ..Rules::default()
+    };
+    let mut model = Model::new(Default::default(), rules);
+    request(&mut model, Selection::All, ms(0));
+    let fx = update(&mut model, Msg::Cancel { at: ms(3) });
+    assert_eq!(summary(&fx).outcome, Outcome::Cancelled);
+    assert!(model.active_run().is_none());
+    // The probe's late answer starts nothing.
+    let fx = probed(&mut model, vigil::core::services::Health::Healthy, ms(10));
+    assert!(run_effect(&fx).is_none(), "{fx:?}");
+}

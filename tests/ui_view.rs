@@ -772,3 +772,75 @@ fn every_key_the_readme_lists_does_something() {
         );
     }
 }
+
+/// The services strip in the header (a dot per service, in its state's
+/// colour) and the services view (5): state, latency, error, the tests it
+/// gates; `s` on a service without a start command says so.
+#[test]
+fn services_strip_and_view() {
+    use vigil::core::services::{Check, Health, Probe, Service, ServiceSpec};
+    let mut model = shop_model();
+    let spec = |name: &str, start: Option<Vec<String>>| ServiceSpec {
+        name: name.into(),
+        check: Check::Http {
+            url: "http://127.0.0.1:8080/health".into(),
+            host: "127.0.0.1".into(),
+            port: 8080,
+            path: "/health".into(),
+        },
+        needed_by: "binary_id(orders::checkout)".into(),
+        filter: vigil::core::filterset::Filter::parse("binary_id(orders::checkout)").unwrap(),
+        start,
+        stop: None,
+        timeout: std::time::Duration::from_secs(2),
+        interval: std::time::Duration::from_secs(5),
+        start_timeout: std::time::Duration::from_secs(30),
+        allow_blocked: false,
+    };
+    let mut bridge = Service::new(spec("bridge", None));
+    let probe = |health, error: Option<&str>| Probe {
+        health,
+        latency: ms(2),
+        error: error.map(str::to_owned),
+    };
+    bridge.observe(&probe(Health::Healthy, None), ms(100));
+    bridge.observe(&probe(Health::Unreachable, Some("connection refused")), ms(4_000));
+    let mut cache = Service::new(spec("cache", Some(vec!["redis-server".into()])));
+    cache.observe(&probe(Health::Healthy, None), ms(100));
+    model.services = vec![bridge, cache];
+    model.now = ms(5_000);
+    let b = draw(&model, 120, 30, COLOUR);
+    let dots: Vec<(u16, u16)> = (0..120)
+        .filter(|&x| b[(x, 1)].symbol() == "●")
+        .map(|x| (x, 1))
+        .collect();
+    assert_eq!(dots.len(), 2, "{}", text(&b));
+    assert_eq!(b[dots[0]].fg, Color::Red);
+    assert_eq!(b[dots[1]].fg, Color::Green);
+
+    key(&mut model, Key::Char('5'));
+    let shown = text(&draw(&model, 120, 30, COLOUR));
+    assert!(shown.contains("[5 Services]"), "{shown}");
+    for needle in [
+        "bridge        unreachable",
+        "cache         healthy",
+        "error    connection refused",
+        "check    http://127.0.0.1:8080/health every 5.00 s",
+        "start    — (vigil does not start it)",
+        "orders::checkout refund_partial",
+        "healthy → unreachable",
+    ] {
+        assert!(shown.contains(needle), "{needle:?} in\n{shown}");
+    }
+    let fx = key(&mut model, Key::Char('s'));
+    assert!(fx.is_empty());
+    assert_eq!(model.ui.note.as_deref(), Some("`bridge` has no start command"));
+    key(&mut model, Key::Char('j'));
+    let fx = key(&mut model, Key::Char('s'));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::StartService { service, restart: false, .. } if service == "cache")),
+        "{fx:?}"
+    );
+    assert!(model.services[1].starting_until.is_some());
+}

@@ -44,12 +44,16 @@ pub const KEYMAP: &[Binding] = &[
         action: "switch focus between the tree and the detail",
     },
     Binding {
-        keys: "1 / 2 / 3 / 4",
-        action: "tests / coverage / budgets / history view",
+        keys: "1 / 2 / 3 / 4 / 5",
+        action: "tests / coverage / budgets / history / services view",
     },
     Binding {
         keys: "s / d / u",
         action: "coverage view: sort files by coverage / delta / uncovered lines",
+    },
+    Binding {
+        keys: "s",
+        action: "services view: start or restart the selected service",
     },
     Binding {
         keys: "o",

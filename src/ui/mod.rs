@@ -306,7 +306,7 @@ fn status(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
 
 fn help(frame: &mut Frame, theme: Theme) {
     let area = frame.area();
-    let width = area.width.min(76);
+    let width = area.width.min(96);
     let height = (keymap::KEYMAP.len() as u16 + 4).min(area.height);
     let rect = Rect::new(
         area.x + (area.width - width) / 2,
