@@ -679,6 +679,7 @@ fn parse_state(s: &str) -> TestState {
         "xpass" => TestState::Xpass,
         "running" => TestState::Running,
         "pending" => TestState::Pending,
+        "blocked" => TestState::Blocked,
         _ => TestState::Cancelled,
     }
 }

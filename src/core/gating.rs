@@ -10,9 +10,9 @@ use std::time::Duration;
 use super::effect::Effect;
 use super::filterset::{Filter, Subject};
 use super::model::Model;
-use super::report::{secs, Report, TestRef};
+use super::report::{secs, Report, ServiceSummary, TestRef};
 use super::run::{Phase, Selection};
-use super::services::{failure_note, Health, Probe, Service, ServiceSummary};
+use super::services::{failure_note, Health, Probe, Service};
 use super::test_state::{TestEventKind, TestState};
 
 /// How often a starting service is probed.

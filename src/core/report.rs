@@ -263,7 +263,7 @@ pub struct RunSummary {
     /// (`null` when coverage is off).
     pub coverage: Option<CoverageReport>,
     /// Each configured service as the run ended, with the tests it blocked.
-    pub services: Vec<super::services::ServiceSummary>,
+    pub services: Vec<ServiceSummary>,
     pub gate: Gate,
 }
 
@@ -312,6 +312,21 @@ pub struct CoverageDelta {
     /// previous run with coverage).
     pub lines_pp: Option<f64>,
     pub branches_pp: Option<f64>,
+}
+
+/// `run_finished.services[]`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServiceSummary {
+    pub name: String,
+    pub state: super::services::Health,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<f64>,
+    /// The tests of this run it blocked.
+    pub blocked: Vec<TestRef>,
+    /// Its blocked tests do not fail the gate.
+    pub allow_blocked: bool,
 }
 
 pub use super::units::secs;

@@ -277,21 +277,6 @@ pub fn failure_note(
     ))
 }
 
-/// `run_finished.services[]`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ServiceSummary {
-    pub name: String,
-    pub state: Health,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
-    /// The tests of this run it blocked.
-    pub blocked: Vec<super::report::TestRef>,
-    /// Its blocked tests do not fail the gate.
-    pub allow_blocked: bool,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
