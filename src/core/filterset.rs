@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use super::catalog::Workspace;
+use super::catalog::{Suite, Workspace};
 use super::glob::Glob;
 
 #[derive(Clone, Debug)]
@@ -65,6 +65,19 @@ pub struct Subject<'a> {
     pub binary_name: &'a str,
     pub kind: &'a str,
     pub test: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    /// Test `test` of `suite`.
+    pub fn of(suite: &'a Suite, test: &'a str) -> Self {
+        Subject {
+            package: &suite.package,
+            binary_id: &suite.binary_id,
+            binary_name: &suite.binary_name,
+            kind: &suite.kind,
+            test,
+        }
+    }
 }
 
 impl Filter {

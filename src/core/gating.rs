@@ -46,13 +46,7 @@ pub fn needed(model: &Model, filterset: Option<&str>) -> Vec<usize> {
             let spec = &model.services[i].spec;
             model.catalog.suites.iter().any(|s| {
                 s.tests.iter().any(|t| {
-                    let subject = Subject {
-                        package: &s.package,
-                        binary_id: &s.binary_id,
-                        binary_name: &s.binary_name,
-                        kind: &s.kind,
-                        test: &t.name,
-                    };
+                    let subject = Subject::of(s, &t.name);
                     !t.ignored && selection.matches(ws, &subject) && spec.gates(ws, &subject)
                 })
             })
@@ -274,13 +268,7 @@ pub fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effe
             if t.run != Some(run) || t.state != TestState::Pending || t.ignored {
                 continue;
             }
-            let subject = Subject {
-                package: &suite.package,
-                binary_id: &suite.binary_id,
-                binary_name: &suite.binary_name,
-                kind: &suite.kind,
-                test: &t.name,
-            };
+            let subject = Subject::of(suite, &t.name);
             let gating: Vec<usize> = services
                 .iter()
                 .copied()
@@ -325,13 +313,7 @@ pub fn on_failure(model: &mut Model, binary_id: &str, name: &str, at: Duration, 
     let Some(suite) = model.catalog.suite(binary_id) else {
         return;
     };
-    let subject = Subject {
-        package: &suite.package,
-        binary_id: &suite.binary_id,
-        binary_name: &suite.binary_name,
-        kind: &suite.kind,
-        test: name,
-    };
+    let subject = Subject::of(suite, name);
     let ws = &model.workspace;
     let gating: Vec<usize> = (0..model.services.len())
         .filter(|&i| model.services[i].spec.gates(ws, &subject))
@@ -366,13 +348,7 @@ pub fn failure_notes(model: &Model, binary_id: &str, name: &str) -> Vec<String> 
         return Vec::new();
     };
     let failed_at = started + t.duration.unwrap_or_default();
-    let subject = Subject {
-        package: &suite.package,
-        binary_id: &suite.binary_id,
-        binary_name: &suite.binary_name,
-        kind: &suite.kind,
-        test: name,
-    };
+    let subject = Subject::of(suite, name);
     model
         .services
         .iter()
@@ -439,13 +415,7 @@ fn blocked_tests(
             .iter()
             .filter(|t| t.run == Some(run) && t.state == TestState::Blocked)
         {
-            let subject = Subject {
-                package: &suite.package,
-                binary_id: &suite.binary_id,
-                binary_name: &suite.binary_name,
-                kind: &suite.kind,
-                test: &t.name,
-            };
+            let subject = Subject::of(suite, &t.name);
             if s.spec.gates(ws, &subject) {
                 out.push(TestRef {
                     binary_id: suite.binary_id.to_string(),

@@ -217,13 +217,7 @@ impl Service {
         let mut out = Vec::new();
         for s in &catalog.suites {
             for t in &s.tests {
-                let subject = Subject {
-                    package: &s.package,
-                    binary_id: &s.binary_id,
-                    binary_name: &s.binary_name,
-                    kind: &s.kind,
-                    test: &t.name,
-                };
+                let subject = Subject::of(s, &t.name);
                 if self.spec.gates(ws, &subject) {
                     out.push((s.binary_id.to_string(), t.name.clone()));
                 }
