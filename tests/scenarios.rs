@@ -1062,3 +1062,35 @@ fn a_run_waiting_for_its_services_is_cancelled_at_once() {
     let fx = probed(&mut model, vigil::core::services::Health::Healthy, ms(10));
     assert!(run_effect(&fx).is_none(), "{fx:?}");
 }
+
+/// A config reload keeps what is known of a service, and probes a new one.
+#[test]
+fn a_reload_keeps_service_state_and_probes_new_services() {
+    use vigil::core::services::Health;
+    let rules = Rules {
+        services: vec![service("all()")],
+        ..Rules::default()
+    };
+    let mut model = Model::new(Default::default(), rules.clone());
+    model.watching = true;
+    probed(&mut model, Health::Healthy, ms(1));
+    let mut more = rules.clone();
+    let mut db = service("test(db)");
+    db.name = "db".into();
+    more.services.push(db);
+    let fx = update(
+        &mut model,
+        Msg::Reloaded {
+            workspace: None,
+            rules: Some(more),
+            error: None,
+        },
+    );
+    assert_eq!(model.services.len(), 2);
+    assert_eq!(model.services[0].health, Health::Healthy, "kept");
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Probe { service, .. } if service == "db")),
+        "{fx:?}"
+    );
+}

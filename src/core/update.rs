@@ -172,7 +172,31 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 fx.push(Effect::IndexInputs);
             }
             if let Some(rules) = rules {
+                // Services keep what is known of them across a reload;
+                // new entries start unknown, removed ones are forgotten
+                // (what vigil started of them is still stopped on exit).
+                let mut kept = std::mem::take(&mut model.services);
+                model.services = rules
+                    .services
+                    .iter()
+                    .map(|spec| match kept.iter().position(|s| s.spec.name == spec.name) {
+                        Some(i) => {
+                            let mut s = kept.swap_remove(i);
+                            s.spec = spec.clone();
+                            s
+                        }
+                        None => super::services::Service::new(spec.clone()),
+                    })
+                    .collect();
                 model.rules = rules;
+                if model.watching {
+                    // A service never probed starts its own chain of probes.
+                    for i in 0..model.services.len() {
+                        if model.services[i].token == 0 {
+                            gating::probe(model, i, Duration::ZERO, &mut fx);
+                        }
+                    }
+                }
             }
             if let Some(e) = error {
                 // Whatever failed to load, nothing more is on its way.
