@@ -53,6 +53,12 @@ struct ReportArgs {
     /// Write a browsable coverage report of the latest run into DIR.
     #[arg(long, value_name = "DIR")]
     html: Option<PathBuf>,
+    /// Write the last run's results as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Write the last run's Chrome trace (Perfetto, chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -101,6 +107,13 @@ struct RunArgs {
     /// Also write the coverage as LCOV (for editors and CI).
     #[arg(long, value_name = "FILE")]
     lcov: Option<PathBuf>,
+    /// Also write the results as JUnit XML (one testsuite per binary).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Also write a Chrome trace of the run (which tests ran side by side,
+    /// on which slot): open it in Perfetto or chrome://tracing.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
 }
 
 /// Exit codes: the gate passed, the gate failed, usage/config/setup error.
@@ -203,6 +216,23 @@ fn report(args: ReportArgs) -> ExitCode {
                 ExitCode::from(EXIT_PASSED)
             }
             Err(e) => fail(format!("failed to write the report into {}: {e}", dir.display())),
+        };
+    }
+    if args.junit.is_some() || args.trace.is_some() {
+        let path = app::last_run_path(&ws.target_dir);
+        let Ok(lines) = std::fs::read_to_string(&path) else {
+            return fail(format!(
+                "no finished run kept at {}\nhint: `vigil run` or `vigil` keeps the last one",
+                path.display()
+            ));
+        };
+        let rules = match Settings::load(None, &ws.root) {
+            Ok(s) => s.rules,
+            Err(e) => return fail(e),
+        };
+        return match write_results(&lines, &rules, args.junit.as_deref(), args.trace.as_deref()) {
+            Ok(()) => ExitCode::from(EXIT_PASSED),
+            Err(e) => fail(e),
         };
     }
     let path = default_path(&ws.target_dir);
@@ -311,6 +341,30 @@ fn watch_headless(args: WatchArgs) -> ExitCode {
             _ => ExitCode::from(EXIT_FAILED),
         },
     }
+}
+
+/// `--junit FILE` and `--trace FILE` from a run's JSON lines.
+fn write_results(
+    lines: &str,
+    rules: &vigil::core::model::Rules,
+    junit: Option<&Path>,
+    trace: Option<&Path>,
+) -> Result<(), String> {
+    use vigil::adapters::stream;
+    if junit.is_none() && trace.is_none() {
+        return Ok(());
+    }
+    let results = stream::read(lines)?;
+    let write = |path: &Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("failed to write {}: {e}", path.display()))
+    };
+    if let Some(path) = junit {
+        write(path, stream::junit(&results, rules))?;
+    }
+    if let Some(path) = trace {
+        write(path, stream::trace(&results))?;
+    }
+    Ok(())
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
@@ -440,10 +494,20 @@ fn run(args: RunArgs) -> ExitCode {
         vigil::adapters::outputs::record(&ws.target_dir, lcov);
     }
     let mut sink = Sink::stdout(args.format);
+    let rules = settings.rules.clone();
+    for f in [&args.junit, &args.trace].into_iter().flatten() {
+        vigil::adapters::outputs::record(&ws.target_dir, f);
+    }
     let finished = runtime.block_on(app::run_once(ws, settings, selection, &mut sink, args.lcov.as_deref()));
     if let Some(e) = &finished.lcov_error {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_FAILED);
+    }
+    if let Some(lines) = &finished.last_run {
+        if let Err(e) = write_results(lines, &rules, args.junit.as_deref(), args.trace.as_deref()) {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
     }
     match finished.summary {
         _ if finished.bad_filter => ExitCode::from(EXIT_USAGE),

@@ -20,6 +20,7 @@ pub mod resources;
 pub mod services;
 pub mod sources;
 pub mod store;
+pub mod stream;
 pub mod terminal;
 pub mod watcher;
 pub mod workspace;

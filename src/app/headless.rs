@@ -19,6 +19,8 @@ pub struct Finished {
     pub bad_filter: bool,
     /// The change set selected nothing, so no run was needed: a pass.
     pub nothing_selected: bool,
+    /// The run's JSON lines (for `--junit`, `--trace`, `--out`).
+    pub last_run: Option<String>,
 }
 
 /// Runs once, headless, printing to `sink`; returns the run's summary.
@@ -38,6 +40,7 @@ pub async fn run_once<W: Write>(
     if let Some(path) = lcov {
         finished.lcov_error = engine.write_lcov(path).err();
     }
+    finished.last_run = engine.last_run.clone();
     finished
 }
 
@@ -124,6 +127,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
             bad_filter,
             nothing_selected,
             lcov_error: None,
+            last_run: None,
         },
     )
 }

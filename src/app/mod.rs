@@ -68,6 +68,12 @@ pub struct Engine {
     pub recorded: Option<Vec<Effect>>,
     /// The services vigil started (stopped on exit).
     services: crate::adapters::services::Services,
+    /// The reports said since the last run ended, as JSON lines.
+    run_lines: Vec<String>,
+    /// The last finished run's JSON lines (kept in the state directory as
+    /// `last-run.jsonl` too): JUnit, the trace and shards are written from
+    /// them.
+    pub last_run: Option<String>,
 }
 
 impl Engine {
@@ -121,6 +127,8 @@ impl Engine {
             explicit_config: settings.explicit.clone(),
             recorded: None,
             services,
+            run_lines: Vec::new(),
+            last_run: None,
         }
     }
 
@@ -297,8 +305,12 @@ impl Engine {
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
                 Effect::Emit(report) => {
+                    if let Ok(line) = serde_json::to_string(&report) {
+                        self.run_lines.push(line);
+                    }
                     if let Report::RunFinished(s) = report.as_ref() {
                         self.record(s);
+                        self.keep_run();
                     }
                     rest.push(Effect::Emit(report));
                 }
@@ -365,6 +377,26 @@ impl Engine {
                 source,
             }
         })
+    }
+
+    /// Keeps the run that just ended as JSON lines (`last-run.jsonl`).
+    fn keep_run(&mut self) {
+        let mut text = std::mem::take(&mut self.run_lines).join("\n");
+        text.push('\n');
+        if !self.model.workspace.target_dir.as_os_str().is_empty() {
+            let path = last_run_path(&self.model.workspace.target_dir);
+            let copy = text.clone();
+            background(move || {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let tmp = path.with_extension("jsonl.tmp");
+                if std::fs::write(&tmp, copy).is_ok() {
+                    let _ = std::fs::rename(&tmp, &path);
+                }
+            });
+        }
+        self.last_run = Some(text);
     }
 
     /// Keeps a finished run in the history.
@@ -449,6 +481,11 @@ impl Engine {
         self.nextest.shutdown().await;
         self.services.shutdown().await;
     }
+}
+
+/// Where the last finished run's JSON lines are kept.
+pub fn last_run_path(target_dir: &std::path::Path) -> std::path::PathBuf {
+    crate::adapters::state_dir(target_dir).join("last-run.jsonl")
 }
 
 /// Work off the loop that no result waits for (the fingerprint walk, the

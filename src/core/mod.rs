@@ -31,6 +31,7 @@ pub mod services;
 pub mod sweep;
 pub mod test_state;
 pub mod testmap;
+pub mod timeline;
 pub mod tree;
 pub mod ui_state;
 pub mod units;

@@ -88,6 +88,9 @@ pub struct TestTransition {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// Everything a failed test printed (for JUnit and merged shards).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 impl TestTransition {
@@ -118,6 +121,7 @@ impl TestTransition {
                 _ => failure.map(|f| f.message.clone()),
             },
             location: failure.and_then(|f| f.location.clone()),
+            output: failure.map(|f| f.output.clone()),
         }
     }
 }
