@@ -844,3 +844,35 @@ fn services_strip_and_view() {
     );
     assert!(model.services[1].starting_until.is_some());
 }
+
+/// The timeline (6): a row per slot, failures red, the selected test's bar
+/// highlighted and named.
+#[test]
+fn timeline_shows_slots_failures_and_the_selected_test() {
+    let mut model = shop_model();
+    key(&mut model, Key::Char('6'));
+    let b = draw(&model, 120, 30, COLOUR);
+    let shown = text(&b);
+    assert!(shown.contains("[6 Timeline]") && shown.contains("slot 0"), "{shown}");
+    assert!(shown.contains("tests on"), "{shown}");
+    let bar_cells = |colour: Color| {
+        (0..30u16)
+            .flat_map(|y| (0..120u16).map(move |x| (x, y)))
+            .filter(|&p| matches!(b[p].symbol(), "█" | "▐") && b[p].fg == colour)
+            .count()
+    };
+    assert!(bar_cells(Color::Red) > 0, "the failure is red:\n{shown}");
+    assert!(bar_cells(Color::Green) > 0, "passes are green");
+    model.ui.selected = Some(vigil::core::RowKey::Test(
+        Arc::from("orders::checkout"),
+        "refund_partial".into(),
+    ));
+    let b = draw(&model, 120, 30, COLOUR);
+    let shown = text(&b);
+    assert!(shown.contains("selected: orders::checkout refund_partial on slot"), "{shown}");
+    let cyan = (0..30u16)
+        .flat_map(|y| (0..120u16).map(move |x| (x, y)))
+        .filter(|&p| matches!(b[p].symbol(), "█" | "▐") && b[p].fg == Color::Cyan)
+        .count();
+    assert!(cyan > 0, "the selected test's bar is highlighted");
+}

@@ -84,6 +84,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('3') => ui.tab = Tab::Budgets,
         Key::Char('4') => ui.tab = Tab::History,
         Key::Char('5') => ui.tab = Tab::Services,
+        Key::Char('6') => ui.tab = Tab::Timeline,
         Key::Char('j') | Key::Down if ui.tab == Tab::Services => {
             ui.service_selected = (ui.service_selected + 1).min(model.services.len().saturating_sub(1));
         }

@@ -32,6 +32,8 @@ pub enum Tab {
     History,
     /// The services the tests need (key 5).
     Services,
+    /// Which tests ran side by side, on which slot (key 6).
+    Timeline,
 }
 
 /// How the coverage view orders its files.

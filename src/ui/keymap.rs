@@ -44,8 +44,8 @@ pub const KEYMAP: &[Binding] = &[
         action: "switch focus between the tree and the detail",
     },
     Binding {
-        keys: "1 / 2 / 3 / 4 / 5",
-        action: "tests / coverage / budgets / history / services view",
+        keys: "1 / 2 / 3 / 4 / 5 / 6",
+        action: "tests / coverage / budgets / history / services / timeline view",
     },
     Binding {
         keys: "s / d / u",

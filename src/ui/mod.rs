@@ -6,6 +6,7 @@ pub mod coverage_view;
 pub mod detail;
 pub mod keymap;
 pub mod services;
+pub mod timeline;
 pub mod theme;
 pub mod tree_pane;
 pub mod trends;
@@ -66,6 +67,8 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
         trends::history(model, frame, a.tree.union(a.detail), theme);
     } else if model.ui.tab == Tab::Services {
         services::render(model, frame, a.tree.union(a.detail), theme);
+    } else if model.ui.tab == Tab::Timeline {
+        timeline::render(model, frame, a.tree.union(a.detail), theme);
     } else if build_failed {
         detail::build_errors(model, frame, a.tree.union(a.detail), theme);
     } else {
@@ -179,6 +182,7 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         (Tab::Budgets, "3 Budgets"),
         (Tab::History, "4 History"),
         (Tab::Services, "5 Services"),
+        (Tab::Timeline, "6 Timeline"),
     ] {
         if model.ui.tab == tab {
             tabs.push(Span::styled(format!(" [{label}] "), theme.bold()));
@@ -318,7 +322,7 @@ fn help(frame: &mut Frame, theme: Theme) {
         .iter()
         .map(|b| {
             Line::from(vec![
-                Span::styled(format!(" {:<16}", b.keys), theme.accent()),
+                Span::styled(format!(" {:<22}", b.keys), theme.accent()),
                 Span::raw(b.action),
             ])
         })
