@@ -65,6 +65,16 @@ pub struct Config {
     pub coverage: CoverageConfig,
     #[serde(default)]
     pub service: Vec<ServiceConfig>,
+    #[serde(default)]
+    pub lanes: LanesConfig,
+}
+
+/// `[lanes]`: kinds of tests run beside nextest's.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LanesConfig {
+    /// `cargo test --doc` for the selected packages (default true).
+    pub doc: Option<bool>,
 }
 
 /// `[[service]]`: a backend some tests need.
@@ -378,6 +388,7 @@ impl Settings {
             });
         }
         rules.services = services(&config.service, text)?;
+        rules.doc_lane = config.lanes.doc.unwrap_or(true);
         Ok(Settings {
             rules,
             coverage: mode(&c.mode, "coverage.mode", text)?,

@@ -38,6 +38,9 @@ enum Command {
     Watch(WatchArgs),
     /// The last run and the trends of recent ones, from the history.
     Report(ReportArgs),
+    /// Combine the shards of a partitioned run (`vigil run --partition …
+    /// --out DIR`) into one result, gate and exit code.
+    Merge(MergeArgs),
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +84,22 @@ struct WatchArgs {
 }
 
 #[derive(Args, Debug)]
+struct MergeArgs {
+    /// The shards' `--out` directories.
+    #[arg(required = true, value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Also write the merged results as JUnit XML.
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Config file for the gate's rules (default: vigil.toml in the
+    /// current directory's workspace, if any).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
 struct RunArgs {
     /// Any directory inside the workspace.
     #[arg(default_value = ".")]
@@ -107,6 +126,17 @@ struct RunArgs {
     /// Also write the coverage as LCOV (for editors and CI).
     #[arg(long, value_name = "FILE")]
     lcov: Option<PathBuf>,
+    /// Run one shard of the suite: nextest's partition (`slice:M/N` or
+    /// `hash:M/N`), for CI jobs that split the suite.
+    #[arg(long, value_name = "SPEC", requires = "out")]
+    partition: Option<String>,
+    /// Run from a nextest archive (`cargo nextest archive`) instead of
+    /// building.
+    #[arg(long, value_name = "FILE", requires = "partition")]
+    archive_file: Option<PathBuf>,
+    /// Write the shard into DIR (`DIR/events.jsonl`), for `vigil merge`.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
     /// Also write the results as JUnit XML (one testsuite per binary).
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
@@ -130,6 +160,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Run(args)) => run(args),
         Some(Command::Report(args)) => report(args),
+        Some(Command::Merge(args)) => merge(args),
         Some(Command::Watch(args)) if args.no_tui => watch_headless(args),
         Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
         None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
@@ -343,6 +374,51 @@ fn watch_headless(args: WatchArgs) -> ExitCode {
     }
 }
 
+/// `vigil merge DIR…`: the shards' results as one run.
+fn merge(args: MergeArgs) -> ExitCode {
+    use vigil::adapters::stream;
+    let mut shards = Vec::new();
+    for dir in &args.dirs {
+        let path = dir.join("events.jsonl");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                return fail(format!(
+                    "failed to read {}: {e}\nhint: each DIR is a shard's `vigil run --partition … --out DIR`",
+                    path.display()
+                ))
+            }
+        };
+        match stream::read(&text) {
+            Ok(r) => shards.push(r),
+            Err(e) => return fail(format!("{}: {e}", path.display())),
+        }
+    }
+    let rules = match &args.config {
+        Some(c) => match Settings::load(Some(c), Path::new(".")) {
+            Ok(s) => s.rules,
+            Err(e) => return fail(e),
+        },
+        None => workspace::discover_members(Path::new("."))
+            .ok()
+            .and_then(|ws| Settings::load(None, &ws.root).ok())
+            .map(|s| s.rules)
+            .unwrap_or_default(),
+    };
+    let (merged, summary) = stream::merge(&shards);
+    if let Some(path) = &args.junit {
+        if let Err(e) = std::fs::write(path, stream::junit(&merged, &rules)) {
+            return fail(format!("failed to write {}: {e}", path.display()));
+        }
+    }
+    let passed = summary["gate"]["passed"].as_bool().unwrap_or(false);
+    match args.format {
+        Format::Json => println!("{summary}"),
+        Format::Human => print!("{}", stream::human(&summary)),
+    }
+    ExitCode::from(if passed { EXIT_PASSED } else { EXIT_FAILED })
+}
+
 /// `--junit FILE` and `--trace FILE` from a run's JSON lines.
 fn write_results(
     lines: &str,
@@ -498,7 +574,15 @@ fn run(args: RunArgs) -> ExitCode {
     for f in [&args.junit, &args.trace].into_iter().flatten() {
         vigil::adapters::outputs::record(&ws.target_dir, f);
     }
-    let finished = runtime.block_on(app::run_once(ws, settings, selection, &mut sink, args.lcov.as_deref()));
+    let shard = args.partition.clone().map(|p| (p, args.archive_file.clone()));
+    let finished = runtime.block_on(app::run_once(
+        ws,
+        settings,
+        selection,
+        &mut sink,
+        args.lcov.as_deref(),
+        shard,
+    ));
     if let Some(e) = &finished.lcov_error {
         eprintln!("error: {e}");
         return ExitCode::from(EXIT_FAILED);
@@ -507,6 +591,13 @@ fn run(args: RunArgs) -> ExitCode {
         if let Err(e) = write_results(lines, &rules, args.junit.as_deref(), args.trace.as_deref()) {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_FAILED);
+        }
+        if let Some(dir) = &args.out {
+            let written = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join("events.jsonl"), lines));
+            if let Err(e) = written {
+                eprintln!("error: failed to write the shard into {}: {e}", dir.display());
+                return ExitCode::from(EXIT_FAILED);
+            }
         }
     }
     match finished.summary {

@@ -108,3 +108,152 @@ fn junit_and_trace_of_a_real_run() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(std::fs::read_to_string(&again).unwrap(), xml);
 }
+
+fn docs_run(extra: &[&str]) -> (Option<i32>, Vec<Value>) {
+    let out = vigil()
+        .arg("run")
+        .arg(fixture("docs"))
+        .args(["--format", "json"])
+        .args(extra)
+        .output()
+        .unwrap();
+    (out.status.code(), common::json_lines(&out.stdout))
+}
+
+fn doc_results(lines: &[Value]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = common::events(lines, "test")
+        .into_iter()
+        .filter(|t| t["binary_id"] == "docs::doc" && t["to"] != "running" && t["to"] != "pending")
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The doc lane: `cargo test --doc` after nextest, a suite of type `doc`
+/// with a passing, a failing (at its example's line) and an ignored test.
+#[test]
+fn doctests_run_as_a_suite_of_their_own() {
+    let (code, lines) = docs_run(&[]);
+    assert_eq!(code, Some(1), "the failing example fails the gate");
+    assert_eq!(
+        doc_results(&lines),
+        vec![
+            ("src/lib.rs - add (line 6)".to_owned(), "passed".to_owned()),
+            ("src/lib.rs - half (line 15)".to_owned(), "failed".to_owned()),
+            ("src/lib.rs - slow (line 24)".to_owned(), "skipped".to_owned()),
+        ]
+    );
+    let f = common::events(&lines, "run_finished")[0];
+    assert_eq!(
+        (
+            f["tests"]["total"].as_u64(),
+            f["tests"]["passed"].as_u64(),
+            f["tests"]["failed"].as_u64()
+        ),
+        (Some(4), Some(2), Some(1)),
+        "{f}"
+    );
+    let suite = f["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["binary_id"] == "docs::doc")
+        .unwrap();
+    assert_eq!(
+        (suite["type"].as_str(), suite["status"].as_str()),
+        (Some("doc"), Some("failed"))
+    );
+    let failure = &f["failures"][0];
+    assert_eq!(failure["location"]["file"], "src/lib.rs");
+    assert_eq!(failure["location"]["line"], 15);
+    assert!(failure["message"].as_str().unwrap().contains("panicked"), "{failure}");
+
+    // A change to the package reruns its doctests; an explicit filter
+    // does not; `lanes.doc = false` turns the lane off.
+    let lib = fixture("docs").join("src/lib.rs");
+    let (_, lines) = docs_run(&["--changed", lib.to_str().unwrap()]);
+    assert_eq!(doc_results(&lines).len(), 3);
+    let (_, lines) = docs_run(&["-E", "test(adds)"]);
+    assert!(doc_results(&lines).is_empty());
+    let cfg = common::state_dir().join("nodoc.toml");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    std::fs::write(&cfg, "[lanes]\ndoc = false\n").unwrap();
+    let (code, lines) = docs_run(&["--config", cfg.to_str().unwrap()]);
+    assert!(doc_results(&lines).is_empty());
+    assert_eq!(code, Some(0), "only the unit test runs");
+}
+
+/// Three shards of the shop fixture (nextest's `slice:M/3`), merged, equal
+/// one unsharded run in counts and failures, with one gate.
+#[test]
+fn three_shards_merged_equal_one_run() {
+    let whole = vigil()
+        .arg("run")
+        .arg(fixture("shop"))
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let whole = common::json_lines(&whole.stdout);
+    let whole = common::events(&whole, "run_finished")[0].clone();
+    let base = common::state_dir().join("shards");
+    let mut dirs = Vec::new();
+    for m in 1..=3 {
+        let dir = base.join(format!("shard-{m}"));
+        let out = vigil()
+            .env("VIGIL_STATE_DIR", base.join(format!("state-{m}")))
+            .arg("run")
+            .arg(fixture("shop"))
+            .args(["--format", "json", "--partition", &format!("slice:{m}/3"), "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let lines = common::json_lines(&out.stdout);
+        let f = common::events(&lines, "run_finished")[0];
+        assert!(
+            f["tests"]["total"].as_u64().unwrap() < 9,
+            "a shard runs part of the suite: {f}"
+        );
+        dirs.push(dir);
+    }
+    let junit = base.join("merged.xml");
+    let out = vigil()
+        .arg("merge")
+        .args(&dirs)
+        .args(["--format", "json", "--junit"])
+        .arg(&junit)
+        .arg("--config")
+        .arg(fixture("shop").join("vigil.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the failing test fails the merged gate");
+    let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(merged["tests"], whole["tests"], "{merged}");
+    let names = |v: &Value| {
+        let mut n: Vec<String> = v["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| format!("{} {}", f["binary_id"], f["name"]))
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&merged), names(&whole));
+    assert_eq!(merged["gate"]["reasons"], serde_json::json!(["1 test failed"]));
+    assert_eq!(merged["shards"], 3);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testsuites name=\"vigil\" tests=\"9\" failures=\"1\""),
+        "{xml}"
+    );
+    // A missing shard is a clear error.
+    let out = vigil().arg("merge").arg(base.join("nowhere")).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("events.jsonl"));
+}

@@ -869,7 +869,10 @@ fn timeline_shows_slots_failures_and_the_selected_test() {
     ));
     let b = draw(&model, 120, 30, COLOUR);
     let shown = text(&b);
-    assert!(shown.contains("selected: orders::checkout refund_partial on slot"), "{shown}");
+    assert!(
+        shown.contains("selected: orders::checkout refund_partial on slot"),
+        "{shown}"
+    );
     let cyan = (0..30u16)
         .flat_map(|y| (0..120u16).map(move |x| (x, y)))
         .filter(|&p| matches!(b[p].symbol(), "█" | "▐") && b[p].fg == Color::Cyan)

@@ -263,6 +263,27 @@ impl CoverageRig {
         env
     }
 
+    /// Where the doc lane's profiles are set aside (emptied before each).
+    pub fn doc_profile_dir(&self) -> PathBuf {
+        self.dir.join("doctests")
+    }
+
+    /// The doc lane's environment: the instrumented build (so the libs
+    /// nextest built are reused), its profiles set aside (the figures stay
+    /// nextest's, as cargo-llvm-cov's without `--doctests`).
+    pub fn doc_env(&self, run: u32) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = self
+            .env(run)
+            .into_iter()
+            .filter(|(k, _)| k != "LLVM_PROFILE_FILE" && k != "VIGIL_PROFILE_DIR" && !k.ends_with("_RUNNER"))
+            .collect();
+        env.push((
+            "LLVM_PROFILE_FILE".to_owned(),
+            self.doc_profile_dir().join("%p-%m.profraw").display().to_string(),
+        ));
+        env
+    }
+
     fn index_path(&self) -> PathBuf {
         self.dir.join("latest.json")
     }

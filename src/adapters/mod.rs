@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod coverage;
+pub mod doctests;
 pub mod fingerprint;
 pub mod html;
 pub mod inputs;

@@ -127,6 +127,10 @@ pub struct Nextest {
     tx: mpsc::UnboundedSender<Msg>,
     clock: Clock,
     jobs: Vec<Job>,
+    /// A shard of a CI run: nextest's `--partition`, and the archive to
+    /// run from instead of building (`--archive-file`).
+    pub partition: Option<String>,
+    pub archive: Option<PathBuf>,
 }
 
 impl Nextest {
@@ -136,15 +140,27 @@ impl Nextest {
             tx,
             clock,
             jobs: Vec::new(),
+            partition: None,
+            archive: None,
         }
     }
 
     fn command(&self, sub: &str, filterset: Option<&str>) -> Command {
         let (program, prefix) = nextest_command();
         let mut cmd = Command::new(program);
-        cmd.current_dir(&self.root)
-            .args(prefix)
-            .args([sub, "--workspace", "--cargo-message-format", "json"]);
+        cmd.current_dir(&self.root).args(prefix).arg(sub);
+        match &self.archive {
+            // Built already: nextest takes no build options with an archive.
+            Some(a) => {
+                cmd.arg("--archive-file").arg(a);
+            }
+            None => {
+                cmd.args(["--workspace", "--cargo-message-format", "json"]);
+            }
+        }
+        if let Some(p) = &self.partition {
+            cmd.args(["--partition", p]);
+        }
         if let Some(expr) = filterset {
             cmd.args(["-E", expr]);
         }

@@ -224,6 +224,209 @@ pub fn junit(results: &RunResults, rules: &Rules) -> String {
     x
 }
 
+/// The shards of a partitioned run as one: their tests together, and one
+/// `run_finished` (counts, suites, failures, budgets, flaky tests,
+/// warnings, services) with one gate. A shard whose partition held no test
+/// does not fail it.
+pub fn merge(shards: &[RunResults]) -> (RunResults, Value) {
+    // Each shard reports the ignored tests of its binaries as skipped: a
+    // test is counted once, with the result of the shard that ran it.
+    let mut merged = RunResults::default();
+    let mut seen: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for s in shards {
+        for t in &s.tests {
+            let key = (t.binary_id.clone(), t.name.clone());
+            match seen.get(&key) {
+                Some(&i) if merged.tests[i].state == "skipped" && t.state != "skipped" => merged.tests[i] = t.clone(),
+                Some(_) => {}
+                None => {
+                    seen.insert(key, merged.tests.len());
+                    merged.tests.push(t.clone());
+                }
+            }
+        }
+    }
+    let finished: Vec<&Value> = shards.iter().filter_map(|s| s.finished.as_ref()).collect();
+    let mut counts: BTreeMap<&str, u64> = BTreeMap::new();
+    for key in [
+        "total",
+        "passed",
+        "failed",
+        "skipped",
+        "xfail",
+        "xpass",
+        "cancelled",
+        "blocked",
+    ] {
+        counts.insert(key, 0);
+    }
+    for t in &merged.tests {
+        *counts.get_mut("total").unwrap_or(&mut 0) += 1;
+        let state = match t.state.as_str() {
+            "pending" | "running" => "cancelled",
+            s => s,
+        };
+        if let Some(c) = counts.get_mut(state) {
+            *c += 1;
+        }
+    }
+    let concat = |path: &[&str]| -> Vec<Value> {
+        finished
+            .iter()
+            .flat_map(|f| {
+                let mut v = *f;
+                for p in path {
+                    v = &v[*p];
+                }
+                v.as_array().cloned().unwrap_or_default()
+            })
+            .collect()
+    };
+    // A binary split across shards is one suite: its tests summed, its
+    // status the worst, its time the longest shard's.
+    let mut suites: BTreeMap<String, Value> = BTreeMap::new();
+    let rank = |s: &str| match s {
+        "failed" => 4,
+        "cancelled" => 3,
+        "blocked" => 2,
+        "passed" => 1,
+        _ => 0,
+    };
+    for s in concat(&["suites"]) {
+        let id = s["binary_id"].as_str().unwrap_or_default().to_owned();
+        match suites.get_mut(&id) {
+            None => {
+                suites.insert(id, s);
+            }
+            Some(m) => {
+                let tests = m["tests"].as_u64().unwrap_or(0) + s["tests"].as_u64().unwrap_or(0);
+                m["tests"] = tests.into();
+                let d = m["duration_s"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    .max(s["duration_s"].as_f64().unwrap_or(0.0));
+                m["duration_s"] = d.into();
+                let (a, b) = (m["status"].as_str().unwrap_or(""), s["status"].as_str().unwrap_or(""));
+                if rank(b) > rank(a) {
+                    m["status"] = b.into();
+                }
+            }
+        }
+    }
+    for (id, suite) in suites.iter_mut() {
+        suite["tests"] = merged.tests.iter().filter(|t| &t.binary_id == id).count().into();
+    }
+    let failed = counts["failed"];
+    let mut reasons: Vec<String> = Vec::new();
+    if failed > 0 {
+        reasons.push(format!("{failed} test{} failed", if failed == 1 { "" } else { "s" }));
+    }
+    let ran_any = counts["total"] > 0;
+    for f in &finished {
+        for r in f["gate"]["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            let own = r.ends_with(" failed") && r.contains(" test");
+            let empty_shard = r == "no tests matched the selection" && ran_any;
+            if !own && !empty_shard && !reasons.iter().any(|x| x == r) {
+                reasons.push(r.to_owned());
+            }
+        }
+    }
+    if shards.len() != finished.len() {
+        reasons.push(format!(
+            "{} of {} shards did not finish a run",
+            shards.len() - finished.len(),
+            shards.len()
+        ));
+    }
+    let outcome = if failed > 0 {
+        "failed".to_owned()
+    } else {
+        finished
+            .iter()
+            .filter_map(|f| f["outcome"].as_str())
+            .find(|o| matches!(*o, "build_failed" | "list_failed" | "cancelled"))
+            .unwrap_or(if ran_any { "passed" } else { "no_tests" })
+            .to_owned()
+    };
+    let duration = finished
+        .iter()
+        .filter_map(|f| f["duration_s"].as_f64())
+        .fold(0.0, f64::max);
+    let summary = serde_json::json!({
+        "event": "run_finished",
+        "run": 1,
+        "outcome": outcome,
+        "duration_s": duration,
+        "shards": shards.len(),
+        "tests": counts,
+        "suites": suites.into_values().collect::<Vec<_>>(),
+        "failures": concat(&["failures"]),
+        "xpass": concat(&["xpass"]),
+        "build_errors": concat(&["build_errors"]),
+        "warnings": concat(&["warnings"]),
+        "budgets": {"violations": concat(&["budgets", "violations"]), "warnings": concat(&["budgets", "warnings"])},
+        "flaky": concat(&["flaky"]),
+        "slower": concat(&["slower"]),
+        "hygiene": [],
+        "coverage": Value::Null,
+        "services": concat(&["services"]),
+        "gate": {"passed": reasons.is_empty(), "reasons": reasons},
+    });
+    merged.finished = Some(summary.clone());
+    (merged, summary)
+}
+
+/// The merged run in the human format's summary lines.
+pub fn human(summary: &Value) -> String {
+    let mut out = String::new();
+    let failures = summary["failures"].as_array().cloned().unwrap_or_default();
+    if !failures.is_empty() {
+        out.push_str("failures:\n");
+        for f in &failures {
+            let _ = writeln!(out, "  {}  {}", str_of(f, "binary_id"), str_of(f, "name"));
+        }
+    }
+    for w in summary["warnings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let c = &summary["tests"];
+    let mut counts = format!("{} passed, {} failed", c["passed"], c["failed"]);
+    for key in ["skipped", "xfail", "xpass", "cancelled", "blocked"] {
+        if c[key].as_u64().unwrap_or(0) > 0 {
+            let _ = write!(counts, ", {} {key}", c[key]);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} ({} shards): {counts} in {:.2}s",
+        str_of(summary, "outcome"),
+        summary["shards"],
+        summary["duration_s"].as_f64().unwrap_or_default()
+    );
+    if summary["gate"]["passed"].as_bool() == Some(true) {
+        out.push_str("gate: passed\n");
+    } else {
+        let reasons: Vec<&str> = summary["gate"]["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let _ = writeln!(out, "gate: failed ({})", reasons.join("; "));
+    }
+    out
+}
+
 fn first_line(text: &str) -> &str {
     text.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
 }

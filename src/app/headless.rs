@@ -30,8 +30,12 @@ pub async fn run_once<W: Write>(
     selection: Selection,
     sink: &mut Sink<W>,
     lcov: Option<&std::path::Path>,
+    shard: Option<(String, Option<std::path::PathBuf>)>,
 ) -> Finished {
     let mut engine = Engine::new(workspace, settings);
+    if let Some((partition, archive)) = shard {
+        engine.shard(partition, archive);
+    }
     if matches!(selection, Selection::Changed { .. }) {
         engine.index_inputs_now();
     }

@@ -111,6 +111,7 @@ impl<B: Backend> Interactive<B> {
                 | Effect::ReadTexts { .. }
                 | Effect::SweepTimer { .. }
                 | Effect::Probe { .. }
+                | Effect::Doctests { .. }
                 | Effect::StartService { .. }
                 | Effect::CollectCoverage { .. } => {}
             }

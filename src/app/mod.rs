@@ -70,6 +70,13 @@ pub struct Engine {
     services: crate::adapters::services::Services,
     /// The reports said since the last run ended, as JSON lines.
     run_lines: Vec<String>,
+    /// The doc lane's `cargo test --doc` in flight: its run, how to stop
+    /// it, its task.
+    doc_job: Option<(
+        u32,
+        Option<tokio::sync::oneshot::Sender<()>>,
+        tokio::task::JoinHandle<()>,
+    )>,
     /// The last finished run's JSON lines (kept in the state directory as
     /// `last-run.jsonl` too): JUnit, the trace and shards are written from
     /// them.
@@ -129,6 +136,7 @@ impl Engine {
             services,
             run_lines: Vec::new(),
             last_run: None,
+            doc_job: None,
         }
     }
 
@@ -171,6 +179,19 @@ impl Engine {
         engine
     }
 
+    /// Runs one shard of a partitioned CI run: nextest's `--partition`,
+    /// from an archive when given. Coverage is not collected in shards
+    /// (yet): their figures could not be merged into the whole run's.
+    pub fn shard(&mut self, partition: String, archive: Option<std::path::PathBuf>) {
+        self.nextest.partition = Some(partition);
+        self.nextest.archive = archive;
+        self.model.shard = true;
+        if self.coverage.take().is_some() {
+            self.coverage_note = Some("coverage is not collected in a shard (`--partition`) yet".to_owned());
+        }
+        self.model.coverage_on = false;
+    }
+
     pub fn request(&self, trigger: Trigger, selection: Selection) {
         let _ = self.tx.send(Msg::RunRequested {
             trigger,
@@ -194,6 +215,7 @@ impl Engine {
                         | Effect::CollectCoverage { .. }
                         | Effect::Probe { .. }
                         | Effect::StartService { .. }
+                        | Effect::Doctests { .. }
                 ) {
                     recorded.push(effect);
                     continue;
@@ -267,6 +289,13 @@ impl Engine {
                 Effect::Cancel { run } => {
                     self.log.line(&format!("run {run}: cancel"));
                     self.nextest.cancel(run);
+                    if let Some((r, cancel, _)) = &mut self.doc_job {
+                        if *r == run {
+                            if let Some(c) = cancel.take() {
+                                let _ = c.send(());
+                            }
+                        }
+                    }
                 }
                 Effect::StopTests { run } => {
                     self.log
@@ -301,6 +330,23 @@ impl Engine {
                         .find(|s| s.spec.name == service)
                         .and_then(|s| s.spec.stop.clone());
                     self.services.start(&service, &argv, stop, restart);
+                }
+                Effect::Doctests { run, packages } => {
+                    self.log
+                        .line(&format!("run {run}: cargo test --doc -p {}", packages.join(" -p ")));
+                    if let Some(c) = &self.coverage {
+                        let _ = std::fs::remove_dir_all(c.doc_profile_dir());
+                    }
+                    let env = self.coverage.as_ref().map(|c| c.doc_env(run)).unwrap_or_default();
+                    let (cancel, handle) = crate::adapters::doctests::spawn(
+                        run,
+                        self.model.workspace.clone(),
+                        packages,
+                        env,
+                        self.tx.clone(),
+                        self.clock,
+                    );
+                    self.doc_job = Some((run, Some(cancel), handle));
                 }
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
@@ -479,6 +525,10 @@ impl Engine {
             self.nextest.kill_now();
         }
         self.nextest.shutdown().await;
+        if let Some((_, cancel, handle)) = self.doc_job.take() {
+            drop(cancel);
+            let _ = handle.await;
+        }
         self.services.shutdown().await;
     }
 }

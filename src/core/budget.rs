@@ -96,7 +96,7 @@ impl Budgets {
             .iter()
             .find(|o| o.target == Target::Suite && o.pattern.matches(&suite.binary_id));
         by_override.map(|o| o.limit).or(match suite.suite_type {
-            SuiteType::Unit => self.unit,
+            SuiteType::Unit | SuiteType::Doc => self.unit,
             SuiteType::Integration => self.integration,
             SuiteType::E2e => self.e2e,
         })

@@ -107,6 +107,8 @@ pub enum SuiteType {
     Unit,
     Integration,
     E2e,
+    /// A package's doctests (`cargo test --doc`).
+    Doc,
 }
 
 impl SuiteType {
@@ -114,6 +116,9 @@ impl SuiteType {
     /// targets (and benches/examples that carry tests), `e2e` when the binary
     /// id matches one of the configured patterns.
     pub fn classify(binary_id: &str, kind: &str, e2e_patterns: &[Glob]) -> Self {
+        if kind == "doc" {
+            return SuiteType::Doc;
+        }
         if e2e_patterns.iter().any(|g| g.matches(binary_id)) {
             return SuiteType::E2e;
         }
@@ -128,6 +133,7 @@ impl SuiteType {
             SuiteType::Unit => "unit",
             SuiteType::Integration => "integration",
             SuiteType::E2e => "e2e",
+            SuiteType::Doc => "doc",
         }
     }
 }
@@ -202,6 +208,7 @@ impl Catalog {
     pub fn binaries(&self) -> std::collections::BTreeMap<String, PathBuf> {
         self.suites
             .iter()
+            .filter(|s| s.suite_type != SuiteType::Doc)
             .map(|s| (s.binary_id.to_string(), s.binary_path.clone()))
             .collect()
     }

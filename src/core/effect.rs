@@ -66,6 +66,8 @@ pub enum Effect {
         argv: Vec<String>,
         restart: bool,
     },
+    /// Run the doctests of these packages (`cargo test --doc`).
+    Doctests { run: u32, packages: Vec<String> },
     /// Leave the interactive view (after stopping any run).
     Quit,
 }

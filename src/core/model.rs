@@ -61,6 +61,9 @@ pub struct Model {
     /// Watching for changes (services are then probed all the time, and a
     /// service that comes back reruns what it blocked).
     pub watching: bool,
+    /// One shard of a partitioned CI run (`--partition`): no kept listing,
+    /// no doc lane (the merge would count doctests once per shard).
+    pub shard: bool,
 }
 
 impl Model {

@@ -137,6 +137,20 @@ pub enum Msg {
         error: String,
         at: Duration,
     },
+    /// One package's doctests came back (`cargo test --doc`): its suite
+    /// and its tests' results.
+    Doctests {
+        run: u32,
+        suite: ListedSuite,
+        events: Vec<TestEvent>,
+        at: Duration,
+    },
+    /// `cargo test --doc` ended (`error`: it could not run them).
+    DoctestsDone {
+        run: u32,
+        error: Option<String>,
+        at: Duration,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

@@ -29,6 +29,9 @@ pub struct Rules {
     pub patch_coverage: Option<f64>,
     /// Backends some tests need (`[[service]]`).
     pub services: Vec<super::services::ServiceSpec>,
+    /// Run the doctests of the selected packages after nextest
+    /// (`lanes.doc`).
+    pub doc_lane: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,6 +57,7 @@ impl Default for Rules {
             sweep_after: Some(std::time::Duration::from_secs(60)),
             patch_coverage: None,
             services: Vec::new(),
+            doc_lane: true,
         }
     }
 }

@@ -168,6 +168,10 @@ pub struct Run {
     pub services_settled: bool,
     /// Services vigil tried to start for this run (once each).
     pub start_tried: Vec<String>,
+    /// Packages whose doctests run after nextest (the doc lane).
+    pub doc_packages: Vec<String>,
+    /// nextest has ended with this outcome; the doctests are running.
+    pub doc_phase: Option<Outcome>,
 }
 
 /// A run-stream message held back until the list has arrived.
@@ -218,6 +222,8 @@ impl Run {
             blocked_by: Vec::new(),
             services_settled: true,
             start_tried: Vec::new(),
+            doc_packages: Vec::new(),
+            doc_phase: None,
             early: Vec::new(),
             provisional: false,
             built: false,

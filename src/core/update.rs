@@ -149,6 +149,14 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::TextsRead { texts } => on_texts_read(model, *texts, &mut fx),
+        Msg::Doctests { run, suite, events, at } => {
+            model.now = model.now.max(at);
+            on_doctests(model, run, suite, events, at, &mut fx);
+        }
+        Msg::DoctestsDone { run, error, at } => {
+            model.now = model.now.max(at);
+            on_doctests_done(model, run, error, at, &mut fx);
+        }
         Msg::SweepDue { token, at } => {
             model.now = model.now.max(at);
             let idle = model.active_run().is_none() && model.queued.is_none() && model.awaiting_texts.is_none();
@@ -408,7 +416,9 @@ fn start_request(
     };
     let number = model.next_run_number();
     let filterset = selection.filterset();
+    let doc_packages = doc_packages(model, trigger, &selection, &binary_reasons, &package_reasons);
     let mut run = Run::new(number, trigger, selection, at);
+    run.doc_packages = doc_packages;
     run.changed = changed;
     run.binary_reasons = binary_reasons;
     run.package_reasons = package_reasons;
@@ -430,7 +440,7 @@ fn start_request(
         run: number,
         hygiene: model.rules.hygiene.enabled(),
     });
-    let cached = filterset.is_none() && model.list_cache.is_some();
+    let cached = filterset.is_none() && model.list_cache.is_some() && !model.shard;
     if let Some(r) = model.runs.last_mut() {
         r.provisional = cached;
     }
@@ -441,6 +451,49 @@ fn start_request(
         });
     }
     gating::hold_run(model, number, filterset, fx);
+}
+
+/// The packages whose doctests the run runs: every package with a lib on
+/// a full run; on a change set, those of the selected binaries and
+/// packages (the changed ones and their dependents); none for a filter,
+/// a rerun from a key, the sweep or a service's return.
+fn doc_packages(
+    model: &Model,
+    trigger: Trigger,
+    selection: &Selection,
+    binary_reasons: &BTreeMap<String, String>,
+    package_reasons: &BTreeMap<String, String>,
+) -> Vec<String> {
+    if !model.rules.doc_lane || model.shard || matches!(trigger, Trigger::Sweep | Trigger::Service) {
+        return Vec::new();
+    }
+    let with_lib = |name: &str| {
+        model
+            .workspace
+            .packages
+            .iter()
+            .any(|p| p.name == name && p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "lib")))
+    };
+    let mut out: Vec<String> = match selection {
+        Selection::All => model.workspace.packages.iter().map(|p| p.name.clone()).collect(),
+        Selection::Filter { .. } if !binary_reasons.is_empty() || !package_reasons.is_empty() => {
+            // A package's doctests depend on its lib: the packages the
+            // graph selects, and those whose lib's own tests were selected
+            // (not a change to one integration test).
+            let mut names: Vec<String> = package_reasons.keys().cloned().collect();
+            for b in binary_reasons.keys() {
+                if let Some(s) = model.catalog.suite(b).filter(|s| s.kind == "lib") {
+                    names.push(s.package.clone());
+                }
+            }
+            names
+        }
+        Selection::Filter { .. } | Selection::Changed { .. } => Vec::new(),
+    };
+    out.retain(|p| with_lib(p));
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Stops the run in flight, if any. One still waiting for its services
@@ -617,7 +670,7 @@ fn apply_listing(model: &mut Model, run: u32, suites: &[ListedSuite], at: Durati
     r.selected_binaries = selected_binaries;
     r.selected_tests = selected_tests;
     emit_run_started(&model.workspace, r, fx);
-    if selected_tests == 0 {
+    if selected_tests == 0 && r.doc_packages.is_empty() {
         finish_run(model, run, Outcome::NoTests, at, fx);
         return;
     }
@@ -779,7 +832,6 @@ fn on_unparsed(model: &mut Model, run: u32, line: String, fx: &mut Vec<Effect>) 
 }
 
 fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at: Duration, fx: &mut Vec<Effect>) {
-    let coverage_on = model.coverage_on;
     let Some(r) = model.run_mut(run) else { return };
     if !r.is_active() {
         return;
@@ -814,6 +866,72 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     if matches!(outcome, Outcome::BuildFailed | Outcome::ListFailed) {
         r.tool_stderr = Some(stderr);
     }
+    if !r.doc_packages.is_empty() && matches!(outcome, Outcome::Passed | Outcome::Failed | Outcome::NoTests) {
+        // The doc lane runs after nextest; the run goes on once it is done.
+        r.doc_phase = Some(outcome);
+        fx.push(Effect::Doctests {
+            run,
+            packages: r.doc_packages.clone(),
+        });
+        return;
+    }
+    after_tests(model, run, outcome, at, fx);
+}
+
+/// The doctests of `run`'s packages came back.
+fn on_doctests(
+    model: &mut Model,
+    run: u32,
+    suite: ListedSuite,
+    events: Vec<TestEvent>,
+    at: Duration,
+    fx: &mut Vec<Effect>,
+) {
+    let Some(r) = model.run_mut(run) else { return };
+    if r.doc_phase.is_none() {
+        return;
+    }
+    let rules = model.rules.clone();
+    model
+        .catalog
+        .merge_listing(std::slice::from_ref(&suite), &rules.e2e_patterns, false);
+    if let Some(si) = model.catalog.suite_index(&suite.binary_id) {
+        for t in &mut model.catalog.suites[si].tests {
+            t.enrol(run);
+        }
+    }
+    if let Some(r) = model.run_mut(run) {
+        r.selected_tests += suite.tests.len();
+        if !r.selected_binaries.contains(&suite.binary_id) {
+            r.selected_binaries.push(suite.binary_id.clone());
+        }
+    }
+    for event in events {
+        on_test(model, run, event, at, fx);
+    }
+}
+
+/// `cargo test --doc` ended: the run goes on as nextest left it.
+fn on_doctests_done(model: &mut Model, run: u32, error: Option<String>, at: Duration, fx: &mut Vec<Effect>) {
+    let Some(r) = model.run_mut(run) else { return };
+    let Some(outcome) = r.doc_phase.take() else { return };
+    if let Some(e) = error {
+        warn(model, run, format!("doctests not run: {e}"), fx);
+    }
+    let cancelled = model.run_mut(run).is_some_and(|r| r.cancel_requested);
+    let outcome = if cancelled { Outcome::Cancelled } else { outcome };
+    let outcome = match outcome {
+        // Doctests ran where nextest had nothing to run.
+        Outcome::NoTests if model.run_mut(run).is_some_and(|r| r.selected_tests > 0) => Outcome::Passed,
+        other => other,
+    };
+    after_tests(model, run, outcome, at, fx);
+}
+
+/// nextest (and the doc lane) ended: coverage is collected, or the run ends.
+fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
+    let coverage_on = model.coverage_on;
+    let Some(r) = model.run_mut(run) else { return };
     if coverage_on && matches!(outcome, Outcome::Passed | Outcome::Failed) {
         // The profiles are on disk now; the run ends once they are read.
         r.collecting = Some(outcome);

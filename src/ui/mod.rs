@@ -6,8 +6,8 @@ pub mod coverage_view;
 pub mod detail;
 pub mod keymap;
 pub mod services;
-pub mod timeline;
 pub mod theme;
+pub mod timeline;
 pub mod tree_pane;
 pub mod trends;
 

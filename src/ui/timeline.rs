@@ -15,12 +15,13 @@ use crate::core::ui_state::RowKey;
 use crate::core::{Model, TestState};
 
 pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
-    let Some(run) = model
-        .runs
-        .iter()
-        .rev()
-        .find(|r| model.catalog.suites.iter().any(|s| s.tests.iter().any(|t| t.run == Some(r.number))))
-    else {
+    let Some(run) = model.runs.iter().rev().find(|r| {
+        model
+            .catalog
+            .suites
+            .iter()
+            .any(|s| s.tests.iter().any(|t| t.run == Some(r.number)))
+    }) else {
         frame.render_widget(
             Paragraph::new("No test has run yet.").block(Block::bordered().title(" Timeline ")),
             area,
@@ -64,7 +65,10 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
                 *cell = (glyph, style);
             }
         }
-        let mut spans = vec![Span::styled(format!("{:>width$} ", format!("slot {slot}"), width = label), theme.dim())];
+        let mut spans = vec![Span::styled(
+            format!("{:>width$} ", format!("slot {slot}"), width = label),
+            theme.dim(),
+        )];
         spans.extend(cells.into_iter().map(|(c, s)| Span::styled(c.to_string(), s)));
         lines.push(Line::from(spans));
     }
@@ -105,7 +109,10 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     longest.sort_by_key(|b| std::cmp::Reverse(b.end.saturating_sub(b.start)));
     for b in longest.iter().take(5) {
         lines.push(Line::from(vec![
-            Span::styled(format!("  {:>9}  ", duration(b.end.saturating_sub(b.start))), theme.dim()),
+            Span::styled(
+                format!("  {:>9}  ", duration(b.end.saturating_sub(b.start))),
+                theme.dim(),
+            ),
             Span::styled(format!("{} {}", b.key.0, b.key.1), theme.state(state_of(&b.key))),
         ]));
     }

@@ -1,0 +1,425 @@
+//! The doctests lane: `cargo test --doc` for the packages a run selects
+//! (nextest does not run doctests), its stable human output parsed per
+//! package into a suite of type `doc` (`<package>::doc`) and its tests'
+//! results, with each failure's output and its example's location.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock::Clock;
+use crate::core::catalog::{ListedSuite, ListedTest, Workspace};
+use crate::core::test_state::{Failure, Location, TestEvent, TestEventKind};
+use crate::core::Msg;
+
+/// A package's doctests, once its `test result:` line has come.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocSuite {
+    /// The crate name rustdoc prints (`Doc-tests my_crate`).
+    pub krate: String,
+    /// (name, outcome, failure output).
+    pub tests: Vec<(String, DocOutcome, String)>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocOutcome {
+    Passed,
+    Failed,
+    Ignored,
+}
+
+/// Reads `cargo test --doc` output line by line; hands out each package's
+/// doctests when its block ends.
+#[derive(Debug, Default)]
+pub struct DocParser {
+    krate: Option<String>,
+    results: Vec<(String, DocOutcome)>,
+    outputs: BTreeMap<String, String>,
+    /// The failure whose output is being read (`---- name stdout ----`).
+    reading: Option<String>,
+}
+
+impl DocParser {
+    pub fn line(&mut self, line: &str) -> Option<DocSuite> {
+        if let Some(k) = line.trim_start().strip_prefix("Doc-tests ") {
+            *self = DocParser {
+                krate: Some(k.trim().to_owned()),
+                ..DocParser::default()
+            };
+            return None;
+        }
+        self.krate.as_ref()?;
+        if let Some(rest) = line.strip_prefix("---- ") {
+            if let Some(name) = rest.strip_suffix(" stdout ----") {
+                self.reading = Some(name.to_owned());
+                self.outputs.insert(name.to_owned(), String::new());
+                return None;
+            }
+        }
+        if let Some(rest) = line.strip_prefix("test ") {
+            for (suffix, outcome) in [
+                (" ... ok", DocOutcome::Passed),
+                (" ... FAILED", DocOutcome::Failed),
+                (" ... ignored", DocOutcome::Ignored),
+            ] {
+                if let Some(name) = rest.strip_suffix(suffix) {
+                    self.results.push((name.to_owned(), outcome));
+                    return None;
+                }
+            }
+            if let Some(i) = rest.find(" ... ignored, ") {
+                self.results.push((rest[..i].to_owned(), DocOutcome::Ignored));
+                return None;
+            }
+        }
+        if line.starts_with("test result: ") {
+            let krate = self.krate.take()?;
+            let mut outputs = std::mem::take(&mut self.outputs);
+            let tests = std::mem::take(&mut self.results)
+                .into_iter()
+                .map(|(name, outcome)| {
+                    let out = outputs.remove(&name).unwrap_or_default();
+                    (name, outcome, out.trim_end().to_owned())
+                })
+                .collect();
+            self.reading = None;
+            return Some(DocSuite { krate, tests });
+        }
+        if line == "failures:" {
+            self.reading = None;
+            return None;
+        }
+        if let Some(name) = &self.reading {
+            let out = self.outputs.entry(name.clone()).or_default();
+            out.push_str(line);
+            out.push('\n');
+        }
+        None
+    }
+}
+
+/// `src/lib.rs - Money::new (line 20)` → (`src/lib.rs`, 20).
+pub fn location(name: &str) -> Option<(String, u32)> {
+    let (file, rest) = name.split_once(" - ")?;
+    let line = rest.rsplit_once("(line ")?.1.split(')').next()?.parse().ok()?;
+    Some((file.to_owned(), line))
+}
+
+/// The package a crate name stands for, and its directory relative to the
+/// workspace root.
+fn package_of<'a>(ws: &'a Workspace, krate: &str) -> Option<(&'a str, String)> {
+    let p = ws.packages.iter().find(|p| {
+        p.targets
+            .iter()
+            .any(|t| t.kinds.iter().any(|k| k == "lib") && t.name.replace('-', "_") == krate)
+            || p.name.replace('-', "_") == krate
+    })?;
+    let dir = ws.relative(&p.manifest_dir);
+    Some((&p.name, dir))
+}
+
+/// The suite and events of one package's doctests.
+pub fn to_suite(ws: &Workspace, doc: &DocSuite) -> (ListedSuite, Vec<TestEvent>) {
+    let (package, dir) = package_of(ws, &doc.krate).unwrap_or((&doc.krate, String::new()));
+    let binary_id: Arc<str> = Arc::from(format!("{package}::doc"));
+    let suite = ListedSuite {
+        binary_id: binary_id.clone(),
+        package: package.to_owned(),
+        binary_name: "doc".to_owned(),
+        kind: "doc".to_owned(),
+        binary_path: PathBuf::new(),
+        tests: doc
+            .tests
+            .iter()
+            .map(|(name, outcome, _)| ListedTest {
+                name: name.clone(),
+                ignored: *outcome == DocOutcome::Ignored,
+                selected: true,
+            })
+            .collect(),
+    };
+    let mut events = Vec::new();
+    for (name, outcome, output) in &doc.tests {
+        let event = |kind| TestEvent {
+            binary_id: binary_id.clone(),
+            name: name.clone(),
+            kind,
+        };
+        match outcome {
+            DocOutcome::Ignored => events.push(event(TestEventKind::Ignored)),
+            DocOutcome::Passed => {
+                events.push(event(TestEventKind::Started { attempt: 1 }));
+                events.push(event(TestEventKind::Passed { exec_time: None }));
+            }
+            DocOutcome::Failed => {
+                let location = location(name).map(|(file, line)| Location {
+                    file: if dir.is_empty() || dir == "." {
+                        file
+                    } else {
+                        format!("{dir}/{file}")
+                    },
+                    line,
+                    column: 1,
+                });
+                let message = output
+                    .lines()
+                    .find(|l| l.contains("panicked at") || l.starts_with("error"))
+                    .map(|l| l.trim().to_owned())
+                    .unwrap_or_else(|| output.lines().next().unwrap_or("doctest failed").to_owned());
+                events.push(event(TestEventKind::Started { attempt: 1 }));
+                events.push(event(TestEventKind::Failed {
+                    exec_time: None,
+                    failure: Failure {
+                        message,
+                        output: output.clone(),
+                        location,
+                    },
+                }));
+            }
+        }
+    }
+    (suite, events)
+}
+
+/// Runs `cargo test --doc` for `packages` in `root` with `env`; each
+/// package's doctests arrive as `Msg::Doctests`, the end as
+/// `Msg::DoctestsDone`. Dropping `cancel`'s sender's pair stops it.
+pub fn spawn(
+    run: u32,
+    ws: Workspace,
+    packages: Vec<String>,
+    env: Vec<(String, String)>,
+    tx: mpsc::UnboundedSender<Msg>,
+    clock: Clock,
+) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let (cancel_tx, cancel_rx) = oneshot::channel();
+    let handle = tokio::spawn(async move {
+        let error = drive(run, &ws, &packages, &env, &tx, clock, cancel_rx).await;
+        let _ = tx.send(Msg::DoctestsDone {
+            run,
+            error,
+            at: clock.now(),
+        });
+    });
+    (cancel_tx, handle)
+}
+
+async fn drive(
+    run: u32,
+    ws: &Workspace,
+    packages: &[String],
+    env: &[(String, String)],
+    tx: &mpsc::UnboundedSender<Msg>,
+    clock: Clock,
+    cancel: oneshot::Receiver<()>,
+) -> Option<String> {
+    // rustdoc costs a second or so per package even with nothing to run:
+    // packages whose sources hold no example are left out.
+    let packages: Vec<&String> = packages.iter().filter(|p| has_examples(ws, p)).collect();
+    if packages.is_empty() {
+        return None;
+    }
+    let mut cmd = Command::new(super::workspace::cargo());
+    cmd.current_dir(&ws.root).args(["test", "--doc", "--no-fail-fast"]);
+    for p in &packages {
+        cmd.args(["-p", p]);
+    }
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    // Colourless, stable output.
+    cmd.env("CARGO_TERM_COLOR", "never").env_remove("RUSTDOCFLAGS");
+    // cargo says which package's doctests follow (`Doc-tests x`) on stderr
+    // and rustdoc reports them on stdout: one pipe keeps them in order.
+    let reader = match pipe().and_then(|(r, w)| Ok((r, w.try_clone()?, w))) {
+        Ok((r, w1, w2)) => {
+            cmd.stdout(w1).stderr(w2);
+            r
+        }
+        Err(e) => return Some(format!("failed to run `cargo test --doc`: {e}")),
+    };
+    cmd.stdin(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .process_group(0);
+    let spawned = cmd.spawn();
+    // The command holds the pipe's writing ends: without it, the reader
+    // sees the end when cargo is done.
+    drop(cmd);
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => return Some(format!("failed to run `cargo test --doc`: {e}")),
+    };
+    let pid = child.id().map_or(0, |p| p as i32);
+    let (line_tx, mut lines) = mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(reader)) {
+            let Ok(line) = line else { break };
+            if line_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut parser = DocParser::default();
+    let mut seen = 0;
+    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let mut cancel = cancel;
+    loop {
+        tokio::select! {
+            line = lines.recv() => {
+                let Some(line) = line else { break };
+                if let Some(doc) = parser.line(&line) {
+                    seen += 1;
+                    let (suite, events) = to_suite(ws, &doc);
+                    let _ = tx.send(Msg::Doctests {
+                        run,
+                        suite,
+                        events,
+                        at: clock.now(),
+                    });
+                }
+                tail.push_back(line);
+                if tail.len() > 30 {
+                    tail.pop_front();
+                }
+            }
+            _ = &mut cancel => {
+                signal_group(pid, libc::SIGTERM);
+                if tokio::time::timeout(std::time::Duration::from_secs(2), child.wait()).await.is_err() {
+                    signal_group(pid, libc::SIGKILL);
+                    let _ = child.wait().await;
+                }
+                signal_group(pid, libc::SIGKILL);
+                return None;
+            }
+        }
+    }
+    let code = child.wait().await.ok().and_then(|s| s.code());
+    signal_group(pid, libc::SIGKILL);
+    // 101 with results: doctests failed, which the results say. Without
+    // any: the build failed (or cargo did), which its output says.
+    if code != Some(0) && seen == 0 {
+        return Some(format!(
+            "`cargo test --doc` failed:\n{}",
+            tail.into_iter().collect::<Vec<_>>().join("\n")
+        ));
+    }
+    None
+}
+
+/// A pipe (read end, write end), closed on exec.
+fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fresh descriptors into `fds`, which are
+    // then owned by the two Files and nothing else.
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])))
+    }
+}
+
+fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 0 {
+        // SAFETY: killpg has no memory-safety preconditions.
+        unsafe {
+            libc::killpg(pgid, signal);
+        }
+    }
+}
+
+/// Whether a package's sources may hold a doctest: a fenced block in a doc
+/// comment, or docs taken from another file (`#![doc = include_str!(…)]`).
+fn has_examples(ws: &Workspace, package: &str) -> bool {
+    let Some(p) = ws.packages.iter().find(|p| p.name == package) else {
+        return true;
+    };
+    let mut stack = vec![p.manifest_dir.join("src")];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let doc = text.lines().any(|l| {
+                    let l = l.trim_start();
+                    ((l.starts_with("///") || l.starts_with("//!")) && l.contains("```"))
+                        || ((l.starts_with("#![doc") || l.starts_with("#[doc")) && l.contains("include_str!"))
+                });
+                if doc {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+/// The packages of `ws` that have a lib target (and so doctests).
+pub fn with_lib(ws: &Workspace) -> Vec<String> {
+    ws.packages
+        .iter()
+        .filter(|p| p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "lib")))
+        .map(|p| p.name.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `cargo test --doc` output as rustc 1.95 prints it (recorded).
+    const OUTPUT: &str = "   Doc-tests docs_fixture
+
+running 3 tests
+test src/lib.rs - add (line 3) ... ok
+test src/lib.rs - Money::new (line 12) ... FAILED
+test src/lib.rs - slow (line 20) ... ignored
+
+failures:
+
+---- src/lib.rs - Money::new (line 12) stdout ----
+Test executable failed (exit status: 101).
+
+stderr:
+
+thread 'main' panicked at src/lib.rs:15:1:
+assertion `left == right` failed
+  left: 3
+ right: 4
+
+failures:
+    src/lib.rs - Money::new (line 12)
+
+test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.21s
+
+";
+
+    #[test]
+    fn doctest_output_parses_per_package_with_failure_output() {
+        let mut p = DocParser::default();
+        let suites: Vec<DocSuite> = OUTPUT.lines().filter_map(|l| p.line(l)).collect();
+        assert_eq!(suites.len(), 1);
+        let s = &suites[0];
+        assert_eq!(s.krate, "docs_fixture");
+        let outcomes: Vec<(&str, DocOutcome)> = s.tests.iter().map(|(n, o, _)| (n.as_str(), *o)).collect();
+        assert_eq!(
+            outcomes,
+            vec![
+                ("src/lib.rs - add (line 3)", DocOutcome::Passed),
+                ("src/lib.rs - Money::new (line 12)", DocOutcome::Failed),
+                ("src/lib.rs - slow (line 20)", DocOutcome::Ignored),
+            ]
+        );
+        assert!(s.tests[1].2.contains("left: 3"), "{}", s.tests[1].2);
+        assert!(!s.tests[1].2.contains("failures:"));
+        assert_eq!(
+            location("src/lib.rs - Money::new (line 12)"),
+            Some(("src/lib.rs".into(), 12))
+        );
+    }
+}
