@@ -93,6 +93,9 @@ struct MergeArgs {
     /// Also write the merged results as JUnit XML.
     #[arg(long, value_name = "FILE")]
     junit: Option<PathBuf>,
+    /// Also write the merged coverage as LCOV.
+    #[arg(long, value_name = "FILE")]
+    lcov: Option<PathBuf>,
     /// Config file for the gate's rules (default: vigil.toml in the
     /// current directory's workspace, if any).
     #[arg(long, value_name = "FILE")]
@@ -376,46 +379,40 @@ fn watch_headless(args: WatchArgs) -> ExitCode {
 
 /// `vigil merge DIR…`: the shards' results as one run.
 fn merge(args: MergeArgs) -> ExitCode {
-    use vigil::adapters::stream;
-    let mut shards = Vec::new();
-    for dir in &args.dirs {
-        let path = dir.join("events.jsonl");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) => {
-                return fail(format!(
-                    "failed to read {}: {e}\nhint: each DIR is a shard's `vigil run --partition … --out DIR`",
-                    path.display()
-                ))
-            }
-        };
-        match stream::read(&text) {
-            Ok(r) => shards.push(r),
-            Err(e) => return fail(format!("{}: {e}", path.display())),
-        }
-    }
-    let rules = match &args.config {
-        Some(c) => match Settings::load(Some(c), Path::new(".")) {
+    let ws = workspace::discover_members(Path::new(".")).ok();
+    let rules = match (&args.config, &ws) {
+        (Some(c), _) => match Settings::load(Some(c), Path::new(".")) {
             Ok(s) => s.rules,
             Err(e) => return fail(e),
         },
-        None => workspace::discover_members(Path::new("."))
-            .ok()
-            .and_then(|ws| Settings::load(None, &ws.root).ok())
-            .map(|s| s.rules)
-            .unwrap_or_default(),
+        (None, Some(ws)) => match Settings::load(None, &ws.root) {
+            Ok(s) => s.rules,
+            Err(e) => return fail(e),
+        },
+        (None, None) => Default::default(),
     };
-    let (merged, summary) = stream::merge(&shards);
-    if let Some(path) = &args.junit {
-        if let Err(e) = std::fs::write(path, stream::junit(&merged, &rules)) {
-            return fail(format!("failed to write {}: {e}", path.display()));
+    for f in [&args.junit, &args.lcov].into_iter().flatten() {
+        if let Some(ws) = &ws {
+            vigil::adapters::outputs::record(&ws.target_dir, f);
         }
     }
-    let passed = summary["gate"]["passed"].as_bool().unwrap_or(false);
-    match args.format {
-        Format::Json => println!("{summary}"),
-        Format::Human => print!("{}", stream::human(&summary)),
+    let outputs = app::merge::MergeOutputs {
+        junit: args.junit.as_deref(),
+        lcov: args.lcov.as_deref(),
+    };
+    let merged = match app::merge::merge(&args.dirs, &rules, ws.as_ref(), outputs) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    for n in &merged.notes {
+        eprintln!("warning: {n}");
     }
+    let s = &merged.summary;
+    match args.format {
+        Format::Json => println!("{s}"),
+        Format::Human => print!("{}", vigil::adapters::stream::human(s)),
+    }
+    let passed = s["gate"]["passed"].as_bool().unwrap_or(false);
     ExitCode::from(if passed { EXIT_PASSED } else { EXIT_FAILED })
 }
 
@@ -574,7 +571,11 @@ fn run(args: RunArgs) -> ExitCode {
     for f in [&args.junit, &args.trace].into_iter().flatten() {
         vigil::adapters::outputs::record(&ws.target_dir, f);
     }
-    let shard = args.partition.clone().map(|p| (p, args.archive_file.clone()));
+    let shard = args
+        .partition
+        .clone()
+        .zip(args.out.clone())
+        .map(|(p, out)| (p, args.archive_file.clone(), out));
     let finished = runtime.block_on(app::run_once(
         ws,
         settings,
@@ -592,13 +593,10 @@ fn run(args: RunArgs) -> ExitCode {
             eprintln!("error: {e}");
             return ExitCode::from(EXIT_FAILED);
         }
-        if let Some(dir) = &args.out {
-            let written = std::fs::create_dir_all(dir).and_then(|_| std::fs::write(dir.join("events.jsonl"), lines));
-            if let Err(e) = written {
-                eprintln!("error: failed to write the shard into {}: {e}", dir.display());
-                return ExitCode::from(EXIT_FAILED);
-            }
-        }
+    }
+    if let Some(e) = &finished.shard_error {
+        eprintln!("error: {e}");
+        return ExitCode::from(EXIT_FAILED);
     }
     match finished.summary {
         _ if finished.bad_filter => ExitCode::from(EXIT_USAGE),

@@ -222,16 +222,23 @@ fn three_shards_merged_equal_one_run() {
         dirs.push(dir);
     }
     let junit = base.join("merged.xml");
+    let lcov = base.join("merged.lcov");
     let out = vigil()
+        .current_dir(fixture("shop"))
         .arg("merge")
         .args(&dirs)
         .args(["--format", "json", "--junit"])
         .arg(&junit)
-        .arg("--config")
-        .arg(fixture("shop").join("vigil.toml"))
+        .arg("--lcov")
+        .arg(&lcov)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "the failing test fails the merged gate");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the failing test fails the merged gate: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(merged["tests"], whole["tests"], "{merged}");
     let names = |v: &Value| {
@@ -252,8 +259,78 @@ fn three_shards_merged_equal_one_run() {
         xml.contains("<testsuites name=\"vigil\" tests=\"9\" failures=\"1\""),
         "{xml}"
     );
+    // Coverage: the shards' profiles merged give the unsharded figure.
+    if common::require_llvm(&fixture("shop")) {
+        let (a, b) = (
+            merged["coverage"]["lines"]["percent"].as_f64().unwrap(),
+            whole["coverage"]["lines"]["percent"].as_f64().unwrap(),
+        );
+        assert!((a - b).abs() < 0.01, "merged {a} % vs one run {b} %");
+        assert_eq!(
+            merged["coverage"]["lines"]["count"], whole["coverage"]["lines"]["count"],
+            "the same executable lines"
+        );
+        assert!(std::fs::read_to_string(&lcov).unwrap().contains("SF:"));
+    }
+    // One history entry for the merged run.
+    let (store, _) = vigil::adapters::store::Store::open(&common::state_dir().join("history.sqlite")).unwrap();
+    let last = &store.recent_runs(1).unwrap()[0];
+    assert_eq!((last.trigger.as_str(), last.total, last.failed), ("merge", 9, 1));
     // A missing shard is a clear error.
     let out = vigil().arg("merge").arg(base.join("nowhere")).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("events.jsonl"));
+}
+
+/// Shards run from one `cargo nextest archive` (built once, as a CI build
+/// job would) merge into the whole run too.
+#[test]
+fn shards_run_from_a_nextest_archive_merge_into_one_run() {
+    let base = common::state_dir().join("archive");
+    std::fs::create_dir_all(&base).unwrap();
+    let archive = base.join("shop.tar.zst");
+    let out = std::process::Command::new("cargo")
+        .args(["nextest", "archive", "--workspace", "--archive-file"])
+        .arg(&archive)
+        .current_dir(fixture("shop"))
+        .env_remove("NEXTEST_RUN_ID")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut dirs = Vec::new();
+    for m in 1..=2 {
+        let dir = base.join(format!("shard-{m}"));
+        let out = vigil()
+            .env("VIGIL_STATE_DIR", base.join(format!("state-{m}")))
+            .arg("run")
+            .arg(fixture("shop"))
+            .args(["--partition", &format!("slice:{m}/2"), "--archive-file"])
+            .arg(&archive)
+            .arg("--out")
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            dir.join("events.jsonl").exists(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("coverage is off when running from a nextest archive")
+                || !common::require_llvm(&fixture("shop"))
+        );
+        dirs.push(dir);
+    }
+    let out = vigil()
+        .current_dir(fixture("shop"))
+        .arg("merge")
+        .args(&dirs)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("failed (2 shards): 6 passed, 1 failed, 1 skipped, 1 xfail"),
+        "{text}"
+    );
+    assert_eq!(out.status.code(), Some(1));
 }

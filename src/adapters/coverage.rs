@@ -284,6 +284,55 @@ impl CoverageRig {
         env
     }
 
+    /// A shard's coverage into `dir` (`vigil run --partition … --out DIR`):
+    /// run `run`'s own merged profile (`coverage.profdata`), the
+    /// instrumented binaries the report was read with (`objects/`), and
+    /// what `vigil merge` needs to read them (`coverage.json`).
+    pub fn export_shard(&self, run: u32, dir: &Path) -> Result<(), CoverageError> {
+        let write = |path: &Path, source| CoverageError::Write {
+            path: path.to_owned(),
+            source,
+        };
+        let report: serde_json::Value =
+            std::fs::read_to_string(self.dir.join(format!("last-report-{}.json", std::process::id())))
+                .ok()
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or(CoverageError::NoProfile)?;
+        let profile = self.dir.join(format!("{}.profdata", Self::run_name(run)));
+        if !profile.exists() {
+            return Err(CoverageError::NoProfile);
+        }
+        let objects_dir = dir.join("objects");
+        std::fs::create_dir_all(&objects_dir).map_err(|e| write(&objects_dir, e))?;
+        std::fs::copy(&profile, dir.join("coverage.profdata")).map_err(|e| write(&dir.join("coverage.profdata"), e))?;
+        let mut names = Vec::new();
+        for o in report["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.as_str())
+        {
+            let from = Path::new(o);
+            let Some(name) = from.file_name() else { continue };
+            let to = objects_dir.join(name);
+            // A hard link where the shard's directory allows it: binaries are big.
+            if std::fs::hard_link(from, &to).is_err() {
+                std::fs::copy(from, &to).map_err(|e| write(&to, e))?;
+            }
+            names.push(name.to_string_lossy().into_owned());
+        }
+        let meta = serde_json::json!({
+            "objects": names,
+            "ignore_filename_regex": self.ignore,
+            "llvm_cov": self.tools.cov,
+            "llvm_profdata": self.tools.profdata,
+            "branch": self.branch,
+            "root": self.root,
+        });
+        let path = dir.join("coverage.json");
+        std::fs::write(&path, meta.to_string()).map_err(|e| write(&path, e))
+    }
+
     fn index_path(&self) -> PathBuf {
         self.dir.join("latest.json")
     }
@@ -643,4 +692,73 @@ pub enum CoverageError {
     Spawn { tool: &'static str, source: std::io::Error },
     #[error("{tool} failed: {stderr}")]
     Tool { tool: &'static str, stderr: String },
+}
+
+/// The shards' coverage as one (`vigil merge`): their profiles merged
+/// (`llvm-profdata merge`), then reported over every object any shard was
+/// read with — the figure a single unsharded run gives. `None`: no shard
+/// has coverage.
+pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<(crate::core::coverage::Coverage, String)>, String> {
+    let mut metas = Vec::new();
+    for d in dirs {
+        let Ok(text) = std::fs::read_to_string(d.join("coverage.json")) else {
+            continue;
+        };
+        let meta: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", d.join("coverage.json").display()))?;
+        metas.push((d.clone(), meta));
+    }
+    let Some((_, first)) = metas.first() else {
+        return Ok(None);
+    };
+    if metas.len() != dirs.len() {
+        return Err(format!(
+            "{} of {} shards have coverage: merged, the figure would not be the whole run's",
+            metas.len(),
+            dirs.len()
+        ));
+    }
+    let tool = |key: &str| PathBuf::from(first[key].as_str().unwrap_or_default());
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let merged = out.join("merged.profdata");
+    let mut cmd = Command::new(tool("llvm_profdata"));
+    cmd.args(["merge", "-sparse", "-o"]).arg(&merged);
+    for (d, _) in &metas {
+        cmd.arg(d.join("coverage.profdata"));
+    }
+    run_tool(cmd, "llvm-profdata merge").map_err(|e| e.to_string())?;
+    // Each binary once (shards of one build hold the same ones).
+    let mut objects: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (d, meta) in &metas {
+        for name in meta["objects"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|o| o.as_str())
+        {
+            objects
+                .entry(name.to_owned())
+                .or_insert_with(|| d.join("objects").join(name));
+        }
+    }
+    let mut objects = objects.into_values();
+    let Some(first_object) = objects.next() else {
+        return Err("the shards name no instrumented binary".to_owned());
+    };
+    let mut cmd = Command::new(tool("llvm_cov"));
+    cmd.args(["export", "-format=lcov", "-instr-profile"])
+        .arg(&merged)
+        .arg(first_object)
+        .arg(format!(
+            "-ignore-filename-regex={}",
+            first["ignore_filename_regex"].as_str().unwrap_or_default()
+        ));
+    for o in objects {
+        cmd.arg("--object").arg(o);
+    }
+    let text = run_tool(cmd, "llvm-cov export").map_err(|e| e.to_string())?;
+    let root = PathBuf::from(first["root"].as_str().unwrap_or_default());
+    let mut cov = lcov::parse(&text, &root);
+    cov.branches_measured = first["branch"].as_bool().unwrap_or(false);
+    Ok(Some((cov, text)))
 }

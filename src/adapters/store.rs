@@ -670,7 +670,7 @@ impl Store {
     }
 }
 
-fn parse_state(s: &str) -> TestState {
+pub fn parse_state(s: &str) -> TestState {
     match s {
         "passed" => TestState::Passed,
         "failed" => TestState::Failed,

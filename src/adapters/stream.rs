@@ -329,7 +329,9 @@ pub fn merge(shards: &[RunResults]) -> (RunResults, Value) {
             .flatten()
             .filter_map(Value::as_str)
         {
-            let own = r.ends_with(" failed") && r.contains(" test");
+            // A shard's own test count, and its coverage (a part of the
+            // whole, judged again once merged), are not the run's.
+            let own = (r.ends_with(" failed") && r.contains(" test")) || r.starts_with("coverage:");
             let empty_shard = r == "no tests matched the selection" && ran_any;
             if !own && !empty_shard && !reasons.iter().any(|x| x == r) {
                 reasons.push(r.to_owned());
@@ -398,6 +400,14 @@ pub fn human(summary: &Value) -> String {
         .filter_map(Value::as_str)
     {
         let _ = writeln!(out, "warning: {w}");
+    }
+    let lines = &summary["coverage"]["lines"];
+    if let Some(p) = lines["percent"].as_f64() {
+        let _ = writeln!(
+            out,
+            "coverage: lines {p:.2} % ({}/{})",
+            lines["covered"], lines["count"]
+        );
     }
     let c = &summary["tests"];
     let mut counts = format!("{} passed, {} failed", c["passed"], c["failed"]);

@@ -21,6 +21,8 @@ pub struct Finished {
     pub nothing_selected: bool,
     /// The run's JSON lines (for `--junit`, `--trace`, `--out`).
     pub last_run: Option<String>,
+    /// Why the shard could not be written into `--out DIR`.
+    pub shard_error: Option<String>,
 }
 
 /// Runs once, headless, printing to `sink`; returns the run's summary.
@@ -30,10 +32,11 @@ pub async fn run_once<W: Write>(
     selection: Selection,
     sink: &mut Sink<W>,
     lcov: Option<&std::path::Path>,
-    shard: Option<(String, Option<std::path::PathBuf>)>,
+    shard: Option<(String, Option<std::path::PathBuf>, std::path::PathBuf)>,
 ) -> Finished {
     let mut engine = Engine::new(workspace, settings);
-    if let Some((partition, archive)) = shard {
+    let out = shard.as_ref().map(|s| s.2.clone());
+    if let Some((partition, archive, _)) = shard {
         engine.shard(partition, archive);
     }
     if matches!(selection, Selection::Changed { .. }) {
@@ -45,6 +48,9 @@ pub async fn run_once<W: Write>(
         finished.lcov_error = engine.write_lcov(path).err();
     }
     finished.last_run = engine.last_run.clone();
+    if let Some(dir) = out {
+        finished.shard_error = engine.export_shard(&dir).err();
+    }
     finished
 }
 
@@ -132,6 +138,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
             nothing_selected,
             lcov_error: None,
             last_run: None,
+            shard_error: None,
         },
     )
 }

@@ -6,6 +6,7 @@
 
 mod headless;
 mod interactive;
+pub mod merge;
 mod signals;
 
 pub use headless::{run_once, watch_headless, Finished};
@@ -180,16 +181,31 @@ impl Engine {
     }
 
     /// Runs one shard of a partitioned CI run: nextest's `--partition`,
-    /// from an archive when given. Coverage is not collected in shards
-    /// (yet): their figures could not be merged into the whole run's.
+    /// from an archive when given. From an archive, coverage is off: its
+    /// binaries are not the instrumented build vigil made.
     pub fn shard(&mut self, partition: String, archive: Option<std::path::PathBuf>) {
         self.nextest.partition = Some(partition);
+        if archive.is_some() && self.coverage.take().is_some() {
+            self.coverage_note =
+                Some("coverage is off when running from a nextest archive (--archive-file)".to_owned());
+            self.model.coverage_on = false;
+        }
         self.nextest.archive = archive;
         self.model.shard = true;
-        if self.coverage.take().is_some() {
-            self.coverage_note = Some("coverage is not collected in a shard (`--partition`) yet".to_owned());
+    }
+
+    /// Writes the shard into `dir`: its JSON lines, and with coverage its
+    /// own profile and the binaries it was read with.
+    pub fn export_shard(&self, dir: &std::path::Path) -> Result<(), String> {
+        let lines = self.last_run.as_deref().ok_or("the run did not finish")?;
+        std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
+        let events = dir.join("events.jsonl");
+        std::fs::write(&events, lines).map_err(|e| format!("failed to write {}: {e}", events.display()))?;
+        if let (Some(rig), Some(run)) = (&self.coverage, self.model.coverage_run) {
+            rig.export_shard(run, dir)
+                .map_err(|e| format!("the shard's coverage: {e}"))?;
         }
-        self.model.coverage_on = false;
+        Ok(())
     }
 
     pub fn request(&self, trigger: Trigger, selection: Selection) {

@@ -954,8 +954,12 @@ fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: 
                     .map(|t| (s.binary_id.to_string(), t.name.clone()))
             })
             .collect();
+        // A shard's profile is its own part of the run: nothing earlier is
+        // merged in (the merge of the shards makes the whole).
+        let shard = model.shard;
         let partial = ran
             .iter()
+            .filter(|_| !shard)
             .filter(|b| {
                 model
                     .catalog
