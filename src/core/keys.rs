@@ -299,6 +299,26 @@ fn rerun_selected(model: &mut Model, at: Duration) -> KeyOutcome {
         return KeyOutcome::default();
     };
     drop(rows);
+    let doc_suite = match &key {
+        RowKey::Suite(b) | RowKey::Module(b, _) | RowKey::Test(b, _) => model
+            .catalog
+            .suite(b)
+            .filter(|s| s.suite_type == super::catalog::SuiteType::Doc)
+            .map(|s| s.package.clone()),
+    };
+    if let Some(package) = doc_suite {
+        // Doctests run with `cargo test --doc`, not nextest (which knows
+        // no such binary): nextest runs nothing, the doc lane the package.
+        model.doc_rerun = vec![package.clone()];
+        return follow_up(Msg::RunRequested {
+            trigger: Trigger::Key,
+            selection: Selection::Filter {
+                expr: "none()".into(),
+                reasons: vec![format!("rerun of `{package}`'s doctests (key r)")],
+            },
+            at,
+        });
+    }
     let (expr, what) = match &key {
         RowKey::Suite(b) => (format!("binary_id({b})"), b.to_string()),
         RowKey::Module(b, m) => (

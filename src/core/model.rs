@@ -61,6 +61,9 @@ pub struct Model {
     /// Watching for changes (services are then probed all the time, and a
     /// service that comes back reruns what it blocked).
     pub watching: bool,
+    /// Packages whose doctests the next rerun from a key runs (`r` on a
+    /// doc suite or doctest).
+    pub doc_rerun: Vec<String>,
     /// One shard of a partitioned CI run (`--partition`): no kept listing,
     /// no doc lane (the merge would count doctests once per shard).
     pub shard: bool,

@@ -43,7 +43,13 @@ pub fn lay_out<K: Clone>(spans: &[(K, Duration, Duration)]) -> Vec<Bar<K>> {
 /// attempt to its end (run-relative).
 pub fn of_run(model: &super::Model, run: u32) -> Vec<Bar<(std::sync::Arc<str>, String)>> {
     let mut spans = Vec::new();
-    for s in &model.catalog.suites {
+    // Doctests report no times of their own: they are not on it.
+    for s in model
+        .catalog
+        .suites
+        .iter()
+        .filter(|s| s.suite_type != super::SuiteType::Doc)
+    {
         for t in s.tests.iter().filter(|t| t.run == Some(run)) {
             let start = t
                 .transitions

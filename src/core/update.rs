@@ -417,6 +417,9 @@ fn start_request(
     let number = model.next_run_number();
     let filterset = selection.filterset();
     let doc_packages = doc_packages(model, trigger, &selection, &binary_reasons, &package_reasons);
+    if trigger == Trigger::Key {
+        model.doc_rerun.clear();
+    }
     let mut run = Run::new(number, trigger, selection, at);
     run.doc_packages = doc_packages;
     run.changed = changed;
@@ -466,6 +469,9 @@ fn doc_packages(
 ) -> Vec<String> {
     if !model.rules.doc_lane || model.shard || matches!(trigger, Trigger::Sweep | Trigger::Service) {
         return Vec::new();
+    }
+    if trigger == Trigger::Key && !model.doc_rerun.is_empty() {
+        return model.doc_rerun.clone();
     }
     let with_lib = |name: &str| {
         model
