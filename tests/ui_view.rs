@@ -879,3 +879,34 @@ fn timeline_shows_slots_failures_and_the_selected_test() {
         .count();
     assert!(cyan > 0, "the selected test's bar is highlighted");
 }
+
+/// `r` on a doctest reruns its package's doctests through the doc lane
+/// (nextest, which has no such binary, runs nothing).
+#[test]
+fn r_on_a_doctest_reruns_its_packages_doctests() {
+    let mut model = shop_model();
+    let doc = ListedSuite {
+        binary_id: Arc::from("orders::doc"),
+        package: "orders".into(),
+        binary_name: "doc".into(),
+        kind: "doc".into(),
+        binary_path: Default::default(),
+        tests: vec![ListedTest {
+            name: "src/lib.rs - total (line 3)".into(),
+            ignored: false,
+            selected: true,
+        }],
+    };
+    let patterns = model.rules.e2e_patterns.clone();
+    model.catalog.merge_listing(&[doc], &patterns, false);
+    model.ui.selected = Some(vigil::core::RowKey::Suite(Arc::from("orders::doc")));
+    let fx = key(&mut model, Key::Char('r'));
+    assert!(
+        fx.iter()
+            .any(|e| matches!(e, Effect::Run { filterset: Some(f), .. } if f == "none()")),
+        "{fx:?}"
+    );
+    let run = model.current_run().unwrap();
+    assert_eq!(run.doc_packages, vec!["orders".to_owned()]);
+    assert_eq!(run.reasons, vec!["rerun of `orders`'s doctests (key r)".to_owned()]);
+}
