@@ -334,3 +334,36 @@ fn shards_run_from_a_nextest_archive_merge_into_one_run() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+/// On a nightly toolchain the doc lane reads libtest's JSON, which gives
+/// each doctest its own time.
+#[test]
+fn on_nightly_doctests_carry_their_own_times() {
+    let ok = Command::new("rustup")
+        .args(["run", "nightly", "rustc", "-V"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(std::env::var_os("CI").is_none(), "CI installs nightly (.ci/run)");
+        eprintln!("SKIPPED: no nightly toolchain");
+        return;
+    }
+    let cfg = common::state_dir().join("nightly.toml");
+    std::fs::create_dir_all(cfg.parent().unwrap()).unwrap();
+    std::fs::write(&cfg, "[coverage]\nmode = \"off\"\n").unwrap();
+    let out = vigil()
+        .env("RUSTUP_TOOLCHAIN", "nightly")
+        .arg("run")
+        .arg(fixture("docs"))
+        .args(["--format", "json", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let lines = common::json_lines(&out.stdout);
+    assert_eq!(doc_results(&lines).len(), 3, "{}", String::from_utf8_lossy(&out.stdout));
+    let add = common::events(&lines, "test")
+        .into_iter()
+        .find(|t| t["binary_id"] == "docs::doc" && t["to"] == "passed")
+        .unwrap();
+    assert!(add["duration_s"].as_f64().unwrap() > 0.0, "{add}");
+}

@@ -15,13 +15,22 @@ use crate::core::catalog::{ListedSuite, ListedTest, Workspace};
 use crate::core::test_state::{Failure, Location, TestEvent, TestEventKind};
 use crate::core::Msg;
 
-/// A package's doctests, once its `test result:` line has come.
+/// A package's doctests, once its block has ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DocSuite {
-    /// The crate name rustdoc prints (`Doc-tests my_crate`).
+    /// The crate name cargo prints (`Doc-tests my_crate`).
     pub krate: String,
-    /// (name, outcome, failure output).
-    pub tests: Vec<(String, DocOutcome, String)>,
+    pub tests: Vec<DocTest>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DocTest {
+    pub name: String,
+    pub outcome: DocOutcome,
+    /// What a failed one printed.
+    pub output: String,
+    /// Its own time (libtest's JSON format with `--report-time`, nightly).
+    pub exec_time: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,7 +45,7 @@ pub enum DocOutcome {
 #[derive(Debug, Default)]
 pub struct DocParser {
     krate: Option<String>,
-    results: Vec<(String, DocOutcome)>,
+    results: Vec<DocTest>,
     outputs: BTreeMap<String, String>,
     /// The failure whose output is being read (`---- name stdout ----`).
     reading: Option<String>,
@@ -52,6 +61,9 @@ impl DocParser {
             return None;
         }
         self.krate.as_ref()?;
+        if line.starts_with('{') {
+            return self.json(line);
+        }
         if let Some(rest) = line.strip_prefix("---- ") {
             if let Some(name) = rest.strip_suffix(" stdout ----") {
                 self.reading = Some(name.to_owned());
@@ -66,27 +78,17 @@ impl DocParser {
                 (" ... ignored", DocOutcome::Ignored),
             ] {
                 if let Some(name) = rest.strip_suffix(suffix) {
-                    self.results.push((name.to_owned(), outcome));
+                    self.push(name, outcome, String::new(), None);
                     return None;
                 }
             }
             if let Some(i) = rest.find(" ... ignored, ") {
-                self.results.push((rest[..i].to_owned(), DocOutcome::Ignored));
+                self.push(&rest[..i], DocOutcome::Ignored, String::new(), None);
                 return None;
             }
         }
         if line.starts_with("test result: ") {
-            let krate = self.krate.take()?;
-            let mut outputs = std::mem::take(&mut self.outputs);
-            let tests = std::mem::take(&mut self.results)
-                .into_iter()
-                .map(|(name, outcome)| {
-                    let out = outputs.remove(&name).unwrap_or_default();
-                    (name, outcome, out.trim_end().to_owned())
-                })
-                .collect();
-            self.reading = None;
-            return Some(DocSuite { krate, tests });
+            return self.end();
         }
         if line == "failures:" {
             self.reading = None;
@@ -98,6 +100,54 @@ impl DocParser {
             out.push('\n');
         }
         None
+    }
+}
+
+impl DocParser {
+    fn push(&mut self, name: &str, outcome: DocOutcome, output: String, exec_time: Option<f64>) {
+        self.results.push(DocTest {
+            name: name.to_owned(),
+            outcome,
+            output,
+            exec_time,
+        });
+    }
+
+    /// The block is over: its tests, with the outputs read for them.
+    fn end(&mut self) -> Option<DocSuite> {
+        let krate = self.krate.take()?;
+        let mut outputs = std::mem::take(&mut self.outputs);
+        let mut tests = std::mem::take(&mut self.results);
+        for t in &mut tests {
+            if let Some(out) = outputs.remove(&t.name) {
+                t.output = out;
+            }
+            t.output = t.output.trim_end().to_owned();
+        }
+        self.reading = None;
+        Some(DocSuite { krate, tests })
+    }
+
+    /// libtest's JSON lines (`-Z unstable-options --format json`).
+    fn json(&mut self, line: &str) -> Option<DocSuite> {
+        let v: serde_json::Value = serde_json::from_str(line).ok()?;
+        let event = v["event"].as_str().unwrap_or_default();
+        match v["type"].as_str() {
+            Some("test") => {
+                let outcome = match event {
+                    "ok" => DocOutcome::Passed,
+                    "failed" => DocOutcome::Failed,
+                    "ignored" => DocOutcome::Ignored,
+                    _ => return None,
+                };
+                let name = v["name"].as_str().unwrap_or_default().to_owned();
+                let output = v["stdout"].as_str().unwrap_or_default().to_owned();
+                self.push(&name, outcome, output, v["exec_time"].as_f64());
+                None
+            }
+            Some("suite") if event != "started" => self.end(),
+            _ => None,
+        }
     }
 }
 
@@ -134,15 +184,17 @@ pub fn to_suite(ws: &Workspace, doc: &DocSuite) -> (ListedSuite, Vec<TestEvent>)
         tests: doc
             .tests
             .iter()
-            .map(|(name, outcome, _)| ListedTest {
-                name: name.clone(),
-                ignored: *outcome == DocOutcome::Ignored,
+            .map(|t| ListedTest {
+                name: t.name.clone(),
+                ignored: t.outcome == DocOutcome::Ignored,
                 selected: true,
             })
             .collect(),
     };
     let mut events = Vec::new();
-    for (name, outcome, output) in &doc.tests {
+    for t in &doc.tests {
+        let (name, outcome, output) = (&t.name, &t.outcome, &t.output);
+        let exec_time = t.exec_time.map(std::time::Duration::from_secs_f64);
         let event = |kind| TestEvent {
             binary_id: binary_id.clone(),
             name: name.clone(),
@@ -152,7 +204,7 @@ pub fn to_suite(ws: &Workspace, doc: &DocSuite) -> (ListedSuite, Vec<TestEvent>)
             DocOutcome::Ignored => events.push(event(TestEventKind::Ignored)),
             DocOutcome::Passed => {
                 events.push(event(TestEventKind::Started { attempt: 1 }));
-                events.push(event(TestEventKind::Passed { exec_time: None }));
+                events.push(event(TestEventKind::Passed { exec_time }));
             }
             DocOutcome::Failed => {
                 let location = location(name).map(|(file, line)| Location {
@@ -171,7 +223,7 @@ pub fn to_suite(ws: &Workspace, doc: &DocSuite) -> (ListedSuite, Vec<TestEvent>)
                     .unwrap_or_else(|| output.lines().next().unwrap_or("doctest failed").to_owned());
                 events.push(event(TestEventKind::Started { attempt: 1 }));
                 events.push(event(TestEventKind::Failed {
-                    exec_time: None,
+                    exec_time,
                     failure: Failure {
                         message,
                         output: output.clone(),
@@ -228,8 +280,12 @@ async fn drive(
         cmd.args(["-p", p]);
     }
     cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    // Colourless, stable output.
+    // Colourless output; on a nightly toolchain libtest's JSON, which
+    // carries each doctest's own time.
     cmd.env("CARGO_TERM_COLOR", "never").env_remove("RUSTDOCFLAGS");
+    if nightly(&ws.root, env).await {
+        cmd.args(["--", "-Z", "unstable-options", "--format", "json", "--report-time"]);
+    }
     // cargo says which package's doctests follow (`Doc-tests x`) on stderr
     // and rustdoc reports them on stdout: one pipe keeps them in order.
     let reader = match pipe().and_then(|(r, w)| Ok((r, w.try_clone()?, w))) {
@@ -305,6 +361,18 @@ async fn drive(
         ));
     }
     None
+}
+
+/// Whether the workspace's toolchain is a nightly (libtest's JSON format
+/// and `--report-time` are unstable).
+async fn nightly(root: &std::path::Path, env: &[(String, String)]) -> bool {
+    let out = Command::new("rustc")
+        .arg("-V")
+        .current_dir(root)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .await;
+    out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"))
 }
 
 /// A pipe (read end, write end), closed on exec.
@@ -406,7 +474,7 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
         assert_eq!(suites.len(), 1);
         let s = &suites[0];
         assert_eq!(s.krate, "docs_fixture");
-        let outcomes: Vec<(&str, DocOutcome)> = s.tests.iter().map(|(n, o, _)| (n.as_str(), *o)).collect();
+        let outcomes: Vec<(&str, DocOutcome)> = s.tests.iter().map(|t| (t.name.as_str(), t.outcome)).collect();
         assert_eq!(
             outcomes,
             vec![
@@ -415,11 +483,31 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
                 ("src/lib.rs - slow (line 20)", DocOutcome::Ignored),
             ]
         );
-        assert!(s.tests[1].2.contains("left: 3"), "{}", s.tests[1].2);
-        assert!(!s.tests[1].2.contains("failures:"));
+        assert!(s.tests[1].output.contains("left: 3"), "{}", s.tests[1].output);
+        assert!(!s.tests[1].output.contains("failures:"));
         assert_eq!(
             location("src/lib.rs - Money::new (line 12)"),
             Some(("src/lib.rs".into(), 12))
         );
+    }
+
+    /// libtest's JSON on nightly (recorded from the docs fixture).
+    #[test]
+    fn nightly_json_gives_each_doctest_its_time() {
+        let lines = [
+            "   Doc-tests docs",
+            r#"{ "type": "suite", "event": "started", "test_count": 2 }"#,
+            r#"{ "type": "test", "event": "started", "name": "src/lib.rs - add (line 6)" }"#,
+            r#"{ "type": "test", "name": "src/lib.rs - add (line 6)", "event": "ok", "exec_time": 0.21 }"#,
+            r#"{ "type": "test", "name": "src/lib.rs - half (line 15)", "event": "failed", "exec_time": 0.34, "stdout": "thread 'main' panicked at src/lib.rs:5:1:\n" }"#,
+            r#"{ "type": "suite", "event": "failed", "passed": 1, "failed": 1, "ignored": 0 }"#,
+        ];
+        let mut p = DocParser::default();
+        let suites: Vec<DocSuite> = lines.iter().filter_map(|l| p.line(l)).collect();
+        assert_eq!(suites.len(), 1);
+        let t = &suites[0].tests;
+        assert_eq!((t[0].outcome, t[0].exec_time), (DocOutcome::Passed, Some(0.21)));
+        assert_eq!((t[1].outcome, t[1].exec_time), (DocOutcome::Failed, Some(0.34)));
+        assert!(t[1].output.contains("panicked"));
     }
 }
