@@ -174,6 +174,27 @@ pub struct CoverageRecord {
     pub files: Vec<(String, Tally, Option<Tally>)>,
 }
 
+impl CoverageRecord {
+    /// What the history keeps of a run's coverage report.
+    pub fn of(c: &crate::core::report::CoverageReport) -> Self {
+        CoverageRecord {
+            lines: (c.lines.count, c.lines.covered),
+            branches: c.branches.map(|b| (b.count, b.covered)),
+            files: c
+                .files
+                .iter()
+                .map(|f| {
+                    (
+                        f.path.clone(),
+                        (f.lines.count, f.lines.covered),
+                        f.branches.map(|b| (b.count, b.covered)),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// (count, covered).
 pub type Tally = (u64, u64);
 type CoverageHead = (i64, i64, i64, Option<i64>, Option<i64>);
@@ -724,21 +745,7 @@ impl RunRecord {
             fingerprint: run.fingerprint.clone(),
             counts: [c.total, c.passed, c.failed, c.skipped, c.xfail, c.xpass, c.cancelled],
             results,
-            coverage: s.coverage.as_ref().map(|c| CoverageRecord {
-                lines: (c.lines.count, c.lines.covered),
-                branches: c.branches.map(|b| (b.count, b.covered)),
-                files: c
-                    .files
-                    .iter()
-                    .map(|f| {
-                        (
-                            f.path.clone(),
-                            (f.lines.count, f.lines.covered),
-                            f.branches.map(|b| (b.count, b.covered)),
-                        )
-                    })
-                    .collect(),
-            }),
+            coverage: s.coverage.as_ref().map(CoverageRecord::of),
             suites: s
                 .suites
                 .iter()

@@ -49,7 +49,7 @@ pub fn merge(dirs: &[PathBuf], rules: &Rules, ws: Option<&Workspace>, out: Merge
         }
     };
     let mut record_coverage = None;
-    if let Some((cov, text)) = covered {
+    if let Some((cov, _)) = covered {
         let report = crate::core::finish::coverage_report(&cov, None, &rules.coverage, None, None);
         let gate = summary["gate"]["reasons"].as_array_mut();
         if let Some(reasons) = gate {
@@ -65,22 +65,7 @@ pub fn merge(dirs: &[PathBuf], rules: &Rules, ws: Option<&Workspace>, out: Merge
             let written = std::fs::write(path, lcov::write(&cov, &root));
             written.map_err(|e| format!("failed to write {}: {e}", path.display()))?;
         }
-        drop(text);
-        record_coverage = Some(store::CoverageRecord {
-            lines: (report.lines.count, report.lines.covered),
-            branches: report.branches.map(|b| (b.count, b.covered)),
-            files: report
-                .files
-                .iter()
-                .map(|f| {
-                    (
-                        f.path.clone(),
-                        (f.lines.count, f.lines.covered),
-                        f.branches.map(|b| (b.count, b.covered)),
-                    )
-                })
-                .collect(),
-        });
+        record_coverage = Some(store::CoverageRecord::of(&report));
         summary["coverage"] = serde_json::to_value(&report).unwrap_or(Value::Null);
     } else if out.lcov.is_some() {
         let _ = std::fs::remove_dir_all(&scratch);
