@@ -367,3 +367,38 @@ fn on_nightly_doctests_carry_their_own_times() {
         .unwrap();
     assert!(add["duration_s"].as_f64().unwrap() > 0.0, "{add}");
 }
+
+/// The first shard runs the doctests, so the merged run counts them once.
+#[test]
+fn doctests_run_in_the_first_shard_only() {
+    let base = common::state_dir().join("doc-shards");
+    let mut dirs = Vec::new();
+    for m in 1..=2 {
+        let dir = base.join(format!("shard-{m}"));
+        vigil()
+            .env("VIGIL_STATE_DIR", base.join(format!("state-{m}")))
+            .arg("run")
+            .arg(fixture("docs"))
+            .args(["--partition", &format!("hash:{m}/2"), "--out"])
+            .arg(&dir)
+            .output()
+            .unwrap();
+        let text = std::fs::read_to_string(dir.join("events.jsonl")).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(doc_results(&lines).len(), if m == 1 { 3 } else { 0 }, "shard {m}");
+        dirs.push(dir);
+    }
+    let out = vigil()
+        .current_dir(fixture("docs"))
+        .arg("merge")
+        .args(&dirs)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (merged["tests"]["total"].as_u64(), merged["tests"]["failed"].as_u64()),
+        (Some(4), Some(1)),
+        "{merged}"
+    );
+}

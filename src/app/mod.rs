@@ -192,6 +192,8 @@ impl Engine {
         }
         self.nextest.archive = archive;
         self.model.shard = true;
+        // `slice:1/N`, `hash:1/N`: the first shard runs the doctests.
+        self.model.shard_docs = partition_index(self.nextest.partition.as_deref()) == Some(1);
     }
 
     /// Writes the shard into `dir`: its JSON lines, and with coverage its
@@ -547,6 +549,12 @@ impl Engine {
         }
         self.services.shutdown().await;
     }
+}
+
+/// M of a nextest partition `kind:M/N`.
+fn partition_index(spec: Option<&str>) -> Option<u32> {
+    let (_, rest) = spec?.split_once(':')?;
+    rest.split_once('/')?.0.trim().parse().ok()
 }
 
 /// Where the last finished run's JSON lines are kept.

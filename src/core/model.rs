@@ -64,9 +64,11 @@ pub struct Model {
     /// Packages whose doctests the next rerun from a key runs (`r` on a
     /// doc suite or doctest).
     pub doc_rerun: Vec<String>,
-    /// One shard of a partitioned CI run (`--partition`): no kept listing,
-    /// no doc lane (the merge would count doctests once per shard).
+    /// One shard of a partitioned CI run (`--partition`): no kept listing.
     pub shard: bool,
+    /// This shard runs the doctests (the first one does, so the merge
+    /// counts them once).
+    pub shard_docs: bool,
 }
 
 impl Model {

@@ -457,9 +457,10 @@ fn start_request(
 }
 
 /// The packages whose doctests the run runs: every package with a lib on
-/// a full run; on a change set, those of the selected binaries and
-/// packages (the changed ones and their dependents); none for a filter,
-/// a rerun from a key, the sweep or a service's return.
+/// a full run (also `a`); on a change set, the packages the graph selects
+/// and those whose lib's tests were selected; the package of a doctest
+/// rerun with `r`; none for another filter, the sweep or a service's
+/// return, nor in a shard other than the first (they run once per run).
 fn doc_packages(
     model: &Model,
     trigger: Trigger,
@@ -467,7 +468,8 @@ fn doc_packages(
     binary_reasons: &BTreeMap<String, String>,
     package_reasons: &BTreeMap<String, String>,
 ) -> Vec<String> {
-    if !model.rules.doc_lane || model.shard || matches!(trigger, Trigger::Sweep | Trigger::Service) {
+    let other_shard = model.shard && !model.shard_docs;
+    if !model.rules.doc_lane || other_shard || matches!(trigger, Trigger::Sweep | Trigger::Service) {
         return Vec::new();
     }
     if trigger == Trigger::Key && !model.doc_rerun.is_empty() {
