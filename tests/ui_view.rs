@@ -910,3 +910,36 @@ fn r_on_a_doctest_reruns_its_packages_doctests() {
     assert_eq!(run.doc_packages, vec!["orders".to_owned()]);
     assert_eq!(run.reasons, vec!["rerun of `orders`'s doctests (key r)".to_owned()]);
 }
+
+/// A failed `assert_eq!` on a struct: the detail pane shows the diff of the
+/// two values (laid out a field per line, the changed item marked), in
+/// colour with the differing characters reversed, and in plain text with
+/// `-`/`+` and `^`.
+#[test]
+fn assertion_diff_in_the_detail_pane() {
+    let mut model = shop_model();
+    let suite = model.catalog.suite_index("orders::checkout").unwrap();
+    let s = &mut model.catalog.suites[suite];
+    let ti = s.test_index("refund_partial").unwrap();
+    let message = "thread 'refund_partial' panicked at orders/tests/checkout.rs:11:5:\n\
+                   assertion `left == right` failed\n  \
+                   left: Order { id: 7, lines: [Line { sku: \"tea\", qty: 2 }, Line { sku: \"cake\", qty: 1 }], note: \"gift\\n\" }\n \
+                   right: Order { id: 7, lines: [Line { sku: \"tea\", qty: 2 }, Line { sku: \"cake\", qty: 3 }], note: \"gift\\n\" }";
+    let f = s.tests[ti].failure.as_mut().unwrap();
+    f.message = message.to_owned();
+    f.output = message.to_owned();
+    model.ui.selected = Some(vigil::core::RowKey::Test(
+        Arc::from("orders::checkout"),
+        "refund_partial".into(),
+    ));
+    let plain = Theme { colour: false };
+    insta::assert_snapshot!(text(&draw(&model, 120, 35, plain)));
+    let b = draw(&model, 120, 35, COLOUR);
+    let (x, y) = find(&b, "qty: 3").expect("the right value's changed line");
+    // `3` is the differing character: reversed, green.
+    let cell = &b[(x + 5, y)];
+    assert_eq!(cell.symbol(), "3");
+    assert!(cell.modifier.contains(Modifier::REVERSED) && cell.fg == Color::Green);
+    let (x, y) = find(&b, "qty: 1").unwrap();
+    assert_eq!(b[(x + 5, y)].fg, Color::Red);
+}

@@ -76,6 +76,9 @@ pub fn tally(model: &Model, run: u32) -> Tally {
                         service: super::gating::failure_notes(model, &suite.binary_id, &test.name)
                             .into_iter()
                             .next(),
+                        assertion: f.and_then(|f| {
+                            super::assertion::parse(&f.message).or_else(|| super::assertion::parse(&f.output))
+                        }),
                     });
                 }
                 TestState::Xpass => {

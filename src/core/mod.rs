@@ -3,6 +3,7 @@
 //! terminals or the wall clock; time arrives as data (`Duration` since the
 //! app's start), so every scenario can be replayed in a test without sleeping.
 
+pub mod assertion;
 pub mod batching;
 pub mod budget;
 pub mod catalog;

@@ -228,6 +228,10 @@ pub struct FailureSummary {
     /// A service it needs that went down around the failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service: Option<String>,
+    /// The two values of a failed `assert_eq!`/`assert_ne!`, when vigil
+    /// could read them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<super::assertion::Assertion>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

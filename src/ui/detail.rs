@@ -239,6 +239,14 @@ fn test_lines<'a>(
             )));
         }
     }
+    if let Some(a) = t
+        .failure
+        .as_ref()
+        .and_then(|f| crate::core::assertion::parse(&f.message).or_else(|| crate::core::assertion::parse(&f.output)))
+    {
+        lines.push(Line::from(""));
+        lines.extend(assertion_diff(&a, theme));
+    }
     if let Some(f) = &t.failure {
         lines.push(Line::from(""));
         let location = f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line));
@@ -291,4 +299,48 @@ pub fn build_errors(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) 
             .block(Block::bordered().title(title).border_style(theme.fg(Color::Red))),
         area,
     );
+}
+
+/// The diff of a failed assertion's values: `-` left (red), `+` right
+/// (green), the differing characters reversed; without colour, `^` under
+/// them instead.
+pub fn assertion_diff(a: &crate::core::assertion::Assertion, theme: Theme) -> Vec<Line<'static>> {
+    use crate::core::assertion::{diff, plain, DiffLine};
+    let d = diff(&a.left, &a.right);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("- left", theme.fg(Color::Red)),
+        Span::styled(" / ", theme.dim()),
+        Span::styled("+ right", theme.fg(Color::Green)),
+    ])];
+    if !theme.colour {
+        lines.extend(plain(&d).into_iter().map(Line::from));
+        return lines;
+    }
+    for l in d {
+        match l {
+            DiffLine::Same(t) => lines.push(Line::from(Span::styled(format!("  {t}"), theme.dim()))),
+            DiffLine::Fold(n) => lines.push(Line::from(Span::styled(
+                format!("  … {n} identical line{} …", if n == 1 { "" } else { "s" }),
+                theme.dim(),
+            ))),
+            DiffLine::Left { text, span } => lines.push(marked("- ", &text, span, Color::Red, theme)),
+            DiffLine::Right { text, span } => lines.push(marked("+ ", &text, span, Color::Green, theme)),
+        }
+    }
+    lines
+}
+
+/// A changed line, the span where it differs reversed.
+fn marked(mark: &str, text: &str, span: Option<(usize, usize)>, colour: Color, theme: Theme) -> Line<'static> {
+    let style = theme.fg(colour);
+    let chars: Vec<char> = text.chars().collect();
+    let (s, e) = span.unwrap_or((0, 0));
+    let (s, e) = (s.min(chars.len()), e.min(chars.len()));
+    let part = |from: usize, to: usize| chars[from..to].iter().collect::<String>();
+    Line::from(vec![
+        Span::styled(mark.to_owned(), style.add_modifier(Modifier::BOLD)),
+        Span::styled(part(0, s), style),
+        Span::styled(part(s, e), style.add_modifier(Modifier::REVERSED | Modifier::BOLD)),
+        Span::styled(part(e, chars.len()), style),
+    ])
 }
