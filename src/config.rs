@@ -51,6 +51,8 @@ pub enum ConfigError {
 pub struct Config {
     /// "tests" or "binaries".
     pub selection: Option<Spanned<String>>,
+    /// "bell" or "off".
+    pub notify: Option<Spanned<String>>,
     #[serde(default)]
     pub suites: SuitesConfig,
     #[serde(default)]
@@ -389,6 +391,18 @@ impl Settings {
         }
         rules.services = services(&config.service, text)?;
         rules.doc_lane = config.lanes.doc.unwrap_or(true);
+        if let Some(n) = &config.notify {
+            rules.bell = match n.get_ref().as_str() {
+                "bell" => true,
+                "off" => false,
+                other => {
+                    return Err(format!(
+                        "`notify` must be \"bell\" or \"off\", not {other:?} (line {})",
+                        line_of(text, n.span().start)
+                    ))
+                }
+            };
+        }
         Ok(Settings {
             rules,
             coverage: mode(&c.mode, "coverage.mode", text)?,

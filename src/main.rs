@@ -487,6 +487,7 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
         engine.request(vigil::core::Trigger::Manual, Selection::All);
         vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);
         let mut view = app::Interactive::new(engine, terminal, vigil::ui::theme::Theme::from_env());
+        view.real_terminal = true;
         view.run().await
     });
     let _ = execute!(std::io::stdout(), DisableMouseCapture);

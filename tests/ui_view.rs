@@ -943,3 +943,98 @@ fn assertion_diff_in_the_detail_pane() {
     let (x, y) = find(&b, "qty: 1").unwrap();
     assert_eq!(b[(x + 5, y)].fg, Color::Red);
 }
+
+/// A writer the test can read back (the view's terminal sequences).
+#[derive(Clone, Default)]
+struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn tiny_run(view: &mut Interactive<TestBackend>, run: u32, fail: bool, at: u64) {
+    view.handle(Msg::RunRequested {
+        trigger: Trigger::Key,
+        selection: Selection::All,
+        at: ms(at),
+    });
+    view.handle(Msg::Listed {
+        run,
+        suites: vec![ListedSuite {
+            binary_id: Arc::from("a"),
+            package: "a".into(),
+            binary_name: "a".into(),
+            kind: "lib".into(),
+            binary_path: "/t/a".into(),
+            tests: vec![ListedTest {
+                name: "t".into(),
+                ignored: false,
+                selected: true,
+            }],
+        }],
+        at: ms(at + 1),
+    });
+    let ev = |kind| Msg::Test {
+        run,
+        event: vigil::core::TestEvent {
+            binary_id: Arc::from("a"),
+            name: "t".into(),
+            kind,
+        },
+        at: ms(at + 2),
+    };
+    view.handle(ev(vigil::core::TestEventKind::Started { attempt: 1 }));
+    view.handle(ev(if fail {
+        vigil::core::TestEventKind::Failed {
+            exec_time: None,
+            failure: vigil::core::test_state::Failure {
+                message: "boom".into(),
+                output: "it went boom".into(),
+                location: None,
+            },
+        }
+    } else {
+        vigil::core::TestEventKind::Passed { exec_time: None }
+    }));
+    view.handle(Msg::RunExited {
+        run,
+        exit: if fail { ToolExit::TestsFailed } else { ToolExit::Success },
+        stderr: String::new(),
+        at: ms(at + 3),
+    });
+}
+
+/// `y` puts the selected failure on the clipboard with OSC 52; with
+/// `notify = "bell"` the bell rings when a run goes red, and again when it
+/// goes back to green — not while it stays red.
+#[test]
+fn y_copies_with_osc52_and_the_bell_rings_on_a_flip() {
+    let settings = Settings::parse("notify = \"bell\"\n").unwrap();
+    let engine = Engine::dry(Default::default(), settings);
+    let mut view = Interactive::new(engine, Terminal::new(TestBackend::new(100, 30)).unwrap(), COLOUR);
+    let out = Shared::default();
+    view.out = Box::new(out.clone());
+    tiny_run(&mut view, 1, false, 0);
+    tiny_run(&mut view, 2, true, 100);
+    tiny_run(&mut view, 3, true, 200);
+    tiny_run(&mut view, 4, false, 300);
+    let bytes = out.0.lock().unwrap().clone();
+    assert_eq!(bytes, b"\x07\x07", "red, then green again");
+    tiny_run(&mut view, 5, true, 400);
+    out.0.lock().unwrap().clear();
+    view.engine.model.ui.selected = Some(vigil::core::RowKey::Test(Arc::from("a"), "t".into()));
+    view.handle(Msg::Key {
+        key: Key::Char('y'),
+        at: ms(500),
+    });
+    let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let expected = vigil::app::osc52("a t\nboom\n\nit went boom");
+    assert_eq!(written, expected);
+    assert!(written.starts_with("\x1b]52;c;") && written.ends_with('\x07'));
+}

@@ -151,12 +151,7 @@ impl DocParser {
     }
 }
 
-/// `src/lib.rs - Money::new (line 20)` → (`src/lib.rs`, 20).
-pub fn location(name: &str) -> Option<(String, u32)> {
-    let (file, rest) = name.split_once(" - ")?;
-    let line = rest.rsplit_once("(line ")?.1.split(')').next()?.parse().ok()?;
-    Some((file.to_owned(), line))
-}
+pub use crate::core::locate::doctest as location;
 
 /// The package a crate name stands for, and its directory relative to the
 /// workspace root.

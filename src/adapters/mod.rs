@@ -4,6 +4,7 @@
 pub mod clock;
 pub mod coverage;
 pub mod doctests;
+pub mod editor;
 pub mod fingerprint;
 pub mod html;
 pub mod inputs;

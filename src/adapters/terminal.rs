@@ -1,6 +1,7 @@
 //! The terminal as a message source: a thread blocks on crossterm's event
 //! reader and sends keys, wheel scrolls and resizes into the loop.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind};
@@ -9,8 +10,34 @@ use tokio::sync::mpsc;
 use super::clock::Clock;
 use crate::core::{Key, Msg};
 
+/// Set while an editor has the terminal: the reader stops reading keys.
+static PAUSED: AtomicBool = AtomicBool::new(false);
+/// The reader has seen `PAUSED` and is not inside a read.
+static IDLE: AtomicBool = AtomicBool::new(false);
+
+/// Pauses (or resumes) the key reader; pausing returns once it is idle
+/// (at most a poll interval), so no key meant for the editor is taken.
+pub fn pause(on: bool) {
+    PAUSED.store(on, Ordering::SeqCst);
+    if on {
+        let until = std::time::Instant::now() + Duration::from_millis(400);
+        while !IDLE.load(Ordering::SeqCst) && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
 pub fn spawn_reader(tx: mpsc::UnboundedSender<Msg>, clock: Clock) {
     std::thread::spawn(move || loop {
+        if PAUSED.load(Ordering::SeqCst) {
+            IDLE.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            if tx.is_closed() {
+                return;
+            }
+            continue;
+        }
+        IDLE.store(false, Ordering::SeqCst);
         // Poll with a timeout so the thread notices a closed loop and ends.
         match event::poll(Duration::from_millis(250)) {
             Ok(true) => {}

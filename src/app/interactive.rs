@@ -1,6 +1,7 @@
 //! The interactive view: the engine under the terminal, drawing when the
 //! model changed.
 
+use std::io::Write;
 use std::time::Duration;
 
 use ratatui::backend::Backend;
@@ -42,6 +43,13 @@ pub struct Interactive<B: Backend> {
     /// When set, each key's latency from press to its frame is kept here
     /// (the responsiveness benchmark reads it).
     pub key_latencies: Option<Vec<Duration>>,
+    /// Where terminal sequences outside ratatui go (OSC 52, the bell):
+    /// stdout, or a buffer in tests.
+    pub out: Box<dyn std::io::Write>,
+    /// The backend is the real terminal (an editor can take it over).
+    pub real_terminal: bool,
+    /// A location to open in the editor once the messages are handled.
+    pending_edit: Option<crate::core::effect::EditTarget>,
 }
 
 impl<B: Backend> Interactive<B> {
@@ -57,6 +65,9 @@ impl<B: Backend> Interactive<B> {
             input: false,
             keys_pending: Vec::new(),
             key_latencies: None,
+            out: Box::new(std::io::stdout()),
+            real_terminal: false,
+            pending_edit: None,
         }
     }
 
@@ -114,6 +125,15 @@ impl<B: Backend> Interactive<B> {
                 | Effect::Doctests { .. }
                 | Effect::StartService { .. }
                 | Effect::CollectCoverage { .. } => {}
+                Effect::Copy { text } => {
+                    let _ = write!(self.out, "{}", osc52(&text));
+                    let _ = self.out.flush();
+                }
+                Effect::Bell => {
+                    let _ = self.out.write_all(b"\x07");
+                    let _ = self.out.flush();
+                }
+                Effect::Edit(target) => self.pending_edit = Some(target),
             }
         }
         quit
@@ -176,6 +196,9 @@ impl<B: Backend> Interactive<B> {
             if quit {
                 break;
             }
+            if let Some(target) = self.pending_edit.take() {
+                self.edit(target)?;
+            }
             if self.dirty && (self.input || self.last_draw.is_none_or(|t| now >= t + FRAME)) {
                 self.draw()?;
             }
@@ -183,6 +206,74 @@ impl<B: Backend> Interactive<B> {
         signals.abort();
         self.engine.shutdown(false).await;
         Ok(())
+    }
+
+    /// Opens `target` in the user's editor. A terminal editor gets the
+    /// terminal: the view leaves the alternate screen, the key reader
+    /// pauses, vigil waits, then comes back as it was. A GUI editor is
+    /// started and left to run.
+    pub fn edit(&mut self, target: crate::core::effect::EditTarget) -> std::io::Result<()> {
+        use crate::adapters::editor;
+        use crate::core::effect::EditTarget;
+        let (path, line) = match target {
+            EditTarget::At { path, line } => (path, Some(line)),
+            EditTarget::TestFn { dirs, name } => match editor::find_test(&dirs, &name) {
+                Some((p, l)) => (p, Some(l)),
+                None => {
+                    self.engine.model.ui.note = Some(format!("the definition of `{name}` was not found"));
+                    self.dirty = true;
+                    return Ok(());
+                }
+            },
+        };
+        let Some(cmd) = editor::from_env().and_then(|e| editor::command(&e, &path, line)) else {
+            self.engine.model.ui.note = Some("set $VISUAL or $EDITOR to open files from vigil".into());
+            self.dirty = true;
+            return Ok(());
+        };
+        self.engine.log.line(&format!("edit: {} {}", cmd.program, cmd.args.join(" ")));
+        if !cmd.wait {
+            let child = std::process::Command::new(&cmd.program)
+                .args(&cmd.args)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            self.engine.model.ui.note = Some(match child {
+                // Reaped when it ends, so it never lingers as a zombie.
+                Ok(mut c) => {
+                    std::thread::spawn(move || c.wait());
+                    format!("opened {} in {}", path.display(), cmd.program)
+                }
+                Err(e) => format!("failed to run {}: {e}", cmd.program),
+            });
+            self.dirty = true;
+            return Ok(());
+        }
+        if !self.real_terminal {
+            self.engine.model.ui.note = Some("a terminal editor needs the real terminal".into());
+            return Ok(());
+        }
+        use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+        use ratatui::crossterm::terminal::{
+            disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+        };
+        crate::adapters::terminal::pause(true);
+        let mut stdout = std::io::stdout();
+        let _ = ratatui::crossterm::execute!(stdout, DisableMouseCapture, LeaveAlternateScreen);
+        let _ = disable_raw_mode();
+        let status = std::process::Command::new(&cmd.program).args(&cmd.args).status();
+        let _ = enable_raw_mode();
+        let _ = ratatui::crossterm::execute!(stdout, EnterAlternateScreen, EnableMouseCapture);
+        crate::adapters::terminal::pause(false);
+        self.engine.model.ui.note = Some(match status {
+            Ok(s) if s.success() => format!("back from {}", cmd.program),
+            Ok(s) => format!("{} exited with {s}", cmd.program),
+            Err(e) => format!("failed to run {}: {e}", cmd.program),
+        });
+        self.terminal.clear().map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.dirty = true;
+        self.draw()
     }
 
     fn sample(&mut self) {
@@ -206,5 +297,40 @@ async fn sleep_until(at: Option<Instant>) {
     match at {
         Some(t) => tokio::time::sleep_until(t).await,
         None => std::future::pending().await,
+    }
+}
+
+/// OSC 52: put `text` on the clipboard of the terminal (and of tmux with
+/// `set-clipboard on`, and over SSH).
+pub fn osc52(text: &str) -> String {
+    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn base64_matches_the_standard() {
+        assert_eq!(super::base64(b""), "");
+        assert_eq!(super::base64(b"f"), "Zg==");
+        assert_eq!(super::base64(b"fo"), "Zm8=");
+        assert_eq!(super::base64(b"foo"), "Zm9v");
+        assert_eq!(super::base64(b"foob"), "Zm9vYg==");
+        assert_eq!(super::osc52("hi"), "\x1b]52;c;aGk=\x07");
     }
 }

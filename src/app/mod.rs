@@ -10,7 +10,7 @@ pub mod merge;
 mod signals;
 
 pub use headless::{run_once, watch_headless, Finished};
-pub use interactive::Interactive;
+pub use interactive::{osc52, Interactive};
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -378,7 +378,7 @@ impl Engine {
                     }
                     rest.push(Effect::Emit(report));
                 }
-                Effect::Quit => rest.push(effect),
+                Effect::Quit | Effect::Edit(_) | Effect::Copy { .. } | Effect::Bell => rest.push(effect),
             }
         }
         rest

@@ -68,6 +68,12 @@ pub enum Effect {
     },
     /// Run the doctests of these packages (`cargo test --doc`).
     Doctests { run: u32, packages: Vec<String> },
+    /// Open a location in the user's editor.
+    Edit(EditTarget),
+    /// Put text on the clipboard through the terminal (OSC 52).
+    Copy { text: String },
+    /// Ring the terminal's bell (`notify = "bell"`).
+    Bell,
     /// Leave the interactive view (after stopping any run).
     Quit,
 }
@@ -76,4 +82,16 @@ impl Effect {
     pub fn emit(report: Report) -> Self {
         Effect::Emit(Box::new(report))
     }
+}
+
+/// What `e` opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EditTarget {
+    /// A file (absolute) at a line.
+    At { path: std::path::PathBuf, line: u32 },
+    /// A test's definition: `fn <name>` in the `.rs` files under `dirs`.
+    TestFn {
+        dirs: Vec<std::path::PathBuf>,
+        name: String,
+    },
 }

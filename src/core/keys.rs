@@ -113,6 +113,8 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Enter => toggle_fold(model),
         Key::Char('r') => return rerun_selected(model, at),
         Key::Char('o') => return open_covered(model).into(),
+        Key::Char('e') => return edit(model).into(),
+        Key::Char('y') => return copy(model).into(),
         Key::Char('x') => {
             // Selection misses, seen: the header stops showing them.
             model.ui.note = if model.sweep.misses.is_empty() {
@@ -132,6 +134,111 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         _ => {}
     }
     KeyOutcome::default()
+}
+
+/// `e`: the selected failure's location (else the test's definition), the
+/// selected line of a coverage source, or the build's first diagnostic.
+fn edit(model: &mut Model) -> Vec<Effect> {
+    use super::effect::EditTarget;
+    let root = model.workspace.root.clone();
+    let build_failed = model.current_run().is_some_and(|r| {
+        (!r.build_errors.is_empty() && r.phase != super::run::Phase::Running)
+            || r.outcome == Some(super::run::Outcome::ListFailed)
+    });
+    if model.ui.tab == Tab::Coverage {
+        if let Some((path, _)) = &model.ui.source {
+            let line = model.ui.source_line.max(1) as u32;
+            return vec![Effect::Edit(EditTarget::At {
+                path: root.join(path),
+                line,
+            })];
+        }
+    } else if model.ui.tab == Tab::Tests && build_failed {
+        let at = model
+            .current_run()
+            .into_iter()
+            .flat_map(|r| &r.build_errors)
+            .find_map(|d| super::locate::diagnostic(&d.rendered));
+        if let Some((file, line)) = at {
+            return vec![Effect::Edit(EditTarget::At {
+                path: root.join(file),
+                line,
+            })];
+        }
+    } else if model.ui.tab == Tab::Tests {
+        if let Some(RowKey::Test(b, name)) = selected_key(model) {
+            let Some(suite) = model.catalog.suite(&b) else { return Vec::new() };
+            let test = suite.test_index(&name).map(|i| &suite.tests[i]);
+            if let Some(l) = test.and_then(|t| t.failure.as_ref()).and_then(|f| f.location.as_ref()) {
+                return vec![Effect::Edit(EditTarget::At {
+                    path: root.join(&l.file),
+                    line: l.line,
+                })];
+            }
+            let dirs = model
+                .workspace
+                .packages
+                .iter()
+                .filter(|p| p.name == suite.package)
+                .map(|p| p.manifest_dir.clone())
+                .collect();
+            let name = match suite.suite_type {
+                // `src/lib.rs - Money::new (line 12)`: the example's line.
+                super::catalog::SuiteType::Doc => {
+                    if let Some((file, line)) = super::locate::doctest(&name) {
+                        let dir = model
+                            .workspace
+                            .packages
+                            .iter()
+                            .find(|p| p.name == suite.package)
+                            .map_or(root.clone(), |p| p.manifest_dir.clone());
+                        return vec![Effect::Edit(EditTarget::At {
+                            path: dir.join(file),
+                            line,
+                        })];
+                    }
+                    name
+                }
+                _ => name,
+            };
+            return vec![Effect::Edit(EditTarget::TestFn { dirs, name })];
+        }
+    }
+    model.ui.note = Some("nothing to open here: select a test, a coverage line or a build error".into());
+    Vec::new()
+}
+
+/// The selected tree row's key.
+fn selected_key(model: &Model) -> Option<RowKey> {
+    let rows = rows(model);
+    rows.get(selected_index(&rows, model)).map(|r| r.key(model))
+}
+
+/// `y`: the selected failure (test, message, location, output) onto the
+/// clipboard.
+fn copy(model: &mut Model) -> Vec<Effect> {
+    let Some(RowKey::Test(b, name)) = selected_key(model) else {
+        model.ui.note = Some("select a failed test to copy it".into());
+        return Vec::new();
+    };
+    let failure = model
+        .catalog
+        .suite(&b)
+        .and_then(|s| s.test_index(&name).map(|i| &s.tests[i]))
+        .and_then(|t| t.failure.as_ref());
+    let Some(f) = failure else {
+        model.ui.note = Some(format!("{b} {name} has no failure to copy"));
+        return Vec::new();
+    };
+    let mut text = format!("{b} {name}\n");
+    if let Some(l) = &f.location {
+        text.push_str(&format!("at {}:{}:{}\n", l.file, l.line, l.column));
+    }
+    text.push_str(&f.message);
+    text.push_str("\n\n");
+    text.push_str(&f.output);
+    model.ui.note = Some(format!("copied {b} {name} (OSC 52)"));
+    vec![Effect::Copy { text }]
 }
 
 /// `s` in the services view: start (or restart) the selected service with

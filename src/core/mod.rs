@@ -20,6 +20,7 @@ pub mod history;
 pub mod hygiene;
 pub mod inputs;
 pub mod keys;
+pub mod locate;
 pub mod model;
 pub mod msg;
 pub mod patch;

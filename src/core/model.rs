@@ -61,6 +61,9 @@ pub struct Model {
     /// Watching for changes (services are then probed all the time, and a
     /// service that comes back reruns what it blocked).
     pub watching: bool,
+    /// Whether the last finished run passed its gate (the bell rings when
+    /// that flips).
+    pub last_green: Option<bool>,
     /// Packages whose doctests the next rerun from a key runs (`r` on a
     /// doc suite or doctest).
     pub doc_rerun: Vec<String>,

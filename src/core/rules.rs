@@ -32,6 +32,9 @@ pub struct Rules {
     /// Run the doctests of the selected packages after nextest
     /// (`lanes.doc`).
     pub doc_lane: bool,
+    /// Ring the terminal's bell when a run goes from green to red or back
+    /// (`notify = "bell"`).
+    pub bell: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -58,6 +61,7 @@ impl Default for Rules {
             patch_coverage: None,
             services: Vec::new(),
             doc_lane: true,
+            bell: false,
         }
     }
 }

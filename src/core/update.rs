@@ -1076,6 +1076,13 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
             coverage: summary.coverage.as_ref().map(|c| c.lines.percent),
         });
     }
+    if outcome != Outcome::Cancelled {
+        let green = summary.gate.passed;
+        if model.rules.bell && model.last_green.is_some_and(|was| was != green) {
+            fx.push(Effect::Bell);
+        }
+        model.last_green = Some(green);
+    }
     fx.push(Effect::emit(Report::RunFinished(Box::new(summary))));
     settle_sweep(model, run, fx);
     if let Some((trigger, selection)) = model.queued.take() {

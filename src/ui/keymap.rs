@@ -60,6 +60,14 @@ pub const KEYMAP: &[Binding] = &[
         action: "on a test: open the coverage view at the lines it covers",
     },
     Binding {
+        keys: "e",
+        action: "open the failure's location (else the test) in $VISUAL / $EDITOR; also a coverage line or build error",
+    },
+    Binding {
+        keys: "y",
+        action: "copy the selected failure (test, message, location, output) to the clipboard (OSC 52)",
+    },
+    Binding {
         keys: "x",
         action: "acknowledge the selection misses the idle sweep found",
     },

@@ -310,8 +310,14 @@ fn status(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
 
 fn help(frame: &mut Frame, theme: Theme) {
     let area = frame.area();
-    let width = area.width.min(96);
-    let height = (keymap::KEYMAP.len() as u16 + 4).min(area.height);
+    let width = area.width.min(116);
+    // Each binding's rows once wrapped to the box.
+    let inner = width.saturating_sub(2).max(1) as usize;
+    let rows: usize = keymap::KEYMAP
+        .iter()
+        .map(|b| (23 + b.action.chars().count()).div_ceil(inner))
+        .sum();
+    let height = (rows as u16 + 2).min(area.height);
     let rect = Rect::new(
         area.x + (area.width - width) / 2,
         area.y + (area.height - height) / 2,
