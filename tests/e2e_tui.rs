@@ -237,3 +237,81 @@ fn a_panic_stops_the_service_vigil_started() {
     assert!(left.is_empty(), "no service is left: {left:?}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// An editor stand-in: a script called `name` that records its arguments.
+fn editor_script(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).unwrap();
+    let args = dir.join(format!("{name}.args"));
+    let script = dir.join(name);
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\nsleep 0.3\n", args.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, args)
+}
+
+/// `e` on the failed test: a terminal editor (here "vim") gets `+LINE
+/// file` and the terminal, and the view comes back as it was; a GUI one
+/// ("code") gets `--goto file:line` and is not waited for. `y` copies the
+/// failure through OSC 52, which tmux (`set-clipboard on`) takes into its
+/// buffer.
+#[test]
+fn e_opens_the_failure_in_the_editor_and_y_copies_it() {
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop");
+    let dir = common::state_dir().join("editors");
+    let (vim, vim_args) = editor_script(&dir, "vim");
+    let (code, code_args) = editor_script(&dir, "code");
+    let line = shell_line(
+        &format!("VISUAL= EDITOR={}", vim.display()),
+        &shop.display().to_string(),
+    );
+    let Some(tmux) = Tmux::start("editor", &line) else {
+        return;
+    };
+    tmux.run(&["set-option", "-g", "set-clipboard", "on"]);
+    tmux.wait_for("the run to finish", |s| s.contains("run 1 · manual · failed"));
+    tmux.keys(&["e"]);
+    let screen = tmux.wait_for("vigil to come back", |s| s.contains("back from"));
+    assert!(screen.contains("refund_partial"), "the view is as it was:\n{screen}");
+    let args = std::fs::read_to_string(&vim_args).unwrap();
+    assert_eq!(
+        args.trim(),
+        format!("+11 {}", shop.join("orders/tests/checkout.rs").display())
+    );
+
+    tmux.keys(&["y"]);
+    tmux.wait_for("the copy", |s| s.contains("copied orders::checkout refund_partial"));
+    let buffer = String::from_utf8_lossy(&tmux.run(&["show-buffer"]).stdout).into_owned();
+    assert!(
+        buffer.starts_with("orders::checkout refund_partial\nat orders/tests/checkout.rs:11:5"),
+        "{buffer}"
+    );
+    assert!(buffer.contains("refund must keep the fee"));
+    tmux.keys(&["q"]);
+    tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+
+    // A GUI editor: not waited for.
+    let line = shell_line(&format!("VISUAL={}", code.display()), &shop.display().to_string());
+    let Some(tmux) = Tmux::start("gui-editor", &line) else {
+        return;
+    };
+    tmux.wait_for("the run to finish", |s| s.contains("run 1 · manual · failed"));
+    tmux.keys(&["e"]);
+    tmux.wait_for("the editor to be started", |s| {
+        s.contains("opened") && s.contains("in ")
+    });
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !code_args.exists() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let args = std::fs::read_to_string(&code_args).unwrap();
+    assert_eq!(
+        args.trim(),
+        format!("--goto {}:11", shop.join("orders/tests/checkout.rs").display())
+    );
+    tmux.keys(&["q"]);
+    tmux.wait_for("vigil to exit", |s| s.contains("EXITED:0"));
+}

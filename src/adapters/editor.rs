@@ -32,9 +32,37 @@ pub fn command(editor: &str, file: &Path, line: Option<u32>) -> Option<EditorCom
         .unwrap_or_default();
     let file_s = file.display().to_string();
     let terminal = [
-        "vi", "vim", "nvim", "emacs", "emacsclient", "hx", "helix", "nano", "micro", "kak", "joe", "ne", "mg", "ed",
+        "vi",
+        "vim",
+        "nvim",
+        "emacs",
+        "emacsclient",
+        "hx",
+        "helix",
+        "nano",
+        "micro",
+        "kak",
+        "joe",
+        "ne",
+        "mg",
+        "ed",
     ];
-    let plus_line = ["vi", "vim", "nvim", "gvim", "emacs", "emacsclient", "hx", "helix", "nano", "micro", "kak", "joe", "ne", "mg"];
+    let plus_line = [
+        "vi",
+        "vim",
+        "nvim",
+        "gvim",
+        "emacs",
+        "emacsclient",
+        "hx",
+        "helix",
+        "nano",
+        "micro",
+        "kak",
+        "joe",
+        "ne",
+        "mg",
+    ];
     match (name.as_str(), line) {
         ("code" | "code-insiders" | "codium" | "cursor", Some(l)) => {
             args.push("--goto".into());
@@ -94,10 +122,18 @@ mod tests {
         let c = command("code -w", f, Some(7)).unwrap();
         assert_eq!(
             (c.program.as_str(), c.args, c.wait),
-            ("code", vec!["-w".to_owned(), "--goto".into(), "/w/src/lib.rs:7".into()], false)
+            (
+                "code",
+                vec!["-w".to_owned(), "--goto".into(), "/w/src/lib.rs:7".into()],
+                false
+            )
         );
         let c = command("gedit", f, Some(7)).unwrap();
-        assert_eq!((c.args, c.wait), (vec!["/w/src/lib.rs".to_owned()], false), "others: just the file");
+        assert_eq!(
+            (c.args, c.wait),
+            (vec!["/w/src/lib.rs".to_owned()], false),
+            "others: just the file"
+        );
         let c = command("emacs -nw", f, None).unwrap();
         assert_eq!((c.args, c.wait), (vec!["-nw".to_owned(), "/w/src/lib.rs".into()], true));
         assert!(command("  ", f, None).is_none());

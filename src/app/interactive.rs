@@ -231,7 +231,9 @@ impl<B: Backend> Interactive<B> {
             self.dirty = true;
             return Ok(());
         };
-        self.engine.log.line(&format!("edit: {} {}", cmd.program, cmd.args.join(" ")));
+        self.engine
+            .log
+            .line(&format!("edit: {} {}", cmd.program, cmd.args.join(" ")));
         if !cmd.wait {
             let child = std::process::Command::new(&cmd.program)
                 .args(&cmd.args)
@@ -271,7 +273,9 @@ impl<B: Backend> Interactive<B> {
             Ok(s) => format!("{} exited with {s}", cmd.program),
             Err(e) => format!("failed to run {}: {e}", cmd.program),
         });
-        self.terminal.clear().map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.terminal
+            .clear()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         self.dirty = true;
         self.draw()
     }
@@ -310,7 +314,10 @@ fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(TABLE[(n >> (18 - 6 * i)) as usize & 63] as char);

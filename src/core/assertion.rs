@@ -48,10 +48,7 @@ fn std_values(text: &str) -> Option<Assertion> {
         .iter()
         .skip(1)
         .position(|l| {
-            l.starts_with("stack backtrace:")
-                || l.starts_with("note: ")
-                || l.starts_with("thread '")
-                || l.is_empty()
+            l.starts_with("stack backtrace:") || l.starts_with("note: ") || l.starts_with("thread '") || l.is_empty()
         })
         .map_or(lines.len() - r, |p| p + 1);
     let value = |from: usize, to: usize, prefix: &str| {
@@ -101,8 +98,14 @@ fn pretty_values(text: &str) -> Option<Assertion> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DiffLine {
     Same(String),
-    Left { text: String, span: Option<(usize, usize)> },
-    Right { text: String, span: Option<(usize, usize)> },
+    Left {
+        text: String,
+        span: Option<(usize, usize)>,
+    },
+    Right {
+        text: String,
+        span: Option<(usize, usize)>,
+    },
     /// This many unchanged lines, folded.
     Fold(usize),
 }
@@ -188,8 +191,14 @@ pub fn diff(left: &str, right: &str) -> Vec<DiffLine> {
     // LCS table (values are small; a pathological size falls back to
     // "all of left, then all of right").
     if a.len().saturating_mul(b.len()) > 4_000_000 {
-        raw.extend(a.iter().map(|t| DiffLine::Left { text: t.to_string(), span: None }));
-        raw.extend(b.iter().map(|t| DiffLine::Right { text: t.to_string(), span: None }));
+        raw.extend(a.iter().map(|t| DiffLine::Left {
+            text: t.to_string(),
+            span: None,
+        }));
+        raw.extend(b.iter().map(|t| DiffLine::Right {
+            text: t.to_string(),
+            span: None,
+        }));
     } else {
         let mut t = vec![vec![0u32; b.len() + 1]; a.len() + 1];
         for i in (0..a.len()).rev() {
@@ -209,10 +218,16 @@ pub fn diff(left: &str, right: &str) -> Vec<DiffLine> {
                 j += 1;
             } else if i < a.len() && (j == b.len() || t[i + 1][j] >= t[i][j + 1]) {
                 // Left first: a change reads as the old line, then the new.
-                raw.push(DiffLine::Left { text: a[i].to_owned(), span: None });
+                raw.push(DiffLine::Left {
+                    text: a[i].to_owned(),
+                    span: None,
+                });
                 i += 1;
             } else {
-                raw.push(DiffLine::Right { text: b[j].to_owned(), span: None });
+                raw.push(DiffLine::Right {
+                    text: b[j].to_owned(),
+                    span: None,
+                });
                 j += 1;
             }
         }
@@ -226,7 +241,10 @@ pub fn diff(left: &str, right: &str) -> Vec<DiffLine> {
 fn pair_spans(lines: &mut [DiffLine]) {
     let mut i = 0;
     while i < lines.len() {
-        let lefts = lines[i..].iter().take_while(|l| matches!(l, DiffLine::Left { .. })).count();
+        let lefts = lines[i..]
+            .iter()
+            .take_while(|l| matches!(l, DiffLine::Left { .. }))
+            .count();
         let rights = lines[i + lefts..]
             .iter()
             .take_while(|l| matches!(l, DiffLine::Right { .. }))
@@ -328,7 +346,10 @@ mod tests {
     #[test]
     fn std_values_parse_single_and_multi_line() {
         let a = parse(STRUCT).unwrap();
-        assert!(a.left.starts_with("Order { id: 1") && a.right.contains("\"pie\""), "{a:?}");
+        assert!(
+            a.left.starts_with("Order { id: 1") && a.right.contains("\"pie\""),
+            "{a:?}"
+        );
         let a = parse(ESCAPES).unwrap();
         assert_eq!((a.left.as_str(), a.right.as_str()), ("\"ab\\tc\"", "\"abc\""));
         let a = parse(MULTI).unwrap();

@@ -166,8 +166,10 @@ fn edit(model: &mut Model) -> Vec<Effect> {
             })];
         }
     } else if model.ui.tab == Tab::Tests {
-        if let Some(RowKey::Test(b, name)) = selected_key(model) {
-            let Some(suite) = model.catalog.suite(&b) else { return Vec::new() };
+        if let Some((b, name)) = selected_test(model) {
+            let Some(suite) = model.catalog.suite(&b) else {
+                return Vec::new();
+            };
             let test = suite.test_index(&name).map(|i| &suite.tests[i]);
             if let Some(l) = test.and_then(|t| t.failure.as_ref()).and_then(|f| f.location.as_ref()) {
                 return vec![Effect::Edit(EditTarget::At {
@@ -208,16 +210,29 @@ fn edit(model: &mut Model) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The selected tree row's key.
-fn selected_key(model: &Model) -> Option<RowKey> {
+/// The selected test; on a suite or module row, its first failed test.
+fn selected_test(model: &Model) -> Option<(std::sync::Arc<str>, String)> {
     let rows = rows(model);
-    rows.get(selected_index(&rows, model)).map(|r| r.key(model))
+    let key = rows.get(selected_index(&rows, model)).map(|r| r.key(model))?;
+    let first_failed = |b: &std::sync::Arc<str>, prefix: &str| {
+        model.catalog.suite(b).and_then(|s| {
+            s.tests
+                .iter()
+                .find(|t| t.failure.is_some() && t.name.starts_with(prefix))
+                .map(|t| (b.clone(), t.name.clone()))
+        })
+    };
+    match key {
+        RowKey::Test(b, n) => Some((b, n)),
+        RowKey::Suite(b) => first_failed(&b, ""),
+        RowKey::Module(b, m) => first_failed(&b, &format!("{m}::")),
+    }
 }
 
 /// `y`: the selected failure (test, message, location, output) onto the
 /// clipboard.
 fn copy(model: &mut Model) -> Vec<Effect> {
-    let Some(RowKey::Test(b, name)) = selected_key(model) else {
+    let Some((b, name)) = selected_test(model) else {
         model.ui.note = Some("select a failed test to copy it".into());
         return Vec::new();
     };

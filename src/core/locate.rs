@@ -23,7 +23,10 @@ mod tests {
 
     #[test]
     fn locations_are_read_from_tool_output() {
-        assert_eq!(doctest("src/lib.rs - Money::new (line 12)"), Some(("src/lib.rs".into(), 12)));
+        assert_eq!(
+            doctest("src/lib.rs - Money::new (line 12)"),
+            Some(("src/lib.rs".into(), 12))
+        );
         let r = "error[E0308]: mismatched types\n --> money/src/lib.rs:4:5\n  |\n";
         assert_eq!(diagnostic(r), Some(("money/src/lib.rs".into(), 4)));
         assert_eq!(diagnostic("error: linking failed"), None);
