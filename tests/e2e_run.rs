@@ -86,6 +86,11 @@ fn run_json_contract_on_shop() {
     assert_eq!(fin["outcome"], "failed");
     assert_eq!(fin["services"], serde_json::json!([]), "no service configured");
     assert_eq!(
+        fin["failures"][0]["assertion"],
+        serde_json::json!({"left": "50", "right": "40"}),
+        "the assert_eq! values, parsed"
+    );
+    assert_eq!(
         fin["tests"],
         serde_json::json!({"total":9,"passed":6,"failed":1,"skipped":1,"xfail":1,"xpass":0,"cancelled":0,"blocked":0})
     );

@@ -315,3 +315,52 @@ fn e_opens_the_failure_in_the_editor_and_y_copies_it() {
     tmux.keys(&["q"]);
     tmux.wait_for("vigil to exit", |s| s.contains("EXITED:0"));
 }
+
+/// insta end to end: a stale snapshot fails with a pending `.snap.new`;
+/// the detail shows insta's diff, `u` moves it into place and reruns the
+/// test, which passes.
+#[test]
+fn u_accepts_a_pending_insta_snapshot_and_the_test_passes() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snaps");
+    let ws = common::state_dir().join("snaps-ws");
+    let _ = std::fs::remove_dir_all(&ws);
+    common::copy_dir(&fixture, &ws);
+    let cfg = common::state_dir().join("snaps.toml");
+    std::fs::write(&cfg, "[coverage]\nmode = \"off\"\n").unwrap();
+    // The fixture's own build serves the copy's dependencies.
+    let line = shell_line(
+        &format!("CARGO_TARGET_DIR={} INSTA_UPDATE=new", fixture.join("target").display()),
+        &format!("{} --config {}", ws.display(), cfg.display()),
+    );
+    let Some(tmux) = Tmux::start("insta", &line) else {
+        return;
+    };
+    tmux.wait_for("the run to fail", |s| s.contains("run 1 · manual · failed"));
+    let pending = ws.join("src/snapshots/snaps__tests__greets.snap.new");
+    assert!(pending.exists(), "insta left a pending snapshot");
+    tmux.keys(&["?"]);
+    let help = tmux.wait_for("the help", |s| s.contains(" keys "));
+    assert!(
+        help.contains("accept the selected failure's pending insta snapshot"),
+        "{help}"
+    );
+    tmux.keys(&["Escape", "j", "j"]);
+    let screen = tmux.wait_for("the snapshot diff", |s| {
+        s.contains("snapshot src/snapshots/snaps__tests__greets.snap")
+    });
+    assert!(
+        screen.contains("Have a good day.") && screen.contains("Have a nice day."),
+        "{screen}"
+    );
+    tmux.keys(&["u"]);
+    // The rerun (run 2), or the watcher's run for the changed `.snap`
+    // that restarts it, passes.
+    tmux.wait_for("the rerun to pass", |s| {
+        s.contains(" · passed") && !s.contains("run 1 ")
+    });
+    let snap = std::fs::read_to_string(ws.join("src/snapshots/snaps__tests__greets.snap")).unwrap();
+    assert!(snap.contains("Have a nice day."), "{snap}");
+    assert!(!pending.exists());
+    tmux.keys(&["q"]);
+    tmux.wait_for("vigil to exit", |s| s.contains("EXITED:0"));
+}

@@ -137,7 +137,7 @@ fn help_overlay_lists_every_key() {
 #[test]
 fn readme_lists_every_key() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for b in vigil::ui::keymap::KEYMAP {
+    for b in vigil::ui::keymap::KEYMAP.iter().chain(vigil::ui::keymap::INSTA_KEYMAP) {
         let row = format!("| `{}` | {} |", b.keys, b.action);
         assert!(readme.contains(&row), "README lacks the row: {row}");
     }
@@ -1037,4 +1037,54 @@ fn y_copies_with_osc52_and_the_bell_rings_on_a_flip() {
     let expected = vigil::app::osc52("a t\nboom\n\nit went boom");
     assert_eq!(written, expected);
     assert!(written.starts_with("\x1b]52;c;") && written.ends_with('\x07'));
+}
+
+/// `e` opens what is selected: the failure's location, the coverage
+/// source's selected line, the build's first diagnostic; without any, it
+/// says so.
+#[test]
+fn e_opens_the_failure_the_coverage_line_or_the_build_error() {
+    use vigil::core::effect::EditTarget;
+    let mut model = shop_model();
+    model.ui.selected = Some(vigil::core::RowKey::Test(
+        Arc::from("orders::checkout"),
+        "refund_partial".into(),
+    ));
+    let root = model.workspace.root.clone();
+    assert_eq!(
+        key(&mut model, Key::Char('e')),
+        vec![Effect::Edit(EditTarget::At {
+            path: root.join("orders/tests/checkout.rs"),
+            line: 11
+        })]
+    );
+    // A passing test: its definition.
+    model.ui.selected = Some(vigil::core::RowKey::Test(
+        Arc::from("orders::checkout"),
+        "applies_discount".into(),
+    ));
+    let fx = key(&mut model, Key::Char('e'));
+    assert!(
+        matches!(&fx[..], [Effect::Edit(EditTarget::TestFn { name, dirs })] if name == "applies_discount" && !dirs.is_empty()),
+        "{fx:?}"
+    );
+    // The coverage view's source, at its selected line.
+    model.ui.tab = vigil::core::ui_state::Tab::Coverage;
+    model.ui.source = Some(("money/src/lib.rs".into(), "fn a() {}\nfn b() {}\n".into()));
+    model.ui.source_line = 2;
+    assert_eq!(
+        key(&mut model, Key::Char('e')),
+        vec![Effect::Edit(EditTarget::At {
+            path: root.join("money/src/lib.rs"),
+            line: 2
+        })]
+    );
+    // The build's first diagnostic.
+    let mut model = build_failed_model();
+    let root = model.workspace.root.clone();
+    let fx = key(&mut model, Key::Char('e'));
+    assert!(
+        matches!(&fx[..], [Effect::Edit(EditTarget::At { path, .. })] if path.starts_with(&root)),
+        "{fx:?}"
+    );
 }

@@ -20,6 +20,7 @@ pub mod process;
 pub mod profile;
 pub mod resources;
 pub mod services;
+pub mod snapshots;
 pub mod sources;
 pub mod store;
 pub mod stream;

@@ -72,7 +72,7 @@ impl Rules {
             return false;
         }
         let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-        if is_editor_temp(&name) || self.own.holds(path) {
+        if is_editor_temp(&name) || is_test_output(&name) || self.own.holds(path) {
             return false;
         }
         if !path.starts_with(&self.root) {
@@ -83,6 +83,12 @@ impl Rules {
             .matched_path_or_any_parents(path, path.is_dir())
             .is_ignore()
     }
+}
+
+/// What tests write while they run: insta's pending snapshots (a rerun
+/// would write them again, for ever) and LLVM profiles.
+pub fn is_test_output(name: &str) -> bool {
+    name.ends_with(".snap.new") || name.ends_with(".pending-snap") || name.ends_with(".profraw")
 }
 
 /// Swap, backup and write-then-rename files of common editors.
@@ -396,5 +402,16 @@ mod tests {
             assert!(is_editor_temp(name), "{name}");
         }
         assert!(!is_editor_temp("main.rs"));
+    }
+
+    #[test]
+    fn what_tests_write_is_not_a_change() {
+        assert!(is_test_output("snaps__tests__greets.snap.new"));
+        assert!(is_test_output(".lib.rs.pending-snap"));
+        assert!(is_test_output("default_123.profraw"));
+        assert!(
+            !is_test_output("snaps__tests__greets.snap"),
+            "an accepted snapshot is an input"
+        );
     }
 }

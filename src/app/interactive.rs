@@ -123,6 +123,7 @@ impl<B: Backend> Interactive<B> {
                 | Effect::SweepTimer { .. }
                 | Effect::Probe { .. }
                 | Effect::Doctests { .. }
+                | Effect::AcceptSnapshots { .. }
                 | Effect::StartService { .. }
                 | Effect::CollectCoverage { .. } => {}
                 Effect::Copy { text } => {

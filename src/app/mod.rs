@@ -234,6 +234,7 @@ impl Engine {
                         | Effect::Probe { .. }
                         | Effect::StartService { .. }
                         | Effect::Doctests { .. }
+                        | Effect::AcceptSnapshots { .. }
                 ) {
                     recorded.push(effect);
                     continue;
@@ -365,6 +366,18 @@ impl Engine {
                         self.clock,
                     );
                     self.doc_job = Some((run, Some(cancel), handle));
+                }
+                Effect::AcceptSnapshots { snaps, rerun } => {
+                    let (tx, clock) = (self.tx.clone(), self.clock);
+                    tokio::task::spawn_blocking(move || {
+                        let (accepted, errors) = crate::adapters::snapshots::accept(&snaps);
+                        let _ = tx.send(Msg::SnapshotsAccepted {
+                            accepted,
+                            errors,
+                            rerun,
+                            at: clock.now(),
+                        });
+                    });
                 }
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),

@@ -232,8 +232,13 @@ pub fn diff(left: &str, right: &str) -> Vec<DiffLine> {
             }
         }
     }
-    pair_spans(&mut raw);
-    fold(raw)
+    refine(raw)
+}
+
+/// Changed line pairs located, unchanged runs folded.
+pub fn refine(mut lines: Vec<DiffLine>) -> Vec<DiffLine> {
+    pair_spans(&mut lines);
+    fold(lines)
 }
 
 /// A run of left lines followed by as many right lines: each pair gets the

@@ -74,6 +74,12 @@ pub enum Effect {
     Copy { text: String },
     /// Ring the terminal's bell (`notify = "bell"`).
     Bell,
+    /// Accept insta snapshots: move each `<snap>.new` onto `<snap>`, then
+    /// come back with `Msg::SnapshotsAccepted` (and the tests to rerun).
+    AcceptSnapshots {
+        snaps: Vec<std::path::PathBuf>,
+        rerun: super::run::Selection,
+    },
     /// Leave the interactive view (after stopping any run).
     Quit,
 }

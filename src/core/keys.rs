@@ -115,6 +115,8 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         Key::Char('o') => return open_covered(model).into(),
         Key::Char('e') => return edit(model).into(),
         Key::Char('y') => return copy(model).into(),
+        Key::Char('u') if ui.tab == Tab::Tests => return accept(model, false).into(),
+        Key::Char('U') if ui.tab == Tab::Tests => return accept(model, true).into(),
         Key::Char('x') => {
             // Selection misses, seen: the header stops showing them.
             model.ui.note = if model.sweep.misses.is_empty() {
@@ -227,6 +229,67 @@ fn selected_test(model: &Model) -> Option<(std::sync::Arc<str>, String)> {
         RowKey::Suite(b) => first_failed(&b, ""),
         RowKey::Module(b, m) => first_failed(&b, &format!("{m}::")),
     }
+}
+
+/// `u`: accept the selected failure's pending insta snapshot; `U`: every
+/// pending snapshot of the last run. The tests rerun once they are moved.
+fn accept(model: &mut Model, all: bool) -> Vec<Effect> {
+    let keys: Vec<(std::sync::Arc<str>, String)> = if all {
+        let run = model.current_run().map(|r| r.number);
+        model
+            .catalog
+            .suites
+            .iter()
+            .flat_map(|s| {
+                s.tests
+                    .iter()
+                    .filter(move |t| t.run == run && t.failure.is_some())
+                    .map(move |t| (s.binary_id.clone(), t.name.clone()))
+            })
+            .collect()
+    } else {
+        selected_test(model).into_iter().collect()
+    };
+    let mut snaps = Vec::new();
+    let mut terms = Vec::new();
+    for (b, name) in keys {
+        let Some(suite) = model.catalog.suite(&b) else { continue };
+        let Some(snap) = suite
+            .test_index(&name)
+            .and_then(|i| suite.tests[i].failure.as_ref())
+            .and_then(|f| super::insta::snapshot(&f.output))
+        else {
+            continue;
+        };
+        let dir = model
+            .workspace
+            .packages
+            .iter()
+            .find(|p| p.name == suite.package)
+            .map_or(model.workspace.root.clone(), |p| p.manifest_dir.clone());
+        snaps.push(dir.join(snap.file));
+        terms.push(format!("(binary_id({b}) & test(={name}))"));
+    }
+    if snaps.is_empty() {
+        model.ui.note = Some(if all {
+            "no pending snapshot in the last run".into()
+        } else {
+            "the selected test has no pending snapshot".into()
+        });
+        return Vec::new();
+    }
+    let n = snaps.len();
+    vec![Effect::AcceptSnapshots {
+        snaps,
+        rerun: Selection::Filter {
+            expr: terms.join(" | "),
+            reasons: vec![format!(
+                "{n} snapshot{} accepted (key {})",
+                if n == 1 { "" } else { "s" },
+                if all { "U" } else { "u" }
+            )],
+        },
+    }]
 }
 
 /// `y`: the selected failure (test, message, location, output) onto the

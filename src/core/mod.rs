@@ -19,6 +19,7 @@ pub mod graph;
 pub mod history;
 pub mod hygiene;
 pub mod inputs;
+pub mod insta;
 pub mod keys;
 pub mod locate;
 pub mod model;

@@ -151,6 +151,14 @@ pub enum Msg {
         error: Option<String>,
         at: Duration,
     },
+    /// Snapshots were accepted (`u`/`U`): how many, what failed, and the
+    /// tests to rerun.
+    SnapshotsAccepted {
+        accepted: usize,
+        errors: Vec<String>,
+        rerun: Selection,
+        at: Duration,
+    },
     /// A key in the interactive view.
     Key {
         key: Key,

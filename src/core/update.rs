@@ -149,6 +149,21 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             }
         }
         Msg::TextsRead { texts } => on_texts_read(model, *texts, &mut fx),
+        Msg::SnapshotsAccepted {
+            accepted,
+            errors,
+            rerun,
+            at,
+        } => {
+            model.now = model.now.max(at);
+            model.ui.note = Some(match errors.first() {
+                Some(e) => format!("{accepted} snapshot(s) accepted; {e}"),
+                None => format!("{accepted} snapshot(s) accepted; rerunning"),
+            });
+            if accepted > 0 {
+                request_run(model, Trigger::Key, rerun, at, &mut fx);
+            }
+        }
         Msg::Doctests { run, suite, events, at } => {
             model.now = model.now.max(at);
             on_doctests(model, run, suite, events, at, &mut fx);

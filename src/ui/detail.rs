@@ -239,7 +239,15 @@ fn test_lines<'a>(
             )));
         }
     }
-    if let Some(a) = t
+    if let Some(snap) = t.failure.as_ref().and_then(|f| crate::core::insta::snapshot(&f.output)) {
+        lines.push(Line::from(""));
+        lines.push(Line::from(vec![
+            Span::styled("snapshot ", theme.dim()),
+            Span::raw(snap.file.clone()),
+            Span::styled(" · u accepts it, U every pending one", theme.dim()),
+        ]));
+        lines.extend(diff_lines(&snap.diff, "- old", "+ new", theme));
+    } else if let Some(a) = t
         .failure
         .as_ref()
         .and_then(|f| crate::core::assertion::parse(&f.message).or_else(|| crate::core::assertion::parse(&f.output)))
@@ -305,12 +313,22 @@ pub fn build_errors(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) 
 /// (green), the differing characters reversed; without colour, `^` under
 /// them instead.
 pub fn assertion_diff(a: &crate::core::assertion::Assertion, theme: Theme) -> Vec<Line<'static>> {
-    use crate::core::assertion::{diff, plain, DiffLine};
-    let d = diff(&a.left, &a.right);
+    diff_lines(
+        &crate::core::assertion::diff(&a.left, &a.right),
+        "- left",
+        "+ right",
+        theme,
+    )
+}
+
+/// A diff under a header naming its sides.
+fn diff_lines(d: &[crate::core::assertion::DiffLine], old: &str, new: &str, theme: Theme) -> Vec<Line<'static>> {
+    use crate::core::assertion::{plain, DiffLine};
+    let d = d.to_vec();
     let mut lines = vec![Line::from(vec![
-        Span::styled("- left", theme.fg(Color::Red)),
+        Span::styled(old.to_owned(), theme.fg(Color::Red)),
         Span::styled(" / ", theme.dim()),
-        Span::styled("+ right", theme.fg(Color::Green)),
+        Span::styled(new.to_owned(), theme.fg(Color::Green)),
     ])];
     if !theme.colour {
         lines.extend(plain(&d).into_iter().map(Line::from));

@@ -6,6 +6,18 @@ pub struct Binding {
     pub action: &'static str,
 }
 
+/// Keys shown in the help only when the workspace uses insta.
+pub const INSTA_KEYMAP: &[Binding] = &[
+    Binding {
+        keys: "u",
+        action: "accept the selected failure's pending insta snapshot and rerun the test",
+    },
+    Binding {
+        keys: "U",
+        action: "accept every pending insta snapshot of the last run and rerun those tests",
+    },
+];
+
 pub const KEYMAP: &[Binding] = &[
     Binding {
         keys: "j / k / ↓ / ↑",

@@ -79,7 +79,7 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
     }
     status(model, frame, a.status, theme);
     if model.ui.help {
-        help(frame, theme);
+        help(model, frame, theme);
     }
 }
 
@@ -308,12 +308,23 @@ fn status(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(Span::styled(hints, theme.dim())), r);
 }
 
-fn help(frame: &mut Frame, theme: Theme) {
+fn help(model: &Model, frame: &mut Frame, theme: Theme) {
     let area = frame.area();
+    // insta's keys only where insta is used.
+    let insta = crate::core::insta::used(&model.workspace)
+        || model.catalog.suites.iter().flat_map(|s| &s.tests).any(|t| {
+            t.failure
+                .as_ref()
+                .is_some_and(|f| f.output.contains("Snapshot Summary"))
+        });
+    let bindings: Vec<&keymap::Binding> = keymap::KEYMAP
+        .iter()
+        .chain(keymap::INSTA_KEYMAP.iter().filter(|_| insta))
+        .collect();
     let width = area.width.min(116);
     // Each binding's rows once wrapped to the box.
     let inner = width.saturating_sub(2).max(1) as usize;
-    let rows: usize = keymap::KEYMAP
+    let rows: usize = bindings
         .iter()
         .map(|b| (23 + b.action.chars().count()).div_ceil(inner))
         .sum();
@@ -324,7 +335,7 @@ fn help(frame: &mut Frame, theme: Theme) {
         width,
         height,
     );
-    let lines: Vec<Line> = keymap::KEYMAP
+    let lines: Vec<Line> = bindings
         .iter()
         .map(|b| {
             Line::from(vec![
