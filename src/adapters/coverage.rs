@@ -698,7 +698,7 @@ pub enum CoverageError {
 /// (`llvm-profdata merge`), then reported over every object any shard was
 /// read with — the figure a single unsharded run gives. `None`: no shard
 /// has coverage.
-pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<(crate::core::coverage::Coverage, String)>, String> {
+pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<crate::core::coverage::Coverage>, String> {
     let mut metas = Vec::new();
     for d in dirs {
         let Ok(text) = std::fs::read_to_string(d.join("coverage.json")) else {
@@ -760,5 +760,5 @@ pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<(crate::core:
     let root = PathBuf::from(first["root"].as_str().unwrap_or_default());
     let mut cov = lcov::parse(&text, &root);
     cov.branches_measured = first["branch"].as_bool().unwrap_or(false);
-    Ok(Some((cov, text)))
+    Ok(Some(cov))
 }

@@ -49,7 +49,7 @@ pub fn merge(dirs: &[PathBuf], rules: &Rules, ws: Option<&Workspace>, out: Merge
         }
     };
     let mut record_coverage = None;
-    if let Some((cov, _)) = covered {
+    if let Some(cov) = covered {
         let report = crate::core::finish::coverage_report(&cov, None, &rules.coverage, None, None);
         let gate = summary["gate"]["reasons"].as_array_mut();
         if let Some(reasons) = gate {
