@@ -11,6 +11,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::Clock;
+use super::process::signal_group;
 use crate::core::catalog::{ListedSuite, ListedTest, Workspace};
 use crate::core::test_state::{Failure, Location, TestEvent, TestEventKind};
 use crate::core::Msg;
@@ -381,15 +382,6 @@ fn pipe() -> std::io::Result<(std::fs::File, std::fs::File)> {
             return Err(std::io::Error::last_os_error());
         }
         Ok((std::fs::File::from_raw_fd(fds[0]), std::fs::File::from_raw_fd(fds[1])))
-    }
-}
-
-fn signal_group(pgid: i32, signal: i32) {
-    if pgid > 0 {
-        // SAFETY: killpg has no memory-safety preconditions.
-        unsafe {
-            libc::killpg(pgid, signal);
-        }
     }
 }
 

@@ -47,29 +47,15 @@ pub fn command(editor: &str, file: &Path, line: Option<u32>) -> Option<EditorCom
         "mg",
         "ed",
     ];
-    let plus_line = [
-        "vi",
-        "vim",
-        "nvim",
-        "gvim",
-        "emacs",
-        "emacsclient",
-        "hx",
-        "helix",
-        "nano",
-        "micro",
-        "kak",
-        "joe",
-        "ne",
-        "mg",
-    ];
+    // Every terminal editor but `ed` takes `+LINE file`, and so does gvim.
+    let plus_line = |n: &str| (terminal.contains(&n) && n != "ed") || n == "gvim";
     match (name.as_str(), line) {
         ("code" | "code-insiders" | "codium" | "cursor", Some(l)) => {
             args.push("--goto".into());
             args.push(format!("{file_s}:{l}"));
         }
         ("subl" | "zed", Some(l)) => args.push(format!("{file_s}:{l}")),
-        (n, Some(l)) if plus_line.contains(&n) => {
+        (n, Some(l)) if plus_line(n) => {
             args.push(format!("+{l}"));
             args.push(file_s);
         }

@@ -88,7 +88,8 @@ fn libc_sigkill() -> i32 {
     libc::SIGKILL
 }
 
-fn signal_group(pgid: i32, signal: i32) {
+/// Signals a process group (nothing for pgid 0: not started).
+pub fn signal_group(pgid: i32, signal: i32) {
     if pgid > 0 {
         // SAFETY: killpg has no memory-safety preconditions; a stale group
         // just makes it fail with ESRCH.

@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::Clock;
+use super::process::signal_group;
 use crate::core::services::{Check, Health, Probe};
 use crate::core::Msg;
 
@@ -417,16 +418,6 @@ impl Drop for Services {
                     libc::kill(pid, libc::SIGKILL);
                 }
             }
-        }
-    }
-}
-
-fn signal_group(pgid: i32, signal: i32) {
-    if pgid > 0 {
-        // SAFETY: killpg has no memory-safety preconditions; a stale group
-        // just makes it fail with ESRCH.
-        unsafe {
-            libc::killpg(pgid, signal);
         }
     }
 }

@@ -143,10 +143,7 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
 fn edit(model: &mut Model) -> Vec<Effect> {
     use super::effect::EditTarget;
     let root = model.workspace.root.clone();
-    let build_failed = model.current_run().is_some_and(|r| {
-        (!r.build_errors.is_empty() && r.phase != super::run::Phase::Running)
-            || r.outcome == Some(super::run::Outcome::ListFailed)
-    });
+    let build_failed = model.build_failed();
     if model.ui.tab == Tab::Coverage {
         if let Some((path, _)) = &model.ui.source {
             let line = model.ui.source_line.max(1) as u32;

@@ -102,6 +102,15 @@ impl Model {
         self.runs.last_mut().filter(|r| r.number == number)
     }
 
+    /// The current run's build (or listing) failed: its diagnostics stand
+    /// in for the tree.
+    pub fn build_failed(&self) -> bool {
+        self.current_run().is_some_and(|r| {
+            (!r.build_errors.is_empty() && r.phase != super::run::Phase::Running)
+                || r.outcome == Some(super::run::Outcome::ListFailed)
+        })
+    }
+
     pub fn next_run_number(&self) -> u32 {
         self.runs.last().map_or(1, |r| r.number + 1)
     }

@@ -17,7 +17,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::core::run::{Outcome, Phase};
+use crate::core::run::Phase;
 use crate::core::ui_state::Tab;
 use crate::core::{Model, TestState};
 use theme::{bytes, duration, Theme};
@@ -56,9 +56,7 @@ pub fn tree_rows(width: u16, height: u16) -> u16 {
 pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
     let a = areas(frame.area());
     header(model, frame, a.header, theme);
-    let build_failed = model.current_run().is_some_and(|r| {
-        (!r.build_errors.is_empty() && r.phase != Phase::Running) || r.outcome == Some(Outcome::ListFailed)
-    });
+    let build_failed = model.build_failed();
     if model.ui.tab == Tab::Coverage {
         coverage_view::render(model, frame, a.tree.union(a.detail), theme);
     } else if model.ui.tab == Tab::Budgets {
