@@ -184,13 +184,50 @@ fn a_const_edit_falls_back_to_the_static_tier_and_says_why() {
     assert_eq!(ran(&events).len(), 4, "every test of the binary: {started}");
     assert_eq!(started["static_tests"], serde_json::Value::Null);
     let why = started["reasons"].to_string();
-    assert!(why.contains("`const` changed"), "{why}");
+    assert!(
+        why.contains("`const RATE` (line 5) changed: evaluated at compile time"),
+        "{why}"
+    );
     // The edit broke `taxes`: the fallback is what caught it.
     assert_eq!(
         events.last().unwrap()["tests"]["failed"],
         2,
         "{}",
         events.last().unwrap()
+    );
+}
+
+#[test]
+fn comments_run_no_test_and_a_line_without_a_keyword_in_a_const_runs_the_static_tier() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("syntax");
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success());
+    // A comment and a const laid over two lines change no token.
+    edit(&root, "    n * 10", "    // ten a piece\n    n * 10");
+    edit(&root, "pub const RATE: u32 = 3;", "pub const RATE: u32 =\n    3;");
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(ran(&events), BTreeSet::new(), "{started}");
+    assert!(
+        started["reasons"]
+            .to_string()
+            .contains("only comments and layout changed in `tiers/src/lib.rs`"),
+        "{started}"
+    );
+    // The initializer's own line carries no keyword: the parser still
+    // knows it is the const's, evaluated at compile time.
+    edit(&root, "=\n    3;", "=\n    4;");
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(ran(&events).len(), 4, "{started}");
+    assert!(
+        started["reasons"]
+            .to_string()
+            .contains("`const RATE` (lines 5–6) changed: evaluated at compile time"),
+        "{started}"
     );
 }
 

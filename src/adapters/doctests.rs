@@ -239,13 +239,14 @@ pub fn spawn(
     run: u32,
     ws: Workspace,
     packages: Vec<String>,
+    filters: Vec<String>,
     env: Vec<(String, String)>,
     tx: mpsc::UnboundedSender<Msg>,
     clock: Clock,
 ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let (cancel_tx, cancel_rx) = oneshot::channel();
     let handle = tokio::spawn(async move {
-        let error = drive(run, &ws, &packages, &env, &tx, clock, cancel_rx).await;
+        let error = drive(run, &ws, (&packages, &filters), &env, &tx, clock, cancel_rx).await;
         let _ = tx.send(Msg::DoctestsDone {
             run,
             error,
@@ -258,7 +259,7 @@ pub fn spawn(
 async fn drive(
     run: u32,
     ws: &Workspace,
-    packages: &[String],
+    (packages, filters): (&[String], &[String]),
     env: &[(String, String)],
     tx: &mpsc::UnboundedSender<Msg>,
     clock: Clock,
@@ -279,8 +280,9 @@ async fn drive(
     // Colourless output; on a nightly toolchain libtest's JSON, which
     // carries each doctest's own time.
     cmd.env("CARGO_TERM_COLOR", "never").env_remove("RUSTDOCFLAGS");
+    cmd.arg("--").args(filters);
     if nightly(&ws.root, env).await {
-        cmd.args(["--", "-Z", "unstable-options", "--format", "json", "--report-time"]);
+        cmd.args(["-Z", "unstable-options", "--format", "json", "--report-time"]);
     }
     // cargo says which package's doctests follow (`Doc-tests x`) on stderr
     // and rustdoc reports them on stdout: one pipe keeps them in order.

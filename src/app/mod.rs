@@ -350,9 +350,12 @@ impl Engine {
                         .and_then(|s| s.spec.stop.clone());
                     self.services.start(&service, &argv, stop, restart);
                 }
-                Effect::Doctests { run, packages } => {
-                    self.log
-                        .line(&format!("run {run}: cargo test --doc -p {}", packages.join(" -p ")));
+                Effect::Doctests { run, packages, filters } => {
+                    self.log.line(&format!(
+                        "run {run}: cargo test --doc -p {} -- {}",
+                        packages.join(" -p "),
+                        filters.join(" ")
+                    ));
                     if let Some(c) = &self.coverage {
                         let _ = std::fs::remove_dir_all(c.doc_profile_dir());
                     }
@@ -361,6 +364,7 @@ impl Engine {
                         run,
                         self.model.workspace.clone(),
                         packages,
+                        filters,
                         env,
                         self.tx.clone(),
                         self.clock,

@@ -67,7 +67,13 @@ pub enum Effect {
         restart: bool,
     },
     /// Run the doctests of these packages (`cargo test --doc`).
-    Doctests { run: u32, packages: Vec<String> },
+    /// `cargo test --doc` for `packages`; `filters` (libtest's name
+    /// filters) narrow it to the doctests of the items a change reached.
+    Doctests {
+        run: u32,
+        packages: Vec<String>,
+        filters: Vec<String>,
+    },
     /// Open a location in the user's editor.
     Edit(EditTarget),
     /// Put text on the clipboard through the terminal (OSC 52).

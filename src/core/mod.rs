@@ -32,6 +32,7 @@ pub mod select;
 pub mod select_tests;
 pub mod services;
 pub mod sweep;
+pub mod syntax;
 pub mod test_state;
 pub mod testmap;
 pub mod timeline;

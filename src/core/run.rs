@@ -170,6 +170,9 @@ pub struct Run {
     pub start_tried: Vec<String>,
     /// Packages whose doctests run after nextest (the doc lane).
     pub doc_packages: Vec<String>,
+    /// Name filters for the doc lane (empty: every doctest of
+    /// `doc_packages`).
+    pub doc_filters: Vec<String>,
     /// nextest has ended with this outcome; the doctests are running.
     pub doc_phase: Option<Outcome>,
 }
@@ -223,6 +226,7 @@ impl Run {
             services_settled: true,
             start_tried: Vec::new(),
             doc_packages: Vec::new(),
+            doc_filters: Vec::new(),
             doc_phase: None,
             early: Vec::new(),
             provisional: false,

@@ -9,8 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::catalog::Catalog;
 use super::select::Targeted;
+use super::syntax::{attribute, Attribution, DocEdit};
 use super::test_state::TestState;
-use super::testmap::{compile_time_change, content_hash, diff, edited_lines, Edit, TestKey, TestMaps};
+use super::testmap::{content_hash, TestKey, TestMaps};
 
 /// The texts a change set is placed with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -36,14 +37,33 @@ pub enum Narrowed {
         static_tests: usize,
         /// The tests the maps cleared.
         skipped: Vec<TestKey>,
+        /// What the change set was found to be, file by file, where that
+        /// selects nothing ("only comments and layout changed in …").
+        notes: Vec<String>,
+        /// Doc comments changed: (path, the item they document).
+        docs: Vec<(String, DocEdit)>,
+        /// Whether function code may have changed: false only when every
+        /// file is known to have changed in comments, layout or doc
+        /// comments alone.
+        code_changed: bool,
     },
 }
 
 /// A changed file the maps can answer for: its content hash now, and the
-/// edit from each kept version a map was measured on (`None`: no change).
+/// changed lines of each kept version a map was measured on (old lines of
+/// function bodies; empty: no code changed).
 struct Placed {
     hash: String,
-    edits: HashMap<String, Option<Edit>>,
+    edits: HashMap<String, Vec<[u32; 2]>>,
+    /// Only comments and layout changed, from every kept version.
+    layout: bool,
+    docs: Vec<DocEdit>,
+}
+
+impl Placed {
+    fn code_changed(&self) -> bool {
+        self.edits.is_empty() || self.edits.values().any(|e| !e.is_empty())
+    }
 }
 
 /// Where a changed file stands before any test is looked at: `Err` when
@@ -61,27 +81,40 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<Placed, Stri
     if !maps.mentions(path) {
         return Err(format!("no coverage map mentions `{path}`"));
     }
-    // Each version once: many tests share one.
+    // Each version once: many tests share one. A map measured on the text
+    // as it is now has nothing to place.
+    let hash = content_hash(now.as_bytes());
     let mut edits = HashMap::new();
+    let mut layout = true;
+    let mut docs: Vec<DocEdit> = Vec::new();
     for m in maps.tests.values() {
         let Some(f) = m.files.get(path) else { continue };
         let Some(old) = texts.versions.get(&f.hash) else {
             continue;
         };
-        if edits.contains_key(&f.hash) {
+        if f.hash == hash || edits.contains_key(&f.hash) {
             continue;
         }
-        let edit = diff(old, now);
-        if let Some(e) = &edit {
-            if let Some(why) = compile_time_change(edited_lines(old, now, e)) {
-                return Err(format!("`{path}`: {why}"));
+        let lines = match attribute(old, now) {
+            Attribution::Layout => Vec::new(),
+            Attribution::Code { bodies, docs: d } => {
+                layout = false;
+                for doc in d {
+                    if !docs.contains(&doc) {
+                        docs.push(doc);
+                    }
+                }
+                bodies.into_iter().map(|b| b.old_lines).collect()
             }
-        }
-        edits.insert(f.hash.clone(), edit);
+            Attribution::Static(why) => return Err(format!("`{path}`: {why}")),
+        };
+        edits.insert(f.hash.clone(), lines);
     }
     Ok(Placed {
-        hash: content_hash(now.as_bytes()),
+        hash,
+        layout: layout && !edits.is_empty(),
         edits,
+        docs,
     })
 }
 
@@ -144,9 +177,10 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
                 why.push(format!("its map of `{path}` is stale (measured on other contents)"));
                 continue;
             };
-            let Some(e) = edit else { continue };
-            let [a, b] = e.old_range();
-            if let Some(r) = f.lines.iter().find(|r| r[0] <= b && a <= r[1]) {
+            let hit = edit
+                .iter()
+                .find_map(|&[a, b]| f.lines.iter().find(|r| r[0] <= b && a <= r[1]));
+            if let Some(r) = hit {
                 let shown = if r[0] == r[1] {
                     r[0].to_string()
                 } else {
@@ -166,11 +200,22 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
     } else {
         format!("({}) & not ({})", t.filterset, skip_terms(&skipped))
     };
+    let mut notes = Vec::new();
+    let mut docs = Vec::new();
+    for (path, placed) in &now {
+        if placed.layout {
+            notes.push(format!("only comments and layout changed in `{path}`"));
+        }
+        docs.extend(placed.docs.iter().map(|d| (path.to_string(), d.clone())));
+    }
     Narrowed::Tests {
         filterset,
         reasons,
         static_tests,
         skipped,
+        notes,
+        docs,
+        code_changed: now.values().any(Placed::code_changed),
     }
 }
 
@@ -270,6 +315,7 @@ mod tests {
             reasons,
             static_tests,
             skipped,
+            ..
         } = narrow(
             &targeted(),
             &catalog(),
@@ -301,7 +347,60 @@ mod tests {
             &["src/lib.rs".into()],
             &texts(&new),
         );
-        assert!(matches!(&n, Narrowed::Static(why) if why.contains("`const`")), "{n:?}");
+        assert!(
+            matches!(&n, Narrowed::Static(why) if why == "`src/lib.rs`: `const RATE` (line 1) changed: evaluated at compile time"),
+            "{n:?}"
+        );
+    }
+
+    #[test]
+    fn a_comment_runs_no_test_and_says_so() {
+        let new = OLD.replace("    n * 10", "    // ten\n    n * 10");
+        let hash = content_hash(OLD.as_bytes());
+        let Narrowed::Tests {
+            reasons,
+            skipped,
+            notes,
+            code_changed,
+            ..
+        } = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["src/lib.rs".into()],
+            &texts(&new),
+        )
+        else {
+            panic!("narrowed")
+        };
+        assert_eq!(
+            notes,
+            vec!["only comments and layout changed in `src/lib.rs`".to_owned()]
+        );
+        assert!(!code_changed);
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        // Only the test that never ran is left.
+        assert_eq!(reasons.keys().map(|k| k.1.as_str()).collect::<Vec<_>>(), vec!["fresh"]);
+    }
+
+    #[test]
+    fn two_edits_in_two_functions_keep_both_and_no_more() {
+        let new = OLD.replace("n * 10", "n * 11").replace("n * RATE", "n * RATE + 1");
+        let hash = content_hash(OLD.as_bytes());
+        let Narrowed::Tests { reasons, skipped, .. } = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["src/lib.rs".into()],
+            &texts(&new),
+        ) else {
+            panic!("narrowed")
+        };
+        assert!(skipped.is_empty());
+        assert_eq!(
+            reasons[&("t".to_owned(), "taxes".to_owned())],
+            "covers `src/lib.rs` 7–9, changed"
+        );
     }
 
     #[test]

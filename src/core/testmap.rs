@@ -184,57 +184,6 @@ pub fn common_ends(a: &[&str], b: &[&str]) -> (usize, usize) {
     (prefix, suffix)
 }
 
-/// Old and new lines of an edit, for judging what kind of code changed.
-pub fn edited_lines<'a>(old: &'a str, new: &'a str, e: &Edit) -> impl Iterator<Item = &'a str> {
-    let from = e.from as usize - 1;
-    let old_lines = old.lines().skip(from).take((e.to + 1).saturating_sub(e.from) as usize);
-    let new_lines = new.lines().skip(from).take(e.added as usize);
-    old_lines.chain(new_lines)
-}
-
-/// Why a change to Rust code can matter beyond the lines any test ran:
-/// items evaluated at compile time, definitions of types and macros,
-/// attributes and imports. `None`: only function bodies changed.
-pub fn compile_time_change(lines: impl Iterator<Item = impl AsRef<str>>) -> Option<String> {
-    const ITEMS: &[(&str, &str)] = &[
-        ("const ", "a `const`"),
-        ("static ", "a `static`"),
-        ("struct ", "a type definition"),
-        ("enum ", "a type definition"),
-        ("union ", "a type definition"),
-        ("type ", "a type alias"),
-        ("trait ", "a trait"),
-        ("impl ", "an `impl` header"),
-        ("impl<", "an `impl` header"),
-        ("macro_rules!", "a macro"),
-        ("#[", "an attribute"),
-        ("#![", "an attribute"),
-        ("use ", "an import"),
-        ("mod ", "a module declaration"),
-        ("extern ", "an `extern` item"),
-    ];
-    for line in lines {
-        let t = line.as_ref().trim_start();
-        let t = t
-            .strip_prefix("pub(crate) ")
-            .or_else(|| t.strip_prefix("pub "))
-            .unwrap_or(t);
-        for (prefix, what) in ITEMS {
-            if t.starts_with(prefix) {
-                return Some(format!(
-                    "{what} changed (code that runs at compile time covers nothing)"
-                ));
-            }
-        }
-        // A field, variant or associated const inside a type's braces: the
-        // line alone does not say; a `const` anywhere does.
-        if t.contains(" const ") && !t.contains("fn ") {
-            return Some("a `const` changed (code that runs at compile time covers nothing)".into());
-        }
-    }
-    None
-}
-
 /// A stable hash of a file's content, as maps record it.
 pub fn content_hash(text: &[u8]) -> String {
     // FNV-1a, 64 bits: no crate needed, stable across versions and runs.
@@ -321,16 +270,6 @@ mod tests {
         assert_eq!(maps.tests[&key("early")].files["src/lib.rs"].hash, "h2", "stale");
         assert_eq!(maps.counts("src/lib.rs").get(&2), Some(&1));
         assert_eq!(maps.reaching("src/lib.rs", 13), vec![key("late")]);
-    }
-
-    #[test]
-    fn compile_time_items_are_named() {
-        assert!(compile_time_change(["    let x = 2;"].iter()).is_none());
-        assert!(compile_time_change(["pub const RATE: u32 = 3;"].iter())
-            .unwrap()
-            .contains("`const`"));
-        assert!(compile_time_change(["struct Price {"].iter()).unwrap().contains("type"));
-        assert!(compile_time_change(["#[inline]"].iter()).is_some());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use super::rules::SelectionMode;
 use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
 use super::select_tests::{narrow, Narrowed, Texts};
+use super::syntax::DocEdit;
 use super::test_state::TestState;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -381,6 +382,9 @@ fn start_request(
     let mut reasons = None;
     let mut test_reasons = BTreeMap::new();
     let mut static_tests = None;
+    // Only comments and doc comments changed: the doc lane runs the
+    // doctests of the documented items (packages, name filters), if any.
+    let mut doc_narrowed: Option<(Vec<String>, Vec<String>)> = None;
     let selection = match (selection, plan) {
         (Selection::Changed { files }, Some(plan)) => match plan {
             // Every path was ignored: returned above.
@@ -404,7 +408,14 @@ fn start_request(
                             reasons,
                             static_tests: all,
                             skipped,
+                            notes,
+                            docs,
+                            code_changed,
                         } => {
+                            t.reasons.extend(notes);
+                            if !code_changed {
+                                doc_narrowed = Some(doc_filters(&model.workspace, &docs));
+                            }
                             t.reasons.push(format!(
                                 "test-level selection: {} of the {all} tests these binaries hold reach the change \
                                  (coverage maps clear {})",
@@ -431,12 +442,20 @@ fn start_request(
     };
     let number = model.next_run_number();
     let filterset = selection.filterset();
-    let doc_packages = doc_packages(model, trigger, &selection, &binary_reasons, &package_reasons);
+    let (doc_packages, doc_filters) = match doc_narrowed {
+        Some((packages, filters)) if model.rules.doc_lane => (packages, filters),
+        Some(_) => (Vec::new(), Vec::new()),
+        None => (
+            doc_packages(model, trigger, &selection, &binary_reasons, &package_reasons),
+            Vec::new(),
+        ),
+    };
     if trigger == Trigger::Key {
         model.doc_rerun.clear();
     }
     let mut run = Run::new(number, trigger, selection, at);
     run.doc_packages = doc_packages;
+    run.doc_filters = doc_filters;
     run.changed = changed;
     run.binary_reasons = binary_reasons;
     run.package_reasons = package_reasons;
@@ -517,6 +536,40 @@ fn doc_packages(
     out.sort();
     out.dedup();
     out
+}
+
+/// The doc lane for changed doc comments: the packages that own the files,
+/// and a libtest name filter per documented item (rustdoc names an example
+/// `src/lib.rs - Money::add (line 12)`; crate and module docs by the file).
+fn doc_filters(ws: &Workspace, docs: &[(String, DocEdit)]) -> (Vec<String>, Vec<String>) {
+    let mut packages = Vec::new();
+    let mut filters = Vec::new();
+    for (path, doc) in docs {
+        let abs = ws.root.join(path);
+        let Some(p) = ws
+            .packages
+            .iter()
+            .filter(|p| abs.starts_with(&p.manifest_dir))
+            .max_by_key(|p| p.manifest_dir.as_os_str().len())
+        else {
+            continue;
+        };
+        if !p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "lib")) {
+            continue;
+        }
+        packages.push(p.name.clone());
+        filters.push(if doc.item.is_empty() {
+            let rel = abs.strip_prefix(&p.manifest_dir).unwrap_or(&abs);
+            format!("{} - ", rel.display())
+        } else {
+            format!("{} (line", doc.item)
+        });
+    }
+    packages.sort();
+    packages.dedup();
+    filters.sort();
+    filters.dedup();
+    (packages, filters)
 }
 
 /// Stops the run in flight, if any. One still waiting for its services
@@ -895,6 +948,7 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
         fx.push(Effect::Doctests {
             run,
             packages: r.doc_packages.clone(),
+            filters: r.doc_filters.clone(),
         });
         return;
     }

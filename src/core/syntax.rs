@@ -1,0 +1,974 @@
+//! What a change to a Rust file touches, by its syntax. The old and the new
+//! text are lexed into tokens (comments and layout are not tokens; doc
+//! comments are, as `#[doc]` attributes), the two token lists are diffed,
+//! and each hunk is placed in its innermost syntactic container with a real
+//! parser (syn). Only a hunk wholly inside the body of a non-`const`
+//! function, outside any item or `const` block nested there, can be
+//! answered by the coverage maps: everything else (a `static` table, a
+//! field's type, a `where` clause, a macro arm…) runs or is checked at
+//! compile time, where no test's map reaches. Pure: text in, placements out.
+
+use proc_macro2::{Delimiter, LineColumn, Spacing, TokenStream, TokenTree};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+
+/// What the change between two texts of one file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attribution {
+    /// No token changed: only comments and layout.
+    Layout,
+    /// Every hunk lies in function bodies or doc comments.
+    Code {
+        /// The changed code, as lines of the old text, by function.
+        bodies: Vec<BodyEdit>,
+        /// Doc comments changed where nothing but rustdoc reads them.
+        docs: Vec<DocEdit>,
+    },
+    /// A hunk the maps cannot answer for, and why ("`static TABLE`
+    /// (lines 40–46) changed: evaluated at compile time").
+    Static(String),
+}
+
+/// A hunk inside one function's body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyEdit {
+    /// `fn price`, `Money::fn add`.
+    pub function: String,
+    /// The hunk in the old text (for an insertion, the lines either side).
+    pub old_lines: [u32; 2],
+}
+
+/// A doc comment changed on one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocEdit {
+    /// The item's path as rustdoc names its examples (`Money::add`); empty
+    /// for the crate's or module's own docs (`//!`).
+    pub item: String,
+    /// The item's lines in the new text.
+    pub lines: [u32; 2],
+}
+
+/// A position in a text: 1-based line, 0-based column (in chars).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Pos {
+    line: u32,
+    col: u32,
+}
+
+impl From<LineColumn> for Pos {
+    fn from(lc: LineColumn) -> Self {
+        Pos {
+            line: lc.line as u32,
+            col: lc.column as u32,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Tok {
+    text: String,
+    start: Pos,
+    end: Pos,
+    /// Part of a `#[doc]` attribute (a doc comment).
+    doc: bool,
+}
+
+/// A stretch of text: from `start` to `end`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Extent {
+    start: Pos,
+    end: Pos,
+}
+
+impl Extent {
+    fn within(&self, outer: Extent) -> bool {
+        outer.start <= self.start && self.end <= outer.end
+    }
+}
+
+/// Places every hunk between `old` and `new` (the same file's texts).
+pub fn attribute(old: &str, new: &str) -> Attribution {
+    let result = attribute_inner(old, new);
+    // The lexer keeps every text it read in a per-thread map for spans;
+    // nothing holds a span past this point.
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+fn attribute_inner(old: &str, new: &str) -> Attribution {
+    let (old_ts, new_ts) = match (lex(old), lex(new)) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) => return Attribution::Static(format!("the text it had does not parse ({e})")),
+        (_, Err(e)) => return Attribution::Static(format!("it does not parse ({e})")),
+    };
+    let (a, b) = (flatten(&old_ts), flatten(&new_ts));
+    let hunks = token_hunks(&a, &b);
+    if hunks.is_empty() {
+        return Attribution::Layout;
+    }
+    let (old_file, new_file) = match (syn::parse2::<syn::File>(old_ts), syn::parse2::<syn::File>(new_ts)) {
+        (Ok(x), Ok(y)) => (x, y),
+        (Err(e), _) => return Attribution::Static(format!("the text it had does not parse ({})", parse_error(&e))),
+        (_, Err(e)) => return Attribution::Static(format!("it does not parse ({})", parse_error(&e))),
+    };
+    let old_bodies = bodies(&old_file);
+    let new_bodies = bodies(&new_file);
+    let mut out_bodies = Vec::new();
+    let mut docs = Vec::new();
+    let mut new_items = None;
+    for h in hunks {
+        let old_x = extent(&a, h.old.0, h.old.1);
+        let new_x = extent(&b, h.new.0, h.new.1);
+        let in_old = body_of(&old_bodies, old_x);
+        let in_new = body_of(&new_bodies, new_x);
+        if let (Some(o), Some(n)) = (in_old, in_new) {
+            if o.name == n.name {
+                out_bodies.push(BodyEdit {
+                    function: o.name.clone(),
+                    old_lines: [old_x.start.line, old_x.end.line.max(old_x.start.line)],
+                });
+                continue;
+            }
+        }
+        let items = new_items.get_or_insert_with(|| items(&new_file));
+        let doc_only = a[h.old.0..h.old.1].iter().all(|t| t.doc) && b[h.new.0..h.new.1].iter().all(|t| t.doc);
+        if doc_only {
+            if let Some(doc) = doc_edit(items, new_x) {
+                docs.push(doc);
+                continue;
+            }
+        }
+        // Name the innermost item of the text the user sees, else of the
+        // text it had.
+        let why = match innermost(items, new_x) {
+            Some(item) => item.describe(),
+            None => match innermost(&self::items(&old_file), old_x) {
+                Some(item) => item.describe(),
+                None => format!(
+                    "{} changed outside every item (an item added, removed or moved)",
+                    shown_lines(new_x.start.line, new_x.end.line)
+                ),
+            },
+        };
+        return Attribution::Static(why);
+    }
+    Attribution::Code {
+        bodies: out_bodies,
+        docs,
+    }
+}
+
+fn parse_error(e: &syn::Error) -> String {
+    let at = e.span().start();
+    format!("line {}: {e}", at.line)
+}
+
+fn lex(text: &str) -> Result<TokenStream, String> {
+    // As rustc: a byte-order mark and a shebang line are not tokens (the
+    // shebang is blanked, so that lines keep their numbers).
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let owned;
+    let text = if text.starts_with("#!") && !text.starts_with("#![") {
+        let end = text.find('\n').unwrap_or(text.len());
+        owned = format!("{}{}", " ".repeat(end), &text[end..]);
+        owned.as_str()
+    } else {
+        text
+    };
+    text.parse::<TokenStream>().map_err(|e| {
+        let at = e.span().start();
+        format!("line {}: {e}", at.line)
+    })
+}
+
+/// Every token in order, a group's delimiters as tokens of their own.
+fn flatten(ts: &TokenStream) -> Vec<Tok> {
+    let mut out = Vec::new();
+    push_stream(ts.clone(), false, &mut out);
+    out
+}
+
+fn push_stream(ts: TokenStream, doc: bool, out: &mut Vec<Tok>) {
+    let trees: Vec<TokenTree> = ts.into_iter().collect();
+    let mut i = 0;
+    while i < trees.len() {
+        // `#` `!`? `[doc …]`: a doc comment.
+        let attr_len = match (&trees[i], trees.get(i + 1), trees.get(i + 2)) {
+            (TokenTree::Punct(p), Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
+                if p.as_char() == '#' && bang.as_char() == '!' && is_doc(g) =>
+            {
+                3
+            }
+            (TokenTree::Punct(p), Some(TokenTree::Group(g)), _) if p.as_char() == '#' && is_doc(g) => 2,
+            _ => 1,
+        };
+        let doc = doc || attr_len > 1;
+        for tree in &trees[i..i + attr_len] {
+            push_tree(tree, doc, out);
+        }
+        i += attr_len;
+    }
+}
+
+fn is_doc(g: &proc_macro2::Group) -> bool {
+    g.delimiter() == Delimiter::Bracket
+        && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(i)) if i == "doc")
+}
+
+fn push_tree(tree: &TokenTree, doc: bool, out: &mut Vec<Tok>) {
+    let mut tok = |text: String, span: proc_macro2::Span| {
+        out.push(Tok {
+            text,
+            start: span.start().into(),
+            end: span.end().into(),
+            doc,
+        })
+    };
+    match tree {
+        TokenTree::Ident(i) => tok(i.to_string(), i.span()),
+        TokenTree::Literal(l) => tok(l.to_string(), l.span()),
+        TokenTree::Punct(p) => {
+            let joint = if p.spacing() == Spacing::Joint { "+" } else { "" };
+            tok(format!("{}{joint}", p.as_char()), p.span())
+        }
+        TokenTree::Group(g) => {
+            let (open, close) = match g.delimiter() {
+                Delimiter::Parenthesis => ("(", ")"),
+                Delimiter::Brace => ("{", "}"),
+                Delimiter::Bracket => ("[", "]"),
+                Delimiter::None => ("", ""),
+            };
+            if !open.is_empty() {
+                tok(open.to_owned(), g.span_open());
+            }
+            push_stream(g.stream(), doc, out);
+            if !close.is_empty() {
+                out.push(Tok {
+                    text: close.to_owned(),
+                    start: g.span_close().start().into(),
+                    end: g.span_close().end().into(),
+                    doc,
+                });
+            }
+        }
+    }
+}
+
+/// A run of changed tokens: old `[from, to)` became new `[from, to)`.
+struct Hunk {
+    old: (usize, usize),
+    new: (usize, usize),
+}
+
+fn token_hunks(a: &[Tok], b: &[Tok]) -> Vec<Hunk> {
+    let x: Vec<&str> = a.iter().map(|t| t.text.as_str()).collect();
+    let y: Vec<&str> = b.iter().map(|t| t.text.as_str()).collect();
+    if x == y {
+        return Vec::new();
+    }
+    let mut out: Vec<Hunk> = Vec::new();
+    let mut open = false;
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &x, &y) {
+        let (tag, o, n) = op.as_tag_tuple();
+        if tag == similar::DiffTag::Equal {
+            open = false;
+            continue;
+        }
+        match out.last_mut() {
+            Some(h) if open => {
+                h.old.1 = o.end;
+                h.new.1 = n.end;
+            }
+            _ => out.push(Hunk {
+                old: (o.start, o.end),
+                new: (n.start, n.end),
+            }),
+        }
+        open = true;
+    }
+    out
+}
+
+/// The text that tokens `[from, to)` span; an empty run is the gap between
+/// its neighbours.
+fn extent(toks: &[Tok], from: usize, to: usize) -> Extent {
+    if to > from {
+        return Extent {
+            start: toks[from].start,
+            end: toks[to - 1].end,
+        };
+    }
+    let start = from.checked_sub(1).map_or(Pos { line: 1, col: 0 }, |i| toks[i].end);
+    let end = toks.get(from).map_or(
+        Pos {
+            line: start.line.max(toks.last().map_or(1, |t| t.end.line)),
+            col: u32::MAX,
+        },
+        |t| t.start,
+    );
+    Extent { start, end }
+}
+
+/// The body of a non-`const` function: what lies between its braces, less
+/// the items, `const` blocks and `cfg` attributes nested in it.
+#[derive(Debug)]
+struct Body {
+    name: String,
+    inside: Extent,
+    nested: Vec<Extent>,
+}
+
+fn body_of(bodies: &[Body], x: Extent) -> Option<&Body> {
+    bodies
+        .iter()
+        .find(|b| x.within(b.inside) && !b.nested.iter().any(|n| overlaps(*n, x)))
+}
+
+fn overlaps(a: Extent, b: Extent) -> bool {
+    a.start < b.end && b.start < a.end
+}
+
+fn bodies(file: &syn::File) -> Vec<Body> {
+    let mut out = Vec::new();
+    walk_bodies(&file.items, "", &mut out);
+    out
+}
+
+fn walk_bodies(items: &[syn::Item], prefix: &str, out: &mut Vec<Body>) {
+    for item in items {
+        match item {
+            syn::Item::Fn(f) => push_body(&f.sig, &f.block, prefix, out),
+            syn::Item::Impl(i) => {
+                let at = format!("{prefix}{}::", impl_name(i));
+                for it in &i.items {
+                    if let syn::ImplItem::Fn(f) = it {
+                        push_body(&f.sig, &f.block, &at, out);
+                    }
+                }
+            }
+            syn::Item::Trait(t) => {
+                let at = format!("{prefix}{}::", t.ident);
+                for it in &t.items {
+                    if let syn::TraitItem::Fn(syn::TraitItemFn {
+                        sig, default: Some(b), ..
+                    }) = it
+                    {
+                        push_body(sig, b, &at, out);
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    walk_bodies(inner, &format!("{prefix}{}::", m.ident), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_body(sig: &syn::Signature, block: &syn::Block, prefix: &str, out: &mut Vec<Body>) {
+    if sig.constness.is_some() {
+        return;
+    }
+    let braces = &block.brace_token.span;
+    let mut nested = Nested::default();
+    nested.visit_block(block);
+    out.push(Body {
+        name: format!("{prefix}fn {}", sig.ident),
+        inside: Extent {
+            start: braces.open().end().into(),
+            end: braces.close().start().into(),
+        },
+        nested: nested.0,
+    });
+}
+
+/// What inside a function body runs or is checked at compile time.
+#[derive(Default)]
+struct Nested(Vec<Extent>);
+
+impl Nested {
+    fn push(&mut self, span: proc_macro2::Span) {
+        self.0.push(Extent {
+            start: span.start().into(),
+            end: span.end().into(),
+        });
+    }
+}
+
+impl<'ast> Visit<'ast> for Nested {
+    fn visit_item(&mut self, i: &'ast syn::Item) {
+        self.push(i.span());
+    }
+    fn visit_expr_const(&mut self, c: &'ast syn::ExprConst) {
+        self.push(c.span());
+    }
+    fn visit_attribute(&mut self, a: &'ast syn::Attribute) {
+        // Code a `cfg` left out was never compiled, so no map reaches it.
+        if a.path().is_ident("cfg") || a.path().is_ident("cfg_attr") {
+            self.push(a.span());
+        }
+    }
+}
+
+fn impl_name(i: &syn::ItemImpl) -> String {
+    let ty = tokens(&i.self_ty);
+    match &i.trait_ {
+        Some((_, path, _)) => format!("<{ty} as {}>", tokens(path)),
+        None => ty,
+    }
+}
+
+/// A type's or path's text without `quote`'s spacing (`Vec<u8>`, not
+/// `Vec < u8 >`).
+fn tokens<T: quote::ToTokens>(t: &T) -> String {
+    let mut s = String::new();
+    for tree in t.to_token_stream() {
+        append_text(&mut s, &tree);
+    }
+    s
+}
+
+fn append_text(s: &mut String, t: &TokenTree) {
+    match t {
+        TokenTree::Group(g) => {
+            let (o, c) = match g.delimiter() {
+                Delimiter::Parenthesis => ("(", ")"),
+                Delimiter::Brace => ("{", "}"),
+                Delimiter::Bracket => ("[", "]"),
+                Delimiter::None => ("", ""),
+            };
+            s.push_str(o);
+            for t in g.stream() {
+                append_text(s, &t);
+            }
+            s.push_str(c);
+        }
+        TokenTree::Ident(i) => {
+            if s.ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                s.push(' ');
+            }
+            s.push_str(&i.to_string());
+        }
+        TokenTree::Punct(p) if p.as_char() == ',' => s.push_str(", "),
+        TokenTree::Punct(p) => s.push(p.as_char()),
+        TokenTree::Literal(l) => s.push_str(&l.to_string()),
+    }
+}
+
+/// An item of the file, for naming what a hunk changed.
+#[derive(Debug)]
+struct Item {
+    /// `static TABLE`, `struct Price`, `fn price`.
+    name: String,
+    /// Why a change in it is compiled in, not run.
+    why: &'static str,
+    /// rustdoc's path of the item (`Money::add`).
+    path: String,
+    extent: Extent,
+    /// Whether a derive or attribute macro on it or its container can read
+    /// its doc comments.
+    docs_read: bool,
+    depth: usize,
+}
+
+impl Item {
+    fn describe(&self) -> String {
+        format!(
+            "`{}` ({}) changed: {}",
+            self.name,
+            shown_lines(self.extent.start.line, self.extent.end.line),
+            self.why
+        )
+    }
+}
+
+fn shown_lines(a: u32, b: u32) -> String {
+    if a >= b {
+        format!("line {a}")
+    } else {
+        format!("lines {a}–{b}")
+    }
+}
+
+fn innermost(items: &[Item], x: Extent) -> Option<&Item> {
+    items.iter().filter(|i| x.within(i.extent)).max_by_key(|i| i.depth)
+}
+
+/// A hunk in doc comments alone names the item they document, unless a
+/// macro on it or its container can read them (then it is an attribute
+/// change like any other).
+fn doc_edit(items: &[Item], x: Extent) -> Option<DocEdit> {
+    match innermost(items, x) {
+        Some(item) if item.docs_read => None,
+        Some(item) => Some(DocEdit {
+            item: item.path.clone(),
+            lines: [item.extent.start.line, item.extent.end.line],
+        }),
+        // The crate's own docs (`//!` at the top of the file).
+        None => Some(DocEdit {
+            item: String::new(),
+            lines: [x.start.line, x.end.line],
+        }),
+    }
+}
+
+fn items(file: &syn::File) -> Vec<Item> {
+    let mut out = Vec::new();
+    walk_items(&file.items, "", false, 0, &mut out);
+    out
+}
+
+/// Attributes that read nothing of an item's docs: the compiler's own.
+fn reads_docs(attrs: &[syn::Attribute]) -> bool {
+    const INERT: &[&str] = &[
+        "doc",
+        "inline",
+        "cold",
+        "must_use",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "deprecated",
+        "cfg",
+        "cfg_attr",
+        "track_caller",
+        "non_exhaustive",
+        "repr",
+        "test",
+        "ignore",
+        "should_panic",
+        "automatically_derived",
+        "rustfmt",
+        "clippy",
+        "macro_export",
+        "path",
+    ];
+    const STD_DERIVES: &[&str] = &[
+        "Debug",
+        "Clone",
+        "Copy",
+        "PartialEq",
+        "Eq",
+        "PartialOrd",
+        "Ord",
+        "Hash",
+        "Default",
+    ];
+    attrs.iter().any(|a| {
+        let path = a.path();
+        if path.is_ident("derive") {
+            let mut foreign = false;
+            let _ = a.parse_nested_meta(|m| {
+                if !STD_DERIVES.iter().any(|d| m.path.is_ident(d)) {
+                    foreign = true;
+                }
+                Ok(())
+            });
+            return foreign;
+        }
+        let first = path.segments.first().map(|s| s.ident.to_string()).unwrap_or_default();
+        !INERT.contains(&first.as_str())
+    })
+}
+
+fn walk_items(items: &[syn::Item], prefix: &str, read: bool, depth: usize, out: &mut Vec<Item>) {
+    for item in items {
+        let extent = Extent {
+            start: item.span().start().into(),
+            end: item.span().end().into(),
+        };
+        let mut push = |name: String, why: &'static str, path: String, attrs: &[syn::Attribute]| {
+            out.push(Item {
+                name,
+                why,
+                path,
+                extent,
+                docs_read: read || reads_docs(attrs),
+                depth,
+            })
+        };
+        let at = |ident: &dyn std::fmt::Display| format!("{prefix}{ident}");
+        match item {
+            syn::Item::Const(c) => push(
+                format!("const {}", c.ident),
+                "evaluated at compile time",
+                at(&c.ident),
+                &c.attrs,
+            ),
+            syn::Item::Static(s) => push(
+                format!("static {}", s.ident),
+                "evaluated at compile time",
+                at(&s.ident),
+                &s.attrs,
+            ),
+            syn::Item::Struct(s) => push(
+                format!("struct {}", s.ident),
+                "a type definition",
+                at(&s.ident),
+                &s.attrs,
+            ),
+            syn::Item::Enum(e) => push(format!("enum {}", e.ident), "a type definition", at(&e.ident), &e.attrs),
+            syn::Item::Union(u) => push(
+                format!("union {}", u.ident),
+                "a type definition",
+                at(&u.ident),
+                &u.attrs,
+            ),
+            syn::Item::Type(t) => push(format!("type {}", t.ident), "a type alias", at(&t.ident), &t.attrs),
+            syn::Item::Fn(f) => {
+                let name = format!(
+                    "{}fn {}",
+                    if f.sig.constness.is_some() { "const " } else { "" },
+                    f.sig.ident
+                );
+                push(name, fn_why(&f.sig), at(&f.sig.ident), &f.attrs);
+                nested_items(&f.block, &format!("fn {}", f.sig.ident), depth + 1, out);
+            }
+            syn::Item::Impl(i) => {
+                let self_ty = tokens(&i.self_ty);
+                let name = match &i.trait_ {
+                    Some((_, p, _)) => format!("impl {} for {self_ty}", tokens(p)),
+                    None => format!("impl {self_ty}"),
+                };
+                push(name, "an `impl` block's header or items", at(&self_ty), &i.attrs);
+                let read = read || reads_docs(&i.attrs);
+                for it in &i.items {
+                    let extent = Extent {
+                        start: it.span().start().into(),
+                        end: it.span().end().into(),
+                    };
+                    let (name, why, path, attrs): (String, &'static str, String, &[syn::Attribute]) = match it {
+                        syn::ImplItem::Const(c) => (
+                            format!("const {self_ty}::{}", c.ident),
+                            "evaluated at compile time",
+                            format!("{prefix}{self_ty}::{}", c.ident),
+                            &c.attrs,
+                        ),
+                        syn::ImplItem::Fn(f) => (
+                            format!("{}fn {self_ty}::{}", const_word(&f.sig), f.sig.ident),
+                            fn_why(&f.sig),
+                            format!("{prefix}{self_ty}::{}", f.sig.ident),
+                            &f.attrs,
+                        ),
+                        syn::ImplItem::Type(t) => (
+                            format!("type {self_ty}::{}", t.ident),
+                            "an associated type",
+                            format!("{prefix}{self_ty}::{}", t.ident),
+                            &t.attrs,
+                        ),
+                        syn::ImplItem::Macro(m) => (
+                            format!("{}!", tokens(&m.mac.path)),
+                            "an item-level macro call (it expands to items)",
+                            format!("{prefix}{self_ty}"),
+                            &m.attrs,
+                        ),
+                        _ => (
+                            format!("an item of impl {self_ty}"),
+                            "an item of an `impl` block",
+                            format!("{prefix}{self_ty}"),
+                            &[],
+                        ),
+                    };
+                    out.push(Item {
+                        name,
+                        why,
+                        path,
+                        extent,
+                        docs_read: read || reads_docs(attrs),
+                        depth: depth + 1,
+                    });
+                    if let syn::ImplItem::Fn(f) = it {
+                        nested_items(&f.block, &format!("fn {self_ty}::{}", f.sig.ident), depth + 2, out);
+                    }
+                }
+            }
+            syn::Item::Trait(t) => {
+                push(
+                    format!("trait {}", t.ident),
+                    "a trait definition",
+                    at(&t.ident),
+                    &t.attrs,
+                );
+                let read = read || reads_docs(&t.attrs);
+                for it in &t.items {
+                    let extent = Extent {
+                        start: it.span().start().into(),
+                        end: it.span().end().into(),
+                    };
+                    let (name, why, attrs): (String, &'static str, &[syn::Attribute]) = match it {
+                        syn::TraitItem::Fn(f) => (
+                            format!("fn {}::{}", t.ident, f.sig.ident),
+                            "a trait method's signature or attributes",
+                            &f.attrs,
+                        ),
+                        syn::TraitItem::Const(c) => (
+                            format!("const {}::{}", t.ident, c.ident),
+                            "evaluated at compile time",
+                            &c.attrs,
+                        ),
+                        _ => (format!("an item of trait {}", t.ident), "a trait definition", &[]),
+                    };
+                    out.push(Item {
+                        name,
+                        why,
+                        path: format!("{prefix}{}", t.ident),
+                        extent,
+                        docs_read: read || reads_docs(attrs),
+                        depth: depth + 1,
+                    });
+                }
+            }
+            syn::Item::Mod(m) => {
+                push(
+                    format!("mod {}", m.ident),
+                    "a module declaration",
+                    at(&m.ident),
+                    &m.attrs,
+                );
+                if let Some((_, inner)) = &m.content {
+                    let read = read || reads_docs(&m.attrs);
+                    walk_items(inner, &format!("{prefix}{}::", m.ident), read, depth + 1, out);
+                }
+            }
+            syn::Item::Macro(m) => {
+                if m.mac.path.is_ident("macro_rules") {
+                    let name = m.ident.as_ref().map(|i| i.to_string()).unwrap_or_default();
+                    push(
+                        format!("macro_rules! {name}"),
+                        "a macro definition (expanded at compile time)",
+                        at(&name),
+                        &m.attrs,
+                    );
+                } else {
+                    push(
+                        format!("{}!", tokens(&m.mac.path)),
+                        "an item-level macro call (it expands to items)",
+                        prefix.trim_end_matches("::").to_owned(),
+                        &m.attrs,
+                    );
+                }
+            }
+            syn::Item::Use(u) => push(
+                "use …".into(),
+                "an import",
+                prefix.trim_end_matches("::").to_owned(),
+                &u.attrs,
+            ),
+            syn::Item::ExternCrate(e) => push(
+                format!("extern crate {}", e.ident),
+                "an `extern` item",
+                prefix.trim_end_matches("::").to_owned(),
+                &e.attrs,
+            ),
+            syn::Item::ForeignMod(f) => push(
+                "extern block".into(),
+                "an `extern` block",
+                prefix.trim_end_matches("::").to_owned(),
+                &f.attrs,
+            ),
+            syn::Item::TraitAlias(t) => push(format!("trait {}", t.ident), "a trait alias", at(&t.ident), &t.attrs),
+            _ => push(
+                "an item".into(),
+                "an item the parser keeps as tokens",
+                prefix.trim_end_matches("::").to_owned(),
+                &[],
+            ),
+        }
+    }
+}
+
+fn const_word(sig: &syn::Signature) -> &'static str {
+    if sig.constness.is_some() {
+        "const "
+    } else {
+        ""
+    }
+}
+
+fn fn_why(sig: &syn::Signature) -> &'static str {
+    if sig.constness.is_some() {
+        "a `const fn` (evaluated at compile time where a const context calls it)"
+    } else {
+        "its signature or attributes (outside its body)"
+    }
+}
+
+/// Items, `const` blocks and `cfg` attributes inside a function's body.
+fn nested_items(block: &syn::Block, owner: &str, depth: usize, out: &mut Vec<Item>) {
+    struct Find<'a> {
+        owner: &'a str,
+        depth: usize,
+        out: &'a mut Vec<Item>,
+    }
+    impl Find<'_> {
+        fn push(&mut self, what: String, why: &'static str, span: proc_macro2::Span) {
+            self.out.push(Item {
+                name: format!("{what} inside `{}`", self.owner),
+                why,
+                path: String::new(),
+                extent: Extent {
+                    start: span.start().into(),
+                    end: span.end().into(),
+                },
+                docs_read: true,
+                depth: self.depth,
+            });
+        }
+    }
+    impl<'ast> Visit<'ast> for Find<'_> {
+        fn visit_item(&mut self, i: &'ast syn::Item) {
+            self.push("an item".into(), "an item nested in a function", i.span());
+        }
+        fn visit_expr_const(&mut self, c: &'ast syn::ExprConst) {
+            self.push("a `const` block".into(), "evaluated at compile time", c.span());
+        }
+        fn visit_attribute(&mut self, a: &'ast syn::Attribute) {
+            if a.path().is_ident("cfg") || a.path().is_ident("cfg_attr") {
+                self.push(
+                    "a `cfg` attribute".into(),
+                    "conditional compilation (code it left out has no map)",
+                    a.span(),
+                );
+            }
+        }
+    }
+    Find { owner, depth, out }.visit_block(block);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bodies_of(old: &str, new: &str) -> Vec<BodyEdit> {
+        match attribute(old, new) {
+            Attribution::Code { bodies, docs } if docs.is_empty() => bodies,
+            other => panic!("narrowed by bodies: {other:?}"),
+        }
+    }
+
+    fn why(old: &str, new: &str) -> String {
+        match attribute(old, new) {
+            Attribution::Static(why) => why,
+            other => panic!("static: {other:?}"),
+        }
+    }
+
+    const LIB: &str = "pub fn price(n: u32) -> u32 {\n    n * 10\n}\n\npub fn tax(n: u32) -> u32 {\n    n * 3\n}\n";
+
+    #[test]
+    fn an_edit_in_a_body_names_its_function_and_lines() {
+        let new = LIB.replace("n * 10", "n * 11");
+        assert_eq!(
+            bodies_of(LIB, &new),
+            vec![BodyEdit {
+                function: "fn price".into(),
+                old_lines: [2, 2]
+            }]
+        );
+    }
+
+    #[test]
+    fn two_edits_in_two_functions_are_two_hunks() {
+        let new = LIB.replace("n * 10", "n * 11").replace("n * 3", "n * 4");
+        let got = bodies_of(LIB, &new);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].old_lines, [2, 2]);
+        assert_eq!(got[1].function, "fn tax");
+        assert_eq!(got[1].old_lines, [6, 6]);
+    }
+
+    #[test]
+    fn comments_and_layout_change_no_token() {
+        let new = LIB.replace("    n * 10", "    // ten\n    n   *   10");
+        assert_eq!(attribute(LIB, &new), Attribution::Layout);
+    }
+
+    #[test]
+    fn a_multi_line_static_table_is_compile_time() {
+        let old = "static TABLE: &[u8] = b\"\\\n0001\\\n0203\\\n0405\";\n\npub fn f() -> u8 {\n    TABLE[0]\n}\n";
+        let new = old.replace("0203", "0213");
+        assert_eq!(
+            why(old, &new),
+            "`static TABLE` (lines 1–4) changed: evaluated at compile time"
+        );
+    }
+
+    #[test]
+    fn a_const_array_line_is_compile_time() {
+        let old = "pub const P: [u32; 3] = [\n    2,\n    3,\n    5,\n];\n";
+        let new = old.replace("    3,", "    4,");
+        assert!(why(old, &new).starts_with("`const P` (lines 1–5)"));
+    }
+
+    #[test]
+    fn shapes_of_types_are_compile_time() {
+        let s = "pub struct Price {\n    cents:\n        u32,\n}\n";
+        assert!(why(s, &s.replace("u32", "u64")).starts_with("`struct Price`"));
+        let e = "pub enum Kind {\n    A = 1,\n    B = 2,\n}\n";
+        assert!(why(e, &e.replace("B = 2", "B = 3")).starts_with("`enum Kind`"));
+        let w = "pub fn f<T>(t: T) -> String\nwhere\n    T: std::fmt::Debug,\n{\n    format!(\"{t:?}\")\n}\n";
+        let got = why(w, &w.replace("Debug", "Display"));
+        assert!(got.starts_with("`fn f` (lines 1–6) changed: its signature"), "{got}");
+    }
+
+    #[test]
+    fn const_fns_macros_and_attributes_are_compile_time() {
+        let c = "pub const fn twice(n: u32) -> u32 {\n    n * 2\n}\npub const X: u32 = twice(2);\n";
+        assert!(why(c, &c.replace("n * 2", "n * 3")).starts_with("`const fn twice`"));
+        let m = "macro_rules! num {\n    ($t:ty) => {\n        impl Num for $t {}\n    };\n}\nnum!(u8);\n";
+        assert!(why(m, &m.replace("impl Num", "impl Other")).starts_with("`macro_rules! num` (lines 1–5)"));
+        assert!(why(m, &m.replace("num!(u8)", "num!(u16)")).starts_with("`num!`"));
+        let a = "#[cfg_attr(\n    feature = \"x\",\n    derive(Debug)\n)]\npub struct S;\n";
+        assert!(why(a, &a.replace("Debug", "Clone")).starts_with("`struct S`"));
+    }
+
+    #[test]
+    fn methods_trait_defaults_and_closures_narrow() {
+        let m = "pub struct M(u32);\nimpl M {\n    pub fn add(&self, n: u32) -> u32 {\n        self.0 + n\n    }\n}\n";
+        assert_eq!(
+            bodies_of(m, &m.replace("self.0 + n", "self.0 + n + 1"))[0].function,
+            "M::fn add"
+        );
+        let t = "pub trait T {\n    fn go(&self) -> u32 {\n        1\n    }\n}\n";
+        assert_eq!(
+            bodies_of(t, &t.replace("        1", "        2"))[0].function,
+            "T::fn go"
+        );
+        let c = "pub fn f() -> u32 {\n    let g = |x: u32| {\n        x + 1\n    };\n    g(1)\n}\n";
+        assert_eq!(bodies_of(c, &c.replace("x + 1", "x + 2"))[0].old_lines, [3, 3]);
+    }
+
+    #[test]
+    fn items_and_cfg_nested_in_a_body_are_compile_time() {
+        let n = "pub fn f() -> u32 {\n    const K: u32 = 1;\n    K\n}\n";
+        let got = why(n, &n.replace("= 1", "= 2"));
+        assert!(got.contains("inside `fn f`"), "{got}");
+        let b = "pub fn f() -> u32 {\n    let k = const { 1 + 1 };\n    k\n}\n";
+        assert!(why(b, &b.replace("1 + 1", "1 + 2")).contains("`const` block"));
+        let cfg = "pub fn f() -> u32 {\n    #[cfg(unix)]\n    return 1;\n    2\n}\n";
+        assert!(why(cfg, &cfg.replace("cfg(unix)", "cfg(windows)")).contains("`cfg`"));
+    }
+
+    #[test]
+    fn a_doc_comment_names_the_item_it_documents() {
+        let d = "pub struct Money(u32);\nimpl Money {\n    /// Adds.\n    pub fn add(&self) -> u32 {\n        self.0\n    }\n}\n";
+        let Attribution::Code { bodies, docs } = attribute(d, &d.replace("Adds.", "Adds up.")) else {
+            panic!("code")
+        };
+        assert!(bodies.is_empty());
+        assert_eq!(docs[0].item, "Money::add");
+        // clap's derive turns docs into help text: an attribute change.
+        let c = "/// The tool.\n#[derive(Parser)]\npub struct Cli {\n    /// Verbose.\n    v: bool,\n}\n";
+        assert!(why(c, &c.replace("Verbose.", "Loud.")).starts_with("`struct Cli`"));
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_says_where() {
+        let got = why(LIB, &LIB.replace("n * 10", "n * "));
+        assert!(got.contains("does not parse") && got.contains("line"), "{got}");
+    }
+}
