@@ -75,6 +75,60 @@ impl Workspace {
         rel.display().to_string()
     }
 
+    /// Why code in `path` runs at compile time wherever it sits: its
+    /// package is a proc-macro crate, a build script's dependency, or
+    /// a dependency of either. `None`: it runs when tests run.
+    pub fn compile_time_code(&self, path: &Path) -> Option<String> {
+        let owner = self
+            .packages
+            .iter()
+            .chain(&self.path_deps)
+            .filter(|p| path.starts_with(&p.manifest_dir))
+            .max_by_key(|p| p.manifest_dir.as_os_str().len())?;
+        if owner.targets.iter().any(|t| t.kinds.iter().any(|k| k == "proc-macro")) {
+            return Some(format!(
+                "`{}` is a proc-macro crate (its code runs as its users compile)",
+                owner.name
+            ));
+        }
+        // Forward from every build-dependency edge and every proc macro.
+        let g = &self.graph;
+        let mut seen = vec![false; g.nodes.len()];
+        let mut stack: Vec<(usize, String)> = Vec::new();
+        for (i, n) in g.nodes.iter().enumerate() {
+            for e in &n.deps {
+                if e.kinds.iter().any(|(k, _)| *k == super::graph::DepKind::Build) {
+                    stack.push((e.to, format!("`{}`'s build script", n.name)));
+                }
+            }
+            let proc_macro = self
+                .packages
+                .iter()
+                .chain(&self.path_deps)
+                .any(|p| p.name == n.name && p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "proc-macro")));
+            if proc_macro && n.dir.is_some() {
+                stack.push((i, format!("the proc macro `{}`", n.name)));
+            }
+        }
+        while let Some((i, via)) = stack.pop() {
+            if i >= seen.len() || std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if g.nodes[i].name == owner.name && g.nodes[i].dir.is_some() {
+                return Some(format!(
+                    "`{}` is compiled into {via} (its code runs at compile time)",
+                    owner.name
+                ));
+            }
+            for e in &g.nodes[i].deps {
+                if e.kinds.iter().any(|(k, _)| *k != super::graph::DepKind::Dev) {
+                    stack.push((e.to, via.clone()));
+                }
+            }
+        }
+        None
+    }
+
     pub fn package(&self, name: &str) -> Option<&Package> {
         self.packages.iter().find(|p| p.name == name)
     }
@@ -309,6 +363,66 @@ mod tests {
             SuiteType::classify("orders::e2e_flow", "test", &[]),
             SuiteType::Integration
         );
+    }
+
+    #[test]
+    fn proc_macros_build_dependencies_and_theirs_run_at_compile_time() {
+        use super::super::graph::{DepKind, Edge, Node};
+        let pkg = |name: &str, kind: &str| Package {
+            name: name.into(),
+            manifest_dir: PathBuf::from(format!("/ws/{name}")),
+            deps: vec![],
+            targets: vec![Target {
+                name: name.into(),
+                kinds: vec![kind.into()],
+                src_path: PathBuf::from(format!("/ws/{name}/src/lib.rs")),
+            }],
+        };
+        let edge = |to: usize, kind: DepKind| Edge {
+            to,
+            kinds: vec![(kind, None)],
+            rename: None,
+            patched: None,
+        };
+        let node = |name: &str, deps: Vec<Edge>| Node {
+            name: name.into(),
+            member: true,
+            dir: Some(PathBuf::from(format!("/ws/{name}"))),
+            deps,
+        };
+        // app builds with `gen` (a build-dependency), which uses `util`;
+        // app uses the proc macro `derive`; `core` is a plain dependency.
+        let ws = Workspace {
+            root: "/ws".into(),
+            packages: vec![
+                pkg("app", "lib"),
+                pkg("gen", "lib"),
+                pkg("util", "lib"),
+                pkg("derive", "proc-macro"),
+                pkg("core", "lib"),
+            ],
+            graph: Graph::new(vec![
+                node(
+                    "app",
+                    vec![
+                        edge(1, DepKind::Build),
+                        edge(3, DepKind::Normal),
+                        edge(4, DepKind::Normal),
+                    ],
+                ),
+                node("gen", vec![edge(2, DepKind::Normal)]),
+                node("util", vec![]),
+                node("derive", vec![]),
+                node("core", vec![]),
+            ]),
+            ..Workspace::default()
+        };
+        let why = |p: &str| ws.compile_time_code(Path::new(p));
+        assert!(why("/ws/derive/src/lib.rs").unwrap().contains("proc-macro crate"));
+        assert!(why("/ws/gen/src/lib.rs").unwrap().contains("`app`'s build script"));
+        assert!(why("/ws/util/src/lib.rs").unwrap().contains("`app`'s build script"));
+        assert_eq!(why("/ws/core/src/lib.rs"), None);
+        assert_eq!(why("/ws/app/src/lib.rs"), None);
     }
 
     #[test]

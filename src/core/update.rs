@@ -399,7 +399,15 @@ fn start_request(
             }
             Plan::Some(t) => {
                 let mut t = t;
-                if let Some(texts) = texts {
+                let compile_time = files.iter().find_map(|f| {
+                    model
+                        .workspace
+                        .compile_time_code(f)
+                        .map(|why| format!("`{}`: {why}", relative(&model.workspace, f)))
+                });
+                if let Some(why) = compile_time.filter(|_| texts.is_some()) {
+                    t.reasons.push(format!("every test of these binaries runs: {why}"));
+                } else if let Some(texts) = texts {
                     let rel: Vec<String> = files.iter().map(|f| relative(&model.workspace, f)).collect();
                     match narrow(&t, &model.catalog, &model.test_maps, &rel, texts) {
                         Narrowed::Static(why) => t.reasons.push(format!("every test of these binaries runs: {why}")),
