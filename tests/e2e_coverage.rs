@@ -185,6 +185,45 @@ fn figures_equal_cargo_llvm_cov_on_a_lib_without_unit_tests() {
     }
 }
 
+/// `cli`'s integration tests start the crate's own binary: its code counts
+/// (read against the executable that ran it), as cargo-llvm-cov counts it.
+#[test]
+fn figures_equal_cargo_llvm_cov_on_a_crate_tested_through_its_binary() {
+    if !require_tools() {
+        return;
+    }
+    let dir = fixture("cli");
+    let (code, lines, _) = run(&dir, &[]);
+    assert_eq!(code, 0, "{lines:?}");
+    let cov = lines.last().unwrap()["coverage"].clone();
+    let main = cov["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "src/main.rs")
+        .unwrap_or_else(|| panic!("src/main.rs is reported: {cov}"))
+        .clone();
+    assert_eq!(
+        main["lines"]["covered"], main["lines"]["count"],
+        "the binary ran all of main: {main}"
+    );
+    // `src/tests.rs` (the unit tests' own file) is not counted.
+    assert!(
+        cov["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["path"] != "src/tests.rs"),
+        "{cov}"
+    );
+    if let Some(theirs) = cargo_llvm_cov_totals(&dir, &[]) {
+        assert_close(&cov, &theirs, &["lines", "functions"]);
+        for key in ["lines", "functions"] {
+            assert_eq!(cov[key]["count"], theirs[key]["count"], "{key}: {cov} vs {theirs}");
+        }
+    }
+}
+
 /// `cargo llvm-cov nextest --json --summary-only` totals on `dir`, with the
 /// LLVM tools vigil found; None (SKIPPED said) where it is not installed.
 fn cargo_llvm_cov_totals(dir: &Path, extra: &[&str]) -> Option<Value> {

@@ -231,6 +231,58 @@ fn comments_run_no_test_and_a_line_without_a_keyword_in_a_const_runs_the_static_
     );
 }
 
+/// A test that starts the crate's binary (`CARGO_BIN_EXE_cli`) is mapped
+/// to the binary's code and the library code only the binary calls, so an
+/// edit there reruns it, and only the tests that reach the edit.
+#[test]
+fn a_test_that_runs_the_crates_binary_is_mapped_to_the_binarys_code() {
+    if !require_tools() {
+        return;
+    }
+    let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    common::copy_dir(&fixture("cli"), &root);
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let maps = maps();
+    let loud = &maps["loud"];
+    assert!(loud.partial.is_none(), "{loud:?}");
+    let main = std::fs::read_to_string(root.join("src/main.rs")).unwrap();
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() as u32 + 1;
+    for needle in ["opts.loud(true)", "println!"] {
+        assert!(
+            lines(loud, "src/main.rs").contains(&line_of(&main, needle)),
+            "{needle}: {loud:?}"
+        );
+    }
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    let setter = line_of(&lib, "self.loud = on");
+    assert!(lines(loud, "src/lib.rs").contains(&setter), "{loud:?}");
+    assert!(
+        !lines(&maps["quiet"], "src/lib.rs").contains(&setter),
+        "{:?}",
+        maps["quiet"]
+    );
+
+    // A bug in the setter only the binary calls: `loud` runs (and fails),
+    // `quiet` and the unit test do not.
+    let lib_path = root.join("src/lib.rs");
+    std::fs::write(&lib_path, lib.replace("self.loud = on;", "self.loud = !on;")).unwrap();
+    let events = run_changed(&root, "src/lib.rs");
+    assert_eq!(ran(&events), ["loud"].map(String::from).into(), "{events:?}");
+    assert_eq!(events.last().unwrap()["tests"]["failed"], 1);
+    // An edit in the binary's own code reruns the tests that ran it.
+    std::fs::write(&lib_path, &lib).unwrap();
+    std::fs::write(
+        root.join("src/main.rs"),
+        main.replace("\"--loud\"", "\"--shout\" | \"--loud\""),
+    )
+    .unwrap();
+    let events = run_changed(&root, "src/main.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert!(ran(&events).contains("loud"), "{started}");
+}
+
 /// `vigil watch --no-tui --format json`, its events read as they come.
 struct Watch {
     child: std::process::Child,

@@ -114,6 +114,9 @@ pub struct CoverageRig {
     ignore: String,
     pub branch: bool,
     target_dir: PathBuf,
+    /// The names of the workspace's `bin` targets: tests that start them
+    /// (`CARGO_BIN_EXE_…`) run code only their executables map.
+    bins: Vec<String>,
     /// `CARGO_TARGET_<TRIPLE>_RUNNER` = vigil itself, which gives every
     /// test its own profile; `None` when it cannot be (the reason is in
     /// `runner_note`).
@@ -151,10 +154,11 @@ impl CoverageRig {
             format!("^{}/", regex_escape(&ws.target_dir.display().to_string())),
         ];
         for p in &ws.packages {
-            parts.push(format!(
-                "^{}/tests/",
-                regex_escape(&p.manifest_dir.display().to_string())
-            ));
+            let dir = regex_escape(&p.manifest_dir.display().to_string());
+            parts.push(format!("^{dir}/tests/"));
+            // In-crate test modules in files of their own (`src/tests.rs`,
+            // `src/x_tests.rs`), which cargo-llvm-cov leaves out too.
+            parts.push(format!("^{dir}/(.*/)?(tests|[0-9A-Za-z_-]+[_-]tests)\\.rs$"));
         }
         let (runner, runner_note) = Self::runner(&tools, &ws.root);
         Self {
@@ -165,6 +169,13 @@ impl CoverageRig {
             ignore: format!("({})", parts.join("|")),
             branch,
             target_dir: ws.target_dir.clone(),
+            bins: ws
+                .packages
+                .iter()
+                .flat_map(|p| &p.targets)
+                .filter(|t| t.kinds.iter().any(|k| k == "bin"))
+                .map(|t| t.name.clone())
+                .collect(),
             runner,
             runner_note,
             base: None,
@@ -449,6 +460,10 @@ impl CoverageRig {
         // uncovered instead of dropping out of the figures.
         let mut objects: Vec<&PathBuf> = index.values().map(|(_, path)| path).collect();
         objects.extend(all.values().filter(|p| p.starts_with(&self.build_dir) && p.exists()));
+        // And over the executables tests started: their code is counted
+        // as cargo-llvm-cov counts it.
+        let executables = self.executables();
+        objects.extend(executables.iter());
         objects.sort();
         objects.dedup();
         let Some((first, rest)) = objects.split_first() else {
@@ -582,6 +597,9 @@ impl CoverageRig {
             }
         }
         let mut mappings: HashMap<&str, Option<CoverageMap>> = HashMap::new();
+        // The workspace's own executables, read when a profile holds code
+        // its test binary does not (the test ran the crate's binary).
+        let mut executables: Option<Vec<CoverageMap>> = None;
         let mut problems = Vec::new();
         let mut hashes: HashMap<PathBuf, Option<(String, String)>> = HashMap::new();
         let sources = self.dir.join("sources");
@@ -598,23 +616,41 @@ impl CoverageRig {
                     }
                 });
             let Some(mapping) = mapping.as_ref() else { continue };
-            let mut lines: BTreeMap<u32, BTreeSet<u32>> = BTreeMap::new();
+            let mut lines: BTreeMap<PathBuf, BTreeSet<u32>> = BTreeMap::new();
+            let mut unplaced = 0;
             for p in profiles {
-                match std::fs::read(p)
+                let records = match std::fs::read(p)
                     .map_err(|e| e.to_string())
                     .and_then(|b| profile::parse_profraw(&b))
                 {
-                    Ok(records) => mapping.covered(&records, &mut lines),
-                    Err(e) => problems.push(format!("{}: {e}", p.display())),
+                    Ok(records) => records,
+                    Err(e) => {
+                        problems.push(format!("{}: {e}", p.display()));
+                        continue;
+                    }
+                };
+                let mut rest: Vec<profile::Record> = place(mapping, &records, &mut lines);
+                if !rest.is_empty() {
+                    for m in executables.get_or_insert_with(|| self.executable_mappings()).iter() {
+                        if rest.is_empty() {
+                            break;
+                        }
+                        rest = place(m, &rest, &mut lines);
+                    }
                 }
+                unplaced += rest.len();
             }
             let mut map = TestMap::default();
-            for (file, set) in lines {
-                let path = &mapping.files[file as usize];
-                let Some((rel, hash)) = self.measured_file(path, &sources, &mut hashes) else {
+            for (path, set) in lines {
+                let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) else {
                     continue;
                 };
                 map.files.insert(rel, FileMap { hash, lines: fold(set) });
+            }
+            if unplaced > 0 {
+                map.partial = Some(format!(
+                    "a process it started ran {unplaced} functions of a binary vigil could not read"
+                ));
             }
             out.push((test.clone(), map));
         }
@@ -622,6 +658,33 @@ impl CoverageRig {
         problems.dedup();
         let note = (!problems.is_empty()).then(|| format!("some tests have no coverage map: {}", problems.join("; ")));
         (out, note)
+    }
+
+    /// The coverage mappings of the workspace's instrumented executables
+    /// (each package's `bin` targets), those that were built.
+    fn executable_mappings(&self) -> Vec<CoverageMap> {
+        self.executables()
+            .iter()
+            .filter_map(|p| CoverageMap::read(p).ok())
+            .collect()
+    }
+
+    /// The instrumented build's executables of the workspace's `bin`
+    /// targets that exist (tests that run them write their profiles).
+    fn executables(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self
+            .bins
+            .iter()
+            .map(|name| {
+                self.build_dir
+                    .join("debug")
+                    .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+            })
+            .filter(|p| p.is_file())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// A workspace file's relative path and content hash (the text kept
@@ -655,6 +718,23 @@ impl CoverageRig {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// `records` read against `mapping` into `lines` (by source path); the
+/// records that ran and that `mapping` does not hold come back.
+fn place(
+    mapping: &CoverageMap,
+    records: &[profile::Record],
+    lines: &mut BTreeMap<PathBuf, BTreeSet<u32>>,
+) -> Vec<profile::Record> {
+    let mut by_file = BTreeMap::new();
+    let rest = mapping.covered(records, &mut by_file).into_iter().cloned().collect();
+    for (file, set) in by_file {
+        if let Some(path) = mapping.files.get(file as usize) {
+            lines.entry(path.clone()).or_default().extend(set);
+        }
+    }
+    rest
 }
 
 fn run_tool(mut cmd: Command, what: &'static str) -> Result<String, CoverageError> {

@@ -447,14 +447,18 @@ impl CoverageMap {
         self.functions.len()
     }
 
-    /// The lines a profile's records ran, per file number.
-    pub fn covered(&self, records: &[Record], out: &mut BTreeMap<u32, BTreeSet<u32>>) {
+    /// The lines a profile's records ran, per file number; returns the
+    /// records that ran and that this mapping does not hold (another
+    /// binary's functions: a process the test started).
+    pub fn covered<'r>(&self, records: &'r [Record], out: &mut BTreeMap<u32, BTreeSet<u32>>) -> Vec<&'r Record> {
         let mut counts = Vec::new();
+        let mut elsewhere = Vec::new();
         for r in records {
             if r.counters.iter().all(|&c| c == 0) {
                 continue;
             }
             let Some(f) = self.functions.get(&(r.name_ref, r.func_hash)) else {
+                elsewhere.push(r);
                 continue;
             };
             counts.clear();
@@ -467,6 +471,7 @@ impl CoverageMap {
                 }
             }
         }
+        elsewhere
     }
 }
 

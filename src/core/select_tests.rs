@@ -167,6 +167,10 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
             reasons.insert(key, "no coverage map yet".to_owned());
             continue;
         };
+        if let Some(why) = &map.partial {
+            reasons.insert(key, format!("its map is partial: {why}"));
+            continue;
+        }
         let mut why = Vec::new();
         for (path, placed) in &now {
             let Some(f) = map.files.get(*path) else { continue };
@@ -252,6 +256,7 @@ mod tests {
                 },
             )]
             .into(),
+            partial: None,
         };
         let mut m = TestMaps::default();
         m.merge(vec![
@@ -401,6 +406,23 @@ mod tests {
             reasons[&("t".to_owned(), "taxes".to_owned())],
             "covers `src/lib.rs` 7–9, changed"
         );
+    }
+
+    #[test]
+    fn a_partial_map_always_runs_and_says_why() {
+        let new = OLD.replace("n * 10", "n * 11");
+        let hash = content_hash(OLD.as_bytes());
+        let mut m = maps(&hash);
+        if let Some(t) = m.tests.get_mut(&("t".to_owned(), "taxes".to_owned())) {
+            t.partial = Some("a process it started ran 3 functions of a binary vigil could not read".into());
+        }
+        let Narrowed::Tests { reasons, skipped, .. } =
+            narrow(&targeted(), &catalog(), &m, &["src/lib.rs".into()], &texts(&new))
+        else {
+            panic!("narrowed")
+        };
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert!(reasons[&("t".to_owned(), "taxes".to_owned())].starts_with("its map is partial: a process"));
     }
 
     #[test]

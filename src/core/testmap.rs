@@ -21,6 +21,10 @@ pub struct FileMap {
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TestMap {
     pub files: BTreeMap<String, FileMap>,
+    /// Why the map may lack code the test ran (a process it started whose
+    /// binary vigil could not read): such a test is always selected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial: Option<String>,
 }
 
 impl TestMap {
@@ -245,6 +249,7 @@ mod tests {
                 },
             )]
             .into(),
+            partial: None,
         };
         maps.merge(vec![
             (key("early"), map(vec![[1, 3]])),
