@@ -283,6 +283,55 @@ fn a_test_that_runs_the_crates_binary_is_mapped_to_the_binarys_code() {
     assert!(ran(&events).contains("loud"), "{started}");
 }
 
+/// Each doctest gets its own map (its profile read against the package's
+/// integration test, which links the same library build): an edit inside
+/// `mul` reruns `mul`'s example and nothing else; a doc comment reruns
+/// the examples of the item it documents.
+#[test]
+fn doctests_are_selected_by_their_own_maps() {
+    if !require_tools() {
+        return;
+    }
+    let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("docmap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    common::copy_dir(&fixture("docmap"), &root);
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let maps = maps();
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    let line_of = |needle: &str| lib.lines().position(|l| l.contains(needle)).unwrap() as u32 + 1;
+    let mul = &maps["src/lib.rs - mul (line 16)"];
+    assert!(mul.partial.is_none(), "{mul:?}");
+    assert!(lines(mul, "src/lib.rs").contains(&line_of("a * b")), "{mul:?}");
+    assert!(!lines(mul, "src/lib.rs").contains(&line_of("a + b")), "{mul:?}");
+
+    // A bug in `mul`: its example runs and fails; `add`'s and the
+    // integration test (which calls `add`) do not run.
+    let path = root.join("src/lib.rs");
+    std::fs::write(&path, lib.replace("    a * b", "    a * b + 1")).unwrap();
+    let events = run_changed(&root, "src/lib.rs");
+    assert_eq!(
+        ran(&events),
+        ["src/lib.rs - mul (line 16)"].map(String::from).into(),
+        "{events:?}"
+    );
+    assert_eq!(events.last().unwrap()["tests"]["failed"], 1);
+
+    // `mul` fixed and `add`'s doc comment changed: `add`'s example (its
+    // docs) and `mul`'s (it failed last time), no nextest test.
+    std::fs::write(&path, lib.replace("/// Adds.", "/// Adds two numbers.")).unwrap();
+    let events = run_changed(&root, "src/lib.rs");
+    assert_eq!(
+        ran(&events),
+        ["src/lib.rs - add (line 7)", "src/lib.rs - mul (line 16)"]
+            .map(String::from)
+            .into(),
+        "{events:?}"
+    );
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(started["selected"]["tests"], 0, "{started}");
+}
+
 /// `vigil watch --no-tui --format json`, its events read as they come.
 struct Watch {
     child: std::process::Child,

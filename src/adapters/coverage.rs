@@ -292,6 +292,9 @@ impl CoverageRig {
             "LLVM_PROFILE_FILE".to_owned(),
             self.doc_profile_dir().join("%p-%m.profraw").display().to_string(),
         ));
+        // rustdoc compiles the examples: instrumented, each writes the
+        // profile its own map is read from.
+        env.push(("RUSTDOCFLAGS".to_owned(), "-C instrument-coverage".to_owned()));
         env
     }
 
@@ -399,6 +402,7 @@ impl CoverageRig {
             run_tool(cmd, "llvm-profdata merge")?;
             let t0 = std::time::Instant::now();
             maps = self.test_maps(&raws, all, tests);
+            maps.0.extend(self.doc_maps(all, tests));
             maps_took = t0.elapsed();
             for b in ran {
                 if let Some(path) = all.get(b) {
@@ -660,6 +664,95 @@ impl CoverageRig {
         (out, note)
     }
 
+    /// Each doctest's own map, from the doc lane's profiles: rustdoc wraps
+    /// an example in `_doctest_main_<file>_<line>_<n>`, which names the
+    /// doctest whose process wrote the profile; the workspace's functions
+    /// in it are read against the package's other instrumented binaries,
+    /// which link the same library build. A profile holding several
+    /// examples (merged doctests, one process) is each one's map. Library
+    /// code no binary maps makes the map partial (always selected).
+    fn doc_maps(&self, all: &BTreeMap<String, PathBuf>, tests: &[TestKey]) -> Vec<(TestKey, TestMap)> {
+        let wrappers: Vec<(String, &TestKey)> = tests
+            .iter()
+            .filter(|t| t.0.ends_with("::doc"))
+            .filter_map(|t| doc_wrapper(&t.1).map(|w| (w, t)))
+            .collect();
+        if wrappers.is_empty() {
+            return Vec::new();
+        }
+        let Ok(dir) = std::fs::read_dir(self.doc_profile_dir()) else {
+            return Vec::new();
+        };
+        let mut mappings: HashMap<String, Vec<CoverageMap>> = HashMap::new();
+        let mut executables: Option<Vec<CoverageMap>> = None;
+        let mut found: BTreeMap<&TestKey, (BTreeMap<PathBuf, BTreeSet<u32>>, usize)> = BTreeMap::new();
+        for entry in dir.flatten() {
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let (Ok(names), Ok(records)) = (profile::profraw_names(&bytes), profile::parse_profraw(&bytes)) else {
+                continue;
+            };
+            let keys: Vec<&TestKey> = wrappers
+                .iter()
+                .filter(|(w, _)| names.values().any(|n| n.contains(w.as_str())))
+                .map(|(_, k)| *k)
+                .collect();
+            let Some(first) = keys.first() else { continue };
+            let package = first.0.trim_end_matches("::doc").to_owned();
+            // The example's own crate (`rust_out`) is not workspace code.
+            let workspace: Vec<profile::Record> = records
+                .into_iter()
+                .filter(|r| !names.get(&r.name_ref).is_some_and(|n| n.contains("8rust_out")))
+                .collect();
+            let maps = mappings.entry(package.clone()).or_insert_with(|| {
+                all.iter()
+                    .filter(|(id, _)| **id == package || id.starts_with(&format!("{package}::")))
+                    .filter_map(|(_, p)| CoverageMap::read(p).ok())
+                    .collect()
+            });
+            let mut lines = BTreeMap::new();
+            let mut rest = workspace;
+            for m in maps.iter() {
+                if rest.is_empty() {
+                    break;
+                }
+                rest = place(m, &rest, &mut lines);
+            }
+            if !rest.is_empty() {
+                for m in executables.get_or_insert_with(|| self.executable_mappings()).iter() {
+                    rest = place(m, &rest, &mut lines);
+                }
+            }
+            for k in keys {
+                let slot = found.entry(k).or_default();
+                for (path, set) in &lines {
+                    slot.0.entry(path.clone()).or_default().extend(set);
+                }
+                slot.1 += rest.len();
+            }
+        }
+        let sources = self.dir.join("sources");
+        let mut hashes = HashMap::new();
+        found
+            .into_iter()
+            .map(|(key, (lines, unplaced))| {
+                let mut map = TestMap::default();
+                for (path, set) in lines {
+                    if let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) {
+                        map.files.insert(rel, FileMap { hash, lines: fold(set) });
+                    }
+                }
+                if unplaced > 0 {
+                    map.partial = Some(format!(
+                        "{unplaced} of the library's functions it ran are in no other test binary of its package"
+                    ));
+                }
+                (key.clone(), map)
+            })
+            .collect()
+    }
+
     /// The coverage mappings of the workspace's instrumented executables
     /// (each package's `bin` targets), those that were built.
     fn executable_mappings(&self) -> Vec<CoverageMap> {
@@ -718,6 +811,21 @@ impl CoverageRig {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The wrapper rustdoc puts an example in, from the doctest's name:
+/// `src/lib.rs - Money::add (line 12)` → `_doctest_main_src_lib_rs_12_`.
+fn doc_wrapper(name: &str) -> Option<String> {
+    let (file, _) = name.split_once(" - ")?;
+    let line = name.rsplit_once("(line ")?.1.trim_end_matches(')');
+    if line.is_empty() || !line.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let file: String = file
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Some(format!("_doctest_main_{file}_{line}_"))
 }
 
 /// `records` read against `mapping` into `lines` (by source path); the

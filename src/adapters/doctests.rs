@@ -276,10 +276,11 @@ async fn drive(
     for p in &packages {
         cmd.args(["-p", p]);
     }
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     // Colourless output; on a nightly toolchain libtest's JSON, which
-    // carries each doctest's own time.
+    // carries each doctest's own time. The user's RUSTDOCFLAGS stay out
+    // (vigil's own, for coverage, come in `env`).
     cmd.env("CARGO_TERM_COLOR", "never").env_remove("RUSTDOCFLAGS");
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.arg("--").args(filters);
     if nightly(&ws.root, env).await {
         cmd.args(["-Z", "unstable-options", "--format", "json", "--report-time"]);

@@ -110,6 +110,54 @@ pub fn parse_profraw(bytes: &[u8]) -> Result<Vec<Record>, String> {
     Ok(out)
 }
 
+/// The function names a raw profile carries (its names section: chunks of
+/// `\x01`-separated names, each zlib-compressed or not), by name hash.
+pub fn profraw_names(bytes: &[u8]) -> Result<HashMap<u64, String>, String> {
+    let truncated = || "truncated raw profile".to_owned();
+    if u64_at(bytes, 0) != Some(MAGIC) {
+        return Err("not an LLVM raw profile (64-bit little-endian)".into());
+    }
+    let word = u64_at(bytes, 8).ok_or_else(truncated)?;
+    let size = if word & BYTE_COVERAGE != 0 { 1 } else { 8 };
+    let h = |i: usize| u64_at(bytes, i * 8).map(|v| v as usize).ok_or_else(truncated);
+    let mut at = HEADER_WORDS * 8;
+    for part in [
+        h(2)?,
+        h(3)?.checked_mul(DATA_SIZE).ok_or_else(truncated)?,
+        h(4)?,
+        h(5)?.checked_mul(size).ok_or_else(truncated)?,
+        h(6)?,
+        h(7)?,
+        h(8)?,
+    ] {
+        at = at.checked_add(part).ok_or_else(truncated)?;
+    }
+    let names = bytes
+        .get(at..at.checked_add(h(9)?).ok_or_else(truncated)?)
+        .ok_or_else(truncated)?;
+    let mut c = Cursor { b: names, at: 0 };
+    let mut out = HashMap::new();
+    while c.at < names.len() {
+        let uncompressed = c.leb()? as usize;
+        let compressed = c.leb()? as usize;
+        let chunk = if compressed == 0 {
+            c.bytes(uncompressed)?.to_vec()
+        } else {
+            let z = c.bytes(compressed)?;
+            miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(z, uncompressed)
+                .map_err(|e| format!("names section does not inflate: {e:?}"))?
+        };
+        for name in chunk.split(|&b| b == 1).filter(|n| !n.is_empty()) {
+            out.insert(name_hash(name), String::from_utf8_lossy(name).into_owned());
+        }
+        // Padding to 8 bytes ends the section (zeros: no more chunks).
+        if names[c.at..].iter().all(|&b| b == 0) {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
     Code,

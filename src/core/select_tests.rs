@@ -35,8 +35,11 @@ pub enum Narrowed {
         reasons: BTreeMap<TestKey, String>,
         /// How many tests the static tier would have run.
         static_tests: usize,
-        /// The tests the maps cleared.
+        /// The tests the maps cleared (nextest's; doctests are in
+        /// `doc_cleared`, for the doc lane).
         skipped: Vec<TestKey>,
+        /// The doctests whose maps clear them.
+        doc_cleared: Vec<TestKey>,
         /// What the change set was found to be, file by file, where that
         /// selects nothing ("only comments and layout changed in …").
         notes: Vec<String>,
@@ -152,6 +155,7 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
     let static_tests = tier.len();
     let mut reasons = BTreeMap::new();
     let mut skipped = Vec::new();
+    let mut doc_cleared = Vec::new();
     for (key, known) in tier {
         let always = match known {
             Some((TestState::Failed | TestState::Xpass, _)) => Some("failed last time"),
@@ -194,7 +198,11 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
             }
         }
         if why.is_empty() {
-            skipped.push(key);
+            if key.0.ends_with("::doc") {
+                doc_cleared.push(key);
+            } else {
+                skipped.push(key);
+            }
         } else {
             reasons.insert(key, why.join("; "));
         }
@@ -217,6 +225,7 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
         reasons,
         static_tests,
         skipped,
+        doc_cleared,
         notes,
         docs,
         code_changed: now.values().any(Placed::code_changed),

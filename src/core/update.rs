@@ -17,6 +17,7 @@ use super::select::{self, Plan};
 use super::select_tests::{narrow, Narrowed, Texts};
 use super::syntax::DocEdit;
 use super::test_state::TestState;
+use super::testmap::TestKey;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -385,6 +386,8 @@ fn start_request(
     // Only comments and doc comments changed: the doc lane runs the
     // doctests of the documented items (packages, name filters), if any.
     let mut doc_narrowed: Option<(Vec<String>, Vec<String>)> = None;
+    // Doctests the maps cleared, and doc comments changed beside code.
+    let mut doc_by_maps: Option<(Vec<TestKey>, DocEdits)> = None;
     let selection = match (selection, plan) {
         (Selection::Changed { files }, Some(plan)) => match plan {
             // Every path was ignored: returned above.
@@ -416,19 +419,22 @@ fn start_request(
                             reasons,
                             static_tests: all,
                             skipped,
+                            doc_cleared,
                             notes,
                             docs,
                             code_changed,
                         } => {
                             t.reasons.extend(notes);
+                            let cleared = skipped.len() + doc_cleared.len();
                             if !code_changed {
                                 doc_narrowed = Some(doc_filters(&model.workspace, &docs));
+                            } else if !doc_cleared.is_empty() {
+                                doc_by_maps = Some((doc_cleared, docs));
                             }
                             t.reasons.push(format!(
                                 "test-level selection: {} of the {all} tests these binaries hold reach the change \
-                                 (coverage maps clear {})",
-                                all - skipped.len(),
-                                skipped.len()
+                                 (coverage maps clear {cleared})",
+                                all - cleared,
                             ));
                             t.filterset = filterset;
                             test_reasons = reasons;
@@ -450,13 +456,16 @@ fn start_request(
     };
     let number = model.next_run_number();
     let filterset = selection.filterset();
-    let (doc_packages, doc_filters) = match doc_narrowed {
-        Some((packages, filters)) if model.rules.doc_lane => (packages, filters),
-        Some(_) => (Vec::new(), Vec::new()),
-        None => (
-            doc_packages(model, trigger, &selection, &binary_reasons, &package_reasons),
-            Vec::new(),
-        ),
+    let (doc_packages, doc_filters) = match (doc_narrowed, doc_by_maps) {
+        (Some((packages, filters)), _) if model.rules.doc_lane => (packages, filters),
+        (Some(_), _) => (Vec::new(), Vec::new()),
+        (None, by_maps) => {
+            let packages = doc_packages(model, trigger, &selection, &binary_reasons, &package_reasons);
+            match by_maps {
+                Some((cleared, docs)) => doctests_by_maps(model, packages, &cleared, &docs),
+                None => (packages, Vec::new()),
+            }
+        }
     };
     if trigger == Trigger::Key {
         model.doc_rerun.clear();
@@ -546,9 +555,77 @@ fn doc_packages(
     out
 }
 
+/// Doc comments changed: (path, the item they document).
+type DocEdits = Vec<(String, DocEdit)>;
+
+/// The doc lane narrowed by the doctests' maps: a package whose listed
+/// doctests the maps all clear drops out; the others run the items of the
+/// doctests that reach the change (rustdoc's names shift with the lines
+/// above them, so an item's doctests are named, not each one), and the
+/// items whose doc comments changed.
+fn doctests_by_maps(
+    model: &Model,
+    packages: Vec<String>,
+    cleared: &[(String, String)],
+    docs: &[(String, DocEdit)],
+) -> (Vec<String>, Vec<String>) {
+    let (edited, mut filters) = doc_filters(&model.workspace, docs);
+    // A package's doctests: as listed, and as the maps know them (a new
+    // process has listed none yet).
+    let known = |p: &str| -> Vec<String> {
+        let id = format!("{p}::doc");
+        let mut names: Vec<String> = model
+            .catalog
+            .suite(&id)
+            .map(|s| s.tests.iter().filter(|t| !t.ignored).map(|t| t.name.clone()).collect())
+            .unwrap_or_default();
+        names.extend(model.test_maps.tests.keys().filter(|k| k.0 == id).map(|k| k.1.clone()));
+        names.sort();
+        names.dedup();
+        names
+    };
+    if packages.iter().any(|p| known(p).is_empty()) {
+        // A package whose doctests were never listed: every doctest runs,
+        // unfiltered.
+        let mut all: Vec<String> = packages.into_iter().chain(edited).collect();
+        all.sort();
+        all.dedup();
+        return (all, Vec::new());
+    }
+    let mut kept = Vec::new();
+    let mut narrowed = false;
+    for p in packages {
+        let id = format!("{p}::doc");
+        let mut any = false;
+        for name in known(&p) {
+            if cleared.iter().any(|(b, n)| *b == id && *n == name) {
+                narrowed = true;
+                continue;
+            }
+            any = true;
+            // The item alone: rustdoc splits its test arguments at spaces.
+            let item = name.rsplit_once(" (line ").map_or(name.as_str(), |(head, _)| head);
+            let item = item
+                .split_once(" - ")
+                .map_or(item, |(file, item)| if item.is_empty() { file } else { item });
+            filters.push(item.to_owned());
+        }
+        if any || edited.contains(&p) {
+            kept.push(p);
+        }
+    }
+    if !narrowed {
+        return (kept, Vec::new());
+    }
+    filters.sort();
+    filters.dedup();
+    (kept, filters)
+}
+
 /// The doc lane for changed doc comments: the packages that own the files,
-/// and a libtest name filter per documented item (rustdoc names an example
-/// `src/lib.rs - Money::add (line 12)`; crate and module docs by the file).
+/// and a name filter per documented item (rustdoc names an example
+/// `src/lib.rs - Money::add (line 12)`; crate and module docs by the
+/// file). Filters match parts of names, so they select a superset.
 fn doc_filters(ws: &Workspace, docs: &[(String, DocEdit)]) -> (Vec<String>, Vec<String>) {
     let mut packages = Vec::new();
     let mut filters = Vec::new();
@@ -566,11 +643,11 @@ fn doc_filters(ws: &Workspace, docs: &[(String, DocEdit)]) -> (Vec<String>, Vec<
             continue;
         }
         packages.push(p.name.clone());
+        // No spaces: rustdoc splits its test arguments at them.
         filters.push(if doc.item.is_empty() {
-            let rel = abs.strip_prefix(&p.manifest_dir).unwrap_or(&abs);
-            format!("{} - ", rel.display())
+            abs.strip_prefix(&p.manifest_dir).unwrap_or(&abs).display().to_string()
         } else {
-            format!("{} (line", doc.item)
+            doc.item.clone()
         });
     }
     packages.sort();
