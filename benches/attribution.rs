@@ -28,7 +28,10 @@ fn source(seed: usize) -> String {
 
 fn bench(c: &mut Criterion) {
     let old = source(3);
-    let new = old.replace("total = total.wrapping_add(k * 4);", "total = total.wrapping_add(k * 5);");
+    let new = old.replace(
+        "total = total.wrapping_add(k * 4);",
+        "total = total.wrapping_add(k * 5);",
+    );
     assert!(matches!(attribute(&old, &new), Attribution::Code { .. }));
     println!("one file: {} lines", old.lines().count());
     c.bench_function("attribute one 300-line file", |b| b.iter(|| attribute(&old, &new)));
