@@ -401,8 +401,11 @@ impl CoverageRig {
             cmd.args(&earlier);
             run_tool(cmd, "llvm-profdata merge")?;
             let t0 = std::time::Instant::now();
-            maps = self.test_maps(&raws, all, tests);
-            maps.0.extend(self.doc_maps(all, tests));
+            // Each binary's mapping is read once for the tests' and the
+            // doctests' maps.
+            let mut mappings = Mappings::default();
+            maps = self.test_maps(&raws, all, tests, &mut mappings);
+            maps.0.extend(self.doc_maps(all, tests, &mut mappings));
             maps_took = t0.elapsed();
             for b in ran {
                 if let Some(path) = all.get(b) {
@@ -587,6 +590,7 @@ impl CoverageRig {
         raws: &[PathBuf],
         all: &BTreeMap<String, PathBuf>,
         tests: &[TestKey],
+        mappings: &mut Mappings,
     ) -> (Vec<(TestKey, TestMap)>, Option<String>) {
         let by_hash: HashMap<u64, &TestKey> = tests.iter().map(|t| (test_hash(&t.0, &t.1), t)).collect();
         // test → its profile files (a retried test has several).
@@ -600,18 +604,15 @@ impl CoverageRig {
                 files.entry(*t).or_default().push(p);
             }
         }
-        let mut mappings: HashMap<&str, Option<CoverageMap>> = HashMap::new();
-        // The workspace's own executables, read when a profile holds code
-        // its test binary does not (the test ran the crate's binary).
-        let mut executables: Option<Vec<CoverageMap>> = None;
+        let Mappings { by_binary, executables } = mappings;
         let mut problems = Vec::new();
         let mut hashes: HashMap<PathBuf, Option<(String, String)>> = HashMap::new();
         let sources = self.dir.join("sources");
         let mut out = Vec::new();
         for (test, profiles) in files {
             let Some(binary) = all.get(&test.0) else { continue };
-            let mapping = mappings
-                .entry(test.0.as_str())
+            let mapping = by_binary
+                .entry(test.0.clone())
                 .or_insert_with(|| match CoverageMap::read(binary) {
                     Ok(m) => Some(m),
                     Err(e) => {
@@ -671,7 +672,12 @@ impl CoverageRig {
     /// which link the same library build. A profile holding several
     /// examples (merged doctests, one process) is each one's map. Library
     /// code no binary maps makes the map partial (always selected).
-    fn doc_maps(&self, all: &BTreeMap<String, PathBuf>, tests: &[TestKey]) -> Vec<(TestKey, TestMap)> {
+    fn doc_maps(
+        &self,
+        all: &BTreeMap<String, PathBuf>,
+        tests: &[TestKey],
+        mappings: &mut Mappings,
+    ) -> Vec<(TestKey, TestMap)> {
         let wrappers: Vec<(String, &TestKey)> = tests
             .iter()
             .filter(|t| t.0.ends_with("::doc"))
@@ -683,8 +689,7 @@ impl CoverageRig {
         let Ok(dir) = std::fs::read_dir(self.doc_profile_dir()) else {
             return Vec::new();
         };
-        let mut mappings: HashMap<String, Vec<CoverageMap>> = HashMap::new();
-        let mut executables: Option<Vec<CoverageMap>> = None;
+        let Mappings { by_binary, executables } = mappings;
         let mut found: BTreeMap<&TestKey, (BTreeMap<PathBuf, BTreeSet<u32>>, usize)> = BTreeMap::new();
         for entry in dir.flatten() {
             let Ok(bytes) = std::fs::read(entry.path()) else {
@@ -705,15 +710,18 @@ impl CoverageRig {
                 .into_iter()
                 .filter(|r| !names.get(&r.name_ref).is_some_and(|n| n.contains("8rust_out")))
                 .collect();
-            let maps = mappings.entry(package.clone()).or_insert_with(|| {
-                all.iter()
-                    .filter(|(id, _)| **id == package || id.starts_with(&format!("{package}::")))
-                    .filter_map(|(_, p)| CoverageMap::read(p).ok())
-                    .collect()
-            });
+            let ids: Vec<&String> = all
+                .keys()
+                .filter(|id| **id == package || id.starts_with(&format!("{package}::")))
+                .collect();
+            for id in &ids {
+                by_binary
+                    .entry((*id).clone())
+                    .or_insert_with(|| CoverageMap::read(&all[*id]).ok());
+            }
             let mut lines = BTreeMap::new();
             let mut rest = workspace;
-            for m in maps.iter() {
+            for m in ids.iter().filter_map(|id| by_binary.get(*id).and_then(Option::as_ref)) {
                 if rest.is_empty() {
                     break;
                 }
@@ -811,6 +819,15 @@ impl CoverageRig {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The coverage mappings read while making maps, each once: test binaries
+/// by binary id, and the workspace's executables (read when a profile
+/// holds code its test binary does not: the test ran the crate's binary).
+#[derive(Default)]
+struct Mappings {
+    by_binary: HashMap<String, Option<CoverageMap>>,
+    executables: Option<Vec<CoverageMap>>,
 }
 
 /// The wrapper rustdoc puts an example in, from the doctest's name:

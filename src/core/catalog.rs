@@ -42,6 +42,13 @@ pub struct Package {
     pub targets: Vec<Target>,
 }
 
+impl Package {
+    /// Whether a target of this kind (`lib`, `bin`, `proc-macro`) is there.
+    pub fn has_target(&self, kind: &str) -> bool {
+        self.targets.iter().any(|t| t.kinds.iter().any(|k| k == kind))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     pub name: String,
@@ -79,13 +86,8 @@ impl Workspace {
     /// package is a proc-macro crate, a build script's dependency, or
     /// a dependency of either. `None`: it runs when tests run.
     pub fn compile_time_code(&self, path: &Path) -> Option<String> {
-        let owner = self
-            .packages
-            .iter()
-            .chain(&self.path_deps)
-            .filter(|p| path.starts_with(&p.manifest_dir))
-            .max_by_key(|p| p.manifest_dir.as_os_str().len())?;
-        if owner.targets.iter().any(|t| t.kinds.iter().any(|k| k == "proc-macro")) {
+        let (owner, _) = self.owning_package(path)?;
+        if owner.has_target("proc-macro") {
             return Some(format!(
                 "`{}` is a proc-macro crate (its code runs as its users compile)",
                 owner.name
@@ -105,7 +107,7 @@ impl Workspace {
                 .packages
                 .iter()
                 .chain(&self.path_deps)
-                .any(|p| p.name == n.name && p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "proc-macro")));
+                .any(|p| p.name == n.name && p.has_target("proc-macro"));
             if proc_macro && n.dir.is_some() {
                 stack.push((i, format!("the proc macro `{}`", n.name)));
             }
@@ -127,6 +129,17 @@ impl Workspace {
             }
         }
         None
+    }
+
+    /// The local package whose directory holds `path` (the deepest, for
+    /// nested ones), and whether it is a member.
+    pub fn owning_package(&self, path: &Path) -> Option<(&Package, bool)> {
+        let members = self.packages.iter().map(|p| (p, true));
+        let others = self.path_deps.iter().map(|p| (p, false));
+        members
+            .chain(others)
+            .filter(|(p, _)| path.starts_with(&p.manifest_dir))
+            .max_by_key(|(p, _)| p.manifest_dir.components().count())
     }
 
     pub fn package(&self, name: &str) -> Option<&Package> {

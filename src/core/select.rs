@@ -102,7 +102,7 @@ fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
         }
     }
     let mut found = Vec::new();
-    if let Some((pkg, member)) = owning_package(ws, path) {
+    if let Some((pkg, member)) = ws.owning_package(path) {
         found.push((structural(pkg, member, path), String::new()));
     }
     for (owner, via) in inputs.owners(path) {
@@ -167,17 +167,6 @@ fn structural(pkg: &Package, member: bool, path: &Path) -> Hit {
         return Hit::PackageTests(pkg.name.clone());
     }
     Hit::Package(pkg.name.clone())
-}
-
-/// The local package whose directory holds `path` (the deepest, for nested
-/// ones), and whether it is a member.
-fn owning_package<'a>(ws: &'a Workspace, path: &Path) -> Option<(&'a Package, bool)> {
-    let members = ws.packages.iter().map(|p| (p, true));
-    let others = ws.path_deps.iter().map(|p| (p, false));
-    members
-        .chain(others)
-        .filter(|(p, _)| path.starts_with(&p.manifest_dir))
-        .max_by_key(|(p, _)| p.manifest_dir.components().count())
 }
 
 /// The plan being built: filterset terms and reasons, stable in order.

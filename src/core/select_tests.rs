@@ -320,6 +320,11 @@ mod tests {
         }
     }
 
+    /// `src/lib.rs` changed from `OLD` to `new`, placed against `maps`.
+    fn narrow_lib(maps: &TestMaps, new: &str) -> Narrowed {
+        narrow(&targeted(), &catalog(), maps, &["src/lib.rs".into()], &texts(new))
+    }
+
     #[test]
     fn an_edit_inside_one_function_keeps_the_tests_that_reach_it() {
         let new = OLD.replace("n * 10", "n * 11");
@@ -330,13 +335,7 @@ mod tests {
             static_tests,
             skipped,
             ..
-        } = narrow(
-            &targeted(),
-            &catalog(),
-            &maps(&hash),
-            &["src/lib.rs".into()],
-            &texts(&new),
-        )
+        } = narrow_lib(&maps(&hash), &new)
         else {
             panic!("narrowed")
         };
@@ -354,13 +353,7 @@ mod tests {
     fn a_const_falls_back_to_the_static_tier_and_says_why() {
         let new = OLD.replace("RATE: u32 = 3", "RATE: u32 = 4");
         let hash = content_hash(OLD.as_bytes());
-        let n = narrow(
-            &targeted(),
-            &catalog(),
-            &maps(&hash),
-            &["src/lib.rs".into()],
-            &texts(&new),
-        );
+        let n = narrow_lib(&maps(&hash), &new);
         assert!(
             matches!(&n, Narrowed::Static(why) if why == "`src/lib.rs`: `const RATE` (line 1) changed: evaluated at compile time"),
             "{n:?}"
@@ -377,13 +370,7 @@ mod tests {
             notes,
             code_changed,
             ..
-        } = narrow(
-            &targeted(),
-            &catalog(),
-            &maps(&hash),
-            &["src/lib.rs".into()],
-            &texts(&new),
-        )
+        } = narrow_lib(&maps(&hash), &new)
         else {
             panic!("narrowed")
         };
@@ -401,13 +388,7 @@ mod tests {
     fn two_edits_in_two_functions_keep_both_and_no_more() {
         let new = OLD.replace("n * 10", "n * 11").replace("n * RATE", "n * RATE + 1");
         let hash = content_hash(OLD.as_bytes());
-        let Narrowed::Tests { reasons, skipped, .. } = narrow(
-            &targeted(),
-            &catalog(),
-            &maps(&hash),
-            &["src/lib.rs".into()],
-            &texts(&new),
-        ) else {
+        let Narrowed::Tests { reasons, skipped, .. } = narrow_lib(&maps(&hash), &new) else {
             panic!("narrowed")
         };
         assert!(skipped.is_empty());
@@ -425,9 +406,7 @@ mod tests {
         if let Some(t) = m.tests.get_mut(&("t".to_owned(), "taxes".to_owned())) {
             t.partial = Some("a process it started ran 3 functions of a binary vigil could not read".into());
         }
-        let Narrowed::Tests { reasons, skipped, .. } =
-            narrow(&targeted(), &catalog(), &m, &["src/lib.rs".into()], &texts(&new))
-        else {
+        let Narrowed::Tests { reasons, skipped, .. } = narrow_lib(&m, &new) else {
             panic!("narrowed")
         };
         assert!(skipped.is_empty(), "{skipped:?}");
@@ -455,13 +434,7 @@ mod tests {
         );
         assert!(matches!(unmapped, Narrowed::Static(_)));
         // Measured on a version vigil did not keep: the map is stale.
-        let Narrowed::Tests { reasons, skipped, .. } = narrow(
-            &targeted(),
-            &catalog(),
-            &maps("gone"),
-            &["src/lib.rs".into()],
-            &texts(&new),
-        ) else {
+        let Narrowed::Tests { reasons, skipped, .. } = narrow_lib(&maps("gone"), &new) else {
             panic!("narrowed")
         };
         assert!(skipped.is_empty());

@@ -232,12 +232,7 @@ fn push_tree(tree: &TokenTree, doc: bool, out: &mut Vec<Tok>) {
             tok(format!("{}{joint}", p.as_char()), p.span())
         }
         TokenTree::Group(g) => {
-            let (open, close) = match g.delimiter() {
-                Delimiter::Parenthesis => ("(", ")"),
-                Delimiter::Brace => ("{", "}"),
-                Delimiter::Bracket => ("[", "]"),
-                Delimiter::None => ("", ""),
-            };
+            let (open, close) = delimiters(g.delimiter());
             if !open.is_empty() {
                 tok(open.to_owned(), g.span_open());
             }
@@ -251,6 +246,15 @@ fn push_tree(tree: &TokenTree, doc: bool, out: &mut Vec<Tok>) {
                 });
             }
         }
+    }
+}
+
+fn delimiters(d: Delimiter) -> (&'static str, &'static str) {
+    match d {
+        Delimiter::Parenthesis => ("(", ")"),
+        Delimiter::Brace => ("{", "}"),
+        Delimiter::Bracket => ("[", "]"),
+        Delimiter::None => ("", ""),
     }
 }
 
@@ -372,44 +376,16 @@ fn push_body(sig: &syn::Signature, block: &syn::Block, prefix: &str, out: &mut V
         return;
     }
     let braces = &block.brace_token.span;
-    let mut nested = Nested::default();
-    nested.visit_block(block);
+    let mut nested = Vec::new();
+    nested_items(block, "", 0, &mut nested);
     out.push(Body {
         name: format!("{prefix}fn {}", sig.ident),
         inside: Extent {
             start: braces.open().end().into(),
             end: braces.close().start().into(),
         },
-        nested: nested.0,
+        nested: nested.into_iter().map(|i| i.extent).collect(),
     });
-}
-
-/// What inside a function body runs or is checked at compile time.
-#[derive(Default)]
-struct Nested(Vec<Extent>);
-
-impl Nested {
-    fn push(&mut self, span: proc_macro2::Span) {
-        self.0.push(Extent {
-            start: span.start().into(),
-            end: span.end().into(),
-        });
-    }
-}
-
-impl<'ast> Visit<'ast> for Nested {
-    fn visit_item(&mut self, i: &'ast syn::Item) {
-        self.push(i.span());
-    }
-    fn visit_expr_const(&mut self, c: &'ast syn::ExprConst) {
-        self.push(c.span());
-    }
-    fn visit_attribute(&mut self, a: &'ast syn::Attribute) {
-        // Code a `cfg` left out was never compiled, so no map reaches it.
-        if a.path().is_ident("cfg") || a.path().is_ident("cfg_attr") {
-            self.push(a.span());
-        }
-    }
 }
 
 fn impl_name(i: &syn::ItemImpl) -> String {
@@ -433,12 +409,7 @@ fn tokens<T: quote::ToTokens>(t: &T) -> String {
 fn append_text(s: &mut String, t: &TokenTree) {
     match t {
         TokenTree::Group(g) => {
-            let (o, c) = match g.delimiter() {
-                Delimiter::Parenthesis => ("(", ")"),
-                Delimiter::Brace => ("{", "}"),
-                Delimiter::Bracket => ("[", "]"),
-                Delimiter::None => ("", ""),
-            };
+            let (o, c) = delimiters(g.delimiter());
             s.push_str(o);
             for t in g.stream() {
                 append_text(s, &t);
@@ -592,6 +563,8 @@ fn walk_items(items: &[syn::Item], prefix: &str, read: bool, depth: usize, out: 
             })
         };
         let at = |ident: &dyn std::fmt::Display| format!("{prefix}{ident}");
+        // Items without a path of their own are documented as the module's.
+        let here = prefix.trim_end_matches("::").to_owned();
         match item {
             syn::Item::Const(c) => push(
                 format!("const {}", c.ident),
@@ -747,34 +720,24 @@ fn walk_items(items: &[syn::Item], prefix: &str, read: bool, depth: usize, out: 
                     push(
                         format!("{}!", tokens(&m.mac.path)),
                         "an item-level macro call (it expands to items)",
-                        prefix.trim_end_matches("::").to_owned(),
+                        here.clone(),
                         &m.attrs,
                     );
                 }
             }
-            syn::Item::Use(u) => push(
-                "use …".into(),
-                "an import",
-                prefix.trim_end_matches("::").to_owned(),
-                &u.attrs,
-            ),
+            syn::Item::Use(u) => push("use …".into(), "an import", here.clone(), &u.attrs),
             syn::Item::ExternCrate(e) => push(
                 format!("extern crate {}", e.ident),
                 "an `extern` item",
-                prefix.trim_end_matches("::").to_owned(),
+                here.clone(),
                 &e.attrs,
             ),
-            syn::Item::ForeignMod(f) => push(
-                "extern block".into(),
-                "an `extern` block",
-                prefix.trim_end_matches("::").to_owned(),
-                &f.attrs,
-            ),
+            syn::Item::ForeignMod(f) => push("extern block".into(), "an `extern` block", here.clone(), &f.attrs),
             syn::Item::TraitAlias(t) => push(format!("trait {}", t.ident), "a trait alias", at(&t.ident), &t.attrs),
             _ => push(
                 "an item".into(),
                 "an item the parser keeps as tokens",
-                prefix.trim_end_matches("::").to_owned(),
+                here.clone(),
                 &[],
             ),
         }

@@ -531,7 +531,7 @@ fn doc_packages(
             .workspace
             .packages
             .iter()
-            .any(|p| p.name == name && p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "lib")))
+            .any(|p| p.name == name && p.has_target("lib"))
     };
     let mut out: Vec<String> = match selection {
         Selection::All => model.workspace.packages.iter().map(|p| p.name.clone()).collect(),
@@ -631,15 +631,10 @@ fn doc_filters(ws: &Workspace, docs: &[(String, DocEdit)]) -> (Vec<String>, Vec<
     let mut filters = Vec::new();
     for (path, doc) in docs {
         let abs = ws.root.join(path);
-        let Some(p) = ws
-            .packages
-            .iter()
-            .filter(|p| abs.starts_with(&p.manifest_dir))
-            .max_by_key(|p| p.manifest_dir.as_os_str().len())
-        else {
+        let Some((p, true)) = ws.owning_package(&abs) else {
             continue;
         };
-        if !p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "lib")) {
+        if !p.has_target("lib") {
             continue;
         }
         packages.push(p.name.clone());
