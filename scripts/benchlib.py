@@ -1,6 +1,6 @@
 """What the benchmark scripts share: a clean environment for cargo and
-nextest (LLVM tools from Debian's llvm-22 when present), and the published
-semver 1.0.28 as a workspace of its own."""
+nextest (LLVM tools from Debian's llvm-22 when present), and published crates
+(semver 1.0.28 among them) as workspaces of their own."""
 import glob, os, shutil, subprocess
 
 
@@ -14,19 +14,28 @@ def env():
     return e
 
 
-def semver(dest):
-    """semver 1.0.28 fetched through cargo, its source copied to `dest`."""
+def published(name, version, dest):
+    """A published crate fetched through cargo, its source copied to `dest`
+    as a workspace of its own (with a lock file)."""
     if dest.exists():
         return dest
-    probe = dest.parent / "fetch"
+    probe = dest.parent / f"fetch-{name}"
     (probe / "src").mkdir(parents=True, exist_ok=True)
     (probe / "Cargo.toml").write_text('[package]\nname = "probe"\nversion = "0.0.0"\nedition = "2021"\n'
-                                      '[dependencies]\nsemver = "=1.0.28"\n')
+                                      f'[dependencies]\n{name} = "={version}"\n')
     (probe / "src" / "lib.rs").write_text("")
     subprocess.run(["cargo", "fetch", "--quiet"], cwd=probe, check=True, env=env())
     home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    src = glob.glob(f"{home}/registry/src/*/semver-1.0.28")[0]
+    src = glob.glob(f"{home}/registry/src/*/{name}-{version}")[0]
     shutil.copytree(src, dest)
-    (dest / "Cargo.toml").write_text((dest / "Cargo.toml").read_text() + "\n[workspace]\n")
-    subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=dest, check=True, env=env())
+    manifest = (dest / "Cargo.toml").read_text()
+    if "[workspace]" not in manifest:
+        (dest / "Cargo.toml").write_text(manifest + "\n[workspace]\n")
+    if not (dest / "Cargo.lock").exists():
+        subprocess.run(["cargo", "generate-lockfile", "--quiet"], cwd=dest, check=True, env=env())
     return dest
+
+
+def semver(dest):
+    """semver 1.0.28 fetched through cargo, its source copied to `dest`."""
+    return published("semver", "1.0.28", dest)

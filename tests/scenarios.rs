@@ -1094,3 +1094,63 @@ fn a_reload_keeps_service_state_and_probes_new_services() {
         "{fx:?}"
     );
 }
+
+/// A change queued behind the run in flight makes the results it can affect
+/// stale (never shown with their old green) until a run enrols them again.
+#[test]
+fn a_queued_change_marks_what_it_can_affect_stale_until_it_reruns() {
+    let rules = Rules {
+        on_change: vigil::core::model::OnChange::Queue,
+        ..shop_rules()
+    };
+    let mut model = shop_ws_model(rules);
+    let stale = |m: &Model, binary: &str| -> Vec<String> {
+        m.catalog
+            .suite(binary)
+            .unwrap()
+            .tests
+            .iter()
+            .filter(|t| t.stale)
+            .map(|t| t.name.clone())
+            .collect()
+    };
+    assert_eq!(model.catalog.stale_count(), 0, "run 1's results stand");
+    changed(&mut model, &["orders/tests/e2e_flow.rs"], ms(10_000));
+    assert_eq!(
+        stale(&model, "orders::e2e_flow").len(),
+        1,
+        "building: its old result is stale"
+    );
+    assert!(stale(&model, "money").is_empty());
+    // Queued behind run 2: every test of `money` and its dependents.
+    changed(&mut model, &["money/src/lib.rs"], ms(10_100));
+    let money = model
+        .catalog
+        .suite("money")
+        .unwrap()
+        .tests
+        .iter()
+        .filter(|t| !t.ignored)
+        .count();
+    assert_eq!(stale(&model, "money").len(), money);
+    // Run 2 ends; run 3 lists and enrols them: nothing is stale any more.
+    update(
+        &mut model,
+        Msg::ListFailed {
+            run: 2,
+            exit: ToolExit::BuildFailed,
+            stderr: String::new(),
+            at: ms(10_200),
+        },
+    );
+    let suites = vigil::adapters::nextest_json::parse_list(&common::recorded("shop_list.json")).unwrap();
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 3,
+            suites,
+            at: ms(10_300),
+        },
+    );
+    assert!(stale(&model, "money").is_empty(), "{:?}", stale(&model, "money"));
+}

@@ -208,7 +208,7 @@ fn coverage_totals_are_kept_per_run_and_per_file() {
     });
     store.record(&r).unwrap();
     store.record(&record(1, "t", true, 10)).unwrap();
-    let last = store.last_coverage().unwrap().expect("kept");
+    let (_, last) = store.last_coverage().unwrap().expect("kept");
     assert_eq!((last.lines, last.branches), ((10, 7), Some((4, 3))));
     assert_eq!(last.files, vec![("a/src/lib.rs".to_string(), (10, 7), Some((4, 3)))]);
     let runs = store.history().unwrap().runs;

@@ -90,6 +90,29 @@ fn failed_glyph_is_red_and_passed_is_green() {
 }
 
 #[test]
+fn a_stale_result_is_dimmed_with_its_own_glyph_and_counted_in_the_header() {
+    let mut model = shop_model();
+    for t in &mut model
+        .catalog
+        .suites
+        .iter_mut()
+        .find(|s| &*s.binary_id == "money")
+        .unwrap()
+        .tests
+    {
+        t.stale = true;
+    }
+    let buf = draw(&model, 120, 35, COLOUR);
+    let t = text(&buf);
+    assert!(t.contains("◌ money"), "{t}");
+    assert!(!t.contains("✓ money"), "never its old green: {t}");
+    let (x, y) = find(&buf, "◌ money").unwrap();
+    assert!(buf[(x, y)].modifier.contains(ratatui::style::Modifier::DIM));
+    let n = model.catalog.stale_count();
+    assert!(t.contains(&format!("◌ {n} stale")), "{t}");
+}
+
+#[test]
 fn no_colour_theme_uses_no_colour_but_keeps_glyphs() {
     let model = shop_model();
     let buf = draw(&model, 120, 35, Theme { colour: false });
@@ -497,6 +520,31 @@ fn history_view_shows_trends_and_slowest_tests() {
     insta::assert_snapshot!(t);
     key(&mut model, Key::Char('1'));
     assert!(text(&draw(&model, 120, 35, COLOUR)).contains("[1 Tests]"));
+}
+
+#[test]
+fn coverage_view_shows_the_kept_figures_while_the_first_run_goes_on() {
+    use vigil::core::coverage::{Coverage, FileCoverage};
+    let mut model = shop_model();
+    model.coverage = Some(Coverage {
+        files: vec![FileCoverage {
+            path: "money/src/lib.rs".into(),
+            summary_lines: Some((10, 8)),
+            ..FileCoverage::default()
+        }],
+        branches_measured: false,
+    });
+    model.coverage_run = None;
+    keys(&mut model, "2");
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(!t.contains("80.00"), "nothing kept, nothing this session: {t}");
+    model.kept_coverage_run = Some(41);
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(t.contains("from the history (run #41, an earlier session)"), "{t}");
+    assert!(t.contains("80.00"), "the kept figures: {t}");
+    model.coverage_run = Some(2);
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(!t.contains("from the history"), "this session's own: {t}");
 }
 
 #[test]

@@ -628,8 +628,9 @@ impl Store {
         Ok(out)
     }
 
-    /// The latest coverage kept (for deltas across sessions).
-    pub fn last_coverage(&self) -> Result<Option<CoverageRecord>, StoreError> {
+    /// The latest coverage kept (for deltas across sessions), with the
+    /// history's id of the run it comes from.
+    pub fn last_coverage(&self) -> Result<Option<(i64, CoverageRecord)>, StoreError> {
         let head: Option<CoverageHead> = self
             .conn
             .query_row(
@@ -660,11 +661,14 @@ impl Store {
                 ))
             })
             .map_err(StoreError::Read)?;
-        Ok(Some(CoverageRecord {
-            lines: (lc as u64, lh as u64),
-            branches: bc.zip(bh).map(|(c, h)| (c as u64, h as u64)),
-            files: rows.collect::<rusqlite::Result<_>>().map_err(StoreError::Read)?,
-        }))
+        Ok(Some((
+            run_id,
+            CoverageRecord {
+                lines: (lc as u64, lh as u64),
+                branches: bc.zip(bh).map(|(c, h)| (c as u64, h as u64)),
+                files: rows.collect::<rusqlite::Result<_>>().map_err(StoreError::Read)?,
+            },
+        )))
     }
 
     /// Names of the tests that failed in run `id`.

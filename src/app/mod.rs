@@ -612,7 +612,7 @@ fn load_history(
     log: &Log,
 ) -> (
     Box<crate::core::history::History>,
-    Option<Box<crate::core::coverage::Coverage>>,
+    Option<(i64, Box<crate::core::coverage::Coverage>)>,
 ) {
     let Ok((s, _)) = Store::open(path) else {
         return (Box::default(), None);
@@ -621,8 +621,8 @@ fn load_history(
         log.line(&format!("history not read: {e}"));
         Default::default()
     });
-    let coverage = s.last_coverage().ok().flatten().map(|c| {
-        Box::new(crate::core::coverage::Coverage {
+    let coverage = s.last_coverage().ok().flatten().map(|(run, c)| {
+        let cov = Box::new(crate::core::coverage::Coverage {
             branches_measured: c.branches.is_some(),
             files: c
                 .files
@@ -634,7 +634,8 @@ fn load_history(
                     ..Default::default()
                 })
                 .collect(),
-        })
+        });
+        (run, cov)
     });
     (Box::new(history), coverage)
 }

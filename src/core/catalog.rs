@@ -271,6 +271,18 @@ impl Catalog {
         self.suite_index(binary_id).map(|i| &self.suites[i])
     }
 
+    pub fn test_mut(&mut self, binary_id: &str, name: &str) -> Option<&mut TestCase> {
+        let si = self.suite_index(binary_id)?;
+        let suite = &mut self.suites[si];
+        let i = suite.test_index(name)?;
+        suite.tests.get_mut(i)
+    }
+
+    /// How many tests are stale (see `TestCase::stale`).
+    pub fn stale_count(&self) -> usize {
+        self.suites.iter().flat_map(|s| &s.tests).filter(|t| t.stale).count()
+    }
+
     /// Every test binary known: id → path.
     pub fn binaries(&self) -> std::collections::BTreeMap<String, PathBuf> {
         self.suites

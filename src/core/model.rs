@@ -35,6 +35,9 @@ pub struct Model {
     /// The latest coverage, the run it is from, and the one before it.
     pub coverage: Option<Coverage>,
     pub coverage_run: Option<u32>,
+    /// The coverage shown comes from the history (run id there), until this
+    /// session's first coverage run ends.
+    pub kept_coverage_run: Option<i64>,
     pub coverage_prev: Option<Coverage>,
     /// What each compilation read (dep-info, `rerun-if-changed`): for
     /// selecting by files that are not Rust sources.

@@ -87,7 +87,8 @@ pub enum Msg {
     /// run), and the last coverage it kept (for deltas across sessions).
     HistoryLoaded {
         history: Box<super::history::History>,
-        coverage: Option<Box<super::coverage::Coverage>>,
+        /// With the history's id of the run it comes from.
+        coverage: Option<(i64, Box<super::coverage::Coverage>)>,
     },
     /// The digest of the workspace's files as `run` started.
     Fingerprint {

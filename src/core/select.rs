@@ -60,6 +60,17 @@ pub struct Targeted {
     pub ignored: Vec<String>,
 }
 
+impl Targeted {
+    /// Whether the binary is in the plan: selected itself, or a binary of a
+    /// selected package (a binary id starts with its package's name).
+    pub fn holds(&self, binary_id: &str) -> bool {
+        self.binaries.contains_key(binary_id)
+            || self
+                .packages
+                .contains_key(binary_id.split("::").next().unwrap_or_default())
+    }
+}
+
 impl Plan {
     /// The changed paths this plan leaves out (they select nothing).
     pub fn ignored(&self) -> &[String] {

@@ -135,11 +135,7 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
     // The static tier's tests: what the catalog lists in its binaries and,
     // before any listing (a first `vigil run --changed`), what the maps
     // know of them (a binary id starts with its package's name).
-    let in_tier = |binary_id: &str| {
-        t.binaries.contains_key(binary_id)
-            || t.packages
-                .contains_key(binary_id.split("::").next().unwrap_or_default())
-    };
+    let in_tier = |binary_id: &str| t.holds(binary_id);
     let mut tier: BTreeMap<TestKey, Option<(TestState, Option<u32>)>> = BTreeMap::new();
     for suite in catalog.suites.iter().filter(|s| in_tier(&s.binary_id)) {
         for test in suite.tests.iter().filter(|t| !t.ignored) {

@@ -99,6 +99,10 @@ pub struct TestCase {
     pub peak_memory: Option<u64>,
     /// Why it was blocked ("`bridge` is unreachable: connection refused").
     pub blocked: Option<String>,
+    /// Its result predates a change the selection says can affect it, and
+    /// it has not rerun yet (queued, or a doctest still waiting): shown as
+    /// stale, never with its old result.
+    pub stale: bool,
 }
 
 /// Why an event could not be applied (recorded, then ignored).
@@ -133,6 +137,7 @@ impl TestCase {
         self.failure = None;
         self.peak_memory = None;
         self.blocked = None;
+        self.stale = false;
     }
 
     /// Applies one event. `now` is clock time; `run_start` the clock time of

@@ -74,7 +74,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 model.test_maps.tests.entry(key).or_insert(map);
             }
             if model.coverage.is_none() {
-                model.coverage = coverage.map(|c| *c);
+                if let Some((run, c)) = coverage {
+                    model.coverage = Some(*c);
+                    model.kept_coverage_run = Some(run);
+                }
             }
             let held = model.runs.last_mut().and_then(|r| r.held.take().map(|h| (r.number, h)));
             if let Some((run, (outcome, at))) = held {
@@ -351,6 +354,9 @@ fn start_request(
         if files.is_empty() {
             return;
         }
+        // What it can affect is stale from now until it reruns: queued
+        // behind the run in flight, building, or a doctest still waiting.
+        mark_stale(model, &p);
         plan = Some(p);
     }
     if let Some(active) = model.runs.last_mut().filter(|r| r.is_active()) {
@@ -426,6 +432,12 @@ fn start_request(
                         } => {
                             t.reasons.extend(notes);
                             let cleared = skipped.len() + doc_cleared.len();
+                            // What the maps clear is not affected: its result stands.
+                            for key in skipped.iter().chain(&doc_cleared) {
+                                if let Some(test) = model.catalog.test_mut(&key.0, &key.1) {
+                                    test.stale = false;
+                                }
+                            }
                             if !code_changed {
                                 doc_narrowed = Some(doc_filters(&model.workspace, &docs));
                             } else if !doc_cleared.is_empty() {
@@ -553,6 +565,28 @@ fn doc_packages(
     out.sort();
     out.dedup();
     out
+}
+
+/// Marks stale every test with a result that `plan` says the change can
+/// affect; each is cleared when the test is enrolled in a run again, or
+/// when test-level selection clears it.
+fn mark_stale(model: &mut Model, plan: &Plan) {
+    let doc_lane = model.rules.doc_lane;
+    for suite in &mut model.catalog.suites {
+        if suite.suite_type == super::catalog::SuiteType::Doc && !doc_lane {
+            continue;
+        }
+        let affected = match plan {
+            Plan::Everything { .. } => true,
+            Plan::Some(t) => t.holds(&suite.binary_id),
+            Plan::Nothing { .. } => false,
+        };
+        if affected {
+            for t in suite.tests.iter_mut().filter(|t| !t.ignored && t.run.is_some()) {
+                t.stale = true;
+            }
+        }
+    }
 }
 
 /// Doc comments changed: (path, the item they document).

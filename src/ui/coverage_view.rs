@@ -48,7 +48,12 @@ fn gauge(label: &str, r: Ratio, delta: Option<f64>, min: Option<f64>, theme: The
 
 pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     let mut lines = Vec::new();
-    let Some(cov) = model.coverage.as_ref().filter(|_| model.coverage_run.is_some()) else {
+    let kept = model.kept_coverage_run.filter(|_| model.coverage_run.is_none());
+    let Some(cov) = model
+        .coverage
+        .as_ref()
+        .filter(|_| model.coverage_run.is_some() || kept.is_some())
+    else {
         let why = if model.coverage_on {
             " no coverage yet: it is collected when a run ends"
         } else {
@@ -58,6 +63,14 @@ pub fn render(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Coverage ")), area);
         return;
     };
+    if let Some(run) = kept {
+        // Until this session's first coverage run ends: the last figures
+        // kept, said to be such.
+        lines.push(Line::from(Span::styled(
+            format!(" from the history (run #{run}, an earlier session): this session's come when its first run ends"),
+            theme.fg(Color::Yellow),
+        )));
+    }
     let prev = model.coverage_prev.as_ref();
     let overall = model.rules.coverage.iter().find(|t| t.path.is_none());
     lines.push(gauge(

@@ -148,6 +148,10 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             if failed > 0 {
                 right.push(Span::styled(format!(" ✗ {failed} "), theme.state(TestState::Failed)));
             }
+            let stale = model.catalog.stale_count();
+            if stale > 0 {
+                right.push(Span::styled(format!(" {} {stale} stale ", Theme::STALE), theme.dim()));
+            }
             let blocked = in_state(model, run.number, TestState::Blocked);
             if blocked > 0 {
                 right.push(Span::styled(

@@ -43,6 +43,9 @@ impl Theme {
         }
     }
 
+    /// A result a change has made stale (not rerun yet).
+    pub const STALE: &'static str = "◌";
+
     pub fn glyph(state: TestState, now: Duration) -> &'static str {
         match state {
             TestState::Pending => "·",

@@ -62,7 +62,18 @@ fn position(selected: usize, total: usize) -> String {
 }
 
 fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u32>, theme: Theme) -> Line<'a> {
-    let glyph = Theme::glyph(row.state, model.now);
+    // A result a change has made stale is never shown as it was.
+    let stale = !matches!(row.state, TestState::Running | TestState::Pending)
+        && match &row.kind {
+            RowKind::Test { suite, test } => model.catalog.suites[*suite].tests[*test].stale,
+            RowKind::Suite { suite, .. } => model.catalog.suites[*suite].tests.iter().any(|t| t.stale),
+            RowKind::Module { .. } => false,
+        };
+    let (glyph, glyph_style) = if stale {
+        (Theme::STALE, theme.dim())
+    } else {
+        (Theme::glyph(row.state, model.now), theme.state(row.state))
+    };
     let indent = "  ".repeat(row.depth as usize);
     let budgets = &model.rules.budgets;
     let (right, dim_row, standing) = match &row.kind {
@@ -130,7 +141,7 @@ fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u
     let base = if dim_row { theme.dim() } else { Style::default() };
     Line::from(vec![
         Span::raw(indent),
-        Span::styled(glyph, theme.state(row.state)),
+        Span::styled(glyph, glyph_style),
         Span::raw(" "),
         Span::styled(label, base),
         Span::raw(" ".repeat(pad)),
