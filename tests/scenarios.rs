@@ -1154,3 +1154,73 @@ fn a_queued_change_marks_what_it_can_affect_stale_until_it_reruns() {
     );
     assert!(stale(&model, "money").is_empty(), "{:?}", stale(&model, "money"));
 }
+
+/// A CLI crate's library and binary share nextest's result prefix
+/// (`hexyl::hexyl$…`): each result lands in the suite that lists the test
+/// (the binary's were left pending, then cancelled, as if never run).
+#[test]
+fn a_lib_and_a_bin_of_one_name_each_get_their_own_results() {
+    let mut model = Model::new(Default::default(), Rules::default());
+    request(&mut model, Selection::All, ms(0));
+    let suite = |id: &str, kind: &str, tests: &[&str]| ListedSuite {
+        binary_id: Arc::from(id),
+        package: "tool".into(),
+        binary_name: "tool".into(),
+        kind: kind.into(),
+        binary_path: format!("/tmp/{id}").into(),
+        tests: tests
+            .iter()
+            .map(|t| ListedTest {
+                name: t.to_string(),
+                ignored: false,
+                selected: true,
+            })
+            .collect(),
+    };
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites: vec![
+                suite("tool", "lib", &["tests::in_lib", "tests::shared"]),
+                suite("tool::bin/tool", "bin", &["tests::in_bin", "tests::shared"]),
+            ],
+            at: ms(10),
+        },
+    );
+    // The decoder named one binary for the shared prefix: the library.
+    let event = |name: &str, kind: TestEventKind| TestEvent {
+        binary_id: Arc::from("tool"),
+        name: name.into(),
+        kind,
+    };
+    let passed = || TestEventKind::Passed { exec_time: None };
+    let started = || TestEventKind::Started { attempt: 1 };
+    for (name, kind, at) in [
+        ("tests::in_bin", started(), 20),
+        ("tests::in_bin", passed(), 21),
+        ("tests::shared", started(), 22),
+        ("tests::shared", started(), 23),
+        ("tests::shared", passed(), 24),
+        ("tests::shared", passed(), 25),
+        ("tests::in_lib", started(), 26),
+        ("tests::in_lib", passed(), 27),
+    ] {
+        update(
+            &mut model,
+            Msg::Test {
+                run: 1,
+                event: event(name, kind),
+                at: ms(at),
+            },
+        );
+    }
+    for (binary, name) in [
+        ("tool::bin/tool", "tests::in_bin"),
+        ("tool::bin/tool", "tests::shared"),
+        ("tool", "tests::shared"),
+        ("tool", "tests::in_lib"),
+    ] {
+        assert_eq!(state(&model, binary, name), TestState::Passed, "{binary} {name}");
+    }
+}

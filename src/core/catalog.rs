@@ -278,6 +278,37 @@ impl Catalog {
         suite.tests.get_mut(i)
     }
 
+    /// The suite a streamed result belongs to. nextest names a result
+    /// `<crate>::<binary name>$<test>`, which a package's library and its
+    /// binary of the same name share (`hexyl::hexyl`): of the suites with
+    /// that package and binary name, the one that lists the test in the
+    /// state the event moves it from (pending for a start, running for a
+    /// result), else one that lists it, else the one the stream named.
+    pub fn suite_for_result(&self, binary_id: &str, name: &str, starting: bool) -> Option<usize> {
+        let named = self.suite_index(binary_id)?;
+        let (package, binary) = (&self.suites[named].package, &self.suites[named].binary_name);
+        let siblings: Vec<usize> = (0..self.suites.len())
+            .filter(|&i| self.suites[i].package == *package && self.suites[i].binary_name == *binary)
+            .collect();
+        if siblings.len() < 2 {
+            return Some(named);
+        }
+        let listed = |i: &usize| self.suites[*i].test_index(name).map(|t| &self.suites[*i].tests[t]);
+        let from = |t: &TestCase| {
+            if starting {
+                t.state == TestState::Pending
+            } else {
+                t.state == TestState::Running
+            }
+        };
+        siblings
+            .iter()
+            .find(|i| listed(i).is_some_and(from))
+            .or_else(|| siblings.iter().find(|i| listed(i).is_some()))
+            .copied()
+            .or(Some(named))
+    }
+
     /// How many tests are stale (see `TestCase::stale`).
     pub fn stale_count(&self) -> usize {
         self.suites.iter().flat_map(|s| &s.tests).filter(|t| t.stale).count()

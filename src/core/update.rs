@@ -946,11 +946,15 @@ fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut
         // nextest reports the tests it stopped for us as failed.
         event.kind = TestEventKind::Cancelled;
     }
-    let Some(si) = model.catalog.suite_index(&event.binary_id) else {
+    let starting = matches!(event.kind, TestEventKind::Started { .. });
+    let Some(si) = model.catalog.suite_for_result(&event.binary_id, &event.name, starting) else {
         let message = format!("result for unknown test binary `{}` ignored", event.binary_id);
         warn(model, run, message, fx);
         return;
     };
+    if *model.catalog.suites[si].binary_id != *event.binary_id {
+        event.binary_id = model.catalog.suites[si].binary_id.clone();
+    }
     let suite = &mut model.catalog.suites[si];
     let ti = match suite.test_index(&event.name) {
         Some(ti) => ti,
