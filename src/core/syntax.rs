@@ -64,13 +64,61 @@ impl From<LineColumn> for Pos {
     }
 }
 
+/// One token: a hash of its text (what the diff compares), its span (read
+/// into a position only where a hunk needs it: that lookup is the costly
+/// part of lexing), and whether it belongs to a doc comment.
 #[derive(Debug)]
 struct Tok {
-    text: String,
-    start: Pos,
-    end: Pos,
+    hash: u64,
+    span: proc_macro2::Span,
     /// Part of a `#[doc]` attribute (a doc comment).
     doc: bool,
+}
+
+impl Tok {
+    fn start(&self) -> Pos {
+        self.span.start().into()
+    }
+    fn end(&self) -> Pos {
+        self.span.end().into()
+    }
+}
+
+/// FNV-1a over what a token writes of itself: no string is built.
+struct TokenHash(u64);
+
+impl std::fmt::Write for TokenHash {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        for b in s.bytes() {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Ok(())
+    }
+}
+
+fn hash_of(t: impl std::fmt::Display) -> u64 {
+    use std::fmt::Write;
+    let mut h = TokenHash(0xcbf2_9ce4_8422_2325);
+    let _ = write!(h, "{t}");
+    h.0
+}
+
+/// A text lexed: its tokens, and its top-level token trees grouped into
+/// items (the stretch of tokens each spans), so that only the items a hunk
+/// touches are parsed.
+struct Side {
+    toks: Vec<Tok>,
+    chunks: Vec<Chunk>,
+    stream: TokenStream,
+}
+
+struct Chunk {
+    /// Flattened tokens `[from, to)`.
+    from: usize,
+    to: usize,
+    trees: Vec<TokenTree>,
+    /// `#![…]`: an attribute of the file's module, not an item.
+    inner_attribute: bool,
 }
 
 /// A stretch of text: from `start` to `end`.
@@ -96,29 +144,35 @@ pub fn attribute(old: &str, new: &str) -> Attribution {
 }
 
 fn attribute_inner(old: &str, new: &str) -> Attribution {
-    let (old_ts, new_ts) = match (lex(old), lex(new)) {
-        (Ok(a), Ok(b)) => (a, b),
+    let (old_side, new_side) = match (lex(old), lex(new)) {
+        (Ok(a), Ok(b)) => (side(a), side(b)),
         (Err(e), _) => return Attribution::Static(format!("the text it had does not parse ({e})")),
         (_, Err(e)) => return Attribution::Static(format!("it does not parse ({e})")),
     };
-    let (a, b) = (flatten(&old_ts), flatten(&new_ts));
-    let hunks = token_hunks(&a, &b);
+    let (a, b) = (&old_side.toks, &new_side.toks);
+    let hunks = token_hunks(a, b);
     if hunks.is_empty() {
         return Attribution::Layout;
     }
-    let (old_file, new_file) = match (syn::parse2::<syn::File>(old_ts), syn::parse2::<syn::File>(new_ts)) {
-        (Ok(x), Ok(y)) => (x, y),
-        (Err(e), _) => return Attribution::Static(format!("the text it had does not parse ({})", parse_error(&e))),
-        (_, Err(e)) => return Attribution::Static(format!("it does not parse ({})", parse_error(&e))),
+    // The items the hunks touch, parsed (all of the file where one of them
+    // does not parse alone).
+    let old_items = match parse_touched(&old_side, hunks.iter().map(|h| h.old)) {
+        Ok(items) => items,
+        Err(e) => return Attribution::Static(format!("the text it had does not parse ({e})")),
     };
-    let old_bodies = bodies(&old_file);
-    let new_bodies = bodies(&new_file);
+    let new_items = match parse_touched(&new_side, hunks.iter().map(|h| h.new)) {
+        Ok(items) => items,
+        Err(e) => return Attribution::Static(format!("it does not parse ({e})")),
+    };
+    let (old_file, new_file) = (&old_items, &new_items);
+    let old_bodies = bodies(old_file);
+    let new_bodies = bodies(new_file);
     let mut out_bodies = Vec::new();
     let mut docs = Vec::new();
-    let mut new_items = None;
+    let mut named = None;
     for h in hunks {
-        let old_x = extent(&a, h.old.0, h.old.1);
-        let new_x = extent(&b, h.new.0, h.new.1);
+        let old_x = extent(a, h.old.0, h.old.1);
+        let new_x = extent(b, h.new.0, h.new.1);
         let in_old = body_of(&old_bodies, old_x);
         let in_new = body_of(&new_bodies, new_x);
         if let (Some(o), Some(n)) = (in_old, in_new) {
@@ -130,7 +184,7 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
                 continue;
             }
         }
-        let items = new_items.get_or_insert_with(|| items(&new_file));
+        let items = named.get_or_insert_with(|| items(new_file));
         let doc_only = a[h.old.0..h.old.1].iter().all(|t| t.doc) && b[h.new.0..h.new.1].iter().all(|t| t.doc);
         if doc_only {
             if let Some(doc) = doc_edit(items, new_x) {
@@ -142,7 +196,7 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
         // text it had.
         let why = match innermost(items, new_x) {
             Some(item) => item.describe(),
-            None => match innermost(&self::items(&old_file), old_x) {
+            None => match innermost(&self::items(old_file), old_x) {
                 Some(item) => item.describe(),
                 None => format!(
                     "{} changed outside every item (an item added, removed or moved)",
@@ -181,32 +235,141 @@ fn lex(text: &str) -> Result<TokenStream, String> {
     })
 }
 
-/// Every token in order, a group's delimiters as tokens of their own.
-fn flatten(ts: &TokenStream) -> Vec<Tok> {
-    let mut out = Vec::new();
-    push_stream(ts.clone(), false, &mut out);
-    out
+/// The text's tokens and its items.
+fn side(stream: TokenStream) -> Side {
+    let mut toks = Vec::new();
+    let mut chunks: Vec<Chunk> = Vec::new();
+    let trees: Vec<TokenTree> = stream.clone().into_iter().collect();
+    let mut i = 0;
+    let mut chunk = Chunk {
+        from: 0,
+        to: 0,
+        trees: Vec::new(),
+        inner_attribute: false,
+    };
+    while i < trees.len() {
+        let n = doc_attribute_len(&trees, i);
+        let inner = matches!((&trees[i], trees.get(i + 1), trees.get(i + 2)),
+            (TokenTree::Punct(p), Some(TokenTree::Punct(b)), Some(TokenTree::Group(g)))
+                if p.as_char() == '#' && b.as_char() == '!' && g.delimiter() == Delimiter::Bracket);
+        if inner && chunk.trees.is_empty() {
+            // `#![…]` stands alone.
+            for tree in &trees[i..i + 3] {
+                push_tree(tree, n > 1, &mut toks);
+            }
+            chunks.push(Chunk {
+                from: chunk.from,
+                to: toks.len(),
+                trees: trees[i..i + 3].to_vec(),
+                inner_attribute: true,
+            });
+            chunk.from = toks.len();
+            i += 3;
+            continue;
+        }
+        for tree in &trees[i..i + n] {
+            push_tree(tree, n > 1, &mut toks);
+            chunk.trees.push(tree.clone());
+        }
+        i += n;
+        if item_ends(&chunk.trees, trees.get(i)) {
+            chunk.to = toks.len();
+            let from = toks.len();
+            chunks.push(std::mem::replace(
+                &mut chunk,
+                Chunk {
+                    from,
+                    to: from,
+                    trees: Vec::new(),
+                    inner_attribute: false,
+                },
+            ));
+        }
+    }
+    if !chunk.trees.is_empty() {
+        chunk.to = toks.len();
+        chunks.push(chunk);
+    }
+    Side { toks, chunks, stream }
+}
+
+/// Whether the top-level trees so far make an item: one ends at a `;`,
+/// or at a `{ … }` not followed by `;` where no `=` came first (a
+/// `const`'s block initializer goes on to its `;`). A guess only: a chunk
+/// that does not parse alone makes the whole file parsed.
+fn item_ends(trees: &[TokenTree], next: Option<&TokenTree>) -> bool {
+    match trees.last() {
+        Some(TokenTree::Punct(p)) => p.as_char() == ';',
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => {
+            let semi_next = matches!(next, Some(TokenTree::Punct(p)) if p.as_char() == ';');
+            let assigns = trees
+                .iter()
+                .any(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == '=' && p.spacing() == Spacing::Alone));
+            !semi_next && !assigns
+        }
+        _ => false,
+    }
+}
+
+/// The items that token runs `[from, to)` touch, parsed: each alone where
+/// it parses so, else the whole file.
+fn parse_touched(side: &Side, runs: impl Iterator<Item = (usize, usize)>) -> Result<Vec<syn::Item>, String> {
+    let mut touched: Vec<usize> = Vec::new();
+    for (from, to) in runs {
+        // An empty run touches the items either side of it.
+        let (lo, hi) = if to > from {
+            (from, to)
+        } else {
+            (from.saturating_sub(1), from + 1)
+        };
+        for (i, c) in side.chunks.iter().enumerate() {
+            if c.from < hi && lo < c.to && !touched.contains(&i) {
+                touched.push(i);
+            }
+        }
+    }
+    touched.sort_unstable();
+    let mut items = Vec::new();
+    for i in touched {
+        let c = &side.chunks[i];
+        if c.inner_attribute {
+            continue;
+        }
+        match syn::parse2::<syn::Item>(c.trees.iter().cloned().collect()) {
+            Ok(item) => items.push(item),
+            Err(_) => {
+                return syn::parse2::<syn::File>(side.stream.clone())
+                    .map(|f| f.items)
+                    .map_err(|e| parse_error(&e))
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// How many trees from `i` make one unit for doc marking: 2 or 3 for a
+/// doc attribute (`#` `!`? `[doc …]`), else 1.
+fn doc_attribute_len(trees: &[TokenTree], i: usize) -> usize {
+    match (&trees[i], trees.get(i + 1), trees.get(i + 2)) {
+        (TokenTree::Punct(p), Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
+            if p.as_char() == '#' && bang.as_char() == '!' && is_doc(g) =>
+        {
+            3
+        }
+        (TokenTree::Punct(p), Some(TokenTree::Group(g)), _) if p.as_char() == '#' && is_doc(g) => 2,
+        _ => 1,
+    }
 }
 
 fn push_stream(ts: TokenStream, doc: bool, out: &mut Vec<Tok>) {
     let trees: Vec<TokenTree> = ts.into_iter().collect();
     let mut i = 0;
     while i < trees.len() {
-        // `#` `!`? `[doc …]`: a doc comment.
-        let attr_len = match (&trees[i], trees.get(i + 1), trees.get(i + 2)) {
-            (TokenTree::Punct(p), Some(TokenTree::Punct(bang)), Some(TokenTree::Group(g)))
-                if p.as_char() == '#' && bang.as_char() == '!' && is_doc(g) =>
-            {
-                3
-            }
-            (TokenTree::Punct(p), Some(TokenTree::Group(g)), _) if p.as_char() == '#' && is_doc(g) => 2,
-            _ => 1,
-        };
-        let doc = doc || attr_len > 1;
-        for tree in &trees[i..i + attr_len] {
-            push_tree(tree, doc, out);
+        let n = doc_attribute_len(&trees, i);
+        for tree in &trees[i..i + n] {
+            push_tree(tree, doc || n > 1, out);
         }
-        i += attr_len;
+        i += n;
     }
 }
 
@@ -216,32 +379,24 @@ fn is_doc(g: &proc_macro2::Group) -> bool {
 }
 
 fn push_tree(tree: &TokenTree, doc: bool, out: &mut Vec<Tok>) {
-    let mut tok = |text: String, span: proc_macro2::Span| {
-        out.push(Tok {
-            text,
-            start: span.start().into(),
-            end: span.end().into(),
-            doc,
-        })
-    };
+    let mut tok = |hash: u64, span: proc_macro2::Span| out.push(Tok { hash, span, doc });
     match tree {
-        TokenTree::Ident(i) => tok(i.to_string(), i.span()),
-        TokenTree::Literal(l) => tok(l.to_string(), l.span()),
+        TokenTree::Ident(i) => tok(hash_of(i), i.span()),
+        TokenTree::Literal(l) => tok(hash_of(l), l.span()),
         TokenTree::Punct(p) => {
             let joint = if p.spacing() == Spacing::Joint { "+" } else { "" };
-            tok(format!("{}{joint}", p.as_char()), p.span())
+            tok(hash_of(format_args!("{}{joint}", p.as_char())), p.span())
         }
         TokenTree::Group(g) => {
             let (open, close) = delimiters(g.delimiter());
             if !open.is_empty() {
-                tok(open.to_owned(), g.span_open());
+                tok(hash_of(open), g.span_open());
             }
             push_stream(g.stream(), doc, out);
             if !close.is_empty() {
                 out.push(Tok {
-                    text: close.to_owned(),
-                    start: g.span_close().start().into(),
-                    end: g.span_close().end().into(),
+                    hash: hash_of(close),
+                    span: g.span_close(),
                     doc,
                 });
             }
@@ -265,8 +420,8 @@ struct Hunk {
 }
 
 fn token_hunks(a: &[Tok], b: &[Tok]) -> Vec<Hunk> {
-    let x: Vec<&str> = a.iter().map(|t| t.text.as_str()).collect();
-    let y: Vec<&str> = b.iter().map(|t| t.text.as_str()).collect();
+    let x: Vec<u64> = a.iter().map(|t| t.hash).collect();
+    let y: Vec<u64> = b.iter().map(|t| t.hash).collect();
     if x == y {
         return Vec::new();
     }
@@ -298,17 +453,17 @@ fn token_hunks(a: &[Tok], b: &[Tok]) -> Vec<Hunk> {
 fn extent(toks: &[Tok], from: usize, to: usize) -> Extent {
     if to > from {
         return Extent {
-            start: toks[from].start,
-            end: toks[to - 1].end,
+            start: toks[from].start(),
+            end: toks[to - 1].end(),
         };
     }
-    let start = from.checked_sub(1).map_or(Pos { line: 1, col: 0 }, |i| toks[i].end);
+    let start = from.checked_sub(1).map_or(Pos { line: 1, col: 0 }, |i| toks[i].end());
     let end = toks.get(from).map_or(
         Pos {
-            line: start.line.max(toks.last().map_or(1, |t| t.end.line)),
+            line: start.line.max(toks.last().map_or(1, |t| t.end().line)),
             col: u32::MAX,
         },
-        |t| t.start,
+        Tok::start,
     );
     Extent { start, end }
 }
@@ -332,9 +487,9 @@ fn overlaps(a: Extent, b: Extent) -> bool {
     a.start < b.end && b.start < a.end
 }
 
-fn bodies(file: &syn::File) -> Vec<Body> {
+fn bodies(items: &[syn::Item]) -> Vec<Body> {
     let mut out = Vec::new();
-    walk_bodies(&file.items, "", &mut out);
+    walk_bodies(items, "", &mut out);
     out
 }
 
@@ -485,9 +640,9 @@ fn doc_edit(items: &[Item], x: Extent) -> Option<DocEdit> {
     }
 }
 
-fn items(file: &syn::File) -> Vec<Item> {
+fn items(items: &[syn::Item]) -> Vec<Item> {
     let mut out = Vec::new();
-    walk_items(&file.items, "", false, 0, &mut out);
+    walk_items(items, "", false, 0, &mut out);
     out
 }
 
@@ -927,6 +1082,25 @@ mod tests {
         // clap's derive turns docs into help text: an attribute change.
         let c = "/// The tool.\n#[derive(Parser)]\npub struct Cli {\n    /// Verbose.\n    v: bool,\n}\n";
         assert!(why(c, &c.replace("Verbose.", "Loud.")).starts_with("`struct Cli`"));
+    }
+
+    #[test]
+    fn items_the_chunking_cannot_split_are_read_with_the_whole_file() {
+        // A `use` with braces, a `const` with a block, a generic default (an
+        // `=` outside any group), an inner attribute: the body edit is
+        // placed the same.
+        let text = "#![allow(dead_code)]\nuse std::{fmt, io};\nconst K: u32 = { 1 + 1 };\npub struct S<T = u8> {\n    x: T,\n}\npub fn f() -> u32 {\n    K + 1\n}\n";
+        let got = bodies_of(text, &text.replace("K + 1", "K + 2"));
+        assert_eq!(
+            got,
+            vec![BodyEdit {
+                function: "fn f".into(),
+                old_lines: [8, 8]
+            }]
+        );
+        assert!(why(text, &text.replace("1 + 1", "1 + 3")).starts_with("`const K` (line 3)"));
+        assert!(why(text, &text.replace("x: T", "x: Option<T>")).starts_with("`struct S` (lines 4–6)"));
+        assert!(why(text, &text.replace("dead_code", "unused")).contains("outside every item"));
     }
 
     #[test]
