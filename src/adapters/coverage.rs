@@ -368,6 +368,9 @@ impl CoverageRig {
         let raw_dir = self.run_dir(run);
         let mut maps = (Vec::new(), None);
         let mut maps_took = std::time::Duration::ZERO;
+        // Each binary's mapping is read once for the tests' and the
+        // doctests' maps.
+        let mut mappings = Mappings::default();
         let raws: Vec<PathBuf> = std::fs::read_dir(&raw_dir)
             .map(|d| {
                 d.flatten()
@@ -401,11 +404,7 @@ impl CoverageRig {
             cmd.args(&earlier);
             run_tool(cmd, "llvm-profdata merge")?;
             let t0 = std::time::Instant::now();
-            // Each binary's mapping is read once for the tests' and the
-            // doctests' maps.
-            let mut mappings = Mappings::default();
             maps = self.test_maps(&raws, all, tests, &mut mappings);
-            maps.0.extend(self.doc_maps(all, tests, &mut mappings));
             maps_took = t0.elapsed();
             for b in ran {
                 if let Some(path) = all.get(b) {
@@ -413,6 +412,10 @@ impl CoverageRig {
                 }
             }
         }
+        // The doc lane's own maps, also where nextest ran nothing.
+        let t0 = std::time::Instant::now();
+        maps.0.extend(self.doc_maps(all, tests, &mut mappings));
+        maps_took += t0.elapsed();
         let _ = std::fs::remove_dir_all(&raw_dir);
         // A binary this process listed is read from its current build; one
         // it did not list (a partial run) from where it was last; one whose
