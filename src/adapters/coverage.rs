@@ -708,10 +708,17 @@ impl CoverageRig {
                 .collect();
             let Some(first) = keys.first() else { continue };
             let package = first.0.trim_end_matches("::doc").to_owned();
-            // The example's own crate (`rust_out`) is not workspace code.
+            // What the example's own crate (`rust_out`) defines is not
+            // workspace code; the workspace's generic code it instantiates
+            // is (named after the example's crate too, so it is placed in
+            // no other binary: the map is then partial, never short).
             let workspace: Vec<profile::Record> = records
                 .into_iter()
-                .filter(|r| !names.get(&r.name_ref).is_some_and(|n| n.contains("8rust_out")))
+                .filter(|r| {
+                    names
+                        .get(&r.name_ref)
+                        .is_none_or(|n| defining_crate(n) != Some("rust_out"))
+                })
                 .collect();
             let ids: Vec<&String> = all
                 .keys()
@@ -831,6 +838,32 @@ impl CoverageRig {
 struct Mappings {
     by_binary: HashMap<String, Option<CoverageMap>>,
     executables: Option<Vec<CoverageMap>>,
+}
+
+/// The crate that defines a mangled function (its path's root): v0
+/// (`_RNvCs…_8rust_out4main`) or legacy (`_ZN8rust_out4main17h…E`). An
+/// instance of a generic function names the crate that instantiated it
+/// only after its path.
+fn defining_crate(symbol: &str) -> Option<&str> {
+    let ident = |s: &str| -> Option<(usize, usize)> {
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        let len: usize = s.get(..digits)?.parse().ok()?;
+        Some((digits, len))
+    };
+    if let Some(rest) = symbol.strip_prefix("_ZN") {
+        let (d, len) = ident(rest)?;
+        return rest.get(d..d + len);
+    }
+    let rest = symbol.strip_prefix("_R")?;
+    // The first crate root: `C`, an optional disambiguator `s…_`, then
+    // the crate's name.
+    let at = rest.find('C')?;
+    let mut root = &rest[at + 1..];
+    if let Some(after) = root.strip_prefix('s') {
+        root = &after[after.find('_')? + 1..];
+    }
+    let (d, len) = ident(root)?;
+    root.get(d..d + len)
 }
 
 /// The wrapper rustdoc puts an example in, from the doctest's name:
@@ -969,4 +1002,38 @@ pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<crate::core::
     let mut cov = lcov::parse(&text, &root);
     cov.branches_measured = first["branch"].as_bool().unwrap_or(false);
     Ok(Some(cov))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{defining_crate, doc_wrapper};
+
+    #[test]
+    fn the_crate_that_defines_a_function_is_its_paths_root() {
+        // The example's own functions (v0 and legacy).
+        assert_eq!(defining_crate("_RNvCsdqsnfIJc26X_8rust_out4main"), Some("rust_out"));
+        assert_eq!(
+            defining_crate("_RNvNvCsdqsnfIJc26X_8rust_out4main28__doctest_main_src_lib_rs_6_0"),
+            Some("rust_out")
+        );
+        assert_eq!(
+            defining_crate("_ZN8rust_out4main17h0123456789abcdefE"),
+            Some("rust_out")
+        );
+        // The library's function, and a generic one the example instantiated.
+        assert_eq!(defining_crate("_RNvCsgSHXDb0lhI5_4docs3add"), Some("docs"));
+        assert_eq!(
+            defining_crate("_RINvNtCsgSHXDb0lhI5_5bytes3buf6get_u8RShECsdqsnfIJc26X_8rust_out"),
+            Some("bytes")
+        );
+    }
+
+    #[test]
+    fn a_doctests_name_gives_rustdocs_wrapper() {
+        assert_eq!(
+            doc_wrapper("src/lib.rs - Money::add (line 12)").as_deref(),
+            Some("_doctest_main_src_lib_rs_12_")
+        );
+        assert_eq!(doc_wrapper("src/lib.rs - add"), None);
+    }
 }
