@@ -305,8 +305,14 @@ fn doctests_are_selected_by_their_own_maps() {
     assert!(lines(mul, "src/lib.rs").contains(&line_of("a * b")), "{mul:?}");
     assert!(!lines(mul, "src/lib.rs").contains(&line_of("a + b")), "{mul:?}");
 
-    // A bug in `mul`: its example runs and fails; `add`'s and the
-    // integration test (which calls `add`) do not run.
+    // A generic function the example instantiates: its map holds it, read
+    // against the integration test's own instance of it.
+    let twice = &maps["src/lib.rs - twice (line 26)"];
+    assert!(twice.partial.is_none(), "{twice:?}");
+    assert!(lines(twice, "src/lib.rs").contains(&line_of("x + x")), "{twice:?}");
+
+    // A bug in `mul`: its example runs and fails; the others and the
+    // integration tests (which call `add` and `twice`) do not run.
     let path = root.join("src/lib.rs");
     std::fs::write(&path, lib.replace("    a * b", "    a * b + 1")).unwrap();
     let events = run_changed(&root, "src/lib.rs");

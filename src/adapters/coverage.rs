@@ -742,6 +742,23 @@ impl CoverageRig {
                     rest = place(m, &rest, &mut lines);
                 }
             }
+            if !rest.is_empty() {
+                // The workspace's generic code the example instantiated:
+                // the same instance in one of the package's binaries.
+                for id in &ids {
+                    if let Some(Some(m)) = by_binary.get_mut(*id) {
+                        m.index_instances(&all[*id]);
+                    }
+                }
+                rest.retain(|r| {
+                    !ids.iter()
+                        .filter_map(|id| by_binary.get(*id).and_then(Option::as_ref))
+                        .any(|m| {
+                            let own = m.place_instances(std::slice::from_ref(r), &names);
+                            !own.is_empty() && place(m, &own, &mut lines).is_empty()
+                        })
+                });
+            }
             for k in keys {
                 let slot = found.entry(k).or_default();
                 for (path, set) in &lines {

@@ -135,6 +135,12 @@ pub fn profraw_names(bytes: &[u8]) -> Result<HashMap<u64, String>, String> {
     let names = bytes
         .get(at..at.checked_add(h(9)?).ok_or_else(truncated)?)
         .ok_or_else(truncated)?;
+    parse_names(names)
+}
+
+/// A names section (a raw profile's, or a binary's `__llvm_prf_names`):
+/// chunks of `\x01`-separated names, each zlib-compressed or not.
+fn parse_names(names: &[u8]) -> Result<HashMap<u64, String>, String> {
     let mut c = Cursor { b: names, at: 0 };
     let mut out = HashMap::new();
     while c.at < names.len() {
@@ -199,6 +205,38 @@ pub struct CoverageMap {
     functions: HashMap<(u64, u64), Function>,
     /// Source paths, indexed by the file numbers lines carry.
     pub files: Vec<PathBuf>,
+    /// Generic instances by their name without the instantiating crate,
+    /// and structural hash → their own name hash (read on demand).
+    instances: Option<HashMap<(String, u64), u64>>,
+}
+
+/// A v0 symbol of a generic instance without the crate that instantiated
+/// it (`…get_u8RShECs…_8rust_out` → `…get_u8RShE`): the same instance
+/// made in another crate has the same name up to there. `None`: no such
+/// suffix (not generic, or legacy mangling).
+pub fn without_instantiating_crate(symbol: &str) -> Option<&str> {
+    if !symbol.starts_with("_R") {
+        return None;
+    }
+    for (at, _) in symbol.match_indices('C').collect::<Vec<_>>().into_iter().rev() {
+        let mut rest = &symbol[at + 1..];
+        if let Some(after) = rest.strip_prefix('s') {
+            let Some(end) = after.find('_') else { continue };
+            if !after[..end].bytes().all(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+            rest = &after[end + 1..];
+        }
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(len) = rest[..digits].parse::<usize>() else {
+            continue;
+        };
+        let name = &rest[digits..];
+        if digits > 0 && name.len() == len && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return (at > 2).then(|| &symbol[..at]);
+        }
+    }
+    None
 }
 
 struct Cursor<'a> {
@@ -491,6 +529,47 @@ impl CoverageMap {
         (self.files.len() - 1) as u32
     }
 
+    /// Indexes this binary's generic instances by name (its
+    /// `__llvm_prf_names`), once: see `place_instances`.
+    pub fn index_instances(&mut self, binary: &Path) {
+        if self.instances.is_some() {
+            return;
+        }
+        let names = elf_sections(binary, &["__llvm_prf_names"])
+            .ok()
+            .and_then(|mut s| s.pop().flatten())
+            .and_then(|b| parse_names(&b).ok())
+            .unwrap_or_default();
+        let mut index = HashMap::new();
+        for &(name_ref, func_hash) in self.functions.keys() {
+            if let Some(key) = names.get(&name_ref).and_then(|n| without_instantiating_crate(n)) {
+                index.insert((key.to_owned(), func_hash), name_ref);
+            }
+        }
+        self.instances = Some(index);
+    }
+
+    /// Records of generic instances another crate made (a doctest's
+    /// example) renamed to this binary's own instance of the same
+    /// function, where it has one: same name up to the instantiating crate,
+    /// same structural hash, so the same counters over the same regions.
+    pub fn place_instances(&self, records: &[Record], names: &HashMap<u64, String>) -> Vec<Record> {
+        let Some(index) = &self.instances else {
+            return Vec::new();
+        };
+        records
+            .iter()
+            .filter_map(|r| {
+                let key = without_instantiating_crate(names.get(&r.name_ref)?)?;
+                let own = index.get(&(key.to_owned(), r.func_hash))?;
+                Some(Record {
+                    name_ref: *own,
+                    ..r.clone()
+                })
+            })
+            .collect()
+    }
+
     pub fn function_count(&self) -> usize {
         self.functions.len()
     }
@@ -641,6 +720,23 @@ mod tests {
         // but line 5 is still inside the outer region, which ran.
         assert_eq!(lines(&f, &[1, 1]), vec![1, 2, 3, 4, 5]);
         assert_eq!(lines(&f, &[0, 0]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_generic_instance_is_named_without_the_crate_that_made_it() {
+        let made_by_example = "_RINvCsgSHXDb0lhI5_7docmap5twicelECsdqsnfIJc26X_8rust_out";
+        let made_by_test = "_RINvCsgSHXDb0lhI5_7docmap5twicelECs1a2b3c_3api";
+        assert_eq!(
+            without_instantiating_crate(made_by_example),
+            Some("_RINvCsgSHXDb0lhI5_7docmap5twicelE")
+        );
+        assert_eq!(
+            without_instantiating_crate(made_by_example),
+            without_instantiating_crate(made_by_test)
+        );
+        // Not generic, or legacy mangling: no suffix to take off.
+        assert_eq!(without_instantiating_crate("_RNvCsgSHXDb0lhI5_4docs3add"), None);
+        assert_eq!(without_instantiating_crate("_ZN4docs3add17h0123456789abcdefE"), None);
     }
 
     #[test]
