@@ -719,6 +719,12 @@ fn a_manifest_change_reloads_and_runs_everything() {
             Effect::Run {
                 run: 2,
                 filterset: None
+            },
+            // The doc lane, beside nextest.
+            Effect::Doctests {
+                run: 2,
+                packages: vec!["money".into(), "orders".into()],
+                filters: vec![]
             }
         ]
     );
@@ -1223,4 +1229,122 @@ fn a_lib_and_a_bin_of_one_name_each_get_their_own_results() {
     ] {
         assert_eq!(state(&model, binary, name), TestState::Passed, "{binary} {name}");
     }
+}
+
+/// The doc lane runs beside nextest: its results may come before nextest's
+/// list (held, then taken in), and it may end first (the run ends with
+/// nextest); a build failure stops it.
+#[test]
+fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
+    let ws = vigil::adapters::workspace::parse_metadata(&common::recorded("shop_metadata.json")).unwrap();
+    let mut model = Model::new(ws, shop_rules());
+    let fx = request(&mut model, Selection::All, ms(0));
+    assert!(
+        matches!(
+            &fx[..],
+            [
+                Effect::Survey { .. },
+                Effect::List { run: 1, .. },
+                Effect::Run { run: 1, .. },
+                Effect::Doctests { run: 1, .. }
+            ]
+        ),
+        "{fx:?}"
+    );
+    let doc = ListedSuite {
+        binary_id: Arc::from("money::doc"),
+        package: "money".into(),
+        binary_name: "doc".into(),
+        kind: "doc".into(),
+        binary_path: "".into(),
+        tests: vec![ListedTest {
+            name: "src/lib.rs - Money::add (line 3)".into(),
+            ignored: false,
+            selected: true,
+        }],
+    };
+    let event = |kind| TestEvent {
+        binary_id: Arc::from("money::doc"),
+        name: "src/lib.rs - Money::add (line 3)".into(),
+        kind,
+    };
+    // Before the list: held.
+    update(
+        &mut model,
+        Msg::Doctests {
+            run: 1,
+            suite: doc,
+            events: vec![
+                event(TestEventKind::Started { attempt: 1 }),
+                event(TestEventKind::Passed { exec_time: None }),
+            ],
+            at: ms(50),
+        },
+    );
+    update(
+        &mut model,
+        Msg::DoctestsDone {
+            run: 1,
+            error: None,
+            at: ms(60),
+        },
+    );
+    assert!(model.catalog.suite("money::doc").is_none(), "held until nextest's list");
+    let suites = vigil::adapters::nextest_json::parse_list(&common::recorded("shop_list.json")).unwrap();
+    update(
+        &mut model,
+        Msg::Listed {
+            run: 1,
+            suites,
+            at: ms(100),
+        },
+    );
+    assert_eq!(
+        state(&model, "money::doc", "src/lib.rs - Money::add (line 3)"),
+        TestState::Passed
+    );
+    // The lane is done: nextest's end ends the run.
+    let fx = update(
+        &mut model,
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Success,
+            stderr: String::new(),
+            at: ms(200),
+        },
+    );
+    let s = summary(&fx);
+    assert!(s.suites.iter().any(|x| x.binary_id == "money::doc"), "{:?}", s.suites);
+
+    // A build failure stops the lane beside it.
+    let fx = request(&mut model, Selection::All, ms(1_000));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::Doctests { run: 2, .. })),
+        "{fx:?}"
+    );
+    let mut fx = update(
+        &mut model,
+        Msg::ListFailed {
+            run: 2,
+            exit: ToolExit::BuildFailed,
+            stderr: String::new(),
+            at: ms(1_100),
+        },
+    );
+    fx.extend(update(
+        &mut model,
+        Msg::RunExited {
+            run: 2,
+            exit: ToolExit::BuildFailed,
+            stderr: String::new(),
+            at: ms(1_200),
+        },
+    ));
+    let run = model.runs.iter().find(|r| r.number == 2).unwrap();
+    assert!(!run.is_active(), "the run ended on the build failure");
+    assert_eq!(
+        fx.iter().filter(|e| matches!(e, Effect::Cancel { run: 2 })).count(),
+        1,
+        "the doc lane is stopped, once: {fx:?}"
+    );
 }

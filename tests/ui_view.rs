@@ -389,6 +389,12 @@ fn scripted_loop_on_a_test_backend() {
                 run: 1,
                 filterset: None
             },
+            Effect::Doctests {
+                run: 1,
+                packages: vec!["money".into(), "orders".into()],
+                filters: vec![]
+            },
+            // Stops nextest and the doc lane beside it.
             Effect::Cancel { run: 1 },
             Effect::List {
                 run: 2,

@@ -11,7 +11,7 @@ use super::effect::Effect;
 use super::filterset::{Filter, Subject};
 use super::model::Model;
 use super::report::{secs, Report, ServiceSummary, TestRef};
-use super::run::{Phase, Selection};
+use super::run::{DocLane, Phase, Selection};
 use super::services::{failure_note, Health, Probe, Service};
 use super::test_state::{TestEventKind, TestState};
 
@@ -68,6 +68,20 @@ pub fn probe(model: &mut Model, i: usize, after: Duration, fx: &mut Vec<Effect>)
     });
 }
 
+/// nextest's run starts, and beside it the doc lane of a run that has one.
+fn start_tests(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
+    fx.push(Effect::Run { run, filterset });
+    let Some(r) = model.run_mut(run) else { return };
+    if !r.doc_packages.is_empty() && r.doc_lane == DocLane::Idle {
+        r.doc_lane = DocLane::Running;
+        fx.push(Effect::Doctests {
+            run,
+            packages: r.doc_packages.clone(),
+            filters: r.doc_filters.clone(),
+        });
+    }
+}
+
 /// Probes every service now (the session starts).
 pub fn probe_all(model: &mut Model, fx: &mut Vec<Effect>) {
     for i in 0..model.services.len() {
@@ -80,7 +94,7 @@ pub fn probe_all(model: &mut Model, fx: &mut Vec<Effect>) {
 pub fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
     let needed = needed(model, filterset.as_deref());
     if needed.is_empty() {
-        fx.push(Effect::Run { run, filterset });
+        start_tests(model, run, filterset, fx);
         return;
     }
     let names: Vec<String> = needed.iter().map(|&i| model.services[i].spec.name.clone()).collect();
@@ -245,7 +259,7 @@ fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
         fx.push(Effect::emit(Report::Warning { run, message: w }));
     }
     let listed = r.phase == Phase::Running;
-    fx.push(Effect::Run { run, filterset });
+    start_tests(model, run, filterset, fx);
     if listed {
         mark_blocked(model, run, at, fx);
     }

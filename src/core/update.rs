@@ -12,7 +12,7 @@ use super::model::OnChange;
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
 use super::report::{secs, Gate, Report, RunSummary, Selected, TestReason, TestTransition};
 use super::rules::SelectionMode;
-use super::run::{EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
+use super::run::{DocLane, EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
 use super::select_tests::{narrow, Narrowed, Texts};
 use super::syntax::DocEdit;
@@ -871,6 +871,8 @@ fn apply_listing(model: &mut Model, run: u32, suites: &[ListedSuite], at: Durati
         match early {
             EarlyMsg::Test { event, at } => on_test(model, run, event, at, fx),
             EarlyMsg::Exited { exit, stderr, at } => on_run_exited(model, run, exit, stderr, at, fx),
+            EarlyMsg::Doctests { suite, events, at } => on_doctests(model, run, suite, events, at, fx),
+            EarlyMsg::DoctestsDone { error, at } => on_doctests_done(model, run, error, at, fx),
         }
     }
 }
@@ -1060,17 +1062,29 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     if matches!(outcome, Outcome::BuildFailed | Outcome::ListFailed) {
         r.tool_stderr = Some(stderr);
     }
-    if !r.doc_packages.is_empty() && matches!(outcome, Outcome::Passed | Outcome::Failed | Outcome::NoTests) {
-        // The doc lane runs after nextest; the run goes on once it is done.
-        r.doc_phase = Some(outcome);
-        fx.push(Effect::Doctests {
-            run,
-            packages: r.doc_packages.clone(),
-            filters: r.doc_filters.clone(),
-        });
-        return;
+    if r.doc_lane == DocLane::Running {
+        if matches!(outcome, Outcome::Passed | Outcome::Failed | Outcome::NoTests) {
+            // The doc lane runs beside; the run goes on once it is done.
+            r.doc_phase = Some(outcome);
+            return;
+        }
+        // The build failed or the run stopped: the lane goes too.
+        r.doc_lane = DocLane::Done;
+        if !r.cancel_requested && !fx.contains(&Effect::Cancel { run }) {
+            fx.push(Effect::Cancel { run });
+        }
     }
+    let outcome = with_doctests(model, run, outcome);
     after_tests(model, run, outcome, at, fx);
+}
+
+/// Doctests ran where nextest had nothing to run: the run passed (or
+/// failed) on them.
+fn with_doctests(model: &mut Model, run: u32, outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::NoTests if model.run_mut(run).is_some_and(|r| r.selected_tests > 0) => Outcome::Passed,
+        other => other,
+    }
 }
 
 /// The doctests of `run`'s packages came back.
@@ -1083,7 +1097,13 @@ fn on_doctests(
     fx: &mut Vec<Effect>,
 ) {
     let Some(r) = model.run_mut(run) else { return };
-    if r.doc_phase.is_none() {
+    if r.doc_lane != DocLane::Running {
+        return;
+    }
+    if r.phase == Phase::Building {
+        // Before nextest's list: taken in after it (a full listing would
+        // drop the doc suite otherwise).
+        r.early.push(EarlyMsg::Doctests { suite, events, at });
         return;
     }
     let rules = model.rules.clone();
@@ -1109,17 +1129,23 @@ fn on_doctests(
 /// `cargo test --doc` ended: the run goes on as nextest left it.
 fn on_doctests_done(model: &mut Model, run: u32, error: Option<String>, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    let Some(outcome) = r.doc_phase.take() else { return };
+    if r.doc_lane != DocLane::Running {
+        return;
+    }
+    if r.phase == Phase::Building {
+        r.early.push(EarlyMsg::DoctestsDone { error, at });
+        return;
+    }
+    r.doc_lane = DocLane::Done;
+    let waiting = r.doc_phase.take();
     if let Some(e) = error {
         warn(model, run, format!("doctests not run: {e}"), fx);
     }
+    // nextest still running: the run ends when it does.
+    let Some(outcome) = waiting else { return };
     let cancelled = model.run_mut(run).is_some_and(|r| r.cancel_requested);
     let outcome = if cancelled { Outcome::Cancelled } else { outcome };
-    let outcome = match outcome {
-        // Doctests ran where nextest had nothing to run.
-        Outcome::NoTests if model.run_mut(run).is_some_and(|r| r.selected_tests > 0) => Outcome::Passed,
-        other => other,
-    };
+    let outcome = with_doctests(model, run, outcome);
     after_tests(model, run, outcome, at, fx);
 }
 
@@ -1181,6 +1207,14 @@ fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: 
 fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
     let pending = model.history_pending;
     let Some(r) = model.run_mut(run) else { return };
+    if r.doc_lane == DocLane::Running {
+        // Ended without it (a build or list failure): the lane goes too
+        // (a cancel already said stops both).
+        r.doc_lane = DocLane::Done;
+        if !r.cancel_requested && !fx.contains(&Effect::Cancel { run }) {
+            fx.push(Effect::Cancel { run });
+        }
+    }
     if pending {
         r.held = Some((outcome, at));
         return;
