@@ -173,8 +173,6 @@ pub struct Run {
     /// Name filters for the doc lane (empty: every doctest of
     /// `doc_packages`).
     pub doc_filters: Vec<String>,
-    /// nextest has ended with this outcome; the doctests are still running.
-    pub doc_phase: Option<Outcome>,
     /// Where the doc lane is.
     pub doc_lane: DocLane,
 }
@@ -187,7 +185,16 @@ pub enum DocLane {
     #[default]
     Idle,
     Running,
+    /// nextest has ended with this outcome; the doctests are still running.
+    Awaited(Outcome),
     Done,
+}
+
+impl DocLane {
+    /// `cargo test --doc` is in flight.
+    pub fn running(self) -> bool {
+        matches!(self, DocLane::Running | DocLane::Awaited(_))
+    }
 }
 
 /// A run-stream message held back until the list has arrived.
@@ -250,7 +257,6 @@ impl Run {
             start_tried: Vec::new(),
             doc_packages: Vec::new(),
             doc_filters: Vec::new(),
-            doc_phase: None,
             doc_lane: DocLane::Idle,
             early: Vec::new(),
             provisional: false,

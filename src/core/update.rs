@@ -618,20 +618,27 @@ fn doctests_by_maps(
         names.dedup();
         names
     };
-    if packages.iter().any(|p| known(p).is_empty()) {
+    let doctests: Vec<(String, Vec<String>)> = packages
+        .into_iter()
+        .map(|p| {
+            let names = known(&p);
+            (p, names)
+        })
+        .collect();
+    if doctests.iter().any(|(_, names)| names.is_empty()) {
         // A package whose doctests were never listed: every doctest runs,
         // unfiltered.
-        let mut all: Vec<String> = packages.into_iter().chain(edited).collect();
+        let mut all: Vec<String> = doctests.into_iter().map(|(p, _)| p).chain(edited).collect();
         all.sort();
         all.dedup();
         return (all, Vec::new());
     }
     let mut kept = Vec::new();
     let mut narrowed = false;
-    for p in packages {
+    for (p, names) in doctests {
         let id = format!("{p}::doc");
         let mut any = false;
-        for name in known(&p) {
+        for name in names {
             if cleared.iter().any(|(b, n)| *b == id && *n == name) {
                 narrowed = true;
                 continue;
@@ -1062,17 +1069,11 @@ fn on_run_exited(model: &mut Model, run: u32, exit: ToolExit, stderr: String, at
     if matches!(outcome, Outcome::BuildFailed | Outcome::ListFailed) {
         r.tool_stderr = Some(stderr);
     }
-    if r.doc_lane == DocLane::Running {
-        if matches!(outcome, Outcome::Passed | Outcome::Failed | Outcome::NoTests) {
-            // The doc lane runs beside; the run goes on once it is done.
-            r.doc_phase = Some(outcome);
-            return;
-        }
-        // The build failed or the run stopped: the lane goes too.
-        r.doc_lane = DocLane::Done;
-        if !r.cancel_requested && !fx.contains(&Effect::Cancel { run }) {
-            fx.push(Effect::Cancel { run });
-        }
+    if r.doc_lane == DocLane::Running && matches!(outcome, Outcome::Passed | Outcome::Failed | Outcome::NoTests) {
+        // The doc lane runs beside; the run goes on once it is done (a
+        // build failure or a stop ends the run, and the lane with it).
+        r.doc_lane = DocLane::Awaited(outcome);
+        return;
     }
     let outcome = with_doctests(model, run, outcome);
     after_tests(model, run, outcome, at, fx);
@@ -1097,7 +1098,7 @@ fn on_doctests(
     fx: &mut Vec<Effect>,
 ) {
     let Some(r) = model.run_mut(run) else { return };
-    if r.doc_lane != DocLane::Running {
+    if !r.doc_lane.running() {
         return;
     }
     if r.phase == Phase::Building {
@@ -1129,15 +1130,17 @@ fn on_doctests(
 /// `cargo test --doc` ended: the run goes on as nextest left it.
 fn on_doctests_done(model: &mut Model, run: u32, error: Option<String>, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    if r.doc_lane != DocLane::Running {
+    if !r.doc_lane.running() {
         return;
     }
     if r.phase == Phase::Building {
         r.early.push(EarlyMsg::DoctestsDone { error, at });
         return;
     }
-    r.doc_lane = DocLane::Done;
-    let waiting = r.doc_phase.take();
+    let waiting = match std::mem::replace(&mut r.doc_lane, DocLane::Done) {
+        DocLane::Awaited(outcome) => Some(outcome),
+        DocLane::Idle | DocLane::Running | DocLane::Done => None,
+    };
     if let Some(e) = error {
         warn(model, run, format!("doctests not run: {e}"), fx);
     }
@@ -1207,9 +1210,9 @@ fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: 
 fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
     let pending = model.history_pending;
     let Some(r) = model.run_mut(run) else { return };
-    if r.doc_lane == DocLane::Running {
-        // Ended without it (a build or list failure): the lane goes too
-        // (a cancel already said stops both).
+    if r.doc_lane.running() {
+        // Ended without it (a build or list failure, a stop): the lane
+        // goes too (a cancel already said stops both).
         r.doc_lane = DocLane::Done;
         if !r.cancel_requested && !fx.contains(&Effect::Cancel { run }) {
             fx.push(Effect::Cancel { run });
