@@ -635,21 +635,22 @@ fn doctests_by_maps(
     }
     let mut kept = Vec::new();
     let mut narrowed = false;
+    // What must run: the doctests the maps do not clear, and whatever an
+    // edited doc comment names (its examples' names hold the item).
+    let mut wanted: Vec<String> = docs.iter().map(|(path, d)| format!("{path} - {}", d.item)).collect();
+    let mut skipped = Vec::new();
     for (p, names) in doctests {
         let id = format!("{p}::doc");
         let mut any = false;
         for name in names {
             if cleared.iter().any(|(b, n)| *b == id && *n == name) {
                 narrowed = true;
+                skipped.push(doc_item(&name).to_owned());
                 continue;
             }
             any = true;
-            // The item alone: rustdoc splits its test arguments at spaces.
-            let item = name.rsplit_once(" (line ").map_or(name.as_str(), |(head, _)| head);
-            let item = item
-                .split_once(" - ")
-                .map_or(item, |(file, item)| if item.is_empty() { file } else { item });
-            filters.push(item.to_owned());
+            filters.push(doc_item(&name).to_owned());
+            wanted.push(name);
         }
         if any || edited.contains(&p) {
             kept.push(p);
@@ -660,7 +661,27 @@ fn doctests_by_maps(
     }
     filters.sort();
     filters.dedup();
+    // Filters match parts of names (an item's name is part of its
+    // members'): the cleared ones are skipped by name where no wanted
+    // doctest's name holds that name.
+    skipped.sort();
+    skipped.dedup();
+    for s in skipped {
+        if !wanted.iter().any(|w| w.contains(&s)) && !filters.contains(&s) {
+            filters.push("--skip".to_owned());
+            filters.push(s);
+        }
+    }
     (kept, filters)
+}
+
+/// A doctest's item (`Money::add` of `src/lib.rs - Money::add (line 12)`),
+/// or its file for crate and module docs: a filter without spaces, which
+/// rustdoc splits its test arguments at.
+fn doc_item(name: &str) -> &str {
+    let head = name.rsplit_once(" (line ").map_or(name, |(head, _)| head);
+    head.split_once(" - ")
+        .map_or(head, |(file, item)| if item.is_empty() { file } else { item })
 }
 
 /// The doc lane for changed doc comments: the packages that own the files,
