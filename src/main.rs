@@ -156,8 +156,18 @@ const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os();
-    if args.nth(1).is_some_and(|a| a == "__runner") {
-        return runner(args.collect());
+    match args.nth(1) {
+        Some(a) if a == "__runner" => return runner(args.collect()),
+        Some(a) if a == "__guard" => {
+            let argv: Vec<_> = args.collect();
+            return ExitCode::from(vigil::adapters::process::guard_main(&argv).clamp(0, 255) as u8);
+        }
+        _ => {}
+    }
+    // What vigil starts runs under this binary's `__guard` (see
+    // adapters::process): it ends with vigil, also when vigil is killed.
+    if let Ok(exe) = std::env::current_exe() {
+        vigil::adapters::process::use_guard(exe);
     }
     let cli = Cli::parse();
     match cli.command {
@@ -203,7 +213,7 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
 /// Files changed since `rev`: committed, staged, unstaged and untracked.
 fn git_changes(root: &Path, rev: &str) -> Result<Vec<PathBuf>, String> {
     let git = |args: &[&str]| -> Result<String, String> {
-        let out = std::process::Command::new("git")
+        let out = vigil::adapters::process::tied("git")
             .args(args)
             .current_dir(root)
             .output()

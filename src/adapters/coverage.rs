@@ -51,7 +51,7 @@ pub fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> cra
 /// files git does not track yet.
 pub fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Changes, GitError> {
     let git = |args: &[&str]| -> Result<String, GitError> {
-        let out = Command::new("git")
+        let out = crate::adapters::process::tied("git")
             .args(args)
             .current_dir(root)
             .output()
@@ -387,7 +387,7 @@ impl CoverageRig {
             .unwrap_or_default();
         if !raws.is_empty() {
             let merged = self.dir.join(format!("{}.profdata", Self::run_name(run)));
-            let mut cmd = Command::new(&self.tools.profdata);
+            let mut cmd = crate::adapters::process::tied(&self.tools.profdata);
             cmd.args(["merge", "-sparse", "-o"]).arg(&merged).args(&raws);
             // A binary that ran only some of its tests keeps what the others
             // measured before: its earlier profile is merged in. (A function
@@ -459,7 +459,7 @@ impl CoverageRig {
             self.dir.join(&profiles[0])
         } else {
             let out = self.dir.join(format!("merged-{}.profdata", std::process::id()));
-            let mut cmd = Command::new(&self.tools.profdata);
+            let mut cmd = crate::adapters::process::tied(&self.tools.profdata);
             cmd.args(["merge", "-sparse", "-o"]).arg(&out);
             cmd.args(profiles.iter().map(|p| self.dir.join(p)));
             run_tool(cmd, "llvm-profdata merge")?;
@@ -479,7 +479,7 @@ impl CoverageRig {
         let Some((first, rest)) = objects.split_first() else {
             return Err(CoverageError::NoBinary);
         };
-        let mut cmd = Command::new(&self.tools.cov);
+        let mut cmd = crate::adapters::process::tied(&self.tools.cov);
         cmd.args(["export", "-format=lcov", "-instr-profile"])
             .arg(&profdata)
             .arg(first)
@@ -979,7 +979,7 @@ pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<crate::core::
     let tool = |key: &str| PathBuf::from(first[key].as_str().unwrap_or_default());
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let merged = out.join("merged.profdata");
-    let mut cmd = Command::new(tool("llvm_profdata"));
+    let mut cmd = crate::adapters::process::tied(tool("llvm_profdata"));
     cmd.args(["merge", "-sparse", "-o"]).arg(&merged);
     for (d, _) in &metas {
         cmd.arg(d.join("coverage.profdata"));
@@ -1003,7 +1003,7 @@ pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<crate::core::
     let Some(first_object) = objects.next() else {
         return Err("the shards name no instrumented binary".to_owned());
     };
-    let mut cmd = Command::new(tool("llvm_cov"));
+    let mut cmd = crate::adapters::process::tied(tool("llvm_cov"));
     cmd.args(["export", "-format=lcov", "-instr-profile"])
         .arg(&merged)
         .arg(first_object)

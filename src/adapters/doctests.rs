@@ -271,7 +271,7 @@ async fn drive(
     if packages.is_empty() {
         return None;
     }
-    let mut cmd = Command::new(super::workspace::cargo());
+    let mut cmd = super::process::guarded(super::workspace::cargo());
     cmd.current_dir(&ws.root).args(["test", "--doc", "--no-fail-fast"]);
     for p in &packages {
         cmd.args(["-p", p]);
@@ -365,7 +365,7 @@ async fn drive(
 /// Whether the workspace's toolchain is a nightly (libtest's JSON format
 /// and `--report-time` are unstable).
 async fn nightly(root: &std::path::Path, env: &[(String, String)]) -> bool {
-    let out = Command::new("rustc")
+    let out = Command::from(super::process::tied("rustc"))
         .arg("-V")
         .current_dir(root)
         .envs(env.iter().map(|(k, v)| (k, v)))

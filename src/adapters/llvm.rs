@@ -6,7 +6,6 @@
 //! than the compiler's.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The oldest LLVM whose tools read raw profile version 10.
 const OLDEST: u32 = 19;
@@ -32,7 +31,7 @@ pub fn parse_major(text: &str) -> Option<u32> {
 }
 
 fn version_of(tool: &Path) -> Option<u32> {
-    let out = Command::new(tool).arg("--version").output().ok()?;
+    let out = super::process::tied(tool).arg("--version").output().ok()?;
     parse_major(&String::from_utf8_lossy(&out.stdout))
 }
 
@@ -43,7 +42,7 @@ pub fn rustc_llvm_major(dir: &Path) -> Option<u32> {
 
 /// The active rustc's LLVM major version and host triple.
 fn rustc_info(dir: &Path) -> (Option<u32>, Option<String>) {
-    let Ok(out) = Command::new("rustc").arg("-vV").current_dir(dir).output() else {
+    let Ok(out) = super::process::tied("rustc").arg("-vV").current_dir(dir).output() else {
         return (None, None);
     };
     let text = String::from_utf8_lossy(&out.stdout);
@@ -57,12 +56,12 @@ fn candidates(dir: &Path) -> Vec<(PathBuf, PathBuf)> {
         out.push((PathBuf::from(c), PathBuf::from(p)));
         return out;
     }
-    let sysroot = Command::new("rustc")
+    let sysroot = super::process::tied("rustc")
         .args(["--print", "sysroot"])
         .current_dir(dir)
         .output()
         .ok();
-    let host = Command::new("rustc")
+    let host = super::process::tied("rustc")
         .args(["-vV"])
         .current_dir(dir)
         .output()

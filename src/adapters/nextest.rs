@@ -75,7 +75,7 @@ pub fn nextest_command() -> (std::ffi::OsString, Vec<&'static str>) {
 /// Checks that `cargo nextest` exists and is new enough; returns its version.
 pub fn check_version(dir: &Path) -> Result<String, NextestError> {
     let (program, prefix) = nextest_command();
-    let out = std::process::Command::new(program)
+    let out = super::process::tied(program)
         .args(prefix)
         .arg("--version")
         .current_dir(dir)
@@ -147,7 +147,7 @@ impl Nextest {
 
     fn command(&self, sub: &str, filterset: Option<&str>) -> Command {
         let (program, prefix) = nextest_command();
-        let mut cmd = Command::new(program);
+        let mut cmd = super::process::guarded(program);
         cmd.current_dir(&self.root).args(prefix).arg(sub);
         match &self.archive {
             // Built already: nextest takes no build options with an archive.

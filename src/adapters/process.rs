@@ -152,3 +152,296 @@ fn parent_of(pid: i32) -> Option<i32> {
     let after = &stat[stat.rfind(')')? + 1..];
     after.split_whitespace().nth(1)?.parse().ok()
 }
+
+// ---------------------------------------------------------------------------
+// Tied to vigil's life.
+//
+// A process vigil starts must not outlive vigil, also when vigil is killed
+// with SIGKILL and runs no code of its own. Linux can tie a child to its
+// parent (`PR_SET_PDEATHSIG`), but only the direct child, and only to the
+// *thread* that started it. Two shapes follow:
+//
+// - a tool vigil waits for on the thread that started it (llvm-profdata,
+//   llvm-cov, cargo metadata, git, rustc -vV) is tied directly: that thread
+//   cannot end before the tool does ([`tied`]);
+// - a process that starts processes of its own (nextest and its tests,
+//   `cargo test --doc` and rustdoc's doctests, a service's `start` shell)
+//   runs under `vigil __guard` ([`guarded`]): a small leader of the
+//   process group that is the subreaper of everything below it. When vigil
+//   dies the guard asks everything below it to stop (SIGTERM: nextest then
+//   stops its tests), and kills what is left after [`GUARD_GRACE`]. A
+//   parent-death signal that comes from a thread of vigil ending (vigil
+//   itself lives on) is told apart by the guard's parent pid, which stays
+//   vigil's, and ignored.
+//
+// Elsewhere than Linux there is no parent-death signal: the guard polls its
+// parent every 200 ms instead, and tools run untied.
+
+/// How long, after vigil died, the guard lets the processes below it stop
+/// on their own before it kills them.
+pub const GUARD_GRACE: Duration = Duration::from_millis(2500);
+
+static GUARD: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Names the executable that serves `__guard` (vigil's own binary; `main`
+/// sets it). Without it (vigil used as a library), [`guarded`] commands are
+/// tied directly and their own children are not covered.
+pub fn use_guard(exe: std::path::PathBuf) {
+    let _ = GUARD.set(exe);
+}
+
+/// A command for `program` that runs under the guard (see above).
+pub fn guarded(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match GUARD.get() {
+        Some(exe) => {
+            let mut cmd = Command::new(exe);
+            cmd.arg("__guard")
+                .arg("--parent")
+                .arg(std::process::id().to_string())
+                .arg("--")
+                .arg(program);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(program);
+            tie(cmd.as_std_mut(), libc::SIGTERM);
+            cmd
+        }
+    }
+}
+
+/// [`guarded`], for a command started without the runtime.
+pub fn guarded_std(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    match GUARD.get() {
+        Some(exe) => {
+            let mut cmd = std::process::Command::new(exe);
+            cmd.arg("__guard")
+                .arg("--parent")
+                .arg(std::process::id().to_string())
+                .arg("--")
+                .arg(program);
+            cmd
+        }
+        None => {
+            let mut cmd = std::process::Command::new(program);
+            tie(&mut cmd, libc::SIGTERM);
+            cmd
+        }
+    }
+}
+
+/// A command for a tool that the calling thread waits for: killed with
+/// vigil (SIGKILL; it holds nothing worth a grace).
+pub fn tied(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    tie(&mut cmd, libc::SIGKILL);
+    cmd
+}
+
+/// [`tied`] with the signal given (SIGHUP for an editor in the terminal:
+/// it keeps its recovery file).
+pub fn tied_with(program: impl AsRef<std::ffi::OsStr>, signal: i32) -> std::process::Command {
+    let mut cmd = std::process::Command::new(program);
+    tie(&mut cmd, signal);
+    cmd
+}
+
+fn tie(cmd: &mut std::process::Command, signal: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as i32;
+        // SAFETY: the closure runs in the forked child before exec and only
+        // makes async-signal-safe system calls (prctl, getppid, _exit).
+        unsafe {
+            cmd.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0);
+                // vigil died between the fork and the prctl: nothing would
+                // send the signal now.
+                if libc::getppid() != parent {
+                    libc::_exit(1);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (cmd, signal);
+}
+
+/// `vigil __guard --parent PID -- PROGRAM ARGS…`: runs PROGRAM, passes its
+/// exit on, and ends everything below it when PID (vigil) dies. Returns
+/// the exit code to leave with (a child killed by a signal is passed on by
+/// the guard raising the same signal on itself).
+pub fn guard_main(argv: &[std::ffi::OsString]) -> i32 {
+    let usage = || {
+        eprintln!("error: vigil __guard --parent PID -- PROGRAM ARGS… (vigil starts this itself)");
+        2
+    };
+    let (parent, program, rest) = match argv {
+        [flag, pid, dashes, program, rest @ ..] if flag == "--parent" && dashes == "--" => {
+            match pid.to_str().and_then(|p| p.parse::<i32>().ok()) {
+                Some(p) => (p, program, rest),
+                None => return usage(),
+            }
+        }
+        _ => return usage(),
+    };
+    // SAFETY (this block and the calls below): plain system calls on this
+    // single-threaded process, with pointers to locals that outlive them.
+    let set = unsafe {
+        #[cfg(target_os = "linux")]
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [
+            libc::SIGCHLD,
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR2,
+        ] {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    };
+    arm_parent_death();
+    if unsafe { libc::getppid() } != parent {
+        // vigil is gone already: start nothing.
+        return 1;
+    }
+    // std's spawn clears the signal mask in the child.
+    let child = match std::process::Command::new(program).args(rest).spawn() {
+        Ok(c) => c.id() as i32,
+        Err(e) => {
+            eprintln!(
+                "error: could not start {}: {e}",
+                std::path::Path::new(program).display()
+            );
+            return 127;
+        }
+    };
+    let mut status = None;
+    loop {
+        let signal = wait_signal(&set, Duration::from_millis(200));
+        status = status.or(reap(child));
+        if status.is_some() {
+            break;
+        }
+        if unsafe { libc::getppid() } != parent {
+            orphaned(&set, child);
+            return 1;
+        }
+        if signal == Some(libc::SIGUSR2) {
+            // A thread of vigil ended, vigil lives: tie to it again.
+            arm_parent_death();
+        }
+        // SIGTERM and the like came to the whole group: the child has it.
+    }
+    // What the child left behind goes with it (as an unguarded leader's
+    // group would).
+    sweep(&set);
+    let raw = status.unwrap_or(0);
+    if libc::WIFSIGNALED(raw) {
+        let sig = libc::WTERMSIG(raw);
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            let mut only: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut only);
+            libc::sigaddset(&mut only, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &only, std::ptr::null_mut());
+            libc::raise(sig);
+        }
+        return 128 + sig;
+    }
+    libc::WEXITSTATUS(raw)
+}
+
+fn arm_parent_death() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGUSR2 as libc::c_ulong, 0, 0, 0);
+    }
+}
+
+/// Waits up to `timeout` for one of the blocked signals; `None` on timeout.
+fn wait_signal(set: &libc::sigset_t, timeout: Duration) -> Option<i32> {
+    #[cfg(target_os = "linux")]
+    {
+        let ts = libc::timespec {
+            tv_sec: timeout.as_secs() as libc::time_t,
+            tv_nsec: timeout.subsec_nanos() as libc::c_long,
+        };
+        // SAFETY: pointers to locals; a null siginfo is allowed.
+        let s = unsafe { libc::sigtimedwait(set, std::ptr::null_mut(), &ts) };
+        (s > 0).then_some(s)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = set;
+        std::thread::sleep(timeout);
+        None
+    }
+}
+
+/// Reaps every child that ended; the raw wait status of `main` if it did.
+fn reap(main: i32) -> Option<i32> {
+    let mut found = None;
+    loop {
+        let mut status = 0;
+        // SAFETY: waitpid with a pointer to a local.
+        let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+        if pid <= 0 {
+            return found;
+        }
+        if pid == main {
+            found = Some(status);
+        }
+    }
+}
+
+/// vigil died: everything below the guard is asked to stop, and killed
+/// after the grace.
+fn orphaned(set: &libc::sigset_t, child: i32) {
+    let me = std::process::id() as i32;
+    for pid in descendants(me) {
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+    let until = std::time::Instant::now() + GUARD_GRACE;
+    let mut ended = false;
+    while std::time::Instant::now() < until {
+        wait_signal(set, Duration::from_millis(50));
+        ended |= reap(child).is_some();
+        if ended && descendants(me).is_empty() {
+            return;
+        }
+    }
+    sweep(set);
+}
+
+/// Kills everything below the guard (orphans come to it: it is their
+/// subreaper) until nothing is left, reaping as it goes.
+fn sweep(set: &libc::sigset_t) {
+    let me = std::process::id() as i32;
+    for _ in 0..100 {
+        let left = descendants(me);
+        if left.is_empty() {
+            return;
+        }
+        for pid in left {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        wait_signal(set, Duration::from_millis(20));
+        reap(0);
+    }
+}

@@ -191,7 +191,7 @@ fn dechunk(body: &str) -> String {
 }
 
 async fn command(argv: &[String], dir: &Path) -> (Health, Option<String>) {
-    let mut cmd = tokio::process::Command::new(&argv[0]);
+    let mut cmd = super::process::guarded(&argv[0]);
     cmd.args(&argv[1..])
         .current_dir(dir)
         .stdin(Stdio::null())
@@ -303,7 +303,7 @@ impl Services {
                 Ok((a, b)) => (Stdio::from(a), Stdio::from(b)),
                 Err(_) => (Stdio::null(), Stdio::null()),
             };
-            let mut cmd = tokio::process::Command::new(&argv[0]);
+            let mut cmd = super::process::guarded(&argv[0]);
             cmd.args(&argv[1..])
                 .current_dir(&dir)
                 .stdin(Stdio::null())
@@ -354,7 +354,7 @@ impl Services {
         }
         self.stopped = true;
         for (name, argv) in std::mem::take(&mut self.stops) {
-            let mut cmd = tokio::process::Command::new(&argv[0]);
+            let mut cmd = super::process::guarded(&argv[0]);
             cmd.args(&argv[1..])
                 .current_dir(&self.dir)
                 .stdin(Stdio::null())
@@ -392,7 +392,7 @@ impl Drop for Services {
         }
         self.stopped = true;
         for argv in self.stops.values() {
-            let child = std::process::Command::new(&argv[0])
+            let child = super::process::guarded_std(&argv[0])
                 .args(&argv[1..])
                 .current_dir(&self.dir)
                 .stdin(Stdio::null())

@@ -103,7 +103,7 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
         return Err(WorkspaceError::Missing(dir.to_owned()));
     }
     let metadata = |extra: &[&str]| -> Result<String, WorkspaceError> {
-        let output = std::process::Command::new(cargo())
+        let output = super::process::tied(cargo())
             .args(["metadata", "--format-version", "1"])
             .args(extra)
             .current_dir(dir)
@@ -145,7 +145,7 @@ pub fn discover_members(dir: &Path) -> Result<Workspace, WorkspaceError> {
             return Ok(ws);
         }
     }
-    let output = std::process::Command::new(cargo())
+    let output = super::process::tied(cargo())
         .args(["metadata", "--format-version", "1", "--no-deps"])
         .current_dir(dir)
         .stdin(std::process::Stdio::null())

@@ -265,7 +265,9 @@ impl<B: Backend> Interactive<B> {
         let mut stdout = std::io::stdout();
         let _ = ratatui::crossterm::execute!(stdout, DisableMouseCapture, LeaveAlternateScreen);
         let _ = disable_raw_mode();
-        let status = std::process::Command::new(&cmd.program).args(&cmd.args).status();
+        let status = crate::adapters::process::tied_with(&cmd.program, libc::SIGHUP)
+            .args(&cmd.args)
+            .status();
         let _ = enable_raw_mode();
         let _ = ratatui::crossterm::execute!(stdout, EnterAlternateScreen, EnableMouseCapture);
         crate::adapters::terminal::pause(false);

@@ -647,7 +647,7 @@ fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Op
     }
     match crate::adapters::llvm::discover(&ws.root) {
         Ok(tools) => {
-            let nightly = std::process::Command::new("rustc")
+            let nightly = crate::adapters::process::tied("rustc")
                 .arg("-V")
                 .current_dir(&ws.root)
                 .output()

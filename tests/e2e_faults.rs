@@ -1,0 +1,167 @@
+//! Hard faults end to end with the real binary: vigil killed with SIGKILL
+//! mid-run leaves no process behind (nextest, its tests and what they
+//! started, the doc lane, a started service), and a child started from a
+//! thread that then ended lives on.
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{fixture, require_llvm, state_dir, vigil};
+
+/// Live processes (not zombies) whose environment holds `marker`, with
+/// their command lines.
+fn marked(marker: &str) -> Vec<(u32, String, String)> {
+    let mut found = Vec::new();
+    let me = std::process::id();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if pid == me {
+            continue;
+        }
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        if stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+        {
+            continue;
+        }
+        let env = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+        let env = String::from_utf8_lossy(&env).replace('\0', "\n");
+        if env.lines().any(|l| l == marker) {
+            let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
+                .replace('\0', " ");
+            found.push((pid, cmdline.trim().to_owned(), env));
+        }
+    }
+    found
+}
+
+fn kill(pid: u32, signal: i32) {
+    // SAFETY: signalling a process this test started.
+    unsafe {
+        libc::kill(pid as i32, signal);
+    }
+}
+
+#[test]
+fn sigkill_mid_run_leaves_no_process_of_the_run() {
+    let ws = fixture("orphans");
+    if !require_llvm(&ws) {
+        return;
+    }
+    let state = state_dir();
+    std::fs::create_dir_all(&state).unwrap();
+    let up = state.join("service-up");
+    let _ = std::fs::remove_file(&up);
+    let config = state.join("vigil.toml");
+    // Defaults (coverage, test-level selection, the doc lane) and a
+    // service that is down until vigil starts it: its start command is a
+    // shell that starts a process of its own.
+    std::fs::write(
+        &config,
+        format!(
+            "[[service]]\nname = \"napper\"\ncheck = {{ command = [\"test\", \"-e\", \"{up}\"] }}\n\
+             needed_by = \"test(sleeps)\"\nstart = \"touch '{up}'; sleep 62; true\"\ninterval = \"300ms\"\n",
+            up = up.display()
+        ),
+    )
+    .unwrap();
+    let marker = format!("VIGIL_HARD_FAULT_TEST={}", std::process::id());
+    let (key, value) = marker.split_once('=').unwrap();
+    let mut child = vigil()
+        .arg("run")
+        .arg(&ws)
+        .args(["--format", "json", "--config"])
+        .arg(&config)
+        .env(key, value)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Everything is in flight: the tests, the test's own child, the
+    // doctest (rustdoc marks its processes), the service and its sleep.
+    let wanted = |procs: &[(u32, String, String)]| {
+        let has = |f: &dyn Fn(&(u32, String, String)) -> bool| procs.iter().any(f);
+        has(&|p| p.1.contains("starts_a_grandchild") && !p.1.contains("--list"))
+            && has(&|p| p.1 == "sleep 61")
+            && has(&|p| p.1 == "sleep 62")
+            && has(&|p| p.1.ends_with("/rust_out"))
+            && has(&|p| p.1.contains("nextest"))
+    };
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        let procs = marked(&marker);
+        if wanted(&procs) {
+            break;
+        }
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            kill(child.id(), libc::SIGKILL);
+            let _ = child.wait();
+            let names: Vec<_> = procs.iter().map(|p| p.1.clone()).collect();
+            panic!("the run never had everything in flight; running: {names:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = marked(&marker).len();
+    kill(child.id(), libc::SIGKILL);
+    child.wait().unwrap();
+    let killed = Instant::now();
+    let mut left = marked(&marker);
+    while !left.is_empty() && killed.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(100));
+        left = marked(&marker);
+    }
+    for p in &left {
+        kill(p.0, libc::SIGKILL);
+    }
+    let names: Vec<_> = left.iter().map(|p| p.1.clone()).collect();
+    assert!(
+        left.is_empty(),
+        "{} of the run's {before} processes outlived vigil by 5 s: {names:#?}",
+        left.len()
+    );
+}
+
+/// The parent-death signal belongs to the thread that started a child:
+/// the guard tells a thread's end (vigil lives) from vigil's, and keeps
+/// the child.
+#[test]
+fn a_child_started_from_a_thread_that_ended_lives_on() {
+    vigil::adapters::process::use_guard(env!("CARGO_BIN_EXE_vigil").into());
+    std::fs::create_dir_all(state_dir()).unwrap();
+    let mark = state_dir().join("lives");
+    let _ = std::fs::remove_file(&mark);
+    let script = format!("sleep 1.5; touch '{}'; sleep 30", mark.display());
+    let spawner = std::thread::spawn(move || {
+        vigil::adapters::process::guarded_std("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    });
+    let mut child = spawner.join().unwrap();
+    // The thread is gone; the guard got its signal and must carry on.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !mark.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the guarded child died with the thread that started it"
+        );
+        assert!(Instant::now() < deadline, "the child never got to its mark");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(child.try_wait().unwrap().is_none(), "still running after its mark");
+    // Asked to stop, the guard passes the exit on (killed by SIGTERM).
+    // SAFETY: signalling the group of a process this test started.
+    unsafe {
+        libc::killpg(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "a terminated child does not pass: {status:?}");
+}
