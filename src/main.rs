@@ -498,13 +498,19 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
         vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);
         let mut view = app::Interactive::new(engine, terminal, vigil::ui::theme::Theme::from_env());
         view.real_terminal = true;
-        view.run().await
+        let ran = view.run().await;
+        ran.map(|()| view.engine.settle_writes())
     });
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     drop(demo);
     match result {
-        Ok(()) => ExitCode::from(EXIT_PASSED),
+        Ok(not_kept) => {
+            for message in not_kept {
+                eprintln!("warning: {message}");
+            }
+            ExitCode::from(EXIT_PASSED)
+        }
         Err(e) => {
             eprintln!("error: the terminal failed: {e}");
             ExitCode::from(EXIT_FAILED)

@@ -165,3 +165,64 @@ fn a_child_started_from_a_thread_that_ended_lives_on() {
     let status = child.wait().unwrap();
     assert!(!status.success(), "a terminated child does not pass: {status:?}");
 }
+
+/// `vigil run` then at once `vigil report --junit`, the README's flow: the
+/// report describes the run that just ended, every time.
+#[test]
+fn a_report_right_after_a_run_describes_that_run_every_time() {
+    let state = state_dir();
+    std::fs::create_dir_all(&state).unwrap();
+    let config = state.join("vigil.toml");
+    // The kept run is what is raced, not coverage: keep each run short.
+    std::fs::write(&config, "[coverage]\nmode = \"off\"\n\n[lanes]\ndoc = false\n").unwrap();
+    let junit = state.join("junit.xml");
+    let kept = state.join("last-run.jsonl");
+    for round in 0..20 {
+        let out = vigil()
+            .arg("run")
+            .arg(fixture("ledger"))
+            .args(["--format", "json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "round {round}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("\"event\":\"run_finished\""))
+            .expect("a run_finished line")
+            .to_owned();
+        let report = vigil()
+            .arg("report")
+            .arg(fixture("ledger"))
+            .arg("--junit")
+            .arg(&junit)
+            .output()
+            .unwrap();
+        assert!(
+            report.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&report.stderr)
+        );
+        let lines = std::fs::read_to_string(&kept).unwrap();
+        assert!(
+            lines.lines().any(|l| l == said),
+            "round {round}: the kept run is not the run that just ended:\n{said}\nkept:\n{lines}"
+        );
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        assert!(xml.contains("tests=\"1\" failures=\"0\""), "round {round}: {xml}");
+        let leftovers: Vec<_> = std::fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "round {round}: temporary files left: {leftovers:?}"
+        );
+    }
+}

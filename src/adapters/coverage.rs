@@ -344,7 +344,7 @@ impl CoverageRig {
             "root": self.root,
         });
         let path = dir.join("coverage.json");
-        std::fs::write(&path, meta.to_string()).map_err(|e| write(&path, e))
+        super::keep::write_atomic(&path, meta.to_string().as_bytes()).map_err(|e| write(&path, e))
     }
 
     fn index_path(&self) -> PathBuf {
@@ -444,9 +444,9 @@ impl CoverageRig {
                 }
             }
         }
-        std::fs::write(
-            self.index_path(),
-            serde_json::to_string_pretty(&index).unwrap_or_default(),
+        super::keep::write_atomic(
+            &self.index_path(),
+            serde_json::to_string_pretty(&index).unwrap_or_default().as_bytes(),
         )
         .map_err(|source| CoverageError::Write {
             path: self.index_path(),
@@ -495,13 +495,16 @@ impl CoverageRig {
             "ignore_filename_regex": self.ignore,
             "llvm_cov": self.tools.cov,
         });
-        let _ = std::fs::write(
-            self.dir.join(format!("last-report-{}.json", std::process::id())),
-            inputs.to_string(),
+        let _ = super::keep::write_atomic(
+            &self.dir.join(format!("last-report-{}.json", std::process::id())),
+            inputs.to_string().as_bytes(),
         );
-        let _ = std::fs::write(self.dir.join(format!("last-{}.lcov", std::process::id())), &lcov_text);
+        let _ = super::keep::write_atomic(
+            &self.dir.join(format!("last-{}.lcov", std::process::id())),
+            lcov_text.as_bytes(),
+        );
         // The newest report of any vigil on this workspace, for `vigil report --html`.
-        let _ = std::fs::write(self.dir.join("latest.lcov"), &lcov_text);
+        let _ = super::keep::write_atomic(&self.dir.join("latest.lcov"), lcov_text.as_bytes());
         let mut cov = lcov::parse(&lcov_text, &self.root);
         cov.branches_measured = self.branch;
         Ok(Collected {
@@ -550,7 +553,8 @@ impl CoverageRig {
             let hash = content_hash(&text);
             let kept = sources.join(&hash);
             if !kept.exists() {
-                let _ = std::fs::write(&kept, &text);
+                // Named by its hash: never half a file under that name.
+                let _ = super::keep::write_atomic(&kept, &text);
             }
             base.insert(rel, hash);
         }
@@ -832,8 +836,7 @@ impl CoverageRig {
                 let hash = content_hash(&text);
                 let kept = sources.join(&hash);
                 if !kept.exists() {
-                    let _ = std::fs::create_dir_all(sources);
-                    let _ = std::fs::write(&kept, &text);
+                    let _ = super::keep::write_atomic(&kept, &text);
                 }
                 let rel = path.strip_prefix(&self.root).ok()?.to_string_lossy().into_owned();
                 Some((rel, hash))

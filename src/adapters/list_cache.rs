@@ -22,18 +22,19 @@ pub fn load(target_dir: &Path, coverage: bool) -> Option<Vec<ListedSuite>> {
 
 /// Writes through a temporary file: a crash mid-write leaves the old one.
 pub fn save(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) {
+    if let Some((path, bytes)) = encoded(target_dir, coverage, suites) {
+        let _ = super::keep::write_atomic(&path, &bytes);
+    }
+}
+
+/// Where the listing is kept and its bytes (none without a target
+/// directory).
+pub fn encoded(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) -> Option<(std::path::PathBuf, Vec<u8>)> {
     if target_dir.as_os_str().is_empty() {
-        return;
+        return None;
     }
-    let dest = path(target_dir, coverage);
-    let Ok(json) = serde_json::to_string(suites) else {
-        return;
-    };
-    let tmp = dest.with_extension(format!("json.{}.tmp", std::process::id()));
-    let _ = std::fs::create_dir_all(dest.parent().unwrap_or(target_dir));
-    if std::fs::write(&tmp, json).is_ok() {
-        let _ = std::fs::rename(&tmp, &dest);
-    }
+    let json = serde_json::to_vec(suites).ok()?;
+    Some((path(target_dir, coverage), json))
 }
 
 #[cfg(test)]

@@ -102,13 +102,8 @@ pub fn save(dir: &Path, ws: &Workspace, json: &str) {
         json: json.to_owned(),
     };
     let dest = ws.target_dir.join("vigil/metadata.json");
-    // One temporary file per process: concurrent sessions never interleave.
-    let tmp = dest.with_extension(format!("json.{}.tmp", std::process::id()));
     let Ok(text) = serde_json::to_string(&cached) else {
         return;
     };
-    let _ = std::fs::create_dir_all(ws.target_dir.join("vigil"));
-    if std::fs::write(&tmp, text).is_ok() {
-        let _ = std::fs::rename(&tmp, &dest);
-    }
+    let _ = super::keep::write_atomic(&dest, text.as_bytes());
 }

@@ -8,6 +8,7 @@ pub mod editor;
 pub mod fingerprint;
 pub mod html;
 pub mod inputs;
+pub mod keep;
 pub mod lcov;
 pub mod list_cache;
 pub mod llvm;

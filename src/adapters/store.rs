@@ -132,11 +132,9 @@ pub fn save_history_cache(cache: &Path, run_id: i64, history: &History) {
         runs: history.runs.clone(),
         suites: history.suites.clone(),
     };
-    let tmp = cache.with_extension("tmp");
+    // A cache: one that could not be written is rebuilt from the history.
     if let Ok(text) = serde_json::to_vec(&c) {
-        if std::fs::write(&tmp, text).is_ok() {
-            let _ = std::fs::rename(&tmp, cache);
-        }
+        let _ = super::keep::write_atomic(cache, &text);
     }
 }
 

@@ -128,6 +128,12 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
     sink.flush();
     engine.shutdown(forced).await;
     signals.abort();
+    // Everything kept is on disk now; what could not be is said.
+    let last = engine.model.runs.last().map_or(0, |r| r.number);
+    for message in engine.settle_writes() {
+        sink.emit(&Report::Warning { run: last, message });
+    }
+    sink.flush();
     let bad_filter = engine.model.current_run().is_some_and(|r| r.bad_filter);
     let nothing_selected = engine.model.runs.is_empty() && !stopping && !forced;
     (

@@ -82,6 +82,11 @@ pub struct Engine {
     /// `last-run.jsonl` too): JUnit, the trace and shards are written from
     /// them.
     pub last_run: Option<String>,
+    /// Writes in flight off the loop (the kept run, the listing): joined
+    /// before vigil exits.
+    writes: crate::adapters::keep::Writes,
+    /// What could not be kept and has not been said yet.
+    not_kept: Vec<String>,
 }
 
 impl Engine {
@@ -138,6 +143,8 @@ impl Engine {
             run_lines: Vec::new(),
             last_run: None,
             doc_job: None,
+            writes: Default::default(),
+            not_kept: Vec::new(),
         }
     }
 
@@ -202,7 +209,8 @@ impl Engine {
         let lines = self.last_run.as_deref().ok_or("the run did not finish")?;
         std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         let events = dir.join("events.jsonl");
-        std::fs::write(&events, lines).map_err(|e| format!("failed to write {}: {e}", events.display()))?;
+        crate::adapters::keep::write_atomic(&events, lines.as_bytes())
+            .map_err(|e| format!("failed to write {}: {e}", events.display()))?;
         if let (Some(rig), Some(run)) = (&self.coverage, self.model.coverage_run) {
             rig.export_shard(run, dir)
                 .map_err(|e| format!("the shard's coverage: {e}"))?;
@@ -273,8 +281,10 @@ impl Engine {
                     partial,
                 } => self.collect_coverage(run, ran, binaries, tests, partial),
                 Effect::SaveList { suites } => {
-                    let (dir, coverage) = (self.model.workspace.target_dir.clone(), self.model.coverage_on);
-                    background(move || crate::adapters::list_cache::save(&dir, coverage, &suites));
+                    let (dir, coverage) = (&self.model.workspace.target_dir, self.model.coverage_on);
+                    if let Some((path, bytes)) = crate::adapters::list_cache::encoded(dir, coverage, &suites) {
+                        self.writes.spawn("the kept listing", path, bytes);
+                    }
                 }
                 Effect::SweepTimer { token, after } => {
                     let (tx, clock) = (self.tx.clone(), self.clock);
@@ -389,11 +399,27 @@ impl Engine {
                     if let Ok(line) = serde_json::to_string(&report) {
                         self.run_lines.push(line);
                     }
-                    if let Report::RunFinished(s) = report.as_ref() {
-                        self.record(s);
-                        self.keep_run();
-                    }
+                    let finished = match report.as_ref() {
+                        Report::RunFinished(s) => {
+                            self.record(s);
+                            self.keep_run();
+                            Some(s.run)
+                        }
+                        _ => None,
+                    };
                     rest.push(Effect::Emit(report));
+                    if let Some(run) = finished {
+                        // Writes of earlier runs that failed, and this
+                        // run's history: said beside the run.
+                        let failed: Vec<String> = self.writes.reap().iter().map(|f| f.to_string()).collect();
+                        self.not_kept.extend(failed);
+                        for message in std::mem::take(&mut self.not_kept) {
+                            if let Some(r) = self.model.run_mut(run) {
+                                r.warnings.push(message.clone());
+                            }
+                            rest.push(Effect::emit(Report::Warning { run, message }));
+                        }
+                    }
                 }
                 Effect::Quit | Effect::Edit(_) | Effect::Copy { .. } | Effect::Bell => rest.push(effect),
             }
@@ -461,23 +487,23 @@ impl Engine {
     }
 
     /// Keeps the run that just ended as JSON lines (`last-run.jsonl`).
+    /// Written off the loop, whole (a temporary file, then a rename), and
+    /// joined before vigil exits.
     fn keep_run(&mut self) {
         let mut text = std::mem::take(&mut self.run_lines).join("\n");
         text.push('\n');
         if !self.model.workspace.target_dir.as_os_str().is_empty() {
             let path = last_run_path(&self.model.workspace.target_dir);
-            let copy = text.clone();
-            background(move || {
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                let tmp = path.with_extension("jsonl.tmp");
-                if std::fs::write(&tmp, copy).is_ok() {
-                    let _ = std::fs::rename(&tmp, &path);
-                }
-            });
+            self.writes.spawn("the kept run", path, text.clone().into_bytes());
         }
         self.last_run = Some(text);
+    }
+
+    /// Waits for every write in flight; what could not be kept, said once.
+    pub fn settle_writes(&mut self) -> Vec<String> {
+        let failed: Vec<String> = self.writes.settle().iter().map(|f| f.to_string()).collect();
+        self.not_kept.extend(failed);
+        std::mem::take(&mut self.not_kept)
     }
 
     /// Keeps a finished run in the history.
@@ -487,7 +513,14 @@ impl Engine {
         };
         match store.record(&record) {
             Ok(id) => store::save_history_cache(&store::cache_path(store.path()), id, &self.model.history),
-            Err(e) => self.log.line(&format!("run {}: not kept in the history: {e}", s.run)),
+            Err(e) => {
+                self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
+                self.not_kept.push(format!(
+                    "run {} was not kept in the history ({}): {e}",
+                    s.run,
+                    store.path().display()
+                ));
+            }
         }
     }
     /// Fingerprints the tree (and runs the hygiene checks), off the loop.
@@ -565,6 +598,8 @@ impl Engine {
             let _ = handle.await;
         }
         self.services.shutdown().await;
+        let failed: Vec<String> = self.writes.settle().iter().map(|f| f.to_string()).collect();
+        self.not_kept.extend(failed);
     }
 }
 
