@@ -506,7 +506,7 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
     drop(demo);
     match result {
         Ok(not_kept) => {
-            for message in not_kept {
+            if let Some(message) = not_kept {
                 eprintln!("warning: {message}");
             }
             ExitCode::from(EXIT_PASSED)

@@ -226,3 +226,104 @@ fn a_report_right_after_a_run_describes_that_run_every_time() {
         );
     }
 }
+
+/// With the state directory on a full filesystem (a small tmpfs mounted in
+/// a mount namespace of this test's own, so the machine's mounts stay as
+/// they are), a run's results are shown and gated as usual, one warning
+/// names what could not be kept, and the next run, with room again, finds
+/// the history intact.
+#[test]
+fn a_full_disk_keeps_the_results_and_the_history() {
+    let ws = fixture("ledger");
+    if !require_llvm(&ws) {
+        return;
+    }
+    if std::process::Command::new("unshare").arg("--version").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "CI has util-linux's unshare");
+        eprintln!("SKIPPED: `unshare` is not installed (util-linux)");
+        return;
+    }
+    let dir = state_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    let state = dir.join("full");
+    std::fs::create_dir_all(&state).unwrap();
+    let script = r#"
+        mount -t tmpfs -o size=16m tmpfs "$VIGIL_STATE_DIR" || exit 90
+        "$VIGIL" run "$FIX" --format json > out1.json 2> err1.txt; echo $? > code1
+        dd if=/dev/zero of="$VIGIL_STATE_DIR/filler" bs=64k 2> /dev/null
+        "$VIGIL" run "$FIX" --format json > out2.json 2> err2.txt; echo $? > code2
+        rm -f "$VIGIL_STATE_DIR/filler"
+        "$VIGIL" run "$FIX" --format json > out3.json 2> err3.txt; echo $? > code3
+        cp "$VIGIL_STATE_DIR"/history.sqlite* "$VIGIL_STATE_DIR"/last-run.jsonl .
+    "#;
+    let out = std::process::Command::new("unshare")
+        .args(["-Urm", "sh", "-c", script])
+        .current_dir(&dir)
+        .env("VIGIL", env!("CARGO_BIN_EXE_vigil"))
+        .env("FIX", &ws)
+        .env("VIGIL_STATE_DIR", &state)
+        .env("NO_COLOR", "1")
+        .env_remove("NEXTEST_TEST_NAME")
+        .env_remove("NEXTEST_BINARY_ID")
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        // No user namespaces here (a container's seccomp policy, a
+        // sysctl): the test cannot have its own mount.
+        eprintln!(
+            "SKIPPED: a mount namespace of the test's own cannot be had here (`unshare -Urm` exited {:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return;
+    }
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
+    let lines = |name: &str| common::json_lines(read(name).as_bytes());
+    for round in ["1", "2", "3"] {
+        assert_eq!(
+            read(&format!("code{round}")).trim(),
+            "0",
+            "run {round} passes its gate: {}",
+            read(&format!("err{round}.txt"))
+        );
+        let l = lines(&format!("out{round}.json"));
+        let fin = common::events(&l, "run_finished");
+        assert_eq!(fin.len(), 1, "run {round} says its results");
+        assert_eq!(fin[0]["tests"]["passed"], 1, "run {round}");
+        assert!(
+            !read(&format!("err{round}.txt")).contains("panicked"),
+            "{}",
+            read(&format!("err{round}.txt"))
+        );
+    }
+    let full = lines("out2.json");
+    let warnings: Vec<String> = common::events(&full, "warning")
+        .iter()
+        .map(|w| w["message"].as_str().unwrap().to_owned())
+        .collect();
+    let not_kept: Vec<&String> = warnings.iter().filter(|w| w.contains("could not keep")).collect();
+    assert_eq!(not_kept.len(), 1, "one warning for what was not kept: {warnings:#?}");
+    assert!(
+        not_kept[0].contains("in the history") && not_kept[0].contains("the kept run"),
+        "{}",
+        not_kept[0]
+    );
+    assert!(not_kept[0].contains("No space left on device") || not_kept[0].contains("full"));
+    for round in ["1", "3"] {
+        let l = lines(&format!("out{round}.json"));
+        assert!(
+            common::events(&l, "warning").is_empty(),
+            "run {round}: {:?}",
+            common::events(&l, "warning")
+        );
+    }
+    // The history holds the runs that had room, and nothing half-written.
+    let (store, note) = vigil::adapters::store::Store::open(&dir.join("history.sqlite")).unwrap();
+    assert!(note.is_none(), "{note:?}");
+    assert_eq!(store.recent_runs(10).unwrap().len(), 2);
+    let kept = read("last-run.jsonl");
+    assert_eq!(
+        common::events(&common::json_lines(kept.as_bytes()), "run_finished")[0]["run"],
+        lines("out3.json").last().unwrap()["run"]
+    );
+}

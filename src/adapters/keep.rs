@@ -34,6 +34,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// One write that failed: what it was, where, and why.
+///
+/// Said together with the others of its moment by [`say`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotKept {
     pub what: String,
@@ -43,14 +45,19 @@ pub struct NotKept {
 
 impl std::fmt::Display for NotKept {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} was not kept ({}): {}",
-            self.what,
-            self.path.display(),
-            self.error
-        )
+        write!(f, "{} ({}): {}", self.what, self.path.display(), self.error)
     }
+}
+
+/// One warning for everything that could not be kept at one moment (a
+/// full disk fails them all: one line, not one per file).
+pub fn say(items: &[String]) -> Option<String> {
+    (!items.is_empty()).then(|| {
+        format!(
+            "vigil could not keep {}; the results above stand, but free space (or fix the state directory) to keep the next run",
+            items.join("; ")
+        )
+    })
 }
 
 /// Writes in flight off the loop, each on a thread of its own at a lower
@@ -171,7 +178,7 @@ mod tests {
         let failed = writes.settle();
         assert_eq!(failed.len(), 1, "{failed:?}");
         assert_eq!(failed[0].what, "the kept run");
-        assert!(failed[0].to_string().contains("the kept run was not kept"));
+        assert!(failed[0].to_string().starts_with("the kept run ("), "{}", failed[0]);
         assert!(writes.settle().is_empty(), "said once");
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old\n");
         let _ = std::fs::remove_dir_all(&d);

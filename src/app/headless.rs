@@ -130,7 +130,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
     signals.abort();
     // Everything kept is on disk now; what could not be is said.
     let last = engine.model.runs.last().map_or(0, |r| r.number);
-    for message in engine.settle_writes() {
+    if let Some(message) = engine.settle_writes() {
         sink.emit(&Report::Warning { run: last, message });
     }
     sink.flush();

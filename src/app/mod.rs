@@ -409,11 +409,17 @@ impl Engine {
                     };
                     rest.push(Effect::Emit(report));
                     if let Some(run) = finished {
-                        // Writes of earlier runs that failed, and this
-                        // run's history: said beside the run.
-                        let failed: Vec<String> = self.writes.reap().iter().map(|f| f.to_string()).collect();
-                        self.not_kept.extend(failed);
-                        for message in std::mem::take(&mut self.not_kept) {
+                        // What could not be kept, said once beside the run.
+                        // When the history failed (a full disk, most
+                        // likely), the run's other writes are waited for,
+                        // so that one warning names them all.
+                        let failed = if self.not_kept.is_empty() {
+                            self.writes.reap()
+                        } else {
+                            self.writes.settle()
+                        };
+                        self.not_kept.extend(failed.iter().map(|f| f.to_string()));
+                        if let Some(message) = crate::adapters::keep::say(&std::mem::take(&mut self.not_kept)) {
                             if let Some(r) = self.model.run_mut(run) {
                                 r.warnings.push(message.clone());
                             }
@@ -499,11 +505,12 @@ impl Engine {
         self.last_run = Some(text);
     }
 
-    /// Waits for every write in flight; what could not be kept, said once.
-    pub fn settle_writes(&mut self) -> Vec<String> {
+    /// Waits for every write in flight; one warning for what could not be
+    /// kept and was not said yet.
+    pub fn settle_writes(&mut self) -> Option<String> {
         let failed: Vec<String> = self.writes.settle().iter().map(|f| f.to_string()).collect();
         self.not_kept.extend(failed);
-        std::mem::take(&mut self.not_kept)
+        crate::adapters::keep::say(&std::mem::take(&mut self.not_kept))
     }
 
     /// Keeps a finished run in the history.
@@ -516,7 +523,7 @@ impl Engine {
             Err(e) => {
                 self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
                 self.not_kept.push(format!(
-                    "run {} was not kept in the history ({}): {e}",
+                    "run {} in the history ({}): {e}",
                     s.run,
                     store.path().display()
                 ));
