@@ -69,6 +69,115 @@ pub struct Config {
     pub service: Vec<ServiceConfig>,
     #[serde(default)]
     pub lanes: LanesConfig,
+    #[serde(default)]
+    pub output: OutputConfig,
+    #[serde(default)]
+    pub history: HistoryConfig,
+}
+
+/// `[output]`: how much of a test's output vigil holds.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Bytes (`1048576`) or a size (`"1MB"`, `"512KiB"`).
+    pub max: Option<Spanned<toml::Value>>,
+}
+
+/// `[history]`: how much of the history is kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Runs (`1000`) or an age (`"90d"`).
+    pub keep: Option<Spanned<toml::Value>>,
+}
+
+/// How much history is kept: the last N runs, or the runs of the last
+/// days.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Keep {
+    Runs(u64),
+    Days(f64),
+}
+
+/// The default `output.max`: 1 MB of a test's output is held (its head and
+/// its tail); the whole of it goes to a file.
+pub const DEFAULT_OUTPUT_MAX: usize = 1 << 20;
+
+/// The default `history.keep`: the last 1,000 runs.
+pub const DEFAULT_KEEP: Keep = Keep::Runs(1000);
+
+/// `"1MB"`, `"512KiB"`, `"64k"` or a plain number of bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size like \"1MB\" or \"512KiB\""))?;
+    let scale = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" | "kib" => 1024.0,
+        "m" | "mb" | "mib" => 1024.0 * 1024.0,
+        "g" | "gb" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        _ => return Err(format!("{text:?}: the unit is B, KB, MB or GB")),
+    };
+    let bytes = value * scale;
+    if !(4096.0..=(1u64 << 40) as f64).contains(&bytes) {
+        return Err(format!("{text:?} is out of range (at least 4KB)"));
+    }
+    Ok(bytes as usize)
+}
+
+fn output_max(c: &OutputConfig, text: &str) -> Result<usize, String> {
+    let Some(v) = &c.max else {
+        return Ok(DEFAULT_OUTPUT_MAX);
+    };
+    let line = line_of(text, v.span().start);
+    match v.get_ref() {
+        toml::Value::Integer(n) => parse_size(&n.to_string()),
+        toml::Value::String(s) => parse_size(s),
+        other => Err(format!("a size like \"1MB\", not {other}")),
+    }
+    .map_err(|e| format!("`output.max`: {e} (line {line})"))
+}
+
+fn history_keep(c: &HistoryConfig, text: &str) -> Result<Keep, String> {
+    let Some(v) = &c.keep else {
+        return Ok(DEFAULT_KEEP);
+    };
+    let line = line_of(text, v.span().start);
+    let runs = |n: i64| {
+        u64::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Keep::Runs)
+            .ok_or_else(|| format!("`history.keep`: {n} runs? keep at least 1 (line {line})"))
+    };
+    match v.get_ref() {
+        toml::Value::Integer(n) => runs(*n),
+        toml::Value::String(s) if s.trim().ends_with('d') => {
+            let days: f64 = s
+                .trim()
+                .trim_end_matches('d')
+                .trim()
+                .parse()
+                .map_err(|_| format!("`history.keep`: {s:?} is not an age like \"90d\" (line {line})"))?;
+            if days.is_finite() && days > 0.0 {
+                Ok(Keep::Days(days))
+            } else {
+                Err(format!("`history.keep`: {s:?} must be more than 0 days (line {line})"))
+            }
+        }
+        toml::Value::String(s) => match s.trim().parse::<i64>() {
+            Ok(n) => runs(n),
+            Err(_) => Err(format!(
+                "`history.keep`: {s:?} is neither a number of runs (1000) nor an age (\"90d\") (line {line})"
+            )),
+        },
+        other => Err(format!(
+            "`history.keep`: a number of runs (1000) or an age (\"90d\"), not {other} (line {line})"
+        )),
+    }
 }
 
 /// `[lanes]`: kinds of tests run beside nextest's.
@@ -248,6 +357,10 @@ pub struct Settings {
     pub explicit: Option<PathBuf>,
     /// The file the settings came from (`None`: defaults).
     pub source: Option<PathBuf>,
+    /// How much of a test's output is held (`output.max`).
+    pub output_max: usize,
+    /// How much history is kept (`history.keep`).
+    pub keep: Keep,
 }
 
 impl Default for Settings {
@@ -260,6 +373,8 @@ impl Default for Settings {
             coverage_base: None,
             explicit: None,
             source: None,
+            output_max: DEFAULT_OUTPUT_MAX,
+            keep: DEFAULT_KEEP,
         }
     }
 }
@@ -411,6 +526,8 @@ impl Settings {
             coverage_base: c.base.clone(),
             explicit: None,
             source: None,
+            output_max: output_max(&config.output, text)?,
+            keep: history_keep(&config.history, text)?,
         })
     }
 }
@@ -608,6 +725,35 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_max_and_history_keep_parse_and_bad_values_name_the_line() {
+        let d = Settings::parse("").unwrap();
+        assert_eq!((d.output_max, d.keep), (DEFAULT_OUTPUT_MAX, Keep::Runs(1000)));
+        let s = Settings::parse("[output]\nmax = \"512KiB\"\n[history]\nkeep = \"90d\"\n").unwrap();
+        assert_eq!((s.output_max, s.keep), (512 * 1024, Keep::Days(90.0)));
+        let s = Settings::parse("[output]\nmax = 65536\n[history]\nkeep = 50\n").unwrap();
+        assert_eq!((s.output_max, s.keep), (65536, Keep::Runs(50)));
+        assert_eq!(
+            Settings::parse("[history]\nkeep = \"200\"\n").unwrap().keep,
+            Keep::Runs(200)
+        );
+        for (text, key, line) in [
+            ("[output]\nmax = \"lots\"\n", "output.max", 2),
+            ("[output]\n\nmax = \"2TB\"\n", "output.max", 3),
+            ("[output]\nmax = 12\n", "output.max", 2),
+            ("[history]\nkeep = 0\n", "history.keep", 2),
+            ("[history]\nkeep = \"-3d\"\n", "history.keep", 2),
+            ("[history]\nkeep = \"forever\"\n", "history.keep", 2),
+            ("[history]\nkeep = true\n", "history.keep", 2),
+        ] {
+            let err = Settings::parse(text).unwrap_err();
+            assert!(
+                err.contains(key) && err.contains(&format!("line {line}")),
+                "{text:?}: {err}"
+            );
+        }
+    }
 
     #[test]
     fn unknown_key_is_an_error_naming_key_and_line() {

@@ -327,3 +327,109 @@ fn a_full_disk_keeps_the_results_and_the_history() {
         lines("out3.json").last().unwrap()["run"]
     );
 }
+
+/// A test that prints 50 MB: vigil holds its head and tail (`output.max`,
+/// 1 MB unless set) in the JSON, the kept run and JUnit, and the whole of
+/// it in a file the JSON names.
+#[test]
+fn fifty_megabytes_of_output_are_held_to_the_bound_and_kept_whole_in_a_file() {
+    let ws = fixture("loud");
+    let state = state_dir();
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    for (max, bound) in [(None, 1usize << 20), (Some("\"64KB\""), 64 << 10)] {
+        let config = state.join("vigil.toml");
+        let mut text = "[coverage]\nmode = \"off\"\n".to_owned();
+        if let Some(m) = max {
+            text.push_str(&format!("\n[output]\nmax = {m}\n"));
+        }
+        std::fs::write(&config, text).unwrap();
+        let out = vigil()
+            .arg("run")
+            .arg(&ws)
+            .args(["--format", "json", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let longest = stdout.lines().map(str::len).max().unwrap_or(0);
+        assert!(
+            longest < bound + 64 * 1024,
+            "a JSON line of {longest} bytes (bound {bound})"
+        );
+        let lines = common::json_lines(&out.stdout);
+        let failed = common::events(&lines, "test")
+            .into_iter()
+            .find(|t| t["to"] == "failed")
+            .expect("the loud test failed")
+            .clone();
+        let held = failed["output"].as_str().unwrap();
+        assert!(held.len() <= bound, "{} bytes held, bound {bound}", held.len());
+        assert!(
+            held.starts_with("000000000 \"quoted\" \\ tab\t é ✓"),
+            "{:?}",
+            &held[..60]
+        );
+        assert!(held.contains("cut here"), "the cut is said");
+        assert!(held.contains("panicked at"), "the tail keeps the panic");
+        assert!(
+            failed["message"].as_str().unwrap().contains("printed"),
+            "{}",
+            failed["message"]
+        );
+        let file = failed["output_file"].as_str().expect("output_file");
+        let whole = std::fs::read(file).unwrap();
+        assert_eq!(failed["output_bytes"].as_u64(), Some(whole.len() as u64));
+        assert!(whole.len() > 50 << 20, "{} bytes kept", whole.len());
+        let whole = String::from_utf8(whole).expect("the whole output is the test's text");
+        assert!(whole.starts_with("000000000 \"quoted\" \\ tab\t é ✓ the quick"));
+        assert!(whole.contains("\n000400000 \"quoted\" \\ tab\t é ✓ the quick"));
+        assert!(whole.contains("panicked at"));
+        // The kept run and JUnit hold the bounded text too.
+        let kept = std::fs::metadata(state.join("last-run.jsonl")).unwrap().len() as usize;
+        assert!(kept < 2 * bound + 64 * 1024, "the kept run is {kept} bytes");
+        let junit = state.join("junit.xml");
+        let report = vigil()
+            .arg("report")
+            .arg(&ws)
+            .arg("--junit")
+            .arg(&junit)
+            .output()
+            .unwrap();
+        assert!(report.status.success(), "{}", String::from_utf8_lossy(&report.stderr));
+        let xml = std::fs::read_to_string(&junit).unwrap();
+        // The held text twice (the failure's body and its system-out),
+        // escaped: never the whole.
+        assert!(xml.len() < 3 * bound + 64 * 1024, "JUnit is {} bytes", xml.len());
+        assert!(xml.contains("cut here"));
+    }
+}
+
+/// `history.keep`: the history holds the last N runs, pruned as it opens.
+#[test]
+fn the_history_keeps_what_history_keep_says() {
+    let state = state_dir();
+    let _ = std::fs::remove_dir_all(&state);
+    std::fs::create_dir_all(&state).unwrap();
+    let config = state.join("vigil.toml");
+    std::fs::write(
+        &config,
+        "[coverage]\nmode = \"off\"\n\n[lanes]\ndoc = false\n\n[history]\nkeep = 3\n",
+    )
+    .unwrap();
+    for _ in 0..5 {
+        let out = vigil()
+            .arg("run")
+            .arg(fixture("ledger"))
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // Five recorded, three kept.
+    let (store, _) = vigil::adapters::store::Store::open(&state.join("history.sqlite")).unwrap();
+    let ids: Vec<i64> = store.recent_runs(10).unwrap().iter().map(|r| r.id).collect();
+    assert_eq!(ids, vec![3, 4, 5]);
+}

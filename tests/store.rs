@@ -249,3 +249,53 @@ fn the_kept_summary_stands_in_for_the_replay_until_a_run_is_recorded() {
     std::fs::write(&cache, "{not json").unwrap();
     assert_eq!(store.history_cached(&cache).unwrap().tests.len(), 2);
 }
+
+#[test]
+fn pruning_keeps_the_newest_runs_their_results_and_every_map() {
+    let path = db("prune-runs");
+    let (mut store, _) = Store::open(&path).unwrap();
+    for i in 0..10 {
+        store.record(&record(i, "tree", true, 100 + i as u64)).unwrap();
+    }
+    assert_eq!(store.prune(vigil::config::Keep::Runs(4)).unwrap(), 6);
+    assert_eq!(
+        store.prune(vigil::config::Keep::Runs(4)).unwrap(),
+        0,
+        "nothing more to prune"
+    );
+    let runs = store.recent_runs(100).unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), vec![7, 8, 9, 10]);
+    let h = store.history().unwrap();
+    assert_eq!(
+        h.get("a", "steady").unwrap().durations.len(),
+        4,
+        "results went with their runs"
+    );
+    assert_eq!(store.size().unwrap().0, 4);
+    // The next run is recorded as before (its tests' ids still hold).
+    store.record(&record(11, "tree", true, 50)).unwrap();
+    assert_eq!(store.history().unwrap().get("a", "steady").unwrap().durations.len(), 5);
+}
+
+#[test]
+fn pruning_by_age_keeps_recent_runs_and_always_the_newest() {
+    let path = db("prune-age");
+    let (mut store, _) = Store::open(&path).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    for (i, days_ago) in [200.0, 100.0, 50.0, 1.0].into_iter().enumerate() {
+        let mut r = record(i, "tree", true, 10);
+        r.started_unix = now - days_ago * 86_400.0;
+        store.record(&r).unwrap();
+    }
+    assert_eq!(store.prune(vigil::config::Keep::Days(90.0)).unwrap(), 2);
+    assert_eq!(store.recent_runs(10).unwrap().len(), 2);
+    // Everything older than a day: the newest run stays all the same.
+    assert_eq!(store.prune(vigil::config::Keep::Days(0.5)).unwrap(), 1);
+    assert_eq!(
+        store.recent_runs(10).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![4]
+    );
+}

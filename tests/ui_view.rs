@@ -139,6 +139,24 @@ fn detail_shows_history_and_highlights_the_panic_location() {
 }
 
 #[test]
+fn detail_names_the_file_with_a_cut_output_whole() {
+    let mut model = shop_model();
+    let suite = model.catalog.suite_index("orders::checkout").unwrap();
+    let s = &mut model.catalog.suites[suite];
+    let ti = s.test_index("refund_partial").unwrap();
+    let f = s.tests[ti].failure.as_mut().unwrap();
+    f.output_file = Some("/ws/target/vigil/test-output/refund.txt".into());
+    f.output_bytes = Some(52_428_800);
+    keys(&mut model, "j");
+    let t = text(&draw(&model, 160, 35, COLOUR));
+    assert!(
+        t.contains("output: 50.0 MB in all, its head and tail below; the whole of it:"),
+        "{t}"
+    );
+    assert!(t.contains("/ws/target/vigil/test-output/refund.txt"), "{t}");
+}
+
+#[test]
 fn small_terminal_stacks_tree_over_detail() {
     let mut model = shop_model();
     keys(&mut model, "j");
@@ -526,6 +544,23 @@ fn history_view_shows_trends_and_slowest_tests() {
     insta::assert_snapshot!(t);
     key(&mut model, Key::Char('1'));
     assert!(text(&draw(&model, 120, 35, COLOUR)).contains("[1 Tests]"));
+}
+
+#[test]
+fn history_view_title_says_how_much_is_kept_and_what_was_pruned() {
+    let mut model = shop_model_with_history();
+    model.history.kept = Some(vigil::core::history::Kept {
+        runs: 1000,
+        bytes: 12_900_000,
+        keep: "the last 1000 runs".into(),
+        pruned: 3,
+    });
+    key(&mut model, Key::Char('4'));
+    let t = text(&draw(&model, 120, 35, COLOUR));
+    assert!(
+        t.contains("History · 1000 runs kept (the last 1000 runs) · 12.3 MB · 3 older pruned"),
+        "{t}"
+    );
 }
 
 #[test]
@@ -1052,6 +1087,8 @@ fn tiny_run(view: &mut Interactive<TestBackend>, run: u32, fail: bool, at: u64) 
                 message: "boom".into(),
                 output: "it went boom".into(),
                 location: None,
+                output_file: None,
+                output_bytes: None,
             },
         }
     } else {

@@ -32,6 +32,8 @@ pub struct DocTest {
     pub output: String,
     /// Its own time (libtest's JSON format with `--report-time`, nightly).
     pub exec_time: Option<f64>,
+    /// The whole output, when `output` is cut to the bound.
+    pub whole: Option<super::bounded::Spilled>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,9 +49,11 @@ pub enum DocOutcome {
 pub struct DocParser {
     krate: Option<String>,
     results: Vec<DocTest>,
-    outputs: BTreeMap<String, String>,
+    outputs: BTreeMap<String, super::bounded::Held>,
     /// The failure whose output is being read (`---- name stdout ----`).
     reading: Option<String>,
+    /// How much of an output is held (`None`: all of it).
+    pub bound: Option<super::bounded::Bound>,
 }
 
 impl DocParser {
@@ -57,6 +61,7 @@ impl DocParser {
         if let Some(k) = line.trim_start().strip_prefix("Doc-tests ") {
             *self = DocParser {
                 krate: Some(k.trim().to_owned()),
+                bound: self.bound.take(),
                 ..DocParser::default()
             };
             return None;
@@ -68,7 +73,7 @@ impl DocParser {
         if let Some(rest) = line.strip_prefix("---- ") {
             if let Some(name) = rest.strip_suffix(" stdout ----") {
                 self.reading = Some(name.to_owned());
-                self.outputs.insert(name.to_owned(), String::new());
+                self.outputs.insert(name.to_owned(), Default::default());
                 return None;
             }
         }
@@ -97,8 +102,7 @@ impl DocParser {
         }
         if let Some(name) = &self.reading {
             let out = self.outputs.entry(name.clone()).or_default();
-            out.push_str(line);
-            out.push('\n');
+            out.push_line(self.bound.as_ref(), line);
         }
         None
     }
@@ -111,6 +115,7 @@ impl DocParser {
             outcome,
             output,
             exec_time,
+            whole: None,
         });
     }
 
@@ -121,7 +126,7 @@ impl DocParser {
         let mut tests = std::mem::take(&mut self.results);
         for t in &mut tests {
             if let Some(out) = outputs.remove(&t.name) {
-                t.output = out;
+                (t.output, t.whole) = out.finish();
             }
             t.output = t.output.trim_end().to_owned();
         }
@@ -224,6 +229,8 @@ pub fn to_suite(ws: &Workspace, doc: &DocSuite) -> (ListedSuite, Vec<TestEvent>)
                         message,
                         output: output.clone(),
                         location,
+                        output_file: None,
+                        output_bytes: None,
                     },
                 }));
             }
@@ -232,21 +239,28 @@ pub fn to_suite(ws: &Workspace, doc: &DocSuite) -> (ListedSuite, Vec<TestEvent>)
     (suite, events)
 }
 
-/// Runs `cargo test --doc` for `packages` in `root` with `env`; each
-/// package's doctests arrive as `Msg::Doctests`, the end as
-/// `Msg::DoctestsDone`. Dropping `cancel`'s sender's pair stops it.
+/// One `cargo test --doc` to run: for `packages`, with the doctest name
+/// `filters`, vigil's `env` (coverage), outputs held to `bound`.
+pub struct DocJob {
+    pub packages: Vec<String>,
+    pub filters: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub bound: Option<super::bounded::Bound>,
+}
+
+/// Runs `cargo test --doc` for the job in `ws`; each package's doctests
+/// arrive as `Msg::Doctests`, the end as `Msg::DoctestsDone`. Dropping
+/// `cancel`'s sender's pair stops it.
 pub fn spawn(
     run: u32,
     ws: Workspace,
-    packages: Vec<String>,
-    filters: Vec<String>,
-    env: Vec<(String, String)>,
+    job: DocJob,
     tx: mpsc::UnboundedSender<Msg>,
     clock: Clock,
 ) -> (oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
     let (cancel_tx, cancel_rx) = oneshot::channel();
     let handle = tokio::spawn(async move {
-        let error = drive(run, &ws, (&packages, &filters), &env, &tx, clock, cancel_rx).await;
+        let error = drive(run, &ws, &job, &tx, clock, cancel_rx).await;
         let _ = tx.send(Msg::DoctestsDone {
             run,
             error,
@@ -259,12 +273,17 @@ pub fn spawn(
 async fn drive(
     run: u32,
     ws: &Workspace,
-    (packages, filters): (&[String], &[String]),
-    env: &[(String, String)],
+    job: &DocJob,
     tx: &mpsc::UnboundedSender<Msg>,
     clock: Clock,
     cancel: oneshot::Receiver<()>,
 ) -> Option<String> {
+    let DocJob {
+        packages,
+        filters,
+        env,
+        bound,
+    } = job;
     // rustdoc costs a second or so per package even with nothing to run:
     // packages whose sources hold no example are left out.
     let packages: Vec<&String> = packages.iter().filter(|p| has_examples(ws, p)).collect();
@@ -307,15 +326,21 @@ async fn drive(
     };
     let pid = child.id().map_or(0, |p| p as i32);
     let (line_tx, mut lines) = mpsc::unbounded_channel();
+    // Lines are held to the bound too: a doctest's one long line of
+    // output costs its first `max` bytes.
+    let cap = bound.as_ref().map_or(usize::MAX, |b| b.max);
     std::thread::spawn(move || {
-        for line in std::io::BufRead::lines(std::io::BufReader::new(reader)) {
-            let Ok(line) = line else { break };
+        let mut reader = std::io::BufReader::new(reader);
+        while let Ok(Some(line)) = super::bounded::read_capped_line(&mut reader, cap) {
             if line_tx.send(line).is_err() {
                 break;
             }
         }
     });
-    let mut parser = DocParser::default();
+    let mut parser = DocParser {
+        bound: bound.clone(),
+        ..DocParser::default()
+    };
     let mut seen = 0;
     let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let mut cancel = cancel;
@@ -323,9 +348,24 @@ async fn drive(
         tokio::select! {
             line = lines.recv() => {
                 let Some(line) = line else { break };
-                if let Some(doc) = parser.line(&line) {
+                if let Some(mut doc) = parser.line(&line) {
                     seen += 1;
-                    let (suite, events) = to_suite(ws, &doc);
+                    let mut wholes: BTreeMap<String, super::bounded::Spilled> = doc
+                        .tests
+                        .iter_mut()
+                        .filter_map(|t| Some((t.name.clone(), t.whole.take()?)))
+                        .collect();
+                    let (suite, mut events) = to_suite(ws, &doc);
+                    if let Some(b) = &bound {
+                        for e in &mut events {
+                            if let TestEventKind::Failed { failure, .. } = &mut e.kind {
+                                b.hold(&e.binary_id, &e.name, failure, wholes.remove(&e.name));
+                            }
+                        }
+                    }
+                    for (_, w) in wholes {
+                        let _ = std::fs::remove_file(w.path);
+                    }
                     let _ = tx.send(Msg::Doctests {
                         run,
                         suite,

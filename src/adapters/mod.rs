@@ -1,6 +1,7 @@
 //! Adapters: the only code that talks to cargo, nextest, the OS and the
 //! clock. Outside formats become core types here, at the border.
 
+pub mod bounded;
 pub mod clock;
 pub mod coverage;
 pub mod doctests;

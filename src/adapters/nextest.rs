@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -131,6 +131,9 @@ pub struct Nextest {
     /// run from instead of building (`--archive-file`).
     pub partition: Option<String>,
     pub archive: Option<PathBuf>,
+    /// How much of a failed test's output is held, and where the whole
+    /// of it goes (`None`: held whole, as for a dry engine).
+    pub bound: Option<super::bounded::Bound>,
 }
 
 impl Nextest {
@@ -142,6 +145,7 @@ impl Nextest {
             jobs: Vec::new(),
             partition: None,
             archive: None,
+            bound: None,
         }
     }
 
@@ -197,12 +201,12 @@ impl Nextest {
             "--final-status-level=none",
         ]);
         // The decoder learns each binary from the stream's suite events.
-        self.start(run, cmd, Mode::Run(StreamDecoder::default()));
+        self.start(run, cmd, Mode::Run(StreamDecoder::default(), self.bound.clone()));
     }
 
     fn start(&mut self, run: u32, cmd: Command, mode: Mode) {
         self.jobs.retain(|j| !j.handle.is_finished());
-        let runs_tests = matches!(mode, Mode::Run(_));
+        let runs_tests = matches!(mode, Mode::Run(..));
         let (cancel_tx, cancel_rx) = oneshot::channel();
         let tx = self.tx.clone();
         let clock = self.clock;
@@ -274,7 +278,8 @@ impl Nextest {
 
 enum Mode {
     List,
-    Run(StreamDecoder),
+    /// A run: its decoder, and how much of a failure's output is held.
+    Run(StreamDecoder, Option<super::bounded::Bound>),
 }
 
 async fn drive(
@@ -293,7 +298,7 @@ async fn drive(
             stderr,
             at: clock.now(),
         },
-        Mode::Run(_) => Msg::RunExited {
+        Mode::Run(..) => Msg::RunExited {
             run,
             exit: ToolExit::Other(-1),
             stderr,
@@ -309,27 +314,39 @@ async fn drive(
         return fail("failed to capture the output of cargo nextest".to_owned());
     };
     let stderr_task = tokio::spawn(read_tail(stderr, STDERR_KEEP));
-    let mut lines = BufReader::new(stdout);
-    let mut buf = Vec::new();
+    use super::bounded::{Line, LineReader};
+    // The list is held whole; a run's lines are held to the bound.
+    let bound = match &mode {
+        Mode::Run(_, b) => b.clone(),
+        Mode::List => None,
+    };
+    let hold_all = bound.is_none();
+    let mut lines = LineReader::new(
+        BufReader::new(stdout),
+        bound
+            .clone()
+            .unwrap_or_else(|| super::bounded::Bound::new(Path::new(""), usize::MAX / 4)),
+    );
     let mut list_json: Option<String> = None;
     let mut cancelled = false;
     // The test binaries of the run's build, for `Msg::Built`.
     let mut built: Vec<(PathBuf, bool)> = Vec::new();
     loop {
-        buf.clear();
         let read = tokio::select! {
-            r = lines.read_until(b'\n', &mut buf) => r,
+            r = lines.next(hold_all) => r,
             _ = &mut cancel, if !cancelled => {
                 cancelled = true;
                 let _ = child.terminate(GRACE).await;
                 continue;
             }
         };
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        let line = String::from_utf8_lossy(&buf);
+        let (shortened, mut spilled) = match read {
+            Ok(Line::End) | Err(_) => break,
+            Ok(Line::Held) => (None, None),
+            Ok(Line::Shortened { line, spilled }) => (Some(line), spilled),
+        };
+        let held = lines.text();
+        let line = shortened.as_deref().unwrap_or(&held);
         let line = line.trim_end_matches(['\n', '\r']);
         if line.is_empty() {
             continue;
@@ -340,7 +357,7 @@ async fn drive(
                 continue;
             }
             Mode::List => StreamDecoder::default().decode(line),
-            Mode::Run(d) => {
+            Mode::Run(d, _) => {
                 d.learn(line);
                 d.decode(line)
             }
@@ -350,14 +367,26 @@ async fn drive(
                 built.push((executable, fresh));
                 None
             }
-            Ok(StreamLine::BuildFinished { success }) if matches!(mode, Mode::Run(_)) => Some(Msg::Built {
+            Ok(StreamLine::BuildFinished { success }) if matches!(mode, Mode::Run(..)) => Some(Msg::Built {
                 run,
                 binaries: std::mem::take(&mut built),
                 success,
                 at: clock.now(),
             }),
+            Ok(StreamLine::Test(mut event)) => {
+                // A failure's output is held to the bound; the whole of it
+                // goes to the test's file.
+                if let (TestEventKind::Failed { failure, .. }, Some(b)) = (&mut event.kind, &bound) {
+                    b.hold(&event.binary_id, &event.name, failure, spilled.take());
+                }
+                to_msg(Ok(StreamLine::Test(event)), run, line, clock)
+            }
             other => to_msg(other, run, line, clock),
         };
+        if let Some(s) = spilled {
+            // Spilled, but not a failure's output after all.
+            let _ = std::fs::remove_file(s.path);
+        }
         if let Some(msg) = msg {
             let _ = tx.send(msg);
         }
@@ -393,7 +422,7 @@ async fn drive(
             },
             (exit, _) => Msg::ListFailed { run, exit, stderr, at },
         },
-        Mode::Run(_) => Msg::RunExited { run, exit, stderr, at },
+        Mode::Run(..) => Msg::RunExited { run, exit, stderr, at },
     }
 }
 

@@ -266,6 +266,8 @@ pub fn parse_failure(output: &str, reason: Option<&str>) -> Failure {
         message,
         output: output.to_owned(),
         location,
+        output_file: None,
+        output_bytes: None,
     }
 }
 

@@ -307,6 +307,84 @@ impl Store {
         &self.path
     }
 
+    /// Removes what `keep` no longer keeps: runs beyond the newest N, or
+    /// older than the given days (the newest run always stays), with their
+    /// results, suites and coverage, in one transaction. Returns how many
+    /// runs went. Each test's latest map stays (it answers for the code as
+    /// it is, whatever its run's age).
+    pub fn prune(&mut self, keep: crate::config::Keep) -> Result<u64, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::Write)?;
+        let newest: i64 = tx
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM runs", [], |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        // Runs with an id below the cut go.
+        let cut: Option<i64> = match keep {
+            crate::config::Keep::Runs(n) => tx
+                .query_row(
+                    "SELECT id FROM runs ORDER BY id DESC LIMIT 1 OFFSET ?1",
+                    [n.saturating_sub(1) as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(StoreError::Read)?,
+            crate::config::Keep::Days(d) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0.0, |t| t.as_secs_f64());
+                tx.query_row(
+                    "SELECT MIN(id) FROM runs WHERE started_unix >= ?1",
+                    [now - d * 86_400.0],
+                    |r| r.get::<_, Option<i64>>(0),
+                )
+                .map_err(StoreError::Read)?
+                .or(Some(newest))
+            }
+        };
+        let Some(cut) = cut.filter(|c| *c > 0) else {
+            return Ok(0);
+        };
+        // What refers to a run goes before the run.
+        for table in ["results", "suite_results", "coverage_runs", "coverage_files"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE run_id < ?1"), [cut])
+                .map_err(StoreError::Write)?;
+        }
+        let gone = tx
+            .execute("DELETE FROM runs WHERE id < ?1", [cut])
+            .map_err(StoreError::Write)? as u64;
+        if gone > 0 {
+            // Tests no run remembers and no map names (renamed, removed).
+            tx.execute(
+                "DELETE FROM tests WHERE NOT EXISTS (SELECT 1 FROM results r WHERE r.test_id = tests.id)
+                   AND NOT EXISTS (SELECT 1 FROM test_maps m WHERE m.binary_id = tests.binary_id AND m.name = tests.name)",
+                [],
+            )
+            .map_err(StoreError::Write)?;
+        }
+        tx.commit().map_err(StoreError::Write)?;
+        if gone > 0 {
+            self.load_test_ids().map_err(StoreError::Read)?;
+        }
+        Ok(gone)
+    }
+
+    /// How many runs the history holds, and its size on disk (the
+    /// database with its write-ahead log).
+    pub fn size(&self) -> Result<(u64, u64), StoreError> {
+        let runs: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM runs", [], |r| r.get(0))
+            .map_err(StoreError::Read)?;
+        let bytes = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", self.path.display())).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok((runs as u64, bytes))
+    }
+
     /// Writes one run and its results in one transaction; returns its id.
     pub fn record(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
         let tx = self

@@ -87,6 +87,8 @@ pub struct Engine {
     writes: crate::adapters::keep::Writes,
     /// What could not be kept and has not been said yet.
     not_kept: Vec<String>,
+    /// How much history is kept (`history.keep`).
+    keep: crate::config::Keep,
 }
 
 impl Engine {
@@ -94,7 +96,13 @@ impl Engine {
         let (tx, rx) = mpsc::unbounded_channel();
         let clock = Clock::start();
         let log = Log::open(&workspace.target_dir);
-        let nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
+        let mut nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
+        if !workspace.target_dir.as_os_str().is_empty() {
+            nextest.bound = Some(crate::adapters::bounded::Bound::new(
+                &crate::adapters::state_dir(&workspace.target_dir),
+                settings.output_max,
+            ));
+        }
         let services =
             crate::adapters::services::Services::new(&workspace.root, &workspace.target_dir, tx.clone(), clock);
         let (store, store_note) = if workspace.target_dir.as_os_str().is_empty() {
@@ -105,13 +113,34 @@ impl Engine {
                 Err(e) => (None, Some(format!("{e}; this session keeps no history"))),
             }
         };
+        // Pruned as it opens: `history.keep` runs, or days, and no more.
+        let mut store = store;
+        let pruned = match store.as_mut().map(|s| s.prune(settings.keep)) {
+            Some(Err(e)) => {
+                log.line(&format!("the history was not pruned: {e}"));
+                0
+            }
+            Some(Ok(n)) => n,
+            None => 0,
+        };
         let mut model = Model::new(workspace, settings.rules.clone());
         if store.is_some() {
             // Read beside the first run, on a connection of its own.
             model.history_pending = true;
             let (target, tx) = (model.workspace.target_dir.clone(), tx.clone());
+            let keep = describe_keep(settings.keep);
             background(move || {
-                let (history, coverage) = load_history(&store::default_path(&target), &Log::open(&target));
+                let (mut history, coverage) = load_history(&store::default_path(&target), &Log::open(&target));
+                if let Ok((s, _)) = Store::open(&store::default_path(&target)) {
+                    if let Ok((runs, bytes)) = s.size() {
+                        history.kept = Some(crate::core::history::Kept {
+                            runs,
+                            bytes,
+                            keep,
+                            pruned,
+                        });
+                    }
+                }
                 let _ = tx.send(Msg::HistoryLoaded { history, coverage });
             });
         }
@@ -145,6 +174,7 @@ impl Engine {
             doc_job: None,
             writes: Default::default(),
             not_kept: Vec::new(),
+            keep: settings.keep,
         }
     }
 
@@ -373,9 +403,12 @@ impl Engine {
                     let (cancel, handle) = crate::adapters::doctests::spawn(
                         run,
                         self.model.workspace.clone(),
-                        packages,
-                        filters,
-                        env,
+                        crate::adapters::doctests::DocJob {
+                            packages,
+                            filters,
+                            env,
+                            bound: self.nextest.bound.clone(),
+                        },
                         self.tx.clone(),
                         self.clock,
                     );
@@ -519,7 +552,13 @@ impl Engine {
             return;
         };
         match store.record(&record) {
-            Ok(id) => store::save_history_cache(&store::cache_path(store.path()), id, &self.model.history),
+            Ok(id) => {
+                store::save_history_cache(&store::cache_path(store.path()), id, &self.model.history);
+                // Weeks of uptime: the history stays at `history.keep`.
+                if let Err(e) = store.prune(self.keep) {
+                    self.log.line(&format!("the history was not pruned: {e}"));
+                }
+            }
             Err(e) => {
                 self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
                 self.not_kept.push(format!(
@@ -607,6 +646,14 @@ impl Engine {
         self.services.shutdown().await;
         let failed: Vec<String> = self.writes.settle().iter().map(|f| f.to_string()).collect();
         self.not_kept.extend(failed);
+    }
+}
+
+/// `history.keep` as the user reads it.
+fn describe_keep(keep: crate::config::Keep) -> String {
+    match keep {
+        crate::config::Keep::Runs(n) => format!("the last {n} runs"),
+        crate::config::Keep::Days(d) => format!("the last {d} days"),
     }
 }
 

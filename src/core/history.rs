@@ -45,6 +45,20 @@ pub struct History {
     /// sweeps found, over the whole history.
     pub narrowed_runs: u32,
     pub selection_misses: u32,
+    /// What the history holds on disk, and what `history.keep` pruned as
+    /// it opened (`None`: no history kept).
+    pub kept: Option<Kept>,
+}
+
+/// The history's size, for the history view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Kept {
+    pub runs: u64,
+    pub bytes: u64,
+    /// `history.keep`, as the user reads it ("the last 1000 runs").
+    pub keep: String,
+    /// Runs removed as the history opened.
+    pub pruned: u64,
 }
 
 /// How many recent runs the history view keeps.

@@ -88,9 +88,16 @@ pub struct TestTransition {
     pub message: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
-    /// Everything a failed test printed (for JUnit and merged shards).
+    /// What a failed test printed (for JUnit and merged shards), held to
+    /// `output.max`: its head and tail, with a line saying what was cut.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// Where the whole output is, when `output` was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_file: Option<String>,
+    /// The whole output's size in bytes, when `output` was cut.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<u64>,
 }
 
 impl TestTransition {
@@ -122,6 +129,8 @@ impl TestTransition {
             },
             location: failure.and_then(|f| f.location.clone()),
             output: failure.map(|f| f.output.clone()),
+            output_file: failure.and_then(|f| f.output_file.clone()),
+            output_bytes: failure.and_then(|f| f.output_bytes),
         }
     }
 }

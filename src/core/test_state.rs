@@ -74,9 +74,14 @@ pub struct Location {
 pub struct Failure {
     /// The panic message (location line and text, without the backtrace).
     pub message: String,
-    /// Everything the test printed.
+    /// What the test printed, held to `output.max` (its head and tail,
+    /// with a line saying what was cut).
     pub output: String,
     pub location: Option<Location>,
+    /// Where the whole output is, when it was longer than what is held.
+    pub output_file: Option<String>,
+    /// How long the whole output is, when it was cut.
+    pub output_bytes: Option<u64>,
 }
 
 /// A test and what vigil knows of its latest run.
@@ -260,6 +265,8 @@ mod tests {
                 message: "boom".into(),
                 output: "boom".into(),
                 location: None,
+                output_file: None,
+                output_bytes: None,
             },
         }
     }

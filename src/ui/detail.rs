@@ -257,6 +257,15 @@ fn test_lines<'a>(
     }
     if let Some(f) = &t.failure {
         lines.push(Line::from(""));
+        if let (Some(file), Some(bytes)) = (&f.output_file, f.output_bytes) {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "output: {} in all, its head and tail below; the whole of it: {file}",
+                    crate::core::units::bytes(bytes)
+                ),
+                theme.fg(Color::Yellow),
+            )));
+        }
         let location = f.location.as_ref().map(|l| format!("{}:{}", l.file, l.line));
         for text in f.output.lines() {
             let hit = location.as_ref().is_some_and(|loc| text.contains(loc.as_str()));

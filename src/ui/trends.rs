@@ -273,5 +273,19 @@ pub fn history(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             Span::styled(d, theme.fg(Color::Cyan)),
         ]));
     }
-    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(" History ")), area);
+    let title = match &h.kept {
+        Some(k) => format!(
+            " History · {} runs kept ({}) · {}{} ",
+            k.runs,
+            k.keep,
+            crate::core::units::bytes(k.bytes),
+            if k.pruned > 0 {
+                format!(" · {} older pruned", k.pruned)
+            } else {
+                String::new()
+            }
+        ),
+        None => " History ".to_owned(),
+    };
+    frame.render_widget(Paragraph::new(lines).block(Block::bordered().title(title)), area);
 }
