@@ -433,3 +433,33 @@ fn the_history_keeps_what_history_keep_says() {
     let ids: Vec<i64> = store.recent_runs(10).unwrap().iter().map(|r| r.id).collect();
     assert_eq!(ids, vec![3, 4, 5]);
 }
+
+/// A test's coverage profile cut short after it was written: the run's
+/// results stand, coverage is read from the other profiles, and the
+/// warning names the test whose profile could not be read.
+#[test]
+fn a_corrupt_profile_leaves_the_results_and_says_what_coverage_could_not_read() {
+    let ws = fixture("mangled");
+    if !require_llvm(&ws) {
+        return;
+    }
+    let out = vigil().arg("run").arg(&ws).args(["--format", "json"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = common::json_lines(&out.stdout);
+    let fin = common::events(&lines, "run_finished")[0];
+    assert_eq!(fin["tests"]["passed"], 2, "{fin}");
+    let warnings = fin["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| {
+            let w = w.as_str().unwrap();
+            w.contains("could not read")
+                && w.contains("mangled › cuts_its_own_profile_short")
+                && w.contains("truncated")
+        }),
+        "{warnings:?}"
+    );
+    let lines_covered = fin["coverage"]["lines"]["covered"]
+        .as_u64()
+        .expect("coverage from the other profile");
+    assert!(lines_covered > 0, "{fin}");
+}

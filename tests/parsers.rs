@@ -231,3 +231,47 @@ fn binaries_a_filterset_rules_out_are_not_listed() {
         .collect();
     assert_eq!(selected, vec!["refund_partial"]);
 }
+
+// Regressions from the fuzz targets (fuzz/, scripts/bench-fuzz.sh): each
+// input that crashed one, read as the target read it.
+
+/// A coverage mapping whose counts claimed more entries than the input
+/// holds: vigil reserved room for them all ("capacity overflow"). Now an
+/// error, as is the same bytes read as an ELF file.
+#[test]
+fn fuzz_coverage_mapping_with_a_huge_count_is_an_error_not_a_panic() {
+    use vigil::adapters::profile::CoverageMap;
+    let data = std::fs::read(common::fixture("fuzz/coverage_mapping-2166126d")).unwrap();
+    let split = (u16::from_le_bytes([data[0], data[1]]) as usize).min(data.len() - 2);
+    let (covmap, covfun) = data[2..].split_at(split);
+    assert!(CoverageMap::from_sections(covmap, covfun).is_err());
+    let file = common::state_dir().join("fuzz-elf");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, &data).unwrap();
+    assert!(CoverageMap::read(&file).is_err());
+}
+
+/// Invalid UTF-8 in a line nextest printed: read lossily (each bad byte a
+/// U+FFFD), never a panic, and the line after it read whole.
+#[test]
+fn fuzz_long_lines_with_invalid_utf8_read_lossily() {
+    use vigil::adapters::bounded::{Bound, Line, LineReader};
+    let mut data = std::fs::read(common::fixture("fuzz/long_lines-5d6dcdb1")).unwrap();
+    data.extend_from_slice(b"\nafter\n");
+    let dir = common::state_dir().join("fuzz-lines");
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let texts = rt.block_on(async {
+        let mut r = LineReader::new(tokio::io::BufReader::new(&data[..]), Bound::new(&dir, 4096));
+        let mut texts = Vec::new();
+        loop {
+            match r.next(false).await.unwrap() {
+                Line::End => break,
+                Line::Held => texts.push(r.text().into_owned()),
+                Line::Shortened { line, .. } => texts.push(line),
+            }
+        }
+        texts
+    });
+    assert_eq!(texts.last().map(String::as_str), Some("after\n"));
+    assert!(texts.iter().any(|t| t.contains('\u{FFFD}')));
+}

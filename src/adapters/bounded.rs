@@ -204,7 +204,7 @@ pub struct LineReader<R> {
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
     pub fn new(inner: R, bound: Bound) -> Self {
-        let big = bound.max + 64 * 1024;
+        let big = bound.max.saturating_add(64 * 1024);
         Self {
             inner,
             buf: Vec::new(),
@@ -223,7 +223,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// vigil needs whole).
     pub async fn next(&mut self, hold_all: bool) -> io::Result<Line> {
         // A buffer that grew for a long line is let go, not kept for good.
-        if self.buf.capacity() > 4 * self.big {
+        if self.buf.capacity() > self.big.saturating_mul(4) {
             self.buf = Vec::new();
         }
         self.buf.clear();

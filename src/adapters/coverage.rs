@@ -380,6 +380,10 @@ impl CoverageRig {
                     .collect()
             })
             .unwrap_or_default();
+        // A profile cut short or corrupt (a test killed as it wrote it, a
+        // full disk) is left out of the merge, which would fail on it, and
+        // said: the other tests' coverage stands.
+        let (raws, unreadable) = readable_profiles(raws, tests);
         // binary id → (its latest profile, the binary it was read with).
         let mut index: BTreeMap<String, (String, PathBuf)> = std::fs::read_to_string(self.index_path())
             .ok()
@@ -515,7 +519,11 @@ impl CoverageRig {
             },
             coverage: cov,
             maps: maps.0,
-            map_note: maps.1.or_else(|| self.runner_note.clone()),
+            map_note: match (maps.1.or_else(|| self.runner_note.clone()), unreadable) {
+                (note, None) => note,
+                (None, Some(u)) => Some(u),
+                (Some(note), Some(u)) => Some(format!("{u}; {note}")),
+            },
         })
     }
 
@@ -916,6 +924,46 @@ fn place(
         }
     }
     rest
+}
+
+/// The raw profiles vigil can read, and a note naming those it cannot
+/// (by test, where the name says which) and why.
+fn readable_profiles(raws: Vec<PathBuf>, tests: &[TestKey]) -> (Vec<PathBuf>, Option<String>) {
+    let by_hash: HashMap<String, String> = tests
+        .iter()
+        .map(|(b, t)| (format!("t-{:016x}-", test_hash(b, t)), format!("{b} › {t}")))
+        .collect();
+    let mut good = Vec::with_capacity(raws.len());
+    let mut bad = Vec::new();
+    for raw in raws {
+        let why = match std::fs::read(&raw) {
+            Ok(bytes) => profile::parse_profraw(&bytes).err(),
+            Err(e) => Some(e.to_string()),
+        };
+        match why {
+            None => good.push(raw),
+            Some(why) => {
+                let name = raw
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let who = by_hash
+                    .iter()
+                    .find(|(prefix, _)| name.starts_with(prefix.as_str()))
+                    .map_or_else(|| name.clone(), |(_, test)| format!("{test} ({name})"));
+                bad.push(format!("{who}: {why}"));
+            }
+        }
+    }
+    let note = (!bad.is_empty()).then(|| {
+        format!(
+            "coverage left out {} profile{} it could not read, so those tests' lines count as not run by them: {}",
+            bad.len(),
+            if bad.len() == 1 { "" } else { "s" },
+            bad.join("; ")
+        )
+    });
+    (good, note)
 }
 
 fn run_tool(mut cmd: Command, what: &'static str) -> Result<String, CoverageError> {

@@ -57,6 +57,14 @@ pub struct DocParser {
 }
 
 impl DocParser {
+    /// A parser that holds each failure's output to `bound`.
+    pub fn with_bound(bound: Option<super::bounded::Bound>) -> Self {
+        Self {
+            bound,
+            ..Self::default()
+        }
+    }
+
     pub fn line(&mut self, line: &str) -> Option<DocSuite> {
         if let Some(k) = line.trim_start().strip_prefix("Doc-tests ") {
             *self = DocParser {
@@ -337,10 +345,7 @@ async fn drive(
             }
         }
     });
-    let mut parser = DocParser {
-        bound: bound.clone(),
-        ..DocParser::default()
-    };
+    let mut parser = DocParser::with_bound(bound.clone());
     let mut seen = 0;
     let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
     let mut cancel = cancel;

@@ -213,7 +213,34 @@ impl Nextest {
         let pid = Arc::new(AtomicU32::new(0));
         let pid_slot = pid.clone();
         let handle = tokio::spawn(async move {
-            let msg = drive(run, cmd, mode, &tx, clock, cancel_rx, &pid_slot).await;
+            // The reader runs as a task of its own: should it fail (a bug
+            // in vigil), the run still ends, with the reason, instead of
+            // waiting forever for a message that never comes.
+            let listing = matches!(mode, Mode::List);
+            let reader_tx = tx.clone();
+            let reader =
+                tokio::spawn(async move { drive(run, cmd, mode, &reader_tx, clock, cancel_rx, &pid_slot).await });
+            let msg = match reader.await {
+                Ok(msg) => msg,
+                Err(e) => {
+                    let stderr = format!("vigil's reader of nextest's output failed: {e}");
+                    if listing {
+                        Msg::ListFailed {
+                            run,
+                            exit: ToolExit::Other(-1),
+                            stderr,
+                            at: clock.now(),
+                        }
+                    } else {
+                        Msg::RunExited {
+                            run,
+                            exit: ToolExit::Other(-1),
+                            stderr,
+                            at: clock.now(),
+                        }
+                    }
+                }
+            };
             let _ = tx.send(msg);
         });
         self.jobs.push(Job {

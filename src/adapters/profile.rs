@@ -295,7 +295,9 @@ fn decode_filenames(blob: &[u8]) -> Result<Vec<PathBuf>, String> {
             at: 0,
         }
     };
-    let mut out: Vec<PathBuf> = Vec::with_capacity(n);
+    // Each name takes a byte at least: a count beyond that is corrupt, not
+    // an allocation to make (found by fuzzing).
+    let mut out: Vec<PathBuf> = Vec::with_capacity(n.min(blob.len()));
     for i in 0..n {
         let len = names.leb()? as usize;
         let name = PathBuf::from(String::from_utf8_lossy(names.bytes(len)?).into_owned());
@@ -314,7 +316,7 @@ fn decode_filenames(blob: &[u8]) -> Result<Vec<PathBuf>, String> {
 fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, String> {
     let mut c = Cursor { b: data, at: 0 };
     let num_files = c.leb()? as usize;
-    let mut mapping = Vec::with_capacity(num_files);
+    let mut mapping = Vec::with_capacity(num_files.min(data.len()));
     for _ in 0..num_files {
         let i = c.leb()? as usize;
         mapping.push(*files.get(i).ok_or("file index outside the file table")?);
@@ -476,7 +478,9 @@ impl CoverageMap {
         Self::from_sections(covmap, covfun).map_err(format)
     }
 
-    fn from_sections(covmap: &[u8], covfun: &[u8]) -> Result<Self, String> {
+    /// Reads a mapping from the two sections' bytes (what `read` finds in
+    /// the binary; public for the fuzz targets).
+    pub fn from_sections(covmap: &[u8], covfun: &[u8]) -> Result<Self, String> {
         let mut map = CoverageMap::default();
         // Each compilation unit's file names, by the hash functions name them with.
         let mut tables: HashMap<u64, Vec<u32>> = HashMap::new();
@@ -618,7 +622,15 @@ enum ElfError {
 fn elf_sections(path: &Path, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>, ElfError> {
     use std::os::unix::fs::FileExt;
     let file = std::fs::File::open(path).map_err(ElfError::Io)?;
+    let file_len = file.metadata().map_err(ElfError::Io)?.len();
     let read = |off: u64, len: usize| -> Result<Vec<u8>, ElfError> {
+        // Sizes come from the file itself: none may reach past its end
+        // (found by fuzzing: a huge size was a huge allocation).
+        if off.checked_add(len as u64).is_none_or(|end| end > file_len) {
+            return Err(ElfError::Format(
+                "an ELF section reaches past the end of the file".into(),
+            ));
+        }
         let mut buf = vec![0; len];
         file.read_exact_at(&mut buf, off).map_err(ElfError::Io)?;
         Ok(buf)
