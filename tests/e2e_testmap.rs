@@ -513,3 +513,71 @@ fn watch_mode_measures_patch_coverage_against_the_sessions_start() {
     assert_eq!(patch["lines"]["covered"], 1, "{patch}");
     assert_eq!(patch["uncovered"][0]["path"], "tiers/src/lib.rs", "{patch}");
 }
+
+/// A change set is placed file by file: a file the maps cannot answer for
+/// (`orders/NOTES.md`, not Rust) runs its own static tier — `orders`'
+/// binaries, whole — and costs nothing more; `money/src/lib.rs`, which the
+/// maps can answer for (as measured: nothing to rerun), clears `money`'s
+/// tests. Before, the one non-Rust file sent the whole change set to the
+/// static tier, `money` included.
+#[test]
+fn each_file_of_a_change_set_is_placed_on_its_own() {
+    let dir = fixture("shop");
+    if !common::require_llvm(&dir) {
+        return;
+    }
+    let first = vigil().args(["run", "--format", "json"]).arg(&dir).output().unwrap();
+    let first = json_lines(&first.stdout);
+    let orders_ran: BTreeSet<String> = common::events(&first, "test")
+        .iter()
+        .filter(|e| e["binary_id"].as_str().unwrap().starts_with("orders") && e["to"] != "running")
+        .filter(|e| e["to"] == "passed" || e["to"] == "failed" || e["to"] == "xfail")
+        .map(|e| e["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(orders_ran.len() >= 3, "{orders_ran:?}");
+    let out = vigil()
+        .arg("run")
+        .arg(&dir)
+        .args(["--format", "json", "--changed"])
+        .arg(dir.join("money/src/lib.rs"))
+        .arg(dir.join("orders/NOTES.md"))
+        .output()
+        .unwrap();
+    let events = json_lines(&out.stdout);
+    let started = common::events(&events, "run_started")[0].clone();
+    let finished: Vec<(String, String)> = common::events(&events, "test")
+        .iter()
+        .filter(|e| e["to"] == "passed" || e["to"] == "failed" || e["to"] == "xfail")
+        .map(|e| {
+            (
+                e["binary_id"].as_str().unwrap().to_owned(),
+                e["name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let money: Vec<_> = finished.iter().filter(|(b, _)| b == "money").collect();
+    assert!(money.is_empty(), "money's maps clear its tests: {money:?}\n{started}");
+    let orders: BTreeSet<String> = finished
+        .iter()
+        .filter(|(b, _)| b.starts_with("orders"))
+        .map(|(_, n)| n.clone())
+        .collect();
+    assert_eq!(orders, orders_ran, "orders' binaries run whole: {started}");
+    let why = started["reasons"].to_string();
+    assert!(
+        why.contains("placed on its own, its binaries run whole: `orders/NOTES.md` is not Rust source"),
+        "{why}"
+    );
+    let reasons = started["test_reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .filter(|r| r["binary_id"].as_str().unwrap().starts_with("orders"))
+            .all(|r| r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("`orders/NOTES.md` is not Rust source")
+                || r["reason"].as_str().unwrap().contains("last time")),
+        "{started}"
+    );
+}

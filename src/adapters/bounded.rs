@@ -199,7 +199,6 @@ pub struct LineReader<R> {
     /// Lines longer than this are spilled (the bound, and room for the
     /// rest of the event).
     big: usize,
-    spills: u64,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
@@ -210,7 +209,6 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             buf: Vec::new(),
             bound,
             big,
-            spills: 0,
         }
     }
 
@@ -250,11 +248,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// bytes kept.
     async fn spill(&mut self) -> io::Result<Line> {
         std::fs::create_dir_all(&self.bound.dir)?;
-        self.spills += 1;
-        let raw_path = self
-            .bound
-            .dir
-            .join(format!(".line-{}-{}.json", std::process::id(), self.spills));
+        let raw_path = self.bound.dir.join(unique("line", "json"));
         let mut raw = io::BufWriter::new(std::fs::File::create(&raw_path)?);
         let half = self.bound.halves();
         // The head: up to the last point a string may be cut, near `half`.
@@ -365,10 +359,7 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         let total = offset;
         let result = if let (Some(h), Some(t)) = (head_mark, tail_mark) {
             let start = opened.get(h.string as usize - 1).copied().unwrap_or(0);
-            let out_path = self
-                .bound
-                .dir
-                .join(format!(".output-{}-{}.txt", std::process::id(), self.spills));
+            let out_path = self.bound.dir.join(unique("output", "txt"));
             let spilled = unescape_string(&raw_path, start, &out_path)
                 .map(|bytes| Spilled {
                     path: out_path.clone(),
@@ -401,6 +392,14 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         let _ = std::fs::remove_file(&raw_path);
         Ok(result)
     }
+}
+
+/// A temporary file name no other reader of this process (nor another
+/// vigil) uses.
+fn unique(what: &str, ext: &str) -> String {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(".{what}-{}-{n}.{ext}", std::process::id())
 }
 
 fn is_continuation(b: u8) -> bool {
@@ -647,11 +646,7 @@ impl Held {
     }
 
     fn start_spill(&mut self, bound: &Bound) {
-        let path = bound.dir.join(format!(
-            ".held-{}-{:x}.txt",
-            std::process::id(),
-            std::ptr::from_ref(self) as usize
-        ));
+        let path = bound.dir.join(unique("held", "txt"));
         let opened = std::fs::create_dir_all(&bound.dir).and_then(|()| std::fs::File::create(&path));
         match opened {
             Ok(f) => {

@@ -121,7 +121,24 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<Placed, Stri
     })
 }
 
-pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[String], texts: &Texts) -> Narrowed {
+/// Why the maps cannot answer for `path` (the static tier must), if so.
+pub fn unplaced(path: &str, maps: &TestMaps, texts: &Texts) -> Option<String> {
+    check_file(path, maps, texts).err()
+}
+
+/// Narrows the static plan `t` to the tests the maps say `changed` can
+/// reach. `whole` names the binaries that run every test whatever the maps
+/// say, and why: those of the change set's files the maps cannot answer
+/// for, each placed on its own (a `CHANGELOG.md` beside a Rust edit costs
+/// what it costs alone, not the whole change set's static tier).
+pub fn narrow(
+    t: &Targeted,
+    catalog: &Catalog,
+    maps: &TestMaps,
+    changed: &[String],
+    texts: &Texts,
+    whole: &dyn Fn(&str) -> Option<String>,
+) -> Narrowed {
     if maps.is_empty() {
         return Narrowed::Static("no test has a coverage map yet".into());
     }
@@ -161,6 +178,10 @@ pub fn narrow(t: &Targeted, catalog: &Catalog, maps: &TestMaps, changed: &[Strin
         };
         if let Some(why) = always {
             reasons.insert(key, why.to_owned());
+            continue;
+        }
+        if let Some(why) = whole(&key.0) {
+            reasons.insert(key, why);
             continue;
         }
         let Some(map) = maps.tests.get(&key) else {
@@ -318,7 +339,14 @@ mod tests {
 
     /// `src/lib.rs` changed from `OLD` to `new`, placed against `maps`.
     fn narrow_lib(maps: &TestMaps, new: &str) -> Narrowed {
-        narrow(&targeted(), &catalog(), maps, &["src/lib.rs".into()], &texts(new))
+        narrow(
+            &targeted(),
+            &catalog(),
+            maps,
+            &["src/lib.rs".into()],
+            &texts(new),
+            &|_| None,
+        )
     }
 
     #[test]
@@ -410,6 +438,30 @@ mod tests {
     }
 
     #[test]
+    fn binaries_another_file_runs_whole_keep_every_test_and_say_why() {
+        let new = OLD.replace("n * 10", "n * 11");
+        let hash = content_hash(OLD.as_bytes());
+        let whole = |b: &str| (b == "t").then(|| "every test of `t` runs: `data/x.txt` is not Rust source".to_owned());
+        let Narrowed::Tests { skipped, reasons, .. } = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &["src/lib.rs".into()],
+            &texts(&new),
+            &whole,
+        ) else {
+            panic!("narrowed")
+        };
+        assert!(skipped.is_empty(), "{skipped:?}");
+        assert_eq!(
+            reasons[&("t".to_owned(), "taxes".to_owned())],
+            "every test of `t` runs: `data/x.txt` is not Rust source"
+        );
+        // The edit's own reason stands where it applies.
+        assert!(reasons[&("t".to_owned(), "prices".to_owned())].contains("every test of `t` runs"));
+    }
+
+    #[test]
     fn maps_that_cannot_answer_leave_the_static_tier() {
         let new = OLD.replace("n * 10", "n * 11");
         let hash = content_hash(OLD.as_bytes());
@@ -419,6 +471,7 @@ mod tests {
             &maps(&hash),
             &["data/x.txt".into()],
             &texts(&new),
+            &|_| None,
         );
         assert!(matches!(other, Narrowed::Static(why) if why.contains("not Rust")));
         let unmapped = narrow(
@@ -427,6 +480,7 @@ mod tests {
             &maps(&hash),
             &["src/other.rs".into()],
             &texts(&new),
+            &|_| None,
         );
         assert!(matches!(unmapped, Narrowed::Static(_)));
         // Measured on a version vigil did not keep: the map is stale.

@@ -14,7 +14,7 @@ use super::report::{secs, Gate, Report, RunSummary, Selected, TestReason, TestTr
 use super::rules::SelectionMode;
 use super::run::{DocLane, EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
 use super::select::{self, Plan};
-use super::select_tests::{narrow, Narrowed, Texts};
+use super::select_tests::{self, narrow, Narrowed, Texts};
 use super::syntax::DocEdit;
 use super::test_state::TestState;
 use super::testmap::TestKey;
@@ -408,17 +408,56 @@ fn start_request(
             }
             Plan::Some(t) => {
                 let mut t = t;
-                let compile_time = files.iter().find_map(|f| {
-                    model
-                        .workspace
-                        .compile_time_code(f)
-                        .map(|why| format!("`{}`: {why}", relative(&model.workspace, f)))
-                });
-                if let Some(why) = compile_time.filter(|_| texts.is_some()) {
-                    t.reasons.push(format!("every test of these binaries runs: {why}"));
-                } else if let Some(texts) = texts {
-                    let rel: Vec<String> = files.iter().map(|f| relative(&model.workspace, f)).collect();
-                    match narrow(&t, &model.catalog, &model.test_maps, &rel, texts) {
+                // Each file on its own: the maps answer for the ones they
+                // can; the others run their own static tier, whole.
+                let unplaced: Vec<(usize, String)> = match texts {
+                    // No map at all: the narrowing says so once.
+                    _ if model.test_maps.is_empty() => Vec::new(),
+                    None => Vec::new(),
+                    Some(texts) => files
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(i, f)| {
+                            let rel = relative(&model.workspace, f);
+                            let why = match model.workspace.compile_time_code(f) {
+                                Some(why) => Some(format!("`{rel}`: {why}")),
+                                None => select_tests::unplaced(&rel, &model.test_maps, texts),
+                            };
+                            why.map(|w| (i, w))
+                        })
+                        .collect(),
+                };
+                // The static tier of the files the maps cannot answer for.
+                let whole_tier = (!unplaced.is_empty() && unplaced.len() < files.len())
+                    .then(|| {
+                        let paths: Vec<std::path::PathBuf> = unplaced.iter().map(|(i, _)| files[*i].clone()).collect();
+                        match select::plan(&model.workspace, &model.catalog, &model.inputs, &paths) {
+                            Plan::Some(ts) => Some(ts),
+                            // Everything would have been planned above; nothing: no binary.
+                            Plan::Nothing { .. } | Plan::Everything { .. } => None,
+                        }
+                    })
+                    .flatten();
+                if let (Some(texts), true) = (texts, unplaced.len() < files.len() || files.is_empty()) {
+                    let whys: Vec<&str> = unplaced.iter().map(|(_, w)| w.as_str()).collect();
+                    let whole_why = format!("every test of its binary runs: {}", whys.join("; "));
+                    let whole = |binary: &str| {
+                        whole_tier
+                            .as_ref()
+                            .filter(|ts| ts.holds(binary))
+                            .map(|_| whole_why.clone())
+                    };
+                    for why in &whys {
+                        t.reasons
+                            .push(format!("placed on its own, its binaries run whole: {why}"));
+                    }
+                    let rel: Vec<String> = files
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| !unplaced.iter().any(|(u, _)| u == i))
+                        .map(|(_, f)| relative(&model.workspace, f))
+                        .collect();
+                    match narrow(&t, &model.catalog, &model.test_maps, &rel, texts, &whole) {
                         Narrowed::Static(why) => t.reasons.push(format!("every test of these binaries runs: {why}")),
                         Narrowed::Tests {
                             filterset,
@@ -454,6 +493,9 @@ fn start_request(
                             model.sweep.cleared(&skipped, &rel);
                         }
                     }
+                } else if let Some((_, why)) = unplaced.first() {
+                    // No file the maps can answer for: the static tier.
+                    t.reasons.push(format!("every test of these binaries runs: {why}"));
                 }
                 changed = files;
                 binary_reasons = t.binaries;
