@@ -170,6 +170,7 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     let mut out_bodies = Vec::new();
     let mut docs = Vec::new();
     let mut named = None;
+    let mut fn_zones = None;
     for h in hunks {
         let old_x = extent(a, h.old.0, h.old.1);
         let new_x = extent(b, h.new.0, h.new.1);
@@ -183,6 +184,13 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
                 });
                 continue;
             }
+        }
+        // Attributes on a function that change nothing a test can see
+        // (`#[inline]`, `#[must_use]`, lint levels): placed like its body.
+        let zones = fn_zones.get_or_insert_with(|| (zones(old_file), zones(new_file)));
+        if let Some(edit) = inert_attribute_edit(&zones.0, &zones.1, a, b, &h) {
+            out_bodies.push(edit);
+            continue;
         }
         let items = named.get_or_insert_with(|| items(new_file));
         let doc_only = a[h.old.0..h.old.1].iter().all(|t| t.doc) && b[h.new.0..h.new.1].iter().all(|t| t.doc);
@@ -581,6 +589,145 @@ fn append_text(s: &mut String, t: &TokenTree) {
         TokenTree::Punct(p) => s.push(p.as_char()),
         TokenTree::Literal(l) => s.push_str(&l.to_string()),
     }
+}
+
+/// Where a function's attributes are: from its first attribute to its
+/// `fn` keyword, the attributes that change nothing a test can see, and
+/// its body's lines.
+struct FnZone {
+    name: String,
+    zone: Extent,
+    inert: Vec<Extent>,
+    body_lines: [u32; 2],
+}
+
+/// Attributes whose change no test can see: inlining, `must_use`, lint
+/// levels, `cold`, formatter and linter tool attributes. (`track_caller`
+/// moves panic locations, `cfg` and `derive` change what exists, `test`,
+/// `ignore` and `should_panic` change a test: none of them is here.)
+fn inert_attribute(a: &syn::Attribute) -> bool {
+    const INERT: &[&str] = &[
+        "inline", "must_use", "cold", "allow", "warn", "deny", "forbid", "expect",
+    ];
+    let path = a.path();
+    if let Some(first) = path.segments.first() {
+        let name = first.ident.to_string();
+        if path.segments.len() > 1 {
+            return name == "rustfmt" || name == "clippy";
+        }
+        return INERT.contains(&name.as_str());
+    }
+    false
+}
+
+fn zones(items: &[syn::Item]) -> Vec<FnZone> {
+    let mut out = Vec::new();
+    walk_zones(items, "", &mut out);
+    out
+}
+
+fn walk_zones(items: &[syn::Item], prefix: &str, out: &mut Vec<FnZone>) {
+    for item in items {
+        match item {
+            syn::Item::Fn(f) => push_zone(&f.attrs, &f.vis, &f.sig, &f.block, prefix, out),
+            syn::Item::Impl(i) => {
+                let at = format!("{prefix}{}::", impl_name(i));
+                for it in &i.items {
+                    if let syn::ImplItem::Fn(f) = it {
+                        push_zone(&f.attrs, &f.vis, &f.sig, &f.block, &at, out);
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    walk_zones(inner, &format!("{prefix}{}::", m.ident), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn push_zone(
+    attrs: &[syn::Attribute],
+    vis: &syn::Visibility,
+    sig: &syn::Signature,
+    block: &syn::Block,
+    prefix: &str,
+    out: &mut Vec<FnZone>,
+) {
+    if sig.constness.is_some() {
+        return;
+    }
+    let extent_of = |a: &syn::Attribute| Extent {
+        start: a.pound_token.span.start().into(),
+        end: a.bracket_token.span.close().end().into(),
+    };
+    let fn_start: Pos = sig.fn_token.span.start().into();
+    // The item starts at its first attribute, else at `pub`, `async`,
+    // `unsafe`, `extern` or `fn`.
+    let qualifiers = [
+        match vis {
+            syn::Visibility::Public(p) => Some(p.span),
+            syn::Visibility::Restricted(r) => Some(r.pub_token.span),
+            syn::Visibility::Inherited => None,
+        },
+        sig.asyncness.as_ref().map(|t| t.span),
+        sig.unsafety.as_ref().map(|t| t.span),
+        sig.abi.as_ref().map(|a| a.extern_token.span),
+    ];
+    let head = qualifiers
+        .into_iter()
+        .flatten()
+        .map(|s| Pos::from(s.start()))
+        .min()
+        .unwrap_or(fn_start);
+    let start = attrs.first().map_or(head, |a| extent_of(a).start);
+    let braces = &block.brace_token.span;
+    out.push(FnZone {
+        name: format!("{prefix}fn {}", sig.ident),
+        zone: Extent { start, end: fn_start },
+        inert: attrs.iter().filter(|a| inert_attribute(a)).map(extent_of).collect(),
+        body_lines: [braces.open().start().line as u32, braces.close().start().line as u32],
+    });
+}
+
+/// The function whose inert attributes alone a side of a hunk changed:
+/// every changed token inside one of them, or (nothing on this side) the
+/// point of the change inside the function's attributes.
+fn inert_zone<'z>(zones: &'z [FnZone], toks: &[Tok], (from, to): (usize, usize)) -> Option<&'z FnZone> {
+    if to > from {
+        let changed: Vec<Extent> = toks[from..to]
+            .iter()
+            .map(|t| Extent {
+                start: t.start(),
+                end: t.end(),
+            })
+            .collect();
+        return zones
+            .iter()
+            .find(|z| changed.iter().all(|x| z.inert.iter().any(|a| x.within(*a))));
+    }
+    // An insertion: before the token at `from`, which is the function's
+    // `fn` (or what precedes it) or one of its attributes.
+    let at = toks.get(from)?.start();
+    zones.iter().find(|z| z.zone.start <= at && at <= z.zone.end)
+}
+
+/// A hunk that adds, removes or changes only inert attributes of one
+/// function: placed like an edit of its whole body.
+fn inert_attribute_edit(old: &[FnZone], new: &[FnZone], a: &[Tok], b: &[Tok], h: &Hunk) -> Option<BodyEdit> {
+    let o = inert_zone(old, a, h.old)?;
+    let n = inert_zone(new, b, h.new)?;
+    // Both sides must have changed something inert (an empty hunk on both
+    // is no change at all).
+    if h.old.0 == h.old.1 && h.new.0 == h.new.1 {
+        return None;
+    }
+    (o.name == n.name).then(|| BodyEdit {
+        function: o.name.clone(),
+        old_lines: o.body_lines,
+    })
 }
 
 /// An item of the file, for naming what a hunk changed.
@@ -987,6 +1134,48 @@ mod tests {
                 old_lines: [2, 2]
             }]
         );
+    }
+
+    #[test]
+    fn inert_attributes_on_a_function_are_placed_like_its_body() {
+        // Added before `pub`, changed, removed, a lint level, on a method.
+        let whole = |function: &str, lines: [u32; 2]| BodyEdit {
+            function: function.into(),
+            old_lines: lines,
+        };
+        let inline = LIB.replace("pub fn tax", "#[inline]\npub fn tax");
+        assert_eq!(bodies_of(LIB, &inline), vec![whole("fn tax", [5, 7])]);
+        let always = inline.replace("#[inline]", "#[inline(always)]");
+        assert_eq!(bodies_of(&inline, &always), vec![whole("fn tax", [6, 8])]);
+        assert_eq!(bodies_of(&inline, LIB), vec![whole("fn tax", [6, 8])]);
+        let lints = LIB.replace(
+            "pub fn price",
+            "#[must_use]\n#[allow(clippy::identity_op)]\npub fn price",
+        );
+        assert_eq!(bodies_of(LIB, &lints), vec![whole("fn price", [1, 3])]);
+        let method = "struct M;\nimpl M {\n    fn get(&self) -> u32 {\n        1\n    }\n}\n";
+        let cold = method.replace("    fn get", "    #[cold]\n    fn get");
+        assert_eq!(bodies_of(method, &cold), vec![whole("M::fn get", [3, 5])]);
+    }
+
+    #[test]
+    fn attributes_that_change_what_exists_or_what_a_test_sees_stay_static() {
+        for attr in [
+            "#[cfg(unix)]",
+            "#[track_caller]",
+            "#[no_mangle]",
+            "#[test]",
+            "#[tokio::main]",
+        ] {
+            let new = LIB.replace("pub fn tax", &format!("{attr}\npub fn tax"));
+            assert!(why(LIB, &new).contains("fn tax"), "{attr}: {:?}", attribute(LIB, &new));
+        }
+        // An inert attribute beside a signature change is still a signature change.
+        let new = LIB.replace("pub fn tax(n: u32)", "#[inline]\npub fn tax(n: u64)");
+        assert!(matches!(attribute(LIB, &new), Attribution::Static(_)));
+        // `pub` added next to `#[inline]` is not inert.
+        let new = LIB.replace("pub fn tax", "#[inline]\npub(crate) fn tax");
+        assert!(matches!(attribute(LIB, &new), Attribution::Static(_)));
     }
 
     #[test]
