@@ -581,3 +581,39 @@ fn each_file_of_a_change_set_is_placed_on_its_own() {
         "{started}"
     );
 }
+
+/// Real commits mostly add things: a new function and a new test that
+/// calls it run the new test alone (it never ran), and `#[inline]` added
+/// to an existing function reruns the tests that reach that function.
+#[test]
+fn new_functions_run_only_the_tests_that_name_them_and_inert_attributes_narrow() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("added");
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    edit(
+        &root,
+        "pub fn limit()",
+        "/// Half a price.\npub fn half(n: u32) -> u32 {\n    price(n) / 2\n}\n\npub fn limit()",
+    );
+    edit(
+        &root,
+        "    #[test]\n    fn limits()",
+        "    #[test]\n    fn halves() {\n        assert_eq!(half(2), 10);\n    }\n\n    #[test]\n    fn limits()",
+    );
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(ran(&events), ["tests::halves"].map(String::from).into(), "{started}");
+    assert_eq!(events.last().unwrap()["outcome"], "passed");
+
+    edit(&root, "pub fn tax(", "#[inline]\npub fn tax(");
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(
+        ran(&events),
+        ["tests::taxes", "tests::totals"].map(String::from).into(),
+        "{started}"
+    );
+}

@@ -67,7 +67,7 @@ impl From<LineColumn> for Pos {
 /// One token: a hash of its text (what the diff compares), its span (read
 /// into a position only where a hunk needs it: that lookup is the costly
 /// part of lexing), and whether it belongs to a doc comment.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Tok {
     hash: u64,
     span: proc_macro2::Span,
@@ -165,6 +165,26 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
         Err(e) => return Attribution::Static(format!("it does not parse ({e})")),
     };
     let (old_file, new_file) = (&old_items, &new_items);
+    // Functions and inherent methods the change only adds, named nowhere
+    // in the old text: no existing test can reach them (the tests that
+    // call them are new, or call them from an edited body). They are taken
+    // out of the new text before the rest is placed.
+    let added = added_functions(a, new_file);
+    let kept: Vec<Tok>;
+    let (b, hunks) = if added.is_empty() {
+        (b, hunks)
+    } else {
+        kept = b
+            .iter()
+            .filter(|t| {
+                let p = t.start();
+                !added.iter().any(|x| x.start <= p && p < x.end)
+            })
+            .cloned()
+            .collect();
+        let hunks = token_hunks(a, &kept);
+        (&kept, hunks)
+    };
     let old_bodies = bodies(old_file);
     let new_bodies = bodies(new_file);
     let mut out_bodies = Vec::new();
@@ -588,6 +608,119 @@ fn append_text(s: &mut String, t: &TokenTree) {
         TokenTree::Punct(p) if p.as_char() == ',' => s.push_str(", "),
         TokenTree::Punct(p) => s.push(p.as_char()),
         TokenTree::Literal(l) => s.push_str(&l.to_string()),
+    }
+}
+
+/// The extents (attributes and doc comments included) of the functions and
+/// inherent methods of `items` whose names no token of the old text
+/// carries, and that nothing can reach without naming them: no exported
+/// symbol (`no_mangle`, `export_name`, `link_section`, `used`), no
+/// attribute macro other than the test harnesses', not in a trait impl,
+/// not a name the prelude gives (`drop`), which the new item would shadow.
+fn added_functions(old: &[Tok], items: &[syn::Item]) -> Vec<Extent> {
+    let old_names: std::collections::HashSet<u64> = old.iter().map(|t| t.hash).collect();
+    let mut out = Vec::new();
+    added_in(&old_names, items, &mut out);
+    out
+}
+
+fn added_in(old_names: &std::collections::HashSet<u64>, items: &[syn::Item], out: &mut Vec<Extent>) {
+    let fresh = |attrs: &[syn::Attribute], sig: &syn::Signature, block: &syn::Block| -> Option<Extent> {
+        let name = sig.ident.to_string();
+        if old_names.contains(&hash_of(&sig.ident)) || name == "drop" || !attrs.iter().all(harmless_on_new) {
+            return None;
+        }
+        let start = attrs
+            .first()
+            .map_or_else(|| item_head(sig), |a| a.pound_token.span.start().into());
+        Some(Extent {
+            start,
+            end: block.brace_token.span.close().end().into(),
+        })
+    };
+    for item in items {
+        match item {
+            syn::Item::Fn(f) => {
+                let head: Option<Pos> = match &f.vis {
+                    syn::Visibility::Public(p) => Some(p.span.start().into()),
+                    syn::Visibility::Restricted(r) => Some(r.pub_token.span.start().into()),
+                    syn::Visibility::Inherited => None,
+                };
+                if let Some(mut x) = fresh(&f.attrs, &f.sig, &f.block) {
+                    if f.attrs.is_empty() {
+                        x.start = head.map_or(x.start, |h| h.min(x.start));
+                    }
+                    out.push(x);
+                }
+            }
+            syn::Item::Impl(i) if i.trait_.is_none() => {
+                for it in &i.items {
+                    if let syn::ImplItem::Fn(f) = it {
+                        let head: Option<Pos> = match &f.vis {
+                            syn::Visibility::Public(p) => Some(p.span.start().into()),
+                            syn::Visibility::Restricted(r) => Some(r.pub_token.span.start().into()),
+                            syn::Visibility::Inherited => None,
+                        };
+                        if let Some(mut x) = fresh(&f.attrs, &f.sig, &f.block) {
+                            if f.attrs.is_empty() {
+                                x.start = head.map_or(x.start, |h| h.min(x.start));
+                            }
+                            out.push(x);
+                        }
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    added_in(old_names, inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Where a signature starts: `async`, `unsafe`, `extern` or `fn`.
+fn item_head(sig: &syn::Signature) -> Pos {
+    [
+        sig.asyncness.as_ref().map(|t| t.span),
+        sig.unsafety.as_ref().map(|t| t.span),
+        sig.abi.as_ref().map(|a| a.extern_token.span),
+        Some(sig.fn_token.span),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|s| Pos::from(s.start()))
+    .min()
+    .unwrap_or_else(|| sig.fn_token.span.start().into())
+}
+
+/// Attributes a new function may carry and stay unreachable to existing
+/// code: docs, the test harnesses', inlining and lint levels, `cfg`.
+fn harmless_on_new(a: &syn::Attribute) -> bool {
+    const PLAIN: &[&str] = &[
+        "doc",
+        "test",
+        "ignore",
+        "should_panic",
+        "inline",
+        "must_use",
+        "cold",
+        "track_caller",
+        "deprecated",
+        "allow",
+        "warn",
+        "deny",
+        "forbid",
+        "expect",
+        "cfg",
+    ];
+    let segments: Vec<String> = a.path().segments.iter().map(|s| s.ident.to_string()).collect();
+    match segments.as_slice() {
+        [one] => PLAIN.contains(&one.as_str()),
+        [tool, _] if tool == "rustfmt" || tool == "clippy" => true,
+        [runtime, test] => test == "test" && ["tokio", "async_std"].contains(&runtime.as_str()),
+        _ => false,
     }
 }
 
@@ -1176,6 +1309,84 @@ mod tests {
         // `pub` added next to `#[inline]` is not inert.
         let new = LIB.replace("pub fn tax", "#[inline]\npub(crate) fn tax");
         assert!(matches!(attribute(LIB, &new), Attribution::Static(_)));
+    }
+
+    #[test]
+    fn a_new_function_that_nothing_names_reaches_no_existing_test() {
+        let none = |new: &str| {
+            assert_eq!(
+                attribute(LIB, new),
+                Attribution::Code {
+                    bodies: vec![],
+                    docs: vec![]
+                },
+                "{new}"
+            )
+        };
+        // Between two functions, at the end, with docs and attributes.
+        none(&LIB.replace(
+            "pub fn tax",
+            "pub fn discount(n: u32) -> u32 {\n    n / 2\n}\n\npub fn tax",
+        ));
+        none(&format!(
+            "{LIB}\n/// Half.\n#[inline]\nfn half(n: u32) -> u32 {{\n    n / 2\n}}\n"
+        ));
+        // A new test in the tests module.
+        let tested = format!("{LIB}\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn a() {{}}\n}}\n");
+        let more = tested.replace(
+            "fn a() {}",
+            "fn a() {}\n\n    #[test]\n    fn b() {\n        assert_eq!(super::tax(1), 3);\n    }",
+        );
+        assert_eq!(
+            attribute(&tested, &more),
+            Attribution::Code {
+                bodies: vec![],
+                docs: vec![]
+            }
+        );
+        // An inherent method.
+        let method = "pub struct M;\nimpl M {\n    pub fn get(&self) -> u32 {\n        1\n    }\n}\n";
+        let two = method.replace(
+            "impl M {\n",
+            "impl M {\n    pub fn put(&self) -> u32 {\n        2\n    }\n\n",
+        );
+        assert_eq!(
+            attribute(method, &two),
+            Attribution::Code {
+                bodies: vec![],
+                docs: vec![]
+            }
+        );
+        // Added and called from an edited body: that body is the edit.
+        let called = LIB
+            .replace("n * 10", "double(n) * 5")
+            .replace("pub fn tax", "fn double(n: u32) -> u32 {\n    n * 2\n}\n\npub fn tax");
+        let got = bodies_of(LIB, &called);
+        assert!(
+            !got.is_empty() && got.iter().all(|b| b.function == "fn price" && b.old_lines[1] == 2),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn additions_that_can_change_what_existing_code_resolves_to_stay_static() {
+        let with = |extra: &str| format!("{LIB}\n{extra}\n");
+        for extra in [
+            // Named in the old text already (a glob import or the prelude
+            // may have given it).
+            "fn price2(n: u32) -> u32 { n }\nfn tax(n: u32) -> u32 { n }",
+            "fn drop<T>(_: T) {}",
+            "#[no_mangle]\npub extern \"C\" fn exported() {}",
+            "#[ctor::ctor]\nfn at_start() {}",
+            "pub struct Fresh;",
+            "impl Clone for Price { fn clone(&self) -> Self { Price } }",
+            "use std::collections::*;",
+        ] {
+            assert!(
+                matches!(attribute(LIB, &with(extra)), Attribution::Static(_)),
+                "{extra}"
+            );
+        }
     }
 
     #[test]
