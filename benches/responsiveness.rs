@@ -53,6 +53,7 @@ fn workspace(root: &Path) -> Workspace {
                 kinds: vec!["lib".into()],
                 src_path: src.join("lib.rs"),
             }],
+            ..Package::default()
         }],
         ..Workspace::default()
     }

@@ -72,6 +72,7 @@ fn workspace() -> Workspace {
                     src_path: root().join(format!("crate{m}/tests/it.rs")),
                 },
             ],
+            ..Package::default()
         })
         .collect();
     Workspace {

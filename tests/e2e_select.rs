@@ -199,4 +199,15 @@ fn selection_matches_nextest_rdeps_and_cargo_rebuilds_on_the_graph_fixture() {
     let (started, lines) = plan(&root.join("NOTES.md"));
     assert!(started.is_none(), "no run for NOTES.md");
     assert_eq!(events(&lines, "change_ignored")[0]["changed"][0], "NOTES.md");
+
+    // `data` excludes `/ci/` and `/fixtures/` from its package: a file
+    // there is placed like one outside every package (nothing), unless a
+    // compilation reads it (`fixtures/words.txt`, above); a file the
+    // manifest keeps is the package's.
+    let (started, lines) = plan(&root.join("data/ci/lint.sh"));
+    assert!(started.is_none(), "no run for an excluded file: {started:?}");
+    assert_eq!(events(&lines, "change_ignored")[0]["changed"][0], "data/ci/lint.sh");
+    let (started, _) = plan(&root.join("data/NOTES.txt"));
+    let started = started.expect("a file the package keeps");
+    assert_eq!(selected(&started), nextest_selects("rdeps(data)"));
 }

@@ -129,7 +129,32 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
     };
     let root_manifest = std::fs::read_to_string(ws.root.join("Cargo.toml")).unwrap_or_default();
     name_overrides(&mut ws, &root_manifest);
+    read_file_lists(&mut ws);
     Ok(ws)
+}
+
+/// Each local package's `package.include` / `package.exclude`, read from
+/// its manifest (cargo metadata does not carry them). A manifest that does
+/// not read leaves the package holding every file under it.
+fn read_file_lists(ws: &mut Workspace) {
+    for p in ws.packages.iter_mut().chain(ws.path_deps.iter_mut()) {
+        let Ok(text) = std::fs::read_to_string(p.manifest_dir.join("Cargo.toml")) else {
+            continue;
+        };
+        let Ok(manifest) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let list = |key: &str| -> Vec<String> {
+            manifest
+                .get("package")
+                .and_then(|pkg| pkg.get(key))
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        p.include = list("include");
+        p.exclude = list("exclude");
+    }
 }
 
 /// The members only (`cargo metadata --no-deps`, a third of the full
@@ -142,6 +167,7 @@ pub fn discover_members(dir: &Path) -> Result<Workspace, WorkspaceError> {
     if let Some(json) = super::metadata_cache::load(dir) {
         if let Ok(mut ws) = parse_metadata(&json) {
             ws.graph_pending = true;
+            read_file_lists(&mut ws);
             return Ok(ws);
         }
     }
@@ -155,6 +181,7 @@ pub fn discover_members(dir: &Path) -> Result<Workspace, WorkspaceError> {
     let mut ws = parse_metadata(&json)?;
     super::metadata_cache::save(dir, &ws, &json);
     ws.graph_pending = true;
+    read_file_lists(&mut ws);
     Ok(ws)
 }
 
@@ -174,6 +201,8 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, WorkspaceError> {
     let raw: RawMetadata = serde_json::from_str(json).map_err(WorkspaceError::Parse)?;
     let is_member = |p: &RawPackage| raw.workspace_members.contains(&p.id);
     let package = |p: &RawPackage| Package {
+        include: Vec::new(),
+        exclude: Vec::new(),
         name: p.name.clone(),
         manifest_dir: p.manifest_path.parent().map(Path::to_path_buf).unwrap_or_default(),
         deps: Vec::new(),

@@ -33,16 +33,42 @@ pub struct Workspace {
 }
 
 /// A workspace member.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Package {
     pub name: String,
     pub manifest_dir: PathBuf,
     /// Workspace members this package depends on (normal, dev or build).
     pub deps: Vec<String>,
     pub targets: Vec<Target>,
+    /// The manifest's `package.include` and `package.exclude` (gitignore
+    /// patterns): which files under its directory are the package's.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
 }
 
 impl Package {
+    /// Whether `path` (under the package's directory) is one of its files
+    /// as cargo would package them: `include`, when given, names them all
+    /// (its manifest always counts); otherwise everything `exclude` does
+    /// not name.
+    pub fn holds_file(&self, path: &Path) -> bool {
+        let Ok(rel) = path.strip_prefix(&self.manifest_dir) else {
+            return false;
+        };
+        let parts: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        if parts == ["Cargo.toml"] {
+            return true;
+        }
+        if !self.include.is_empty() {
+            return listed(&self.include, &parts);
+        }
+        !listed(&self.exclude, &parts)
+    }
+
     /// Whether a target of this kind (`lib`, `bin`, `proc-macro`) is there.
     pub fn has_target(&self, kind: &str) -> bool {
         self.targets.iter().any(|t| t.kinds.iter().any(|k| k == kind))
@@ -54,6 +80,63 @@ pub struct Target {
     pub name: String,
     pub kinds: Vec<String>,
     pub src_path: PathBuf,
+}
+
+/// Whether gitignore-style `patterns` name the file at `parts` (a later
+/// `!pattern` takes a match back).
+fn listed(patterns: &[String], parts: &[&str]) -> bool {
+    let mut hit = false;
+    for p in patterns {
+        let (negated, p) = match p.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, p.as_str()),
+        };
+        if gitignore_match(p, parts) {
+            hit = !negated;
+        }
+    }
+    hit
+}
+
+/// One gitignore pattern against a file's path components: a pattern with
+/// a `/` (other than a trailing one) is anchored at the package's root,
+/// one without matches at any depth; a trailing `/` matches directories
+/// only; `*` stays within a component, `**` spans any number. A matched
+/// directory holds the file.
+fn gitignore_match(pattern: &str, parts: &[&str]) -> bool {
+    let dir_only = pattern.ends_with('/');
+    let p = pattern.trim_end_matches('/');
+    let anchored = p.starts_with('/') || p.contains('/');
+    let pat: Vec<&str> = p.trim_start_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    if pat.is_empty() {
+        return false;
+    }
+    let starts = if anchored { 0..1 } else { 0..parts.len() };
+    starts.into_iter().any(|s| prefix_match(&pat, &parts[s..], dir_only))
+}
+
+/// Whether `pat` matches `parts[..k]` for some k (k short of the end when
+/// only directories may match).
+fn prefix_match(pat: &[&str], parts: &[&str], dir_only: bool) -> bool {
+    match pat.split_first() {
+        None => false,
+        Some((&"**", rest)) => {
+            if rest.is_empty() {
+                return parts.len() > usize::from(dir_only);
+            }
+            (0..parts.len()).any(|i| prefix_match(rest, &parts[i..], dir_only))
+        }
+        Some((first, rest)) => {
+            let Some(part) = parts.first() else { return false };
+            if !super::glob::Glob::new(first).matches(part) {
+                return false;
+            }
+            if rest.is_empty() {
+                return !dir_only || parts.len() > 1;
+            }
+            prefix_match(rest, &parts[1..], dir_only)
+        }
+    }
 }
 
 impl Workspace {
@@ -136,10 +219,13 @@ impl Workspace {
     pub fn owning_package(&self, path: &Path) -> Option<(&Package, bool)> {
         let members = self.packages.iter().map(|p| (p, true));
         let others = self.path_deps.iter().map(|p| (p, false));
+        // The innermost package whose directory holds it; a file its
+        // manifest's `include`/`exclude` leave out is no package's.
         members
             .chain(others)
             .filter(|(p, _)| path.starts_with(&p.manifest_dir))
             .max_by_key(|(p, _)| p.manifest_dir.components().count())
+            .filter(|(p, _)| p.holds_file(path))
     }
 
     pub fn package(&self, name: &str) -> Option<&Package> {
@@ -433,6 +519,7 @@ mod tests {
                 kinds: vec![kind.into()],
                 src_path: PathBuf::from(format!("/ws/{name}/src/lib.rs")),
             }],
+            ..Package::default()
         };
         let edge = |to: usize, kind: DepKind| Edge {
             to,
@@ -493,12 +580,53 @@ mod tests {
     }
 
     #[test]
+    fn a_packages_files_are_what_include_and_exclude_say() {
+        let pkg = |include: &[&str], exclude: &[&str]| Package {
+            name: "rg".into(),
+            manifest_dir: PathBuf::from("/ws"),
+            include: include.iter().map(|s| s.to_string()).collect(),
+            exclude: exclude.iter().map(|s| s.to_string()).collect(),
+            ..Package::default()
+        };
+        let holds = |p: &Package, f: &str| p.holds_file(&PathBuf::from("/ws").join(f));
+        // ripgrep's own: `exclude = ["HomebrewFormula", "/.github/", "/ci/", "/pkg/brew", "/benchsuite/", "/scripts/"]`.
+        let rg = pkg(
+            &[],
+            &[
+                "HomebrewFormula",
+                "/.github/",
+                "/ci/",
+                "/pkg/brew",
+                "/benchsuite/",
+                "/scripts/",
+            ],
+        );
+        assert!(!holds(&rg, ".github/workflows/ci.yml"));
+        assert!(!holds(&rg, "ci/test-complete"));
+        assert!(!holds(&rg, "pkg/brew/ripgrep-bin.rb"));
+        assert!(holds(&rg, "pkg/windows/Manifest.xml"));
+        assert!(!holds(&rg, "crates/x/HomebrewFormula"), "unanchored: any depth");
+        assert!(holds(&rg, "CHANGELOG.md"));
+        assert!(holds(&rg, "crates/core/main.rs"));
+        assert!(holds(&rg, "ci"), "a file named `ci` is not the directory `/ci/`");
+        // Globs, `**`, negation; `include` names every file and the manifest.
+        let md = pkg(&[], &["*.md", "!README.md", "tests/**/snapshots"]);
+        assert!(!holds(&md, "CHANGELOG.md") && !holds(&md, "docs/GUIDE.md"));
+        assert!(holds(&md, "README.md"));
+        assert!(!holds(&md, "tests/cli/deep/snapshots/a.snap"));
+        let only = pkg(&["src/**", "/build.rs"], &["src/**"]);
+        assert!(holds(&only, "src/lib.rs") && holds(&only, "build.rs") && holds(&only, "Cargo.toml"));
+        assert!(!holds(&only, "CHANGELOG.md") && !holds(&only, "tests/it.rs"));
+    }
+
+    #[test]
     fn dependents_are_transitive() {
         let pkg = |name: &str, deps: &[&str]| Package {
             name: name.into(),
             manifest_dir: PathBuf::from(name),
             deps: deps.iter().map(|d| d.to_string()).collect(),
             targets: vec![],
+            ..Package::default()
         };
         let ws = Workspace {
             root: PathBuf::from("/w"),
