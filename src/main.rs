@@ -166,7 +166,12 @@ fn main() -> ExitCode {
     }
     // What vigil starts runs under this binary's `__guard` (see
     // adapters::process): it ends with vigil, also when vigil is killed.
-    if let Ok(exe) = std::env::current_exe() {
+    // On Linux through /proc/self/exe, which still starts this binary
+    // after `cargo install` replaced (or a build deleted) its file.
+    let own = std::path::Path::new("/proc/self/exe");
+    if cfg!(target_os = "linux") && own.exists() {
+        vigil::adapters::process::use_guard(own.to_owned());
+    } else if let Ok(exe) = std::env::current_exe() {
         vigil::adapters::process::use_guard(exe);
     }
     let cli = Cli::parse();

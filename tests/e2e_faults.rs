@@ -463,3 +463,43 @@ fn a_corrupt_profile_leaves_the_results_and_says_what_coverage_could_not_read() 
         .expect("coverage from the other profile");
     assert!(lines_covered > 0, "{fin}");
 }
+
+/// The guard's child starts with no signal blocked (the guard blocks the
+/// ones it waits for, and a mask is inherited): asked to stop, it stops at
+/// once, and the guard passes its end on.
+#[test]
+fn a_guarded_child_hears_sigterm_and_the_guard_passes_its_end_on() {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    vigil::adapters::process::use_guard(env!("CARGO_BIN_EXE_vigil").into());
+    let mut guard = vigil::adapters::process::guarded_std("sleep")
+        .arg("30")
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let child = loop {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", guard.id(), guard.id())).unwrap_or_default();
+        if let Some(pid) = kids.split_whitespace().next() {
+            break pid.to_owned();
+        }
+        assert!(Instant::now() < deadline, "the guard never started its child");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let status = std::fs::read_to_string(format!("/proc/{child}/status")).unwrap();
+    let blocked = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+    assert_eq!(blocked.split_whitespace().nth(1), Some("0000000000000000"), "{blocked}");
+    let asked = Instant::now();
+    // SAFETY: signalling the group of a process this test started.
+    unsafe {
+        libc::killpg(guard.id() as i32, libc::SIGTERM);
+    }
+    let status = guard.wait().unwrap();
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "stopped after {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(status.signal(), Some(libc::SIGTERM), "{status:?}");
+}

@@ -312,8 +312,25 @@ pub fn guard_main(argv: &[std::ffi::OsString]) -> i32 {
         // vigil is gone already: start nothing.
         return 1;
     }
-    // std's spawn clears the signal mask in the child.
-    let child = match std::process::Command::new(program).args(rest).spawn() {
+    // The child starts with no signal blocked: the mask is inherited across
+    // fork and exec, and std's spawn leaves it as it is (a blocked SIGTERM
+    // made nextest deaf to being asked to stop).
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest);
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: sigemptyset and sigprocmask are async-signal-safe and
+        // touch only a local set.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+    let child = match cmd.spawn() {
         Ok(c) => c.id() as i32,
         Err(e) => {
             eprintln!(
