@@ -262,27 +262,14 @@ impl Engine {
         let mut rest = Vec::new();
         for effect in update(&mut self.model, msg) {
             if let Some(recorded) = self.recorded.as_mut() {
-                if matches!(
-                    effect,
-                    Effect::List { .. }
-                        | Effect::Run { .. }
-                        | Effect::Cancel { .. }
-                        | Effect::StopTests { .. }
-                        | Effect::CollectCoverage { .. }
-                        | Effect::Probe { .. }
-                        | Effect::StartService { .. }
-                        | Effect::Doctests { .. }
-                        | Effect::AcceptSnapshots { .. }
-                ) {
-                    recorded.push(effect);
-                    continue;
-                }
-                if matches!(
-                    effect,
-                    Effect::IndexInputs | Effect::SaveList { .. } | Effect::Survey { .. } | Effect::Rewatch { .. }
-                ) {
+                match dry_run(&effect) {
+                    Dry::Record => {
+                        recorded.push(effect);
+                        continue;
+                    }
                     // Nothing was built: there is nothing new to read.
-                    continue;
+                    Dry::Skip => continue,
+                    Dry::Carry => {}
                 }
             }
             match effect {
@@ -654,6 +641,44 @@ fn describe_keep(keep: crate::config::Keep) -> String {
     match keep {
         crate::config::Keep::Runs(n) => format!("the last {n} runs"),
         crate::config::Keep::Days(d) => format!("the last {d} days"),
+    }
+}
+
+/// What an engine that starts no process does with an effect.
+enum Dry {
+    /// Starts a process or touches the user's files: recorded, not done.
+    Record,
+    /// Reads what a build left (there is none): dropped.
+    Skip,
+    /// Within vigil (reports, timers, reading texts): carried out.
+    Carry,
+}
+
+/// Every effect, by what a dry run does with it: exhaustive, so that a new
+/// effect must be placed here before it can compile (one that starts a
+/// process never runs for real by being forgotten).
+fn dry_run(effect: &Effect) -> Dry {
+    match effect {
+        Effect::List { .. }
+        | Effect::Run { .. }
+        | Effect::Cancel { .. }
+        | Effect::StopTests { .. }
+        | Effect::CollectCoverage { .. }
+        | Effect::Probe { .. }
+        | Effect::StartService { .. }
+        | Effect::Doctests { .. }
+        | Effect::AcceptSnapshots { .. }
+        // Runs `cargo metadata`.
+        | Effect::Reload => Dry::Record,
+        Effect::IndexInputs | Effect::SaveList { .. } | Effect::Survey { .. } | Effect::Rewatch { .. } => Dry::Skip,
+        Effect::Emit(_)
+        | Effect::SweepTimer { .. }
+        | Effect::ReadTexts { .. }
+        | Effect::LoadSource { .. }
+        | Effect::Edit(_)
+        | Effect::Copy { .. }
+        | Effect::Bell
+        | Effect::Quit => Dry::Carry,
     }
 }
 
