@@ -20,9 +20,7 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// `150ms`, `2s`, `1.5s`, `5m`, `1h`: a number and a unit.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a duration like \"150ms\", \"30s\" or \"5m\""))?;
@@ -34,6 +32,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("{text:?} needs a unit: ms, s, m or h")),
     };
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
+}
+
+/// `"150ms"` → (`"150"`, `"ms"`).
+fn number_and_unit(text: &str) -> (&str, &str) {
+    let t = text.trim();
+    t.split_at(t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len()))
 }
 
 pub const FILE_NAME: &str = "vigil.toml";
@@ -108,9 +112,7 @@ pub const DEFAULT_KEEP: Keep = Keep::Runs(1000);
 
 /// `"1MB"`, `"512KiB"`, `"64k"` or a plain number of bytes.
 pub fn parse_size(text: &str) -> Result<usize, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
+    let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()
         .map_err(|_| format!("{text:?} is not a size like \"1MB\" or \"512KiB\""))?;

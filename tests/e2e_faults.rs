@@ -15,26 +15,12 @@ use common::{fixture, require_llvm, state_dir, vigil};
 /// their command lines.
 fn marked(marker: &str) -> Vec<(u32, String, String)> {
     let mut found = Vec::new();
-    let me = std::process::id();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if pid == me {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let env = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+    for (pid, dir) in common::live_processes() {
+        let env = std::fs::read(dir.join("environ")).unwrap_or_default();
         let env = String::from_utf8_lossy(&env).replace('\0', "\n");
         if env.lines().any(|l| l == marker) {
-            let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
-                .replace('\0', " ");
+            let cmdline =
+                String::from_utf8_lossy(&std::fs::read(dir.join("cmdline")).unwrap_or_default()).replace('\0', " ");
             found.push((pid, cmdline.trim().to_owned(), env));
         }
     }

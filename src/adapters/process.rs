@@ -192,22 +192,7 @@ pub fn use_guard(exe: std::path::PathBuf) {
 
 /// A command for `program` that runs under the guard (see above).
 pub fn guarded(program: impl AsRef<std::ffi::OsStr>) -> Command {
-    match GUARD.get() {
-        Some(exe) => {
-            let mut cmd = Command::new(exe);
-            cmd.arg("__guard")
-                .arg("--parent")
-                .arg(std::process::id().to_string())
-                .arg("--")
-                .arg(program);
-            cmd
-        }
-        None => {
-            let mut cmd = Command::new(program);
-            tie(cmd.as_std_mut(), libc::SIGTERM);
-            cmd
-        }
-    }
+    Command::from(guarded_std(program))
 }
 
 /// [`guarded`], for a command started without the runtime.
@@ -222,20 +207,14 @@ pub fn guarded_std(program: impl AsRef<std::ffi::OsStr>) -> std::process::Comman
                 .arg(program);
             cmd
         }
-        None => {
-            let mut cmd = std::process::Command::new(program);
-            tie(&mut cmd, libc::SIGTERM);
-            cmd
-        }
+        None => tied_with(program, libc::SIGTERM),
     }
 }
 
 /// A command for a tool that the calling thread waits for: killed with
 /// vigil (SIGKILL; it holds nothing worth a grace).
 pub fn tied(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
-    let mut cmd = std::process::Command::new(program);
-    tie(&mut cmd, libc::SIGKILL);
-    cmd
+    tied_with(program, libc::SIGKILL)
 }
 
 /// [`tied`] with the signal given (SIGHUP for an editor in the terminal:

@@ -130,17 +130,8 @@ impl Engine {
             let (target, tx) = (model.workspace.target_dir.clone(), tx.clone());
             let keep = describe_keep(settings.keep);
             background(move || {
-                let (mut history, coverage) = load_history(&store::default_path(&target), &Log::open(&target));
-                if let Ok((s, _)) = Store::open(&store::default_path(&target)) {
-                    if let Ok((runs, bytes)) = s.size() {
-                        history.kept = Some(crate::core::history::Kept {
-                            runs,
-                            bytes,
-                            keep,
-                            pruned,
-                        });
-                    }
-                }
+                let (history, coverage) =
+                    load_history(&store::default_path(&target), &Log::open(&target), keep, pruned);
                 let _ = tx.send(Msg::HistoryLoaded { history, coverage });
             });
         }
@@ -724,6 +715,8 @@ fn background(work: impl FnOnce() + Send + 'static) {
 fn load_history(
     path: &std::path::Path,
     log: &Log,
+    keep: String,
+    pruned: u64,
 ) -> (
     Box<crate::core::history::History>,
     Option<(i64, Box<crate::core::coverage::Coverage>)>,
@@ -731,10 +724,19 @@ fn load_history(
     let Ok((s, _)) = Store::open(path) else {
         return (Box::default(), None);
     };
-    let history = s.history_cached(&store::cache_path(path)).unwrap_or_else(|e| {
+    let mut history: crate::core::history::History = s.history_cached(&store::cache_path(path)).unwrap_or_else(|e| {
         log.line(&format!("history not read: {e}"));
         Default::default()
     });
+    // Its size, for the history view.
+    if let Ok((runs, bytes)) = s.size() {
+        history.kept = Some(crate::core::history::Kept {
+            runs,
+            bytes,
+            keep,
+            pruned,
+        });
+    }
     let coverage = s.last_coverage().ok().flatten().map(|(run, c)| {
         let cov = Box::new(crate::core::coverage::Coverage {
             branches_measured: c.branches.is_some(),

@@ -625,48 +625,21 @@ fn added_functions(old: &[Tok], items: &[syn::Item]) -> Vec<Extent> {
 }
 
 fn added_in(old_names: &std::collections::HashSet<u64>, items: &[syn::Item], out: &mut Vec<Extent>) {
-    let fresh = |attrs: &[syn::Attribute], sig: &syn::Signature, block: &syn::Block| -> Option<Extent> {
+    let fresh = |attrs: &[syn::Attribute], vis: &syn::Visibility, sig: &syn::Signature, block: &syn::Block| {
         let name = sig.ident.to_string();
-        if old_names.contains(&hash_of(&sig.ident)) || name == "drop" || !attrs.iter().all(harmless_on_new) {
-            return None;
-        }
-        let start = attrs
-            .first()
-            .map_or_else(|| item_head(sig), |a| a.pound_token.span.start().into());
-        Some(Extent {
-            start,
+        let named = old_names.contains(&hash_of(&sig.ident)) || name == "drop";
+        (!named && attrs.iter().all(harmless_on_new)).then(|| Extent {
+            start: item_start(attrs, vis, sig),
             end: block.brace_token.span.close().end().into(),
         })
     };
     for item in items {
         match item {
-            syn::Item::Fn(f) => {
-                let head: Option<Pos> = match &f.vis {
-                    syn::Visibility::Public(p) => Some(p.span.start().into()),
-                    syn::Visibility::Restricted(r) => Some(r.pub_token.span.start().into()),
-                    syn::Visibility::Inherited => None,
-                };
-                if let Some(mut x) = fresh(&f.attrs, &f.sig, &f.block) {
-                    if f.attrs.is_empty() {
-                        x.start = head.map_or(x.start, |h| h.min(x.start));
-                    }
-                    out.push(x);
-                }
-            }
+            syn::Item::Fn(f) => out.extend(fresh(&f.attrs, &f.vis, &f.sig, &f.block)),
             syn::Item::Impl(i) if i.trait_.is_none() => {
                 for it in &i.items {
                     if let syn::ImplItem::Fn(f) = it {
-                        let head: Option<Pos> = match &f.vis {
-                            syn::Visibility::Public(p) => Some(p.span.start().into()),
-                            syn::Visibility::Restricted(r) => Some(r.pub_token.span.start().into()),
-                            syn::Visibility::Inherited => None,
-                        };
-                        if let Some(mut x) = fresh(&f.attrs, &f.sig, &f.block) {
-                            if f.attrs.is_empty() {
-                                x.start = head.map_or(x.start, |h| h.min(x.start));
-                            }
-                            out.push(x);
-                        }
+                        out.extend(fresh(&f.attrs, &f.vis, &f.sig, &f.block));
                     }
                 }
             }
@@ -680,9 +653,18 @@ fn added_in(old_names: &std::collections::HashSet<u64>, items: &[syn::Item], out
     }
 }
 
-/// Where a signature starts: `async`, `unsafe`, `extern` or `fn`.
-fn item_head(sig: &syn::Signature) -> Pos {
+/// Where a function item starts: its first attribute (doc comments
+/// included), else `pub`, `async`, `unsafe`, `extern` or `fn`.
+fn item_start(attrs: &[syn::Attribute], vis: &syn::Visibility, sig: &syn::Signature) -> Pos {
+    if let Some(a) = attrs.first() {
+        return a.pound_token.span.start().into();
+    }
     [
+        match vis {
+            syn::Visibility::Public(p) => Some(p.span),
+            syn::Visibility::Restricted(r) => Some(r.pub_token.span),
+            syn::Visibility::Inherited => None,
+        },
         sig.asyncness.as_ref().map(|t| t.span),
         sig.unsafety.as_ref().map(|t| t.span),
         sig.abi.as_ref().map(|a| a.extern_token.span),
@@ -797,25 +779,7 @@ fn push_zone(
         end: a.bracket_token.span.close().end().into(),
     };
     let fn_start: Pos = sig.fn_token.span.start().into();
-    // The item starts at its first attribute, else at `pub`, `async`,
-    // `unsafe`, `extern` or `fn`.
-    let qualifiers = [
-        match vis {
-            syn::Visibility::Public(p) => Some(p.span),
-            syn::Visibility::Restricted(r) => Some(r.pub_token.span),
-            syn::Visibility::Inherited => None,
-        },
-        sig.asyncness.as_ref().map(|t| t.span),
-        sig.unsafety.as_ref().map(|t| t.span),
-        sig.abi.as_ref().map(|a| a.extern_token.span),
-    ];
-    let head = qualifiers
-        .into_iter()
-        .flatten()
-        .map(|s| Pos::from(s.start()))
-        .min()
-        .unwrap_or(fn_start);
-    let start = attrs.first().map_or(head, |a| extent_of(a).start);
+    let start = item_start(attrs, vis, sig);
     let braces = &block.brace_token.span;
     out.push(FnZone {
         name: format!("{prefix}fn {}", sig.ident),

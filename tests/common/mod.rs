@@ -177,29 +177,37 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 
 /// Live processes (not zombies, not this one, not the tmux shell waiting
 /// after vigil) whose working directory or command line mentions `needle`.
+/// Every live process but this one (zombies left out): its pid and its
+/// `/proc` directory.
+pub fn live_processes() -> Vec<(u32, PathBuf)> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        let zombie = stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+        if pid != me && !zombie {
+            out.push((pid, entry.path()));
+        }
+    }
+    out
+}
+
 pub fn processes_mentioning(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let me = std::process::id().to_string();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.parse::<u32>().is_err() || name == me {
-            continue;
-        }
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
-        {
-            continue;
-        }
-        let cmdline = String::from_utf8_lossy(&std::fs::read(entry.path().join("cmdline")).unwrap_or_default())
-            .replace('\0', " ");
+    for (pid, dir) in live_processes() {
+        let cmdline =
+            String::from_utf8_lossy(&std::fs::read(dir.join("cmdline")).unwrap_or_default()).replace('\0', " ");
         if cmdline.contains("sleep 600") {
             continue;
         }
-        let cwd = std::fs::read_link(entry.path().join("cwd")).unwrap_or_default();
+        let cwd = std::fs::read_link(dir.join("cwd")).unwrap_or_default();
         if cmdline.contains(needle) || cwd.to_string_lossy().contains(needle) {
-            found.push(format!("{name}: {cmdline}"));
+            found.push(format!("{pid}: {cmdline}"));
         }
     }
     found
