@@ -11,7 +11,7 @@ use vigil::core::catalog::{Catalog, Package, Target, Workspace};
 use vigil::core::graph::{DepKind, Edge, Graph, Node};
 use vigil::core::inputs::{Inputs, Owner, Via};
 use vigil::core::msg::{ListedSuite, ListedTest};
-use vigil::core::select::{plan, Plan};
+use vigil::core::select::{plan, Plan, Runtime};
 
 const MEMBERS: usize = 60;
 const REGISTRY: usize = 200;
@@ -147,12 +147,12 @@ fn bench(c: &mut Criterion) {
             _ => root().join(format!("docs/page{i}.md")),
         })
         .collect();
-    match plan(&ws, &catalog, &inputs, &changed) {
+    match plan(&ws, &catalog, &inputs, &Runtime::none(), &changed) {
         Plan::Some(t) => assert_eq!(t.ignored.len(), 250),
         other => panic!("{other:?}"),
     }
     c.bench_function("plan 1,000 changed files", |b| {
-        b.iter(|| plan(&ws, &catalog, &inputs, &changed))
+        b.iter(|| plan(&ws, &catalog, &inputs, &Runtime::none(), &changed))
     });
 }
 

@@ -273,6 +273,8 @@ pub struct CoverageConfig {
     pub patch: Option<f64>,
     /// The git revision patch coverage is measured against ("HEAD").
     pub base: Option<String>,
+    /// Record what each test reads at run time (default true).
+    pub reads: Option<bool>,
     #[serde(default)]
     pub threshold: Vec<ThresholdConfig>,
 }
@@ -363,6 +365,8 @@ pub struct Settings {
     pub output_max: usize,
     /// How much history is kept (`history.keep`).
     pub keep: Keep,
+    /// Record what each test reads at run time (`coverage.reads`).
+    pub trace_reads: bool,
 }
 
 impl Default for Settings {
@@ -377,6 +381,7 @@ impl Default for Settings {
             source: None,
             output_max: DEFAULT_OUTPUT_MAX,
             keep: DEFAULT_KEEP,
+            trace_reads: true,
         }
     }
 }
@@ -530,6 +535,7 @@ impl Settings {
             source: None,
             output_max: output_max(&config.output, text)?,
             keep: history_keep(&config.history, text)?,
+            trace_reads: c.reads.unwrap_or(true),
         })
     }
 }

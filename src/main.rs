@@ -205,7 +205,17 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
         var("NEXTEST_TEST_NAME"),
     ) {
         let file = vigil::adapters::coverage::test_profile_name(&binary, &test);
-        cmd.env("LLVM_PROFILE_FILE", Path::new(&dir).join(file));
+        cmd.env("LLVM_PROFILE_FILE", Path::new(&dir).join(&file));
+        // What the test reads at run time, through the preloaded tracer:
+        // one record per process (a retry is another), beside its profile.
+        use vigil::adapters::reads;
+        if let (Some(lib), Some(reads_dir)) = (var(reads::LIB), var(reads::DIR)) {
+            let record = file
+                .replace("%p", &std::process::id().to_string())
+                .replace(".profraw", ".reads");
+            cmd.env(reads::FILE, Path::new(&reads_dir).join(record));
+            cmd.env("LD_PRELOAD", reads::preload(&lib, var("LD_PRELOAD").as_deref()));
+        }
     }
     let err = cmd.exec();
     eprintln!(

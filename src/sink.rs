@@ -127,12 +127,8 @@ impl<W: Write> Sink<W> {
                 }
                 Ok(())
             }
-            Report::ChangeIgnored { changed } => {
-                writeln!(
-                    self.out,
-                    "change ignored (outside every package): {}",
-                    changed.join(", ")
-                )
+            Report::ChangeIgnored { changed, why } => {
+                writeln!(self.out, "change ignored ({why}): {}", changed.join(", "))
             }
             Report::Test(t) if t.to.is_terminal() => self.human_test(t),
             Report::Test(_) => Ok(()),

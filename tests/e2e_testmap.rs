@@ -400,16 +400,22 @@ impl Drop for Watch {
 }
 
 /// The planted miss: `limits` depends on a data file read at run time,
-/// which no coverage map (and no compilation) sees. An edit to `price()`
-/// clears `limits` and `taxes`; the data file changes in the same save.
-/// The idle sweep runs what was cleared and reports `limits` as a miss.
+/// which no coverage map and no compilation sees, and read tracing is off
+/// (`coverage.reads = false`; with it on, the data file selects `limits`
+/// at once). An edit to `price()` clears `limits` and `taxes`; the data
+/// file changes in the same save. The idle sweep runs what was cleared and
+/// reports `limits` as a miss.
 #[test]
 fn the_idle_sweep_finds_a_planted_selection_miss() {
     if !require_tools() {
         return;
     }
     let root = tiers_copy("sweep");
-    std::fs::write(root.join("vigil.toml"), "[watch]\nsweep_after = \"1s\"\n").unwrap();
+    std::fs::write(
+        root.join("vigil.toml"),
+        "[watch]\nsweep_after = \"1s\"\n\n[coverage]\nreads = false\n",
+    )
+    .unwrap();
     let mut w = Watch::start(&root);
     w.wait_for("the first run's end", |v| v["event"] == "run_finished" && v["run"] == 1);
 
@@ -514,19 +520,29 @@ fn watch_mode_measures_patch_coverage_against_the_sessions_start() {
     assert_eq!(patch["uncovered"][0]["path"], "tiers/src/lib.rs", "{patch}");
 }
 
-/// A change set is placed file by file: a file the maps cannot answer for
-/// (`orders/NOTES.md`, not Rust) runs its own static tier — `orders`'
-/// binaries, whole — and costs nothing more; `money/src/lib.rs`, which the
-/// maps can answer for (as measured: nothing to rerun), clears `money`'s
-/// tests. Before, the one non-Rust file sent the whole change set to the
-/// static tier, `money` included.
+/// A change set is placed file by file. With read tracing off, a file the
+/// maps cannot answer for (`orders/NOTES.md`, not Rust) runs its own static
+/// tier — `orders`' binaries, whole — and costs nothing more;
+/// `money/src/lib.rs`, which the maps can answer for (as measured: nothing
+/// to rerun), clears `money`'s tests. Before, the one non-Rust file sent
+/// the whole change set to the static tier, `money` included. With the
+/// default (reads traced), `orders/NOTES.md` is a file no build and no
+/// test read: it selects nothing, and says so.
 #[test]
 fn each_file_of_a_change_set_is_placed_on_its_own() {
     let dir = fixture("shop");
     if !common::require_llvm(&dir) {
         return;
     }
-    let first = vigil().args(["run", "--format", "json"]).arg(&dir).output().unwrap();
+    let config = common::state_dir().with_extension("untraced.toml");
+    let shop = std::fs::read_to_string(dir.join("vigil.toml")).unwrap();
+    std::fs::write(&config, format!("{shop}\n[coverage]\nreads = false\n")).unwrap();
+    let first = vigil()
+        .args(["run", "--format", "json", "--config"])
+        .arg(&config)
+        .arg(&dir)
+        .output()
+        .unwrap();
     let first = json_lines(&first.stdout);
     let orders_ran: BTreeSet<String> = common::events(&first, "test")
         .iter()
@@ -535,15 +551,22 @@ fn each_file_of_a_change_set_is_placed_on_its_own() {
         .map(|e| e["name"].as_str().unwrap().to_owned())
         .collect();
     assert!(orders_ran.len() >= 3, "{orders_ran:?}");
-    let out = vigil()
-        .arg("run")
-        .arg(&dir)
-        .args(["--format", "json", "--changed"])
-        .arg(dir.join("money/src/lib.rs"))
-        .arg(dir.join("orders/NOTES.md"))
-        .output()
-        .unwrap();
-    let events = json_lines(&out.stdout);
+    let changed = |config: Option<&Path>| {
+        let mut cmd = vigil();
+        cmd.arg("run");
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        let out = cmd
+            .arg(&dir)
+            .args(["--format", "json", "--changed"])
+            .arg(dir.join("money/src/lib.rs"))
+            .arg(dir.join("orders/NOTES.md"))
+            .output()
+            .unwrap();
+        json_lines(&out.stdout)
+    };
+    let events = changed(Some(&config));
     let started = common::events(&events, "run_started")[0].clone();
     let finished: Vec<(String, String)> = common::events(&events, "test")
         .iter()
@@ -579,6 +602,24 @@ fn each_file_of_a_change_set_is_placed_on_its_own() {
                 .contains("`orders/NOTES.md` is not Rust source")
                 || r["reason"].as_str().unwrap().contains("last time")),
         "{started}"
+    );
+
+    // Traced (the default; a run first, to record what each test reads).
+    let traced = vigil().args(["run", "--format", "json"]).arg(&dir).output().unwrap();
+    assert!(!json_lines(&traced.stdout).is_empty());
+    let events = changed(None);
+    let ignored = common::events(&events, "change_ignored");
+    assert_eq!(ignored.len(), 1, "{events:?}");
+    assert_eq!(ignored[0]["changed"], serde_json::json!(["orders/NOTES.md"]));
+    assert_eq!(ignored[0]["why"], "no build or test reads it");
+    let ran_now: Vec<_> = common::events(&events, "test")
+        .iter()
+        .filter(|e| e["to"] == "passed" || e["to"] == "failed" || e["to"] == "xfail")
+        .map(|e| e["name"].clone())
+        .collect();
+    assert!(
+        ran_now.is_empty(),
+        "the maps clear money's tests, and NOTES.md runs none: {ran_now:?}"
     );
 }
 
@@ -616,4 +657,99 @@ fn new_functions_run_only_the_tests_that_name_them_and_inert_attributes_narrow()
         ["tests::taxes", "tests::totals"].map(String::from).into(),
         "{started}"
     );
+}
+
+/// What a test reads at run time selects it: the `reads` fixture's tests
+/// open `data/x.json`, list `cases/`, and start the crate's binary, which
+/// reads `data/config.txt`. Each file reruns exactly its reader; a new case
+/// file reruns the test that lists `cases/`; `CHANGELOG.md`, `ci/` (which
+/// the manifest excludes) and `data/unused.txt` no build or test reads, so
+/// they run nothing and say so; beside a Rust edit, `CHANGELOG.md` costs
+/// nothing.
+#[test]
+fn files_tests_read_at_run_time_select_exactly_their_readers() {
+    let source = fixture("reads");
+    if !common::require_llvm(&source) {
+        return;
+    }
+    let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("reads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    common::copy_dir(&source, &root);
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let maps = maps();
+    let reads = |name: &str| maps[name].reads.clone().unwrap_or_else(|| panic!("{name} traced"));
+    let json = reads("tests::json_value");
+    assert_eq!(
+        json.files["data/x.json"],
+        vigil::core::testmap::content_hash(&std::fs::read(root.join("data/x.json")).unwrap())
+    );
+    assert!(reads("tests::cases_are_not_empty").dirs.contains("cases"));
+    // Read by the crate's binary, which the test started.
+    assert!(
+        reads("greets").files.contains_key("data/config.txt"),
+        "{:?}",
+        reads("greets")
+    );
+    assert!(reads("tests::adds").files.is_empty(), "{:?}", reads("tests::adds"));
+
+    let changed = |files: &[&str]| {
+        let mut cmd = vigil();
+        cmd.arg("run").arg(&root).args(["--format", "json", "--changed"]);
+        for f in files {
+            cmd.arg(root.join(f));
+        }
+        json_lines(&cmd.output().unwrap().stdout)
+    };
+    std::fs::write(root.join("data/x.json"), "{\"value\": 8}\n").unwrap();
+    let events = changed(&["data/x.json"]);
+    assert_eq!(
+        ran(&events),
+        BTreeSet::from(["tests::json_value".to_owned()]),
+        "{events:?}"
+    );
+    let started = common::events(&events, "run_started")[0];
+    assert!(
+        started["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("read at run time by `tests::json_value`"),
+        "{started}"
+    );
+    assert_eq!(
+        common::events(&events, "run_finished")[0]["tests"]["failed"],
+        1,
+        "red at once"
+    );
+    std::fs::write(root.join("data/x.json"), "{\"value\": 7}\n").unwrap();
+    let events = changed(&["data/x.json"]);
+    assert_eq!(
+        common::events(&events, "run_finished")[0]["tests"]["passed"],
+        1,
+        "green again"
+    );
+
+    std::fs::write(root.join("cases/c.txt"), "three\n").unwrap();
+    let events = changed(&["cases/c.txt"]);
+    assert_eq!(ran(&events), BTreeSet::from(["tests::cases_are_not_empty".to_owned()]));
+
+    std::fs::write(root.join("data/config.txt"), "greeting=hi\n").unwrap();
+    let events = changed(&["data/config.txt"]);
+    assert_eq!(ran(&events), BTreeSet::from(["greets".to_owned()]));
+
+    for unread in ["CHANGELOG.md", "ci/check.sh", "data/unused.txt"] {
+        std::fs::write(root.join(unread), "changed\n").unwrap();
+        let events = changed(&[unread]);
+        let ignored = common::events(&events, "change_ignored");
+        assert_eq!(ignored.len(), 1, "{unread}: {events:?}");
+        assert_eq!(ignored[0]["why"], "no build or test reads it");
+        assert!(ran(&events).is_empty(), "{unread}: {events:?}");
+    }
+
+    let lib = root.join("src/lib.rs");
+    let text = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, text.replace("a + b", "b + a")).unwrap();
+    let events = changed(&["src/lib.rs", "CHANGELOG.md"]);
+    assert_eq!(ran(&events), BTreeSet::from(["tests::adds".to_owned()]), "{events:?}");
+    std::fs::remove_dir_all(&root).unwrap();
 }

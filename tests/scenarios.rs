@@ -631,7 +631,8 @@ fn a_change_that_selects_nothing_leaves_the_run_in_flight_alone() {
     assert_eq!(
         fx,
         vec![Effect::emit(Report::ChangeIgnored {
-            changed: vec!["NOTES.md".into()]
+            changed: vec!["NOTES.md".into()],
+            why: "no build reads it".into(),
         })],
         "reported, and no cancel"
     );
@@ -648,7 +649,8 @@ fn only_the_selecting_part_of_a_change_set_joins_the_restart() {
         fx,
         vec![
             Effect::emit(Report::ChangeIgnored {
-                changed: vec!["NOTES.md".into()]
+                changed: vec!["NOTES.md".into()],
+                why: "no build reads it".into(),
             }),
             Effect::Cancel { run: 2 }
         ],
@@ -699,7 +701,8 @@ fn a_change_outside_every_package_is_ignored_and_said_so() {
     assert_eq!(
         reports(&fx),
         vec![&Report::ChangeIgnored {
-            changed: vec!["NOTES.md".into()]
+            changed: vec!["NOTES.md".into()],
+            why: "no build reads it".into(),
         }]
     );
     assert_eq!(model.current_run().unwrap().number, 1, "no run started");

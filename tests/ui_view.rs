@@ -707,6 +707,7 @@ fn coverage_source_view_counts_the_tests_that_reach_each_line() {
         )]
         .into(),
         partial: None,
+        reads: None,
     };
     model.test_maps.merge(vec![
         (("money".into(), "tests::adds".into()), map(vec![[3, 5]])),

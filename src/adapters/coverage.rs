@@ -122,6 +122,8 @@ pub struct CoverageRig {
     /// `runner_note`).
     runner: Option<(String, String)>,
     pub runner_note: Option<String>,
+    /// The read tracer the runner preloads into tests, or why there is none.
+    pub tracer: Result<PathBuf, String>,
     /// The git revision patch coverage is measured against.
     pub base: Option<String>,
     /// Watching without a revision: the Rust sources as the session
@@ -161,6 +163,7 @@ impl CoverageRig {
             parts.push(format!("^{dir}/(.*/)?(tests|[0-9A-Za-z_-]+[_-]tests)\\.rs$"));
         }
         let (runner, runner_note) = Self::runner(&tools, &ws.root);
+        let tracer = super::reads::install(&dir);
         Self {
             tools,
             root: ws.root.clone(),
@@ -178,6 +181,7 @@ impl CoverageRig {
                 .collect(),
             runner,
             runner_note,
+            tracer,
             base: None,
             session: std::sync::Mutex::new(None),
         }
@@ -270,6 +274,13 @@ impl CoverageRig {
         if let Some((key, value)) = &self.runner {
             env.push((key.clone(), value.clone()));
             env.push(("VIGIL_PROFILE_DIR".to_owned(), self.run_dir(run).display().to_string()));
+            if let Ok(lib) = &self.tracer {
+                use super::reads;
+                env.push((reads::LIB.to_owned(), lib.display().to_string()));
+                env.push((reads::DIR.to_owned(), self.run_dir(run).display().to_string()));
+                env.push((reads::ROOT.to_owned(), self.root.display().to_string()));
+                env.push((reads::SKIP.to_owned(), self.target_dir.display().to_string()));
+            }
         }
         env
     }
@@ -286,7 +297,12 @@ impl CoverageRig {
         let mut env: Vec<(String, String)> = self
             .env(run)
             .into_iter()
-            .filter(|(k, _)| k != "LLVM_PROFILE_FILE" && k != "VIGIL_PROFILE_DIR" && !k.ends_with("_RUNNER"))
+            .filter(|(k, _)| {
+                k != "LLVM_PROFILE_FILE"
+                    && k != "VIGIL_PROFILE_DIR"
+                    && !k.ends_with("_RUNNER")
+                    && !k.starts_with("VIGIL_READS_")
+            })
             .collect();
         env.push((
             "LLVM_PROFILE_FILE".to_owned(),
@@ -619,6 +635,33 @@ impl CoverageRig {
                 files.entry(*t).or_default().push(p);
             }
         }
+        // test → what its processes read (one record per process).
+        let mut reads: HashMap<&TestKey, Vec<String>> = HashMap::new();
+        let dir = raws.first().and_then(|p| p.parent());
+        for entry in dir
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name
+                .strip_suffix(".reads")
+                .and_then(|n| n.strip_prefix("t-"))
+                .and_then(|n| n.get(..16))
+            else {
+                continue;
+            };
+            let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) else {
+                continue;
+            };
+            // A record is bounded by what the test opened inside the
+            // workspace; an unreadable one leaves the test untraced.
+            if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                reads.entry(*t).or_default().push(text);
+            }
+        }
+        let mut read_hashes = super::reads::Hashes::default();
         let Mappings { by_binary, executables } = mappings;
         let mut problems = Vec::new();
         let mut hashes: HashMap<PathBuf, Option<(String, String)>> = HashMap::new();
@@ -671,6 +714,9 @@ impl CoverageRig {
                 map.partial = Some(format!(
                     "a process it started ran {unplaced} functions of a binary vigil could not read"
                 ));
+            }
+            if let Some(texts) = reads.get(test) {
+                map.reads = Some(super::reads::parse(texts, &self.root, &mut read_hashes));
             }
             out.push((test.clone(), map));
         }

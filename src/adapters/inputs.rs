@@ -146,6 +146,11 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
                 continue;
             };
             if name == "output" {
+                if !reruns_on_directives(&text) {
+                    // No `rerun-if` line: cargo reruns the script when any
+                    // file of the package changes.
+                    inputs.add_dir(package.manifest_dir.clone(), owner.clone());
+                }
                 for path in rerun_if_changed(&text) {
                     let path = normalize(&package.manifest_dir.join(path));
                     if path.is_dir() {
@@ -221,9 +226,26 @@ pub fn rerun_if_changed(output: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether a build script's output names what it reruns on (any
+/// `rerun-if-changed` or `rerun-if-env-changed`); without one, cargo reruns
+/// it on every change to its package.
+pub fn reruns_on_directives(output: &str) -> bool {
+    output.lines().any(|l| {
+        let l = l.strip_prefix("cargo::").or_else(|| l.strip_prefix("cargo:"));
+        l.is_some_and(|l| l.starts_with("rerun-if-changed=") || l.starts_with("rerun-if-env-changed="))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_build_script_without_rerun_lines_reruns_on_the_whole_package() {
+        assert!(!reruns_on_directives("cargo:rustc-cfg=fast\n"));
+        assert!(reruns_on_directives("cargo:rerun-if-changed=build.rs\n"));
+        assert!(reruns_on_directives("cargo::rerun-if-env-changed=CC\n"));
+    }
 
     #[test]
     fn dep_info_lists_the_crate_root_first_and_included_files() {

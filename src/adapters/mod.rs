@@ -20,6 +20,7 @@ pub mod nextest_json;
 pub mod outputs;
 pub mod process;
 pub mod profile;
+pub mod reads;
 pub mod resources;
 pub mod services;
 pub mod snapshots;

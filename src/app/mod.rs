@@ -775,6 +775,9 @@ fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Op
             };
             let mut rig = CoverageRig::new(ws, tools, branch);
             rig.base = settings.coverage_base.clone();
+            if !settings.trace_reads {
+                rig.tracer = Err("read tracing is off (`coverage.reads = false`)".into());
+            }
             (Some(rig), None)
         }
         Err(why) => (None, Some(why.to_string())),

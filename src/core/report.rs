@@ -44,6 +44,8 @@ pub enum Report {
     /// A change set that cannot affect any test: nothing runs.
     ChangeIgnored {
         changed: Vec<String>,
+        /// Why they select nothing ("no build or test reads it").
+        why: String,
     },
     Test(TestTransition),
     BuildError {

@@ -15,6 +15,11 @@
 //! - a file that a compilation read (rustc's dep-info: `include_str!`
 //!   targets anywhere) or that a build script reruns on → the binaries built
 //!   from it, wherever the file lies;
+//! - a file that tests read at run time (their recorded reads: opened,
+//!   looked for, or in a directory they listed) → the binaries of those
+//!   tests; a file that is not Rust source, that no compilation reads and
+//!   that no test read, selects nothing once every test's reads are
+//!   recorded ("no build or test reads it"), wherever it lies;
 //! - a file nothing claims → nothing, unless nothing was ever built to tell
 //!   (then everything, since what reads it cannot be known).
 //!
@@ -29,6 +34,7 @@ use std::path::{Path, PathBuf};
 use super::catalog::{Catalog, Package, Workspace};
 use super::inputs::{Inputs, Owner, Via};
 use super::test_state::TestState;
+use super::testmap::{TestKey, TestMaps};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -98,19 +104,116 @@ enum Hit {
 
 const EVERYTHING_NAMES: &[&str] = &["Cargo.toml", "Cargo.lock", "vigil.toml"];
 
-/// Every hit of `path`, each with why (the sentence after "changed").
-fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
+/// What the tests read at run time, as a plan sees it.
+pub struct Runtime<'a> {
+    maps: Option<&'a TestMaps>,
+    /// Every test known has its reads recorded: a file none of them read
+    /// reaches none of them.
+    traced: bool,
+}
+
+impl<'a> Runtime<'a> {
+    /// Nothing is known of what tests read: only the build decides.
+    pub fn none() -> Self {
+        Self {
+            maps: None,
+            traced: false,
+        }
+    }
+
+    /// The tests' recorded reads. The tests known are the catalog's (not
+    /// ignored), or before any listing the history's. Doctests are left
+    /// out: rustdoc runs them, untraced (their build reads are in
+    /// dep-info through the library's own `include_str!`s).
+    pub fn new(catalog: &Catalog, maps: &'a TestMaps, history: impl Iterator<Item = &'a TestKey>) -> Self {
+        // `history`: the tests that ran to a result (a skipped test has no map).
+        let listed: Vec<TestKey> = catalog
+            .suites
+            .iter()
+            .filter(|s| !s.binary_id.ends_with("::doc"))
+            .flat_map(|s| s.tests.iter().filter(|t| !t.ignored).map(move |t| (s, t)))
+            .map(|(s, t)| (s.binary_id.to_string(), t.name.clone()))
+            .collect();
+        let known: Vec<TestKey> = if listed.is_empty() {
+            history.filter(|k| !k.0.ends_with("::doc")).cloned().collect()
+        } else {
+            listed
+        };
+        Self {
+            maps: Some(maps),
+            traced: !known.is_empty() && maps.traced(known.iter()),
+        }
+    }
+
+    fn readers(&self, rel: &str) -> Vec<TestKey> {
+        self.maps.map(|m| m.readers(rel)).unwrap_or_default()
+    }
+}
+
+/// The tests a change to `path` reaches through what they read at run
+/// time, when that is its only way to them: no compilation reads it, and it
+/// is no package's Rust source (nor any package's file at all, unless every
+/// test's reads are recorded). `None`: the path has another way in.
+pub fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Runtime, path: &Path) -> Option<Vec<TestKey>> {
+    if !inputs.owners(path).is_empty() || everything_file(ws, path) {
+        return None;
+    }
+    let source = path.extension().is_some_and(|e| e == "rs");
+    if ws.owning_package(path).is_some() && (source || !runtime.traced) {
+        return None;
+    }
+    Some(runtime.readers(&ws.relative(path)))
+}
+
+/// Cargo's and vigil's own configuration: a change reloads everything.
+fn everything_file(ws: &Workspace, path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     if EVERYTHING_NAMES.contains(&name.as_ref()) || name.starts_with("rust-toolchain") {
-        return vec![(Hit::Everything, String::new())];
+        return true;
     }
-    if let Ok(rel) = path.strip_prefix(&ws.root) {
-        let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
-        match (parts.next().as_deref(), parts.next().as_deref()) {
-            (Some(".cargo"), Some(f)) if f.starts_with("config") => return vec![(Hit::Everything, String::new())],
-            (Some(".config"), Some("nextest.toml")) => return vec![(Hit::Everything, String::new())],
-            _ => {}
+    let Ok(rel) = path.strip_prefix(&ws.root) else {
+        return false;
+    };
+    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
+    matches!(
+        (parts.next().as_deref(), parts.next().as_deref()),
+        (Some(".cargo"), Some(f)) if f.starts_with("config")
+    ) || rel == Path::new(".config/nextest.toml")
+}
+
+/// The binaries of `tests`, each with why ("read at run time by …").
+fn reader_hits(tests: &[TestKey]) -> Vec<(Hit, String)> {
+    let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (b, n) in tests {
+        by_binary.entry(b).or_default().push(n);
+    }
+    by_binary
+        .into_iter()
+        .map(|(b, names)| {
+            let who = match names.as_slice() {
+                [one] => format!("`{one}`"),
+                many => format!("{} tests", many.len()),
+            };
+            (
+                Hit::Binary {
+                    binary_id: b.to_owned(),
+                },
+                format!(" (read at run time by {who} of `{b}`)"),
+            )
+        })
+        .collect()
+}
+
+/// Every hit of `path`, each with why (the sentence after "changed").
+fn hits(ws: &Workspace, inputs: &Inputs, runtime: &Runtime, path: &Path) -> Vec<(Hit, String)> {
+    if let Some(readers) = run_time_only(ws, inputs, runtime, path) {
+        if !readers.is_empty() || ws.owning_package(path).is_some() {
+            // Read at run time only, or (every test traced) by nothing.
+            return reader_hits(&readers);
         }
+    }
+    if everything_file(ws, path) {
+        return vec![(Hit::Everything, String::new())];
     }
     let mut found = Vec::new();
     if let Some((pkg, member)) = ws.owning_package(path) {
@@ -140,6 +243,12 @@ fn hits(ws: &Workspace, inputs: &Inputs, path: &Path) -> Vec<(Hit, String)> {
             // A data file inside its package: say how it is read.
             Some(i) => found[i].1 = why,
             None => found.push((hit, why)),
+        }
+    }
+    // What tests read at run time, beside what compiles it.
+    for (hit, why) in reader_hits(&runtime.readers(&ws.relative(path))) {
+        if !found.iter().any(|(h, _)| *h == hit) {
+            found.push((hit, why));
         }
     }
     if found.is_empty() && ws.graph_pending && !path.starts_with(&ws.target_dir) {
@@ -268,13 +377,15 @@ impl Builder {
     }
 }
 
-pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, changed: &[PathBuf]) -> Plan {
+/// The plan for a change set: what cargo's graph, each compilation's
+/// inputs and (`runtime`) what each test read at run time say it reaches.
+pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, runtime: &Runtime, changed: &[PathBuf]) -> Plan {
     let mut everything = Vec::new();
     let mut ignored = Vec::new();
     let mut b = Builder::default();
     for path in changed {
         let shown = ws.relative(path);
-        let found = hits(ws, inputs, path);
+        let found = hits(ws, inputs, runtime, path);
         let mut selected = false;
         for (hit, why) in &found {
             let base = format!("`{shown}` changed{why}");

@@ -131,6 +131,9 @@ pub fn unplaced(path: &str, maps: &TestMaps, texts: &Texts) -> Option<String> {
 /// say, and why: those of the change set's files the maps cannot answer
 /// for, each placed on its own (a `CHANGELOG.md` beside a Rust edit costs
 /// what it costs alone, not the whole change set's static tier).
+/// `by_reads` are the changed files only run-time reads reach, each with
+/// the tests that read them (sorted): those tests run, and no other for
+/// them.
 pub fn narrow(
     t: &Targeted,
     catalog: &Catalog,
@@ -138,6 +141,7 @@ pub fn narrow(
     changed: &[String],
     texts: &Texts,
     whole: &dyn Fn(&str) -> Option<String>,
+    by_reads: &[(String, Vec<TestKey>)],
 ) -> Narrowed {
     if maps.is_empty() {
         return Narrowed::Static("no test has a coverage map yet".into());
@@ -214,6 +218,11 @@ pub fn narrow(
                 why.push(format!("covers `{path}` {shown}, changed"));
             }
         }
+        for (path, readers) in by_reads {
+            if readers.binary_search(&key).is_ok() {
+                why.push(format!("read `{path}` when it last ran"));
+            }
+        }
         if why.is_empty() {
             if key.0.ends_with("::doc") {
                 doc_cleared.push(key);
@@ -283,6 +292,7 @@ mod tests {
             )]
             .into(),
             partial: None,
+            reads: None,
         };
         let mut m = TestMaps::default();
         m.merge(vec![
@@ -346,6 +356,7 @@ mod tests {
             &["src/lib.rs".into()],
             &texts(new),
             &|_| None,
+            &[],
         )
     }
 
@@ -449,6 +460,7 @@ mod tests {
             &["src/lib.rs".into()],
             &texts(&new),
             &whole,
+            &[],
         ) else {
             panic!("narrowed")
         };
@@ -462,6 +474,28 @@ mod tests {
     }
 
     #[test]
+    fn a_file_read_at_run_time_runs_exactly_its_readers() {
+        let hash = content_hash(OLD.as_bytes());
+        let taxes = ("t".to_owned(), "taxes".to_owned());
+        let Narrowed::Tests { skipped, reasons, .. } = narrow(
+            &targeted(),
+            &catalog(),
+            &maps(&hash),
+            &[],
+            &texts(OLD),
+            &|_| None,
+            &[("data/rates.json".to_owned(), vec![taxes.clone()])],
+        ) else {
+            panic!("narrowed")
+        };
+        // `fresh` never ran: it runs whatever changed.
+        let fresh = ("t".to_owned(), "fresh".to_owned());
+        assert_eq!(reasons.keys().collect::<Vec<_>>(), [&fresh, &taxes]);
+        assert_eq!(reasons[&taxes], "read `data/rates.json` when it last ran");
+        assert!(skipped.contains(&("t".to_owned(), "prices".to_owned())), "{skipped:?}");
+    }
+
+    #[test]
     fn maps_that_cannot_answer_leave_the_static_tier() {
         let new = OLD.replace("n * 10", "n * 11");
         let hash = content_hash(OLD.as_bytes());
@@ -472,6 +506,7 @@ mod tests {
             &["data/x.txt".into()],
             &texts(&new),
             &|_| None,
+            &[],
         );
         assert!(matches!(other, Narrowed::Static(why) if why.contains("not Rust")));
         let unmapped = narrow(
@@ -481,6 +516,7 @@ mod tests {
             &["src/other.rs".into()],
             &texts(&new),
             &|_| None,
+            &[],
         );
         assert!(matches!(unmapped, Narrowed::Static(_)));
         // Measured on a version vigil did not keep: the map is stale.

@@ -3,7 +3,7 @@
 //! other contents than the file has now is stale and says so; a change the
 //! map can place (old and new text known) moves the map's lines with it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// A test, as the catalog names it.
 pub type TestKey = (String, String);
@@ -25,6 +25,32 @@ pub struct TestMap {
     /// binary vigil could not read): such a test is always selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<String>,
+    /// What the test's processes read at run time, inside the workspace
+    /// (`None`: not traced, so nothing is known of it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reads: Option<Reads>,
+}
+
+/// The files a test's processes opened or looked for while it ran, and the
+/// directories they listed (workspace-relative paths, outside `target/`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Reads {
+    /// Path → its content hash when the test had run; `""`: the test
+    /// looked for it and it was not there (or it is a directory).
+    pub files: BTreeMap<String, String>,
+    /// Directories listed: a new file in one reaches the test.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub dirs: BTreeSet<String>,
+}
+
+impl Reads {
+    /// Whether a change to `path` (changed, created or removed) can reach
+    /// what the test read: it read or looked for the path, or listed the
+    /// directory it is in.
+    pub fn names(&self, path: &str) -> bool {
+        let parent = path.rsplit_once('/').map_or("", |(d, _)| d);
+        self.files.contains_key(path) || self.dirs.contains(parent) || self.dirs.contains(path)
+    }
 }
 
 impl TestMap {
@@ -57,6 +83,28 @@ impl TestMaps {
     /// Replaces the maps of the tests just measured.
     pub fn merge(&mut self, measured: Vec<(TestKey, TestMap)>) {
         self.tests.extend(measured);
+    }
+
+    /// The tests whose recorded reads a change to `path` reaches, sorted.
+    pub fn readers(&self, path: &str) -> Vec<TestKey> {
+        let mut out: Vec<TestKey> = self
+            .tests
+            .iter()
+            .filter(|(_, m)| m.reads.as_ref().is_some_and(|r| r.names(path)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Whether each of `tests` has its run-time reads recorded (then a
+    /// file none of them read reaches none of them).
+    pub fn traced<'a>(&self, mut tests: impl Iterator<Item = &'a TestKey>) -> bool {
+        tests.all(|k| {
+            self.tests
+                .get(k)
+                .is_some_and(|m| m.reads.is_some() && m.partial.is_none())
+        })
     }
 
     /// Whether any map mentions `path`.
@@ -250,6 +298,7 @@ mod tests {
             )]
             .into(),
             partial: None,
+            reads: None,
         };
         maps.merge(vec![
             (key("early"), map(vec![[1, 3]])),

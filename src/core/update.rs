@@ -329,6 +329,53 @@ fn on_texts_read(model: &mut Model, texts: Texts, fx: &mut Vec<Effect>) {
     start_request(model, trigger, Selection::Changed { files }, at, Some(&texts), fx);
 }
 
+/// What the tests read at run time, for planning.
+fn runtime(model: &Model) -> select::Runtime<'_> {
+    let ran = model
+        .history
+        .tests
+        .iter()
+        .filter(|(_, h)| h.last.is_some())
+        .map(|(k, _)| k);
+    select::Runtime::new(&model.catalog, &model.test_maps, ran)
+}
+
+/// Files of a package that no test read (as recorded) and no build reads
+/// select nothing; the idle sweep still runs the tests their package would
+/// have run, to measure that this was safe.
+fn owe_sweep(model: &mut Model, dropped: &[PathBuf]) {
+    let in_package: Vec<PathBuf> = dropped
+        .iter()
+        .filter(|f| model.workspace.owning_package(f).is_some())
+        .cloned()
+        .collect();
+    if in_package.is_empty() || !model.coverage_on {
+        return;
+    }
+    let structural = select::plan(
+        &model.workspace,
+        &model.catalog,
+        &model.inputs,
+        &select::Runtime::none(),
+        &in_package,
+    );
+    let Plan::Some(t) = structural else { return };
+    let owed: Vec<TestKey> = model
+        .catalog
+        .suites
+        .iter()
+        .filter(|s| t.holds(&s.binary_id))
+        .flat_map(|s| {
+            s.tests
+                .iter()
+                .filter(|t| !t.ignored)
+                .map(move |t| (s.binary_id.to_string(), t.name.clone()))
+        })
+        .collect();
+    let paths: Vec<String> = in_package.iter().map(|f| relative(&model.workspace, f)).collect();
+    model.sweep.cleared(&owed, &paths);
+}
+
 fn start_request(
     model: &mut Model,
     trigger: Trigger,
@@ -342,14 +389,25 @@ fn start_request(
     // selects nothing is reported and stops nothing.
     let mut plan = None;
     if let Selection::Changed { files } = &mut selection {
-        let p = select::plan(&model.workspace, &model.catalog, &model.inputs, files);
+        let p = select::plan(&model.workspace, &model.catalog, &model.inputs, &runtime(model), files);
         let ignored = p.ignored().to_vec();
         if !ignored.is_empty() {
-            model.ui.note = Some(format!("change ignored (nothing reads it): {}", ignored.join(", ")));
+            let traced = model.test_maps.tests.values().any(|m| m.reads.is_some());
+            let who = if traced {
+                "no build or test reads it"
+            } else {
+                "no build reads it"
+            };
+            model.ui.note = Some(format!("change ignored ({who}): {}", ignored.join(", ")));
             fx.push(Effect::emit(Report::ChangeIgnored {
                 changed: ignored.clone(),
+                why: who.to_owned(),
             }));
-            files.retain(|f| !ignored.contains(&relative(&model.workspace, f)));
+            let (dropped, kept): (Vec<PathBuf>, Vec<PathBuf>) = std::mem::take(files)
+                .into_iter()
+                .partition(|f| ignored.contains(&relative(&model.workspace, f)));
+            *files = kept;
+            owe_sweep(model, &dropped);
         }
         if files.is_empty() {
             return;
@@ -410,6 +468,9 @@ fn start_request(
                 let mut t = t;
                 // Each file on its own: the maps answer for the ones they
                 // can; the others run their own static tier, whole.
+                // Files only run-time reads reach run the tests that read them.
+                let reads = runtime(model);
+                let mut by_reads: Vec<(usize, String, Vec<TestKey>)> = Vec::new();
                 let unplaced: Vec<(usize, String)> = match texts {
                     // No map at all: the narrowing says so once.
                     _ if model.test_maps.is_empty() => Vec::new(),
@@ -419,6 +480,11 @@ fn start_request(
                         .enumerate()
                         .filter_map(|(i, f)| {
                             let rel = relative(&model.workspace, f);
+                            let read = select::run_time_only(&model.workspace, &model.inputs, &reads, f);
+                            if let Some(readers) = read {
+                                by_reads.push((i, rel, readers));
+                                return None;
+                            }
                             let why = match model.workspace.compile_time_code(f) {
                                 Some(why) => Some(format!("`{rel}`: {why}")),
                                 None => select_tests::unplaced(&rel, &model.test_maps, texts),
@@ -431,7 +497,7 @@ fn start_request(
                 let whole_tier = (!unplaced.is_empty() && unplaced.len() < files.len())
                     .then(|| {
                         let paths: Vec<std::path::PathBuf> = unplaced.iter().map(|(i, _)| files[*i].clone()).collect();
-                        match select::plan(&model.workspace, &model.catalog, &model.inputs, &paths) {
+                        match select::plan(&model.workspace, &model.catalog, &model.inputs, &runtime(model), &paths) {
                             Plan::Some(ts) => Some(ts),
                             // Everything would have been planned above; nothing: no binary.
                             Plan::Nothing { .. } | Plan::Everything { .. } => None,
@@ -455,9 +521,12 @@ fn start_request(
                         .iter()
                         .enumerate()
                         .filter(|(i, _)| !unplaced.iter().any(|(u, _)| u == i))
+                        .filter(|(i, _)| !by_reads.iter().any(|(r, _, _)| r == i))
                         .map(|(_, f)| relative(&model.workspace, f))
                         .collect();
-                    match narrow(&t, &model.catalog, &model.test_maps, &rel, texts, &whole) {
+                    let read: Vec<(String, Vec<TestKey>)> =
+                        by_reads.iter().map(|(_, p, r)| (p.clone(), r.clone())).collect();
+                    match narrow(&t, &model.catalog, &model.test_maps, &rel, texts, &whole, &read) {
                         Narrowed::Static(why) => t.reasons.push(format!("every test of these binaries runs: {why}")),
                         Narrowed::Tests {
                             filterset,
@@ -490,7 +559,9 @@ fn start_request(
                             t.filterset = filterset;
                             test_reasons = reasons;
                             static_tests = Some(all);
-                            model.sweep.cleared(&skipped, &rel);
+                            let mut placed = rel.clone();
+                            placed.extend(read.iter().map(|(p, _)| p.clone()));
+                            model.sweep.cleared(&skipped, &placed);
                         }
                     }
                 } else if let Some((_, why)) = unplaced.first() {

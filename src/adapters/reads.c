@@ -1,0 +1,326 @@
+/*
+ * vigil's read tracer. `vigil __runner` preloads it (LD_PRELOAD) into each
+ * test process in coverage mode; the processes a test starts inherit it.
+ * It notes, once per process, each path under the workspace root (outside
+ * its target directory) that the process
+ *   r  opened for reading,
+ *   s  looked at (stat, access) and found,
+ *   m  looked for and did not find,
+ *   d  listed (opendir),
+ * as lines "<kind> <absolute path>\n" appended to $VIGIL_READS_FILE.
+ * vigil reads them into the test's map: a change to a file a test read, or
+ * a new file where it looked or listed, selects that test.
+ *
+ * Its own I/O goes through raw system calls, it keeps errno as the call
+ * left it, and it never changes what a call returns. No stat or fcntl
+ * header is included: the functions below are defined with opaque
+ * buffers, so glibc's inline wrappers cannot clash with them.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define V_AT_FDCWD (-100)
+#define V_O_ACCMODE 03
+#define V_O_WRONLY 01
+#define V_O_APPEND 02000
+#define V_O_CREAT 0100
+#define V_O_CLOEXEC 02000000
+/* __O_TMPFILE (asm-generic): a mode argument comes with it. */
+#define V_O_TMPFILE 020000000
+#define V_MAX 4096
+
+typedef struct __dirstream DIR;
+
+static int log_fd = -1;
+static char root[V_MAX];
+static size_t root_len;
+static char skip[V_MAX];
+static size_t skip_len;
+/* Hashes of the lines written (0: free); a full table just writes again. */
+static uint64_t seen[8192];
+
+__attribute__((constructor)) static void vigil_reads_init(void) {
+    const char *file = getenv("VIGIL_READS_FILE");
+    const char *r = getenv("VIGIL_READS_ROOT");
+    const char *s = getenv("VIGIL_READS_SKIP");
+    if (!file || !r || !*r || strlen(r) + 2 >= V_MAX) {
+        return;
+    }
+    root_len = strlen(r);
+    memcpy(root, r, root_len);
+    if (root[root_len - 1] != '/') {
+        root[root_len++] = '/';
+    }
+    root[root_len] = 0;
+    if (s && *s && strlen(s) + 2 < V_MAX) {
+        skip_len = strlen(s);
+        memcpy(skip, s, skip_len);
+        if (skip[skip_len - 1] != '/') {
+            skip[skip_len++] = '/';
+        }
+        skip[skip_len] = 0;
+    }
+    log_fd = (int)syscall(SYS_openat, V_AT_FDCWD, file, V_O_WRONLY | V_O_CREAT | V_O_APPEND | V_O_CLOEXEC, 0600);
+}
+
+/* Folds "//", "/./" and "/../" in place (the path is absolute). */
+static void fold(char *p) {
+    char *out = p;
+    const char *in = p;
+    while (*in) {
+        while (*in == '/') {
+            in++;
+        }
+        if (!*in) {
+            break;
+        }
+        const char *end = in;
+        while (*end && *end != '/') {
+            end++;
+        }
+        size_t n = (size_t)(end - in);
+        if (n == 1 && in[0] == '.') {
+            /* nothing */
+        } else if (n == 2 && in[0] == '.' && in[1] == '.') {
+            while (out > p && *--out != '/') {
+            }
+        } else {
+            *out++ = '/';
+            memmove(out, in, n);
+            out += n;
+        }
+        in = end;
+    }
+    if (out == p) {
+        *out++ = '/';
+    }
+    *out = 0;
+}
+
+static void note(char kind, int dirfd, const char *path) {
+    if (log_fd < 0 || !path || !*path) {
+        return;
+    }
+    int saved = errno;
+    char line[2 * V_MAX + 4];
+    char *abs = line + 2;
+    size_t room = sizeof line - 3;
+    if (path[0] == '/') {
+        size_t n = strlen(path);
+        if (n >= room) {
+            goto out;
+        }
+        memcpy(abs, path, n + 1);
+    } else {
+        char base[V_MAX];
+        if (dirfd == V_AT_FDCWD) {
+            if (!getcwd(base, sizeof base)) {
+                goto out;
+            }
+        } else {
+            char link[48];
+            snprintf(link, sizeof link, "/proc/self/fd/%d", dirfd);
+            ssize_t l = readlink(link, base, sizeof base - 1);
+            if (l <= 0) {
+                goto out;
+            }
+            base[l] = 0;
+        }
+        int n = snprintf(abs, room, "%s/%s", base, path);
+        if (n < 0 || (size_t)n >= room) {
+            goto out;
+        }
+    }
+    fold(abs);
+    size_t len = strlen(abs);
+    if (len < root_len || memcmp(abs, root, root_len) != 0) {
+        goto out;
+    }
+    if (skip_len && len + 1 >= skip_len && memcmp(abs, skip, skip_len - 1) == 0 &&
+        (abs[skip_len - 1] == '/' || abs[skip_len - 1] == 0)) {
+        goto out;
+    }
+    line[0] = kind;
+    line[1] = ' ';
+    abs[len] = '\n';
+    len += 3;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) {
+        h = (h ^ (unsigned char)line[i]) * 1099511628211ULL;
+    }
+    if (!h) {
+        h = 1;
+    }
+    size_t slots = sizeof seen / sizeof seen[0];
+    for (size_t i = 0; i < 16; i++) {
+        uint64_t *slot = &seen[(h + i) % slots];
+        uint64_t was = __atomic_load_n(slot, __ATOMIC_RELAXED);
+        if (was == h) {
+            goto out;
+        }
+        if (was == 0) {
+            uint64_t expected = 0;
+            if (__atomic_compare_exchange_n(slot, &expected, h, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+                break;
+            }
+            if (expected == h) {
+                goto out;
+            }
+        }
+    }
+    syscall(SYS_write, log_fd, line, len);
+out:
+    errno = saved;
+}
+
+/* What a finished call says about its path. */
+static void noted(int ok, char found, int dirfd, const char *path) {
+    if (ok) {
+        note(found, dirfd, path);
+    } else if (errno == ENOENT || errno == ENOTDIR) {
+        note('m', dirfd, path);
+    }
+}
+
+static int reads(int flags) {
+    return (flags & V_O_ACCMODE) != V_O_WRONLY;
+}
+
+#define REAL(name, type)                                                                                               \
+    static void *found;                                                                                                \
+    if (!found) {                                                                                                      \
+        found = dlsym(RTLD_NEXT, name);                                                                                \
+    }                                                                                                                  \
+    if (!found) {                                                                                                      \
+        errno = ENOSYS;                                                                                                \
+        return -1;                                                                                                     \
+    }                                                                                                                  \
+    __typeof__(type) real = (type)found;
+
+#define OPEN(fn)                                                                                                       \
+    int fn(const char *path, int flags, ...) {                                                                         \
+        unsigned mode = 0;                                                                                             \
+        if (flags & (V_O_CREAT | V_O_TMPFILE)) {                                                                       \
+            va_list ap;                                                                                                \
+            va_start(ap, flags);                                                                                       \
+            mode = va_arg(ap, unsigned);                                                                               \
+            va_end(ap);                                                                                                \
+        }                                                                                                              \
+        REAL(#fn, int (*)(const char *, int, ...));                                                                    \
+        int fd = real(path, flags, mode);                                                                              \
+        if (reads(flags) && !(flags & V_O_CREAT)) {                                                                    \
+            noted(fd >= 0, 'r', V_AT_FDCWD, path);                                                                     \
+        }                                                                                                              \
+        return fd;                                                                                                     \
+    }
+OPEN(open)
+OPEN(open64)
+
+#define OPENAT(fn)                                                                                                     \
+    int fn(int dirfd, const char *path, int flags, ...) {                                                              \
+        unsigned mode = 0;                                                                                             \
+        if (flags & (V_O_CREAT | V_O_TMPFILE)) {                                                                       \
+            va_list ap;                                                                                                \
+            va_start(ap, flags);                                                                                       \
+            mode = va_arg(ap, unsigned);                                                                               \
+            va_end(ap);                                                                                                \
+        }                                                                                                              \
+        REAL(#fn, int (*)(int, const char *, int, ...));                                                               \
+        int fd = real(dirfd, path, flags, mode);                                                                       \
+        if (reads(flags) && !(flags & V_O_CREAT)) {                                                                    \
+            noted(fd >= 0, 'r', dirfd, path);                                                                          \
+        }                                                                                                              \
+        return fd;                                                                                                     \
+    }
+OPENAT(openat)
+OPENAT(openat64)
+
+#define FOPEN(fn)                                                                                                      \
+    FILE *fn(const char *path, const char *mode) {                                                                     \
+        static FILE *(*real)(const char *, const char *);                                                              \
+        if (!real) {                                                                                                   \
+            real = (FILE * (*)(const char *, const char *)) dlsym(RTLD_NEXT, #fn);                                     \
+        }                                                                                                              \
+        if (!real) {                                                                                                   \
+            errno = ENOSYS;                                                                                            \
+            return NULL;                                                                                               \
+        }                                                                                                              \
+        FILE *f = real(path, mode);                                                                                    \
+        if (mode && (mode[0] == 'r' || strchr(mode, '+'))) {                                                           \
+            noted(f != NULL, 'r', V_AT_FDCWD, path);                                                                   \
+        }                                                                                                              \
+        return f;                                                                                                      \
+    }
+FOPEN(fopen)
+FOPEN(fopen64)
+
+#define STAT(fn)                                                                                                       \
+    int fn(const char *path, void *buf) {                                                                              \
+        REAL(#fn, int (*)(const char *, void *));                                                                      \
+        int r = real(path, buf);                                                                                       \
+        noted(r == 0, 's', V_AT_FDCWD, path);                                                                          \
+        return r;                                                                                                      \
+    }
+STAT(stat)
+STAT(stat64)
+STAT(lstat)
+STAT(lstat64)
+
+#define FSTATAT(fn)                                                                                                    \
+    int fn(int dirfd, const char *path, void *buf, int flags) {                                                        \
+        REAL(#fn, int (*)(int, const char *, void *, int));                                                            \
+        int r = real(dirfd, path, buf, flags);                                                                         \
+        if (path && *path) {                                                                                           \
+            noted(r == 0, 's', dirfd, path);                                                                           \
+        }                                                                                                              \
+        return r;                                                                                                      \
+    }
+FSTATAT(fstatat)
+FSTATAT(fstatat64)
+
+int statx(int dirfd, const char *path, int flags, unsigned mask, void *buf) {
+    REAL("statx", int (*)(int, const char *, int, unsigned, void *));
+    int r = real(dirfd, path, flags, mask, buf);
+    /* An empty path with AT_EMPTY_PATH is fstat on dirfd: no path. */
+    if (path && *path) {
+        noted(r == 0, 's', dirfd, path);
+    }
+    return r;
+}
+
+int access(const char *path, int mode) {
+    REAL("access", int (*)(const char *, int));
+    int r = real(path, mode);
+    noted(r == 0, 's', V_AT_FDCWD, path);
+    return r;
+}
+
+int faccessat(int dirfd, const char *path, int mode, int flags) {
+    REAL("faccessat", int (*)(int, const char *, int, int));
+    int r = real(dirfd, path, mode, flags);
+    noted(r == 0, 's', dirfd, path);
+    return r;
+}
+
+DIR *opendir(const char *path) {
+    static DIR *(*real)(const char *);
+    if (!real) {
+        real = (DIR * (*)(const char *)) dlsym(RTLD_NEXT, "opendir");
+    }
+    if (!real) {
+        errno = ENOSYS;
+        return NULL;
+    }
+    DIR *d = real(path);
+    noted(d != NULL, 'd', V_AT_FDCWD, path);
+    return d;
+}
