@@ -11,7 +11,7 @@ use vigil::core::catalog::{Catalog, Package, Target, Workspace};
 use vigil::core::graph::{DepKind, Edge, Graph, Node};
 use vigil::core::inputs::{Inputs, Owner, Via};
 use vigil::core::msg::{ListedSuite, ListedTest};
-use vigil::core::select::{plan, Plan, Runtime};
+use vigil::core::select::{plan, Evidence, Plan};
 
 const MEMBERS: usize = 60;
 const REGISTRY: usize = 200;
@@ -40,6 +40,7 @@ fn workspace() -> Workspace {
         }
         nodes.push(Node {
             name: format!("crate{m}"),
+            version: "0.1.0".into(),
             member: true,
             dir: Some(root().join(format!("crate{m}"))),
             deps,
@@ -50,6 +51,7 @@ fn workspace() -> Workspace {
         patched.patched = Some("[patch.crates-io]".into());
         nodes.push(Node {
             name: format!("reg{r}"),
+            version: "1.0.0".into(),
             member: false,
             dir: None,
             deps: if r < MEMBERS { vec![patched] } else { vec![] },
@@ -147,12 +149,12 @@ fn bench(c: &mut Criterion) {
             _ => root().join(format!("docs/page{i}.md")),
         })
         .collect();
-    match plan(&ws, &catalog, &inputs, &Runtime::none(), &changed) {
+    match plan(&ws, &catalog, &inputs, &Evidence::none(), &changed) {
         Plan::Some(t) => assert_eq!(t.ignored.len(), 250),
         other => panic!("{other:?}"),
     }
     c.bench_function("plan 1,000 changed files", |b| {
-        b.iter(|| plan(&ws, &catalog, &inputs, &Runtime::none(), &changed))
+        b.iter(|| plan(&ws, &catalog, &inputs, &Evidence::none(), &changed))
     });
 }
 

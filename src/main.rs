@@ -557,15 +557,29 @@ fn prepare(path: &Path, config: Option<&Path>, graph: bool) -> Result<(vigil::co
     let ws = ws.map_err(fail)?;
     let settings = Settings::load(config, &ws.root).map_err(fail)?;
     version.map_err(fail)?;
+    if !graph {
+        // What a later `vigil run --changed Cargo.toml` is compared with.
+        workspace::keep_manifests(&ws);
+    }
     Ok((ws, settings))
 }
 
 fn run(args: RunArgs) -> ExitCode {
     let plans_changes = args.since.is_some() || !args.changed.is_empty();
-    let (ws, mut settings) = match prepare(&args.path, args.config.as_deref(), plans_changes) {
+    let (mut ws, mut settings) = match prepare(&args.path, args.config.as_deref(), plans_changes) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    if plans_changes {
+        // A changed manifest is placed by what changed in it: since `--since
+        // REV`, or since a vigil here last read it.
+        let before = match &args.since {
+            Some(rev) => workspace::manifests_at(&ws, rev),
+            None => workspace::kept_manifests(&ws),
+        };
+        workspace::keep_manifests(&ws);
+        ws.manifests = before;
+    }
     // `--since REV` is also the base patch coverage is measured against.
     if let (Some(rev), None) = (&args.since, &settings.coverage_base) {
         settings.coverage_base = Some(rev.clone());

@@ -220,3 +220,79 @@ fn selection_matches_nextest_rdeps_and_cargo_rebuilds_on_the_graph_fixture() {
         assert_eq!(selected(&started), nextest_selects("rdeps(data)"));
     }
 }
+
+/// Manifests and the lock file by what changed, on the `locked` fixture
+/// (`formats` uses the registry crate `itoa`; `version` reads
+/// `CARGO_PKG_VERSION`; `quiet` reads no metadata): a lock change to
+/// `itoa` runs `formats` alone, as cargo rebuilds it alone; a version bump
+/// runs the package that reads its version, or nothing; an edition change
+/// runs everything.
+#[test]
+fn manifests_and_the_lock_file_select_by_what_changed() {
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("locked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    common::copy_dir(&fixture("locked"), &root);
+    let first = vigil()
+        .arg("run")
+        .arg(&root)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let changed = |files: &[&str]| {
+        let mut cmd = vigil();
+        cmd.arg("run").arg(&root).args(["--format", "json", "--changed"]);
+        for f in files {
+            cmd.arg(root.join(f));
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        json_lines(&out.stdout)
+    };
+    let binaries = |lines: &[Value]| -> BTreeSet<String> {
+        events(lines, "run_started")
+            .first()
+            .map(|s| selected(s))
+            .unwrap_or_default()
+    };
+    let cargo = |args: &[&str]| {
+        let out = Command::new("cargo").args(args).current_dir(&root).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+
+    cargo(&["update", "-p", "itoa", "--precise", "1.0.11"]);
+    let lines = changed(&["Cargo.lock"]);
+    assert_eq!(binaries(&lines), set(&["formats"]), "{lines:?}");
+    let started = events(&lines, "run_started")[0];
+    assert!(
+        reason(started, "formats").contains("`itoa 1.0.10` left the lock file; `formats` depends on it"),
+        "{started}"
+    );
+
+    let bump = |member: &str, from: &str, to: &str| {
+        let path = root.join(member).join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    bump("version", "version = \"0.1.0\"", "version = \"0.2.0\"");
+    let lines = changed(&["version/Cargo.toml", "Cargo.lock"]);
+    assert_eq!(binaries(&lines), set(&["version"]), "{lines:?}");
+    assert!(reason(events(&lines, "run_started")[0], "version").contains("`version` reads `CARGO_PKG_VERSION`"));
+
+    bump("quiet", "version = \"0.1.0\"", "version = \"0.2.0\"");
+    let lines = changed(&["quiet/Cargo.toml", "Cargo.lock"]);
+    assert!(binaries(&lines).is_empty(), "{lines:?}");
+    assert_eq!(
+        events(&lines, "change_ignored")[0]["changed"],
+        serde_json::json!(["quiet/Cargo.toml", "Cargo.lock"])
+    );
+
+    bump("quiet", "edition = \"2021\"", "edition = \"2024\"");
+    let lines = changed(&["quiet/Cargo.toml"]);
+    assert_eq!(binaries(&lines), set(&["formats", "quiet", "version"]), "{lines:?}");
+    assert!(events(&lines, "run_started")[0]["reasons"][0]
+        .as_str()
+        .unwrap()
+        .contains("`edition` changed"));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -1093,6 +1093,7 @@ fn a_reload_keeps_service_state_and_probes_new_services() {
             workspace: None,
             rules: Some(more),
             error: None,
+            requested: true,
         },
     );
     assert_eq!(model.services.len(), 2);

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use vigil::core::inputs::{Inputs, Owner, Via};
-use vigil::core::select::{plan, Plan, Runtime};
+use vigil::core::select::{plan, Evidence, Plan};
 use vigil::core::{Model, TestState};
 
 fn shop() -> Model {
@@ -26,7 +26,7 @@ fn at(rel: &str) -> PathBuf {
 
 fn targeted(model: &Model, files: &[&str]) -> (String, Vec<(String, String)>) {
     let changed: Vec<PathBuf> = files.iter().map(|f| at(f)).collect();
-    match plan(&model.workspace, &model.catalog, &built(), &Runtime::none(), &changed) {
+    match plan(&model.workspace, &model.catalog, &built(), &Evidence::none(), &changed) {
         Plan::Some(t) => (t.filterset, t.binaries.into_iter().collect()),
         other => panic!("expected a targeted plan for {files:?}, got {other:?}"),
     }
@@ -114,7 +114,7 @@ fn manifests_toolchain_and_configs_run_everything_and_reload() {
         ".config/nextest.toml",
         "vigil.toml",
     ] {
-        match plan(&model.workspace, &model.catalog, &built(), &Runtime::none(), &[at(f)]) {
+        match plan(&model.workspace, &model.catalog, &built(), &Evidence::none(), &[at(f)]) {
             Plan::Everything { reload, reasons } => {
                 assert!(reload, "{f}");
                 assert_eq!(reasons, vec![format!("`{f}` changed: everything runs")]);
@@ -129,7 +129,7 @@ fn a_file_outside_every_package_runs_nothing() {
     let model = shop();
     for f in ["README.md", "docs/guide.md", ".github/workflows/ci.yml"] {
         assert_eq!(
-            plan(&model.workspace, &model.catalog, &built(), &Runtime::none(), &[at(f)]),
+            plan(&model.workspace, &model.catalog, &built(), &Evidence::none(), &[at(f)]),
             Plan::Nothing {
                 ignored: vec![f.to_owned()]
             },
@@ -141,7 +141,7 @@ fn a_file_outside_every_package_runs_nothing() {
             &model.workspace,
             &model.catalog,
             &built(),
-            &Runtime::none(),
+            &Evidence::none(),
             &[PathBuf::from("/elsewhere/x.rs")]
         ),
         Plan::Nothing { .. }
@@ -155,7 +155,7 @@ fn a_file_nothing_claims_runs_everything_while_nothing_is_built() {
         &model.workspace,
         &model.catalog,
         &Inputs::default(),
-        &Runtime::none(),
+        &Evidence::none(),
         &[at("README.md")],
     ) {
         Plan::Everything { reasons, .. } => assert_eq!(
@@ -208,7 +208,7 @@ fn files_a_compilation_read_select_what_was_built_from_them() {
             &model.workspace,
             &model.catalog,
             &inputs,
-            &Runtime::none(),
+            &Evidence::none(),
             &[PathBuf::from(file)],
         ) {
             Plan::Some(t) => {
@@ -228,7 +228,7 @@ fn only_the_part_of_a_change_set_that_selects_is_kept() {
         &model.workspace,
         &model.catalog,
         &built(),
-        &Runtime::none(),
+        &Evidence::none(),
         &[at("NOTES.md"), at("orders/tests/checkout.rs")],
     ) {
         Plan::Some(t) => assert_eq!(t.ignored, vec!["NOTES.md".to_string()]),
@@ -266,7 +266,7 @@ fn last_failures_and_never_run_tests_are_always_added() {
         &model.workspace,
         &model.catalog,
         &built(),
-        &Runtime::none(),
+        &Evidence::none(),
         &[at("orders/tests/e2e_flow.rs")],
     ) {
         Plan::Some(t) => t,

@@ -120,6 +120,9 @@ pub fn index(ws: &Workspace) -> Inputs {
             for f in files.iter().filter(|f| !f.starts_with(&ws.target_dir)) {
                 inputs.add_file(f.clone(), owner.clone(), Via::Compiled);
             }
+            for var in env_deps(&text) {
+                inputs.add_env(&unit.package.name, var, owner.clone());
+            }
         }
         build_scripts(&profile.join("build"), ws, &by_name, &mut inputs);
     }
@@ -162,6 +165,9 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
             } else if name.starts_with("build_script_") && name.ends_with(".d") {
                 for path in dep_info_files(&text, &ws.root) {
                     inputs.add_file(path, owner.clone(), Via::Compiled);
+                }
+                for var in env_deps(&text) {
+                    inputs.add_env(&package.name, var, owner.clone());
                 }
             }
         }
@@ -226,6 +232,15 @@ pub fn rerun_if_changed(output: &str) -> Vec<&str> {
         .collect()
 }
 
+/// The environment variables a compilation read (`# env-dep:NAME=value`
+/// or `# env-dep:NAME` for one that was not set).
+pub fn env_deps(dep_info: &str) -> impl Iterator<Item = &str> {
+    dep_info
+        .lines()
+        .filter_map(|l| l.strip_prefix("# env-dep:"))
+        .map(|l| l.split_once('=').map_or(l, |(k, _)| k))
+}
+
 /// Whether a build script's output names what it reruns on (any
 /// `rerun-if-changed` or `rerun-if-env-changed`); without one, cargo reruns
 /// it on every change to its package.
@@ -239,6 +254,12 @@ pub fn reruns_on_directives(output: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn env_dep_lines_name_the_variables_read() {
+        let text = "/w/d.d: src/lib.rs\n\nsrc/lib.rs:\n\n# env-dep:CARGO_PKG_VERSION=0.2.0\n# env-dep:UNSET\n";
+        assert_eq!(env_deps(text).collect::<Vec<_>>(), ["CARGO_PKG_VERSION", "UNSET"]);
+    }
 
     #[test]
     fn a_build_script_without_rerun_lines_reruns_on_the_whole_package() {

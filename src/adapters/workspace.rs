@@ -44,6 +44,8 @@ struct RawMetadata {
 struct RawPackage {
     id: String,
     name: String,
+    #[serde(default)]
+    version: String,
     manifest_path: PathBuf,
     /// `None` for path packages.
     #[serde(default)]
@@ -133,14 +135,70 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
     Ok(ws)
 }
 
-/// Each local package's `package.include` / `package.exclude`, read from
-/// its manifest (cargo metadata does not carry them). A manifest that does
-/// not read leaves the package holding every file under it.
-fn read_file_lists(ws: &mut Workspace) {
-    for p in ws.packages.iter_mut().chain(ws.path_deps.iter_mut()) {
-        let Ok(text) = std::fs::read_to_string(p.manifest_dir.join("Cargo.toml")) else {
+/// Keeps the manifests' and lock file's texts as this workspace read them
+/// (`manifests.json` in the state directory): the next `vigil run
+/// --changed` compares a changed manifest with them. Best effort: without
+/// it, a changed manifest runs everything.
+pub fn keep_manifests(ws: &Workspace) {
+    if ws.manifests.is_empty() || ws.target_dir.as_os_str().is_empty() {
+        return;
+    }
+    let dir = super::state_dir(&ws.target_dir);
+    let texts: std::collections::BTreeMap<String, &String> =
+        ws.manifests.iter().map(|(p, t)| (p.display().to_string(), t)).collect();
+    if let Ok(json) = serde_json::to_string(&texts) {
+        let _ = std::fs::create_dir_all(&dir)
+            .and_then(|_| super::keep::write_atomic(&dir.join("manifests.json"), json.as_bytes()));
+    }
+}
+
+/// The texts `keep_manifests` kept last (empty when there are none).
+pub fn kept_manifests(ws: &Workspace) -> std::collections::BTreeMap<PathBuf, String> {
+    let path = super::state_dir(&ws.target_dir).join("manifests.json");
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<std::collections::BTreeMap<PathBuf, String>>(&t).ok())
+        .unwrap_or_default()
+}
+
+/// The manifests' texts at git revision `rev` (those git has there).
+pub fn manifests_at(ws: &Workspace, rev: &str) -> std::collections::BTreeMap<PathBuf, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for path in ws.manifests.keys() {
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
             continue;
         };
+        let spec = format!("{rev}:./{}", name.to_string_lossy());
+        let shown = super::process::tied("git")
+            .args(["show", &spec])
+            .current_dir(dir)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output();
+        if let Some(o) = shown.ok().filter(|o| o.status.success()) {
+            out.insert(path.clone(), String::from_utf8_lossy(&o.stdout).into_owned());
+        }
+    }
+    out
+}
+
+/// Each local package's `package.include` / `package.exclude`, read from
+/// its manifest (cargo metadata does not carry them). A manifest that does
+/// not read leaves the package holding every file under it. The texts of
+/// the manifests and the lock file are kept with the workspace.
+fn read_file_lists(ws: &mut Workspace) {
+    for name in ["Cargo.toml", "Cargo.lock"] {
+        let path = ws.root.join(name);
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            ws.manifests.insert(path, text);
+        }
+    }
+    for p in ws.packages.iter_mut().chain(ws.path_deps.iter_mut()) {
+        let path = p.manifest_dir.join("Cargo.toml");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        ws.manifests.insert(path, text.clone());
         let Ok(manifest) = text.parse::<toml::Table>() else {
             continue;
         };
@@ -269,6 +327,7 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, WorkspaceError> {
         graph,
         resolve_error: None,
         graph_pending: false,
+        manifests: Default::default(),
     })
 }
 
@@ -285,6 +344,7 @@ fn graph(raw: &RawMetadata, resolve: &RawResolve) -> Graph {
         .iter()
         .map(|p| Node {
             name: p.name.clone(),
+            version: p.version.clone(),
             member: raw.workspace_members.contains(&p.id),
             dir: p
                 .source

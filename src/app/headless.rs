@@ -113,9 +113,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
                     }
                 }
             }
-            let idle = engine.model.active_run().is_none()
-                && engine.model.queued.is_none()
-                && engine.model.awaiting_texts.is_none();
+            let idle = engine.model.settled();
             // A change set that selected nothing started no run: done.
             let nothing_to_run = requested && max_runs.is_some() && engine.model.runs.is_empty();
             if idle && (stopping || nothing_to_run || max_runs.is_some_and(|m| finished_runs >= m)) {

@@ -578,13 +578,17 @@ impl Engine {
         let tx = self.tx.clone();
         background(move || {
             let (workspace, error) = match crate::adapters::workspace::discover(&root) {
-                Ok(ws) => (Some(Box::new(ws)), None),
+                Ok(ws) => {
+                    crate::adapters::workspace::keep_manifests(&ws);
+                    (Some(Box::new(ws)), None)
+                }
                 Err(e) => (None, Some(format!("the dependency graph could not be read: {e}"))),
             };
             let _ = tx.send(Msg::Reloaded {
                 workspace,
                 rules: None,
                 error,
+                requested: false,
             });
         });
     }
@@ -599,6 +603,9 @@ impl Engine {
             let workspace = crate::adapters::workspace::discover(&root)
                 .map_err(|e| error = Some(format!("reload failed: {e}")))
                 .ok();
+            if let Some(ws) = &workspace {
+                crate::adapters::workspace::keep_manifests(ws);
+            }
             let rules = Settings::load(explicit.as_deref(), &root)
                 .map_err(|e| error = Some(format!("{e} (keeping the previous config)")))
                 .ok()
@@ -607,6 +614,7 @@ impl Engine {
                 workspace: workspace.map(Box::new),
                 rules,
                 error,
+                requested: true,
             });
         });
     }

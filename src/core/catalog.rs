@@ -3,7 +3,7 @@
 //! (from `nextest list`). Suites and tests are keyed by nextest's binary id
 //! plus test name, the one test identity used everywhere.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,10 @@ pub struct Workspace {
     /// Only the members were read so far; the resolved graph (and the path
     /// dependencies outside the members) is on its way.
     pub graph_pending: bool,
+    /// The texts of the root manifest, every local package's manifest and
+    /// `Cargo.lock`, as this workspace was read (absolute path → text):
+    /// what a change to one is compared with.
+    pub manifests: BTreeMap<PathBuf, String>,
 }
 
 /// A workspace member.
@@ -529,6 +533,7 @@ mod tests {
         };
         let node = |name: &str, deps: Vec<Edge>| Node {
             name: name.into(),
+            version: "0.1.0".into(),
             member: true,
             dir: Some(PathBuf::from(format!("/ws/{name}"))),
             deps,

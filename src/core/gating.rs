@@ -444,7 +444,7 @@ fn blocked_tests(
 /// While watching and idle: the selection that reruns exactly the tests
 /// that services which came back had blocked.
 pub fn unblocked(model: &mut Model) -> Option<Selection> {
-    let idle = model.active_run().is_none() && model.queued.is_none() && model.awaiting_texts.is_none();
+    let idle = model.settled();
     if !model.watching || !idle {
         return None;
     }

@@ -33,6 +33,8 @@ pub struct Edge {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Node {
     pub name: String,
+    /// Its version, as resolved (`""` where not known).
+    pub version: String,
     /// A workspace member: nextest's filtersets can name it.
     pub member: bool,
     /// A package on disk (a member or a path dependency): its directory.
@@ -179,6 +181,7 @@ mod tests {
     fn node(name: &str, member: bool, deps: Vec<Edge>) -> Node {
         Node {
             name: name.into(),
+            version: "0.1.0".into(),
             member,
             dir: member.then(|| PathBuf::from(name)),
             deps,

@@ -33,6 +33,9 @@ pub struct Inputs {
     dirs: Vec<(PathBuf, Owner)>,
     /// How many dep-info files were read (0: nothing built yet).
     pub compilations: usize,
+    /// The environment compilations read (`env!`, `option_env!`; dep-info's
+    /// `# env-dep:` lines): (package, variable) → who is rebuilt.
+    env: HashMap<(String, String), Vec<Owner>>,
 }
 
 impl Inputs {
@@ -47,6 +50,26 @@ impl Inputs {
         if !self.dirs.iter().any(|(p, o)| *p == path && *o == owner) {
             self.dirs.push((path, owner));
         }
+    }
+
+    /// `package`'s compilation `owner` read the variable `var`.
+    pub fn add_env(&mut self, package: &str, var: &str, owner: Owner) {
+        let owners = self.env.entry((package.to_owned(), var.to_owned())).or_default();
+        if !owners.contains(&owner) {
+            owners.push(owner);
+        }
+    }
+
+    /// Who read `package`'s variable `var` while compiling (a changed
+    /// `CARGO_PKG_VERSION` reaches exactly them).
+    pub fn env_owners(&self, package: &str, var: &str) -> Vec<Owner> {
+        let mut found = self
+            .env
+            .get(&(package.to_owned(), var.to_owned()))
+            .cloned()
+            .unwrap_or_default();
+        found.sort();
+        found
     }
 
     /// The owners of a changed file, and how each one reads it.

@@ -22,6 +22,7 @@ pub mod inputs;
 pub mod insta;
 pub mod keys;
 pub mod locate;
+pub mod manifest;
 pub mod model;
 pub mod msg;
 pub mod patch;

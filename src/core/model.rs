@@ -13,6 +13,16 @@ use super::ui_state::UiState;
 
 pub use super::rules::{OnChange, Rules, XfailRule};
 
+/// A change set waiting for the reload its manifests asked for.
+#[derive(Clone, Debug)]
+pub struct AwaitingReload {
+    pub trigger: Trigger,
+    pub files: Vec<std::path::PathBuf>,
+    pub at: Duration,
+    /// The manifests' texts as read before the change.
+    pub baseline: std::collections::BTreeMap<std::path::PathBuf, String>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Model {
     pub workspace: Workspace,
@@ -54,6 +64,15 @@ pub struct Model {
     /// A change set waiting for the texts it needs to be placed against
     /// the maps (test-level selection).
     pub awaiting_texts: Option<(Trigger, Vec<std::path::PathBuf>, Duration)>,
+    /// A change set with manifests or the lock file in it, waiting for the
+    /// workspace to be read again: then each is compared with `baseline`
+    /// (the texts read before) and placed by what changed.
+    pub awaiting_reload: Option<AwaitingReload>,
+    /// What changed manifests reach, until a run takes them (a run that
+    /// is stopped gives its own back).
+    pub manifest_verdicts: std::collections::BTreeMap<std::path::PathBuf, super::manifest::Verdict>,
+    /// Manifests changed again since they were last read.
+    pub manifests_stale: std::collections::BTreeSet<std::path::PathBuf>,
     /// What test-level selection left out, and what the sweep found.
     pub sweep: super::sweep::Sweep,
     /// The lines changed since the patch-coverage base, as of the latest
@@ -78,6 +97,15 @@ pub struct Model {
 }
 
 impl Model {
+    /// No run in flight, and no request waiting to start one (queued,
+    /// reading texts, or waiting for the workspace to be read again).
+    pub fn settled(&self) -> bool {
+        self.active_run().is_none()
+            && self.queued.is_none()
+            && self.awaiting_texts.is_none()
+            && self.awaiting_reload.is_none()
+    }
+
     pub fn new(workspace: Workspace, rules: Rules) -> Self {
         let services = rules
             .services

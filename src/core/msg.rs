@@ -70,6 +70,9 @@ pub enum Msg {
         workspace: Option<Box<super::catalog::Workspace>>,
         rules: Option<super::rules::Rules>,
         error: Option<String>,
+        /// The reload an `Effect::Reload` asked for (false: the resolved
+        /// graph, read beside the first run).
+        requested: bool,
     },
     /// What the workspace's compilations read, indexed again (after a build).
     InputsIndexed {

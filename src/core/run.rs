@@ -108,6 +108,8 @@ pub struct Run {
     pub reasons: Vec<String>,
     /// The change set that started it (watch, `--changed`, `--since`).
     pub changed: Vec<PathBuf>,
+    /// What its changed manifests reach (given back if it is stopped).
+    pub verdicts: BTreeMap<PathBuf, super::manifest::Verdict>,
     /// Selected binary id → why, when the selection came from changes.
     pub binary_reasons: BTreeMap<String, String>,
     /// Why each selected package is in, for binaries named only by the list.
@@ -229,6 +231,7 @@ impl Run {
             reasons: selection.reasons(),
             selection,
             changed: Vec::new(),
+            verdicts: BTreeMap::new(),
             binary_reasons: BTreeMap::new(),
             package_reasons: BTreeMap::new(),
             fingerprint: String::new(),

@@ -33,6 +33,7 @@ use std::path::{Path, PathBuf};
 
 use super::catalog::{Catalog, Package, Workspace};
 use super::inputs::{Inputs, Owner, Via};
+use super::manifest::Verdict;
 use super::test_state::TestState;
 use super::testmap::{TestKey, TestMaps};
 
@@ -104,21 +105,37 @@ enum Hit {
 
 const EVERYTHING_NAMES: &[&str] = &["Cargo.toml", "Cargo.lock", "vigil.toml"];
 
-/// What the tests read at run time, as a plan sees it.
-pub struct Runtime<'a> {
+/// What a plan knows beyond the build: what the tests read at run time,
+/// and what changed manifests and lock files were found to reach.
+pub struct Evidence<'a> {
     maps: Option<&'a TestMaps>,
     /// Every test known has its reads recorded: a file none of them read
     /// reaches none of them.
     traced: bool,
+    /// Changed manifests, compared with what was read before them.
+    manifests: Option<&'a BTreeMap<PathBuf, Verdict>>,
 }
 
-impl<'a> Runtime<'a> {
+impl<'a> Evidence<'a> {
     /// Nothing is known of what tests read: only the build decides.
     pub fn none() -> Self {
         Self {
             maps: None,
             traced: false,
+            manifests: None,
         }
+    }
+
+    /// With what changed manifests were found to reach.
+    pub fn with_manifests(self, verdicts: &'a BTreeMap<PathBuf, Verdict>) -> Self {
+        Self {
+            manifests: Some(verdicts),
+            ..self
+        }
+    }
+
+    fn verdict(&self, path: &Path) -> Option<&Verdict> {
+        self.manifests.and_then(|m| m.get(path))
     }
 
     /// The tests' recorded reads. The tests known are the catalog's (not
@@ -142,6 +159,7 @@ impl<'a> Runtime<'a> {
         Self {
             maps: Some(maps),
             traced: !known.is_empty() && maps.traced(known.iter()),
+            manifests: None,
         }
     }
 
@@ -154,7 +172,7 @@ impl<'a> Runtime<'a> {
 /// time, when that is its only way to them: no compilation reads it, and it
 /// is no package's Rust source (nor any package's file at all, unless every
 /// test's reads are recorded). `None`: the path has another way in.
-pub fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Runtime, path: &Path) -> Option<Vec<TestKey>> {
+pub fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Option<Vec<TestKey>> {
     if !inputs.owners(path).is_empty() || everything_file(ws, path) {
         return None;
     }
@@ -204,8 +222,55 @@ fn reader_hits(tests: &[TestKey]) -> Vec<(Hit, String)> {
         .collect()
 }
 
+/// What a changed manifest or lock file reaches, as hits.
+fn manifest_hits(inputs: &Inputs, verdict: &Verdict) -> Vec<(Hit, String)> {
+    match verdict {
+        Verdict::Everything(why) => vec![(Hit::Everything, format!(" ({why})"))],
+        Verdict::Several(all) => {
+            let mut found: Vec<(Hit, String)> = Vec::new();
+            for v in all {
+                for (hit, why) in manifest_hits(inputs, v) {
+                    if !found.iter().any(|(h, _)| *h == hit) {
+                        found.push((hit, why));
+                    }
+                }
+            }
+            found
+        }
+        Verdict::Packages(reached) => reached
+            .iter()
+            .map(|(p, why)| (Hit::Package(p.clone()), format!(" ({why})")))
+            .collect(),
+        Verdict::Env(changed) => {
+            let mut found: Vec<(Hit, String)> = Vec::new();
+            for (package, vars, why) in changed {
+                for var in vars {
+                    for owner in inputs.env_owners(package, var) {
+                        let (hit, who) = match owner {
+                            Owner::Package(p) => (Hit::Package(p.clone()), p),
+                            Owner::Binary { binary_id, .. } => (
+                                Hit::Binary {
+                                    binary_id: binary_id.clone(),
+                                },
+                                binary_id,
+                            ),
+                        };
+                        if !found.iter().any(|(h, _)| *h == hit) {
+                            found.push((hit, format!(" ({why}; `{who}` reads `{var}` as it compiles)")));
+                        }
+                    }
+                }
+            }
+            found
+        }
+    }
+}
+
 /// Every hit of `path`, each with why (the sentence after "changed").
-fn hits(ws: &Workspace, inputs: &Inputs, runtime: &Runtime, path: &Path) -> Vec<(Hit, String)> {
+fn hits(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Vec<(Hit, String)> {
+    if let Some(verdict) = runtime.verdict(path) {
+        return manifest_hits(inputs, verdict);
+    }
     if let Some(readers) = run_time_only(ws, inputs, runtime, path) {
         if !readers.is_empty() || ws.owning_package(path).is_some() {
             // Read at run time only, or (every test traced) by nothing.
@@ -379,8 +444,10 @@ impl Builder {
 
 /// The plan for a change set: what cargo's graph, each compilation's
 /// inputs and (`runtime`) what each test read at run time say it reaches.
-pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, runtime: &Runtime, changed: &[PathBuf]) -> Plan {
+pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, runtime: &Evidence, changed: &[PathBuf]) -> Plan {
     let mut everything = Vec::new();
+    // A manifest already read again (its verdict is known) needs no reload.
+    let mut reload = false;
     let mut ignored = Vec::new();
     let mut b = Builder::default();
     for path in changed {
@@ -392,6 +459,7 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, runtime: &Runtim
             selected |= match hit {
                 Hit::Everything => {
                     everything.push(format!("{base}: everything runs"));
+                    reload |= runtime.verdict(path).is_none();
                     true
                 }
                 Hit::Binary { binary_id } => {
@@ -422,7 +490,7 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, runtime: &Runtim
     }
     if !everything.is_empty() {
         return Plan::Everything {
-            reload: true,
+            reload,
             reasons: everything,
         };
     }

@@ -7,8 +7,8 @@ use super::effect::Effect;
 use super::finish;
 use super::gating;
 use super::history::RunPoint;
-use super::model::Model;
 use super::model::OnChange;
+use super::model::{AwaitingReload, Model};
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
 use super::report::{secs, Gate, Report, RunSummary, Selected, TestReason, TestTransition};
 use super::rules::SelectionMode;
@@ -179,13 +179,17 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         }
         Msg::SweepDue { token, at } => {
             model.now = model.now.max(at);
-            let idle = model.active_run().is_none() && model.queued.is_none() && model.awaiting_texts.is_none();
+            let idle = model.settled();
             if token == model.sweep.token && idle && !model.sweep.pending.is_empty() {
                 start_sweep(model, at, &mut fx);
             }
         }
         Msg::FilesChanged { paths, at } => {
             model.now = model.now.max(at);
+            // A manifest that changed again is read again before it is placed.
+            for p in paths.iter().filter(|p| is_manifest(&model.workspace, p)) {
+                model.manifests_stale.insert(p.clone());
+            }
             model.ui.last_change = paths.iter().map(|p| relative(&model.workspace, p)).collect();
             request_run(model, Trigger::Watch, Selection::Changed { files: paths }, at, &mut fx);
         }
@@ -193,8 +197,26 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             workspace,
             rules,
             error,
+            requested,
         } => {
+            // The change set that asked for this reload, placed once the
+            // workspace is read again.
+            let held = if requested { model.awaiting_reload.take() } else { None };
             if let Some(ws) = workspace {
+                if let Some(h) = &held {
+                    let before = Workspace {
+                        manifests: h.baseline.clone(),
+                        ..model.workspace.clone()
+                    };
+                    for f in h.files.iter().filter(|f| is_manifest(&before, f)) {
+                        let verdict = super::manifest::judge(f, &before, &ws);
+                        let joined = match model.manifest_verdicts.remove(f) {
+                            Some(earlier) => earlier.then(verdict),
+                            None => verdict,
+                        };
+                        model.manifest_verdicts.insert(f.clone(), joined);
+                    }
+                }
                 model.workspace = *ws;
                 fx.push(Effect::Rewatch { workspace: true });
                 fx.push(Effect::IndexInputs);
@@ -230,6 +252,10 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 // Whatever failed to load, nothing more is on its way.
                 model.workspace.graph_pending = false;
                 model.ui.note = Some(e);
+            }
+            if let Some(h) = held {
+                // Without verdicts (the reload failed), manifests run everything.
+                request_run(model, h.trigger, Selection::Changed { files: h.files }, h.at, &mut fx);
             }
         }
         Msg::Key { key, at } => {
@@ -295,11 +321,42 @@ fn rerun_unblocked(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
     }
 }
 
+/// A manifest of the workspace (the root's, a local package's) or its
+/// lock file, whose text was read with the workspace.
+fn is_manifest(ws: &Workspace, path: &std::path::Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    (name == "Cargo.toml" || name == "Cargo.lock") && ws.manifests.contains_key(path)
+}
+
 fn request_run(model: &mut Model, trigger: Trigger, selection: Selection, at: Duration, fx: &mut Vec<Effect>) {
     // Any request means the workspace is not idle: a sweep timer set
     // before it comes back to nothing.
     model.sweep.token += 1;
     if let Selection::Changed { files } = &selection {
+        // Manifests are placed by what changed in them: the workspace is
+        // read again first, and the change set waits for it (a change set
+        // that comes meanwhile joins it).
+        let unread = files.iter().any(|f| {
+            is_manifest(&model.workspace, f)
+                && (model.manifests_stale.contains(f) || !model.manifest_verdicts.contains_key(f))
+        });
+        if let Some(held) = &mut model.awaiting_reload {
+            merge_paths(&mut held.files, files);
+            return;
+        }
+        if unread {
+            for f in files {
+                model.manifests_stale.remove(f);
+            }
+            model.awaiting_reload = Some(AwaitingReload {
+                trigger,
+                files: files.clone(),
+                at,
+                baseline: model.workspace.manifests.clone(),
+            });
+            fx.push(Effect::Reload);
+            return;
+        }
         if narrows(model) {
             // Placed against the maps once the texts are read (a few ms).
             match &mut model.awaiting_texts {
@@ -330,14 +387,14 @@ fn on_texts_read(model: &mut Model, texts: Texts, fx: &mut Vec<Effect>) {
 }
 
 /// What the tests read at run time, for planning.
-fn runtime(model: &Model) -> select::Runtime<'_> {
+fn runtime(model: &Model) -> select::Evidence<'_> {
     let ran = model
         .history
         .tests
         .iter()
         .filter(|(_, h)| h.last.is_some())
         .map(|(k, _)| k);
-    select::Runtime::new(&model.catalog, &model.test_maps, ran)
+    select::Evidence::new(&model.catalog, &model.test_maps, ran).with_manifests(&model.manifest_verdicts)
 }
 
 /// Files of a package that no test read (as recorded) and no build reads
@@ -356,7 +413,7 @@ fn owe_sweep(model: &mut Model, dropped: &[PathBuf]) {
         &model.workspace,
         &model.catalog,
         &model.inputs,
-        &select::Runtime::none(),
+        &select::Evidence::none(),
         &in_package,
     );
     let Plan::Some(t) = structural else { return };
@@ -407,6 +464,9 @@ fn start_request(
                 .into_iter()
                 .partition(|f| ignored.contains(&relative(&model.workspace, f)));
             *files = kept;
+            for f in &dropped {
+                model.manifest_verdicts.remove(f);
+            }
             owe_sweep(model, &dropped);
         }
         if files.is_empty() {
@@ -430,6 +490,14 @@ fn start_request(
                 let restart = model.rules.on_change == OnChange::Restart || active.trigger == Trigger::Sweep;
                 if restart && !active.changed.is_empty() {
                     merge_paths(files, &active.changed);
+                    // Its manifests' changes were never fully run either.
+                    for (path, verdict) in std::mem::take(&mut active.verdicts) {
+                        let joined = match model.manifest_verdicts.remove(&path) {
+                            Some(later) => verdict.then(later),
+                            None => verdict,
+                        };
+                        model.manifest_verdicts.insert(path, joined);
+                    }
                 }
                 restart
             }
@@ -484,6 +552,10 @@ fn start_request(
                             if let Some(readers) = read {
                                 by_reads.push((i, rel, readers));
                                 return None;
+                            }
+                            if model.manifest_verdicts.contains_key(f) {
+                                // Placed by what changed in it: its binaries, whole.
+                                return Some((i, format!("`{rel}` changed what its binaries are built from")));
                             }
                             let why = match model.workspace.compile_time_code(f) {
                                 Some(why) => Some(format!("`{rel}`: {why}")),
@@ -596,6 +668,11 @@ fn start_request(
         model.doc_rerun.clear();
     }
     let mut run = Run::new(number, trigger, selection, at);
+    // The run takes its manifests' verdicts.
+    run.verdicts = changed
+        .iter()
+        .filter_map(|f| model.manifest_verdicts.remove_entry(f))
+        .collect();
     run.doc_packages = doc_packages;
     run.doc_filters = doc_filters;
     run.changed = changed;
