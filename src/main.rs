@@ -573,12 +573,15 @@ fn run(args: RunArgs) -> ExitCode {
     if plans_changes {
         // A changed manifest is placed by what changed in it: since `--since
         // REV`, or since a vigil here last read it.
-        let before = match &args.since {
-            Some(rev) => workspace::manifests_at(&ws, rev),
+        // (At a revision, the targets then are not known: a manifest that
+        // spells out its targets runs everything.)
+        let (texts, targets) = match &args.since {
+            Some(rev) => (workspace::manifests_at(&ws, rev), Some(Default::default())),
             None => workspace::kept_manifests(&ws),
         };
         workspace::keep_manifests(&ws);
-        ws.manifests = before;
+        ws.manifests = texts;
+        ws.targets_before = targets.or(Some(Default::default()));
     }
     // `--since REV` is also the base patch coverage is measured against.
     if let (Some(rev), None) = (&args.since, &settings.coverage_base) {

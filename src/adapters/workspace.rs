@@ -146,20 +146,34 @@ pub fn keep_manifests(ws: &Workspace) {
     let dir = super::state_dir(&ws.target_dir);
     let texts: std::collections::BTreeMap<String, &String> =
         ws.manifests.iter().map(|(p, t)| (p.display().to_string(), t)).collect();
-    if let Ok(json) = serde_json::to_string(&texts) {
+    let kept = serde_json::json!({ "texts": texts, "targets": ws.target_lists() });
+    if let Ok(json) = serde_json::to_string(&kept) {
         let _ = std::fs::create_dir_all(&dir)
             .and_then(|_| super::keep::write_atomic(&dir.join("manifests.json"), json.as_bytes()));
     }
 }
 
-/// The texts `keep_manifests` kept last (empty when there are none).
-pub fn kept_manifests(ws: &Workspace) -> std::collections::BTreeMap<PathBuf, String> {
+/// What `keep_manifests` kept last: the texts (empty when there are none)
+/// and the targets cargo found then.
+pub fn kept_manifests(ws: &Workspace) -> Kept {
+    #[derive(Deserialize, Default)]
+    struct Raw {
+        texts: std::collections::BTreeMap<PathBuf, String>,
+        targets: Option<std::collections::BTreeMap<String, Vec<String>>>,
+    }
     let path = super::state_dir(&ws.target_dir).join("manifests.json");
-    std::fs::read_to_string(path)
+    let raw: Raw = std::fs::read_to_string(path)
         .ok()
-        .and_then(|t| serde_json::from_str::<std::collections::BTreeMap<PathBuf, String>>(&t).ok())
-        .unwrap_or_default()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    (raw.texts, raw.targets)
 }
+
+/// Kept manifests' texts, and the targets cargo found with them.
+pub type Kept = (
+    std::collections::BTreeMap<PathBuf, String>,
+    Option<std::collections::BTreeMap<String, Vec<String>>>,
+);
 
 /// The manifests' texts at git revision `rev` (those git has there).
 pub fn manifests_at(ws: &Workspace, rev: &str) -> std::collections::BTreeMap<PathBuf, String> {
@@ -328,6 +342,7 @@ pub fn parse_metadata(json: &str) -> Result<Workspace, WorkspaceError> {
         resolve_error: None,
         graph_pending: false,
         manifests: Default::default(),
+        targets_before: None,
     })
 }
 

@@ -34,6 +34,38 @@ pub struct Workspace {
     /// `Cargo.lock`, as this workspace was read (absolute path → text):
     /// what a change to one is compared with.
     pub manifests: BTreeMap<PathBuf, String>,
+    /// The targets cargo found as the manifests were read before (`vigil
+    /// run --changed` with a kept copy; `None`: they are `packages`'s).
+    pub targets_before: Option<BTreeMap<String, Vec<String>>>,
+}
+
+impl Workspace {
+    /// Each local package's targets as cargo resolved them (`kind name
+    /// path`), for telling a manifest that only spells its targets out
+    /// from one that changes them.
+    pub fn target_lists(&self) -> BTreeMap<String, Vec<String>> {
+        self.packages
+            .iter()
+            .chain(&self.path_deps)
+            .map(|p| {
+                let mut list: Vec<String> = p
+                    .targets
+                    .iter()
+                    .map(|t| {
+                        let path = t.src_path.strip_prefix(&p.manifest_dir).unwrap_or(&t.src_path);
+                        format!("{} {} {}", t.kinds.join(","), t.name, path.display())
+                    })
+                    .collect();
+                list.sort();
+                (p.name.clone(), list)
+            })
+            .collect()
+    }
+
+    /// The targets as the manifests were read before.
+    pub fn targets_then(&self) -> BTreeMap<String, Vec<String>> {
+        self.targets_before.clone().unwrap_or_else(|| self.target_lists())
+    }
 }
 
 /// A workspace member.

@@ -88,7 +88,7 @@ pub fn judge(path: &Path, before: &Workspace, after: &Workspace) -> Verdict {
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let verdict = match name.as_ref() {
         "Cargo.lock" => lock(old, new),
-        "Cargo.toml" => manifest(path, old, new, after),
+        "Cargo.toml" => manifest(path, old, new, before, after),
         _ => Err(format!("`{shown}` changed")),
     };
     verdict.unwrap_or_else(Verdict::Everything)
@@ -250,14 +250,85 @@ fn variables(keys: &[String], shown: &str) -> Result<Vec<String>, String> {
     Ok(vars)
 }
 
-fn manifest(path: &Path, old: &str, new: &str, after: &Workspace) -> Result<Verdict, String> {
+/// The tables that name a package's targets, and the `package` keys that
+/// decide which targets cargo finds.
+const TARGET_TABLES: &[&str] = &["lib", "bin", "test", "bench", "example"];
+const TARGET_KEYS: &[&str] = &[
+    "autobins",
+    "autoexamples",
+    "autotests",
+    "autobenches",
+    "autolib",
+    "build",
+];
+
+/// The target tables without the names and paths they spell out (which
+/// cargo's resolved targets are compared on instead), in a stable order.
+fn target_settings(tables: &BTreeMap<String, toml::Value>) -> BTreeMap<String, Vec<String>> {
+    let strip = |v: &toml::Value| -> Option<String> {
+        let mut t = v.as_table()?.clone();
+        t.remove("name");
+        t.remove("path");
+        // Read by rustdoc's example scraping only.
+        t.remove("doc-scrape-examples");
+        (!t.is_empty()).then(|| t.to_string())
+    };
+    tables
+        .iter()
+        .map(|(k, v)| {
+            let mut settings: Vec<String> = match v.as_array() {
+                Some(a) => a.iter().filter_map(strip).collect(),
+                None => strip(v).into_iter().collect(),
+            };
+            settings.sort();
+            (k.clone(), settings)
+        })
+        .filter(|(_, s)| !s.is_empty())
+        .collect()
+}
+
+fn manifest(path: &Path, old: &str, new: &str, before: &Workspace, after: &Workspace) -> Result<Verdict, String> {
     let shown = after.relative(path);
     let parse = |t: &str| {
         t.parse::<toml::Table>()
             .map_err(|e| format!("`{shown}` does not read: {e}"))
     };
     let (mut o, mut n) = (parse(old)?, parse(new)?);
-    let (op, np) = (o.remove("package"), n.remove("package"));
+    let (mut op, mut np) = (o.remove("package"), n.remove("package"));
+    // The targets, spelled out or found: compared as cargo resolved them.
+    let tables = |t: &mut toml::Table, p: &mut Option<toml::Value>| {
+        let mut out: BTreeMap<String, toml::Value> = BTreeMap::new();
+        for k in TARGET_TABLES {
+            if let Some(v) = t.remove(*k) {
+                out.insert((*k).to_owned(), v);
+            }
+        }
+        for k in TARGET_KEYS {
+            if let Some(v) = p.as_mut().and_then(|p| p.as_table_mut()).and_then(|p| p.remove(*k)) {
+                out.insert(format!("package.{k}"), v);
+            }
+        }
+        out
+    };
+    let (ot, nt) = (tables(&mut o, &mut op), tables(&mut n, &mut np));
+    if ot != nt {
+        let name = np
+            .as_ref()
+            .and_then(|p| p.get("name"))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default();
+        let (was, now) = (before.targets_then(), after.target_lists());
+        let same_targets = !name.is_empty() && was.get(name).is_some_and(|w| Some(w) == now.get(name));
+        if !same_targets || target_settings(&ot) != target_settings(&nt) {
+            let first = ot
+                .keys()
+                .chain(nt.keys())
+                .find(|k| ot.get(*k) != nt.get(*k))
+                .cloned()
+                .unwrap_or_default();
+            return Err(format!("`{shown}`: `{first}` changed the package's targets"));
+        }
+    }
     // `[workspace.package]`: the values members inherit.
     let take = |t: &mut toml::Table| {
         t.get_mut("workspace")
@@ -438,6 +509,49 @@ version = "0.1.0"
         };
         // `[package.metadata…]` is a package key: no variable.
         assert!(env.iter().all(|(_, vars, _)| vars.is_empty()), "{env:?}");
+    }
+
+    #[test]
+    fn a_manifest_that_spells_out_the_targets_cargo_found_changes_nothing() {
+        use crate::core::catalog::{Package, Target};
+        let with = |targets: &[(&str, &str)]| -> Vec<Package> {
+            vec![Package {
+                name: "app".into(),
+                manifest_dir: "/w/app".into(),
+                targets: targets
+                    .iter()
+                    .map(|(k, p)| Target {
+                        name: "app".into(),
+                        kinds: vec![(*k).into()],
+                        src_path: PathBuf::from("/w/app").join(p),
+                    })
+                    .collect(),
+                ..Package::default()
+            }]
+        };
+        // As `cargo publish` writes it now: the lib named, `autobins` off.
+        let spelled = MANIFEST.replace(
+            "description = \"An app\"\n",
+            "description = \"An app\"\nautobins = false\n\n[lib]\nname = \"app\"\npath = \"src/lib.rs\"\n",
+        );
+        let judge_with = |new: &str, before: &[(&str, &str)], after: &[(&str, &str)]| {
+            let mut b = ws(&[("/w/app/Cargo.toml", MANIFEST)]);
+            b.packages = with(before);
+            let mut a = ws(&[("/w/app/Cargo.toml", new)]);
+            a.packages = with(after);
+            judge(Path::new("/w/app/Cargo.toml"), &b, &a)
+        };
+        let lib = [("lib", "src/lib.rs")];
+        assert_eq!(judge_with(&spelled, &lib, &lib), Verdict::Env(Vec::new()));
+        // The targets cargo finds changed: everything.
+        let moved = spelled.replace("path = \"src/lib.rs\"", "path = \"src/other.rs\"");
+        assert!(matches!(
+            judge_with(&moved, &lib, &[("lib", "src/other.rs")]),
+            Verdict::Everything(_)
+        ));
+        // A setting beside the name and path: everything.
+        let no_tests = spelled.replace("path = \"src/lib.rs\"", "path = \"src/lib.rs\"\ntest = false");
+        assert!(matches!(judge_with(&no_tests, &lib, &lib), Verdict::Everything(_)));
     }
 
     #[test]

@@ -71,7 +71,10 @@ impl Placed {
 
 /// Where a changed file stands before any test is looked at: `Err` when
 /// the static tier must answer for the whole change set.
-fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<Placed, String> {
+/// Only the maps of tests the catalog still lists count (a doctest's name
+/// carries its line: after an edit above it, the old name is gone, and so
+/// is what its map was measured on).
+fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> Result<Placed, String> {
     if !path.ends_with(".rs") {
         return Err(format!("`{path}` is not Rust source"));
     }
@@ -90,11 +93,14 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<Placed, Stri
     let mut edits = HashMap::new();
     let mut layout = true;
     let mut docs: Vec<DocEdit> = Vec::new();
-    for m in maps.tests.values() {
+    for (key, m) in &maps.tests {
         let Some(f) = m.files.get(path) else { continue };
         let Some(old) = texts.versions.get(&f.hash) else {
             continue;
         };
+        if !live(catalog, key) {
+            continue;
+        }
         if f.hash == hash || edits.contains_key(&f.hash) {
             continue;
         }
@@ -122,8 +128,16 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts) -> Result<Placed, Stri
 }
 
 /// Why the maps cannot answer for `path` (the static tier must), if so.
-pub fn unplaced(path: &str, maps: &TestMaps, texts: &Texts) -> Option<String> {
-    check_file(path, maps, texts).err()
+pub fn unplaced(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> Option<String> {
+    check_file(path, maps, texts, catalog).err()
+}
+
+/// Whether the test still exists, as far as the catalog knows its binary.
+fn live(catalog: &Catalog, key: &TestKey) -> bool {
+    match catalog.suite_index(&key.0) {
+        Some(i) => catalog.suites[i].test_index(&key.1).is_some(),
+        None => true,
+    }
 }
 
 /// Narrows the static plan `t` to the tests the maps say `changed` can
@@ -148,7 +162,7 @@ pub fn narrow(
     }
     let mut now = BTreeMap::new();
     for path in changed {
-        match check_file(path, maps, texts) {
+        match check_file(path, maps, texts, catalog) {
             Ok(placed) => now.insert(path.as_str(), placed),
             Err(why) => return Narrowed::Static(why),
         };

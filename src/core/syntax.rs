@@ -205,6 +205,12 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
                 continue;
             }
         }
+        // `#![doc(html_root_url = "…")]` and its kin (only rustdoc's pages
+        // read them, not the doctests, not the code), and the crate's lint
+        // levels that cannot fail a build (`#![allow(…)]`, `warn`, `expect`).
+        if added.is_empty() && inert_inner(&old_side, h.old) && inert_inner(&new_side, h.new) {
+            continue;
+        }
         // Attributes on a function that change nothing a test can see
         // (`#[inline]`, `#[must_use]`, lint levels): placed like its body.
         let zones = fn_zones.get_or_insert_with(|| (zones(old_file), zones(new_file)));
@@ -238,6 +244,71 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
         bodies: out_bodies,
         docs,
     }
+}
+
+/// The keys of `#![doc(…)]` that only rustdoc's pages read.
+const RUSTDOC_PAGE: &[&str] = &[
+    "html_root_url",
+    "html_logo_url",
+    "html_favicon_url",
+    "html_playground_url",
+    "issue_tracker_base_url",
+    "html_no_source",
+];
+
+/// Whether the tokens `range` lie inside an inner attribute that changes no
+/// code and no doctest: a `#![doc(…)]` whose keys are all rustdoc's page
+/// settings, or a lint level that cannot fail the build.
+fn inert_inner(side: &Side, range: (usize, usize)) -> bool {
+    // An insertion: the gap between two tokens.
+    let x = extent(&side.toks, range.0, range.1);
+    let at = |p: Pos| (p.line, p.col);
+    let trees: Vec<TokenTree> = side.stream.clone().into_iter().collect();
+    trees.windows(3).any(|w| {
+        let TokenTree::Group(g) = &w[2] else { return false };
+        let (start, end) = (at(g.span().start().into()), at(g.span().end().into()));
+        matches!((&w[0], &w[1]), (TokenTree::Punct(a), TokenTree::Punct(b)) if a.as_char() == '#' && b.as_char() == '!')
+            && start <= at(x.start)
+            && at(x.end) <= end
+            && (page_attribute(w) || lenient_lints(w))
+    })
+}
+
+/// `#![allow(…)]`, `#![warn(…)]`, `#![expect(…)]`.
+fn lenient_lints(trees: &[TokenTree]) -> bool {
+    let Some(TokenTree::Group(g)) = trees.get(2) else {
+        return false;
+    };
+    let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+    matches!(inner.as_slice(), [TokenTree::Ident(level), TokenTree::Group(args)]
+        if ["allow", "warn", "expect"].contains(&level.to_string().as_str()) && args.delimiter() == Delimiter::Parenthesis)
+}
+
+fn page_attribute(trees: &[TokenTree]) -> bool {
+    let Some(TokenTree::Group(g)) = trees.get(2) else {
+        return false;
+    };
+    let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+    let [TokenTree::Ident(doc), TokenTree::Group(args)] = inner.as_slice() else {
+        return false;
+    };
+    if doc != "doc" || args.delimiter() != Delimiter::Parenthesis {
+        return false;
+    }
+    let mut key = true;
+    for t in args.stream() {
+        match t {
+            TokenTree::Ident(i) if key => {
+                if !RUSTDOC_PAGE.contains(&i.to_string().as_str()) {
+                    return false;
+                }
+                key = false;
+            }
+            TokenTree::Punct(p) if p.as_char() == ',' => key = true,
+            _ => {}
+        }
+    }
+    true
 }
 
 fn parse_error(e: &syn::Error) -> String {
@@ -1234,6 +1305,42 @@ mod tests {
     }
 
     #[test]
+    fn rustdoc_page_settings_change_no_code_and_no_doctest() {
+        let old = format!("//! A crate.\n\n#![doc(html_root_url = \"https://docs.rs/x/1.0.7\")]\n#![no_std]\n\n{LIB}");
+        let new = old.replace("1.0.7", "1.0.8");
+        assert_eq!(
+            attribute(&old, &new),
+            Attribution::Code {
+                bodies: Vec::new(),
+                docs: Vec::new()
+            }
+        );
+        // A lint allowed at the crate's root: nothing; one denied can fail
+        // the build.
+        let old = format!("#![allow(\n    clippy::a,\n)]\n{LIB}");
+        let new = old.replace("clippy::a,", "clippy::a,\n    clippy::b,");
+        assert_eq!(
+            attribute(&old, &new),
+            Attribution::Code {
+                bodies: Vec::new(),
+                docs: Vec::new()
+            }
+        );
+        let denied = old.replace("allow", "deny");
+        assert!(matches!(
+            attribute(&denied, &denied.replace("clippy::a,", "clippy::a,\n    clippy::b,")),
+            Attribution::Static(_)
+        ));
+        // `doc(test(…))` changes how doctests build: the crate's doctests.
+        let old = format!("#![doc(test(attr(deny(warnings))))]\n{LIB}");
+        let new = old.replace("deny", "warn");
+        let Attribution::Code { docs, .. } = attribute(&old, &new) else {
+            panic!("placed")
+        };
+        assert_eq!(docs.len(), 1, "{docs:?}");
+    }
+
+    #[test]
     fn inert_attributes_on_a_function_are_placed_like_its_body() {
         // Added before `pub`, changed, removed, a lint level, on a method.
         let whole = |function: &str, lines: [u32; 2]| BodyEdit {
@@ -1464,7 +1571,7 @@ mod tests {
         );
         assert!(why(text, &text.replace("1 + 1", "1 + 3")).starts_with("`const K` (line 3)"));
         assert!(why(text, &text.replace("x: T", "x: Option<T>")).starts_with("`struct S` (lines 4–6)"));
-        assert!(why(text, &text.replace("dead_code", "unused")).contains("outside every item"));
+        assert!(why(text, &text.replace("allow(dead_code)", "deny(dead_code)")).contains("outside every item"));
     }
 
     #[test]

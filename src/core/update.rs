@@ -559,7 +559,7 @@ fn start_request(
                             }
                             let why = match model.workspace.compile_time_code(f) {
                                 Some(why) => Some(format!("`{rel}`: {why}")),
-                                None => select_tests::unplaced(&rel, &model.test_maps, texts),
+                                None => select_tests::unplaced(&rel, &model.test_maps, texts, &model.catalog),
                             };
                             why.map(|w| (i, w))
                         })
