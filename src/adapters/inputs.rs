@@ -152,7 +152,7 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
                 if !reruns_on_directives(&text) {
                     // No `rerun-if` line: cargo reruns the script when any
                     // file of the package changes.
-                    inputs.add_dir(package.manifest_dir.clone(), owner.clone());
+                    inputs.add_whole_package(&package.name);
                 }
                 for path in rerun_if_changed(&text) {
                     let path = normalize(&package.manifest_dir.join(path));

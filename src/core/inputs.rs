@@ -33,6 +33,9 @@ pub struct Inputs {
     dirs: Vec<(PathBuf, Owner)>,
     /// How many dep-info files were read (0: nothing built yet).
     pub compilations: usize,
+    /// Packages whose build script prints no `rerun-if` line: cargo reruns
+    /// it on any change to one of the package's own files.
+    whole_packages: Vec<String>,
     /// The environment compilations read (`env!`, `option_env!`; dep-info's
     /// `# env-dep:` lines): (package, variable) → who is rebuilt.
     env: HashMap<(String, String), Vec<Owner>>,
@@ -50,6 +53,18 @@ impl Inputs {
         if !self.dirs.iter().any(|(p, o)| *p == path && *o == owner) {
             self.dirs.push((path, owner));
         }
+    }
+
+    /// `package`'s build script reruns on every file of the package.
+    pub fn add_whole_package(&mut self, package: &str) {
+        if !self.whole_packages.iter().any(|p| p == package) {
+            self.whole_packages.push(package.to_owned());
+        }
+    }
+
+    /// Whether `package`'s build script reruns on every file of it.
+    pub fn reruns_on_package(&self, package: &str) -> bool {
+        self.whole_packages.iter().any(|p| p == package)
     }
 
     /// `package`'s compilation `owner` read the variable `var`.
@@ -140,6 +155,17 @@ mod tests {
             vec![(built, Via::RerunIfChanged)]
         );
         assert!(inputs.owners(Path::new("/w/NOTES.md")).is_empty());
+    }
+
+    #[test]
+    fn a_build_script_without_rerun_lines_owns_its_package_by_name() {
+        let mut inputs = Inputs::default();
+        inputs.add_whole_package("root");
+        // The package's own files only: nested packages are theirs (the
+        // plan asks which package holds the file).
+        assert!(inputs.reruns_on_package("root"));
+        assert!(!inputs.reruns_on_package("nested"));
+        assert!(inputs.owners(Path::new("/w/crates/nested/src/lib.rs")).is_empty());
     }
 
     #[test]

@@ -173,7 +173,7 @@ impl<'a> Evidence<'a> {
 /// is no package's Rust source (nor any package's file at all, unless every
 /// test's reads are recorded). `None`: the path has another way in.
 pub fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Option<Vec<TestKey>> {
-    if !inputs.owners(path).is_empty() || everything_file(ws, path) {
+    if !inputs.owners(path).is_empty() || everything_file(ws, path) || whole_package_input(ws, inputs, path).is_some() {
         return None;
     }
     let source = path.extension().is_some_and(|e| e == "rs");
@@ -197,6 +197,13 @@ fn everything_file(ws: &Workspace, path: &Path) -> bool {
         (parts.next().as_deref(), parts.next().as_deref()),
         (Some(".cargo"), Some(f)) if f.starts_with("config")
     ) || rel == Path::new(".config/nextest.toml")
+}
+
+/// The package whose build script reruns on every file of it, when `path`
+/// is one of its files (the innermost package's, as cargo lists them).
+fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: &Path) -> Option<&'a str> {
+    let (pkg, _) = ws.owning_package(path)?;
+    inputs.reruns_on_package(&pkg.name).then_some(pkg.name.as_str())
 }
 
 /// The binaries of `tests`, each with why ("read at run time by …").
@@ -307,6 +314,15 @@ fn hits(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Vec
         match known {
             // A data file inside its package: say how it is read.
             Some(i) => found[i].1 = why,
+            None => found.push((hit, why)),
+        }
+    }
+    if let Some(p) = whole_package_input(ws, inputs, path) {
+        let hit = Hit::Package(p.to_owned());
+        let why = format!(" (`{p}`'s build script reruns on every file of its package)");
+        match found.iter().position(|(h, _)| *h == hit) {
+            Some(i) if path.extension().is_none_or(|e| e != "rs") => found[i].1 = why,
+            Some(_) => {}
             None => found.push((hit, why)),
         }
     }
