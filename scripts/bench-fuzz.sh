@@ -6,7 +6,7 @@
 # binary of an instrumented fixture build, llvm-cov's LCOV, the example
 # config). Prints each target's runs and coverage, and any crash (its input
 # under fuzz/artifacts/TARGET/); every crash becomes a regression test in
-# tests/parsers.rs.
+# tests/it/parsers.rs.
 #
 # Needs: cargo-fuzz (cargo install cargo-fuzz), the nightly toolchain,
 # llvm-objcopy (llvm-22), and a release vigil.

@@ -7,7 +7,7 @@
 //! build-dependency, a target-specific dependency and a dev-dependency that
 //! reaches a member through a registry crate (`lock_api` → `scopeguard`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! send-keys and read with capture-pane. Checks the screen, the exit code,
 //! that the terminal is usable afterwards, and that no process is left.
 
-mod common;
+use crate::common;
 
 use common::processes_left;
 

@@ -3,7 +3,7 @@
 //! started, the doc lane, a started service), and a child started from a
 //! thread that then ended lives on.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::CommandExt;
 use std::process::Stdio;

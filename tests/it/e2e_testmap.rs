@@ -2,7 +2,7 @@
 //! every test its own profile, read natively into the lines it ran; the
 //! maps are checked against llvm-cov's own whole-run figures.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! and every truncation of every recorded line: parsers never panic, and a
 //! damaged line is reported as such, never misread.
 
-mod common;
+use crate::common;
 
 use vigil::adapters::nextest::parse_version;
 use vigil::adapters::nextest_json::{binary_id, is_list_line, parse_list, LineError, StreamDecoder, StreamLine};

@@ -2,7 +2,7 @@
 //! built by replaying recorded runs, colours that carry meaning checked on
 //! the buffer cells, and the loop driven by scripted keys on a TestBackend.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

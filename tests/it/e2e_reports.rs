@@ -2,7 +2,7 @@
 //! JUnit XML checked against the schema CI viewers read, and the Chrome
 //! trace read back (overlapping tests on different slots).
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -2,7 +2,7 @@
 //! aside, never lost), concurrent writers; and the history across several
 //! real runs (trends, a flaky fixture test).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! profiles, thresholds failing the gate, partial reruns keeping the
 //! totals, deltas, and missing tools giving one clear line.
 
-mod common;
+use crate::common;
 
 use common::copy_dir;
 

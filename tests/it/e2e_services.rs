@@ -3,7 +3,7 @@
 //! probes it, blocks the tests it gates when it is down, starts it with
 //! its `start` command and stops it on exit.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

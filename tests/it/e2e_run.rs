@@ -2,7 +2,7 @@
 //! on the fixture workspaces, checking the JSON contract and exit codes.
 //! Fixtures build into their own `target/`, shared by every test here.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -1,7 +1,7 @@
 //! Scenario tests: message sequences into the core, asserting states,
 //! counts and effects. No process, no sleep: time is data.
 
-mod common;
+use crate::common;
 
 use common::{ms, replay_shop, shop_rules};
 

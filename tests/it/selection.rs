@@ -1,7 +1,7 @@
 //! Table-driven tests of affected-test selection over the `shop` fixture's
 //! workspace graph and catalog: every rule, with its reasons.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

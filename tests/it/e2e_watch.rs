@@ -2,7 +2,7 @@
 //! nextest on a temporary copy of the `shop` fixture, grown by a third,
 //! unrelated crate (`labels`) and a test that can be made slow.
 
-mod common;
+use crate::common;
 
 use common::{copy_dir, processes_left};
 
