@@ -6,17 +6,24 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use vigil::adapters::store::{RunRecord, Store};
+use vigil::adapters::store::{ResultRecord, RunRecord, Store, SuiteRecord};
+use vigil::core::catalog::SuiteType;
+use vigil::core::report::{Counts, SuiteStatus};
+use vigil::core::run::{Outcome, Trigger};
 use vigil::core::TestState;
 
 fn run(i: usize) -> RunRecord {
     RunRecord {
         started_unix: 1_700_000_000.0 + i as f64,
-        trigger: "watch".into(),
-        outcome: "passed".into(),
+        trigger: Trigger::Watch,
+        outcome: Outcome::Passed,
         duration_s: 12.0,
         fingerprint: format!("{:016x}", i / 3),
-        counts: [1000, 1000, 0, 0, 0, 0, 0],
+        counts: Counts {
+            total: 1000,
+            passed: 1000,
+            ..Counts::default()
+        },
         results: (0..1000)
             .map(|t| {
                 let state = if (t + i) % 97 == 0 {
@@ -25,16 +32,21 @@ fn run(i: usize) -> RunRecord {
                     TestState::Passed
                 };
                 let d = Duration::from_micros(1_000 + ((t * 7919 + i * 31) % 5_000) as u64);
-                (
-                    format!("crate_{}::it", t / 100),
-                    format!("module::case_{t}"),
+                ResultRecord::new(
+                    &format!("crate_{}::it", t / 100),
+                    &format!("module::case_{t}"),
                     state,
                     Some(d),
                 )
             })
             .collect(),
         suites: (0..10)
-            .map(|s| (format!("crate_{s}::it"), "integration".into(), "passed".into(), 1.2))
+            .map(|s| SuiteRecord {
+                binary_id: format!("crate_{s}::it"),
+                suite_type: SuiteType::Integration,
+                status: SuiteStatus::Passed,
+                duration_s: 1.2,
+            })
             .collect(),
         ..RunRecord::default()
     }

@@ -349,7 +349,13 @@ fn report(args: ReportArgs) -> ExitCode {
             if let Some(r) = &last {
                 println!(
                     "last run: #{} ({}) {} · {} passed, {} failed of {} in {:.2}s",
-                    r.id, r.trigger, r.outcome, r.passed, r.failed, r.total, r.duration_s
+                    r.id,
+                    r.trigger.as_str(),
+                    r.outcome.as_str(),
+                    r.passed,
+                    r.failed,
+                    r.total,
+                    r.duration_s
                 );
                 for (b, n) in &failed {
                     println!("  failed: {b} {n}");
@@ -359,7 +365,12 @@ fn report(args: ReportArgs) -> ExitCode {
             for r in &runs {
                 println!(
                     "  #{:<5} {:<7} {:<13} {:>5} tests {:>4} failed {:>8.2}s",
-                    r.id, r.trigger, r.outcome, r.total, r.failed, r.duration_s
+                    r.id,
+                    r.trigger.as_str(),
+                    r.outcome.as_str(),
+                    r.total,
+                    r.failed,
+                    r.duration_s
                 );
             }
             println!("slowest tests (p50 / p95 over their recent passing runs):");
@@ -432,12 +443,9 @@ fn merge(args: MergeArgs) -> ExitCode {
     for n in &merged.notes {
         eprintln!("warning: {n}");
     }
-    let s = &merged.summary;
-    match args.format {
-        Format::Json => println!("{s}"),
-        Format::Human => print!("{}", vigil::adapters::stream::human(s)),
-    }
-    let passed = s["gate"]["passed"].as_bool().unwrap_or(false);
+    let passed = merged.summary.gate.passed;
+    let mut sink = Sink::stdout(args.format);
+    sink.emit(&vigil::core::report::Report::RunFinished(Box::new(merged.summary)));
     ExitCode::from(if passed { EXIT_PASSED } else { EXIT_FAILED })
 }
 

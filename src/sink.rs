@@ -323,9 +323,10 @@ impl<W: Write> Sink<W> {
             }
         }
         let code = if s.gate.passed { "32;1" } else { "31;1" };
+        let shards = s.shards.map(|n| format!(" ({n} shards)")).unwrap_or_default();
         writeln!(
             self.out,
-            "{}: {counts} in {:.2}s",
+            "{}{shards}: {counts} in {:.2}s",
             self.paint(code, s.outcome.as_str()),
             s.duration_s
         )?;

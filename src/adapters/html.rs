@@ -82,7 +82,11 @@ fn file_page(f: &FileCoverage, root: &Path) -> String {
             None => "",
         };
         let count = f.lines.get(&n).map_or(String::new(), |c| c.to_string());
-        let never: Vec<&str> = missing.iter().filter(|m| m.line == n).map(|m| m.outcome).collect();
+        let never: Vec<&str> = missing
+            .iter()
+            .filter(|m| m.line == n)
+            .map(|m| m.outcome.as_str())
+            .collect();
         let branch = if never.is_empty() {
             String::new()
         } else {

@@ -13,12 +13,16 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
+use crate::core::catalog::SuiteType;
 use crate::core::history::{History, TestHistory};
+use crate::core::report::{Counts, SuiteStatus, SuiteSummary};
+use crate::core::run::{Outcome, Trigger};
+use crate::core::testmap::TestKey;
 use crate::core::TestState;
 
 /// Migrations, in order: `MIGRATIONS[i]` takes the schema from version `i`
 /// to `i + 1`.
-const MIGRATIONS: &[&str] = &[
+pub const MIGRATIONS: &[&str] = &[
     // 1: runs, tests, results, suites, coverage.
     "CREATE TABLE runs (
         id INTEGER PRIMARY KEY,
@@ -83,6 +87,11 @@ const MIGRATIONS: &[&str] = &[
     // Test-level selection's record: runs it narrowed, misses sweeps found.
     "ALTER TABLE runs ADD COLUMN narrowed INTEGER NOT NULL DEFAULT 0;
      ALTER TABLE runs ADD COLUMN misses INTEGER NOT NULL DEFAULT 0;",
+    // Typed records: a run's counts are `Counts` whole, blocked tests
+    // included (counted from the run's own results for runs kept before).
+    "ALTER TABLE runs ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
+     UPDATE runs SET blocked =
+        (SELECT COUNT(*) FROM results r WHERE r.run_id = runs.id AND r.state = 'blocked');",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -108,6 +117,12 @@ pub enum StoreError {
     Migration(rusqlite::Error),
     #[error("not a readable history: {0}")]
     NotHistory(rusqlite::Error),
+    #[error("the history's run {run} holds a {what} this vigil does not know: `{found}`")]
+    Unknown {
+        run: i64,
+        what: &'static str,
+        found: String,
+    },
 }
 
 /// The history's summary after run `run_id`, for the next session to read
@@ -139,21 +154,19 @@ pub fn save_history_cache(cache: &Path, run_id: i64, history: &History) {
 }
 
 /// One finished run, as it is kept.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct RunRecord {
     pub started_unix: f64,
-    pub trigger: String,
-    pub outcome: String,
+    pub trigger: Trigger,
+    pub outcome: Outcome,
     pub duration_s: f64,
     pub filterset: Option<String>,
     pub reasons: Vec<String>,
     pub changed: Vec<String>,
     pub fingerprint: String,
-    pub counts: [usize; 7],
-    /// binary id, test name, state, duration.
-    pub results: Vec<(String, String, TestState, Option<Duration>)>,
-    /// binary id, type, status, duration.
-    pub suites: Vec<(String, String, String, f64)>,
+    pub counts: Counts,
+    pub results: Vec<ResultRecord>,
+    pub suites: Vec<SuiteRecord>,
     /// Line and branch (count, covered), overall and per file.
     pub coverage: Option<CoverageRecord>,
     /// The coverage maps this run measured.
@@ -162,6 +175,66 @@ pub struct RunRecord {
     pub narrowed: bool,
     /// A sweep: the selection misses it found.
     pub misses: u32,
+}
+
+impl Default for RunRecord {
+    fn default() -> Self {
+        RunRecord {
+            started_unix: 0.0,
+            trigger: Trigger::Manual,
+            outcome: Outcome::NoTests,
+            duration_s: 0.0,
+            filterset: None,
+            reasons: Vec::new(),
+            changed: Vec::new(),
+            fingerprint: String::new(),
+            counts: Counts::default(),
+            results: Vec::new(),
+            suites: Vec::new(),
+            coverage: None,
+            maps: Vec::new(),
+            narrowed: false,
+            misses: 0,
+        }
+    }
+}
+
+/// One test's result in a kept run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ResultRecord {
+    pub test: TestKey,
+    pub state: TestState,
+    pub duration: Option<Duration>,
+}
+
+impl ResultRecord {
+    pub fn new(binary_id: &str, name: &str, state: TestState, duration: Option<Duration>) -> Self {
+        ResultRecord {
+            test: (binary_id.to_owned(), name.to_owned()),
+            state,
+            duration,
+        }
+    }
+}
+
+/// One suite's result in a kept run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SuiteRecord {
+    pub binary_id: String,
+    pub suite_type: SuiteType,
+    pub status: SuiteStatus,
+    pub duration_s: f64,
+}
+
+impl SuiteRecord {
+    pub fn of(s: &SuiteSummary) -> Self {
+        SuiteRecord {
+            binary_id: s.binary_id.clone(),
+            suite_type: s.suite_type,
+            status: s.status,
+            duration_s: s.duration_s,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -201,8 +274,8 @@ type CoverageHead = (i64, i64, i64, Option<i64>, Option<i64>);
 pub struct RunRow {
     pub id: i64,
     pub started_unix: f64,
-    pub trigger: String,
-    pub outcome: String,
+    pub trigger: Trigger,
+    pub outcome: Outcome,
     pub duration_s: f64,
     pub total: i64,
     pub passed: i64,
@@ -391,29 +464,30 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::Write)?;
-        let c = run.counts;
+        let c = &run.counts;
         tx.execute(
             "INSERT INTO runs (started_unix, trigger, outcome, duration_s, filterset, reasons, changed, fingerprint,
-                               total, passed, failed, skipped, xfail, xpass, cancelled, narrowed, misses)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                               total, passed, failed, skipped, xfail, xpass, cancelled, narrowed, misses, blocked)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 run.started_unix,
-                run.trigger,
-                run.outcome,
+                run.trigger.as_str(),
+                run.outcome.as_str(),
                 run.duration_s,
                 run.filterset,
                 serde_json::to_string(&run.reasons).unwrap_or_default(),
                 serde_json::to_string(&run.changed).unwrap_or_default(),
                 run.fingerprint,
-                c[0] as i64,
-                c[1] as i64,
-                c[2] as i64,
-                c[3] as i64,
-                c[4] as i64,
-                c[5] as i64,
-                c[6] as i64,
+                c.total as i64,
+                c.passed as i64,
+                c.failed as i64,
+                c.skipped as i64,
+                c.xfail as i64,
+                c.xpass as i64,
+                c.cancelled as i64,
                 run.narrowed,
-                run.misses
+                run.misses,
+                c.blocked as i64
             ],
         )
         .map_err(StoreError::Write)?;
@@ -426,20 +500,24 @@ impl Store {
             let mut insert_result = tx
                 .prepare_cached("INSERT INTO results (run_id, test_id, state, duration_s) VALUES (?1, ?2, ?3, ?4)")
                 .map_err(StoreError::Write)?;
-            for (binary_id, name, state, duration) in &run.results {
-                let key = (binary_id.clone(), name.clone());
-                let id = match self.test_ids.get(&key) {
+            for r in &run.results {
+                let id = match self.test_ids.get(&r.test) {
                     Some(id) => *id,
                     None => {
                         let id: i64 = insert_test
-                            .query_row(params![binary_id, name], |r| r.get(0))
+                            .query_row(params![r.test.0, r.test.1], |row| row.get(0))
                             .map_err(StoreError::Write)?;
-                        new_ids.push((key, id));
+                        new_ids.push((r.test.clone(), id));
                         id
                     }
                 };
                 insert_result
-                    .execute(params![run_id, id, state.as_str(), duration.map(|d| d.as_secs_f64())])
+                    .execute(params![
+                        run_id,
+                        id,
+                        r.state.as_str(),
+                        r.duration.map(|d| d.as_secs_f64())
+                    ])
                     .map_err(StoreError::Write)?;
             }
             let mut insert_suite = tx
@@ -447,9 +525,15 @@ impl Store {
                     "INSERT INTO suite_results (run_id, binary_id, suite_type, status, duration_s) VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(StoreError::Write)?;
-            for (binary_id, suite_type, status, duration) in &run.suites {
+            for x in &run.suites {
                 insert_suite
-                    .execute(params![run_id, binary_id, suite_type, status, duration])
+                    .execute(params![
+                        run_id,
+                        x.binary_id,
+                        x.suite_type.as_str(),
+                        x.status.as_str(),
+                        x.duration_s
+                    ])
                     .map_err(StoreError::Write)?;
             }
         }
@@ -513,19 +597,32 @@ impl Store {
             .map_err(StoreError::Read)?;
         let rows = stmt
             .query_map([n], |r| {
-                Ok(RunRow {
-                    id: r.get(0)?,
-                    started_unix: r.get(1)?,
-                    trigger: r.get(2)?,
-                    outcome: r.get(3)?,
-                    duration_s: r.get(4)?,
-                    total: r.get(5)?,
-                    passed: r.get(6)?,
-                    failed: r.get(7)?,
-                })
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, f64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, f64>(4)?,
+                    [r.get::<_, i64>(5)?, r.get(6)?, r.get(7)?],
+                ))
             })
             .map_err(StoreError::Read)?;
-        let mut out: Vec<RunRow> = rows.collect::<rusqlite::Result<_>>().map_err(StoreError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, started_unix, trigger, outcome, duration_s, [total, passed, failed]) =
+                row.map_err(StoreError::Read)?;
+            let unknown = |what, found: String| StoreError::Unknown { run: id, what, found };
+            out.push(RunRow {
+                id,
+                started_unix,
+                trigger: Trigger::parse(&trigger).ok_or_else(|| unknown("trigger", trigger.clone()))?,
+                outcome: Outcome::parse(&outcome).ok_or_else(|| unknown("outcome", outcome.clone()))?,
+                duration_s,
+                total,
+                passed,
+                failed,
+            });
+        }
         out.reverse();
         Ok(out)
     }
@@ -566,7 +663,11 @@ impl Store {
         while let Some(row) = rows.next().map_err(StoreError::Read)? {
             let test_id: i64 = row.get(0).map_err(StoreError::Read)?;
             let run_id: i64 = row.get(1).map_err(StoreError::Read)?;
-            let state = parse_state(row.get_ref(2).map_err(StoreError::Read)?.as_str().unwrap_or(""));
+            // A state this vigil does not know (the schema check keeps newer
+            // histories out, so only a damaged row) is passed over.
+            let Some(state) = TestState::parse(row.get_ref(2).map_err(StoreError::Read)?.as_str().unwrap_or("")) else {
+                continue;
+            };
             let duration: Option<f64> = row.get(3).map_err(StoreError::Read)?;
             let d = duration.and_then(|d| Duration::try_from_secs_f64(d).ok());
             by_id
@@ -608,7 +709,7 @@ impl Store {
             }
         }
         for r in self.recent_runs(crate::core::history::RUNS_KEPT as i64)? {
-            if matches!(r.outcome.as_str(), "cancelled" | "build_failed" | "list_failed") {
+            if !r.outcome.measured() {
                 continue;
             }
             history.push_run(crate::core::history::RunPoint {
@@ -771,20 +872,6 @@ impl Store {
     }
 }
 
-pub fn parse_state(s: &str) -> TestState {
-    match s {
-        "passed" => TestState::Passed,
-        "failed" => TestState::Failed,
-        "skipped" => TestState::Skipped,
-        "xfail" => TestState::Xfail,
-        "xpass" => TestState::Xpass,
-        "running" => TestState::Running,
-        "pending" => TestState::Pending,
-        "blocked" => TestState::Blocked,
-        _ => TestState::Cancelled,
-    }
-}
-
 fn aside_name(path: &Path) -> PathBuf {
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -801,7 +888,6 @@ impl RunRecord {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let c = &s.tests;
         let results = model
             .catalog
             .suites
@@ -811,33 +897,26 @@ impl RunRecord {
                     .tests
                     .iter()
                     .filter(|t| t.run == Some(s.run))
-                    .map(|t| (suite.binary_id.to_string(), t.name.clone(), t.state, t.duration))
+                    .map(|t| ResultRecord {
+                        test: (suite.binary_id.to_string(), t.name.clone()),
+                        state: t.state,
+                        duration: t.duration,
+                    })
             })
             .collect();
         Some(RunRecord {
             started_unix: now - s.duration_s,
-            trigger: run.trigger.as_str().to_owned(),
-            outcome: s.outcome.as_str().to_owned(),
+            trigger: run.trigger,
+            outcome: s.outcome,
             duration_s: s.duration_s,
             filterset: run.selection.filterset(),
             reasons: run.reasons.clone(),
             changed: run.changed.iter().map(|p| ws.relative(p)).collect(),
             fingerprint: run.fingerprint.clone(),
-            counts: [c.total, c.passed, c.failed, c.skipped, c.xfail, c.xpass, c.cancelled],
+            counts: s.tests.clone(),
             results,
             coverage: s.coverage.as_ref().map(CoverageRecord::of),
-            suites: s
-                .suites
-                .iter()
-                .map(|x| {
-                    (
-                        x.binary_id.clone(),
-                        x.suite_type.as_str().to_owned(),
-                        x.status.as_str().to_owned(),
-                        x.duration_s,
-                    )
-                })
-                .collect(),
+            suites: s.suites.iter().map(SuiteRecord::of).collect(),
             narrowed: run.static_tests.is_some(),
             misses: run.misses,
             maps: run

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::adapters::{coverage, lcov, store, stream};
 use crate::core::model::Rules;
+use crate::core::report::RunSummary;
+use crate::core::run::Trigger;
 use crate::core::Workspace;
 
 /// What the merge asked for besides the summary.
@@ -18,7 +18,7 @@ pub struct MergeOutputs<'a> {
 /// What the merge came to: the merged `run_finished`, and notes for the
 /// user (what was not kept, and why).
 pub struct Merged {
-    pub summary: Value,
+    pub summary: RunSummary,
     pub notes: Vec<String>,
 }
 
@@ -51,14 +51,11 @@ pub fn merge(dirs: &[PathBuf], rules: &Rules, ws: Option<&Workspace>, out: Merge
     let mut record_coverage = None;
     if let Some(cov) = covered {
         let report = crate::core::finish::coverage_report(&cov, None, &rules.coverage, None, None);
-        let gate = summary["gate"]["reasons"].as_array_mut();
-        if let Some(reasons) = gate {
-            for t in report.thresholds.iter().filter(|t| !t.passed) {
-                reasons.push(Value::from(format!(
-                    "coverage: {} {:.2} % is under the {:.2} % required ({})",
-                    t.metric, t.actual, t.required, t.path
-                )));
-            }
+        for t in report.thresholds.iter().filter(|t| !t.passed) {
+            summary.gate.reasons.push(format!(
+                "coverage: {} {:.2} % is under the {:.2} % required ({})",
+                t.metric, t.actual, t.required, t.path
+            ));
         }
         if let Some(path) = out.lcov {
             let root = ws.map(|w| w.root.clone()).unwrap_or_default();
@@ -66,14 +63,13 @@ pub fn merge(dirs: &[PathBuf], rules: &Rules, ws: Option<&Workspace>, out: Merge
             written.map_err(|e| format!("failed to write {}: {e}", path.display()))?;
         }
         record_coverage = Some(store::CoverageRecord::of(&report));
-        summary["coverage"] = serde_json::to_value(&report).unwrap_or(Value::Null);
+        summary.coverage = Some(report);
     } else if out.lcov.is_some() {
         let _ = std::fs::remove_dir_all(&scratch);
         return Err("no coverage to write: the shards ran without it".to_owned());
     }
     let _ = std::fs::remove_dir_all(&scratch);
-    let passed = summary["gate"]["reasons"].as_array().is_some_and(|r| r.is_empty());
-    summary["gate"]["passed"] = passed.into();
+    summary.gate.passed = summary.gate.reasons.is_empty();
     if let Some(path) = out.junit {
         std::fs::write(path, stream::junit(&merged, rules))
             .map_err(|e| format!("failed to write {}: {e}", path.display()))?;
@@ -93,7 +89,7 @@ pub fn merge(dirs: &[PathBuf], rules: &Rules, ws: Option<&Workspace>, out: Merge
 fn keep(
     ws: &Workspace,
     merged: &stream::RunResults,
-    s: &Value,
+    s: &RunSummary,
     shards: usize,
     coverage: Option<store::CoverageRecord>,
 ) -> Result<(), String> {
@@ -102,54 +98,31 @@ fn keep(
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
     let (mut st, _) = store::Store::open(&path).map_err(|e| e.to_string())?;
-    let count = |k: &str| s["tests"][k].as_u64().unwrap_or(0) as usize;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let duration_s = s["duration_s"].as_f64().unwrap_or(0.0);
     let record = store::RunRecord {
-        started_unix: now - duration_s,
-        trigger: "merge".to_owned(),
-        outcome: s["outcome"].as_str().unwrap_or("passed").to_owned(),
-        duration_s,
+        started_unix: now - s.duration_s,
+        trigger: Trigger::Merge,
+        outcome: s.outcome,
+        duration_s: s.duration_s,
         filterset: None,
         reasons: vec![format!("{shards} shards merged")],
         changed: Vec::new(),
         fingerprint: String::new(),
-        counts: [
-            count("total"),
-            count("passed"),
-            count("failed"),
-            count("skipped"),
-            count("xfail"),
-            count("xpass"),
-            count("cancelled"),
-        ],
+        counts: s.tests.clone(),
         results: merged
             .tests
             .iter()
-            .map(|t| {
-                (
-                    t.binary_id.clone(),
-                    t.name.clone(),
-                    store::parse_state(&t.state),
-                    t.duration_s.map(std::time::Duration::from_secs_f64),
-                )
+            .map(|t| store::ResultRecord {
+                test: (t.binary_id.clone(), t.name.clone()),
+                state: t.state,
+                duration: t
+                    .duration_s
+                    .and_then(|d| std::time::Duration::try_from_secs_f64(d).ok()),
             })
             .collect(),
-        suites: s["suites"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|x| {
-                (
-                    x["binary_id"].as_str().unwrap_or_default().to_owned(),
-                    x["type"].as_str().unwrap_or_default().to_owned(),
-                    x["status"].as_str().unwrap_or_default().to_owned(),
-                    x["duration_s"].as_f64().unwrap_or_default(),
-                )
-            })
-            .collect(),
+        suites: s.suites.iter().map(store::SuiteRecord::of).collect(),
         coverage,
         maps: Vec::new(),
         narrowed: false,

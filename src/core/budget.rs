@@ -48,14 +48,14 @@ pub struct Override {
     pub limit: Duration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     Suite,
     Test,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Verdict {
     pub kind: Target,
     pub binary_id: String,
@@ -65,7 +65,7 @@ pub struct Verdict {
     pub actual_s: f64,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct BudgetReport {
     pub violations: Vec<Verdict>,
     pub warnings: Vec<Verdict>,

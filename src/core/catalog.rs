@@ -290,7 +290,7 @@ impl Workspace {
 }
 
 /// How a test binary is classified for budgets and display.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuiteType {
     Unit,
@@ -324,6 +324,13 @@ impl SuiteType {
             SuiteType::E2e => "e2e",
             SuiteType::Doc => "doc",
         }
+    }
+
+    /// The type `as_str` names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [SuiteType::Unit, SuiteType::Integration, SuiteType::E2e, SuiteType::Doc]
+            .into_iter()
+            .find(|t| t.as_str() == s)
     }
 }
 

@@ -29,7 +29,7 @@ pub struct FileCoverage {
     pub summary_branches: Option<(u64, u64)>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Ratio {
     pub count: u64,
     pub covered: u64,
@@ -96,16 +96,16 @@ impl FileCoverage {
             .filter(|b| b.2.is_none_or(|c| c == 0))
             .map(|b| MissingBranch {
                 line: b.0,
-                outcome: if b.1 == 0 { "true" } else { "false" },
+                outcome: if b.1 == 0 { "true" } else { "false" }.to_owned(),
             })
             .collect()
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct MissingBranch {
     pub line: u32,
-    pub outcome: &'static str,
+    pub outcome: String,
 }
 
 /// Coverage of a run, over every test binary's latest profile.
@@ -174,11 +174,11 @@ pub struct Threshold {
     pub branches: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ThresholdVerdict {
     /// `*` for the overall rule, else the rule's glob.
     pub path: String,
-    pub metric: &'static str,
+    pub metric: String,
     pub required: f64,
     pub actual: f64,
     pub passed: bool,
@@ -203,7 +203,7 @@ pub fn judge(coverage: &Coverage, thresholds: &[Threshold]) -> Vec<ThresholdVerd
             let actual = sum(FileCoverage::line_ratio).percent;
             out.push(ThresholdVerdict {
                 path: path.clone(),
-                metric: "lines",
+                metric: "lines".to_owned(),
                 required,
                 actual,
                 passed: actual >= required,
@@ -213,7 +213,7 @@ pub fn judge(coverage: &Coverage, thresholds: &[Threshold]) -> Vec<ThresholdVerd
             let actual = sum(FileCoverage::branch_ratio).percent;
             out.push(ThresholdVerdict {
                 path,
-                metric: "branches",
+                metric: "branches".to_owned(),
                 required,
                 actual,
                 passed: actual >= required,
@@ -251,11 +251,11 @@ mod tests {
             vec![
                 MissingBranch {
                     line: 2,
-                    outcome: "false"
+                    outcome: "false".to_owned()
                 },
                 MissingBranch {
                     line: 7,
-                    outcome: "true"
+                    outcome: "true".to_owned()
                 }
             ]
         );
@@ -288,7 +288,7 @@ mod tests {
         );
         let got: Vec<(&str, &str, f64, bool)> = v
             .iter()
-            .map(|t| (t.path.as_str(), t.metric, t.actual, t.passed))
+            .map(|t| (t.path.as_str(), t.metric.as_str(), t.actual, t.passed))
             .collect();
         assert_eq!(
             got,

@@ -231,7 +231,7 @@ pub fn coverage_report(
     if let (Some(required), Some(p)) = (patch_minimum, &patch) {
         verdicts.push(super::coverage::ThresholdVerdict {
             path: format!("changes since {}", p.base),
-            metric: "patch lines",
+            metric: "patch lines".to_owned(),
             required,
             actual: p.lines.percent,
             passed: p.lines.percent >= required,

@@ -74,7 +74,7 @@ pub struct RunPoint {
     pub coverage: Option<f64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Flaky {
     pub binary_id: String,
     pub name: String,
@@ -82,7 +82,7 @@ pub struct Flaky {
     pub runs: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Slower {
     pub binary_id: String,
     pub name: String,

@@ -20,7 +20,7 @@ impl HygieneRules {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct HygieneWarning {
     pub file: String,
     pub line: usize,

@@ -13,14 +13,14 @@ pub struct Changes {
     pub files: Vec<(String, Vec<[u32; 2]>)>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct PatchReport {
     pub base: String,
     pub lines: Ratio,
     pub uncovered: Vec<UncoveredLines>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct UncoveredLines {
     pub path: String,
     pub lines: Vec<[u32; 2]>,

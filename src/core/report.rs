@@ -10,22 +10,27 @@ use super::history::{Flaky, Slower};
 use super::run::{Outcome, Trigger};
 use super::test_state::{Location, TestCase, TestState, Transition};
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Report {
     RunStarted {
         run: u32,
         trigger: Trigger,
         selected: Selected,
+        #[serde(default)]
         reasons: Vec<String>,
         /// Files whose change started the run (workspace-relative).
+        #[serde(default)]
         changed: Vec<String>,
         /// Selected binary id → why (runs started by changes).
+        #[serde(default)]
         binary_reasons: std::collections::BTreeMap<String, String>,
         /// Test-level selection narrowed the run: how many tests the static
         /// tier would have run (`null`: it did not).
+        #[serde(default)]
         static_tests: Option<usize>,
         /// Each selected test with a coverage map → why it runs.
+        #[serde(default)]
         test_reasons: Vec<TestReason>,
     },
     /// The idle sweep starts: the tests test-level selection left out.
@@ -33,50 +38,88 @@ pub enum Report {
         run: u32,
         tests: usize,
         /// The changes they were left out for.
+        #[serde(default)]
         changed: Vec<String>,
     },
     /// The sweep ended: `misses` are tests the maps cleared that failed.
     SweepFinished {
         run: u32,
         tests: usize,
+        #[serde(default)]
         misses: Vec<super::sweep::Miss>,
     },
     /// A change set that cannot affect any test: nothing runs.
     ChangeIgnored {
+        #[serde(default)]
         changed: Vec<String>,
         /// Why they select nothing ("no build or test reads it").
+        #[serde(default)]
         why: String,
     },
     Test(TestTransition),
     BuildError {
         run: u32,
+        #[serde(default)]
         message: String,
     },
     /// Something the user should know that does not stop the run (skipped
     /// unparseable output, an impossible transition).
     Warning {
         run: u32,
+        #[serde(default)]
         message: String,
     },
     RunFinished(Box<RunSummary>),
     /// A service changed state (`at_s`: seconds since vigil started).
     Service {
+        #[serde(default)]
         name: String,
         from: super::services::Health,
         to: super::services::Health,
         at_s: f64,
+        #[serde(default)]
         latency_ms: Option<f64>,
+        #[serde(default)]
         error: Option<String>,
     },
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+impl Report {
+    /// Every `event` name, as serialized.
+    pub const KINDS: &'static [&'static str] = &[
+        "run_started",
+        "sweep_started",
+        "sweep_finished",
+        "change_ignored",
+        "test",
+        "build_error",
+        "warning",
+        "run_finished",
+        "service",
+    ];
+
+    /// The run an event belongs to (`None`: it belongs to none).
+    pub fn run(&self) -> Option<u32> {
+        match self {
+            Report::RunStarted { run, .. }
+            | Report::SweepStarted { run, .. }
+            | Report::SweepFinished { run, .. }
+            | Report::BuildError { run, .. }
+            | Report::Warning { run, .. } => Some(*run),
+            Report::Test(t) => Some(t.run),
+            Report::RunFinished(s) => Some(s.run),
+            Report::ChangeIgnored { .. } | Report::Service { .. } => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Selected {
     pub binaries: Vec<String>,
     pub tests: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestTransition {
     pub run: u32,
     pub binary_id: String,
@@ -137,7 +180,7 @@ impl TestTransition {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Counts {
     pub total: usize,
     pub passed: usize,
@@ -177,7 +220,7 @@ impl Counts {
 }
 
 /// How a suite's tests of one run came out, as a whole.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SuiteStatus {
     Passed,
@@ -214,9 +257,22 @@ impl SuiteStatus {
             SuiteStatus::Blocked => "blocked",
         }
     }
+
+    /// The status `as_str` names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            SuiteStatus::Passed,
+            SuiteStatus::Failed,
+            SuiteStatus::Skipped,
+            SuiteStatus::Cancelled,
+            SuiteStatus::Blocked,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct SuiteSummary {
     pub binary_id: String,
     /// Cargo target kind (`lib`, `test`, `bin`…).
@@ -229,7 +285,7 @@ pub struct SuiteSummary {
     pub tests: usize,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct FailureSummary {
     pub binary_id: String,
     pub name: String,
@@ -245,61 +301,77 @@ pub struct FailureSummary {
     pub assertion: Option<super::assertion::Assertion>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Gate {
     pub passed: bool,
     pub reasons: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunSummary {
     pub run: u32,
     pub outcome: Outcome,
     pub duration_s: f64,
+    #[serde(default)]
     pub tests: Counts,
+    #[serde(default)]
     pub suites: Vec<SuiteSummary>,
+    #[serde(default)]
     pub failures: Vec<FailureSummary>,
     /// Tests that passed though listed as expected failures.
+    #[serde(default)]
     pub xpass: Vec<TestRef>,
     /// cargo's diagnostics, when the build failed.
+    #[serde(default)]
     pub build_errors: Vec<String>,
     /// nextest's own error output, when listing or running failed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub tool_error: Option<String>,
+    #[serde(default)]
     pub warnings: Vec<String>,
     /// Timing budgets: limits broken (violations) and nearly broken (from
     /// 80 %, warnings).
+    #[serde(default)]
     pub budgets: BudgetReport,
     /// Tests of this run whose result flipped between runs of an unchanged
     /// tree, with how often.
+    #[serde(default)]
     pub flaky: Vec<Flaky>,
     /// Tests well past their own p95 duration.
+    #[serde(default)]
     pub slower: Vec<Slower>,
     /// Test-hygiene warnings (naming, tests that assert nothing), when
     /// enabled in the config.
+    #[serde(default)]
     pub hygiene: Vec<super::hygiene::HygieneWarning>,
     /// Line and branch coverage over every test binary's latest profile
     /// (`null` when coverage is off).
+    #[serde(default)]
     pub coverage: Option<CoverageReport>,
     /// Each configured service as the run ended, with the tests it blocked.
+    #[serde(default)]
     pub services: Vec<ServiceSummary>,
     pub gate: Gate,
+    /// How many shards `vigil merge` merged (only in a merged run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards: Option<usize>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TestReason {
     pub binary_id: String,
     pub name: String,
     pub reason: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct TestRef {
     pub binary_id: String,
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct CoverageReport {
     pub lines: Ratio,
     pub branches: Option<Ratio>,
@@ -313,7 +385,7 @@ pub struct CoverageReport {
     pub patch: Option<super::patch::PatchReport>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct FileReport {
     pub path: String,
     pub lines: Ratio,
@@ -325,7 +397,7 @@ pub struct FileReport {
     pub delta_lines_pp: Option<f64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CoverageDelta {
     /// Percentage points against the previous run's coverage (`null`: no
     /// previous run with coverage).
@@ -334,7 +406,7 @@ pub struct CoverageDelta {
 }
 
 /// `run_finished.services[]`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct ServiceSummary {
     pub name: String,
     pub state: super::services::Health,

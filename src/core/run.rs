@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// `vigil run`, or the first run of a session.
@@ -20,6 +20,8 @@ pub enum Trigger {
     Sweep,
     /// A service came back: the tests it blocked.
     Service,
+    /// `vigil merge`: the shards of a partitioned run as one (history only).
+    Merge,
 }
 
 impl Trigger {
@@ -30,7 +32,22 @@ impl Trigger {
             Trigger::Key => "key",
             Trigger::Sweep => "sweep",
             Trigger::Service => "service",
+            Trigger::Merge => "merge",
         }
+    }
+
+    pub const ALL: [Trigger; 6] = [
+        Trigger::Manual,
+        Trigger::Watch,
+        Trigger::Key,
+        Trigger::Sweep,
+        Trigger::Service,
+        Trigger::Merge,
+    ];
+
+    /// The trigger `as_str` names (`None`: no trigger is called that).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
     }
 }
 
@@ -75,7 +92,7 @@ pub enum Phase {
     Finished,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Passed,
@@ -96,6 +113,25 @@ impl Outcome {
             Outcome::NoTests => "no_tests",
             Outcome::Cancelled => "cancelled",
         }
+    }
+
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Passed,
+        Outcome::Failed,
+        Outcome::BuildFailed,
+        Outcome::ListFailed,
+        Outcome::NoTests,
+        Outcome::Cancelled,
+    ];
+
+    /// The outcome `as_str` names (`None`: no outcome is called that).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// A run that measured the tree: not cancelled, built and listed.
+    pub fn measured(self) -> bool {
+        !matches!(self, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed)
     }
 }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use super::testmap::TestKey;
 
 /// A test the maps cleared that failed when the sweep ran it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Miss {
     pub binary_id: String,
     pub name: String,

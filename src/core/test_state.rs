@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TestState {
     #[default]
@@ -40,6 +40,23 @@ impl TestState {
         }
     }
 
+    pub const ALL: [TestState; 9] = [
+        TestState::Pending,
+        TestState::Running,
+        TestState::Passed,
+        TestState::Failed,
+        TestState::Skipped,
+        TestState::Xfail,
+        TestState::Xpass,
+        TestState::Cancelled,
+        TestState::Blocked,
+    ];
+
+    /// The state `as_str` names (`None`: no state is called that).
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
     pub fn is_terminal(self) -> bool {
         match self {
             TestState::Pending | TestState::Running => false,
@@ -63,7 +80,7 @@ pub struct Transition {
 }
 
 /// Where a test panicked, parsed out of its output.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Location {
     pub file: String,
     pub line: u32,

@@ -1502,6 +1502,7 @@ fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &
         coverage,
         services,
         gate,
+        shards: None,
     };
     if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
         model.history.push_run(RunPoint {

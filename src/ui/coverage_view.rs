@@ -243,7 +243,11 @@ fn source(
                 Style::default()
             };
             spans.push(Span::styled(format!(" {code}"), code_style));
-            let never: Vec<&str> = missing.iter().filter(|m| m.line == n).map(|m| m.outcome).collect();
+            let never: Vec<&str> = missing
+                .iter()
+                .filter(|m| m.line == n)
+                .map(|m| m.outcome.as_str())
+                .collect();
             if !never.is_empty() {
                 spans.push(Span::styled(
                     format!("   ◆ {} never", never.join(" and ")),

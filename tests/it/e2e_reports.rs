@@ -35,8 +35,10 @@ fn junit_and_trace_of_a_real_run() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert_eq!(xml.matches("<testsuite ").count(), 4, "one per binary:\n{xml}");
-    assert!(
-        xml.contains("<testsuites name=\"vigil\" tests=\"9\" failures=\"1\""),
+    let totals = |a| common::xml_attr(&xml, "testsuites", a);
+    assert_eq!(
+        (totals("name"), totals("tests"), totals("failures")),
+        (Some("vigil".into()), Some("9".into()), Some("1".into())),
         "{xml}"
     );
     let refund = xml.split("<testcase name=\"refund_partial\"").nth(1).unwrap();
@@ -255,8 +257,10 @@ fn three_shards_merged_equal_one_run() {
     assert_eq!(merged["gate"]["reasons"], serde_json::json!(["1 test failed"]));
     assert_eq!(merged["shards"], 3);
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(
-        xml.contains("<testsuites name=\"vigil\" tests=\"9\" failures=\"1\""),
+    let totals = |a| common::xml_attr(&xml, "testsuites", a);
+    assert_eq!(
+        (totals("name"), totals("tests"), totals("failures")),
+        (Some("vigil".into()), Some("9".into()), Some("1".into())),
         "{xml}"
     );
     // Coverage: the shards' profiles merged give the unsharded figure.

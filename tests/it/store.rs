@@ -7,7 +7,10 @@ use crate::common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vigil::adapters::store::{RunRecord, Store, SCHEMA_VERSION};
+use vigil::adapters::store::{ResultRecord, RunRecord, Store, SuiteRecord, SCHEMA_VERSION};
+use vigil::core::catalog::SuiteType;
+use vigil::core::report::{Counts, SuiteStatus};
+use vigil::core::run::{Outcome, Trigger};
 use vigil::core::TestState;
 
 fn db(name: &str) -> PathBuf {
@@ -21,21 +24,26 @@ fn record(i: usize, fingerprint: &str, passed: bool, ms: u64) -> RunRecord {
     let state = if passed { TestState::Passed } else { TestState::Failed };
     RunRecord {
         started_unix: 1_700_000_000.0 + i as f64,
-        trigger: "manual".into(),
-        outcome: if passed { "passed" } else { "failed" }.into(),
+        trigger: Trigger::Manual,
+        outcome: if passed { Outcome::Passed } else { Outcome::Failed },
         duration_s: 1.0,
         fingerprint: fingerprint.into(),
-        counts: [2, 1 + passed as usize, !passed as usize, 0, 0, 0, 0],
+        counts: Counts {
+            total: 2,
+            passed: 1 + passed as usize,
+            failed: !passed as usize,
+            ..Counts::default()
+        },
         results: vec![
-            (
-                "a".into(),
-                "steady".into(),
-                TestState::Passed,
-                Some(Duration::from_millis(ms)),
-            ),
-            ("a".into(), "wobbly".into(), state, Some(Duration::from_millis(5))),
+            ResultRecord::new("a", "steady", TestState::Passed, Some(Duration::from_millis(ms))),
+            ResultRecord::new("a", "wobbly", state, Some(Duration::from_millis(5))),
         ],
-        suites: vec![("a".into(), "unit".into(), "passed".into(), 0.5)],
+        suites: vec![SuiteRecord {
+            binary_id: "a".into(),
+            suite_type: SuiteType::Unit,
+            status: SuiteStatus::Passed,
+            duration_s: 0.5,
+        }],
         ..RunRecord::default()
     }
 }
@@ -298,4 +306,61 @@ fn pruning_by_age_keeps_recent_runs_and_always_the_newest() {
         store.recent_runs(10).unwrap().iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![4]
     );
+}
+
+/// A history kept before records were typed (schema 4: no `blocked`
+/// column) is carried over: its runs read back typed, its blocked tests
+/// are counted from its own results, nothing is moved aside.
+#[test]
+fn a_history_from_before_typed_records_is_migrated_not_moved_aside() {
+    let path = db("schema4");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for sql in &vigil::adapters::store::MIGRATIONS[..4] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO runs (started_unix, trigger, outcome, duration_s, reasons, changed, fingerprint,
+                               total, passed, failed, skipped, xfail, xpass, cancelled)
+             VALUES (1.0, 'merge', 'failed', 2.5, '[]', '[]', 'fp', 3, 1, 1, 0, 0, 0, 1);
+             INSERT INTO tests (id, binary_id, name) VALUES (1, 'a', 'x'), (2, 'a', 'y'), (3, 'a', 'z');
+             INSERT INTO results VALUES (1, 1, 'passed', 0.1), (1, 2, 'failed', 0.2), (1, 3, 'blocked', NULL);",
+        )
+        .unwrap();
+    }
+    let (mut store, note) = Store::open(&path).unwrap();
+    assert!(note.is_none(), "carried over, not moved aside: {note:?}");
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let runs = store.recent_runs(5).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!((runs[0].trigger, runs[0].outcome), (Trigger::Merge, Outcome::Failed));
+    let h = store.history().unwrap();
+    assert_eq!(h.get("a", "y").unwrap().last, Some((false, "fp".to_owned())));
+    store.record(&record(1, "fp", true, 10)).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let blocked: Vec<i64> = conn
+        .prepare("SELECT blocked FROM runs ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(blocked, vec![1, 0], "the old run's blocked test is counted");
+}
+
+/// A value the history does not know is an error naming it, never a guess.
+#[test]
+fn an_unknown_outcome_in_the_history_is_named_not_taken_for_another() {
+    let path = db("unknown");
+    let (mut store, _) = Store::open(&path).unwrap();
+    store.record(&record(0, "fp", true, 10)).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("UPDATE runs SET outcome = 'exploded'", []).unwrap();
+    drop(conn);
+    let (store, _) = Store::open(&path).unwrap();
+    let err = store.recent_runs(5).unwrap_err().to_string();
+    assert!(err.contains("outcome") && err.contains("exploded"), "{err}");
 }

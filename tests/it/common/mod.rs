@@ -261,3 +261,12 @@ pub fn require_llvm(workspace: &std::path::Path) -> bool {
         }
     }
 }
+
+/// An attribute of the first `<tag …>` in a JUnit document (`None`: no such
+/// tag or attribute); attribute order is the writer's own.
+pub fn xml_attr(xml: &str, tag: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<{tag} "))?;
+    let head = &xml[start..start + xml[start..].find('>')?];
+    let at = head.find(&format!(" {name}=\""))? + name.len() + 3;
+    Some(head[at..at + head[at..].find('"')?].to_owned())
+}
