@@ -74,9 +74,6 @@ fn profile_dirs(target_dir: &Path) -> Vec<PathBuf> {
 /// Indexes every recorded input of the workspace's local packages.
 pub fn index(ws: &Workspace) -> Inputs {
     let mut inputs = Inputs::default();
-    if ws.target_dir.as_os_str().is_empty() {
-        return inputs;
-    }
     let locals = ws
         .packages
         .iter()

@@ -13,9 +13,6 @@ fn path(target_dir: &Path, coverage: bool) -> PathBuf {
 }
 
 pub fn load(target_dir: &Path, coverage: bool) -> Option<Vec<ListedSuite>> {
-    if target_dir.as_os_str().is_empty() {
-        return None;
-    }
     let text = std::fs::read_to_string(path(target_dir, coverage)).ok()?;
     serde_json::from_str(&text).ok()
 }
@@ -27,12 +24,8 @@ pub fn save(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) {
     }
 }
 
-/// Where the listing is kept and its bytes (none without a target
-/// directory).
+/// Where the listing is kept and its bytes.
 pub fn encoded(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) -> Option<(std::path::PathBuf, Vec<u8>)> {
-    if target_dir.as_os_str().is_empty() {
-        return None;
-    }
     let json = serde_json::to_vec(suites).ok()?;
     Some((path(target_dir, coverage), json))
 }

@@ -16,9 +16,6 @@ impl Log {
     /// Opens (appending) the log under `target_dir`; a log that cannot be
     /// opened is silently off — it must never stop a run.
     pub fn open(target_dir: &Path) -> Self {
-        if target_dir.as_os_str().is_empty() {
-            return Self::disabled();
-        }
         let dir = super::state_dir(target_dir);
         let path = dir.join("vigil.log");
         let file = std::fs::create_dir_all(&dir)

@@ -53,9 +53,6 @@ fn registry(target_dir: &Path) -> PathBuf {
 
 /// Notes that vigil writes `path` (a file or a directory of reports).
 pub fn record(target_dir: &Path, path: &Path) {
-    if target_dir.as_os_str().is_empty() {
-        return;
-    }
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
     let registry = registry(target_dir);
     let known = std::fs::read_to_string(&registry).unwrap_or_default();

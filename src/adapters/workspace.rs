@@ -140,7 +140,7 @@ pub fn discover(dir: &Path) -> Result<Workspace, WorkspaceError> {
 /// --changed` compares a changed manifest with them. Best effort: without
 /// it, a changed manifest runs everything.
 pub fn keep_manifests(ws: &Workspace) {
-    if ws.manifests.is_empty() || ws.target_dir.as_os_str().is_empty() {
+    if ws.manifests.is_empty() {
         return;
     }
     let dir = super::state_dir(&ws.target_dir);

@@ -6,8 +6,9 @@ use std::io::Write;
 use super::signals::forward_signals;
 use super::Engine;
 use crate::config::Settings;
+use crate::core::effect::Outward;
 use crate::core::report::{Report, RunSummary};
-use crate::core::{Effect, Msg, Selection, Trigger, Workspace};
+use crate::core::{Msg, Selection, Trigger, Workspace};
 use crate::sink::Sink;
 
 /// What `vigil run` ended with.
@@ -105,7 +106,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
             stopping |= matches!(msg, Msg::Cancel { .. });
             requested |= matches!(msg, Msg::RunRequested { .. });
             for effect in engine.apply(msg) {
-                if let Effect::Emit(report) = effect {
+                if let Outward::Emit(report) = effect {
                     sink.emit(&report);
                     if let Report::RunFinished(s) = *report {
                         summary = Some(*s);

@@ -11,8 +11,9 @@ use tokio::time::Instant;
 use super::signals::forward_signals;
 use super::Engine;
 use crate::adapters::resources::Sampler;
+use crate::core::effect::Outward;
 use crate::core::report::Report;
-use crate::core::{update, Effect, Msg};
+use crate::core::{update, Msg};
 use crate::ui::{self, theme::Theme};
 
 /// At most ~30 frames a second, however fast events arrive.
@@ -96,8 +97,8 @@ impl<B: Backend> Interactive<B> {
         let mut quit = false;
         for effect in self.engine.apply(msg) {
             match effect {
-                Effect::Quit => quit = true,
-                Effect::Emit(report) => {
+                Outward::Quit => quit = true,
+                Outward::Emit(report) => {
                     if let Report::RunFinished(s) = *report {
                         self.engine.log.line(&format!(
                             "run {}: {} ({} passed, {} failed) in {:.2}s",
@@ -109,32 +110,15 @@ impl<B: Backend> Interactive<B> {
                         ));
                     }
                 }
-                Effect::List { .. }
-                | Effect::Run { .. }
-                | Effect::Cancel { .. }
-                | Effect::StopTests { .. }
-                | Effect::Reload
-                | Effect::IndexInputs
-                | Effect::Rewatch { .. }
-                | Effect::SaveList { .. }
-                | Effect::Survey { .. }
-                | Effect::LoadSource { .. }
-                | Effect::ReadTexts { .. }
-                | Effect::SweepTimer { .. }
-                | Effect::Probe { .. }
-                | Effect::Doctests { .. }
-                | Effect::AcceptSnapshots { .. }
-                | Effect::StartService { .. }
-                | Effect::CollectCoverage { .. } => {}
-                Effect::Copy { text } => {
+                Outward::Copy { text } => {
                     let _ = write!(self.out, "{}", osc52(&text));
                     let _ = self.out.flush();
                 }
-                Effect::Bell => {
+                Outward::Bell => {
                     let _ = self.out.write_all(b"\x07");
                     let _ = self.out.flush();
                 }
-                Effect::Edit(target) => self.pending_edit = Some(target),
+                Outward::Edit(target) => self.pending_edit = Some(target),
             }
         }
         quit

@@ -26,8 +26,20 @@ use crate::adapters::store::{self, Store};
 use crate::adapters::watcher::Watcher;
 use crate::config::Mode;
 use crate::config::Settings;
+use crate::core::effect::{Class, Outward};
 use crate::core::report::{Report, RunSummary};
 use crate::core::{update, Effect, Model, Msg, Selection, Trigger, Workspace};
+
+/// Which adapters carry out the engine's world effects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io {
+    /// The real ones: nextest, cargo, the history, the state directory.
+    Real,
+    /// None: every effect that would start a process is recorded
+    /// (`Engine::recorded`), nothing is written, no history is opened
+    /// (scripted tests of the loop, replays, benchmarks).
+    Recording,
+}
 
 /// What the engine could not set up or write.
 #[derive(Debug, thiserror::Error)]
@@ -64,8 +76,8 @@ pub struct Engine {
     /// What happened to a history that could not be used (moved aside, or
     /// none kept): for the user to see.
     pub store_note: Option<String>,
-    /// When set, process effects are recorded here instead of carried out
-    /// (scripted tests of the loop, replays).
+    /// With `Io::Recording`: the world effects a dry run does not carry
+    /// out, in order.
     pub recorded: Option<Vec<Effect>>,
     /// The services vigil started (stopped on exit).
     services: crate::adapters::services::Services,
@@ -89,15 +101,31 @@ pub struct Engine {
     not_kept: Vec<String>,
     /// How much history is kept (`history.keep`).
     keep: crate::config::Keep,
+    io: Io,
 }
 
 impl Engine {
     pub fn new(workspace: Workspace, settings: Settings) -> Self {
+        Self::with_io(workspace, settings, Io::Real)
+    }
+
+    /// An engine that starts no process and writes nothing: it records
+    /// what it would do.
+    pub fn dry(workspace: Workspace, settings: Settings) -> Self {
+        Self::with_io(workspace, settings, Io::Recording)
+    }
+
+    pub fn with_io(workspace: Workspace, settings: Settings, io: Io) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let clock = Clock::start();
-        let log = Log::open(&workspace.target_dir);
+        let real = io == Io::Real;
+        let log = if real {
+            Log::open(&workspace.target_dir)
+        } else {
+            Log::disabled()
+        };
         let mut nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
-        if !workspace.target_dir.as_os_str().is_empty() {
+        if real {
             nextest.bound = Some(crate::adapters::bounded::Bound::new(
                 &crate::adapters::state_dir(&workspace.target_dir),
                 settings.output_max,
@@ -105,7 +133,7 @@ impl Engine {
         }
         let services =
             crate::adapters::services::Services::new(&workspace.root, &workspace.target_dir, tx.clone(), clock);
-        let (store, store_note) = if workspace.target_dir.as_os_str().is_empty() {
+        let (store, store_note) = if !real {
             (None, None)
         } else {
             match Store::open(&store::default_path(&workspace.target_dir)) {
@@ -138,12 +166,18 @@ impl Engine {
         if let Some(note) = &store_note {
             log.line(note);
         }
-        let (coverage, coverage_note) = coverage_rig(&model.workspace, &settings);
+        let (coverage, coverage_note) = if real {
+            coverage_rig(&model.workspace, &settings)
+        } else {
+            (None, None)
+        };
         if let Some(note) = &coverage_note {
             log.line(note);
         }
         model.coverage_on = coverage.is_some();
-        model.list_cache = crate::adapters::list_cache::load(&model.workspace.target_dir, model.coverage_on);
+        if real {
+            model.list_cache = crate::adapters::list_cache::load(&model.workspace.target_dir, model.coverage_on);
+        }
         Self {
             model,
             store,
@@ -158,7 +192,6 @@ impl Engine {
             watcher: None,
             debounce: settings.debounce,
             explicit_config: settings.explicit.clone(),
-            recorded: None,
             services,
             run_lines: Vec::new(),
             last_run: None,
@@ -166,6 +199,8 @@ impl Engine {
             writes: Default::default(),
             not_kept: Vec::new(),
             keep: settings.keep,
+            recorded: (!real).then(Vec::new),
+            io,
         }
     }
 
@@ -198,14 +233,6 @@ impl Engine {
     /// first run; a full run needs none.)
     pub fn index_inputs_now(&mut self) {
         self.model.inputs = crate::adapters::inputs::index(&self.model.workspace);
-    }
-
-    /// An engine that starts no process: it records what it would do.
-    pub fn dry(workspace: Workspace, settings: Settings) -> Self {
-        let mut engine = Self::new(Workspace::default(), settings);
-        engine.model.workspace = workspace;
-        engine.recorded = Some(Vec::new());
-        engine
     }
 
     /// Runs one shard of a partitioned CI run: nextest's `--partition`,
@@ -247,11 +274,22 @@ impl Engine {
         });
     }
 
-    /// Applies one message; returns the effects the caller has not carried
-    /// out itself (reports and quit).
-    pub fn apply(&mut self, msg: Msg) -> Vec<Effect> {
+    /// Applies one message: carries out its world effects, and hands back
+    /// what the front end carries out (reports, the editor, the terminal).
+    pub fn apply(&mut self, msg: Msg) -> Vec<Outward> {
         let mut rest = Vec::new();
         for effect in update(&mut self.model, msg) {
+            let effect = match effect.class() {
+                Class::World(e) => e,
+                Class::Outward(Outward::Emit(report)) => {
+                    self.emit(report, &mut rest);
+                    continue;
+                }
+                Class::Outward(o) => {
+                    rest.push(o);
+                    continue;
+                }
+            };
             if let Some(recorded) = self.recorded.as_mut() {
                 match dry_run(&effect) {
                     Dry::Record => {
@@ -406,42 +444,45 @@ impl Engine {
                 }
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
-                Effect::Emit(report) => {
-                    if let Ok(line) = serde_json::to_string(&report) {
-                        self.run_lines.push(line);
-                    }
-                    let finished = match report.as_ref() {
-                        Report::RunFinished(s) => {
-                            self.record(s);
-                            self.keep_run();
-                            Some(s.run)
-                        }
-                        _ => None,
-                    };
-                    rest.push(Effect::Emit(report));
-                    if let Some(run) = finished {
-                        // What could not be kept, said once beside the run.
-                        // When the history failed (a full disk, most
-                        // likely), the run's other writes are waited for,
-                        // so that one warning names them all.
-                        let failed = if self.not_kept.is_empty() {
-                            self.writes.reap()
-                        } else {
-                            self.writes.settle()
-                        };
-                        self.not_kept.extend(failed.iter().map(|f| f.to_string()));
-                        if let Some(message) = crate::adapters::keep::say(&std::mem::take(&mut self.not_kept)) {
-                            if let Some(r) = self.model.run_mut(run) {
-                                r.warnings.push(message.clone());
-                            }
-                            rest.push(Effect::emit(Report::Warning { run, message }));
-                        }
-                    }
-                }
-                Effect::Quit | Effect::Edit(_) | Effect::Copy { .. } | Effect::Bell => rest.push(effect),
+                // Classified above: the front end's.
+                Effect::Emit(_) | Effect::Quit | Effect::Edit(_) | Effect::Copy { .. } | Effect::Bell => {}
             }
         }
         rest
+    }
+
+    /// A report: kept in the run's lines (and, at a run's end, in the
+    /// history and the state directory), then handed to the front end.
+    fn emit(&mut self, report: Box<Report>, rest: &mut Vec<Outward>) {
+        if let Ok(line) = serde_json::to_string(&report) {
+            self.run_lines.push(line);
+        }
+        let finished = match report.as_ref() {
+            Report::RunFinished(s) => {
+                self.record(s);
+                self.keep_run();
+                Some(s.run)
+            }
+            _ => None,
+        };
+        rest.push(Outward::Emit(report));
+        if let Some(run) = finished {
+            // What could not be kept, said once beside the run. When the
+            // history failed (a full disk, most likely), the run's other
+            // writes are waited for, so that one warning names them all.
+            let failed = if self.not_kept.is_empty() {
+                self.writes.reap()
+            } else {
+                self.writes.settle()
+            };
+            self.not_kept.extend(failed.iter().map(|f| f.to_string()));
+            if let Some(message) = crate::adapters::keep::say(&std::mem::take(&mut self.not_kept)) {
+                if let Some(r) = self.model.run_mut(run) {
+                    r.warnings.push(message.clone());
+                }
+                rest.push(Outward::Emit(Box::new(Report::Warning { run, message })));
+            }
+        }
     }
 
     /// Merges and reads the run's coverage off the loop.
@@ -509,7 +550,7 @@ impl Engine {
     fn keep_run(&mut self) {
         let mut text = std::mem::take(&mut self.run_lines).join("\n");
         text.push('\n');
-        if !self.model.workspace.target_dir.as_os_str().is_empty() {
+        if self.io == Io::Real {
             let path = last_run_path(&self.model.workspace.target_dir);
             self.writes.spawn("the kept run", path, text.clone().into_bytes());
         }
@@ -766,7 +807,7 @@ fn load_history(
 
 /// The coverage set-up the config and the machine allow, or why none.
 fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Option<String>) {
-    if settings.coverage == Mode::Off || ws.target_dir.as_os_str().is_empty() {
+    if settings.coverage == Mode::Off {
         return (None, None);
     }
     match crate::adapters::llvm::discover(&ws.root) {

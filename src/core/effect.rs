@@ -94,6 +94,60 @@ impl Effect {
     pub fn emit(report: Report) -> Self {
         Effect::Emit(Box::new(report))
     }
+
+    /// What this effect is for: the world (processes, files, timers,
+    /// sockets: carried out by the engine's adapters) or the front end
+    /// (the sink, the terminal, the user's editor). Exhaustive: a new effect
+    /// is placed here before anything compiles.
+    pub fn class(self) -> Class {
+        match self {
+            Effect::Emit(r) => Class::Outward(Outward::Emit(r)),
+            Effect::Edit(t) => Class::Outward(Outward::Edit(t)),
+            Effect::Copy { text } => Class::Outward(Outward::Copy { text }),
+            Effect::Bell => Class::Outward(Outward::Bell),
+            Effect::Quit => Class::Outward(Outward::Quit),
+            Effect::List { .. }
+            | Effect::Survey { .. }
+            | Effect::Run { .. }
+            | Effect::Cancel { .. }
+            | Effect::StopTests { .. }
+            | Effect::CollectCoverage { .. }
+            | Effect::SweepTimer { .. }
+            | Effect::ReadTexts { .. }
+            | Effect::SaveList { .. }
+            | Effect::LoadSource { .. }
+            | Effect::IndexInputs
+            | Effect::Rewatch { .. }
+            | Effect::Reload
+            | Effect::Probe { .. }
+            | Effect::StartService { .. }
+            | Effect::Doctests { .. }
+            | Effect::AcceptSnapshots { .. } => Class::World(self),
+        }
+    }
+}
+
+/// An effect, by who carries it out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Class {
+    /// The engine's adapters (its effect is never an `Outward` one).
+    World(Effect),
+    Outward(Outward),
+}
+
+/// What the front end carries out: the engine hands these back.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outward {
+    /// Tell the sink (JSON lines, human lines, or nothing for the TUI).
+    Emit(Box<Report>),
+    /// Open a location in the user's editor.
+    Edit(EditTarget),
+    /// Put text on the clipboard through the terminal (OSC 52).
+    Copy { text: String },
+    /// Ring the terminal's bell.
+    Bell,
+    /// Leave the interactive view.
+    Quit,
 }
 
 /// What `e` opens.

@@ -433,6 +433,50 @@ fn scripted_loop_on_a_test_backend() {
     );
 }
 
+/// The recording engine's adapters write nothing: a whole run through it
+/// leaves its workspace's target directory as it was (absent).
+#[test]
+fn a_recording_engine_writes_nothing() {
+    let mut ws = vigil::adapters::workspace::parse_metadata(&common::recorded("shop_metadata.json")).unwrap();
+    let target = common::state_dir().join("target-of-a-dry-run");
+    let _ = std::fs::remove_dir_all(&target);
+    ws.target_dir = target.clone();
+    let mut engine = Engine::dry(ws, Settings::default());
+    let suites = vigil::adapters::nextest_json::parse_list(&common::recorded("shop_list.json")).unwrap();
+    let mut said = Vec::new();
+    for msg in [
+        Msg::RunRequested {
+            trigger: Trigger::Manual,
+            selection: Selection::All,
+            at: ms(0),
+        },
+        Msg::Listed {
+            run: 1,
+            suites,
+            at: ms(10),
+        },
+        Msg::RunExited {
+            run: 1,
+            exit: ToolExit::Killed,
+            stderr: String::new(),
+            at: ms(30),
+        },
+    ] {
+        said.extend(engine.apply(msg));
+    }
+    assert!(
+        said.iter().any(
+            |o| matches!(o, vigil::core::effect::Outward::Emit(r) if matches!(**r, vigil::core::Report::RunFinished(_)))
+        ),
+        "the run ended: {said:?}"
+    );
+    assert!(engine
+        .recorded
+        .as_ref()
+        .is_some_and(|r| r.iter().any(|e| matches!(e, Effect::List { .. }))));
+    assert!(!target.exists(), "nothing was written under {}", target.display());
+}
+
 #[test]
 fn a_test_over_its_budget_is_red_and_marked() {
     let mut model = shop_model();
