@@ -1,6 +1,7 @@
 //! Parsing and applying a large coverage export: a 20 MB LCOV (what
 //! llvm-cov writes for a big workspace) into the core's model, with the
 //! report the run emits. Target: under 200 ms.
+#![allow(clippy::unwrap_used)]
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,5 +1,6 @@
 //! Parsing + applying a stream of 100,000 nextest events: the engine's hot
 //! path during a big run. Target: at least 200,000 events per second.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

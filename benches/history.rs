@@ -1,6 +1,7 @@
 //! The history with 1,000 runs × 1,000 tests: time to record one more run,
 //! and time to compute the trends the view shows (per-test p50/p95, flips)
 //! from the store. Targets: under 50 ms and under 100 ms.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::time::Duration;

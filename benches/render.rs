@@ -1,5 +1,6 @@
 //! One frame of the live view with 10,000 tests loaded (120×35, the tree
 //! expanded and scrolled to the middle). Target: under 5 ms a frame.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! The real interactive loop (`app::Interactive::run`) on a test backend;
 //! a key every 25 ms. Prints the latency percentiles; target: p99 < 16 ms.
 //! Run with `cargo bench --bench responsiveness`.
+#![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

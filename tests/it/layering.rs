@@ -68,29 +68,110 @@ fn core_modules_depend_on_each_other_one_way() {
     }
 }
 
+/// Every path a file names, parsed (syn): in code, in `use` trees
+/// (grouped imports flattened: `use std::{fs, thread}` names `std::fs` and
+/// `std::thread`), and in macro calls' tokens. Strings and comments are
+/// not code, whatever they hold.
+fn named_paths(text: &str) -> Vec<String> {
+    use syn::visit::Visit;
+    #[derive(Default)]
+    struct Paths(Vec<String>);
+    fn flatten(prefix: &str, tree: &syn::UseTree, out: &mut Vec<String>) {
+        let join = |name: String| {
+            if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}::{name}")
+            }
+        };
+        match tree {
+            syn::UseTree::Path(p) => flatten(&join(p.ident.to_string()), &p.tree, out),
+            syn::UseTree::Name(n) => out.push(join(n.ident.to_string())),
+            syn::UseTree::Rename(r) => out.push(join(r.ident.to_string())),
+            syn::UseTree::Glob(_) => out.push(join("*".to_owned())),
+            syn::UseTree::Group(g) => g.items.iter().for_each(|t| flatten(prefix, t, out)),
+        }
+    }
+    impl<'a> Visit<'a> for Paths {
+        fn visit_path(&mut self, p: &'a syn::Path) {
+            let joined: Vec<String> = p.segments.iter().map(|s| s.ident.to_string()).collect();
+            self.0.push(joined.join("::"));
+            syn::visit::visit_path(self, p);
+        }
+        fn visit_item_use(&mut self, u: &'a syn::ItemUse) {
+            flatten("", &u.tree, &mut self.0);
+        }
+        fn visit_macro(&mut self, m: &'a syn::Macro) {
+            // A macro's tokens, strings left out.
+            let mut code = String::new();
+            fn walk(ts: proc_macro2::TokenStream, code: &mut String) {
+                for t in ts {
+                    match t {
+                        proc_macro2::TokenTree::Group(g) => walk(g.stream(), code),
+                        proc_macro2::TokenTree::Literal(_) => code.push(' '),
+                        other => code.push_str(&other.to_string()),
+                    }
+                }
+            }
+            walk(m.tokens.clone(), &mut code);
+            self.0.push(code);
+            syn::visit::visit_macro(self, m);
+        }
+    }
+    let file = syn::parse_file(text).unwrap();
+    let mut paths = Paths::default();
+    paths.visit_file(&file);
+    paths.0
+}
+
 #[test]
 fn the_core_names_no_outside_crate() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/core");
+    let forbidden = [
+        "tokio",
+        "crossterm",
+        "ratatui",
+        "notify",
+        "nextest_metadata",
+        "rusqlite",
+        "std::process",
+        "std::fs",
+        "std::env",
+        "std::thread",
+        "std::net",
+        "SystemTime",
+        "Instant::now",
+    ];
+    let mut read = 0;
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
-        // Code, not the strings it looks for (hygiene knows `#[tokio::test]`).
-        let code: String = text
-            .lines()
-            .filter(|l| !l.contains('"') && !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for forbidden in [
-            "tokio::",
-            "crossterm::",
-            "ratatui::",
-            "notify::",
-            "nextest_metadata::",
-            "std::process",
-            "std::fs",
-            "Instant::now",
-            "rusqlite",
-        ] {
-            assert!(!code.contains(forbidden), "{} uses {forbidden}", entry.path().display());
+        read += 1;
+        for path in named_paths(&text) {
+            for f in forbidden {
+                let hit = path == f
+                    || path.starts_with(&format!("{f}::"))
+                    || path.contains(&format!("::{f}"))
+                    || (f.contains("::") && path.contains(f));
+                assert!(!hit, "{} names {f} (in `{path}`)", entry.path().display());
+            }
         }
     }
+    assert!(read > 15, "the core's files were read");
+}
+
+/// The check above sees what a line-based one missed.
+#[test]
+fn the_layering_check_reads_grouped_imports_and_code_beside_strings() {
+    let names = |t: &str| named_paths(t);
+    assert!(names("use std::{fs, thread::spawn};").contains(&"std::fs".to_owned()));
+    assert!(names("use std::{fs, thread::spawn};").contains(&"std::thread::spawn".to_owned()));
+    let beside = names(r#"fn f() { let _ = ("x", std::env::var("HOME")); }"#);
+    assert!(beside.iter().any(|p| p == "std::env::var"), "{beside:?}");
+    let quoted = names(r#"fn f() -> &'static str { "std::fs::read" } // std::process"#);
+    assert!(
+        !quoted.iter().any(|p| p.contains("std")),
+        "strings and comments are not code: {quoted:?}"
+    );
+    let in_macro = names(r#"fn f() { println!("{}", std::env::args().count()); }"#);
+    assert!(in_macro.iter().any(|p| p.contains("std::env")), "{in_macro:?}");
 }

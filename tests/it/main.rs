@@ -2,6 +2,8 @@
 //! the library, SQLite, ratatui and tokio are linked once, not per file.
 //! End-to-end modules (`e2e_*`) drive the real `vigil` binary on the
 //! fixture workspaces under `tests/fixtures`; the others call the library.
+// Tests and their helpers unwrap: a failure is the test's panic.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
