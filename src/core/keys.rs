@@ -4,11 +4,12 @@
 //! view only draws the result.
 
 use super::effect::Effect;
+use super::keymap::{action, Action as A};
 use super::model::Model;
 use super::msg::Msg;
 use super::run::{Selection, Trigger};
 use super::tree::{rows, scroll_offset, selected_index, RowKind};
-use super::ui_state::{CoverageSort, Key, Pane, RowKey, Tab};
+use super::ui_state::{Key, Pane, RowKey, Tab};
 use std::time::Duration;
 
 /// What a key did besides changing the UI state.
@@ -61,63 +62,57 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         }
         return KeyOutcome::default();
     }
-    match key {
-        Key::Char('q') | Key::Ctrl('c') => return quit(model).into(),
-        Key::Char('?') => ui.help = true,
-        Key::Char('1') => ui.tab = Tab::Tests,
-        Key::Char('2') => ui.tab = Tab::Coverage,
-        Key::Char('j') | Key::Down if ui.tab == Tab::Coverage => coverage_move(model, 1),
-        Key::Char('k') | Key::Up if ui.tab == Tab::Coverage => coverage_move(model, -1),
-        Key::Char('n') if ui.tab == Tab::Coverage => next_uncovered(model, true),
-        Key::Char('N') if ui.tab == Tab::Coverage => next_uncovered(model, false),
-        Key::Enter if ui.tab == Tab::Coverage && ui.source.is_some() => jump_to_test(model),
-        Key::Enter if ui.tab == Tab::Coverage => {
+    let Some(action) = action(key, ui.tab, ui.source.is_some()) else {
+        return KeyOutcome::default();
+    };
+    match action {
+        A::Quit => return quit(model).into(),
+        A::Help => ui.help = true,
+        A::View(tab) => ui.tab = tab,
+        A::CoverageDown => coverage_move(model, 1),
+        A::CoverageUp => coverage_move(model, -1),
+        A::NextUncovered => next_uncovered(model, true),
+        A::PreviousUncovered => next_uncovered(model, false),
+        A::JumpToTest => jump_to_test(model),
+        A::OpenSource => {
             let selected = ui.coverage_selected;
             if let Some(path) = super::coverage_view::ordered_files(model).get(selected) {
                 return vec![Effect::LoadSource { path: path.to_string() }].into();
             }
         }
-        Key::Esc if ui.tab == Tab::Coverage && ui.source.is_some() => ui.source = None,
-        Key::Char('s') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Coverage,
-        Key::Char('d') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Delta,
-        Key::Char('u') if ui.tab == Tab::Coverage => ui.coverage_sort = CoverageSort::Uncovered,
-        Key::Char('3') => ui.tab = Tab::Budgets,
-        Key::Char('4') => ui.tab = Tab::History,
-        Key::Char('5') => ui.tab = Tab::Services,
-        Key::Char('6') => ui.tab = Tab::Timeline,
-        Key::Char('j') | Key::Down if ui.tab == Tab::Services => {
+        A::CloseSource => ui.source = None,
+        A::Sort(sort) => ui.coverage_sort = sort,
+        A::ServiceDown => {
             ui.service_selected = (ui.service_selected + 1).min(model.services.len().saturating_sub(1));
         }
-        Key::Char('k') | Key::Up if ui.tab == Tab::Services => {
-            ui.service_selected = ui.service_selected.saturating_sub(1);
-        }
-        Key::Char('s') if ui.tab == Tab::Services => return start_selected(model, at).into(),
-        Key::Char('/') => ui.filter_editing = true,
-        Key::Char('f') => ui.failures_only = !ui.failures_only,
-        Key::Esc => {
+        A::ServiceUp => ui.service_selected = ui.service_selected.saturating_sub(1),
+        A::StartService => return start_selected(model, at).into(),
+        A::Filter => ui.filter_editing = true,
+        A::FailuresOnly => ui.failures_only = !ui.failures_only,
+        A::Clear => {
             ui.filter.clear();
             ui.failures_only = false;
         }
-        Key::Tab | Key::BackTab => {
+        A::Focus => {
             ui.focus = match ui.focus {
                 Pane::Tree => Pane::Detail,
                 Pane::Detail => Pane::Tree,
             }
         }
-        Key::Char('j') | Key::Down => move_by(model, 1),
-        Key::Char('k') | Key::Up => move_by(model, -1),
-        Key::PageDown | Key::Ctrl('d') => move_by(model, page(model)),
-        Key::PageUp | Key::Ctrl('u') => move_by(model, -page(model)),
-        Key::Char('g') | Key::Home => move_by(model, isize::MIN / 2),
-        Key::Char('G') | Key::End => move_by(model, isize::MAX / 2),
-        Key::Enter => toggle_fold(model),
-        Key::Char('r') => return rerun_selected(model, at),
-        Key::Char('o') => return open_covered(model).into(),
-        Key::Char('e') => return edit(model).into(),
-        Key::Char('y') => return copy(model).into(),
-        Key::Char('u') if ui.tab == Tab::Tests => return accept(model, false).into(),
-        Key::Char('U') if ui.tab == Tab::Tests => return accept(model, true).into(),
-        Key::Char('x') => {
+        A::Down => move_by(model, 1),
+        A::Up => move_by(model, -1),
+        A::PageDown => move_by(model, page(model)),
+        A::PageUp => move_by(model, -page(model)),
+        A::First => move_by(model, isize::MIN / 2),
+        A::Last => move_by(model, isize::MAX / 2),
+        A::Fold => toggle_fold(model),
+        A::Rerun => return rerun_selected(model, at),
+        A::OpenCovered => return open_covered(model).into(),
+        A::Edit => return edit(model).into(),
+        A::Copy => return copy(model).into(),
+        A::Accept => return accept(model, false).into(),
+        A::AcceptAll => return accept(model, true).into(),
+        A::AckMisses => {
             // Selection misses, seen: the header stops showing them.
             model.ui.note = if model.sweep.misses.is_empty() {
                 Some("no selection miss to acknowledge".into())
@@ -126,14 +121,13 @@ pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
             };
             model.sweep.misses.clear();
         }
-        Key::Char('a') => {
+        A::RerunAll => {
             return follow_up(Msg::RunRequested {
                 trigger: Trigger::Key,
                 selection: Selection::All,
                 at,
             })
         }
-        _ => {}
     }
     KeyOutcome::default()
 }

@@ -20,6 +20,7 @@ pub mod history;
 pub mod hygiene;
 pub mod inputs;
 pub mod insta;
+pub mod keymap;
 pub mod keys;
 pub mod locate;
 pub mod manifest;

@@ -890,12 +890,29 @@ fn every_key_the_readme_lists_does_something() {
                 ),
                 file("b.rs", &[(1, 0), (2, 1)]),
                 file("c.rs", &[(1, 1), (2, 1), (3, 1)]),
+                file("d.rs", &[(1, 0), (2, 1), (3, 1), (4, 1), (5, 1), (6, 0), (7, 1)]),
             ],
             branches_measured: false,
         });
         model.coverage_run = Some(1);
         for c in before(token).chars() {
             key(&mut model, Key::Char(c));
+        }
+        if token == "n" || token == "N" {
+            // A source with two uncovered stretches, open at the first
+            // (at the second, for N).
+            key(&mut model, Key::Char('2'));
+            let text = (1..=7).map(|i| format!("line {i}\n")).collect::<String>();
+            update(
+                &mut model,
+                Msg::SourceLoaded {
+                    path: "d.rs".into(),
+                    text: Some(text),
+                },
+            );
+            if token == "N" {
+                key(&mut model, Key::Char('n'));
+            }
         }
         let shown = draw(&model, 120, 35, COLOUR);
         let fx = update(&mut model, msg(token));
