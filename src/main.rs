@@ -510,12 +510,17 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
     }));
     let result = runtime.block_on(async {
         let mut engine = app::Engine::new(ws, settings);
-        engine.model.ui.note = engine
+        let note = engine
             .store_note
             .clone()
             .or_else(|| engine.model.workspace.resolve_error.clone());
+        if let Some(text) = note {
+            engine.apply(vigil::core::Msg::Note { text });
+        }
         if let Err(e) = engine.watch() {
-            engine.model.ui.note = Some(format!("{e}; changes will not start runs"));
+            engine.apply(vigil::core::Msg::Note {
+                text: format!("{e}; changes will not start runs"),
+            });
         }
         engine.request(vigil::core::Trigger::Manual, Selection::All);
         vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);

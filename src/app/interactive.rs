@@ -193,6 +193,11 @@ impl<B: Backend> Interactive<B> {
         Ok(())
     }
 
+    /// A note for the status line, through the core like any message.
+    fn note(&mut self, text: String) {
+        update(&mut self.engine.model, Msg::Note { text });
+    }
+
     /// Opens `target` in the user's editor. A terminal editor gets the
     /// terminal: the view leaves the alternate screen, the key reader
     /// pauses, vigil waits, then comes back as it was. A GUI editor is
@@ -205,14 +210,14 @@ impl<B: Backend> Interactive<B> {
             EditTarget::TestFn { dirs, name } => match editor::find_test(&dirs, &name) {
                 Some((p, l)) => (p, Some(l)),
                 None => {
-                    self.engine.model.ui.note = Some(format!("the definition of `{name}` was not found"));
+                    self.note(format!("the definition of `{name}` was not found"));
                     self.dirty = true;
                     return Ok(());
                 }
             },
         };
         let Some(cmd) = editor::from_env().and_then(|e| editor::command(&e, &path, line)) else {
-            self.engine.model.ui.note = Some("set $VISUAL or $EDITOR to open files from vigil".into());
+            self.note("set $VISUAL or $EDITOR to open files from vigil".into());
             self.dirty = true;
             return Ok(());
         };
@@ -226,7 +231,7 @@ impl<B: Backend> Interactive<B> {
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn();
-            self.engine.model.ui.note = Some(match child {
+            self.note(match child {
                 // Reaped when it ends, so it never lingers as a zombie.
                 Ok(mut c) => {
                     std::thread::spawn(move || c.wait());
@@ -238,7 +243,7 @@ impl<B: Backend> Interactive<B> {
             return Ok(());
         }
         if !self.real_terminal {
-            self.engine.model.ui.note = Some("a terminal editor needs the real terminal".into());
+            self.note("a terminal editor needs the real terminal".into());
             return Ok(());
         }
         use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
@@ -255,7 +260,7 @@ impl<B: Backend> Interactive<B> {
         let _ = enable_raw_mode();
         let _ = ratatui::crossterm::execute!(stdout, EnterAlternateScreen, EnableMouseCapture);
         crate::adapters::terminal::pause(false);
-        self.engine.model.ui.note = Some(match status {
+        self.note(match status {
             Ok(s) if s.success() => format!("back from {}", cmd.program),
             Ok(s) => format!("{} exited with {s}", cmd.program),
             Err(e) => format!("failed to run {}: {e}", cmd.program),

@@ -176,11 +176,55 @@ pub enum Msg {
     Resize {
         tree_rows: u16,
     },
+    /// Something for the user to read in the status line (what the
+    /// editor did, why watching is off).
+    Note {
+        text: String,
+    },
     /// A sample of the running process tree, with per-test resident memory.
     Resources {
         sample: Resources,
         tests: Vec<(Arc<str>, String, u64)>,
     },
+}
+
+impl Msg {
+    /// When the message happened, on the engine's clock (`None`: it
+    /// carries no time). `update` moves the model's clock to it once.
+    pub fn at(&self) -> Option<Duration> {
+        match self {
+            Msg::RunRequested { at, .. }
+            | Msg::Listed { at, .. }
+            | Msg::ListFailed { at, .. }
+            | Msg::Test { at, .. }
+            | Msg::RunExited { at, .. }
+            | Msg::Cancel { at, .. }
+            | Msg::FilesChanged { at, .. }
+            | Msg::Built { at, .. }
+            | Msg::SweepDue { at, .. }
+            | Msg::CoverageCollected { at, .. }
+            | Msg::Probed { at, .. }
+            | Msg::StartFailed { at, .. }
+            | Msg::Doctests { at, .. }
+            | Msg::DoctestsDone { at, .. }
+            | Msg::SnapshotsAccepted { at, .. }
+            | Msg::Key { at, .. } => Some(*at),
+            Msg::Tick { now } => Some(*now),
+            Msg::Build { .. }
+            | Msg::Unparsed { .. }
+            | Msg::Reloaded { .. }
+            | Msg::InputsIndexed { .. }
+            | Msg::HistoryLoaded { .. }
+            | Msg::Fingerprint { .. }
+            | Msg::Hygiene { .. }
+            | Msg::TextsRead { .. }
+            | Msg::SourceLoaded { .. }
+            | Msg::Scroll { .. }
+            | Msg::Resize { .. }
+            | Msg::Note { .. }
+            | Msg::Resources { .. } => None,
+        }
+    }
 }
 
 // The domain types messages carry live with their nouns.
