@@ -11,7 +11,7 @@ use super::effect::Effect;
 use super::filterset::{Filter, Subject};
 use super::model::Model;
 use super::report::{secs, Report, ServiceSummary, TestRef};
-use super::run::{DocLane, Phase, Selection};
+use super::run::{DocLane, Selection, ServiceWait};
 use super::services::{failure_note, Health, Probe, Service};
 use super::test_state::{TestEventKind, TestState};
 
@@ -101,8 +101,7 @@ pub fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut
     let Some(r) = model.run_mut(run) else { return };
     r.awaiting_services = names.clone();
     r.services_needed = names;
-    r.deferred = Some(filterset);
-    r.services_settled = false;
+    r.services = ServiceWait::Waiting(filterset);
     for i in needed {
         probe(model, i, Duration::ZERO, fx);
     }
@@ -114,7 +113,7 @@ pub fn waiting(model: &Model, run: u32) -> bool {
     model
         .runs
         .last()
-        .is_some_and(|r| r.number == run && r.deferred.is_some())
+        .is_some_and(|r| r.number == run && matches!(r.services, ServiceWait::Waiting(_)))
 }
 
 /// A service's `start` command could not be run.
@@ -232,9 +231,12 @@ fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
     if !r.awaiting_services.is_empty() {
         return;
     }
-    let Some(mut filterset) = r.deferred.take() else { return };
+    let ServiceWait::Waiting(filterset) = &r.services else {
+        return;
+    };
+    let mut filterset = filterset.clone();
+    r.services = ServiceWait::Settled;
     let run = r.number;
-    r.services_settled = true;
     let mut blocked = Vec::new();
     let mut warnings = Vec::new();
     for name in r.services_needed.clone() {
@@ -258,7 +260,7 @@ fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
         r.warnings.push(w.clone());
         fx.push(Effect::emit(Report::Warning { run, message: w }));
     }
-    let listed = r.phase == Phase::Running;
+    let listed = r.phase.listed();
     start_tests(model, run, filterset, fx);
     if listed {
         mark_blocked(model, run, at, fx);
@@ -270,7 +272,7 @@ fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
 /// last).
 pub fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    if !r.services_settled || r.blocked_by.is_empty() {
+    if r.services != ServiceWait::Settled || r.blocked_by.is_empty() {
         return;
     }
     let (run_start, blocked_by) = (r.started, r.blocked_by.clone());

@@ -137,8 +137,7 @@ impl Model {
     /// in for the tree.
     pub fn build_failed(&self) -> bool {
         self.current_run().is_some_and(|r| {
-            (!r.build_errors.is_empty() && r.phase != super::run::Phase::Running)
-                || r.outcome == Some(super::run::Outcome::ListFailed)
+            (!r.build_errors.is_empty() && !r.phase.listed()) || r.outcome == Some(super::run::Outcome::ListFailed)
         })
     }
 

@@ -84,12 +84,56 @@ impl Selection {
     }
 }
 
+/// Where a run is, from its request to its end: one state, where flags
+/// beside each other (collecting, held, built) used to say it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
-    /// `nextest list` is building and listing.
-    Building,
+    /// `nextest list` is building and listing; `built`: the build is
+    /// done (its tests are starting), the list is still to come.
+    Building {
+        built: bool,
+    },
+    /// Listed: its tests run (their results stream in).
     Running,
+    /// nextest (and the doc lane) ended with this outcome; the coverage
+    /// profiles are being read.
+    Collecting(Outcome),
+    /// Ended while the history was still being read: how, when, and
+    /// whether it had been listed. It ends once the history is in.
+    Held {
+        outcome: Outcome,
+        at: Duration,
+        listed: bool,
+    },
     Finished,
+}
+
+impl Phase {
+    /// Not listed yet: building, or held before its list came.
+    pub fn building(self) -> bool {
+        matches!(self, Phase::Building { .. } | Phase::Held { listed: false, .. })
+    }
+
+    /// Listed, and not finished: its tests run or have run.
+    pub fn listed(self) -> bool {
+        matches!(
+            self,
+            Phase::Running | Phase::Collecting(_) | Phase::Held { listed: true, .. }
+        )
+    }
+}
+
+/// A run's services, before its `nextest run` starts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ServiceWait {
+    /// Nothing to wait for, or every needed service has answered (the
+    /// blocked tests are known).
+    #[default]
+    Settled,
+    /// `nextest run` waits for probes, with the filterset it will get.
+    Waiting(Option<String>),
+    /// Stopped while it waited: no `nextest run` was started.
+    Abandoned,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -174,18 +218,12 @@ pub struct Run {
     /// Budget verdicts and slower-than-history tests, once finished.
     pub budgets: super::budget::BudgetReport,
     pub slower: Vec<super::history::Slower>,
-    /// nextest has ended with this outcome; coverage is being collected.
-    pub collecting: Option<Outcome>,
     /// What the run stream said before the list arrived (list and run go
     /// side by side): applied, in order, once the tests are known.
     pub early: Vec<EarlyMsg>,
     /// Started on the cached listing, without a `nextest list`: the build
     /// decides whether the cache still holds.
     pub provisional: bool,
-    /// The run's build has finished (its tests are starting).
-    pub built: bool,
-    /// Ended while the history was still being read: how, and when.
-    pub held: Option<(Outcome, Duration)>,
     /// Tests whose coverage maps this run measured.
     pub measured: Vec<super::testmap::TestKey>,
     /// Test-level selection: each selected test with a map → why.
@@ -196,14 +234,12 @@ pub struct Run {
     /// A sweep: how many tests the maps had cleared failed.
     pub misses: u32,
     /// Services probed before the tests start (names); the run's
-    /// `nextest run` waits in `deferred` until each has answered.
+    /// `nextest run` waits (`services`) until each has answered.
     pub awaiting_services: Vec<String>,
-    pub deferred: Option<Option<String>>,
+    pub services: ServiceWait,
     /// Services this run needs (names), and those down that block tests.
     pub services_needed: Vec<String>,
     pub blocked_by: Vec<String>,
-    /// Whether every needed service has answered (blocked tests known).
-    pub services_settled: bool,
     /// Services vigil tried to start for this run (once each).
     pub start_tried: Vec<String>,
     /// Packages whose doctests run beside nextest (the doc lane).
@@ -273,7 +309,7 @@ impl Run {
             fingerprint: String::new(),
             started: at,
             finished: None,
-            phase: Phase::Building,
+            phase: Phase::Building { built: false },
             outcome: None,
             cancel_requested: false,
             bad_filter: false,
@@ -287,20 +323,16 @@ impl Run {
             warnings: Vec::new(),
             budgets: Default::default(),
             slower: Vec::new(),
-            collecting: None,
             awaiting_services: Vec::new(),
-            deferred: None,
+            services: ServiceWait::Settled,
             services_needed: Vec::new(),
             blocked_by: Vec::new(),
-            services_settled: true,
             start_tried: Vec::new(),
             doc_packages: Vec::new(),
             doc_filters: Vec::new(),
             doc_lane: DocLane::Idle,
             early: Vec::new(),
             provisional: false,
-            built: false,
-            held: None,
             measured: Vec::new(),
             test_reasons: BTreeMap::new(),
             static_tests: None,

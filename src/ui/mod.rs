@@ -98,13 +98,12 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         Some(run) => {
             let mut what = format!(" run {} · {}", run.number, run.trigger.as_str());
             match (run.phase, run.outcome) {
-                (Phase::Building, _) => what.push_str(" · building"),
-                (Phase::Running, _) if run.cancel_requested => what.push_str(" · cancelling"),
-                (Phase::Running, _) => {}
+                (p, _) if p.building() => what.push_str(" · building"),
+                (_, _) if run.cancel_requested && run.is_active() => what.push_str(" · cancelling"),
                 (Phase::Finished, Some(o)) => what.push_str(&format!(" · {}", o.as_str().replace('_', " "))),
-                (Phase::Finished, None) => {}
+                _ => {}
             }
-            if !run.build_errors.is_empty() && run.phase != Phase::Running {
+            if !run.build_errors.is_empty() && !run.phase.listed() {
                 let shown = last_run_with_results(model).map_or(String::from("no results yet"), |n| {
                     format!("showing results of run {n}")
                 });
@@ -162,7 +161,7 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
             let elapsed = run.elapsed(model.now);
             right.push(Span::raw(format!(" {} ", duration(elapsed))));
             if let Some(left_s) =
-                crate::core::estimate::time_left(model, run.number, elapsed).filter(|_| run.phase == Phase::Running)
+                crate::core::estimate::time_left(model, run.number, elapsed).filter(|_| run.phase.listed())
             {
                 right.push(Span::styled(
                     format!(" ~{} left ", duration(std::time::Duration::from_secs_f64(left_s))),

@@ -73,7 +73,7 @@ pub fn budgets(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         .runs
         .iter()
         .rev()
-        .find(|r| r.phase == Phase::Finished || r.phase == Phase::Running);
+        .find(|r| r.phase == Phase::Finished || r.phase.listed());
     match run {
         None => lines.push(Line::from(Span::styled(" no run yet", theme.dim()))),
         Some(r) => {

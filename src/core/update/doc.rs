@@ -194,7 +194,7 @@ pub(super) fn on_doctests(
     if !r.doc_lane.running() {
         return;
     }
-    if r.phase == Phase::Building {
+    if r.phase.building() {
         // Before nextest's list: taken in after it (a full listing would
         // drop the doc suite otherwise).
         r.early.push(EarlyMsg::Doctests { suite, events, at });
@@ -226,7 +226,7 @@ pub(super) fn on_doctests_done(model: &mut Model, run: u32, error: Option<String
     if !r.doc_lane.running() {
         return;
     }
-    if r.phase == Phase::Building {
+    if r.phase.building() {
         r.early.push(EarlyMsg::DoctestsDone { error, at });
         return;
     }

@@ -8,7 +8,7 @@ pub(super) fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Dur
     let Some(r) = model.run_mut(run) else { return };
     if coverage_on && matches!(outcome, Outcome::Passed | Outcome::Failed) {
         // The profiles are on disk now; the run ends once they are read.
-        r.collecting = Some(outcome);
+        r.phase = Phase::Collecting(outcome);
         let ran: Vec<String> = r.selected_binaries.iter().map(|b| b.to_string()).collect();
         let binaries = model.catalog.binaries();
         let tests = model
@@ -69,7 +69,8 @@ pub(super) fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Dura
         }
     }
     if pending {
-        r.held = Some((outcome, at));
+        let listed = r.phase.listed();
+        r.phase = Phase::Held { outcome, at, listed };
         return;
     }
     let (run_start, fingerprint) = (r.started, r.fingerprint.clone());
@@ -194,7 +195,18 @@ pub(super) fn on_history_loaded(
             model.kept_coverage_run = Some(run);
         }
     }
-    let held = model.runs.last_mut().and_then(|r| r.held.take().map(|h| (r.number, h)));
+    let held = model.runs.last_mut().and_then(|r| match r.phase {
+        Phase::Held { outcome, at, listed } => {
+            // As it was before it was held; finishing ends it.
+            r.phase = if listed {
+                Phase::Running
+            } else {
+                Phase::Building { built: true }
+            };
+            Some((r.number, (outcome, at)))
+        }
+        _ => None,
+    });
     if let Some((run, (outcome, at))) = held {
         finish_run(model, run, outcome, at, fx);
     }
@@ -217,7 +229,7 @@ pub(super) fn on_coverage_collected(model: &mut Model, run: u32, c: Collected, a
         patch,
     } = c;
     let Some(r) = model.run_mut(run) else { return };
-    let Some(outcome) = r.collecting.take() else { return };
+    let Phase::Collecting(outcome) = r.phase else { return };
     if let Some(note) = map_note {
         r.warnings.push(note);
     }

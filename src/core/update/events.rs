@@ -4,11 +4,11 @@ use super::*;
 
 pub(super) fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    if r.phase == Phase::Building {
+    if r.phase.building() {
         r.early.push(EarlyMsg::Test { event, at });
         return;
     }
-    if r.phase != Phase::Running {
+    if !r.phase.listed() {
         return;
     }
     let run_start = r.started;
@@ -108,7 +108,7 @@ pub(super) fn on_run_exited(
     if !r.is_active() {
         return;
     }
-    if r.phase == Phase::Building {
+    if r.phase.building() {
         // Ended before its list arrived: settled once it has (or by the
         // list's own failure, which is the same build's).
         if std::mem::take(&mut r.provisional) {

@@ -13,8 +13,10 @@ pub(super) fn on_built(
     fx: &mut Vec<Effect>,
 ) {
     let Some(r) = model.run_mut(run) else { return };
-    r.built = true;
-    if r.phase != Phase::Building || !r.provisional {
+    if let Phase::Building { built } = &mut r.phase {
+        *built = true;
+    }
+    if !r.phase.building() || !r.provisional {
         return;
     }
     r.provisional = false;
@@ -50,7 +52,7 @@ pub(super) fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic,
     }
     // While building, errors are held back until `run_started` has been said,
     // so the stream always opens with it.
-    if r.phase == Phase::Running {
+    if r.phase.listed() {
         fx.push(Effect::emit(Report::BuildError {
             run,
             message: diagnostic.rendered.clone(),
@@ -61,7 +63,7 @@ pub(super) fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic,
 
 pub(super) fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
-    if r.phase != Phase::Building {
+    if !r.phase.building() {
         return;
     }
     if r.selection == Selection::All {
@@ -188,7 +190,7 @@ pub(super) fn on_list_failed(
     let Some(r) = model.runs.last_mut().filter(|r| r.number == run) else {
         return;
     };
-    if r.phase != Phase::Building {
+    if !r.phase.building() {
         return;
     }
     emit_run_started(&model.workspace, r, fx);

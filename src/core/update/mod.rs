@@ -12,7 +12,7 @@ use super::model::{AwaitingReload, Model};
 use super::msg::{BuildDiagnostic, ListedSuite, Msg, TestEvent, TestEventKind, ToolExit};
 use super::report::{secs, Gate, Report, RunSummary, Selected, TestReason, TestTransition};
 use super::rules::SelectionMode;
-use super::run::{DocLane, EarlyMsg, Outcome, Phase, Run, Selection, Trigger};
+use super::run::{DocLane, EarlyMsg, Outcome, Phase, Run, Selection, ServiceWait, Trigger};
 use super::select::{self, Plan};
 use super::select_tests::{self, narrow, Narrowed, Texts};
 use super::syntax::DocEdit;

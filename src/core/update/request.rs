@@ -111,14 +111,15 @@ pub(super) fn stop_run(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.runs.last_mut().filter(|r| r.is_active() && !r.cancel_requested) else {
         return;
     };
-    if r.deferred.take().is_none() {
+    if !matches!(r.services, ServiceWait::Waiting(_)) {
         stop(r, fx);
         return;
     }
+    r.services = ServiceWait::Abandoned;
     r.cancel_requested = true;
     r.awaiting_services.clear();
     let run = r.number;
-    if r.phase == Phase::Building {
+    if r.phase.building() {
         // Its list (if one runs) is stopped; it never said it started.
         emit_run_started(&model.workspace, r, fx);
         fx.push(Effect::Cancel { run });
@@ -131,7 +132,7 @@ pub(super) fn stop_run(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
 /// by name rather than lost.
 pub(super) fn stop(r: &mut Run, fx: &mut Vec<Effect>) {
     r.cancel_requested = true;
-    if r.phase == Phase::Building && r.built && !r.provisional {
+    if r.phase == (Phase::Building { built: true }) && !r.provisional {
         fx.push(Effect::StopTests { run: r.number });
     } else {
         fx.push(Effect::Cancel { run: r.number });
