@@ -17,6 +17,7 @@ pub mod log;
 pub mod metadata_cache;
 pub mod nextest;
 pub mod nextest_json;
+pub mod offload;
 pub mod outputs;
 pub mod process;
 pub mod profile;

@@ -105,6 +105,9 @@ pub fn is_editor_temp(name: &str) -> bool {
         || name == "4913"
 }
 
+/// Cheap to clone: the clones share one watcher (a walk of the tree can
+/// then run off the loop).
+#[derive(Clone)]
 pub struct Watcher {
     inner: Arc<Mutex<RecommendedWatcher>>,
     rules: Arc<Mutex<Rules>>,

@@ -29,7 +29,9 @@ pub struct Interactive<B: Backend> {
     pub engine: Engine,
     pub terminal: Terminal<B>,
     pub theme: Theme,
-    sampler: Sampler,
+    /// Shared with the sampling thread; a sample still being taken when
+    /// the next is due is let finish, not doubled.
+    sampler: std::sync::Arc<std::sync::Mutex<Sampler>>,
     dirty: bool,
     last_draw: Option<Instant>,
     /// Test hook: `VIGIL_TEST_PANIC=1` makes the `!` key panic, so the
@@ -59,7 +61,7 @@ impl<B: Backend> Interactive<B> {
             engine,
             terminal,
             theme,
-            sampler: Sampler::new(),
+            sampler: Default::default(),
             dirty: true,
             last_draw: None,
             panic_key: std::env::var_os("VIGIL_TEST_PANIC").is_some(),
@@ -234,6 +236,8 @@ impl<B: Backend> Interactive<B> {
             self.note(match child {
                 // Reaped when it ends, so it never lingers as a zombie.
                 Ok(mut c) => {
+                    // Detached on purpose: a GUI editor is the user's, and
+                    // may outlive vigil; this thread only reaps it.
                     std::thread::spawn(move || c.wait());
                     format!("opened {} in {}", path.display(), cmd.program)
                 }
@@ -282,9 +286,15 @@ impl<B: Backend> Interactive<B> {
                 .iter()
                 .map(|s| (s.binary_path.clone(), s.binary_id.clone()))
                 .collect();
-            self.sampler.set_binaries(binaries);
-            let (sample, tests) = self.sampler.sample(pid);
-            self.handle(Msg::Resources { sample, tests });
+            let (sampler, tx) = (self.sampler.clone(), self.engine.tx.clone());
+            // Reading /proc for every process takes milliseconds: off the loop.
+            self.engine
+                .offload("sample", crate::adapters::offload::Priority::Low, move || {
+                    let Ok(mut sampler) = sampler.try_lock() else { return };
+                    sampler.set_binaries(binaries);
+                    let (sample, tests) = sampler.sample(pid);
+                    let _ = tx.send(Msg::Resources { sample, tests });
+                });
         }
     }
 }

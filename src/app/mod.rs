@@ -22,6 +22,7 @@ use crate::adapters::clock::Clock;
 use crate::adapters::coverage::CoverageRig;
 use crate::adapters::log::Log;
 use crate::adapters::nextest::Nextest;
+use crate::adapters::offload::{Offload, Priority};
 use crate::adapters::store::{self, Store};
 use crate::adapters::watcher::Watcher;
 use crate::config::Mode;
@@ -69,7 +70,8 @@ pub struct Engine {
     watcher: Option<Watcher>,
     debounce: Duration,
     explicit_config: Option<std::path::PathBuf>,
-    store: Option<Store>,
+    /// The history, shared with the thread that writes each run to it.
+    store: Option<Arc<std::sync::Mutex<Store>>>,
     coverage: Option<Arc<CoverageRig>>,
     /// Why coverage is off, when it could have been on.
     pub coverage_note: Option<String>,
@@ -94,9 +96,10 @@ pub struct Engine {
     /// `last-run.jsonl` too): JUnit, the trace and shards are written from
     /// them.
     pub last_run: Option<String>,
-    /// Writes in flight off the loop (the kept run, the listing): joined
-    /// before vigil exits.
-    writes: crate::adapters::keep::Writes,
+    /// Work off the loop (walks, reads, the coverage merge) and what is
+    /// kept (the history record, the kept run, the listing): joined before
+    /// vigil exits.
+    offload: Offload,
     /// What could not be kept and has not been said yet.
     not_kept: Vec<String>,
     /// How much history is kept (`history.keep`).
@@ -119,6 +122,10 @@ impl Engine {
         let (tx, rx) = mpsc::unbounded_channel();
         let clock = Clock::start();
         let real = io == Io::Real;
+        let waker = tx.clone();
+        let mut offload = Offload::new(move || {
+            let _ = waker.send(Msg::Kept);
+        });
         let log = if real {
             Log::open(&workspace.target_dir)
         } else {
@@ -157,7 +164,7 @@ impl Engine {
             model.history_pending = true;
             let (target, tx) = (model.workspace.target_dir.clone(), tx.clone());
             let keep = describe_keep(settings.keep);
-            background(move || {
+            offload.spawn("history", Priority::Low, move || {
                 let (history, coverage) =
                     load_history(&store::default_path(&target), &Log::open(&target), keep, pruned);
                 let _ = tx.send(Msg::HistoryLoaded { history, coverage });
@@ -180,7 +187,7 @@ impl Engine {
         }
         Self {
             model,
-            store,
+            store: store.map(|s| Arc::new(std::sync::Mutex::new(s))),
             store_note,
             coverage: coverage.map(Arc::new),
             coverage_note,
@@ -196,7 +203,7 @@ impl Engine {
             run_lines: Vec::new(),
             last_run: None,
             doc_job: None,
-            writes: Default::default(),
+            offload,
             not_kept: Vec::new(),
             keep: settings.keep,
             recorded: (!real).then(Vec::new),
@@ -220,7 +227,8 @@ impl Engine {
         self.index_inputs();
         if let Some(rig) = self.coverage.clone() {
             // Patch coverage in watch mode: against the tree as it is now.
-            background(move || rig.snapshot_session());
+            self.offload
+                .spawn("session-snapshot", Priority::Low, move || rig.snapshot_session());
         }
         self.log.line(&format!("watching {} directories", w.watched_dirs()));
         self.model.watching = true;
@@ -278,6 +286,10 @@ impl Engine {
     /// what the front end carries out (reports, the editor, the terminal).
     pub fn apply(&mut self, msg: Msg) -> Vec<Outward> {
         let mut rest = Vec::new();
+        if matches!(msg, Msg::Kept) {
+            let run = self.model.runs.last().map_or(0, |r| r.number);
+            self.say_not_kept(run, &mut rest);
+        }
         for effect in update(&mut self.model, msg) {
             let effect = match effect.class() {
                 Class::World(e) => e,
@@ -329,7 +341,7 @@ impl Engine {
                 Effect::SaveList { suites } => {
                     let (dir, coverage) = (&self.model.workspace.target_dir, self.model.coverage_on);
                     if let Some((path, bytes)) = crate::adapters::list_cache::encoded(dir, coverage, &suites) {
-                        self.writes.spawn("the kept listing", path, bytes);
+                        self.offload.keep("the kept listing", path, bytes);
                     }
                 }
                 Effect::SweepTimer { token, after } => {
@@ -341,24 +353,30 @@ impl Engine {
                 }
                 Effect::ReadTexts { files, versions } => {
                     let (ws, tx) = (self.model.workspace.clone(), self.tx.clone());
-                    tokio::task::spawn_blocking(move || {
+                    self.offload.spawn("texts", Priority::Prompt, move || {
                         let texts = crate::adapters::coverage::read_texts(&ws, &files, &versions);
                         let _ = tx.send(Msg::TextsRead { texts: Box::new(texts) });
                     });
                 }
                 Effect::LoadSource { path } => {
                     let (file, tx) = (self.model.workspace.root.join(&path), self.tx.clone());
-                    tokio::task::spawn_blocking(move || {
+                    self.offload.spawn("source", Priority::Prompt, move || {
                         let text = std::fs::read_to_string(file).ok();
                         let _ = tx.send(Msg::SourceLoaded { path, text });
                     });
                 }
                 Effect::Rewatch { workspace } => {
-                    if let Some(w) = &self.watcher {
-                        if workspace {
-                            w.rewatch(&self.model.workspace);
-                        }
-                        w.watch_inputs(&self.model.inputs);
+                    // Walking the tree takes a while on a big workspace:
+                    // off the loop (the watches only ever grow).
+                    if let Some(w) = self.watcher.clone() {
+                        let ws = workspace.then(|| self.model.workspace.clone());
+                        let inputs = self.model.inputs.clone();
+                        self.offload.spawn("rewatch", Priority::Low, move || {
+                            if let Some(ws) = ws {
+                                w.rewatch(&ws);
+                            }
+                            w.watch_inputs(&inputs);
+                        });
                     }
                 }
                 Effect::Cancel { run } => {
@@ -432,7 +450,7 @@ impl Engine {
                 }
                 Effect::AcceptSnapshots { snaps, rerun } => {
                     let (tx, clock) = (self.tx.clone(), self.clock);
-                    tokio::task::spawn_blocking(move || {
+                    self.offload.spawn("snapshots", Priority::Prompt, move || {
                         let (accepted, errors) = crate::adapters::snapshots::accept(&snaps);
                         let _ = tx.send(Msg::SnapshotsAccepted {
                             accepted,
@@ -467,27 +485,36 @@ impl Engine {
         };
         rest.push(Outward::Emit(report));
         if let Some(run) = finished {
-            // What could not be kept, said once beside the run. When the
-            // history failed (a full disk, most likely), the run's other
-            // writes are waited for, so that one warning names them all.
-            let failed = if self.not_kept.is_empty() {
-                self.writes.reap()
-            } else {
-                self.writes.settle()
-            };
-            self.not_kept.extend(failed.iter().map(|f| f.to_string()));
-            if let Some(message) = crate::adapters::keep::say(&std::mem::take(&mut self.not_kept)) {
-                if let Some(r) = self.model.run_mut(run) {
-                    r.warnings.push(message.clone());
-                }
-                rest.push(Outward::Emit(Box::new(Report::Warning { run, message })));
+            self.say_not_kept(run, rest);
+        }
+    }
+
+    /// Work for the front end off the loop (the resource sample), the
+    /// engine's one way: named, at a priority, joined at exit.
+    pub fn offload(&mut self, name: &str, priority: Priority, work: impl FnOnce() + Send + 'static) {
+        self.offload.spawn(name, priority, work);
+    }
+
+    /// What could not be kept, said once all of a moment's keeps have ended
+    /// (a full disk fails the history record and the kept run together:
+    /// one warning names them all). A keep that ends wakes the loop
+    /// (`Msg::Kept`), which comes back here.
+    fn say_not_kept(&mut self, run: u32, rest: &mut Vec<Outward>) {
+        if self.offload.keeping() {
+            return;
+        }
+        self.not_kept.extend(self.offload.reap().iter().map(|f| f.to_string()));
+        if let Some(message) = crate::adapters::keep::say(&std::mem::take(&mut self.not_kept)) {
+            if let Some(r) = self.model.run_mut(run) {
+                r.warnings.push(message.clone());
             }
+            rest.push(Outward::Emit(Box::new(Report::Warning { run, message })));
         }
     }
 
     /// Merges and reads the run's coverage off the loop.
     fn collect_coverage(
-        &self,
+        &mut self,
         run: u32,
         ran: Vec<String>,
         binaries: BTreeMap<String, std::path::PathBuf>,
@@ -500,7 +527,7 @@ impl Engine {
             return;
         };
         let target = self.model.workspace.target_dir.clone();
-        tokio::task::spawn_blocking(move || {
+        self.offload.spawn("coverage", Priority::Prompt, move || {
             let log = Log::open(&target);
             // The core keeps what to tell the user, not the adapter's error type.
             let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests, &partial) {
@@ -552,7 +579,7 @@ impl Engine {
         text.push('\n');
         if self.io == Io::Real {
             let path = last_run_path(&self.model.workspace.target_dir);
-            self.writes.spawn("the kept run", path, text.clone().into_bytes());
+            self.offload.keep("the kept run", path, text.clone().into_bytes());
         }
         self.last_run = Some(text);
     }
@@ -560,40 +587,42 @@ impl Engine {
     /// Waits for every write in flight; one warning for what could not be
     /// kept and was not said yet.
     pub fn settle_writes(&mut self) -> Option<String> {
-        let failed: Vec<String> = self.writes.settle().iter().map(|f| f.to_string()).collect();
+        let failed: Vec<String> = self.offload.settle().iter().map(|f| f.to_string()).collect();
         self.not_kept.extend(failed);
         crate::adapters::keep::say(&std::mem::take(&mut self.not_kept))
     }
 
-    /// Keeps a finished run in the history.
+    /// Keeps a finished run in the history, off the loop: the record is
+    /// made here (it reads the model), written on a keep's thread.
     fn record(&mut self, s: &RunSummary) {
-        let (Some(store), Some(record)) = (self.store.as_mut(), store::RunRecord::of(&self.model, s)) else {
+        let (Some(store), Some(record)) = (self.store.clone(), store::RunRecord::of(&self.model, s)) else {
             return;
         };
-        match store.record(&record) {
-            Ok(id) => {
-                store::save_history_cache(&store::cache_path(store.path()), id, &self.model.history);
+        let (history, keep, target) = (
+            self.model.history.clone(),
+            self.keep,
+            self.model.workspace.target_dir.clone(),
+        );
+        let path = store::default_path(&target);
+        self.offload
+            .keep_with(&format!("run {} in the history", s.run), path, move || {
+                let mut store = store.lock().map_err(|_| "the history's lock was poisoned".to_owned())?;
+                let id = store.record(&record).map_err(|e| e.to_string())?;
+                store::save_history_cache(&store::cache_path(store.path()), id, &history);
                 // Weeks of uptime: the history stays at `history.keep`.
-                if let Err(e) = store.prune(self.keep) {
-                    self.log.line(&format!("the history was not pruned: {e}"));
+                if let Err(e) = store.prune(keep) {
+                    Log::open(&target).line(&format!("the history was not pruned: {e}"));
                 }
-            }
-            Err(e) => {
-                self.log.line(&format!("run {}: not kept in the history: {e}", s.run));
-                self.not_kept.push(format!(
-                    "run {} in the history ({}): {e}",
-                    s.run,
-                    store.path().display()
-                ));
-            }
-        }
+                Ok(())
+            });
     }
+
     /// Fingerprints the tree (and runs the hygiene checks), off the loop.
-    fn survey(&self, run: u32, hygiene: bool) {
+    fn survey(&mut self, run: u32, hygiene: bool) {
         let ws = self.model.workspace.clone();
         let rules = self.model.rules.hygiene.clone();
         let tx = self.tx.clone();
-        background(move || {
+        self.offload.spawn("survey", Priority::Low, move || {
             let fingerprint = crate::adapters::fingerprint::fingerprint(&ws.root, &ws.target_dir);
             let _ = tx.send(Msg::Fingerprint { run, fingerprint });
             if hygiene {
@@ -604,20 +633,20 @@ impl Engine {
     }
 
     /// Reads what the compilations read again, off the loop.
-    fn index_inputs(&self) {
+    fn index_inputs(&mut self) {
         let ws = self.model.workspace.clone();
         let tx = self.tx.clone();
-        background(move || {
+        self.offload.spawn("inputs", Priority::Low, move || {
             let inputs = Box::new(crate::adapters::inputs::index(&ws));
             let _ = tx.send(Msg::InputsIndexed { inputs });
         });
     }
 
     /// Reads cargo's resolved graph, off the loop (the config stays).
-    fn resolve_graph(&self) {
+    fn resolve_graph(&mut self) {
         let root = self.model.workspace.root.clone();
         let tx = self.tx.clone();
-        background(move || {
+        self.offload.spawn("graph", Priority::Low, move || {
             let (workspace, error) = match crate::adapters::workspace::discover(&root) {
                 Ok(ws) => {
                     crate::adapters::workspace::keep_manifests(&ws);
@@ -635,11 +664,11 @@ impl Engine {
     }
 
     /// Reads the workspace and config again, off the loop.
-    fn reload(&self) {
+    fn reload(&mut self) {
         let root = self.model.workspace.root.clone();
         let explicit = self.explicit_config.clone();
         let tx = self.tx.clone();
-        tokio::task::spawn_blocking(move || {
+        self.offload.spawn("reload", Priority::Prompt, move || {
             let mut error = None;
             let workspace = crate::adapters::workspace::discover(&root)
                 .map_err(|e| error = Some(format!("reload failed: {e}")))
@@ -671,8 +700,14 @@ impl Engine {
             let _ = handle.await;
         }
         self.services.shutdown().await;
-        let failed: Vec<String> = self.writes.settle().iter().map(|f| f.to_string()).collect();
-        self.not_kept.extend(failed);
+        // Work still off the loop only answers a loop that is ending; what
+        // is kept always reaches the disk. A forced stop waits for no more.
+        let failed = if force {
+            self.offload.settle()
+        } else {
+            self.offload.join_all()
+        };
+        self.not_kept.extend(failed.iter().map(|f| f.to_string()));
     }
 }
 
@@ -731,32 +766,6 @@ fn partition_index(spec: Option<&str>) -> Option<u32> {
 /// Where the last finished run's JSON lines are kept.
 pub fn last_run_path(target_dir: &std::path::Path) -> std::path::PathBuf {
     crate::adapters::state_dir(target_dir).join("last-run.jsonl")
-}
-
-/// Work off the loop that no result waits for (the fingerprint walk, the
-/// inputs index, the history, the graph): its own thread, at a lower
-/// priority, so that on a busy machine the tests and nextest come first.
-fn background(work: impl FnOnce() + Send + 'static) {
-    let slot = Arc::new(std::sync::Mutex::new(Some(work)));
-    let theirs = slot.clone();
-    let spawned = std::thread::Builder::new()
-        .name("vigil-background".into())
-        .spawn(move || {
-            // SAFETY: setpriority on the calling thread (who = 0) with no
-            // pointers involved; failure only leaves the priority as it was.
-            unsafe {
-                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
-            }
-            if let Some(work) = theirs.lock().ok().and_then(|mut w| w.take()) {
-                work();
-            }
-        });
-    if spawned.is_err() {
-        // No thread to be had: the work is done here rather than lost.
-        if let Some(work) = slot.lock().ok().and_then(|mut w| w.take()) {
-            work();
-        }
-    }
 }
 
 /// The history and the last coverage kept (deltas hold across sessions);

@@ -176,6 +176,9 @@ pub enum Msg {
     Resize {
         tree_rows: u16,
     },
+    /// Something vigil keeps (the history record, the kept run) has been
+    /// written, or has failed: the engine says what could not be kept.
+    Kept,
     /// Something for the user to read in the status line (what the
     /// editor did, why watching is off).
     Note {
@@ -210,6 +213,7 @@ impl Msg {
             | Msg::SnapshotsAccepted { at, .. }
             | Msg::Key { at, .. } => Some(*at),
             Msg::Tick { now } => Some(*now),
+            Msg::Kept => None,
             Msg::Build { .. }
             | Msg::Unparsed { .. }
             | Msg::Reloaded { .. }

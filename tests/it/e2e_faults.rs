@@ -472,7 +472,13 @@ fn a_guarded_child_hears_sigterm_and_the_guard_passes_its_end_on() {
     let child = loop {
         let kids =
             std::fs::read_to_string(format!("/proc/{}/task/{}/children", guard.id(), guard.id())).unwrap_or_default();
-        if let Some(pid) = kids.split_whitespace().next() {
+        // Once it is `sleep`: between fork and exec the child still has
+        // the guard's mask (it is cleared just before the exec).
+        let started = kids
+            .split_whitespace()
+            .next()
+            .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep"));
+        if let Some(pid) = started {
             break pid.to_owned();
         }
         assert!(Instant::now() < deadline, "the guard never started its child");

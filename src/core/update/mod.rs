@@ -182,6 +182,8 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Scroll { delta } => super::keys::move_by(model, delta),
         Msg::Resize { tree_rows } => model.ui.viewport = tree_rows,
         Msg::Note { text } => model.ui.note = Some(text),
+        // The engine's own: what it could not keep.
+        Msg::Kept => {}
         Msg::Resources { sample, tests } => {
             for (binary_id, name, rss) in tests {
                 if let Some(si) = model.catalog.suite_index(&binary_id) {
