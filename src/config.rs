@@ -19,7 +19,7 @@ use std::time::Duration;
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// `150ms`, `2s`, `1.5s`, `5m`, `1h`: a number and a unit.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()
@@ -111,7 +111,7 @@ pub const DEFAULT_OUTPUT_MAX: usize = 1 << 20;
 pub const DEFAULT_KEEP: Keep = Keep::Runs(1000);
 
 /// `"1MB"`, `"512KiB"`, `"64k"` or a plain number of bytes.
-pub fn parse_size(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     let (number, unit) = number_and_unit(text);
     let value: f64 = number
         .parse()

@@ -227,21 +227,7 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
 
 /// Files changed since `rev`: committed, staged, unstaged and untracked.
 fn git_changes(root: &Path, rev: &str) -> Result<Vec<PathBuf>, String> {
-    let git = |args: &[&str]| -> Result<String, String> {
-        let out = vigil::adapters::process::tied("git")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .map_err(|e| format!("failed to run git: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "git {} failed: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+    let git = |args: &[&str]| vigil::adapters::git::git(root, args).map_err(|e| e.to_string());
     let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
     let diff = git(&["diff", "--name-only", rev, "--"])?;
     // `--full-name`: relative to the repository top, like `diff`'s names,

@@ -38,11 +38,6 @@ impl<W: Write> Sink<W> {
         }
     }
 
-    pub fn into_inner(mut self) -> W {
-        self.flush();
-        self.out.into_parts().0
-    }
-
     /// Sends what is buffered (write errors are dropped, as in `emit`).
     pub fn flush(&mut self) {
         let _ = self.out.flush();

@@ -36,7 +36,7 @@ impl Bound {
     }
 
     /// The file that holds the whole output of `test` (its latest failure).
-    pub fn file_for(&self, binary_id: &str, test: &str) -> PathBuf {
+    pub(crate) fn file_for(&self, binary_id: &str, test: &str) -> PathBuf {
         let safe: String = format!("{binary_id}__{test}")
             .chars()
             .map(|c| {
@@ -603,7 +603,7 @@ pub struct Held {
 
 impl Held {
     /// Adds one line (its newline added).
-    pub fn push_line(&mut self, bound: Option<&Bound>, line: &str) {
+    pub(crate) fn push_line(&mut self, bound: Option<&Bound>, line: &str) {
         self.total += line.len() as u64 + 1;
         let Some(bound) = bound else {
             self.head.push_str(line);
@@ -712,7 +712,7 @@ impl Held {
 /// Reads one line of at most `cap` bytes from `r` (without its newline); a
 /// longer line keeps its first `cap` bytes and says how much it lost.
 /// `None` at the end.
-pub fn read_capped_line(r: &mut impl io::BufRead, cap: usize) -> io::Result<Option<String>> {
+pub(crate) fn read_capped_line(r: &mut impl io::BufRead, cap: usize) -> io::Result<Option<String>> {
     let mut line = Vec::new();
     let mut dropped = 0u64;
     let mut any = false;

@@ -29,7 +29,7 @@ fn test_hash(binary_id: &str, test: &str) -> u64 {
 
 /// The changed files' texts now, and the kept texts of the versions maps
 /// were measured on (`sources/<hash>` in the coverage state).
-pub fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> crate::core::select_tests::Texts {
+pub(crate) fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> crate::core::select_tests::Texts {
     /// Larger files are not source code a map can place edits in.
     const LIMIT: u64 = 4 << 20;
     let read = |p: &Path| {
@@ -49,21 +49,8 @@ pub fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> cra
 /// The lines changed since git revision `base` in the workspace at
 /// `root`: `git diff -U0` against the working tree, and every line of the
 /// files git does not track yet.
-pub fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Changes, GitError> {
-    let git = |args: &[&str]| -> Result<String, GitError> {
-        let out = crate::adapters::process::tied("git")
-            .args(args)
-            .current_dir(root)
-            .output()
-            .map_err(GitError::Spawn)?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                command: format!("git {}", args.join(" ")),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
+pub(crate) fn changes_since(root: &Path, base: &str) -> Result<crate::core::patch::Changes, GitError> {
+    let git = |args: &[&str]| super::git::git(root, args);
     let diff = git(&[
         "diff",
         "-U0",
@@ -131,16 +118,7 @@ pub struct CoverageRig {
     session: std::sync::Mutex<Option<BTreeMap<String, String>>>,
 }
 
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
+use crate::core::filterset::regex_escape;
 
 impl CoverageRig {
     pub fn new(ws: &Workspace, tools: LlvmTools, branch: bool) -> Self {
@@ -286,14 +264,14 @@ impl CoverageRig {
     }
 
     /// Where the doc lane's profiles are set aside (emptied before each).
-    pub fn doc_profile_dir(&self) -> PathBuf {
+    pub(crate) fn doc_profile_dir(&self) -> PathBuf {
         self.dir.join("doctests")
     }
 
     /// The doc lane's environment: the instrumented build (so the libs
     /// nextest built are reused), its profiles set aside (the figures stay
     /// nextest's, as cargo-llvm-cov's without `--doctests`).
-    pub fn doc_env(&self, run: u32) -> Vec<(String, String)> {
+    pub(crate) fn doc_env(&self, run: u32) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self
             .env(run)
             .into_iter()
@@ -318,7 +296,7 @@ impl CoverageRig {
     /// run `run`'s own merged profile (`coverage.profdata`), the
     /// instrumented binaries the report was read with (`objects/`), and
     /// what `vigil merge` needs to read them (`coverage.json`).
-    pub fn export_shard(&self, run: u32, dir: &Path) -> Result<(), CoverageError> {
+    pub(crate) fn export_shard(&self, run: u32, dir: &Path) -> Result<(), CoverageError> {
         let write = |path: &Path, source| CoverageError::Write {
             path: path.to_owned(),
             source,
@@ -563,7 +541,7 @@ impl CoverageRig {
 
     /// Keeps the Rust sources as the session starts: patch coverage in watch
     /// mode without `coverage.base` is measured against them.
-    pub fn snapshot_session(&self) {
+    pub(crate) fn snapshot_session(&self) {
         if self.base.is_some() {
             return;
         }
@@ -1025,14 +1003,7 @@ fn run_tool(mut cmd: Command, what: &'static str) -> Result<String, CoverageErro
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Why the lines changed since a revision are unknown.
-#[derive(Debug, thiserror::Error)]
-pub enum GitError {
-    #[error("git could not be started: {0}")]
-    Spawn(std::io::Error),
-    #[error("`{command}` failed: {stderr}")]
-    Failed { command: String, stderr: String },
-}
+pub use super::git::GitError;
 
 /// Why a run's coverage could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -1053,7 +1024,7 @@ pub enum CoverageError {
 /// (`llvm-profdata merge`), then reported over every object any shard was
 /// read with — the figure a single unsharded run gives. `None`: no shard
 /// has coverage.
-pub fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<crate::core::coverage::Coverage>, String> {
+pub(crate) fn merge_shards(dirs: &[PathBuf], out: &Path) -> Result<Option<crate::core::coverage::Coverage>, String> {
     let mut metas = Vec::new();
     for d in dirs {
         let Ok(text) = std::fs::read_to_string(d.join("coverage.json")) else {

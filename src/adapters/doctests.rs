@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::Clock;
@@ -410,13 +409,10 @@ async fn drive(
 /// Whether the workspace's toolchain is a nightly (libtest's JSON format
 /// and `--report-time` are unstable).
 async fn nightly(root: &std::path::Path, env: &[(String, String)]) -> bool {
-    let out = Command::from(super::process::tied("rustc"))
-        .arg("-V")
-        .current_dir(root)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .await;
-    out.is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"))
+    let (root, env) = (root.to_owned(), env.to_vec());
+    tokio::task::spawn_blocking(move || super::process::nightly(&root, &env))
+        .await
+        .unwrap_or(false)
 }
 
 /// A pipe (read end, write end), closed on exec.
@@ -460,15 +456,6 @@ fn has_examples(ws: &Workspace, package: &str) -> bool {
         }
     }
     false
-}
-
-/// The packages of `ws` that have a lib target (and so doctests).
-pub fn with_lib(ws: &Workspace) -> Vec<String> {
-    ws.packages
-        .iter()
-        .filter(|p| p.targets.iter().any(|t| t.kinds.iter().any(|k| k == "lib")))
-        .map(|p| p.name.clone())
-        .collect()
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub fn command(editor: &str, file: &Path, line: Option<u32>) -> Option<EditorCom
 
 /// Where test `name` (its last path segment) is defined, searching the
 /// `.rs` files under `dirs`: the file and the line of its `fn`.
-pub fn find_test(dirs: &[PathBuf], name: &str) -> Option<(PathBuf, u32)> {
+pub(crate) fn find_test(dirs: &[PathBuf], name: &str) -> Option<(PathBuf, u32)> {
     let last = name.rsplit("::").next().unwrap_or(name);
     let needle = format!("fn {last}(");
     let mut stack: Vec<PathBuf> = dirs.to_vec();

@@ -174,7 +174,7 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
 /// The files of a dep-info file's first rule (`out: a.rs b.txt`), absolute
 /// (relative ones are relative to `root`, where cargo ran rustc), crate root
 /// first.
-pub fn dep_info_files(text: &str, root: &Path) -> Vec<PathBuf> {
+pub(crate) fn dep_info_files(text: &str, root: &Path) -> Vec<PathBuf> {
     let Some(line) = text.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#')) else {
         return Vec::new();
     };
@@ -217,7 +217,7 @@ fn split_rule(line: &str) -> Option<&str> {
 }
 
 /// `cargo:rerun-if-changed=PATH` (and the `cargo::` form of newer cargo).
-pub fn rerun_if_changed(output: &str) -> Vec<&str> {
+pub(crate) fn rerun_if_changed(output: &str) -> Vec<&str> {
     output
         .lines()
         .filter_map(|l| {
@@ -231,7 +231,7 @@ pub fn rerun_if_changed(output: &str) -> Vec<&str> {
 
 /// The environment variables a compilation read (`# env-dep:NAME=value`
 /// or `# env-dep:NAME` for one that was not set).
-pub fn env_deps(dep_info: &str) -> impl Iterator<Item = &str> {
+pub(crate) fn env_deps(dep_info: &str) -> impl Iterator<Item = &str> {
     dep_info
         .lines()
         .filter_map(|l| l.strip_prefix("# env-dep:"))
@@ -241,7 +241,7 @@ pub fn env_deps(dep_info: &str) -> impl Iterator<Item = &str> {
 /// Whether a build script's output names what it reruns on (any
 /// `rerun-if-changed` or `rerun-if-env-changed`); without one, cargo reruns
 /// it on every change to its package.
-pub fn reruns_on_directives(output: &str) -> bool {
+pub(crate) fn reruns_on_directives(output: &str) -> bool {
     output.lines().any(|l| {
         let l = l.strip_prefix("cargo::").or_else(|| l.strip_prefix("cargo:"));
         l.is_some_and(|l| l.starts_with("rerun-if-changed=") || l.starts_with("rerun-if-env-changed="))

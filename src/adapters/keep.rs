@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically (creating its directory). A write
 /// that fails leaves no temporary file and the old file as it was.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

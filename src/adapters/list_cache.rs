@@ -25,7 +25,11 @@ pub fn save(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) {
 }
 
 /// Where the listing is kept and its bytes.
-pub fn encoded(target_dir: &Path, coverage: bool, suites: &[ListedSuite]) -> Option<(std::path::PathBuf, Vec<u8>)> {
+pub(crate) fn encoded(
+    target_dir: &Path,
+    coverage: bool,
+    suites: &[ListedSuite],
+) -> Option<(std::path::PathBuf, Vec<u8>)> {
     let json = serde_json::to_vec(suites).ok()?;
     Some((path(target_dir, coverage), json))
 }

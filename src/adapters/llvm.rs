@@ -24,7 +24,7 @@ pub const INSTALL_HINT: &str = "install them with `rustup component add llvm-too
      on Debian, or point LLVM_COV and LLVM_PROFDATA at them";
 
 /// `… LLVM version 22.1.8 …` → 22.
-pub fn parse_major(text: &str) -> Option<u32> {
+pub(crate) fn parse_major(text: &str) -> Option<u32> {
     let after = &text[text.find("LLVM version")? + "LLVM version".len()..];
     let word = after.trim_start_matches([':', ' ']).split_whitespace().next()?;
     word.split('.').next()?.parse().ok()
@@ -33,11 +33,6 @@ pub fn parse_major(text: &str) -> Option<u32> {
 fn version_of(tool: &Path) -> Option<u32> {
     let out = super::process::tied(tool).arg("--version").output().ok()?;
     parse_major(&String::from_utf8_lossy(&out.stdout))
-}
-
-/// The LLVM major version of the active rustc.
-pub fn rustc_llvm_major(dir: &Path) -> Option<u32> {
-    rustc_info(dir).0
 }
 
 /// The active rustc's LLVM major version and host triple.

@@ -28,7 +28,7 @@ impl Log {
     }
 
     /// A log that writes nothing.
-    pub fn disabled() -> Self {
+    pub(crate) fn disabled() -> Self {
         Self {
             file: Mutex::new(None),
             path: PathBuf::new(),

@@ -7,6 +7,7 @@ pub mod coverage;
 pub mod doctests;
 pub mod editor;
 pub mod fingerprint;
+pub mod git;
 pub mod html;
 pub mod inputs;
 pub mod keep;

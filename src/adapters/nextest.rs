@@ -51,7 +51,7 @@ pub enum NextestError {
 /// on every invocation; the builds nextest starts still go through `cargo`,
 /// so the workspace's toolchain still applies. Without the binary in sight,
 /// or when `CARGO` names the cargo to use (`cargo vigil`), `cargo nextest`.
-pub fn nextest_command() -> (std::ffi::OsString, Vec<&'static str>) {
+pub(crate) fn nextest_command() -> (std::ffi::OsString, Vec<&'static str>) {
     if std::env::var_os("CARGO").is_some() {
         return (cargo().into(), vec!["nextest"]);
     }
@@ -268,7 +268,7 @@ impl Nextest {
     }
 
     /// Stops the `run` job of `run` and lets its `list` job finish.
-    pub fn stop_tests(&mut self, run: u32) {
+    pub(crate) fn stop_tests(&mut self, run: u32) {
         self.stop(run, true);
     }
 
@@ -286,7 +286,7 @@ impl Nextest {
 
     /// Gives up on a graceful stop: the jobs' tasks are dropped, and with
     /// them the owned process trees (killed at once).
-    pub fn kill_now(&mut self) {
+    pub(crate) fn kill_now(&mut self) {
         for job in self.jobs.drain(..) {
             job.handle.abort();
         }

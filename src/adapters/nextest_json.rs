@@ -326,7 +326,7 @@ pub fn is_list_line(line: &str) -> bool {
 }
 
 /// nextest's documented exit codes, as outcomes.
-pub fn classify_exit(code: Option<i32>) -> ToolExit {
+pub(crate) fn classify_exit(code: Option<i32>) -> ToolExit {
     match code {
         None => ToolExit::Killed,
         Some(NextestExitCode::OK) => ToolExit::Success,

@@ -108,7 +108,12 @@ impl Offload {
 
     /// Keeps something that is not one file's bytes (a run in the history
     /// at `path`), the same way.
-    pub fn keep_with(&mut self, what: &str, path: PathBuf, work: impl FnOnce() -> Result<(), String> + Send + 'static) {
+    pub(crate) fn keep_with(
+        &mut self,
+        what: &str,
+        path: PathBuf,
+        work: impl FnOnce() -> Result<(), String> + Send + 'static,
+    ) {
         let (before, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.keeps)
             .into_iter()
             .partition(|k| k.path == path);
@@ -156,7 +161,7 @@ impl Offload {
 
     /// The failures of keeps that have ended, said once each (without
     /// waiting for those still in flight).
-    pub fn reap(&mut self) -> Vec<NotKept> {
+    pub(crate) fn reap(&mut self) -> Vec<NotKept> {
         let (done, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.keeps)
             .into_iter()
             .partition(|k| k.handle.is_finished());
@@ -168,7 +173,7 @@ impl Offload {
     }
 
     /// Waits for every keep in flight; the failures not said yet.
-    pub fn settle(&mut self) -> Vec<NotKept> {
+    pub(crate) fn settle(&mut self) -> Vec<NotKept> {
         for k in std::mem::take(&mut self.keeps) {
             self.join(k);
         }
@@ -176,7 +181,7 @@ impl Offload {
     }
 
     /// Waits for everything: keeps (their failures, as `settle`) and work.
-    pub fn join_all(&mut self) -> Vec<NotKept> {
+    pub(crate) fn join_all(&mut self) -> Vec<NotKept> {
         for t in std::mem::take(&mut self.tasks) {
             let _ = t.join();
         }

@@ -29,7 +29,7 @@ impl Outputs {
     }
 
     /// Reads the registry again (another vigil may have written a report).
-    pub fn refresh(&mut self) {
+    pub(crate) fn refresh(&mut self) {
         self.paths = std::fs::read_to_string(&self.registry)
             .unwrap_or_default()
             .lines()

@@ -34,7 +34,7 @@ impl OwnedChild {
         })
     }
 
-    pub fn child_mut(&mut self) -> &mut Child {
+    pub(crate) fn child_mut(&mut self) -> &mut Child {
         &mut self.child
     }
 
@@ -89,7 +89,7 @@ fn libc_sigkill() -> i32 {
 }
 
 /// Signals a process group (nothing for pgid 0: not started).
-pub fn signal_group(pgid: i32, signal: i32) {
+pub(crate) fn signal_group(pgid: i32, signal: i32) {
     if pgid > 0 {
         // SAFETY: killpg has no memory-safety preconditions; a stale group
         // just makes it fail with ESRCH.
@@ -120,7 +120,7 @@ fn kill_tree(root: i32, known: &[i32], signal: i32) {
 
 /// Every process below `root`, read from /proc (Linux); elsewhere none, and
 /// the process group alone is signalled.
-pub fn descendants(root: i32) -> Vec<i32> {
+pub(crate) fn descendants(root: i32) -> Vec<i32> {
     let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
@@ -213,13 +213,25 @@ pub fn guarded_std(program: impl AsRef<std::ffi::OsStr>) -> std::process::Comman
 
 /// A command for a tool that the calling thread waits for: killed with
 /// vigil (SIGKILL; it holds nothing worth a grace).
+/// Whether the toolchain that builds in `dir` (its rust-toolchain file,
+/// `RUSTUP_TOOLCHAIN` in `env`) is a nightly: branch coverage, libtest's
+/// JSON and `--report-time` need one.
+pub fn nightly(dir: &std::path::Path, env: &[(String, String)]) -> bool {
+    tied("rustc")
+        .arg("-V")
+        .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"))
+}
+
 pub fn tied(program: impl AsRef<std::ffi::OsStr>) -> std::process::Command {
     tied_with(program, libc::SIGKILL)
 }
 
 /// [`tied`] with the signal given (SIGHUP for an editor in the terminal:
 /// it keeps its recovery file).
-pub fn tied_with(program: impl AsRef<std::ffi::OsStr>, signal: i32) -> std::process::Command {
+pub(crate) fn tied_with(program: impl AsRef<std::ffi::OsStr>, signal: i32) -> std::process::Command {
     let mut cmd = std::process::Command::new(program);
     tie(&mut cmd, signal);
     cmd

@@ -214,7 +214,7 @@ pub struct CoverageMap {
 /// it (`…get_u8RShECs…_8rust_out` → `…get_u8RShE`): the same instance
 /// made in another crate has the same name up to there. `None`: no such
 /// suffix (not generic, or legacy mangling).
-pub fn without_instantiating_crate(symbol: &str) -> Option<&str> {
+pub(crate) fn without_instantiating_crate(symbol: &str) -> Option<&str> {
     if !symbol.starts_with("_R") {
         return None;
     }
@@ -535,7 +535,7 @@ impl CoverageMap {
 
     /// Indexes this binary's generic instances by name (its
     /// `__llvm_prf_names`), once: see `place_instances`.
-    pub fn index_instances(&mut self, binary: &Path) {
+    pub(crate) fn index_instances(&mut self, binary: &Path) {
         if self.instances.is_some() {
             return;
         }
@@ -557,7 +557,7 @@ impl CoverageMap {
     /// example) renamed to this binary's own instance of the same
     /// function, where it has one: same name up to the instantiating crate,
     /// same structural hash, so the same counters over the same regions.
-    pub fn place_instances(&self, records: &[Record], names: &HashMap<u64, String>) -> Vec<Record> {
+    pub(crate) fn place_instances(&self, records: &[Record], names: &HashMap<u64, String>) -> Vec<Record> {
         let Some(index) = &self.instances else {
             return Vec::new();
         };
@@ -572,10 +572,6 @@ impl CoverageMap {
                 })
             })
             .collect()
-    }
-
-    pub fn function_count(&self) -> usize {
-        self.functions.len()
     }
 
     /// The lines a profile's records ran, per file number; returns the
@@ -607,7 +603,7 @@ impl CoverageMap {
 }
 
 /// The low 64 bits of MD5, as LLVM names functions and file tables.
-pub fn name_hash(bytes: &[u8]) -> u64 {
+pub(crate) fn name_hash(bytes: &[u8]) -> u64 {
     let d = md5::compute(bytes);
     u64::from_le_bytes(d.0[..8].try_into().unwrap_or_default())
 }

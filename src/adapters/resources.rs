@@ -29,13 +29,13 @@ impl Sampler {
         }
     }
 
-    pub fn set_binaries(&mut self, binaries: HashMap<PathBuf, Arc<str>>) {
+    pub(crate) fn set_binaries(&mut self, binaries: HashMap<PathBuf, Arc<str>>) {
         self.binaries = binaries;
     }
 
     /// One sample of everything below `root`. CPU needs two samples, so the
     /// first one reads 0 %.
-    pub fn sample(&mut self, root: u32) -> (Resources, Vec<(Arc<str>, String, u64)>) {
+    pub(crate) fn sample(&mut self, root: u32) -> (Resources, Vec<(Arc<str>, String, u64)>) {
         self.system.refresh_processes_specifics(
             ProcessesToUpdate::All,
             true,

@@ -126,7 +126,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// An HTTP answer's health: 2xx is healthy unless a JSON body's `status`
 /// says `degraded`/`warn` or `unhealthy`/`fail`/`down`; anything else is
 /// unhealthy.
-pub fn judge_http(answer: &[u8]) -> (Health, Option<String>) {
+pub(crate) fn judge_http(answer: &[u8]) -> (Health, Option<String>) {
     let text = String::from_utf8_lossy(answer);
     let Some(status_line) = text.lines().next().filter(|l| l.starts_with("HTTP/")) else {
         return (Health::Unhealthy, Some("the answer is not HTTP".to_owned()));
@@ -263,7 +263,7 @@ impl Services {
     }
 
     /// Where a service's start command writes.
-    pub fn log_path(&self, name: &str) -> PathBuf {
+    pub(crate) fn log_path(&self, name: &str) -> PathBuf {
         self.logs.join(format!("{}.log", sanitize(name)))
     }
 

@@ -17,7 +17,7 @@ static IDLE: AtomicBool = AtomicBool::new(false);
 
 /// Pauses (or resumes) the key reader; pausing returns once it is idle
 /// (at most a poll interval), so no key meant for the editor is taken.
-pub fn pause(on: bool) {
+pub(crate) fn pause(on: bool) {
     PAUSED.store(on, Ordering::SeqCst);
     if on {
         let until = std::time::Instant::now() + Duration::from_millis(400);
@@ -70,7 +70,7 @@ pub fn spawn_reader(tx: mpsc::UnboundedSender<Msg>, clock: Clock) {
     });
 }
 
-pub fn translate(k: KeyEvent) -> Option<Key> {
+pub(crate) fn translate(k: KeyEvent) -> Option<Key> {
     let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
     Some(match k.code {
         KeyCode::Char(c) if ctrl => Key::Ctrl(c),

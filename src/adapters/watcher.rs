@@ -87,12 +87,12 @@ impl Rules {
 
 /// What tests write while they run: insta's pending snapshots (a rerun
 /// would write them again, for ever) and LLVM profiles.
-pub fn is_test_output(name: &str) -> bool {
+pub(crate) fn is_test_output(name: &str) -> bool {
     name.ends_with(".snap.new") || name.ends_with(".pending-snap") || name.ends_with(".profraw")
 }
 
 /// Swap, backup and write-then-rename files of common editors.
-pub fn is_editor_temp(name: &str) -> bool {
+pub(crate) fn is_editor_temp(name: &str) -> bool {
     name.ends_with('~')
         || name.ends_with(".swp")
         || name.ends_with(".swx")
@@ -142,7 +142,7 @@ impl Watcher {
     }
 
     /// Follows a reloaded workspace (members added or moved).
-    pub fn rewatch(&self, ws: &Workspace) {
+    pub(crate) fn rewatch(&self, ws: &Workspace) {
         let (mut dirs, gitignores) = walk(&ws.root, &ws.target_dir);
         if let Ok(mut r) = self.rules.lock() {
             let files = std::mem::take(&mut r.outside_files);
@@ -158,7 +158,7 @@ impl Watcher {
     /// Also watches the files outside the workspace root that a compilation
     /// reads (`include_str!("../../shared/x.txt")`, `rerun-if-changed`
     /// paths): their directories are watched, and only those files count.
-    pub fn watch_inputs(&self, inputs: &Inputs) {
+    pub(crate) fn watch_inputs(&self, inputs: &Inputs) {
         let mut dirs = Vec::new();
         if let Ok(mut r) = self.rules.lock() {
             let home = cargo_home();
@@ -183,7 +183,7 @@ impl Watcher {
         self.add(&dirs);
     }
 
-    pub fn watched_dirs(&self) -> usize {
+    pub(crate) fn watched_dirs(&self) -> usize {
         self.watched.lock().map_or(0, |w| w.len())
     }
 

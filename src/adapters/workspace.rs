@@ -183,14 +183,8 @@ pub fn manifests_at(ws: &Workspace, rev: &str) -> std::collections::BTreeMap<Pat
             continue;
         };
         let spec = format!("{rev}:./{}", name.to_string_lossy());
-        let shown = super::process::tied("git")
-            .args(["show", &spec])
-            .current_dir(dir)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output();
-        if let Some(o) = shown.ok().filter(|o| o.status.success()) {
-            out.insert(path.clone(), String::from_utf8_lossy(&o.stdout).into_owned());
+        if let Ok(text) = super::git::git(dir, &["show", &spec]) {
+            out.insert(path.clone(), text);
         }
     }
     out

@@ -118,7 +118,7 @@ impl Engine {
         Self::with_io(workspace, settings, Io::Recording)
     }
 
-    pub fn with_io(workspace: Workspace, settings: Settings, io: Io) -> Self {
+    pub(crate) fn with_io(workspace: Workspace, settings: Settings, io: Io) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let clock = Clock::start();
         let real = io == Io::Real;
@@ -239,7 +239,7 @@ impl Engine {
     /// Reads what the last build read, now: a change set given on the
     /// command line is planned against it. (Watching reads it beside the
     /// first run; a full run needs none.)
-    pub fn index_inputs_now(&mut self) {
+    pub(crate) fn index_inputs_now(&mut self) {
         self.model.inputs = crate::adapters::inputs::index(&self.model.workspace);
     }
 
@@ -261,7 +261,7 @@ impl Engine {
 
     /// Writes the shard into `dir`: its JSON lines, and with coverage its
     /// own profile and the binaries it was read with.
-    pub fn export_shard(&self, dir: &std::path::Path) -> Result<(), String> {
+    pub(crate) fn export_shard(&self, dir: &std::path::Path) -> Result<(), String> {
         let lines = self.last_run.as_deref().ok_or("the run did not finish")?;
         std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
         let events = dir.join("events.jsonl");
@@ -491,7 +491,7 @@ impl Engine {
 
     /// Work for the front end off the loop (the resource sample), the
     /// engine's one way: named, at a priority, joined at exit.
-    pub fn offload(&mut self, name: &str, priority: Priority, work: impl FnOnce() + Send + 'static) {
+    pub(crate) fn offload(&mut self, name: &str, priority: Priority, work: impl FnOnce() + Send + 'static) {
         self.offload.spawn(name, priority, work);
     }
 
@@ -554,7 +554,7 @@ impl Engine {
     }
 
     /// Writes the latest coverage as LCOV (`--lcov FILE`).
-    pub fn write_lcov(&self, path: &std::path::Path) -> Result<(), EngineError> {
+    pub(crate) fn write_lcov(&self, path: &std::path::Path) -> Result<(), EngineError> {
         let Some(cov) = self
             .model
             .coverage
@@ -821,11 +821,7 @@ fn coverage_rig(ws: &Workspace, settings: &Settings) -> (Option<CoverageRig>, Op
     }
     match crate::adapters::llvm::discover(&ws.root) {
         Ok(tools) => {
-            let nightly = crate::adapters::process::tied("rustc")
-                .arg("-V")
-                .current_dir(&ws.root)
-                .output()
-                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nightly"));
+            let nightly = crate::adapters::process::nightly(&ws.root, &[]);
             let branch = match settings.branch {
                 Mode::On => true,
                 Mode::Off => false,

@@ -13,7 +13,7 @@ pub struct Assertion {
 }
 
 /// Drops ANSI escape sequences (pretty_assertions colours its diff).
-pub fn strip_ansi(text: &str) -> String {
+pub(crate) fn strip_ansi(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
@@ -115,7 +115,7 @@ const CONTEXT: usize = 3;
 
 /// `{:?}` output on one long line, laid out as `{:#?}` would: a line per
 /// field and item, so that a line diff says which one differs.
-pub fn pretty(value: &str) -> String {
+pub(crate) fn pretty(value: &str) -> String {
     if value.contains('\n') || value.chars().count() < 60 {
         return value.to_owned();
     }
@@ -180,63 +180,32 @@ pub fn pretty(value: &str) -> String {
     out
 }
 
-/// The diff of two values, line by line (a longest common subsequence),
-/// changed line pairs located to their differing characters, unchanged
-/// runs beyond `CONTEXT` lines of a change folded.
+/// The diff of two values, line by line (`similar`'s Myers diff, as insta
+/// uses), changed line pairs located to their differing characters,
+/// unchanged runs beyond `CONTEXT` lines of a change folded.
 pub fn diff(left: &str, right: &str) -> Vec<DiffLine> {
     let (l, r) = (pretty(left), pretty(right));
-    let a: Vec<&str> = l.lines().collect();
-    let b: Vec<&str> = r.lines().collect();
-    let mut raw: Vec<DiffLine> = Vec::new();
-    // LCS table (values are small; a pathological size falls back to
-    // "all of left, then all of right").
-    if a.len().saturating_mul(b.len()) > 4_000_000 {
-        raw.extend(a.iter().map(|t| DiffLine::Left {
-            text: t.to_string(),
-            span: None,
-        }));
-        raw.extend(b.iter().map(|t| DiffLine::Right {
-            text: t.to_string(),
-            span: None,
-        }));
-    } else {
-        let mut t = vec![vec![0u32; b.len() + 1]; a.len() + 1];
-        for i in (0..a.len()).rev() {
-            for j in (0..b.len()).rev() {
-                t[i][j] = if a[i] == b[j] {
-                    t[i + 1][j + 1] + 1
-                } else {
-                    t[i + 1][j].max(t[i][j + 1])
-                };
-            }
-        }
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() || j < b.len() {
-            if i < a.len() && j < b.len() && a[i] == b[j] {
-                raw.push(DiffLine::Same(a[i].to_owned()));
-                i += 1;
-                j += 1;
-            } else if i < a.len() && (j == b.len() || t[i + 1][j] >= t[i][j + 1]) {
-                // Left first: a change reads as the old line, then the new.
-                raw.push(DiffLine::Left {
-                    text: a[i].to_owned(),
-                    span: None,
-                });
-                i += 1;
-            } else {
-                raw.push(DiffLine::Right {
-                    text: b[j].to_owned(),
-                    span: None,
-                });
-                j += 1;
-            }
-        }
-    }
+    let line = |v: &str| v.trim_end_matches('\n').trim_end_matches('\r').to_owned();
+    let raw = similar::TextDiff::from_lines(l.as_str(), r.as_str())
+        .iter_all_changes()
+        .map(|c| match c.tag() {
+            similar::ChangeTag::Equal => DiffLine::Same(line(c.value())),
+            // A change reads as the old lines, then the new.
+            similar::ChangeTag::Delete => DiffLine::Left {
+                text: line(c.value()),
+                span: None,
+            },
+            similar::ChangeTag::Insert => DiffLine::Right {
+                text: line(c.value()),
+                span: None,
+            },
+        })
+        .collect();
     refine(raw)
 }
 
 /// Changed line pairs located, unchanged runs folded.
-pub fn refine(mut lines: Vec<DiffLine>) -> Vec<DiffLine> {
+pub(crate) fn refine(mut lines: Vec<DiffLine>) -> Vec<DiffLine> {
     pair_spans(&mut lines);
     fold(lines)
 }

@@ -79,7 +79,7 @@ pub enum Standing {
     Over,
 }
 
-pub fn standing(actual: Duration, limit: Duration) -> Standing {
+pub(crate) fn standing(actual: Duration, limit: Duration) -> Standing {
     if actual > limit {
         Standing::Over
     } else if actual.as_secs_f64() >= limit.as_secs_f64() * WARN_AT {
@@ -90,7 +90,7 @@ pub fn standing(actual: Duration, limit: Duration) -> Standing {
 }
 
 impl Budgets {
-    pub fn suite_limit(&self, suite: &Suite) -> Option<Duration> {
+    pub(crate) fn suite_limit(&self, suite: &Suite) -> Option<Duration> {
         let by_override = self
             .overrides
             .iter()

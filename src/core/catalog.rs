@@ -43,7 +43,7 @@ impl Workspace {
     /// Each local package's targets as cargo resolved them (`kind name
     /// path`), for telling a manifest that only spells its targets out
     /// from one that changes them.
-    pub fn target_lists(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn target_lists(&self) -> BTreeMap<String, Vec<String>> {
         self.packages
             .iter()
             .chain(&self.path_deps)
@@ -63,7 +63,7 @@ impl Workspace {
     }
 
     /// The targets as the manifests were read before.
-    pub fn targets_then(&self) -> BTreeMap<String, Vec<String>> {
+    pub(crate) fn targets_then(&self) -> BTreeMap<String, Vec<String>> {
         self.targets_before.clone().unwrap_or_else(|| self.target_lists())
     }
 }
@@ -87,7 +87,7 @@ impl Package {
     /// as cargo would package them: `include`, when given, names them all
     /// (its manifest always counts); otherwise everything `exclude` does
     /// not name.
-    pub fn holds_file(&self, path: &Path) -> bool {
+    pub(crate) fn holds_file(&self, path: &Path) -> bool {
         let Ok(rel) = path.strip_prefix(&self.manifest_dir) else {
             return false;
         };
@@ -106,7 +106,7 @@ impl Package {
     }
 
     /// Whether a target of this kind (`lib`, `bin`, `proc-macro`) is there.
-    pub fn has_target(&self, kind: &str) -> bool {
+    pub(crate) fn has_target(&self, kind: &str) -> bool {
         self.targets.iter().any(|t| t.kinds.iter().any(|k| k == kind))
     }
 }
@@ -204,7 +204,7 @@ impl Workspace {
     /// Why code in `path` runs at compile time wherever it sits: its
     /// package is a proc-macro crate, a build script's dependency, or
     /// a dependency of either. `None`: it runs when tests run.
-    pub fn compile_time_code(&self, path: &Path) -> Option<String> {
+    pub(crate) fn compile_time_code(&self, path: &Path) -> Option<String> {
         let (owner, _) = self.owning_package(path)?;
         if owner.has_target("proc-macro") {
             return Some(format!(
@@ -252,7 +252,7 @@ impl Workspace {
 
     /// The local package whose directory holds `path` (the deepest, for
     /// nested ones), and whether it is a member.
-    pub fn owning_package(&self, path: &Path) -> Option<(&Package, bool)> {
+    pub(crate) fn owning_package(&self, path: &Path) -> Option<(&Package, bool)> {
         let members = self.packages.iter().map(|p| (p, true));
         let others = self.path_deps.iter().map(|p| (p, false));
         // The innermost package whose directory holds it; a file its
@@ -304,7 +304,7 @@ impl SuiteType {
     /// `unit` for lib, bin and proc-macro targets, `integration` for `tests/`
     /// targets (and benches/examples that carry tests), `e2e` when the binary
     /// id matches one of the configured patterns.
-    pub fn classify(binary_id: &str, kind: &str, e2e_patterns: &[Glob]) -> Self {
+    pub(crate) fn classify(binary_id: &str, kind: &str, e2e_patterns: &[Glob]) -> Self {
         if kind == "doc" {
             return SuiteType::Doc;
         }
@@ -356,7 +356,7 @@ impl Suite {
 
     /// Wall time of the suite in `run`: from its first test starting to its
     /// last test finishing (`None` before any test of it ran).
-    pub fn wall_time(&self, run: u32) -> Option<Duration> {
+    pub(crate) fn wall_time(&self, run: u32) -> Option<Duration> {
         let (mut first, mut last): (Option<Duration>, Option<Duration>) = (None, None);
         for test in self.tests.iter().filter(|t| t.run == Some(run)) {
             for tr in &test.transitions {
@@ -400,7 +400,7 @@ impl Catalog {
         self.suite_index(binary_id).map(|i| &self.suites[i])
     }
 
-    pub fn test_mut(&mut self, binary_id: &str, name: &str) -> Option<&mut TestCase> {
+    pub(crate) fn test_mut(&mut self, binary_id: &str, name: &str) -> Option<&mut TestCase> {
         let si = self.suite_index(binary_id)?;
         let suite = &mut self.suites[si];
         let i = suite.test_index(name)?;
@@ -413,7 +413,7 @@ impl Catalog {
     /// that package and binary name, the one that lists the test in the
     /// state the event moves it from (pending for a start, running for a
     /// result), else one that lists it, else the one the stream named.
-    pub fn suite_for_result(&self, binary_id: &str, name: &str, starting: bool) -> Option<usize> {
+    pub(crate) fn suite_for_result(&self, binary_id: &str, name: &str, starting: bool) -> Option<usize> {
         let named = self.suite_index(binary_id)?;
         let (package, binary) = (&self.suites[named].package, &self.suites[named].binary_name);
         let siblings: Vec<usize> = (0..self.suites.len())
@@ -452,7 +452,7 @@ impl Catalog {
             .collect()
     }
 
-    pub fn test_count(&self) -> usize {
+    pub(crate) fn test_count(&self) -> usize {
         self.suites.iter().map(|s| s.tests.len()).sum()
     }
 

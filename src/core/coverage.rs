@@ -52,7 +52,7 @@ impl Ratio {
 }
 
 impl FileCoverage {
-    pub fn line_ratio(&self) -> Ratio {
+    pub(crate) fn line_ratio(&self) -> Ratio {
         if let Some((found, hit)) = self.summary_lines {
             return Ratio::new(found, hit);
         }
@@ -62,7 +62,7 @@ impl FileCoverage {
         )
     }
 
-    pub fn branch_ratio(&self) -> Ratio {
+    pub(crate) fn branch_ratio(&self) -> Ratio {
         if let Some((found, hit)) = self.summary_branches {
             return Ratio::new(found, hit);
         }
@@ -147,22 +147,6 @@ impl Coverage {
 
     pub fn file(&self, path: &str) -> Option<&FileCoverage> {
         self.files.iter().find(|f| f.path == path)
-    }
-
-    /// Line ratios rolled up per directory (`money/src`, `money`, …).
-    pub fn by_directory(&self) -> BTreeMap<String, Ratio> {
-        let mut acc: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-        for f in &self.files {
-            let r = f.line_ratio();
-            let mut dir = f.path.as_str();
-            while let Some((parent, _)) = dir.rsplit_once('/') {
-                let e = acc.entry(parent.to_owned()).or_default();
-                e.0 += r.count;
-                e.1 += r.covered;
-                dir = parent;
-            }
-        }
-        acc.into_iter().map(|(k, (c, h))| (k, Ratio::new(c, h))).collect()
     }
 }
 
@@ -295,6 +279,5 @@ mod tests {
             vec![("*", "lines", 75.0, true), ("a/*", "lines", 50.0, false)],
             "no branch verdict without branch data"
         );
-        assert_eq!(cov.by_directory()["a"], Ratio::new(2, 1));
     }
 }

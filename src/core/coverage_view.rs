@@ -7,7 +7,7 @@ use super::ui_state::CoverageSort;
 
 /// The coverage view's file order: files under a missed threshold first,
 /// then by the chosen sort. Pure, so keys and the view agree on it.
-pub fn ordered_files(model: &Model) -> Vec<&str> {
+pub(crate) fn ordered_files(model: &Model) -> Vec<&str> {
     let Some(cov) = model.coverage.as_ref().filter(|_| model.coverage_run.is_some()) else {
         return Vec::new();
     };
@@ -30,7 +30,7 @@ pub fn ordered_files(model: &Model) -> Vec<&str> {
 }
 
 /// Whether a file falls under a per-path rule it misses.
-pub fn misses_threshold(model: &Model, f: &FileCoverage) -> bool {
+pub(crate) fn misses_threshold(model: &Model, f: &FileCoverage) -> bool {
     model
         .rules
         .coverage

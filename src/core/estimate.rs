@@ -9,7 +9,7 @@ use super::test_state::TestState;
 /// What is left of a run: each unfinished test's usual time (p50 from
 /// history; the run's own pace for tests without one, less what a running
 /// test has already used), spread over the tests running side by side.
-pub fn time_left(model: &Model, run: u32, elapsed: Duration) -> Option<f64> {
+pub(crate) fn time_left(model: &Model, run: u32, elapsed: Duration) -> Option<f64> {
     let r = model.runs.iter().find(|r| r.number == run)?;
     let total = r.selected_tests.max(r.done);
     if total == 0 || r.done >= total {

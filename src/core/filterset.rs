@@ -379,6 +379,20 @@ impl Parser {
     }
 }
 
+/// `s` as a regular expression that matches it literally: in nextest's
+/// `/…/` matchers (where `/` ends the pattern) and in llvm-cov's filename
+/// patterns alike.
+pub(crate) fn regex_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$/".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,7 +20,7 @@ use super::test_state::TestState;
 
 /// Tests of `run` that never reached an end: ignored ones are skipped, the
 /// others cancelled (each transition said). Returns how many.
-pub fn settle(model: &mut Model, run: u32, run_start: Duration, at: Duration, fx: &mut Vec<Effect>) -> usize {
+pub(crate) fn settle(model: &mut Model, run: u32, run_start: Duration, at: Duration, fx: &mut Vec<Effect>) -> usize {
     let mut settled = 0;
     for suite in &mut model.catalog.suites {
         for test in suite
@@ -55,7 +55,7 @@ pub struct Tally {
     pub budgets: BudgetReport,
 }
 
-pub fn tally(model: &Model, run: u32) -> Tally {
+pub(crate) fn tally(model: &Model, run: u32) -> Tally {
     let mut t = Tally::default();
     for suite in &model.catalog.suites {
         let mut counts = Counts::default();
@@ -219,7 +219,7 @@ impl Gate {
 }
 
 /// The run's coverage against the one before it and the thresholds.
-pub fn coverage_report(
+pub(crate) fn coverage_report(
     cov: &Coverage,
     prev: Option<&Coverage>,
     thresholds: &[Threshold],
@@ -269,7 +269,7 @@ pub fn coverage_report(
     }
 }
 
-pub fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 {
         ""
     } else {

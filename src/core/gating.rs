@@ -82,16 +82,9 @@ fn start_tests(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut 
     }
 }
 
-/// Probes every service now (the session starts).
-pub fn probe_all(model: &mut Model, fx: &mut Vec<Effect>) {
-    for i in 0..model.services.len() {
-        probe(model, i, Duration::ZERO, fx);
-    }
-}
-
 /// Takes the place of `Effect::Run` as a run starts: when its tests need
 /// services, they are probed first and the run waits for their answers.
-pub fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
+pub(crate) fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
     let needed = needed(model, filterset.as_deref());
     if needed.is_empty() {
         start_tests(model, run, filterset, fx);
@@ -117,7 +110,7 @@ pub fn waiting(model: &Model, run: u32) -> bool {
 }
 
 /// A service's `start` command could not be run.
-pub fn on_start_failed(model: &mut Model, service: &str, error: String, at: Duration, fx: &mut Vec<Effect>) {
+pub(crate) fn on_start_failed(model: &mut Model, service: &str, error: String, at: Duration, fx: &mut Vec<Effect>) {
     let Some(i) = index(model, service) else { return };
     let s = &mut model.services[i];
     s.starting_until = None;
@@ -130,7 +123,7 @@ pub fn on_start_failed(model: &mut Model, service: &str, error: String, at: Dura
 }
 
 /// A probe came back.
-pub fn on_probed(
+pub(crate) fn on_probed(
     model: &mut Model,
     service: &str,
     token: u64,
@@ -270,7 +263,7 @@ fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
 /// The run's pending tests that a service that is down gates become
 /// `blocked` (after the listing and the services' answers, whichever is
 /// last).
-pub fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effect>) {
+pub(crate) fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     if r.services != ServiceWait::Settled || r.blocked_by.is_empty() {
         return;
@@ -325,7 +318,7 @@ pub fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effe
 
 /// A gated test failed: its services are probed now, so a service that
 /// went down is named on the failure.
-pub fn on_failure(model: &mut Model, binary_id: &str, name: &str, at: Duration, fx: &mut Vec<Effect>) {
+pub(crate) fn on_failure(model: &mut Model, binary_id: &str, name: &str, at: Duration, fx: &mut Vec<Effect>) {
     let Some(suite) = model.catalog.suite(binary_id) else {
         return;
     };
@@ -350,7 +343,7 @@ pub fn on_failure(model: &mut Model, binary_id: &str, name: &str, at: Duration, 
 
 /// What the services say about a failed test: the ones gating it that went
 /// down around its failure.
-pub fn failure_notes(model: &Model, binary_id: &str, name: &str) -> Vec<String> {
+pub(crate) fn failure_notes(model: &Model, binary_id: &str, name: &str) -> Vec<String> {
     let Some(suite) = model.catalog.suite(binary_id) else {
         return Vec::new();
     };
@@ -375,7 +368,7 @@ pub fn failure_notes(model: &Model, binary_id: &str, name: &str) -> Vec<String> 
 
 /// Each service as the run ends, with the tests of the run it blocked; and
 /// the gate's reasons for blocked tests (unless the service allows them).
-pub fn summarize(model: &mut Model, run: u32) -> (Vec<ServiceSummary>, Vec<String>) {
+pub(crate) fn summarize(model: &mut Model, run: u32) -> (Vec<ServiceSummary>, Vec<String>) {
     let blocked_by = model
         .runs
         .iter()
@@ -445,7 +438,7 @@ fn blocked_tests(
 
 /// While watching and idle: the selection that reruns exactly the tests
 /// that services which came back had blocked.
-pub fn unblocked(model: &mut Model) -> Option<Selection> {
+pub(crate) fn unblocked(model: &mut Model) -> Option<Selection> {
     let idle = model.settled();
     if !model.watching || !idle {
         return None;

@@ -127,7 +127,7 @@ impl Graph {
     /// Says how a chain from `dependents` gets from its member to its end:
     /// "`web` depends on `scopeguard` (through `[patch.crates-io]`)",
     /// "`app`'s tests reach `scopeguard` through `lock_api`".
-    pub fn explain(&self, chain: &[usize]) -> String {
+    pub(crate) fn explain(&self, chain: &[usize]) -> String {
         let name = |i: usize| self.nodes[i].name.as_str();
         let (Some(&first), Some(&last)) = (chain.first(), chain.last()) else {
             return String::new();

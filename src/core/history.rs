@@ -91,7 +91,7 @@ pub struct Slower {
 }
 
 /// The `q` quantile (0..=1) of `values`, nearest rank.
-pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(values: &[f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
@@ -111,7 +111,7 @@ impl TestHistory {
     }
 
     /// Whether `d` is well past this test's usual time.
-    pub fn is_slower(&self, d: Duration) -> bool {
+    pub(crate) fn is_slower(&self, d: Duration) -> bool {
         if self.durations.len() < MIN_SAMPLES {
             return false;
         }
@@ -160,7 +160,7 @@ impl History {
         self.tests.entry((binary_id.to_owned(), name.to_owned())).or_default()
     }
 
-    pub fn push_suite_time(&mut self, binary_id: &str, seconds: f64) {
+    pub(crate) fn push_suite_time(&mut self, binary_id: &str, seconds: f64) {
         let v = self.suites.entry(binary_id.to_owned()).or_default();
         v.push(seconds);
         if v.len() > WINDOW {

@@ -15,7 +15,7 @@ pub struct HygieneRules {
 }
 
 impl HygieneRules {
-    pub fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.name_pattern.is_some() || self.require_assertion
     }
 }

@@ -56,19 +56,19 @@ impl Inputs {
     }
 
     /// `package`'s build script reruns on every file of the package.
-    pub fn add_whole_package(&mut self, package: &str) {
+    pub(crate) fn add_whole_package(&mut self, package: &str) {
         if !self.whole_packages.iter().any(|p| p == package) {
             self.whole_packages.push(package.to_owned());
         }
     }
 
     /// Whether `package`'s build script reruns on every file of it.
-    pub fn reruns_on_package(&self, package: &str) -> bool {
+    pub(crate) fn reruns_on_package(&self, package: &str) -> bool {
         self.whole_packages.iter().any(|p| p == package)
     }
 
     /// `package`'s compilation `owner` read the variable `var`.
-    pub fn add_env(&mut self, package: &str, var: &str, owner: Owner) {
+    pub(crate) fn add_env(&mut self, package: &str, var: &str, owner: Owner) {
         let owners = self.env.entry((package.to_owned(), var.to_owned())).or_default();
         if !owners.contains(&owner) {
             owners.push(owner);
@@ -77,7 +77,7 @@ impl Inputs {
 
     /// Who read `package`'s variable `var` while compiling (a changed
     /// `CARGO_PKG_VERSION` reaches exactly them).
-    pub fn env_owners(&self, package: &str, var: &str) -> Vec<Owner> {
+    pub(crate) fn env_owners(&self, package: &str, var: &str) -> Vec<Owner> {
         let mut found = self
             .env
             .get(&(package.to_owned(), var.to_owned()))
@@ -88,7 +88,7 @@ impl Inputs {
     }
 
     /// The owners of a changed file, and how each one reads it.
-    pub fn owners(&self, path: &Path) -> Vec<(Owner, Via)> {
+    pub(crate) fn owners(&self, path: &Path) -> Vec<(Owner, Via)> {
         let mut found: Vec<(Owner, Via)> = self.files.get(path).cloned().unwrap_or_default();
         for (dir, owner) in &self.dirs {
             if path.starts_with(dir) && !found.iter().any(|(o, _)| o == owner) {
@@ -117,7 +117,7 @@ impl Inputs {
 }
 
 /// `a/src/../fixtures/x.txt` → `a/fixtures/x.txt`, without asking the disk.
-pub fn normalize(path: &Path) -> PathBuf {
+pub(crate) fn normalize(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for c in path.components() {

@@ -16,7 +16,7 @@ pub enum When {
 
 impl When {
     /// How specific a press that applies here is (`None`: it does not).
-    pub fn rank(self, tab: Tab, source_open: bool) -> Option<u8> {
+    pub(crate) fn rank(self, tab: Tab, source_open: bool) -> Option<u8> {
         match self {
             When::Always => Some(0),
             When::In(t) => (t == tab).then_some(1),

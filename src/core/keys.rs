@@ -4,6 +4,7 @@
 //! view only draws the result.
 
 use super::effect::Effect;
+use super::filterset::regex_escape;
 use super::keymap::{action, Action as A};
 use super::model::Model;
 use super::msg::Msg;
@@ -36,7 +37,7 @@ fn follow_up(msg: Msg) -> KeyOutcome {
     }
 }
 
-pub fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
+pub(crate) fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
     let ui = &mut model.ui;
     ui.note = None;
     if ui.filter_editing {
@@ -431,7 +432,7 @@ fn page(model: &Model) -> isize {
 }
 
 /// Moves the selection (tree focus) or scrolls the detail (detail focus).
-pub fn move_by(model: &mut Model, delta: isize) {
+pub(crate) fn move_by(model: &mut Model, delta: isize) {
     if model.ui.focus == Pane::Detail {
         let d = model.ui.detail_scroll as isize + delta;
         model.ui.detail_scroll = d.clamp(0, u16::MAX as isize) as u16;
@@ -511,15 +512,4 @@ fn rerun_selected(model: &mut Model, at: Duration) -> KeyOutcome {
         },
         at,
     })
-}
-
-fn regex_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if "\\.+*?()|[]{}^$/".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
 }

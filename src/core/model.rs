@@ -99,7 +99,7 @@ pub struct Model {
 impl Model {
     /// No run in flight, and no request waiting to start one (queued,
     /// reading texts, or waiting for the workspace to be read again).
-    pub fn settled(&self) -> bool {
+    pub(crate) fn settled(&self) -> bool {
         self.active_run().is_none()
             && self.queued.is_none()
             && self.awaiting_texts.is_none()
@@ -141,7 +141,7 @@ impl Model {
         })
     }
 
-    pub fn next_run_number(&self) -> u32 {
+    pub(crate) fn next_run_number(&self) -> u32 {
         self.runs.last().map_or(1, |r| r.number + 1)
     }
 }

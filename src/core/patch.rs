@@ -27,7 +27,7 @@ pub struct UncoveredLines {
 }
 
 /// Changed lines that llvm-cov counts as executable, and how many ran.
-pub fn patch_report(cov: &Coverage, changes: &Changes) -> PatchReport {
+pub(crate) fn patch_report(cov: &Coverage, changes: &Changes) -> PatchReport {
     let (mut count, mut covered) = (0, 0);
     let mut uncovered = Vec::new();
     for (path, ranges) in &changes.files {
@@ -60,7 +60,7 @@ pub fn patch_report(cov: &Coverage, changes: &Changes) -> PatchReport {
 /// The lines of `new` that are not in `old`, as inclusive ranges: a
 /// longest-common-subsequence diff between the texts' common start and end
 /// (a middle too large to compare line by line counts as changed).
-pub fn changed_lines(old: &str, new: &str) -> Vec<[u32; 2]> {
+pub(crate) fn changed_lines(old: &str, new: &str) -> Vec<[u32; 2]> {
     let a: Vec<&str> = old.lines().collect();
     let b: Vec<&str> = new.lines().collect();
     let (prefix, suffix) = super::testmap::common_ends(&a, &b);
@@ -115,7 +115,7 @@ pub fn changed_lines(old: &str, new: &str) -> Vec<[u32; 2]> {
 
 /// The new-side ranges of `git diff -U0` output, per file (paths as git
 /// prints them after `+++ b/`).
-pub fn parse_unified_diff(text: &str) -> Vec<(String, Vec<[u32; 2]>)> {
+pub(crate) fn parse_unified_diff(text: &str) -> Vec<(String, Vec<[u32; 2]>)> {
     let mut out: Vec<(String, Vec<[u32; 2]>)> = Vec::new();
     for line in text.lines() {
         if let Some(path) = line.strip_prefix("+++ ") {

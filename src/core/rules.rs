@@ -86,7 +86,7 @@ pub struct XfailRule {
 }
 
 impl Rules {
-    pub fn xfail_rule(&self, binary_id: &str, test: &str) -> Option<&XfailRule> {
+    pub(crate) fn xfail_rule(&self, binary_id: &str, test: &str) -> Option<&XfailRule> {
         if self.xfail.is_empty() {
             return None;
         }

@@ -127,7 +127,7 @@ impl<'a> Evidence<'a> {
     }
 
     /// With what changed manifests were found to reach.
-    pub fn with_manifests(self, verdicts: &'a BTreeMap<PathBuf, Verdict>) -> Self {
+    pub(crate) fn with_manifests(self, verdicts: &'a BTreeMap<PathBuf, Verdict>) -> Self {
         Self {
             manifests: Some(verdicts),
             ..self
@@ -172,7 +172,7 @@ impl<'a> Evidence<'a> {
 /// time, when that is its only way to them: no compilation reads it, and it
 /// is no package's Rust source (nor any package's file at all, unless every
 /// test's reads are recorded). `None`: the path has another way in.
-pub fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Option<Vec<TestKey>> {
+pub(crate) fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Option<Vec<TestKey>> {
     if !inputs.owners(path).is_empty() || everything_file(ws, path) || whole_package_input(ws, inputs, path).is_some() {
         return None;
     }

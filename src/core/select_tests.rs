@@ -128,7 +128,7 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
 }
 
 /// Why the maps cannot answer for `path` (the static tier must), if so.
-pub fn unplaced(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> Option<String> {
+pub(crate) fn unplaced(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> Option<String> {
     check_file(path, maps, texts, catalog).err()
 }
 
@@ -148,7 +148,7 @@ fn live(catalog: &Catalog, key: &TestKey) -> bool {
 /// `by_reads` are the changed files only run-time reads reach, each with
 /// the tests that read them (sorted): those tests run, and no other for
 /// them.
-pub fn narrow(
+pub(crate) fn narrow(
     t: &Targeted,
     catalog: &Catalog,
     maps: &TestMaps,

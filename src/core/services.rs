@@ -28,7 +28,7 @@ pub enum Check {
 }
 
 impl Check {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Check::Http { url, .. } => url.clone(),
             Check::Tcp { host, port } => format!("tcp://{host}:{port}"),
@@ -94,7 +94,7 @@ impl Health {
         matches!(self, Health::Unhealthy | Health::Unreachable)
     }
 
-    pub fn is_up(self) -> bool {
+    pub(crate) fn is_up(self) -> bool {
         matches!(self, Health::Healthy | Health::Degraded)
     }
 }
@@ -200,7 +200,7 @@ impl Service {
     }
 
     /// Since when it has been up (`None`: it is not).
-    pub fn up_since(&self) -> Option<Duration> {
+    pub(crate) fn up_since(&self) -> Option<Duration> {
         if !self.health.is_up() {
             return None;
         }
@@ -237,7 +237,7 @@ impl Service {
     }
 
     /// The latest move to a blocking state between `from` and `to`.
-    pub fn went_down(&self, from: Duration, to: Duration) -> Option<&Change> {
+    pub(crate) fn went_down(&self, from: Duration, to: Duration) -> Option<&Change> {
         self.changes
             .iter()
             .rev()
@@ -247,7 +247,7 @@ impl Service {
 
 /// What a failure of a gated test says about a service that went down
 /// around it: "`bridge` went unreachable 0.4 s before this failure".
-pub fn failure_note(
+pub(crate) fn failure_note(
     service: &Service,
     run_start: Duration,
     failed_at: Duration,

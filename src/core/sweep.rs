@@ -61,7 +61,7 @@ impl Sweep {
 }
 
 /// Misses per 100 narrowed runs (`None` before any).
-pub fn miss_rate(narrowed_runs: u32, misses: u32) -> Option<f64> {
+pub(crate) fn miss_rate(narrowed_runs: u32, misses: u32) -> Option<f64> {
     (narrowed_runs > 0).then(|| (misses as f64 * 100.0 / narrowed_runs as f64 * 10.0).round() / 10.0)
 }
 

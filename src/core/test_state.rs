@@ -150,7 +150,7 @@ impl TestCase {
 
     /// Enrols the test in a run: it becomes pending (ignored: skipped right
     /// away is left to the stream, which reports ignored tests).
-    pub fn enrol(&mut self, run: u32) {
+    pub(crate) fn enrol(&mut self, run: u32) {
         self.state = TestState::Pending;
         self.run = Some(run);
         self.transitions.clear();

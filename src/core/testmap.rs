@@ -54,7 +54,7 @@ impl Reads {
 }
 
 impl TestMap {
-    pub fn line_count(&self) -> u32 {
+    pub(crate) fn line_count(&self) -> u32 {
         self.files
             .values()
             .flat_map(|f| f.lines.iter())
@@ -86,7 +86,7 @@ impl TestMaps {
     }
 
     /// The tests whose recorded reads a change to `path` reaches, sorted.
-    pub fn readers(&self, path: &str) -> Vec<TestKey> {
+    pub(crate) fn readers(&self, path: &str) -> Vec<TestKey> {
         let mut out: Vec<TestKey> = self
             .tests
             .iter()
@@ -128,7 +128,7 @@ impl TestMaps {
     }
 
     /// The tests that reach `line` of `path`, sorted.
-    pub fn reaching(&self, path: &str, line: u32) -> Vec<TestKey> {
+    pub(crate) fn reaching(&self, path: &str, line: u32) -> Vec<TestKey> {
         let mut out: Vec<TestKey> = self
             .tests
             .iter()
@@ -137,21 +137,6 @@ impl TestMaps {
             .collect();
         out.sort();
         out
-    }
-
-    /// A change to `path` that the maps can place: `old_hash` → `new_hash`,
-    /// lines `changed` (in the old text) replaced by `added` lines. Maps
-    /// measured on the old text that miss the change move with it and are
-    /// fresh for the new text; the others keep the old hash (stale).
-    pub fn follow_edit(&mut self, path: &str, old_hash: &str, new_hash: &str, edit: &Edit) {
-        for m in self.tests.values_mut() {
-            let Some(f) = m.files.get_mut(path) else { continue };
-            if f.hash != old_hash || edit.touches(&f.lines) {
-                continue;
-            }
-            f.lines = f.lines.iter().map(|r| [edit.shift(r[0]), edit.shift(r[1])]).collect();
-            f.hash = new_hash.to_owned();
-        }
     }
 }
 
@@ -168,62 +153,9 @@ pub fn fold(lines: impl IntoIterator<Item = u32>) -> Vec<[u32; 2]> {
     out
 }
 
-/// One contiguous change between two texts: old lines `from..=to` (1-based;
-/// `to < from` for a pure insertion before `from`) became `added` lines.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Edit {
-    pub from: u32,
-    pub to: u32,
-    pub added: u32,
-}
-
-impl Edit {
-    /// The change as a range of old lines, widened by one line either side
-    /// for insertions (code put between two lines belongs to their block).
-    pub fn old_range(&self) -> [u32; 2] {
-        if self.to < self.from {
-            [self.from.saturating_sub(1).max(1), self.from]
-        } else {
-            [self.from, self.to]
-        }
-    }
-
-    pub fn touches(&self, ranges: &[[u32; 2]]) -> bool {
-        let [a, b] = self.old_range();
-        ranges.iter().any(|r| r[0] <= b && a <= r[1])
-    }
-
-    /// Where an untouched old line is in the new text.
-    pub fn shift(&self, line: u32) -> u32 {
-        if line < self.from {
-            line
-        } else {
-            let removed = (self.to + 1).saturating_sub(self.from);
-            (line + self.added).saturating_sub(removed)
-        }
-    }
-}
-
-/// The change between two texts as one block: the lines between their
-/// common start and their common end. Several separate edits become one
-/// wider block, which selects a superset, never fewer tests.
-pub fn diff(old: &str, new: &str) -> Option<Edit> {
-    let a: Vec<&str> = old.lines().collect();
-    let b: Vec<&str> = new.lines().collect();
-    if a == b {
-        return None;
-    }
-    let (prefix, suffix) = common_ends(&a, &b);
-    Some(Edit {
-        from: prefix as u32 + 1,
-        to: (a.len() - suffix) as u32,
-        added: (b.len() - prefix - suffix) as u32,
-    })
-}
-
 /// How many lines two texts share at their start, and then at their end
 /// (never overlapping the start).
-pub fn common_ends(a: &[&str], b: &[&str]) -> (usize, usize) {
+pub(crate) fn common_ends(a: &[&str], b: &[&str]) -> (usize, usize) {
     let prefix = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let room = a.len().min(b.len()) - prefix;
     let suffix = a
@@ -250,81 +182,6 @@ pub fn content_hash(text: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_edit_inside_a_function_is_one_block() {
-        let old = "fn a() {\n    1\n}\nfn b() {\n    2\n}\n";
-        let new = "fn a() {\n    1\n}\nfn b() {\n    3\n}\n";
-        let e = diff(old, new).unwrap();
-        assert_eq!((e.from, e.to, e.added), (5, 5, 1));
-        assert!(e.touches(&[[4, 6]]));
-        assert!(!e.touches(&[[1, 3]]));
-        assert_eq!(diff(old, old), None);
-    }
-
-    #[test]
-    fn insertions_move_the_lines_after_them() {
-        let old = "a\nb\nc\n";
-        let new = "a\nx\ny\nb\nc\n";
-        let e = diff(old, new).unwrap();
-        assert_eq!((e.from, e.to, e.added), (2, 1, 2));
-        assert_eq!(e.shift(1), 1);
-        assert_eq!(e.shift(2), 4);
-        assert_eq!(e.shift(3), 5);
-        // Inserted between lines 1 and 2: both neighbours count as touched.
-        assert!(e.touches(&[[1, 1]]));
-        assert!(e.touches(&[[2, 2]]));
-        assert!(!e.touches(&[[3, 3]]));
-    }
-
-    #[test]
-    fn deletions_pull_the_lines_after_them_up() {
-        let e = diff("a\nb\nc\nd\n", "a\nd\n").unwrap();
-        assert_eq!((e.from, e.to, e.added), (2, 3, 0));
-        assert_eq!(e.shift(4), 2);
-    }
-
-    #[test]
-    fn maps_follow_edits_they_miss_and_stay_stale_on_edits_they_hit() {
-        let mut maps = TestMaps::default();
-        let key = |n: &str| ("b".to_owned(), n.to_owned());
-        let map = |lines: Vec<[u32; 2]>| TestMap {
-            files: [(
-                "src/lib.rs".to_owned(),
-                FileMap {
-                    hash: "h1".into(),
-                    lines,
-                },
-            )]
-            .into(),
-            partial: None,
-            reads: None,
-        };
-        maps.merge(vec![
-            (key("early"), map(vec![[1, 3]])),
-            (key("late"), map(vec![[10, 12]])),
-        ]);
-        let e = Edit {
-            from: 5,
-            to: 5,
-            added: 3,
-        };
-        maps.follow_edit("src/lib.rs", "h1", "h2", &e);
-        let early = &maps.tests[&key("early")].files["src/lib.rs"];
-        assert_eq!(early.hash, "h2");
-        assert_eq!(early.lines, vec![[1, 3]]);
-        let late = &maps.tests[&key("late")].files["src/lib.rs"];
-        assert_eq!((late.hash.as_str(), late.lines.clone()), ("h2", vec![[12, 14]]));
-        let hit = Edit {
-            from: 2,
-            to: 2,
-            added: 1,
-        };
-        maps.follow_edit("src/lib.rs", "h2", "h3", &hit);
-        assert_eq!(maps.tests[&key("early")].files["src/lib.rs"].hash, "h2", "stale");
-        assert_eq!(maps.counts("src/lib.rs").get(&2), Some(&1));
-        assert_eq!(maps.reaching("src/lib.rs", 13), vec![key("late")]);
-    }
 
     #[test]
     fn lines_fold_into_ranges() {

@@ -14,7 +14,7 @@ pub struct Bar<K> {
 }
 
 /// Assigns slots to `(key, start, end)` spans; returns them by start.
-pub fn lay_out<K: Clone>(spans: &[(K, Duration, Duration)]) -> Vec<Bar<K>> {
+pub(crate) fn lay_out<K: Clone>(spans: &[(K, Duration, Duration)]) -> Vec<Bar<K>> {
     let mut order: Vec<usize> = (0..spans.len()).collect();
     order.sort_by_key(|&i| (spans[i].1, spans[i].2));
     let mut free_at: Vec<Duration> = Vec::new();
@@ -41,7 +41,7 @@ pub fn lay_out<K: Clone>(spans: &[(K, Duration, Duration)]) -> Vec<Bar<K>> {
 
 /// The spans of run `run`'s tests from the model: start of the last
 /// attempt to its end (run-relative).
-pub fn of_run(model: &super::Model, run: u32) -> Vec<Bar<(std::sync::Arc<str>, String)>> {
+pub(crate) fn of_run(model: &super::Model, run: u32) -> Vec<Bar<(std::sync::Arc<str>, String)>> {
     let mut spans = Vec::new();
     // Doctests report no times of their own: they are not on it.
     for s in model

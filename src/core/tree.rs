@@ -62,7 +62,7 @@ impl Row<'_> {
 }
 
 /// Rank for "where the eye goes first": lower sorts earlier.
-pub fn attention(state: TestState) -> u8 {
+pub(crate) fn attention(state: TestState) -> u8 {
     match state {
         TestState::Failed => 0,
         TestState::Xpass => 1,
@@ -208,7 +208,7 @@ pub fn selected_index(rows: &[Row], model: &Model) -> usize {
 }
 
 /// The first row shown so that the selection stays in view.
-pub fn scroll_offset(selected: usize, scroll: usize, height: usize, total: usize) -> usize {
+pub(crate) fn scroll_offset(selected: usize, scroll: usize, height: usize, total: usize) -> usize {
     if height == 0 {
         return 0;
     }

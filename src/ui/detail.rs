@@ -321,7 +321,7 @@ pub fn build_errors(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) 
 /// The diff of a failed assertion's values: `-` left (red), `+` right
 /// (green), the differing characters reversed; without colour, `^` under
 /// them instead.
-pub fn assertion_diff(a: &crate::core::assertion::Assertion, theme: Theme) -> Vec<Line<'static>> {
+pub(crate) fn assertion_diff(a: &crate::core::assertion::Assertion, theme: Theme) -> Vec<Line<'static>> {
     diff_lines(
         &crate::core::assertion::diff(&a.left, &a.right),
         "- left",

@@ -32,7 +32,7 @@ pub struct Areas {
     pub status: Rect,
 }
 
-pub fn areas(area: Rect) -> Areas {
+pub(crate) fn areas(area: Rect) -> Areas {
     let [header, body, status] =
         Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(1)]).areas(area);
     let [tree, detail] = if area.width >= 100 {
@@ -49,7 +49,7 @@ pub fn areas(area: Rect) -> Areas {
 }
 
 /// How many tree rows fit in a terminal of this size.
-pub fn tree_rows(width: u16, height: u16) -> u16 {
+pub(crate) fn tree_rows(width: u16, height: u16) -> u16 {
     areas(Rect::new(0, 0, width, height)).tree.height.saturating_sub(2)
 }
 

@@ -46,7 +46,7 @@ impl Theme {
     /// A result a change has made stale (not rerun yet).
     pub const STALE: &'static str = "◌";
 
-    pub fn glyph(state: TestState, now: Duration) -> &'static str {
+    pub(crate) fn glyph(state: TestState, now: Duration) -> &'static str {
         match state {
             TestState::Pending => "·",
             TestState::Running => SPINNER[(now.as_millis() / 100 % 10) as usize],
@@ -71,11 +71,11 @@ impl Theme {
         }
     }
 
-    pub fn dim(&self) -> Style {
+    pub(crate) fn dim(&self) -> Style {
         Style::default().add_modifier(Modifier::DIM)
     }
 
-    pub fn bold(&self) -> Style {
+    pub(crate) fn bold(&self) -> Style {
         Style::default().add_modifier(Modifier::BOLD)
     }
 
@@ -87,7 +87,7 @@ impl Theme {
         }
     }
 
-    pub fn accent(&self) -> Style {
+    pub(crate) fn accent(&self) -> Style {
         self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
     }
 }

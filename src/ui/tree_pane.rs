@@ -150,7 +150,7 @@ fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u
 }
 
 /// Cuts `s` to `max` characters, marking the cut with `…`.
-pub fn truncate(s: &str, max: usize) -> String {
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_owned();
     }

@@ -16,7 +16,7 @@ use crate::core::Model;
 const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// A sparkline of `values` (the last `width` of them), scaled to their max.
-pub fn spark(values: &[f64], width: usize) -> String {
+pub(crate) fn spark(values: &[f64], width: usize) -> String {
     let shown = &values[values.len().saturating_sub(width)..];
     let max = shown.iter().copied().fold(0.0_f64, f64::max);
     shown
