@@ -1,52 +1,40 @@
-//! vigil's own log: `target/vigil/vigil.log` in the watched workspace. The
-//! interactive view never prints while the terminal is raw; what is worth
-//! keeping goes here.
+//! vigil's own log: `target/vigil/vigil.log` in the watched workspace,
+//! through `tracing` (call sites write `tracing::info!`) and a file
+//! appender that writes off the loop. The interactive view never prints
+//! while the terminal is raw; what is worth keeping goes here.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
 
-pub struct Log {
-    file: Mutex<Option<File>>,
-    path: PathBuf,
+/// Keeps the log's writer alive; dropping it flushes what is queued.
+pub struct LogGuard(#[allow(dead_code)] Option<tracing_appender::non_blocking::WorkerGuard>);
+
+impl LogGuard {
+    /// No log (a recording engine, a log that could not be opened).
+    pub fn none() -> Self {
+        LogGuard(None)
+    }
 }
 
-impl Log {
-    /// Opens (appending) the log under `target_dir`; a log that cannot be
-    /// opened is silently off — it must never stop a run.
-    pub fn open(target_dir: &Path) -> Self {
-        let dir = super::state_dir(target_dir);
-        let path = dir.join("vigil.log");
-        let file = std::fs::create_dir_all(&dir)
-            .ok()
-            .and_then(|_| OpenOptions::new().create(true).append(true).open(&path).ok());
-        Self {
-            file: Mutex::new(file),
-            path,
-        }
-    }
-
-    /// A log that writes nothing.
-    pub(crate) fn disabled() -> Self {
-        Self {
-            file: Mutex::new(None),
-            path: PathBuf::new(),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn line(&self, text: &str) {
-        if let Ok(mut guard) = self.file.lock() {
-            if let Some(f) = guard.as_mut() {
-                let secs = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let _ = writeln!(f, "{secs} {text}");
-            }
-        }
+/// Starts logging to `target/vigil/vigil.log` under `target_dir`, once per
+/// process (a second engine in the same process logs where the first
+/// does). A log that cannot be opened is off: it must never stop a run.
+pub fn init(target_dir: &Path) -> LogGuard {
+    let dir = super::state_dir(target_dir);
+    let Ok(appender) = tracing_appender::rolling::RollingFileAppender::builder()
+        .rotation(tracing_appender::rolling::Rotation::NEVER)
+        .filename_prefix("vigil.log")
+        .build(&dir)
+    else {
+        return LogGuard::none();
+    };
+    let (writer, guard) = tracing_appender::non_blocking(appender);
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_target(false)
+        .finish();
+    match tracing::subscriber::set_global_default(subscriber) {
+        Ok(()) => LogGuard(Some(guard)),
+        Err(_) => LogGuard::none(),
     }
 }

@@ -102,14 +102,14 @@ impl<B: Backend> Interactive<B> {
                 Outward::Quit => quit = true,
                 Outward::Emit(report) => {
                     if let Report::RunFinished(s) = *report {
-                        self.engine.log.line(&format!(
+                        tracing::info!(
                             "run {}: {} ({} passed, {} failed) in {:.2}s",
                             s.run,
                             s.outcome.as_str(),
                             s.tests.passed,
                             s.tests.failed,
                             s.duration_s
-                        ));
+                        );
                     }
                 }
                 Outward::Copy { text } => {
@@ -223,9 +223,7 @@ impl<B: Backend> Interactive<B> {
             self.dirty = true;
             return Ok(());
         };
-        self.engine
-            .log
-            .line(&format!("edit: {} {}", cmd.program, cmd.args.join(" ")));
+        tracing::info!("edit: {} {}", cmd.program, cmd.args.join(" "));
         if !cmd.wait {
             let child = std::process::Command::new(&cmd.program)
                 .args(&cmd.args)

@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 
 use crate::adapters::clock::Clock;
 use crate::adapters::coverage::CoverageRig;
-use crate::adapters::log::Log;
+use crate::adapters::log::LogGuard;
 use crate::adapters::nextest::Nextest;
 use crate::adapters::offload::{Offload, Priority};
 use crate::adapters::store::{self, Store};
@@ -66,7 +66,8 @@ pub struct Engine {
     pub rx: mpsc::UnboundedReceiver<Msg>,
     pub clock: Clock,
     nextest: Nextest,
-    log: Log,
+    /// The log's writer, kept while the engine runs.
+    _log: LogGuard,
     watcher: Option<Watcher>,
     debounce: Duration,
     explicit_config: Option<std::path::PathBuf>,
@@ -127,9 +128,9 @@ impl Engine {
             let _ = waker.send(Msg::Kept);
         });
         let log = if real {
-            Log::open(&workspace.target_dir)
+            crate::adapters::log::init(&workspace.target_dir)
         } else {
-            Log::disabled()
+            LogGuard::none()
         };
         let mut nextest = Nextest::new(workspace.root.clone(), tx.clone(), clock);
         if real {
@@ -152,7 +153,7 @@ impl Engine {
         let mut store = store;
         let pruned = match store.as_mut().map(|s| s.prune(settings.keep)) {
             Some(Err(e)) => {
-                log.line(&format!("the history was not pruned: {e}"));
+                tracing::info!("the history was not pruned: {e}");
                 0
             }
             Some(Ok(n)) => n,
@@ -165,13 +166,12 @@ impl Engine {
             let (target, tx) = (model.workspace.target_dir.clone(), tx.clone());
             let keep = describe_keep(settings.keep);
             offload.spawn("history", Priority::Low, move || {
-                let (history, coverage) =
-                    load_history(&store::default_path(&target), &Log::open(&target), keep, pruned);
+                let (history, coverage) = load_history(&store::default_path(&target), keep, pruned);
                 let _ = tx.send(Msg::HistoryLoaded { history, coverage });
             });
         }
         if let Some(note) = &store_note {
-            log.line(note);
+            tracing::info!("{note}");
         }
         let (coverage, coverage_note) = if real {
             coverage_rig(&model.workspace, &settings)
@@ -179,7 +179,7 @@ impl Engine {
             (None, None)
         };
         if let Some(note) = &coverage_note {
-            log.line(note);
+            tracing::info!("{note}");
         }
         model.coverage_on = coverage.is_some();
         if real {
@@ -195,7 +195,7 @@ impl Engine {
             rx,
             clock,
             nextest,
-            log,
+            _log: log,
             watcher: None,
             debounce: settings.debounce,
             explicit_config: settings.explicit.clone(),
@@ -230,7 +230,7 @@ impl Engine {
             self.offload
                 .spawn("session-snapshot", Priority::Low, move || rig.snapshot_session());
         }
-        self.log.line(&format!("watching {} directories", w.watched_dirs()));
+        tracing::info!("watching {} directories", w.watched_dirs());
         self.model.watching = true;
         self.watcher = Some(w);
         Ok(())
@@ -315,8 +315,7 @@ impl Engine {
             }
             match effect {
                 Effect::List { run, filterset } => {
-                    self.log
-                        .line(&format!("run {run}: list {}", filterset.as_deref().unwrap_or("(all)")));
+                    tracing::info!("run {run}: list {}", filterset.as_deref().unwrap_or("(all)"));
                     let env = self.coverage.as_ref().map(|c| c.env(run)).unwrap_or_default();
                     self.nextest.list(run, filterset.as_deref(), &env);
                 }
@@ -380,7 +379,7 @@ impl Engine {
                     }
                 }
                 Effect::Cancel { run } => {
-                    self.log.line(&format!("run {run}: cancel"));
+                    tracing::info!("run {run}: cancel");
                     self.nextest.cancel(run);
                     if let Some((r, cancel, _)) = &mut self.doc_job {
                         if *r == run {
@@ -391,8 +390,7 @@ impl Engine {
                     }
                 }
                 Effect::StopTests { run } => {
-                    self.log
-                        .line(&format!("run {run}: stop the tests, let the list finish"));
+                    tracing::info!("run {run}: stop the tests, let the list finish");
                     self.nextest.stop_tests(run);
                 }
                 Effect::Probe {
@@ -415,7 +413,7 @@ impl Engine {
                     });
                 }
                 Effect::StartService { service, argv, restart } => {
-                    self.log.line(&format!("service {service}: start `{}`", argv.join(" ")));
+                    tracing::info!("service {service}: start `{}`", argv.join(" "));
                     let stop = self
                         .model
                         .services
@@ -425,11 +423,11 @@ impl Engine {
                     self.services.start(&service, &argv, stop, restart);
                 }
                 Effect::Doctests { run, packages, filters } => {
-                    self.log.line(&format!(
+                    tracing::info!(
                         "run {run}: cargo test --doc -p {} -- {}",
                         packages.join(" -p "),
                         filters.join(" ")
-                    ));
+                    );
                     if let Some(c) = &self.coverage {
                         let _ = std::fs::remove_dir_all(c.doc_profile_dir());
                     }
@@ -526,17 +524,15 @@ impl Engine {
         let Some(rig) = self.coverage.clone() else {
             return;
         };
-        let target = self.model.workspace.target_dir.clone();
         self.offload.spawn("coverage", Priority::Prompt, move || {
-            let log = Log::open(&target);
             // The core keeps what to tell the user, not the adapter's error type.
             let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests, &partial) {
                 Ok(c) => {
-                    log.line(&format!(
+                    tracing::info!(
                         "run {run}: {} coverage maps from per-test profiles in {} ms",
                         c.maps.len(),
                         c.maps_took.as_millis()
-                    ));
+                    );
                     let patch = c.patch.map(|p| p.map_err(|e| e.to_string()));
                     (Ok(Box::new(c.coverage)), c.maps, c.map_note, patch)
                 }
@@ -611,7 +607,7 @@ impl Engine {
                 store::save_history_cache(&store::cache_path(store.path()), id, &history);
                 // Weeks of uptime: the history stays at `history.keep`.
                 if let Err(e) = store.prune(keep) {
-                    Log::open(&target).line(&format!("the history was not pruned: {e}"));
+                    tracing::info!("the history was not pruned: {e}");
                 }
                 Ok(())
             });
@@ -772,7 +768,6 @@ pub fn last_run_path(target_dir: &std::path::Path) -> std::path::PathBuf {
 /// what cannot be read is logged and left empty.
 fn load_history(
     path: &std::path::Path,
-    log: &Log,
     keep: String,
     pruned: u64,
 ) -> (
@@ -783,7 +778,7 @@ fn load_history(
         return (Box::default(), None);
     };
     let mut history: crate::core::history::History = s.history_cached(&store::cache_path(path)).unwrap_or_else(|e| {
-        log.line(&format!("history not read: {e}"));
+        tracing::info!("history not read: {e}");
         Default::default()
     });
     // Its size, for the history view.

@@ -114,6 +114,16 @@ fn run_json_contract_on_shop() {
     assert_eq!(fin["gate"]["reasons"], serde_json::json!(["1 test failed"]));
 }
 
+/// vigil's own log (tracing, to `vigil.log` in the state directory) says
+/// what the run did.
+#[test]
+fn the_log_says_what_the_run_did() {
+    let (code, _) = run_json(&fixture("shop"), &["--filter", "package(money)"]);
+    assert_eq!(code, 0);
+    let log = std::fs::read_to_string(common::state_dir().join("vigil.log")).unwrap_or_default();
+    assert!(log.contains("run 1: list package(money)"), "the log:\n{log}");
+}
+
 #[test]
 fn filter_runs_only_what_it_selects_and_passes() {
     let (code, lines) = run_json(&fixture("shop"), &["--filter", "package(money) & not test(slow)"]);
