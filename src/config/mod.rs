@@ -1,6 +1,7 @@
 //! `vigil.toml`: a loose `Config` (every key optional, unknown keys refused)
 //! resolved once into immutable `Settings`. Errors name the file, the key
-//! and the line.
+//! and the line. `file` is the file's shape, `limits` its durations,
+//! sizes and budgets, `services` its `[[service]]` entries.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,14 @@ use crate::core::hygiene::HygieneRules;
 use crate::core::model::{OnChange, Rules, XfailRule};
 use crate::core::services::{Check, ServiceSpec};
 use std::time::Duration;
+
+mod file;
+mod limits;
+mod services;
+
+pub use file::*;
+use limits::*;
+use services::*;
 
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
@@ -34,12 +43,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
 
-/// `"150ms"` → (`"150"`, `"ms"`).
-fn number_and_unit(text: &str) -> (&str, &str) {
-    let t = text.trim();
-    t.split_at(t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len()))
-}
-
 pub const FILE_NAME: &str = "vigil.toml";
 
 #[derive(Debug, Error)]
@@ -48,51 +51,6 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("invalid config {path}: {message}")]
     Invalid { path: PathBuf, message: String },
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// "tests" or "binaries".
-    pub selection: Option<Spanned<String>>,
-    /// "bell" or "off".
-    pub notify: Option<Spanned<String>>,
-    #[serde(default)]
-    pub suites: SuitesConfig,
-    #[serde(default)]
-    pub xfail: Vec<XfailConfig>,
-    #[serde(default)]
-    pub watch: WatchConfig,
-    #[serde(default)]
-    pub budgets: BudgetsConfig,
-    #[serde(default)]
-    pub hygiene: HygieneConfig,
-    #[serde(default)]
-    pub coverage: CoverageConfig,
-    #[serde(default)]
-    pub service: Vec<ServiceConfig>,
-    #[serde(default)]
-    pub lanes: LanesConfig,
-    #[serde(default)]
-    pub output: OutputConfig,
-    #[serde(default)]
-    pub history: HistoryConfig,
-}
-
-/// `[output]`: how much of a test's output vigil holds.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OutputConfig {
-    /// Bytes (`1048576`) or a size (`"1MB"`, `"512KiB"`).
-    pub max: Option<Spanned<toml::Value>>,
-}
-
-/// `[history]`: how much of the history is kept.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryConfig {
-    /// Runs (`1000`) or an age (`"90d"`).
-    pub keep: Option<Spanned<toml::Value>>,
 }
 
 /// How much history is kept: the last N runs, or the runs of the last
@@ -130,218 +88,12 @@ pub(crate) fn parse_size(text: &str) -> Result<usize, String> {
     Ok(bytes as usize)
 }
 
-fn output_max(c: &OutputConfig, text: &str) -> Result<usize, String> {
-    let Some(v) = &c.max else {
-        return Ok(DEFAULT_OUTPUT_MAX);
-    };
-    let line = line_of(text, v.span().start);
-    match v.get_ref() {
-        toml::Value::Integer(n) => parse_size(&n.to_string()),
-        toml::Value::String(s) => parse_size(s),
-        other => Err(format!("a size like \"1MB\", not {other}")),
-    }
-    .map_err(|e| format!("`output.max`: {e} (line {line})"))
-}
-
-fn history_keep(c: &HistoryConfig, text: &str) -> Result<Keep, String> {
-    let Some(v) = &c.keep else {
-        return Ok(DEFAULT_KEEP);
-    };
-    let line = line_of(text, v.span().start);
-    let runs = |n: i64| {
-        u64::try_from(n)
-            .ok()
-            .filter(|n| *n > 0)
-            .map(Keep::Runs)
-            .ok_or_else(|| format!("`history.keep`: {n} runs? keep at least 1 (line {line})"))
-    };
-    match v.get_ref() {
-        toml::Value::Integer(n) => runs(*n),
-        toml::Value::String(s) if s.trim().ends_with('d') => {
-            let days: f64 = s
-                .trim()
-                .trim_end_matches('d')
-                .trim()
-                .parse()
-                .map_err(|_| format!("`history.keep`: {s:?} is not an age like \"90d\" (line {line})"))?;
-            if days.is_finite() && days > 0.0 {
-                Ok(Keep::Days(days))
-            } else {
-                Err(format!("`history.keep`: {s:?} must be more than 0 days (line {line})"))
-            }
-        }
-        toml::Value::String(s) => match s.trim().parse::<i64>() {
-            Ok(n) => runs(n),
-            Err(_) => Err(format!(
-                "`history.keep`: {s:?} is neither a number of runs (1000) nor an age (\"90d\") (line {line})"
-            )),
-        },
-        other => Err(format!(
-            "`history.keep`: a number of runs (1000) or an age (\"90d\"), not {other} (line {line})"
-        )),
-    }
-}
-
-/// `[lanes]`: kinds of tests run beside nextest's.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LanesConfig {
-    /// `cargo test --doc` for the selected packages (default true).
-    pub doc: Option<bool>,
-}
-
-/// `[[service]]`: a backend some tests need.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServiceConfig {
-    pub name: Spanned<String>,
-    pub check: Spanned<CheckConfig>,
-    pub needed_by: Spanned<String>,
-    pub start: Option<Spanned<CommandConfig>>,
-    pub stop: Option<Spanned<CommandConfig>>,
-    pub timeout: Option<Spanned<String>>,
-    pub interval: Option<Spanned<String>>,
-    pub start_timeout: Option<Spanned<String>>,
-    #[serde(default)]
-    pub allow_remote: bool,
-    #[serde(default)]
-    pub allow_blocked: bool,
-}
-
-/// `"http://…"`, `"tcp://…"`, or `{ command = [..] }`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum CheckConfig {
-    Url(String),
-    Command { command: Vec<String> },
-}
-
-/// `["prog", "arg"]` (run as written) or `"a shell command"` (run with
-/// `sh -c`, because that is what the user wrote).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum CommandConfig {
-    Argv(Vec<String>),
-    Shell(String),
-}
-
-/// `"auto"`, `"on"`/`true` or `"off"`/`false`.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum Switch {
-    Bool(bool),
-    Word(String),
-}
-
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Mode {
     #[default]
     Auto,
     On,
     Off,
-}
-
-fn mode(value: &Option<Switch>, key: &str, text: &str) -> Result<Mode, String> {
-    match value {
-        None => Ok(Mode::Auto),
-        Some(Switch::Bool(true)) => Ok(Mode::On),
-        Some(Switch::Bool(false)) => Ok(Mode::Off),
-        Some(Switch::Word(w)) => match w.as_str() {
-            "auto" => Ok(Mode::Auto),
-            "on" | "true" => Ok(Mode::On),
-            "off" | "false" => Ok(Mode::Off),
-            // (An untagged value loses its position; find the key's line.)
-            other => Err(format!(
-                "`{key}` must be \"auto\", true or false, not {other:?} (line {})",
-                text.lines()
-                    .position(|l| l.trim_start().starts_with(key.rsplit('.').next().unwrap_or(key)))
-                    .map_or(0, |i| i + 1)
-            )),
-        },
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CoverageConfig {
-    pub mode: Option<Switch>,
-    pub branch: Option<Switch>,
-    /// Overall minimums, in percent.
-    pub lines: Option<f64>,
-    pub branches: Option<f64>,
-    /// Minimum coverage of the lines changed since `base`, in percent.
-    pub patch: Option<f64>,
-    /// The git revision patch coverage is measured against ("HEAD").
-    pub base: Option<String>,
-    /// Record what each test reads at run time (default true).
-    pub reads: Option<bool>,
-    #[serde(default)]
-    pub threshold: Vec<ThresholdConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ThresholdConfig {
-    pub path: Spanned<String>,
-    pub lines: Option<f64>,
-    pub branches: Option<f64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HygieneConfig {
-    /// Glob over test function names, e.g. "test_*_*_*".
-    pub name_pattern: Option<Spanned<String>>,
-    #[serde(default)]
-    pub require_assertion: bool,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BudgetsConfig {
-    pub unit: Option<Spanned<String>>,
-    pub integration: Option<Spanned<String>>,
-    pub e2e: Option<Spanned<String>>,
-    pub test: Option<Spanned<String>>,
-    pub enforce: Option<bool>,
-    #[serde(default, rename = "override")]
-    pub overrides: Vec<OverrideConfig>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OverrideConfig {
-    pub suite: Option<Spanned<String>>,
-    pub test: Option<Spanned<String>>,
-    pub limit: Spanned<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WatchConfig {
-    /// Quiet time before a change set is taken, e.g. "150ms".
-    pub debounce: Option<Spanned<String>>,
-    /// "restart" or "queue".
-    pub on_change: Option<Spanned<String>>,
-    /// Idle time before the sweep, e.g. "60s", or "off".
-    pub sweep_after: Option<Spanned<String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SuitesConfig {
-    /// Globs over binary ids that make a suite `e2e`.
-    pub e2e: Option<Vec<Spanned<String>>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct XfailConfig {
-    pub test: Spanned<String>,
-    #[serde(default)]
-    pub reason: String,
-    #[serde(default)]
-    pub strict: bool,
 }
 
 /// Everything vigil needs from the config, validated.
@@ -538,174 +290,6 @@ impl Settings {
             trace_reads: c.reads.unwrap_or(true),
         })
     }
-}
-
-/// A budget limit: a duration, or "off".
-fn limit(
-    value: &Option<Spanned<String>>,
-    default: Option<Duration>,
-    key: &str,
-    text: &str,
-) -> Result<Option<Duration>, String> {
-    match value {
-        None => Ok(default),
-        Some(v) if v.get_ref().trim() == "off" => Ok(None),
-        Some(v) => parse_duration(v.get_ref())
-            .map(Some)
-            .map_err(|e| format!("`{key}`: {e} (line {})", line_of(text, v.span().start))),
-    }
-}
-
-fn budgets(c: &BudgetsConfig, text: &str) -> Result<Budgets, String> {
-    let d = Budgets::default();
-    let mut overrides = Vec::new();
-    for o in &c.overrides {
-        let at = line_of(text, o.limit.span().start);
-        let (target, pattern) = match (&o.suite, &o.test) {
-            (Some(s), None) => (Target::Suite, non_empty_glob(s, "budgets.override.suite", text)?),
-            (None, Some(t)) => (Target::Test, non_empty_glob(t, "budgets.override.test", text)?),
-            _ => {
-                return Err(format!(
-                    "`budgets.override` needs exactly one of `suite` or `test` (line {at})"
-                ))
-            }
-        };
-        let limit =
-            parse_duration(o.limit.get_ref()).map_err(|e| format!("`budgets.override.limit`: {e} (line {at})"))?;
-        overrides.push(Override { target, pattern, limit });
-    }
-    Ok(Budgets {
-        unit: limit(&c.unit, d.unit, "budgets.unit", text)?,
-        integration: limit(&c.integration, d.integration, "budgets.integration", text)?,
-        e2e: limit(&c.e2e, d.e2e, "budgets.e2e", text)?,
-        test: limit(&c.test, d.test, "budgets.test", text)?,
-        overrides,
-        enforce: c.enforce.unwrap_or(d.enforce),
-    })
-}
-
-fn services(entries: &[ServiceConfig], text: &str) -> Result<Vec<ServiceSpec>, String> {
-    let mut out: Vec<ServiceSpec> = Vec::new();
-    for e in entries {
-        let line = |offset: usize| line_of(text, offset);
-        let name = e.name.get_ref().trim().to_owned();
-        if name.is_empty() {
-            return Err(format!(
-                "`service.name` must not be empty (line {})",
-                line(e.name.span().start)
-            ));
-        }
-        if out.iter().any(|s| s.name == name) {
-            return Err(format!(
-                "`service.name`: a second service called {name:?} (line {})",
-                line(e.name.span().start)
-            ));
-        }
-        let at = line(e.check.span().start);
-        let check = match e.check.get_ref() {
-            CheckConfig::Url(url) => parse_check(url).map_err(|m| format!("`service.check`: {m} (line {at})"))?,
-            CheckConfig::Command { command } => {
-                if command.first().is_none_or(|p| p.trim().is_empty()) {
-                    return Err(format!("`service.check.command` must name a program (line {at})"));
-                }
-                Check::Command(command.clone())
-            }
-        };
-        if let Check::Http { host, .. } | Check::Tcp { host, .. } = &check {
-            if !e.allow_remote && !is_loopback(host) {
-                return Err(format!(
-                    "`service.check` of {name:?} goes to {host}, which is not a loopback address; \
-                     vigil talks to loopback only unless the entry says `allow_remote = true` (line {at})"
-                ));
-            }
-        }
-        let filter = crate::core::filterset::Filter::parse(e.needed_by.get_ref()).map_err(|m| {
-            format!(
-                "`service.needed_by` of {name:?}: {m} (line {})",
-                line(e.needed_by.span().start)
-            )
-        })?;
-        let command = |c: &Option<Spanned<CommandConfig>>, key: &str| -> Result<Option<Vec<String>>, String> {
-            let Some(c) = c else { return Ok(None) };
-            let (argv, empty) = match c.get_ref() {
-                CommandConfig::Argv(argv) => (argv.clone(), argv.first().is_none_or(|p| p.trim().is_empty())),
-                CommandConfig::Shell(l) => (vec!["sh".to_owned(), "-c".to_owned(), l.clone()], l.trim().is_empty()),
-            };
-            if empty {
-                return Err(format!(
-                    "`service.{key}` must name a program (line {})",
-                    line(c.span().start)
-                ));
-            }
-            Ok(Some(argv))
-        };
-        let duration = |v: &Option<Spanned<String>>, key: &str, default: Duration| -> Result<Duration, String> {
-            match v {
-                None => Ok(default),
-                Some(v) => parse_duration(v.get_ref())
-                    .and_then(|d| {
-                        if d.is_zero() {
-                            Err("must be more than zero".to_owned())
-                        } else {
-                            Ok(d)
-                        }
-                    })
-                    .map_err(|m| format!("`service.{key}`: {m} (line {})", line(v.span().start))),
-            }
-        };
-        out.push(ServiceSpec {
-            check,
-            needed_by: e.needed_by.get_ref().clone(),
-            filter,
-            start: command(&e.start, "start")?,
-            stop: command(&e.stop, "stop")?,
-            timeout: duration(&e.timeout, "timeout", Duration::from_secs(2))?,
-            interval: duration(&e.interval, "interval", Duration::from_secs(5))?,
-            start_timeout: duration(&e.start_timeout, "start_timeout", Duration::from_secs(30))?,
-            allow_blocked: e.allow_blocked,
-            name,
-        });
-    }
-    Ok(out)
-}
-
-/// `http://host:port/path` or `tcp://host:port`.
-fn parse_check(url: &str) -> Result<Check, String> {
-    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
-        format!("{url:?} is not a URL like \"http://127.0.0.1:8080/health\" or \"tcp://127.0.0.1:5432\"")
-    })?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() && !p.contains(']') => (
-            h,
-            p.parse::<u16>()
-                .map_err(|_| format!("{url:?}: the port {p:?} is not a number"))?,
-        ),
-        _ if scheme == "http" && !authority.is_empty() => (authority, 80),
-        _ => return Err(format!("{url:?} needs a host and a port")),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
-    match scheme {
-        "http" => Ok(Check::Http {
-            url: url.to_owned(),
-            host,
-            port,
-            path: path.to_owned(),
-        }),
-        "tcp" => Ok(Check::Tcp { host, port }),
-        "https" => Err(format!(
-            "{url:?}: https checks are not supported; check the plain HTTP port on loopback, or use {{ command = [\"curl\", \"-fsS\", \"…\"] }}"
-        )),
-        other => Err(format!("{url:?}: the scheme {other:?} is not one of http, tcp")),
-    }
-}
-
-/// `localhost`, `127.0.0.0/8`, `::1`.
-fn is_loopback(host: &str) -> bool {
-    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 fn non_empty_glob(value: &Spanned<String>, key: &str, text: &str) -> Result<Glob, String> {

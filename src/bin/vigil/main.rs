@@ -1,0 +1,232 @@
+//! The CLI: parse arguments, discover the workspace, load the config, hand
+//! over to the app loop. The only place that exits the process. `args` is
+//! the command line, `run` and `report` the commands with most to do; the
+//! others are here.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use vigil::adapters::{nextest, workspace};
+use vigil::app;
+use vigil::config::Settings;
+use vigil::core::Selection;
+use vigil::sink::{Format, Sink};
+
+mod args;
+mod report;
+mod run;
+
+use args::*;
+use report::*;
+use run::*;
+
+/// Exit codes: the gate passed, the gate failed, usage/config/setup error.
+const EXIT_PASSED: u8 = 0;
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    match args.nth(1) {
+        Some(a) if a == "__runner" => return runner(args.collect()),
+        Some(a) if a == "__guard" => {
+            let argv: Vec<_> = args.collect();
+            return ExitCode::from(vigil::adapters::process::guard_main(&argv).clamp(0, 255) as u8);
+        }
+        _ => {}
+    }
+    // What vigil starts runs under this binary's `__guard` (see
+    // adapters::process): it ends with vigil, also when vigil is killed.
+    // On Linux through /proc/self/exe, which still starts this binary
+    // after `cargo install` replaced (or a build deleted) its file.
+    let own = std::path::Path::new("/proc/self/exe");
+    if cfg!(target_os = "linux") && own.exists() {
+        vigil::adapters::process::use_guard(own.to_owned());
+    } else if let Ok(exe) = std::env::current_exe() {
+        vigil::adapters::process::use_guard(exe);
+    }
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Report(args)) => report(args),
+        Some(Command::Merge(args)) => merge(args),
+        Some(Command::Watch(args)) if args.no_tui => watch_headless(args),
+        Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
+        None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
+    }
+}
+
+/// `vigil __runner PROGRAM ARGS…`: nextest's target runner in coverage
+/// mode (vigil sets `CARGO_TARGET_<TRIPLE>_RUNNER` to it). A test process
+/// (nextest names it in `NEXTEST_BINARY_ID` and `NEXTEST_TEST_NAME`) writes
+/// its own profile into the run's directory; anything else (the `--list`
+/// calls) runs as it would. Either way the program replaces this process.
+fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
+    use std::os::unix::process::CommandExt;
+    let Some((program, rest)) = argv.split_first() else {
+        eprintln!("error: vigil __runner: no program to run (vigil uses this as nextest's target runner)");
+        return ExitCode::from(EXIT_USAGE);
+    };
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(rest);
+    let var = |k: &str| std::env::var(k).ok();
+    if let (Some(dir), Some(binary), Some(test)) = (
+        var("VIGIL_PROFILE_DIR"),
+        var("NEXTEST_BINARY_ID"),
+        var("NEXTEST_TEST_NAME"),
+    ) {
+        let file = vigil::adapters::coverage::test_profile_name(&binary, &test);
+        cmd.env("LLVM_PROFILE_FILE", Path::new(&dir).join(&file));
+        // What the test reads at run time, through the preloaded tracer:
+        // one record per process (a retry is another), beside its profile.
+        use vigil::adapters::reads;
+        if let (Some(lib), Some(reads_dir)) = (var(reads::LIB), var(reads::DIR)) {
+            let record = file
+                .replace("%p", &std::process::id().to_string())
+                .replace(".profraw", ".reads");
+            cmd.env(reads::FILE, Path::new(&reads_dir).join(record));
+            cmd.env("LD_PRELOAD", reads::preload(&lib, var("LD_PRELOAD").as_deref()));
+        }
+    }
+    let err = cmd.exec();
+    eprintln!(
+        "error: vigil __runner: could not start {}: {err}",
+        Path::new(program).display()
+    );
+    ExitCode::from(EXIT_FAILED)
+}
+
+fn watch_headless(args: WatchArgs) -> ExitCode {
+    let (ws, settings) = match prepare(&args.path, args.config.as_deref(), false) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let mut sink = Sink::stdout(args.format);
+    match runtime.block_on(app::watch_headless(ws, settings, &mut sink, args.max_runs)) {
+        Err(e) => fail(e),
+        Ok(f) => match f.summary {
+            Some(s) if s.gate.passed => ExitCode::from(EXIT_PASSED),
+            _ => ExitCode::from(EXIT_FAILED),
+        },
+    }
+}
+
+/// `vigil merge DIR…`: the shards' results as one run.
+fn merge(args: MergeArgs) -> ExitCode {
+    let ws = workspace::discover_members(Path::new(".")).ok();
+    let rules = match (&args.config, &ws) {
+        (Some(c), _) => match Settings::load(Some(c), Path::new(".")) {
+            Ok(s) => s.rules,
+            Err(e) => return fail(e),
+        },
+        (None, Some(ws)) => match Settings::load(None, &ws.root) {
+            Ok(s) => s.rules,
+            Err(e) => return fail(e),
+        },
+        (None, None) => Default::default(),
+    };
+    for f in [&args.junit, &args.lcov].into_iter().flatten() {
+        if let Some(ws) = &ws {
+            vigil::adapters::outputs::record(&ws.target_dir, f);
+        }
+    }
+    let outputs = app::merge::MergeOutputs {
+        junit: args.junit.as_deref(),
+        lcov: args.lcov.as_deref(),
+    };
+    let merged = match app::merge::merge(&args.dirs, &rules, ws.as_ref(), outputs) {
+        Ok(m) => m,
+        Err(e) => return fail(e),
+    };
+    for n in &merged.notes {
+        eprintln!("warning: {n}");
+    }
+    let passed = merged.summary.gate.passed;
+    let mut sink = Sink::stdout(args.format);
+    sink.emit(&vigil::core::report::Report::RunFinished(Box::new(merged.summary)));
+    ExitCode::from(if passed { EXIT_PASSED } else { EXIT_FAILED })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| fail(format!("failed to start the async runtime: {e}")))
+}
+
+fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
+    use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+    use ratatui::crossterm::execute;
+    use std::io::IsTerminal;
+
+    let demo = match demo.then(vigil::demo::Demo::create).transpose() {
+        Ok(d) => d,
+        Err(e) => return fail(format!("failed to create the demo workspace: {e}")),
+    };
+    let path = demo.as_ref().map_or(path, |d| d.root());
+    let (ws, settings) = match prepare(path, config, false) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    if !std::io::stdout().is_terminal() {
+        return fail("the live view needs a terminal\nhint: for CI and scripts use `vigil run` (headless)");
+    }
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let terminal = ratatui::init();
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    let result = runtime.block_on(async {
+        let mut engine = app::Engine::new(ws, settings);
+        let note = engine
+            .store_note
+            .clone()
+            .or_else(|| engine.model.workspace.resolve_error.clone());
+        if let Some(text) = note {
+            engine.apply(vigil::core::Msg::Note { text });
+        }
+        if let Err(e) = engine.watch() {
+            engine.apply(vigil::core::Msg::Note {
+                text: format!("{e}; changes will not start runs"),
+            });
+        }
+        engine.request(vigil::core::Trigger::Manual, Selection::All);
+        vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);
+        let mut view = app::Interactive::new(engine, terminal, vigil::ui::theme::Theme::from_env());
+        view.real_terminal = true;
+        let ran = view.run().await;
+        ran.map(|()| view.engine.settle_writes())
+    });
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    drop(demo);
+    match result {
+        Ok(not_kept) => {
+            if let Some(message) = not_kept {
+                eprintln!("warning: {message}");
+            }
+            ExitCode::from(EXIT_PASSED)
+        }
+        Err(e) => {
+            eprintln!("error: the terminal failed: {e}");
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(EXIT_USAGE)
+}

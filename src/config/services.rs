@@ -1,0 +1,128 @@
+//! `[[service]]` entries read into service specs: checks parsed, loopback
+//! enforced unless `allow_remote`, commands as argv or a shell line.
+
+use super::*;
+
+pub(super) fn services(entries: &[ServiceConfig], text: &str) -> Result<Vec<ServiceSpec>, String> {
+    let mut out: Vec<ServiceSpec> = Vec::new();
+    for e in entries {
+        let line = |offset: usize| line_of(text, offset);
+        let name = e.name.get_ref().trim().to_owned();
+        if name.is_empty() {
+            return Err(format!(
+                "`service.name` must not be empty (line {})",
+                line(e.name.span().start)
+            ));
+        }
+        if out.iter().any(|s| s.name == name) {
+            return Err(format!(
+                "`service.name`: a second service called {name:?} (line {})",
+                line(e.name.span().start)
+            ));
+        }
+        let at = line(e.check.span().start);
+        let check = match e.check.get_ref() {
+            CheckConfig::Url(url) => parse_check(url).map_err(|m| format!("`service.check`: {m} (line {at})"))?,
+            CheckConfig::Command { command } => {
+                if command.first().is_none_or(|p| p.trim().is_empty()) {
+                    return Err(format!("`service.check.command` must name a program (line {at})"));
+                }
+                Check::Command(command.clone())
+            }
+        };
+        if let Check::Http { host, .. } | Check::Tcp { host, .. } = &check {
+            if !e.allow_remote && !is_loopback(host) {
+                return Err(format!(
+                    "`service.check` of {name:?} goes to {host}, which is not a loopback address; \
+                     vigil talks to loopback only unless the entry says `allow_remote = true` (line {at})"
+                ));
+            }
+        }
+        let filter = crate::core::filterset::Filter::parse(e.needed_by.get_ref()).map_err(|m| {
+            format!(
+                "`service.needed_by` of {name:?}: {m} (line {})",
+                line(e.needed_by.span().start)
+            )
+        })?;
+        let command = |c: &Option<Spanned<CommandConfig>>, key: &str| -> Result<Option<Vec<String>>, String> {
+            let Some(c) = c else { return Ok(None) };
+            let (argv, empty) = match c.get_ref() {
+                CommandConfig::Argv(argv) => (argv.clone(), argv.first().is_none_or(|p| p.trim().is_empty())),
+                CommandConfig::Shell(l) => (vec!["sh".to_owned(), "-c".to_owned(), l.clone()], l.trim().is_empty()),
+            };
+            if empty {
+                return Err(format!(
+                    "`service.{key}` must name a program (line {})",
+                    line(c.span().start)
+                ));
+            }
+            Ok(Some(argv))
+        };
+        let duration = |v: &Option<Spanned<String>>, key: &str, default: Duration| -> Result<Duration, String> {
+            match v {
+                None => Ok(default),
+                Some(v) => parse_duration(v.get_ref())
+                    .and_then(|d| {
+                        if d.is_zero() {
+                            Err("must be more than zero".to_owned())
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                    .map_err(|m| format!("`service.{key}`: {m} (line {})", line(v.span().start))),
+            }
+        };
+        out.push(ServiceSpec {
+            check,
+            needed_by: e.needed_by.get_ref().clone(),
+            filter,
+            start: command(&e.start, "start")?,
+            stop: command(&e.stop, "stop")?,
+            timeout: duration(&e.timeout, "timeout", Duration::from_secs(2))?,
+            interval: duration(&e.interval, "interval", Duration::from_secs(5))?,
+            start_timeout: duration(&e.start_timeout, "start_timeout", Duration::from_secs(30))?,
+            allow_blocked: e.allow_blocked,
+            name,
+        });
+    }
+    Ok(out)
+}
+
+/// `http://host:port/path` or `tcp://host:port`.
+pub(super) fn parse_check(url: &str) -> Result<Check, String> {
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+        format!("{url:?} is not a URL like \"http://127.0.0.1:8080/health\" or \"tcp://127.0.0.1:5432\"")
+    })?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !h.is_empty() && !p.contains(']') => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| format!("{url:?}: the port {p:?} is not a number"))?,
+        ),
+        _ if scheme == "http" && !authority.is_empty() => (authority, 80),
+        _ => return Err(format!("{url:?} needs a host and a port")),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']').to_owned();
+    match scheme {
+        "http" => Ok(Check::Http {
+            url: url.to_owned(),
+            host,
+            port,
+            path: path.to_owned(),
+        }),
+        "tcp" => Ok(Check::Tcp { host, port }),
+        "https" => Err(format!(
+            "{url:?}: https checks are not supported; check the plain HTTP port on loopback, or use {{ command = [\"curl\", \"-fsS\", \"…\"] }}"
+        )),
+        other => Err(format!("{url:?}: the scheme {other:?} is not one of http, tcp")),
+    }
+}
+
+/// `localhost`, `127.0.0.0/8`, `::1`.
+pub(super) fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
