@@ -1,0 +1,308 @@
+//! Each test's own map, from its own profile: functions placed in the
+//! binary that holds them (the test's, the crate's binary it ran, a
+//! doctest's library), generic instances matched by name and hash.
+
+use super::*;
+
+/// The coverage mappings read while making maps, each once: test binaries
+/// by binary id, and the workspace's executables (read when a profile
+/// holds code its test binary does not: the test ran the crate's binary).
+#[derive(Default)]
+pub(super) struct Mappings {
+    by_binary: HashMap<String, Option<CoverageMap>>,
+    executables: Option<Vec<CoverageMap>>,
+}
+
+/// The crate that defines a mangled function (its path's root): v0
+/// (`_RNvCs…_8rust_out4main`) or legacy (`_ZN8rust_out4main17h…E`). An
+/// instance of a generic function names the crate that instantiated it
+/// only after its path.
+pub(super) fn defining_crate(symbol: &str) -> Option<&str> {
+    let ident = |s: &str| -> Option<(usize, usize)> {
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        let len: usize = s.get(..digits)?.parse().ok()?;
+        Some((digits, len))
+    };
+    if let Some(rest) = symbol.strip_prefix("_ZN") {
+        let (d, len) = ident(rest)?;
+        return rest.get(d..d + len);
+    }
+    let rest = symbol.strip_prefix("_R")?;
+    // The first crate root: `C`, an optional disambiguator `s…_`, then
+    // the crate's name.
+    let at = rest.find('C')?;
+    let mut root = &rest[at + 1..];
+    if let Some(after) = root.strip_prefix('s') {
+        root = &after[after.find('_')? + 1..];
+    }
+    let (d, len) = ident(root)?;
+    root.get(d..d + len)
+}
+
+/// The wrapper rustdoc puts an example in, from the doctest's name:
+/// `src/lib.rs - Money::add (line 12)` → `_doctest_main_src_lib_rs_12_`.
+pub(super) fn doc_wrapper(name: &str) -> Option<String> {
+    let (file, _) = name.split_once(" - ")?;
+    let line = name.rsplit_once("(line ")?.1.trim_end_matches(')');
+    if line.is_empty() || !line.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let file: String = file
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    Some(format!("_doctest_main_{file}_{line}_"))
+}
+
+/// `records` read against `mapping` into `lines` (by source path); the
+/// records that ran and that `mapping` does not hold come back.
+pub(super) fn place(
+    mapping: &CoverageMap,
+    records: &[profile::Record],
+    lines: &mut BTreeMap<PathBuf, BTreeSet<u32>>,
+) -> Vec<profile::Record> {
+    let mut by_file = BTreeMap::new();
+    let rest = mapping.covered(records, &mut by_file).into_iter().cloned().collect();
+    for (file, set) in by_file {
+        if let Some(path) = mapping.files.get(file as usize) {
+            lines.entry(path.clone()).or_default().extend(set);
+        }
+    }
+    rest
+}
+
+impl CoverageRig {
+    /// Each test's own profile read natively against its binary's mapping:
+    /// the lines it ran, per workspace file, with the file's content hash.
+    /// The texts measured are kept (`sources/<hash>`) so that a later
+    /// change can be placed against the version a map was made on.
+    pub(super) fn test_maps(
+        &self,
+        raws: &[PathBuf],
+        all: &BTreeMap<String, PathBuf>,
+        tests: &[TestKey],
+        mappings: &mut Mappings,
+    ) -> (Vec<(TestKey, TestMap)>, Option<String>) {
+        let by_hash: HashMap<u64, &TestKey> = tests.iter().map(|t| (test_hash(&t.0, &t.1), t)).collect();
+        // test → its profile files (a retried test has several).
+        let mut files: BTreeMap<&TestKey, Vec<&PathBuf>> = BTreeMap::new();
+        for p in raws {
+            let name = p.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            let Some(hex) = name.strip_prefix("t-").and_then(|n| n.get(..16)) else {
+                continue;
+            };
+            if let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) {
+                files.entry(*t).or_default().push(p);
+            }
+        }
+        // test → what its processes read (one record per process).
+        let mut reads: HashMap<&TestKey, Vec<String>> = HashMap::new();
+        let dir = raws.first().and_then(|p| p.parent());
+        for entry in dir
+            .and_then(|d| std::fs::read_dir(d).ok())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(hex) = name
+                .strip_suffix(".reads")
+                .and_then(|n| n.strip_prefix("t-"))
+                .and_then(|n| n.get(..16))
+            else {
+                continue;
+            };
+            let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) else {
+                continue;
+            };
+            // A record is bounded by what the test opened inside the
+            // workspace; an unreadable one leaves the test untraced.
+            if let Ok(text) = std::fs::read_to_string(entry.path()) {
+                reads.entry(*t).or_default().push(text);
+            }
+        }
+        let mut read_hashes = crate::adapters::reads::Hashes::default();
+        let Mappings { by_binary, executables } = mappings;
+        let mut problems = Vec::new();
+        let mut hashes: HashMap<PathBuf, Option<(String, String)>> = HashMap::new();
+        let sources = self.dir.join("sources");
+        let mut out = Vec::new();
+        for (test, profiles) in files {
+            let Some(binary) = all.get(&test.0) else { continue };
+            let mapping = by_binary
+                .entry(test.0.clone())
+                .or_insert_with(|| match CoverageMap::read(binary) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        problems.push(e.to_string());
+                        None
+                    }
+                });
+            let Some(mapping) = mapping.as_ref() else { continue };
+            let mut lines: BTreeMap<PathBuf, BTreeSet<u32>> = BTreeMap::new();
+            let mut unplaced = 0;
+            for p in profiles {
+                let records = match std::fs::read(p)
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| profile::parse_profraw(&b))
+                {
+                    Ok(records) => records,
+                    Err(e) => {
+                        problems.push(format!("{}: {e}", p.display()));
+                        continue;
+                    }
+                };
+                let mut rest: Vec<profile::Record> = place(mapping, &records, &mut lines);
+                if !rest.is_empty() {
+                    for m in executables.get_or_insert_with(|| self.executable_mappings()).iter() {
+                        if rest.is_empty() {
+                            break;
+                        }
+                        rest = place(m, &rest, &mut lines);
+                    }
+                }
+                unplaced += rest.len();
+            }
+            let mut map = TestMap::default();
+            for (path, set) in lines {
+                let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) else {
+                    continue;
+                };
+                map.files.insert(rel, FileMap { hash, lines: fold(set) });
+            }
+            if unplaced > 0 {
+                map.partial = Some(format!(
+                    "a process it started ran {unplaced} functions of a binary vigil could not read"
+                ));
+            }
+            if let Some(texts) = reads.get(test) {
+                map.reads = Some(crate::adapters::reads::parse(texts, &self.root, &mut read_hashes));
+            }
+            out.push((test.clone(), map));
+        }
+        problems.sort();
+        problems.dedup();
+        let note = (!problems.is_empty()).then(|| format!("some tests have no coverage map: {}", problems.join("; ")));
+        (out, note)
+    }
+
+    /// Each doctest's own map, from the doc lane's profiles: rustdoc wraps
+    /// an example in `_doctest_main_<file>_<line>_<n>`, which names the
+    /// doctest whose process wrote the profile; the workspace's functions
+    /// in it are read against the package's other instrumented binaries,
+    /// which link the same library build. A profile holding several
+    /// examples (merged doctests, one process) is each one's map. Library
+    /// code no binary maps makes the map partial (always selected).
+    pub(super) fn doc_maps(
+        &self,
+        all: &BTreeMap<String, PathBuf>,
+        tests: &[TestKey],
+        mappings: &mut Mappings,
+    ) -> Vec<(TestKey, TestMap)> {
+        let wrappers: Vec<(String, &TestKey)> = tests
+            .iter()
+            .filter(|t| t.0.ends_with("::doc"))
+            .filter_map(|t| doc_wrapper(&t.1).map(|w| (w, t)))
+            .collect();
+        if wrappers.is_empty() {
+            return Vec::new();
+        }
+        let Ok(dir) = std::fs::read_dir(self.doc_profile_dir()) else {
+            return Vec::new();
+        };
+        let Mappings { by_binary, executables } = mappings;
+        let mut found: BTreeMap<&TestKey, (BTreeMap<PathBuf, BTreeSet<u32>>, usize)> = BTreeMap::new();
+        for entry in dir.flatten() {
+            let Ok(bytes) = std::fs::read(entry.path()) else {
+                continue;
+            };
+            let (Ok(names), Ok(records)) = (profile::profraw_names(&bytes), profile::parse_profraw(&bytes)) else {
+                continue;
+            };
+            let keys: Vec<&TestKey> = wrappers
+                .iter()
+                .filter(|(w, _)| names.values().any(|n| n.contains(w.as_str())))
+                .map(|(_, k)| *k)
+                .collect();
+            let Some(first) = keys.first() else { continue };
+            let package = first.0.trim_end_matches("::doc").to_owned();
+            // What the example's own crate (`rust_out`) defines is not
+            // workspace code; the workspace's generic code it instantiates
+            // is (named after the example's crate too, so it is placed in
+            // no other binary: the map is then partial, never short).
+            let workspace: Vec<profile::Record> = records
+                .into_iter()
+                .filter(|r| {
+                    names
+                        .get(&r.name_ref)
+                        .is_none_or(|n| defining_crate(n) != Some("rust_out"))
+                })
+                .collect();
+            let ids: Vec<&String> = all
+                .keys()
+                .filter(|id| **id == package || id.starts_with(&format!("{package}::")))
+                .collect();
+            for id in &ids {
+                by_binary
+                    .entry((*id).clone())
+                    .or_insert_with(|| CoverageMap::read(&all[*id]).ok());
+            }
+            let mut lines = BTreeMap::new();
+            let mut rest = workspace;
+            for m in ids.iter().filter_map(|id| by_binary.get(*id).and_then(Option::as_ref)) {
+                if rest.is_empty() {
+                    break;
+                }
+                rest = place(m, &rest, &mut lines);
+            }
+            if !rest.is_empty() {
+                for m in executables.get_or_insert_with(|| self.executable_mappings()).iter() {
+                    rest = place(m, &rest, &mut lines);
+                }
+            }
+            if !rest.is_empty() {
+                // The workspace's generic code the example instantiated:
+                // the same instance in one of the package's binaries.
+                for id in &ids {
+                    if let Some(Some(m)) = by_binary.get_mut(*id) {
+                        m.index_instances(&all[*id]);
+                    }
+                }
+                rest.retain(|r| {
+                    !ids.iter()
+                        .filter_map(|id| by_binary.get(*id).and_then(Option::as_ref))
+                        .any(|m| {
+                            let own = m.place_instances(std::slice::from_ref(r), &names);
+                            !own.is_empty() && place(m, &own, &mut lines).is_empty()
+                        })
+                });
+            }
+            for k in keys {
+                let slot = found.entry(k).or_default();
+                for (path, set) in &lines {
+                    slot.0.entry(path.clone()).or_default().extend(set);
+                }
+                slot.1 += rest.len();
+            }
+        }
+        let sources = self.dir.join("sources");
+        let mut hashes = HashMap::new();
+        found
+            .into_iter()
+            .map(|(key, (lines, unplaced))| {
+                let mut map = TestMap::default();
+                for (path, set) in lines {
+                    if let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) {
+                        map.files.insert(rel, FileMap { hash, lines: fold(set) });
+                    }
+                }
+                if unplaced > 0 {
+                    map.partial = Some(format!(
+                        "{unplaced} of the library's functions it ran are in no other test binary of its package"
+                    ));
+                }
+                (key.clone(), map)
+            })
+            .collect()
+    }
+}
