@@ -293,7 +293,16 @@ async fn drive(
     } = job;
     // rustdoc costs a second or so per package even with nothing to run:
     // packages whose sources hold no example are left out.
-    let packages: Vec<&String> = packages.iter().filter(|p| has_examples(ws, p)).collect();
+    // A walk of the sources: off the loop.
+    let (scan_ws, wanted) = (ws.clone(), packages.clone());
+    let packages = super::offload::blocking("doc-scan", super::offload::Priority::Prompt, move || {
+        wanted
+            .into_iter()
+            .filter(|p| has_examples(&scan_ws, p))
+            .collect::<Vec<String>>()
+    })
+    .await
+    .unwrap_or_else(|| packages.clone());
     if packages.is_empty() {
         return None;
     }
@@ -410,9 +419,11 @@ async fn drive(
 /// and `--report-time` are unstable).
 async fn nightly(root: &std::path::Path, env: &[(String, String)]) -> bool {
     let (root, env) = (root.to_owned(), env.to_vec());
-    tokio::task::spawn_blocking(move || super::process::nightly(&root, &env))
-        .await
-        .unwrap_or(false)
+    super::offload::blocking("toolchain", super::offload::Priority::Prompt, move || {
+        super::process::nightly(&root, &env)
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// A pipe (read end, write end), closed on exec.

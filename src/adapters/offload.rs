@@ -189,6 +189,22 @@ impl Offload {
     }
 }
 
+/// For async adapters (the doc lane's task): `work` on a named thread,
+/// its answer awaited. The task that awaits it is itself joined at exit,
+/// so this thread is too. `None`: it could not run or panicked.
+pub async fn blocking<T: Send + 'static>(
+    name: &str,
+    priority: Priority,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    start(name, priority, move || {
+        let _ = tx.send(work());
+    })
+    .ok()?;
+    rx.await.ok()
+}
+
 impl Drop for Offload {
     /// Leaving without `join_all` (a panic unwinding): what was being kept
     /// still reaches the disk before the process ends.
