@@ -1,0 +1,550 @@
+//! What a change to a Rust file touches, by its syntax. The old and the new
+//! text are lexed into tokens (comments and layout are not tokens; doc
+//! comments are, as `#[doc]` attributes), the two token lists are diffed,
+//! and each hunk is placed in its innermost syntactic container with a real
+//! parser (syn). Only a hunk wholly inside the body of a non-`const`
+//! function, outside any item or `const` block nested there, can be
+//! answered by the coverage maps: everything else (a `static` table, a
+//! field's type, a `where` clause, a macro arm…) runs or is checked at
+//! compile time, where no test's map reaches. Pure: text in, placements out.
+//! Here: the answer and the hunks' placing; `tokens` lexing and diffing,
+//! `bodies` function bodies and inert attributes, `items` every item and
+//! why an edit to it is compile-time.
+
+use proc_macro2::{Delimiter, LineColumn, Spacing, TokenStream, TokenTree};
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+
+mod bodies;
+mod items;
+mod tokens;
+use bodies::*;
+use items::*;
+use tokens::*;
+
+/// What the change between two texts of one file is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Attribution {
+    /// No token changed: only comments and layout.
+    Layout,
+    /// Every hunk lies in function bodies or doc comments.
+    Code {
+        /// The changed code, as lines of the old text, by function.
+        bodies: Vec<BodyEdit>,
+        /// Doc comments changed where nothing but rustdoc reads them.
+        docs: Vec<DocEdit>,
+    },
+    /// A hunk the maps cannot answer for, and why ("`static TABLE`
+    /// (lines 40–46) changed: evaluated at compile time").
+    Static(String),
+}
+
+/// A hunk inside one function's body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BodyEdit {
+    /// `fn price`, `Money::fn add`.
+    pub function: String,
+    /// The hunk in the old text (for an insertion, the lines either side).
+    pub old_lines: [u32; 2],
+}
+
+/// A doc comment changed on one item.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocEdit {
+    /// The item's path as rustdoc names its examples (`Money::add`); empty
+    /// for the crate's or module's own docs (`//!`).
+    pub item: String,
+    /// The item's lines in the new text.
+    pub lines: [u32; 2],
+}
+
+/// Places every hunk between `old` and `new` (the same file's texts).
+pub fn attribute(old: &str, new: &str) -> Attribution {
+    let result = attribute_inner(old, new);
+    // The lexer keeps every text it read in a per-thread map for spans;
+    // nothing holds a span past this point.
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+fn attribute_inner(old: &str, new: &str) -> Attribution {
+    let (old_side, new_side) = match (lex(old), lex(new)) {
+        (Ok(a), Ok(b)) => (side(a), side(b)),
+        (Err(e), _) => return Attribution::Static(format!("the text it had does not parse ({e})")),
+        (_, Err(e)) => return Attribution::Static(format!("it does not parse ({e})")),
+    };
+    let (a, b) = (&old_side.toks, &new_side.toks);
+    let hunks = token_hunks(a, b);
+    if hunks.is_empty() {
+        return Attribution::Layout;
+    }
+    // The items the hunks touch, parsed (all of the file where one of them
+    // does not parse alone).
+    let old_items = match parse_touched(&old_side, hunks.iter().map(|h| h.old)) {
+        Ok(items) => items,
+        Err(e) => return Attribution::Static(format!("the text it had does not parse ({e})")),
+    };
+    let new_items = match parse_touched(&new_side, hunks.iter().map(|h| h.new)) {
+        Ok(items) => items,
+        Err(e) => return Attribution::Static(format!("it does not parse ({e})")),
+    };
+    let (old_file, new_file) = (&old_items, &new_items);
+    // Functions and inherent methods the change only adds, named nowhere
+    // in the old text: no existing test can reach them (the tests that
+    // call them are new, or call them from an edited body). They are taken
+    // out of the new text before the rest is placed.
+    let added = added_functions(a, new_file);
+    let kept: Vec<Tok>;
+    let (b, hunks) = if added.is_empty() {
+        (b, hunks)
+    } else {
+        kept = b
+            .iter()
+            .filter(|t| {
+                let p = t.start();
+                !added.iter().any(|x| x.start <= p && p < x.end)
+            })
+            .cloned()
+            .collect();
+        let hunks = token_hunks(a, &kept);
+        (&kept, hunks)
+    };
+    let old_bodies = bodies(old_file);
+    let new_bodies = bodies(new_file);
+    let mut out_bodies = Vec::new();
+    let mut docs = Vec::new();
+    let mut named = None;
+    let mut fn_zones = None;
+    for h in hunks {
+        let old_x = extent(a, h.old.0, h.old.1);
+        let new_x = extent(b, h.new.0, h.new.1);
+        let in_old = body_of(&old_bodies, old_x);
+        let in_new = body_of(&new_bodies, new_x);
+        if let (Some(o), Some(n)) = (in_old, in_new) {
+            if o.name == n.name {
+                out_bodies.push(BodyEdit {
+                    function: o.name.clone(),
+                    old_lines: [old_x.start.line, old_x.end.line.max(old_x.start.line)],
+                });
+                continue;
+            }
+        }
+        // `#![doc(html_root_url = "…")]` and its kin (only rustdoc's pages
+        // read them, not the doctests, not the code), and the crate's lint
+        // levels that cannot fail a build (`#![allow(…)]`, `warn`, `expect`).
+        if added.is_empty() && inert_inner(&old_side, h.old) && inert_inner(&new_side, h.new) {
+            continue;
+        }
+        // Attributes on a function that change nothing a test can see
+        // (`#[inline]`, `#[must_use]`, lint levels): placed like its body.
+        let zones = fn_zones.get_or_insert_with(|| (zones(old_file), zones(new_file)));
+        if let Some(edit) = inert_attribute_edit(&zones.0, &zones.1, a, b, &h) {
+            out_bodies.push(edit);
+            continue;
+        }
+        let items = named.get_or_insert_with(|| items(new_file));
+        let doc_only = a[h.old.0..h.old.1].iter().all(|t| t.doc) && b[h.new.0..h.new.1].iter().all(|t| t.doc);
+        if doc_only {
+            if let Some(doc) = doc_edit(items, new_x) {
+                docs.push(doc);
+                continue;
+            }
+        }
+        // Name the innermost item of the text the user sees, else of the
+        // text it had.
+        let why = match innermost(items, new_x) {
+            Some(item) => item.describe(),
+            None => match innermost(&self::items(old_file), old_x) {
+                Some(item) => item.describe(),
+                None => format!(
+                    "{} changed outside every item (an item added, removed or moved)",
+                    shown_lines(new_x.start.line, new_x.end.line)
+                ),
+            },
+        };
+        return Attribution::Static(why);
+    }
+    Attribution::Code {
+        bodies: out_bodies,
+        docs,
+    }
+}
+
+/// The keys of `#![doc(…)]` that only rustdoc's pages read.
+const RUSTDOC_PAGE: &[&str] = &[
+    "html_root_url",
+    "html_logo_url",
+    "html_favicon_url",
+    "html_playground_url",
+    "issue_tracker_base_url",
+    "html_no_source",
+];
+
+/// Whether the tokens `range` lie inside an inner attribute that changes no
+/// code and no doctest: a `#![doc(…)]` whose keys are all rustdoc's page
+/// settings, or a lint level that cannot fail the build.
+fn inert_inner(side: &Side, range: (usize, usize)) -> bool {
+    // An insertion: the gap between two tokens.
+    let x = extent(&side.toks, range.0, range.1);
+    let at = |p: Pos| (p.line, p.col);
+    let trees: Vec<TokenTree> = side.stream.clone().into_iter().collect();
+    trees.windows(3).any(|w| {
+        let TokenTree::Group(g) = &w[2] else { return false };
+        let (start, end) = (at(g.span().start().into()), at(g.span().end().into()));
+        matches!((&w[0], &w[1]), (TokenTree::Punct(a), TokenTree::Punct(b)) if a.as_char() == '#' && b.as_char() == '!')
+            && start <= at(x.start)
+            && at(x.end) <= end
+            && (page_attribute(w) || lenient_lints(w))
+    })
+}
+
+/// `#![allow(…)]`, `#![warn(…)]`, `#![expect(…)]`.
+fn lenient_lints(trees: &[TokenTree]) -> bool {
+    let Some(TokenTree::Group(g)) = trees.get(2) else {
+        return false;
+    };
+    let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+    matches!(inner.as_slice(), [TokenTree::Ident(level), TokenTree::Group(args)]
+        if ["allow", "warn", "expect"].contains(&level.to_string().as_str()) && args.delimiter() == Delimiter::Parenthesis)
+}
+
+fn page_attribute(trees: &[TokenTree]) -> bool {
+    let Some(TokenTree::Group(g)) = trees.get(2) else {
+        return false;
+    };
+    let inner: Vec<TokenTree> = g.stream().into_iter().collect();
+    let [TokenTree::Ident(doc), TokenTree::Group(args)] = inner.as_slice() else {
+        return false;
+    };
+    if doc != "doc" || args.delimiter() != Delimiter::Parenthesis {
+        return false;
+    }
+    let mut key = true;
+    for t in args.stream() {
+        match t {
+            TokenTree::Ident(i) if key => {
+                if !RUSTDOC_PAGE.contains(&i.to_string().as_str()) {
+                    return false;
+                }
+                key = false;
+            }
+            TokenTree::Punct(p) if p.as_char() == ',' => key = true,
+            _ => {}
+        }
+    }
+    true
+}
+
+fn parse_error(e: &syn::Error) -> String {
+    let at = e.span().start();
+    format!("line {}: {e}", at.line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bodies_of(old: &str, new: &str) -> Vec<BodyEdit> {
+        match attribute(old, new) {
+            Attribution::Code { bodies, docs } if docs.is_empty() => bodies,
+            other => panic!("narrowed by bodies: {other:?}"),
+        }
+    }
+
+    fn why(old: &str, new: &str) -> String {
+        match attribute(old, new) {
+            Attribution::Static(why) => why,
+            other => panic!("static: {other:?}"),
+        }
+    }
+
+    const LIB: &str = "pub fn price(n: u32) -> u32 {\n    n * 10\n}\n\npub fn tax(n: u32) -> u32 {\n    n * 3\n}\n";
+
+    #[test]
+    fn an_edit_in_a_body_names_its_function_and_lines() {
+        let new = LIB.replace("n * 10", "n * 11");
+        assert_eq!(
+            bodies_of(LIB, &new),
+            vec![BodyEdit {
+                function: "fn price".into(),
+                old_lines: [2, 2]
+            }]
+        );
+    }
+
+    #[test]
+    fn rustdoc_page_settings_change_no_code_and_no_doctest() {
+        let old = format!("//! A crate.\n\n#![doc(html_root_url = \"https://docs.rs/x/1.0.7\")]\n#![no_std]\n\n{LIB}");
+        let new = old.replace("1.0.7", "1.0.8");
+        assert_eq!(
+            attribute(&old, &new),
+            Attribution::Code {
+                bodies: Vec::new(),
+                docs: Vec::new()
+            }
+        );
+        // A lint allowed at the crate's root: nothing; one denied can fail
+        // the build.
+        let old = format!("#![allow(\n    clippy::a,\n)]\n{LIB}");
+        let new = old.replace("clippy::a,", "clippy::a,\n    clippy::b,");
+        assert_eq!(
+            attribute(&old, &new),
+            Attribution::Code {
+                bodies: Vec::new(),
+                docs: Vec::new()
+            }
+        );
+        let denied = old.replace("allow", "deny");
+        assert!(matches!(
+            attribute(&denied, &denied.replace("clippy::a,", "clippy::a,\n    clippy::b,")),
+            Attribution::Static(_)
+        ));
+        // `doc(test(…))` changes how doctests build: the crate's doctests.
+        let old = format!("#![doc(test(attr(deny(warnings))))]\n{LIB}");
+        let new = old.replace("deny", "warn");
+        let Attribution::Code { docs, .. } = attribute(&old, &new) else {
+            panic!("placed")
+        };
+        assert_eq!(docs.len(), 1, "{docs:?}");
+    }
+
+    #[test]
+    fn inert_attributes_on_a_function_are_placed_like_its_body() {
+        // Added before `pub`, changed, removed, a lint level, on a method.
+        let whole = |function: &str, lines: [u32; 2]| BodyEdit {
+            function: function.into(),
+            old_lines: lines,
+        };
+        let inline = LIB.replace("pub fn tax", "#[inline]\npub fn tax");
+        assert_eq!(bodies_of(LIB, &inline), vec![whole("fn tax", [5, 7])]);
+        let always = inline.replace("#[inline]", "#[inline(always)]");
+        assert_eq!(bodies_of(&inline, &always), vec![whole("fn tax", [6, 8])]);
+        assert_eq!(bodies_of(&inline, LIB), vec![whole("fn tax", [6, 8])]);
+        let lints = LIB.replace(
+            "pub fn price",
+            "#[must_use]\n#[allow(clippy::identity_op)]\npub fn price",
+        );
+        assert_eq!(bodies_of(LIB, &lints), vec![whole("fn price", [1, 3])]);
+        let method = "struct M;\nimpl M {\n    fn get(&self) -> u32 {\n        1\n    }\n}\n";
+        let cold = method.replace("    fn get", "    #[cold]\n    fn get");
+        assert_eq!(bodies_of(method, &cold), vec![whole("M::fn get", [3, 5])]);
+    }
+
+    #[test]
+    fn attributes_that_change_what_exists_or_what_a_test_sees_stay_static() {
+        for attr in [
+            "#[cfg(unix)]",
+            "#[track_caller]",
+            "#[no_mangle]",
+            "#[test]",
+            "#[tokio::main]",
+        ] {
+            let new = LIB.replace("pub fn tax", &format!("{attr}\npub fn tax"));
+            assert!(why(LIB, &new).contains("fn tax"), "{attr}: {:?}", attribute(LIB, &new));
+        }
+        // An inert attribute beside a signature change is still a signature change.
+        let new = LIB.replace("pub fn tax(n: u32)", "#[inline]\npub fn tax(n: u64)");
+        assert!(matches!(attribute(LIB, &new), Attribution::Static(_)));
+        // `pub` added next to `#[inline]` is not inert.
+        let new = LIB.replace("pub fn tax", "#[inline]\npub(crate) fn tax");
+        assert!(matches!(attribute(LIB, &new), Attribution::Static(_)));
+    }
+
+    #[test]
+    fn a_new_function_that_nothing_names_reaches_no_existing_test() {
+        let none = |new: &str| {
+            assert_eq!(
+                attribute(LIB, new),
+                Attribution::Code {
+                    bodies: vec![],
+                    docs: vec![]
+                },
+                "{new}"
+            )
+        };
+        // Between two functions, at the end, with docs and attributes.
+        none(&LIB.replace(
+            "pub fn tax",
+            "pub fn discount(n: u32) -> u32 {\n    n / 2\n}\n\npub fn tax",
+        ));
+        none(&format!(
+            "{LIB}\n/// Half.\n#[inline]\nfn half(n: u32) -> u32 {{\n    n / 2\n}}\n"
+        ));
+        // A new test in the tests module.
+        let tested = format!("{LIB}\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn a() {{}}\n}}\n");
+        let more = tested.replace(
+            "fn a() {}",
+            "fn a() {}\n\n    #[test]\n    fn b() {\n        assert_eq!(super::tax(1), 3);\n    }",
+        );
+        assert_eq!(
+            attribute(&tested, &more),
+            Attribution::Code {
+                bodies: vec![],
+                docs: vec![]
+            }
+        );
+        // An inherent method.
+        let method = "pub struct M;\nimpl M {\n    pub fn get(&self) -> u32 {\n        1\n    }\n}\n";
+        let two = method.replace(
+            "impl M {\n",
+            "impl M {\n    pub fn put(&self) -> u32 {\n        2\n    }\n\n",
+        );
+        assert_eq!(
+            attribute(method, &two),
+            Attribution::Code {
+                bodies: vec![],
+                docs: vec![]
+            }
+        );
+        // Added and called from an edited body: that body is the edit.
+        let called = LIB
+            .replace("n * 10", "double(n) * 5")
+            .replace("pub fn tax", "fn double(n: u32) -> u32 {\n    n * 2\n}\n\npub fn tax");
+        let got = bodies_of(LIB, &called);
+        assert!(
+            !got.is_empty() && got.iter().all(|b| b.function == "fn price" && b.old_lines[1] == 2),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn additions_that_can_change_what_existing_code_resolves_to_stay_static() {
+        let with = |extra: &str| format!("{LIB}\n{extra}\n");
+        for extra in [
+            // Named in the old text already (a glob import or the prelude
+            // may have given it).
+            "fn price2(n: u32) -> u32 { n }\nfn tax(n: u32) -> u32 { n }",
+            "fn drop<T>(_: T) {}",
+            "#[no_mangle]\npub extern \"C\" fn exported() {}",
+            "#[ctor::ctor]\nfn at_start() {}",
+            "pub struct Fresh;",
+            "impl Clone for Price { fn clone(&self) -> Self { Price } }",
+            "use std::collections::*;",
+        ] {
+            assert!(
+                matches!(attribute(LIB, &with(extra)), Attribution::Static(_)),
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn two_edits_in_two_functions_are_two_hunks() {
+        let new = LIB.replace("n * 10", "n * 11").replace("n * 3", "n * 4");
+        let got = bodies_of(LIB, &new);
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert_eq!(got[0].old_lines, [2, 2]);
+        assert_eq!(got[1].function, "fn tax");
+        assert_eq!(got[1].old_lines, [6, 6]);
+    }
+
+    #[test]
+    fn comments_and_layout_change_no_token() {
+        let new = LIB.replace("    n * 10", "    // ten\n    n   *   10");
+        assert_eq!(attribute(LIB, &new), Attribution::Layout);
+    }
+
+    #[test]
+    fn a_multi_line_static_table_is_compile_time() {
+        let old = "static TABLE: &[u8] = b\"\\\n0001\\\n0203\\\n0405\";\n\npub fn f() -> u8 {\n    TABLE[0]\n}\n";
+        let new = old.replace("0203", "0213");
+        assert_eq!(
+            why(old, &new),
+            "`static TABLE` (lines 1–4) changed: evaluated at compile time"
+        );
+    }
+
+    #[test]
+    fn a_const_array_line_is_compile_time() {
+        let old = "pub const P: [u32; 3] = [\n    2,\n    3,\n    5,\n];\n";
+        let new = old.replace("    3,", "    4,");
+        assert!(why(old, &new).starts_with("`const P` (lines 1–5)"));
+    }
+
+    #[test]
+    fn shapes_of_types_are_compile_time() {
+        let s = "pub struct Price {\n    cents:\n        u32,\n}\n";
+        assert!(why(s, &s.replace("u32", "u64")).starts_with("`struct Price`"));
+        let e = "pub enum Kind {\n    A = 1,\n    B = 2,\n}\n";
+        assert!(why(e, &e.replace("B = 2", "B = 3")).starts_with("`enum Kind`"));
+        let w = "pub fn f<T>(t: T) -> String\nwhere\n    T: std::fmt::Debug,\n{\n    format!(\"{t:?}\")\n}\n";
+        let got = why(w, &w.replace("Debug", "Display"));
+        assert!(got.starts_with("`fn f` (lines 1–6) changed: its signature"), "{got}");
+    }
+
+    #[test]
+    fn const_fns_macros_and_attributes_are_compile_time() {
+        let c = "pub const fn twice(n: u32) -> u32 {\n    n * 2\n}\npub const X: u32 = twice(2);\n";
+        assert!(why(c, &c.replace("n * 2", "n * 3")).starts_with("`const fn twice`"));
+        let m = "macro_rules! num {\n    ($t:ty) => {\n        impl Num for $t {}\n    };\n}\nnum!(u8);\n";
+        assert!(why(m, &m.replace("impl Num", "impl Other")).starts_with("`macro_rules! num` (lines 1–5)"));
+        assert!(why(m, &m.replace("num!(u8)", "num!(u16)")).starts_with("`num!`"));
+        let a = "#[cfg_attr(\n    feature = \"x\",\n    derive(Debug)\n)]\npub struct S;\n";
+        assert!(why(a, &a.replace("Debug", "Clone")).starts_with("`struct S`"));
+    }
+
+    #[test]
+    fn methods_trait_defaults_and_closures_narrow() {
+        let m = "pub struct M(u32);\nimpl M {\n    pub fn add(&self, n: u32) -> u32 {\n        self.0 + n\n    }\n}\n";
+        assert_eq!(
+            bodies_of(m, &m.replace("self.0 + n", "self.0 + n + 1"))[0].function,
+            "M::fn add"
+        );
+        let t = "pub trait T {\n    fn go(&self) -> u32 {\n        1\n    }\n}\n";
+        assert_eq!(
+            bodies_of(t, &t.replace("        1", "        2"))[0].function,
+            "T::fn go"
+        );
+        let c = "pub fn f() -> u32 {\n    let g = |x: u32| {\n        x + 1\n    };\n    g(1)\n}\n";
+        assert_eq!(bodies_of(c, &c.replace("x + 1", "x + 2"))[0].old_lines, [3, 3]);
+    }
+
+    #[test]
+    fn items_and_cfg_nested_in_a_body_are_compile_time() {
+        let n = "pub fn f() -> u32 {\n    const K: u32 = 1;\n    K\n}\n";
+        let got = why(n, &n.replace("= 1", "= 2"));
+        assert!(got.contains("inside `fn f`"), "{got}");
+        let b = "pub fn f() -> u32 {\n    let k = const { 1 + 1 };\n    k\n}\n";
+        assert!(why(b, &b.replace("1 + 1", "1 + 2")).contains("`const` block"));
+        let cfg = "pub fn f() -> u32 {\n    #[cfg(unix)]\n    return 1;\n    2\n}\n";
+        assert!(why(cfg, &cfg.replace("cfg(unix)", "cfg(windows)")).contains("`cfg`"));
+    }
+
+    #[test]
+    fn a_doc_comment_names_the_item_it_documents() {
+        let d = "pub struct Money(u32);\nimpl Money {\n    /// Adds.\n    pub fn add(&self) -> u32 {\n        self.0\n    }\n}\n";
+        let Attribution::Code { bodies, docs } = attribute(d, &d.replace("Adds.", "Adds up.")) else {
+            panic!("code")
+        };
+        assert!(bodies.is_empty());
+        assert_eq!(docs[0].item, "Money::add");
+        // clap's derive turns docs into help text: an attribute change.
+        let c = "/// The tool.\n#[derive(Parser)]\npub struct Cli {\n    /// Verbose.\n    v: bool,\n}\n";
+        assert!(why(c, &c.replace("Verbose.", "Loud.")).starts_with("`struct Cli`"));
+    }
+
+    #[test]
+    fn items_the_chunking_cannot_split_are_read_with_the_whole_file() {
+        // A `use` with braces, a `const` with a block, a generic default (an
+        // `=` outside any group), an inner attribute: the body edit is
+        // placed the same.
+        let text = "#![allow(dead_code)]\nuse std::{fmt, io};\nconst K: u32 = { 1 + 1 };\npub struct S<T = u8> {\n    x: T,\n}\npub fn f() -> u32 {\n    K + 1\n}\n";
+        let got = bodies_of(text, &text.replace("K + 1", "K + 2"));
+        assert_eq!(
+            got,
+            vec![BodyEdit {
+                function: "fn f".into(),
+                old_lines: [8, 8]
+            }]
+        );
+        assert!(why(text, &text.replace("1 + 1", "1 + 3")).starts_with("`const K` (line 3)"));
+        assert!(why(text, &text.replace("x: T", "x: Option<T>")).starts_with("`struct S` (lines 4–6)"));
+        assert!(why(text, &text.replace("allow(dead_code)", "deny(dead_code)")).contains("outside every item"));
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_says_where() {
+        let got = why(LIB, &LIB.replace("n * 10", "n * "));
+        assert!(got.contains("does not parse") && got.contains("line"), "{got}");
+    }
+}
