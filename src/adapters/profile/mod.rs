@@ -1,0 +1,390 @@
+//! LLVM's coverage data read natively, for per-test maps: a raw profile
+//! (`.profraw`, format version 10, what rustc's LLVM 19–22 writes) and the
+//! coverage mapping of an ELF test binary (`__llvm_covmap` and
+//! `__llvm_covfun`, mapping format 7). One test's profile becomes the
+//! source lines it ran without spawning llvm-profdata and llvm-cov per
+//! test (a thousand tests would take minutes that way).
+//!
+//! Line attribution follows llvm-cov's: a line counts as run when a region
+//! starting on it ran, or when the innermost region around its start ran.
+//! The whole-run figures still come from llvm-cov itself. Here: the map of
+//! a binary and what a profile ran in it; `raw` the profile, `mapping` the
+//! mapping's encoding, `elf` the sections it is stored in.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+mod elf;
+mod mapping;
+mod raw;
+
+use elf::*;
+use mapping::*;
+pub use raw::*;
+
+/// Why a profile or a binary's mapping could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("failed to read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {why}")]
+    Format { path: PathBuf, why: String },
+}
+
+/// One function's counters in a raw profile.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// MD5 of the function's name (its low 64 bits).
+    pub name_ref: u64,
+    /// Structural hash: the same name with another hash is another build.
+    pub func_hash: u64,
+    pub counters: Vec<u64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Code,
+    Gap,
+    Skipped,
+    Other,
+}
+
+#[derive(Clone, Debug)]
+struct Region {
+    counter: u64,
+    kind: Kind,
+    line_start: u32,
+    col_start: u32,
+    line_end: u32,
+}
+
+/// For one source line of a function: the regions that start on it and
+/// the innermost one around its start.
+#[derive(Clone, Debug)]
+struct Line {
+    file: u32,
+    line: u32,
+    starts: Vec<u32>,
+    wrap: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+struct Function {
+    expressions: Vec<(u64, u64)>,
+    counters: Vec<u64>,
+    lines: Vec<Line>,
+}
+
+/// A test binary's coverage mapping: every instrumented function's source
+/// regions, by (name hash, structural hash).
+#[derive(Debug, Default)]
+pub struct CoverageMap {
+    functions: HashMap<(u64, u64), Function>,
+    /// Source paths, indexed by the file numbers lines carry.
+    pub files: Vec<PathBuf>,
+    /// Generic instances by their name without the instantiating crate,
+    /// and structural hash → their own name hash (read on demand).
+    instances: Option<HashMap<(String, u64), u64>>,
+}
+
+/// A v0 symbol of a generic instance without the crate that instantiated
+/// it (`…get_u8RShECs…_8rust_out` → `…get_u8RShE`): the same instance
+/// made in another crate has the same name up to there. `None`: no such
+/// suffix (not generic, or legacy mangling).
+pub(crate) fn without_instantiating_crate(symbol: &str) -> Option<&str> {
+    if !symbol.starts_with("_R") {
+        return None;
+    }
+    for (at, _) in symbol.match_indices('C').collect::<Vec<_>>().into_iter().rev() {
+        let mut rest = &symbol[at + 1..];
+        if let Some(after) = rest.strip_prefix('s') {
+            let Some(end) = after.find('_') else { continue };
+            if !after[..end].bytes().all(|b| b.is_ascii_alphanumeric()) {
+                continue;
+            }
+            rest = &after[end + 1..];
+        }
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let Ok(len) = rest[..digits].parse::<usize>() else {
+            continue;
+        };
+        let name = &rest[digits..];
+        if digits > 0 && name.len() == len && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return (at > 2).then(|| &symbol[..at]);
+        }
+    }
+    None
+}
+
+impl CoverageMap {
+    /// Reads the mapping of an ELF test binary built with
+    /// `-C instrument-coverage`.
+    pub fn read(binary: &Path) -> Result<Self, ProfileError> {
+        let format = |why: String| ProfileError::Format {
+            path: binary.to_owned(),
+            why,
+        };
+        let sections = elf_sections(binary, &["__llvm_covmap", "__llvm_covfun"]).map_err(|e| match e {
+            ElfError::Io(source) => ProfileError::Read {
+                path: binary.to_owned(),
+                source,
+            },
+            ElfError::Format(why) => format(why),
+        })?;
+        let [Some(covmap), Some(covfun)] = [&sections[0], &sections[1]] else {
+            return Err(format(
+                "no coverage mapping: not built with -C instrument-coverage".into(),
+            ));
+        };
+        Self::from_sections(covmap, covfun).map_err(format)
+    }
+
+    /// Reads a mapping from the two sections' bytes (what `read` finds in
+    /// the binary; public for the fuzz targets).
+    pub fn from_sections(covmap: &[u8], covfun: &[u8]) -> Result<Self, String> {
+        let mut map = CoverageMap::default();
+        // Each compilation unit's file names, by the hash functions name them with.
+        let mut tables: HashMap<u64, Vec<u32>> = HashMap::new();
+        let mut at = 0;
+        while at + 16 <= covmap.len() {
+            let size = u32_at(covmap, at + 4).ok_or("truncated covmap")? as usize;
+            let version = u32_at(covmap, at + 12).ok_or("truncated covmap")?;
+            if !(5..=6).contains(&version) {
+                return Err(format!(
+                    "coverage mapping format {} (vigil reads 6–7, LLVM 13–22)",
+                    version + 1
+                ));
+            }
+            let blob = covmap.get(at + 16..at + 16 + size).ok_or("truncated covmap")?;
+            let hash = name_hash(blob);
+            let names = decode_filenames(blob)?;
+            let mut ids = Vec::with_capacity(names.len());
+            for name in names {
+                ids.push(map.file_id(name));
+            }
+            tables.insert(hash, ids);
+            at = (at + 16 + size).next_multiple_of(8);
+        }
+        let mut at = 0;
+        while at + 28 <= covfun.len() {
+            let name_ref = u64_at(covfun, at).ok_or("truncated covfun")?;
+            let size = u32_at(covfun, at + 8).ok_or("truncated covfun")? as usize;
+            let func_hash = u64_at(covfun, at + 12).ok_or("truncated covfun")?;
+            let files_ref = u64_at(covfun, at + 20).ok_or("truncated covfun")?;
+            let data = covfun.get(at + 28..at + 28 + size).ok_or("truncated covfun")?;
+            at = (at + 28 + size).next_multiple_of(8);
+            // A function never used (hash 0) runs in no test.
+            if func_hash == 0 || map.functions.contains_key(&(name_ref, func_hash)) {
+                continue;
+            }
+            let Some(files) = tables.get(&files_ref) else {
+                continue;
+            };
+            let f = decode_function(data, files)?;
+            map.functions.insert((name_ref, func_hash), f);
+        }
+        Ok(map)
+    }
+
+    fn file_id(&mut self, path: PathBuf) -> u32 {
+        if let Some(i) = self.files.iter().position(|p| *p == path) {
+            return i as u32;
+        }
+        self.files.push(path);
+        (self.files.len() - 1) as u32
+    }
+
+    /// Indexes this binary's generic instances by name (its
+    /// `__llvm_prf_names`), once: see `place_instances`.
+    pub(crate) fn index_instances(&mut self, binary: &Path) {
+        if self.instances.is_some() {
+            return;
+        }
+        let names = elf_sections(binary, &["__llvm_prf_names"])
+            .ok()
+            .and_then(|mut s| s.pop().flatten())
+            .and_then(|b| parse_names(&b).ok())
+            .unwrap_or_default();
+        let mut index = HashMap::new();
+        for &(name_ref, func_hash) in self.functions.keys() {
+            if let Some(key) = names.get(&name_ref).and_then(|n| without_instantiating_crate(n)) {
+                index.insert((key.to_owned(), func_hash), name_ref);
+            }
+        }
+        self.instances = Some(index);
+    }
+
+    /// Records of generic instances another crate made (a doctest's
+    /// example) renamed to this binary's own instance of the same
+    /// function, where it has one: same name up to the instantiating crate,
+    /// same structural hash, so the same counters over the same regions.
+    pub(crate) fn place_instances(&self, records: &[Record], names: &HashMap<u64, String>) -> Vec<Record> {
+        let Some(index) = &self.instances else {
+            return Vec::new();
+        };
+        records
+            .iter()
+            .filter_map(|r| {
+                let key = without_instantiating_crate(names.get(&r.name_ref)?)?;
+                let own = index.get(&(key.to_owned(), r.func_hash))?;
+                Some(Record {
+                    name_ref: *own,
+                    ..r.clone()
+                })
+            })
+            .collect()
+    }
+
+    /// The lines a profile's records ran, per file number; returns the
+    /// records that ran and that this mapping does not hold (another
+    /// binary's functions: a process the test started).
+    pub fn covered<'r>(&self, records: &'r [Record], out: &mut BTreeMap<u32, BTreeSet<u32>>) -> Vec<&'r Record> {
+        let mut counts = Vec::new();
+        let mut elsewhere = Vec::new();
+        for r in records {
+            if r.counters.iter().all(|&c| c == 0) {
+                continue;
+            }
+            let Some(f) = self.functions.get(&(r.name_ref, r.func_hash)) else {
+                elsewhere.push(r);
+                continue;
+            };
+            counts.clear();
+            counts.extend(f.counters.iter().map(|&c| f.eval(c, &r.counters, 0)));
+            for l in &f.lines {
+                let ran =
+                    l.starts.iter().any(|&i| counts[i as usize] > 0) || l.wrap.is_some_and(|w| counts[w as usize] > 0);
+                if ran {
+                    out.entry(l.file).or_default().insert(l.line);
+                }
+            }
+        }
+        elsewhere
+    }
+}
+
+/// The low 64 bits of MD5, as LLVM names functions and file tables.
+pub(crate) fn name_hash(bytes: &[u8]) -> u64 {
+    let d = md5::compute(bytes);
+    u64::from_le_bytes(d.0[..8].try_into().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leb(mut v: u64, out: &mut Vec<u8>) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+
+    /// A function in one file: region 0 (lines 1–5, counter 0) around
+    /// region 1 (lines 3–4, counter 1); region 2 (line 5) is counter0 − counter1.
+    fn function() -> Function {
+        let mut d = Vec::new();
+        for v in [1, 0, 1] {
+            leb(v, &mut d); // one file (table entry 0); one expression
+        }
+        leb(1, &mut d); // expression 0: counter 0 …
+        leb((1 << 2) | 1, &mut d); // … minus counter 1
+        leb(3, &mut d); // three regions
+        for (counter, delta, col, lines, end) in [
+            (1u64, 1u64, 1u64, 4u64, 2u64),
+            ((1 << 2) | 1, 2, 5, 1, 6),
+            (2, 2, 1, 0, 2),
+        ] {
+            for v in [counter, delta, col, lines, end] {
+                leb(v, &mut d);
+            }
+        }
+        decode_function(&d, &[7]).unwrap()
+    }
+
+    fn lines(f: &Function, counters: &[u64]) -> Vec<u32> {
+        let mut map = CoverageMap::default();
+        map.functions.insert((1, 2), f.clone());
+        let mut out = BTreeMap::new();
+        map.covered(
+            &[Record {
+                name_ref: 1,
+                func_hash: 2,
+                counters: counters.to_vec(),
+            }],
+            &mut out,
+        );
+        out.get(&7).map(|s| s.iter().copied().collect()).unwrap_or_default()
+    }
+
+    #[test]
+    fn nested_regions_decide_their_lines() {
+        let f = function();
+        // Only the outer region ran. Line 3 begins inside it (the inner
+        // region starts at column 5), so it ran, as llvm-cov counts it;
+        // line 4 begins inside the inner region, which did not.
+        assert_eq!(lines(&f, &[1, 0]), vec![1, 2, 3, 5]);
+        // Both ran, and the expression (1 − 1) left line 5's own region at 0,
+        // but line 5 is still inside the outer region, which ran.
+        assert_eq!(lines(&f, &[1, 1]), vec![1, 2, 3, 4, 5]);
+        assert_eq!(lines(&f, &[0, 0]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_generic_instance_is_named_without_the_crate_that_made_it() {
+        let made_by_example = "_RINvCsgSHXDb0lhI5_7docmap5twicelECsdqsnfIJc26X_8rust_out";
+        let made_by_test = "_RINvCsgSHXDb0lhI5_7docmap5twicelECs1a2b3c_3api";
+        assert_eq!(
+            without_instantiating_crate(made_by_example),
+            Some("_RINvCsgSHXDb0lhI5_7docmap5twicelE")
+        );
+        assert_eq!(
+            without_instantiating_crate(made_by_example),
+            without_instantiating_crate(made_by_test)
+        );
+        // Not generic, or legacy mangling: no suffix to take off.
+        assert_eq!(without_instantiating_crate("_RNvCsgSHXDb0lhI5_4docs3add"), None);
+        assert_eq!(without_instantiating_crate("_ZN4docs3add17h0123456789abcdefE"), None);
+    }
+
+    #[test]
+    fn bad_profiles_say_what_is_wrong() {
+        assert!(parse_profraw(b"nonsense")
+            .unwrap_err()
+            .contains("not an LLVM raw profile"));
+        let mut old = MAGIC.to_le_bytes().to_vec();
+        old.extend(8u64.to_le_bytes());
+        assert!(parse_profraw(&old).unwrap_err().contains("format 8"));
+        let mut short = MAGIC.to_le_bytes().to_vec();
+        short.extend(10u64.to_le_bytes());
+        assert!(parse_profraw(&short).unwrap_err().contains("truncated"));
+    }
+
+    #[test]
+    fn file_names_are_joined_to_the_compilation_directory() {
+        let mut raw = Vec::new();
+        for name in ["/w", "src/lib.rs", "/abs/x.rs"] {
+            leb(name.len() as u64, &mut raw);
+            raw.extend(name.as_bytes());
+        }
+        let mut blob = Vec::new();
+        leb(3, &mut blob);
+        leb(raw.len() as u64, &mut blob);
+        leb(0, &mut blob);
+        blob.extend(&raw);
+        let names = decode_filenames(&blob).unwrap();
+        assert_eq!(
+            names,
+            vec![
+                PathBuf::from("/w"),
+                PathBuf::from("/w/src/lib.rs"),
+                PathBuf::from("/abs/x.rs")
+            ]
+        );
+    }
+}
