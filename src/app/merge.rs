@@ -115,7 +115,7 @@ fn keep(
             .tests
             .iter()
             .map(|t| store::ResultRecord {
-                test: (t.binary_id.clone(), t.name.clone()),
+                test: crate::core::testmap::TestId(t.binary_id.clone(), t.name.clone()),
                 state: t.state,
                 duration: t
                     .duration_s

@@ -14,6 +14,7 @@ use super::report::{secs, Report, ServiceSummary, TestRef};
 use super::run::{DocLane, Selection, ServiceWait};
 use super::services::{failure_note, Health, Probe, Service};
 use super::test_state::{TestEventKind, TestState};
+use super::testmap::TestId;
 
 /// How often a starting service is probed.
 const STARTING_POLL: Duration = Duration::from_millis(200);
@@ -297,7 +298,7 @@ pub(crate) fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut V
             continue;
         };
         done += 1;
-        let key = (suite.binary_id.to_string(), t.name.clone());
+        let key = TestId(suite.binary_id.to_string(), t.name.clone());
         fx.push(Effect::emit(Report::Test(super::report::TestTransition::of(
             run,
             &suite.binary_id,
@@ -379,7 +380,7 @@ pub(crate) fn summarize(model: &mut Model, run: u32) -> (Vec<ServiceSummary>, Ve
     let mut reasons = Vec::new();
     for s in &mut model.services {
         // Tests that ran are no longer owed a rerun.
-        s.blocked.retain(|(b, n)| {
+        s.blocked.retain(|TestId(b, n)| {
             model
                 .catalog
                 .suite(b)
@@ -461,7 +462,7 @@ pub(crate) fn unblocked(model: &mut Model) -> Option<Selection> {
     }
     let expr = keys
         .iter()
-        .map(|(b, n)| format!("(binary_id({b}) & test(={n}))"))
+        .map(|TestId(b, n)| format!("(binary_id({b}) & test(={n}))"))
         .collect::<Vec<_>>()
         .join(" | ");
     let reasons = vec![format!(

@@ -9,6 +9,7 @@ use super::keymap::{action, Action as A};
 use super::model::Model;
 use super::msg::Msg;
 use super::run::{Selection, Trigger};
+use super::testmap::TestId;
 use super::tree::{rows, scroll_offset, selected_index, RowKind};
 use super::ui_state::{Key, Pane, RowKey, Tab};
 use std::time::Duration;
@@ -381,7 +382,7 @@ fn select_source_line(model: &mut Model, line: usize) {
 fn jump_to_test(model: &mut Model) {
     let Some((path, _)) = &model.ui.source else { return };
     let tests = model.test_maps.reaching(path, model.ui.source_line as u32);
-    let Some((binary_id, name)) = tests.first() else {
+    let Some(TestId(binary_id, name)) = tests.first() else {
         model.ui.note = Some(format!("no test reaches {path}:{}", model.ui.source_line));
         return;
     };
@@ -410,7 +411,7 @@ fn open_covered(model: &mut Model) -> Vec<Effect> {
         model.ui.note = Some("o opens what a test covers: select a test".into());
         return Vec::new();
     };
-    let Some(map) = model.test_maps.tests.get(&(binary_id.to_string(), name.clone())) else {
+    let Some(map) = model.test_maps.tests.get(&TestId(binary_id.to_string(), name.clone())) else {
         model.ui.note = Some(format!("{name} has no coverage map yet (coverage on measures it)"));
         return Vec::new();
     };

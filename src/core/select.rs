@@ -35,7 +35,7 @@ use super::catalog::{Catalog, Package, Workspace};
 use super::inputs::{Inputs, Owner, Via};
 use super::manifest::Verdict;
 use super::test_state::TestState;
-use super::testmap::{TestKey, TestMaps};
+use super::testmap::{TestId, TestKey, TestMaps};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -142,17 +142,17 @@ impl<'a> Evidence<'a> {
     /// ignored), or before any listing the history's. Doctests are left
     /// out: rustdoc runs them, untraced (their build reads are in
     /// dep-info through the library's own `include_str!`s).
-    pub fn new(catalog: &Catalog, maps: &'a TestMaps, history: impl Iterator<Item = &'a TestKey>) -> Self {
+    pub fn new(catalog: &Catalog, maps: &'a TestMaps, history: impl Iterator<Item = TestKey>) -> Self {
         // `history`: the tests that ran to a result (a skipped test has no map).
         let listed: Vec<TestKey> = catalog
             .suites
             .iter()
             .filter(|s| !s.binary_id.ends_with("::doc"))
             .flat_map(|s| s.tests.iter().filter(|t| !t.ignored).map(move |t| (s, t)))
-            .map(|(s, t)| (s.binary_id.to_string(), t.name.clone()))
+            .map(|(s, t)| TestId(s.binary_id.to_string(), t.name.clone()))
             .collect();
         let known: Vec<TestKey> = if listed.is_empty() {
-            history.filter(|k| !k.0.ends_with("::doc")).cloned().collect()
+            history.filter(|k| !k.0.ends_with("::doc")).collect()
         } else {
             listed
         };
@@ -209,7 +209,7 @@ fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: &Path) -> O
 /// The binaries of `tests`, each with why ("read at run time by …").
 fn reader_hits(tests: &[TestKey]) -> Vec<(Hit, String)> {
     let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (b, n) in tests {
+    for TestId(b, n) in tests {
         by_binary.entry(b).or_default().push(n);
     }
     by_binary

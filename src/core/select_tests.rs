@@ -11,7 +11,7 @@ use super::catalog::Catalog;
 use super::select::Targeted;
 use super::syntax::{attribute, Attribution, DocEdit};
 use super::test_state::TestState;
-use super::testmap::{content_hash, TestKey, TestMaps};
+use super::testmap::{content_hash, TestId, TestKey, TestMaps};
 
 /// The texts a change set is placed with.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -175,7 +175,7 @@ pub(crate) fn narrow(
     for suite in catalog.suites.iter().filter(|s| in_tier(&s.binary_id)) {
         for test in suite.tests.iter().filter(|t| !t.ignored) {
             tier.insert(
-                (suite.binary_id.to_string(), test.name.clone()),
+                TestId(suite.binary_id.to_string(), test.name.clone()),
                 Some((test.state, test.run)),
             );
         }
@@ -275,7 +275,7 @@ pub(crate) fn narrow(
 /// `binary_id(b) & (test(=x) | test(=y))` per binary, joined with `|`.
 fn skip_terms(skipped: &[TestKey]) -> String {
     let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (b, n) in skipped {
+    for TestId(b, n) in skipped {
         by_binary.entry(b).or_default().push(n);
     }
     by_binary
@@ -310,8 +310,8 @@ mod tests {
         };
         let mut m = TestMaps::default();
         m.merge(vec![
-            (("t".into(), "prices".into()), map(vec![[3, 5]])),
-            (("t".into(), "taxes".into()), map(vec![[7, 9]])),
+            (TestId::new("t", "prices"), map(vec![[3, 5]])),
+            (TestId::new("t", "taxes"), map(vec![[7, 9]])),
         ]);
         m
     }
@@ -389,12 +389,9 @@ mod tests {
             panic!("narrowed")
         };
         assert_eq!(static_tests, 3);
-        assert_eq!(skipped, vec![("t".to_owned(), "taxes".to_owned())]);
-        assert_eq!(
-            reasons[&("t".to_owned(), "prices".to_owned())],
-            "covers `src/lib.rs` 3–5, changed"
-        );
-        assert_eq!(reasons[&("t".to_owned(), "fresh".to_owned())], "never run");
+        assert_eq!(skipped, vec![TestId::new("t", "taxes")]);
+        assert_eq!(reasons[&TestId::new("t", "prices")], "covers `src/lib.rs` 3–5, changed");
+        assert_eq!(reasons[&TestId::new("t", "fresh")], "never run");
         assert_eq!(filterset, "(rdeps(t)) & not ((binary_id(t) & (test(=taxes))))");
     }
 
@@ -441,10 +438,7 @@ mod tests {
             panic!("narrowed")
         };
         assert!(skipped.is_empty());
-        assert_eq!(
-            reasons[&("t".to_owned(), "taxes".to_owned())],
-            "covers `src/lib.rs` 7–9, changed"
-        );
+        assert_eq!(reasons[&TestId::new("t", "taxes")], "covers `src/lib.rs` 7–9, changed");
     }
 
     #[test]
@@ -452,14 +446,14 @@ mod tests {
         let new = OLD.replace("n * 10", "n * 11");
         let hash = content_hash(OLD.as_bytes());
         let mut m = maps(&hash);
-        if let Some(t) = m.tests.get_mut(&("t".to_owned(), "taxes".to_owned())) {
+        if let Some(t) = m.tests.get_mut(&TestId::new("t", "taxes")) {
             t.partial = Some("a process it started ran 3 functions of a binary vigil could not read".into());
         }
         let Narrowed::Tests { reasons, skipped, .. } = narrow_lib(&m, &new) else {
             panic!("narrowed")
         };
         assert!(skipped.is_empty(), "{skipped:?}");
-        assert!(reasons[&("t".to_owned(), "taxes".to_owned())].starts_with("its map is partial: a process"));
+        assert!(reasons[&TestId::new("t", "taxes")].starts_with("its map is partial: a process"));
     }
 
     #[test]
@@ -480,17 +474,17 @@ mod tests {
         };
         assert!(skipped.is_empty(), "{skipped:?}");
         assert_eq!(
-            reasons[&("t".to_owned(), "taxes".to_owned())],
+            reasons[&TestId::new("t", "taxes")],
             "every test of `t` runs: `data/x.txt` is not Rust source"
         );
         // The edit's own reason stands where it applies.
-        assert!(reasons[&("t".to_owned(), "prices".to_owned())].contains("every test of `t` runs"));
+        assert!(reasons[&TestId::new("t", "prices")].contains("every test of `t` runs"));
     }
 
     #[test]
     fn a_file_read_at_run_time_runs_exactly_its_readers() {
         let hash = content_hash(OLD.as_bytes());
-        let taxes = ("t".to_owned(), "taxes".to_owned());
+        let taxes = TestId::new("t", "taxes");
         let Narrowed::Tests { skipped, reasons, .. } = narrow(
             &targeted(),
             &catalog(),
@@ -503,10 +497,10 @@ mod tests {
             panic!("narrowed")
         };
         // `fresh` never ran: it runs whatever changed.
-        let fresh = ("t".to_owned(), "fresh".to_owned());
+        let fresh = TestId::new("t", "fresh");
         assert_eq!(reasons.keys().collect::<Vec<_>>(), [&fresh, &taxes]);
         assert_eq!(reasons[&taxes], "read `data/rates.json` when it last ran");
-        assert!(skipped.contains(&("t".to_owned(), "prices".to_owned())), "{skipped:?}");
+        assert!(skipped.contains(&TestId::new("t", "prices")), "{skipped:?}");
     }
 
     #[test]
@@ -538,6 +532,6 @@ mod tests {
             panic!("narrowed")
         };
         assert!(skipped.is_empty());
-        assert!(reasons[&("t".to_owned(), "taxes".to_owned())].contains("stale"));
+        assert!(reasons[&TestId::new("t", "taxes")].contains("stale"));
     }
 }

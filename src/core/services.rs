@@ -219,7 +219,7 @@ impl Service {
             for t in &s.tests {
                 let subject = Subject::of(s, &t.name);
                 if self.spec.gates(ws, &subject) {
-                    out.push((s.binary_id.to_string(), t.name.clone()));
+                    out.push(super::testmap::TestId(s.binary_id.to_string(), t.name.clone()));
                 }
             }
         }

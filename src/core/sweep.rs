@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::testmap::TestKey;
+use super::testmap::{TestId, TestKey};
 
 /// A test the maps cleared that failed when the sweep ran it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,7 +49,7 @@ impl Sweep {
     /// The filterset of the tests a sweep runs.
     pub fn filterset(&self) -> String {
         let mut by_binary: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for (b, n) in self.pending.keys() {
+        for TestId(b, n) in self.pending.keys() {
             by_binary.entry(b).or_default().push(format!("test(={n})"));
         }
         by_binary
@@ -72,7 +72,7 @@ mod tests {
     #[test]
     fn cleared_tests_wait_for_a_sweep_until_they_run() {
         let mut s = Sweep::default();
-        let t = |n: &str| ("app".to_owned(), n.to_owned());
+        let t = |n: &str| TestId::new("app", n);
         s.cleared(&[t("a"), t("b")], &["src/x.rs".into()]);
         s.cleared(&[t("a")], &["src/y.rs".into()]);
         assert_eq!(s.pending[&t("a")], vec!["src/x.rs", "src/y.rs"]);

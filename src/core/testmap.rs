@@ -5,8 +5,25 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// A test, as the catalog names it.
-pub type TestKey = (String, String);
+/// A test, as the catalog names it: its binary id and its name. A tuple
+/// struct, so it is kept (JSON, the history's cache) as the pair it was.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub struct TestId(pub String, pub String);
+
+impl TestId {
+    pub fn new(binary_id: impl Into<String>, name: impl Into<String>) -> Self {
+        TestId(binary_id.into(), name.into())
+    }
+}
+
+impl std::fmt::Display for TestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.0, self.1)
+    }
+}
+
+/// The name the maps and the selection use.
+pub type TestKey = TestId;
 
 /// What one test ran in one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -197,7 +197,7 @@ fn source(
             theme.dim(),
         ))]
     } else {
-        let names: Vec<String> = reaching.iter().take(4).map(|(b, n)| format!("{b} {n}")).collect();
+        let names: Vec<String> = reaching.iter().take(4).map(|t| t.to_string()).collect();
         let more = reaching.len().saturating_sub(4);
         let more = if more > 0 {
             format!(" and {more} more")

@@ -178,7 +178,7 @@ fn test_lines<'a>(
             )));
         }
     }
-    let key = (binary_id.to_owned(), t.name.clone());
+    let key = crate::core::testmap::TestId(binary_id.to_owned(), t.name.clone());
     // Why test-level selection ran it, in the run it last ran in.
     let why = t
         .run

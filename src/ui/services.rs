@@ -141,7 +141,7 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
         ),
         theme.dim(),
     )));
-    for (b, n) in gated.iter().take(20) {
+    for crate::core::testmap::TestId(b, n) in gated.iter().take(20) {
         let state = model
             .catalog
             .suite(b)

@@ -20,7 +20,7 @@ fn maps() -> BTreeMap<String, TestMap> {
         .test_maps()
         .unwrap()
         .into_iter()
-        .map(|((_, name), m)| (name, m))
+        .map(|(vigil::core::testmap::TestId(_, name), m)| (name, m))
         .collect()
 }
 

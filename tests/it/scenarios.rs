@@ -887,7 +887,7 @@ fn a_test_well_past_its_history_is_flagged_slower() {
 fn the_sweep_waits_for_quiet_and_any_save_stops_it() {
     let mut model = common::shop_model();
     model.rules.on_change = vigil::core::model::OnChange::Queue;
-    let key = |n: &str| ("x".to_owned(), n.to_owned());
+    let key = |n: &str| vigil::core::testmap::TestId::new("x", n);
     model.sweep.cleared(&[key("a"), key("b")], &["src/lib.rs".into()]);
     let stale = model.sweep.token;
     update(

@@ -754,9 +754,12 @@ fn coverage_source_view_counts_the_tests_that_reach_each_line() {
         reads: None,
     };
     model.test_maps.merge(vec![
-        (("money".into(), "tests::adds".into()), map(vec![[3, 5]])),
         (
-            ("money".into(), "tests::percent_caps_at_whole".into()),
+            vigil::core::testmap::TestId::new("money", "tests::adds"),
+            map(vec![[3, 5]]),
+        ),
+        (
+            vigil::core::testmap::TestId::new("money", "tests::percent_caps_at_whole"),
             map(vec![[4, 4]]),
         ),
     ]);

@@ -9,7 +9,7 @@ use super::*;
 pub(super) fn readable_profiles(raws: Vec<PathBuf>, tests: &[TestKey]) -> (Vec<PathBuf>, Option<String>) {
     let by_hash: HashMap<String, String> = tests
         .iter()
-        .map(|(b, t)| (format!("t-{:016x}-", test_hash(b, t)), format!("{b} › {t}")))
+        .map(|TestId(b, t)| (format!("t-{:016x}-", test_hash(b, t)), format!("{b} › {t}")))
         .collect();
     let mut good = Vec::with_capacity(raws.len());
     let mut bad = Vec::new();

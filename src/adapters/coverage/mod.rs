@@ -18,7 +18,7 @@ use super::llvm::LlvmTools;
 use super::profile::{self, CoverageMap};
 use crate::core::coverage::Coverage;
 use crate::core::filterset::regex_escape;
-use crate::core::testmap::{content_hash, fold, FileMap, TestKey, TestMap};
+use crate::core::testmap::{content_hash, fold, FileMap, TestId, TestKey, TestMap};
 use crate::core::Workspace;
 
 mod collect;

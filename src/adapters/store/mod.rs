@@ -19,7 +19,7 @@ use crate::core::catalog::SuiteType;
 use crate::core::history::{History, TestHistory};
 use crate::core::report::{Counts, SuiteStatus, SuiteSummary};
 use crate::core::run::{Outcome, Trigger};
-use crate::core::testmap::TestKey;
+use crate::core::testmap::{TestId, TestKey};
 use crate::core::TestState;
 
 mod read;
@@ -137,7 +137,7 @@ pub enum StoreError {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
-    test_ids: HashMap<(String, String), i64>,
+    test_ids: HashMap<TestKey, i64>,
 }
 
 impl Store {
@@ -223,7 +223,7 @@ impl Store {
 
     fn load_test_ids(&mut self) -> rusqlite::Result<()> {
         let mut stmt = self.conn.prepare("SELECT id, binary_id, name FROM tests")?;
-        let rows = stmt.query_map([], |r| Ok(((r.get(1)?, r.get(2)?), r.get(0)?)))?;
+        let rows = stmt.query_map([], |r| Ok((TestId(r.get(1)?, r.get(2)?), r.get(0)?)))?;
         self.test_ids = rows.collect::<rusqlite::Result<_>>()?;
         Ok(())
     }

@@ -179,7 +179,7 @@ impl Store {
                 coverage: coverage.get(&r.id).copied(),
             });
         }
-        for ((binary_id, name), id) in &self.test_ids {
+        for (TestId(binary_id, name), id) in &self.test_ids {
             if let Some(h) = by_id.remove(id) {
                 history.tests.insert((binary_id.clone(), name.clone()), h);
             }
@@ -252,7 +252,10 @@ impl Store {
             .map_err(StoreError::Read)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok(((r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get::<_, String>(2)?))
+                Ok((
+                    TestId(r.get::<_, String>(0)?, r.get::<_, String>(1)?),
+                    r.get::<_, String>(2)?,
+                ))
             })
             .map_err(StoreError::Read)?;
         let mut out = Vec::new();

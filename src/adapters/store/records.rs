@@ -68,7 +68,7 @@ impl RunRecord {
                     .iter()
                     .filter(|t| t.run == Some(s.run))
                     .map(|t| ResultRecord {
-                        test: (suite.binary_id.to_string(), t.name.clone()),
+                        test: TestId(suite.binary_id.to_string(), t.name.clone()),
                         state: t.state,
                         duration: t.duration,
                     })
@@ -109,7 +109,7 @@ pub struct ResultRecord {
 impl ResultRecord {
     pub fn new(binary_id: &str, name: &str, state: TestState, duration: Option<Duration>) -> Self {
         ResultRecord {
-            test: (binary_id.to_owned(), name.to_owned()),
+            test: TestId(binary_id.to_owned(), name.to_owned()),
             state,
             duration,
         }

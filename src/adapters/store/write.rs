@@ -121,7 +121,7 @@ impl Store {
                     "INSERT OR REPLACE INTO test_maps (binary_id, name, run_id, map) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(StoreError::Write)?;
-            for ((binary_id, name), map) in &run.maps {
+            for (TestId(binary_id, name), map) in &run.maps {
                 let json = serde_json::to_string(map).unwrap_or_default();
                 put.execute(params![binary_id, name, run_id, json])
                     .map_err(StoreError::Write)?;

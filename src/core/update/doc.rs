@@ -58,7 +58,7 @@ pub(super) fn doc_packages(
 pub(super) fn doctests_by_maps(
     model: &Model,
     packages: Vec<String>,
-    cleared: &[(String, String)],
+    cleared: &[TestKey],
     docs: &[(String, DocEdit)],
 ) -> (Vec<String>, Vec<String>) {
     let (edited, mut filters) = doc_filters(&model.workspace, docs);
@@ -101,7 +101,7 @@ pub(super) fn doctests_by_maps(
         let id = format!("{p}::doc");
         let mut any = false;
         for name in names {
-            if cleared.iter().any(|(b, n)| *b == id && *n == name) {
+            if cleared.iter().any(|TestId(b, n)| *b == id && *n == name) {
                 narrowed = true;
                 skipped.push(doc_item(&name).to_owned());
                 continue;

@@ -25,7 +25,7 @@ pub(super) fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Dur
                                 TestState::Passed | TestState::Failed | TestState::Xfail | TestState::Xpass
                             )
                     })
-                    .map(|t| (s.binary_id.to_string(), t.name.clone()))
+                    .map(|t| TestId(s.binary_id.to_string(), t.name.clone()))
             })
             .collect();
         // A shard's profile is its own part of the run: nothing earlier is

@@ -24,7 +24,7 @@ pub(super) fn settle_sweep(model: &mut Model, run: u32, fx: &mut Vec<Effect>) {
             if !(failed || matches!(t.state, TestState::Passed | TestState::Xfail)) {
                 continue;
             }
-            let key = (suite.binary_id.to_string(), t.name.clone());
+            let key = TestId(suite.binary_id.to_string(), t.name.clone());
             let Some(changed) = model.sweep.ran(&key) else { continue };
             swept += 1;
             if sweep && failed {

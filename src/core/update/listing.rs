@@ -170,7 +170,7 @@ pub(super) fn emit_run_started(ws: &Workspace, r: &Run, fx: &mut Vec<Effect>) {
         test_reasons: r
             .test_reasons
             .iter()
-            .map(|((binary_id, name), reason)| TestReason {
+            .map(|(TestId(binary_id, name), reason)| TestReason {
                 binary_id: binary_id.clone(),
                 name: name.clone(),
                 reason: reason.clone(),

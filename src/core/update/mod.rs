@@ -17,7 +17,7 @@ use super::select::{self, Plan};
 use super::select_tests::{self, narrow, Narrowed, Texts};
 use super::syntax::DocEdit;
 use super::test_state::TestState;
-use super::testmap::TestKey;
+use super::testmap::{TestId, TestKey};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -14,7 +14,7 @@ pub(super) fn runtime(model: &Model) -> select::Evidence<'_> {
         .tests
         .iter()
         .filter(|(_, h)| h.last.is_some())
-        .map(|(k, _)| k);
+        .map(|((b, n), _)| TestId(b.clone(), n.clone()));
     select::Evidence::new(&model.catalog, &model.test_maps, ran).with_manifests(&model.manifest_verdicts)
 }
 
@@ -47,7 +47,7 @@ pub(super) fn owe_sweep(model: &mut Model, dropped: &[PathBuf]) {
             s.tests
                 .iter()
                 .filter(|t| !t.ignored)
-                .map(move |t| (s.binary_id.to_string(), t.name.clone()))
+                .map(move |t| TestId(s.binary_id.to_string(), t.name.clone()))
         })
         .collect();
     let paths: Vec<String> = in_package.iter().map(|f| relative(&model.workspace, f)).collect();
