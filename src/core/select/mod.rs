@@ -1,6 +1,7 @@
 //! Affected-test selection: from a change set, cargo's resolved graph and
 //! what each compilation read, to a run plan with a reason for every
-//! selected binary. Pure: paths are data.
+//! selected binary. Pure: paths are data. What one file reaches is `hits`;
+//! the plan built from them is here.
 //!
 //! Rules, for each changed path:
 //! - `Cargo.toml`, `Cargo.lock`, `.cargo/config*`, `rust-toolchain*`,
@@ -36,6 +37,10 @@ use super::inputs::{Inputs, Owner, Via};
 use super::manifest::Verdict;
 use super::test_state::TestState;
 use super::testmap::{TestId, TestKey, TestMaps};
+
+mod hits;
+
+pub(crate) use hits::*;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Plan {
@@ -88,22 +93,6 @@ impl Plan {
         }
     }
 }
-
-/// What one changed path selects.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Hit {
-    Everything,
-    /// One test binary.
-    Binary {
-        binary_id: String,
-    },
-    /// A member's `tests/` binaries.
-    PackageTests(String),
-    /// A local package and everything that depends on it.
-    Package(String),
-}
-
-const EVERYTHING_NAMES: &[&str] = &["Cargo.toml", "Cargo.lock", "vigil.toml"];
 
 /// What a plan knows beyond the build: what the tests read at run time,
 /// and what changed manifests and lock files were found to reach.
@@ -166,208 +155,6 @@ impl<'a> Evidence<'a> {
     fn readers(&self, rel: &str) -> Vec<TestKey> {
         self.maps.map(|m| m.readers(rel)).unwrap_or_default()
     }
-}
-
-/// The tests a change to `path` reaches through what they read at run
-/// time, when that is its only way to them: no compilation reads it, and it
-/// is no package's Rust source (nor any package's file at all, unless every
-/// test's reads are recorded). `None`: the path has another way in.
-pub(crate) fn run_time_only(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Option<Vec<TestKey>> {
-    if !inputs.owners(path).is_empty() || everything_file(ws, path) || whole_package_input(ws, inputs, path).is_some() {
-        return None;
-    }
-    let source = path.extension().is_some_and(|e| e == "rs");
-    if ws.owning_package(path).is_some() && (source || !runtime.traced) {
-        return None;
-    }
-    Some(runtime.readers(&ws.relative(path)))
-}
-
-/// Cargo's and vigil's own configuration: a change reloads everything.
-fn everything_file(ws: &Workspace, path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    if EVERYTHING_NAMES.contains(&name.as_ref()) || name.starts_with("rust-toolchain") {
-        return true;
-    }
-    let Ok(rel) = path.strip_prefix(&ws.root) else {
-        return false;
-    };
-    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
-    matches!(
-        (parts.next().as_deref(), parts.next().as_deref()),
-        (Some(".cargo"), Some(f)) if f.starts_with("config")
-    ) || rel == Path::new(".config/nextest.toml")
-}
-
-/// The package whose build script reruns on every file of it, when `path`
-/// is one of its files (the innermost package's, as cargo lists them).
-fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: &Path) -> Option<&'a str> {
-    let (pkg, _) = ws.owning_package(path)?;
-    inputs.reruns_on_package(&pkg.name).then_some(pkg.name.as_str())
-}
-
-/// The binaries of `tests`, each with why ("read at run time by …").
-fn reader_hits(tests: &[TestKey]) -> Vec<(Hit, String)> {
-    let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for TestId(b, n) in tests {
-        by_binary.entry(b).or_default().push(n);
-    }
-    by_binary
-        .into_iter()
-        .map(|(b, names)| {
-            let who = match names.as_slice() {
-                [one] => format!("`{one}`"),
-                many => format!("{} tests", many.len()),
-            };
-            (
-                Hit::Binary {
-                    binary_id: b.to_owned(),
-                },
-                format!(" (read at run time by {who} of `{b}`)"),
-            )
-        })
-        .collect()
-}
-
-/// What a changed manifest or lock file reaches, as hits.
-fn manifest_hits(inputs: &Inputs, verdict: &Verdict) -> Vec<(Hit, String)> {
-    match verdict {
-        Verdict::Everything(why) => vec![(Hit::Everything, format!(" ({why})"))],
-        Verdict::Several(all) => {
-            let mut found: Vec<(Hit, String)> = Vec::new();
-            for v in all {
-                for (hit, why) in manifest_hits(inputs, v) {
-                    if !found.iter().any(|(h, _)| *h == hit) {
-                        found.push((hit, why));
-                    }
-                }
-            }
-            found
-        }
-        Verdict::Packages(reached) => reached
-            .iter()
-            .map(|(p, why)| (Hit::Package(p.clone()), format!(" ({why})")))
-            .collect(),
-        Verdict::Env(changed) => {
-            let mut found: Vec<(Hit, String)> = Vec::new();
-            for (package, vars, why) in changed {
-                for var in vars {
-                    for owner in inputs.env_owners(package, var) {
-                        let (hit, who) = match owner {
-                            Owner::Package(p) => (Hit::Package(p.clone()), p),
-                            Owner::Binary { binary_id, .. } => (
-                                Hit::Binary {
-                                    binary_id: binary_id.clone(),
-                                },
-                                binary_id,
-                            ),
-                        };
-                        if !found.iter().any(|(h, _)| *h == hit) {
-                            found.push((hit, format!(" ({why}; `{who}` reads `{var}` as it compiles)")));
-                        }
-                    }
-                }
-            }
-            found
-        }
-    }
-}
-
-/// Every hit of `path`, each with why (the sentence after "changed").
-fn hits(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &Path) -> Vec<(Hit, String)> {
-    if let Some(verdict) = runtime.verdict(path) {
-        return manifest_hits(inputs, verdict);
-    }
-    if let Some(readers) = run_time_only(ws, inputs, runtime, path) {
-        if !readers.is_empty() || ws.owning_package(path).is_some() {
-            // Read at run time only, or (every test traced) by nothing.
-            return reader_hits(&readers);
-        }
-    }
-    if everything_file(ws, path) {
-        return vec![(Hit::Everything, String::new())];
-    }
-    let mut found = Vec::new();
-    if let Some((pkg, member)) = ws.owning_package(path) {
-        found.push((structural(pkg, member, path), String::new()));
-    }
-    for (owner, via) in inputs.owners(path) {
-        let hit = match &owner {
-            Owner::Package(p) => Hit::Package(p.clone()),
-            Owner::Binary { binary_id, .. } => Hit::Binary {
-                binary_id: binary_id.clone(),
-            },
-        };
-        let known = found.iter().position(|(h, _)| *h == hit);
-        let source = path.extension().is_some_and(|e| e == "rs");
-        if known.is_some() && source {
-            continue;
-        }
-        let who = match &owner {
-            Owner::Package(p) => format!("`{p}`"),
-            Owner::Binary { binary_id, .. } => format!("`{binary_id}`"),
-        };
-        let why = match via {
-            Via::Compiled => format!(" (read when compiling {who})"),
-            Via::RerunIfChanged => format!(" ({who}'s build script reruns on it)"),
-        };
-        match known {
-            // A data file inside its package: say how it is read.
-            Some(i) => found[i].1 = why,
-            None => found.push((hit, why)),
-        }
-    }
-    if let Some(p) = whole_package_input(ws, inputs, path) {
-        let hit = Hit::Package(p.to_owned());
-        let why = format!(" (`{p}`'s build script reruns on every file of its package)");
-        match found.iter().position(|(h, _)| *h == hit) {
-            Some(i) if path.extension().is_none_or(|e| e != "rs") => found[i].1 = why,
-            Some(_) => {}
-            None => found.push((hit, why)),
-        }
-    }
-    // What tests read at run time, beside what compiles it.
-    for (hit, why) in reader_hits(&runtime.readers(&ws.relative(path))) {
-        if !found.iter().any(|(h, _)| *h == hit) {
-            found.push((hit, why));
-        }
-    }
-    if found.is_empty() && ws.graph_pending && !path.starts_with(&ws.target_dir) {
-        // A path dependency outside the members is not known yet.
-        return vec![(
-            Hit::Everything,
-            " (the dependency graph is still being read)".to_owned(),
-        )];
-    }
-    if found.is_empty() && inputs.compilations == 0 && !path.starts_with(&ws.target_dir) {
-        // Nothing was built yet: which compilation reads this file cannot
-        // be known, and a miss is worse than a full run.
-        return vec![(
-            Hit::Everything,
-            " (nothing is built yet to tell what reads it)".to_owned(),
-        )];
-    }
-    found
-}
-
-/// Where a file inside a package lands by its place in the package.
-fn structural(pkg: &Package, member: bool, path: &Path) -> Hit {
-    let tests_dir = pkg.manifest_dir.join("tests");
-    if member && path.starts_with(&tests_dir) {
-        for t in pkg.targets.iter().filter(|t| t.kinds.iter().any(|k| k == "test")) {
-            // tests/x.rs, or tests/x/main.rs with its modules beside it.
-            let dir = t.src_path.parent().unwrap_or(&t.src_path);
-            let single_file = t.src_path == path;
-            let own_dir = dir != tests_dir && path.starts_with(dir);
-            if single_file || own_dir {
-                return Hit::Binary {
-                    binary_id: format!("{}::{}", pkg.name, t.name),
-                };
-            }
-        }
-        return Hit::PackageTests(pkg.name.clone());
-    }
-    Hit::Package(pkg.name.clone())
 }
 
 /// The plan being built: filterset terms and reasons, stable in order.
