@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use vigil::core::RunId;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use vigil::adapters::nextest_json::{StreamDecoder, StreamLine};
@@ -67,7 +68,7 @@ fn listed_model(suites: &[ListedSuite]) -> Model {
     update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites: suites.to_vec(),
             at: Duration::ZERO,
         },
@@ -89,7 +90,14 @@ fn parse_and_apply(c: &mut Criterion) {
                 for (i, line) in lines.iter().enumerate() {
                     if let Ok(StreamLine::Test(event)) = decoder.decode(line) {
                         let at = Duration::from_micros(i as u64);
-                        let effects = update(&mut model, Msg::Test { run: 1, event, at });
+                        let effects = update(
+                            &mut model,
+                            Msg::Test {
+                                run: RunId(1),
+                                event,
+                                at,
+                            },
+                        );
                         std::hint::black_box(effects);
                     }
                 }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+use vigil::core::RunId;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::backend::TestBackend;
@@ -43,7 +44,7 @@ pub fn model_with_10k_tests() -> Model {
     update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites: suites.clone(),
             at,
         },
@@ -59,7 +60,7 @@ pub fn model_with_10k_tests() -> Model {
             update(
                 &mut model,
                 Msg::Test {
-                    run: 1,
+                    run: RunId(1),
                     event: ev(TestEventKind::Started { attempt: 1 }),
                     at,
                 },
@@ -80,7 +81,7 @@ pub fn model_with_10k_tests() -> Model {
             update(
                 &mut model,
                 Msg::Test {
-                    run: 1,
+                    run: RunId(1),
                     event: ev(kind),
                     at,
                 },

@@ -17,7 +17,7 @@ use vigil::config::Settings;
 use vigil::core::catalog::{ListedSuite, ListedTest, Package, Target, Workspace};
 use vigil::core::hygiene::HygieneRules;
 use vigil::core::test_state::{TestEvent, TestEventKind};
-use vigil::core::{Key, Msg, Selection, Trigger};
+use vigil::core::{Key, Msg, RunId, Selection, Trigger};
 use vigil::ui::theme::Theme;
 
 const SUITES: usize = 100;
@@ -125,7 +125,7 @@ fn main() {
                         at,
                     });
                     let _ = tx.send(Msg::Listed {
-                        run,
+                        run: RunId(run),
                         suites: listing(),
                         at,
                     });
@@ -146,7 +146,7 @@ fn main() {
                     for chunk in events.chunks(per_ms) {
                         for event in chunk {
                             let _ = tx.send(Msg::Test {
-                                run,
+                                run: RunId(run),
                                 event: event.clone(),
                                 at: clock.now(),
                             });
@@ -156,7 +156,7 @@ fn main() {
                         tokio::time::sleep_until(due.into()).await;
                     }
                     let _ = tx.send(Msg::RunExited {
-                        run,
+                        run: RunId(run),
                         exit: vigil::core::msg::ToolExit::Success,
                         stderr: String::new(),
                         at: clock.now(),

@@ -3,6 +3,7 @@
 //! package into a suite of type `doc` (`<package>::doc`) and its tests'
 //! results, with each failure's output and its example's location.
 
+use crate::core::ids::RunId;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -259,7 +260,7 @@ pub struct DocJob {
 /// arrive as `Msg::Doctests`, the end as `Msg::DoctestsDone`. Dropping
 /// `cancel`'s sender's pair stops it.
 pub fn spawn(
-    run: u32,
+    run: RunId,
     ws: Workspace,
     job: DocJob,
     tx: mpsc::UnboundedSender<Msg>,
@@ -278,7 +279,7 @@ pub fn spawn(
 }
 
 async fn drive(
-    run: u32,
+    run: RunId,
     ws: &Workspace,
     job: &DocJob,
     tx: &mpsc::UnboundedSender<Msg>,

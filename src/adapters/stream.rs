@@ -2,6 +2,7 @@
 //! shard's `events.jsonl`), and written out as JUnit XML and as a Chrome
 //! trace (Perfetto, `chrome://tracing`).
 
+use crate::core::ids::RunId;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -291,7 +292,7 @@ pub fn merge(shards: &[RunResults]) -> (RunResults, RunSummary) {
             .unwrap_or(if ran_any { Outcome::Passed } else { Outcome::NoTests })
     };
     let summary = RunSummary {
-        run: 1,
+        run: RunId(1),
         outcome,
         duration_s: finished.iter().map(|f| f.duration_s).fold(0.0, f64::max),
         tests: counts,
@@ -391,7 +392,7 @@ mod tests {
         assert_eq!(x.retried, vec![("boom <here>".to_owned(), "out\u{1b}[31m".to_owned())]);
         assert!(read("{not json").unwrap_err().contains("line 1"));
         let finished = r.finished.expect("run_finished read back");
-        assert_eq!((finished.run, finished.outcome), (2, Outcome::Failed));
+        assert_eq!((finished.run, finished.outcome), (RunId(2), Outcome::Failed));
     }
 
     #[test]

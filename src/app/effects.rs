@@ -3,6 +3,7 @@
 //! they go out.
 
 use super::*;
+use crate::core::ids::RunId;
 
 /// What an engine that starts no process does with an effect.
 pub(super) enum Dry {
@@ -48,7 +49,7 @@ impl Engine {
     pub fn apply(&mut self, msg: Msg) -> Vec<Outward> {
         let mut rest = Vec::new();
         if matches!(msg, Msg::Kept) {
-            let run = self.model.runs.last().map_or(0, |r| r.number);
+            let run = self.model.runs.last().map_or(RunId(0), |r| r.number);
             self.say_not_kept(run, &mut rest);
         }
         for effect in update(&mut self.model, msg) {
@@ -252,7 +253,7 @@ impl Engine {
     /// (a full disk fails the history record and the kept run together:
     /// one warning names them all). A keep that ends wakes the loop
     /// (`Msg::Kept`), which comes back here.
-    pub(super) fn say_not_kept(&mut self, run: u32, rest: &mut Vec<Outward>) {
+    pub(super) fn say_not_kept(&mut self, run: RunId, rest: &mut Vec<Outward>) {
         if self.offload.keeping() {
             return;
         }

@@ -1,6 +1,7 @@
 //! Headless: `vigil run` once and `vigil watch --no-tui`, printing each
 //! report to a sink (JSON lines or human lines).
 
+use crate::core::ids::RunId;
 use std::io::Write;
 
 use super::signals::forward_signals;
@@ -64,7 +65,7 @@ fn say_notes<W: Write>(engine: &Engine, sink: &mut Sink<W>) {
     ];
     for note in notes.into_iter().flatten() {
         sink.emit(&Report::Warning {
-            run: 0,
+            run: RunId(0),
             message: note.clone(),
         });
     }
@@ -128,7 +129,7 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
     engine.shutdown(forced).await;
     signals.abort();
     // Everything kept is on disk now; what could not be is said.
-    let last = engine.model.runs.last().map_or(0, |r| r.number);
+    let last = engine.model.runs.last().map_or(RunId(0), |r| r.number);
     if let Some(message) = engine.settle_writes() {
         sink.emit(&Report::Warning { run: last, message });
     }

@@ -17,6 +17,7 @@ mod work;
 pub use headless::{run_once, watch_headless, Finished};
 pub use interactive::{osc52, Interactive};
 
+use crate::core::ids::RunId;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,7 +97,7 @@ pub struct Engine {
     /// The doc lane's `cargo test --doc` in flight: its run, how to stop
     /// it, its task.
     doc_job: Option<(
-        u32,
+        RunId,
         Option<tokio::sync::oneshot::Sender<()>>,
         tokio::task::JoinHandle<()>,
     )>,

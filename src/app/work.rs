@@ -3,6 +3,7 @@
 //! kept run), and the engine's end.
 
 use super::*;
+use crate::core::ids::RunId;
 
 impl Engine {
     /// Work for the front end off the loop (the resource sample), the
@@ -14,7 +15,7 @@ impl Engine {
     /// Merges and reads the run's coverage off the loop.
     pub(super) fn collect_coverage(
         &mut self,
-        run: u32,
+        run: RunId,
         ran: Vec<String>,
         binaries: BTreeMap<String, std::path::PathBuf>,
         tests: Vec<crate::core::testmap::TestKey>,
@@ -97,7 +98,7 @@ impl Engine {
     }
 
     /// Fingerprints the tree (and runs the hygiene checks), off the loop.
-    pub(super) fn survey(&mut self, run: u32, hygiene: bool) {
+    pub(super) fn survey(&mut self, run: RunId, hygiene: bool) {
         let ws = self.model.workspace.clone();
         let rules = self.model.rules.hygiene.clone();
         let tx = self.tx.clone();

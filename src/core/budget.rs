@@ -3,6 +3,7 @@
 //! starting to its last test finishing. Over the limit is a violation; from
 //! 80 % of it, a warning. Violations fail the gate only with `enforce`.
 
+use crate::core::ids::RunId;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -118,7 +119,7 @@ impl Budgets {
 
     /// The verdicts of one suite in `run`: the suite's wall time and each of
     /// its tests' own times.
-    pub fn judge(&self, suite: &Suite, run: u32, into: &mut BudgetReport) {
+    pub fn judge(&self, suite: &Suite, run: RunId, into: &mut BudgetReport) {
         let mut add = |kind, name: Option<&TestCase>, actual: Duration, limit: Duration| {
             let v = Verdict {
                 kind,

@@ -1,27 +1,28 @@
 //! What the core asks the outside world to do.
 
 use super::report::Report;
+use crate::core::ids::RunId;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
     /// Build and list the tests (`nextest list`), with an optional filterset.
-    List { run: u32, filterset: Option<String> },
+    List { run: RunId, filterset: Option<String> },
     /// Read the tree as the run starts, off the loop: its fingerprint (and
     /// the hygiene findings, when `hygiene`).
-    Survey { run: u32, hygiene: bool },
+    Survey { run: RunId, hygiene: bool },
     /// Run the listed selection (`nextest run`).
-    Run { run: u32, filterset: Option<String> },
+    Run { run: RunId, filterset: Option<String> },
     /// Stop the run's processes, the whole group.
-    Cancel { run: u32 },
+    Cancel { run: RunId },
     /// Stop the run's tests, but let its list finish (the build is done,
     /// so it is about to): the cancelled tests are then counted by name.
-    StopTests { run: u32 },
+    StopTests { run: RunId },
     /// Tell the sink (JSON lines, human lines, or nothing for the TUI).
     Emit(Box<Report>),
     /// Merge the run's coverage profiles and report (the binaries that
     /// ran), over every test binary known (id → path).
     CollectCoverage {
-        run: u32,
+        run: RunId,
         ran: Vec<String>,
         binaries: std::collections::BTreeMap<String, std::path::PathBuf>,
         /// The tests that ran, whose own profiles become their maps.
@@ -70,7 +71,7 @@ pub enum Effect {
     /// `cargo test --doc` for `packages`; `filters` (libtest's name
     /// filters) narrow it to the doctests of the items a change reached.
     Doctests {
-        run: u32,
+        run: RunId,
         packages: Vec<String>,
         filters: Vec<String>,
     },

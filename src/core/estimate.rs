@@ -1,6 +1,7 @@
 //! How long the run in flight has left, from each test's history: shown in
 //! the header while tests run.
 
+use crate::core::ids::RunId;
 use std::time::Duration;
 
 use super::model::Model;
@@ -9,7 +10,7 @@ use super::test_state::TestState;
 /// What is left of a run: each unfinished test's usual time (p50 from
 /// history; the run's own pace for tests without one, less what a running
 /// test has already used), spread over the tests running side by side.
-pub(crate) fn time_left(model: &Model, run: u32, elapsed: Duration) -> Option<f64> {
+pub(crate) fn time_left(model: &Model, run: RunId, elapsed: Duration) -> Option<f64> {
     let r = model.runs.iter().find(|r| r.number == run)?;
     let total = r.selected_tests.max(r.done);
     if total == 0 || r.done >= total {
@@ -59,11 +60,11 @@ mod tests {
                 .collect(),
         }];
         model.catalog.merge_listing(&listed, &[], true);
-        let mut run = Run::new(1, Trigger::Manual, Selection::All, Duration::ZERO);
+        let mut run = Run::new(RunId(1), Trigger::Manual, Selection::All, Duration::ZERO);
         run.selected_tests = tests.len();
         model.runs.push(run);
         for t in &mut model.catalog.suites[0].tests {
-            t.enrol(1);
+            t.enrol(RunId(1));
         }
         model
     }
@@ -81,7 +82,11 @@ mod tests {
                 .entry("a", "quick")
                 .record(TestState::Passed, Some(Duration::from_secs(2)), "f");
         }
-        assert_eq!(time_left(&model, 1, Duration::ZERO), Some(12.0), "nothing ran yet");
+        assert_eq!(
+            time_left(&model, RunId(1), Duration::ZERO),
+            Some(12.0),
+            "nothing ran yet"
+        );
         // `slow` has run for 4 s of its usual 10.
         let t = &mut model.catalog.suites[0].tests[0];
         t.apply(
@@ -91,12 +96,12 @@ mod tests {
         )
         .unwrap();
         model.now = Duration::from_secs(5);
-        assert_eq!(time_left(&model, 1, Duration::from_secs(5)), Some(8.0));
+        assert_eq!(time_left(&model, RunId(1), Duration::from_secs(5)), Some(8.0));
     }
 
     #[test]
     fn tests_without_history_go_at_the_run_s_own_pace_or_say_nothing() {
         let model = model_with(&["new"]);
-        assert_eq!(time_left(&model, 1, Duration::from_secs(1)), None, "no pace yet");
+        assert_eq!(time_left(&model, RunId(1), Duration::from_secs(1)), None, "no pace yet");
     }
 }

@@ -3,6 +3,7 @@
 //! judge the `Gate` from plain inputs. `update::finish_run` strings them
 //! together and says the summary.
 
+use crate::core::ids::RunId;
 use std::time::Duration;
 
 use super::budget::BudgetReport;
@@ -20,7 +21,7 @@ use super::test_state::TestState;
 
 /// Tests of `run` that never reached an end: ignored ones are skipped, the
 /// others cancelled (each transition said). Returns how many.
-pub(crate) fn settle(model: &mut Model, run: u32, run_start: Duration, at: Duration, fx: &mut Vec<Effect>) -> usize {
+pub(crate) fn settle(model: &mut Model, run: RunId, run_start: Duration, at: Duration, fx: &mut Vec<Effect>) -> usize {
     let mut settled = 0;
     for suite in &mut model.catalog.suites {
         for test in suite
@@ -55,7 +56,7 @@ pub struct Tally {
     pub budgets: BudgetReport,
 }
 
-pub(crate) fn tally(model: &Model, run: u32) -> Tally {
+pub(crate) fn tally(model: &Model, run: RunId) -> Tally {
     let mut t = Tally::default();
     for suite in &model.catalog.suites {
         let mut counts = Counts::default();
@@ -127,7 +128,7 @@ pub struct Learned {
 /// Records every result of `run` (and each suite's wall time) in the
 /// history, finding the tests slower than they used to be (before this
 /// result counts) and those that flipped on an unchanged tree.
-pub fn learn(model: &mut Model, run: u32, fingerprint: &str) -> Learned {
+pub fn learn(model: &mut Model, run: RunId, fingerprint: &str) -> Learned {
     let mut found = Learned::default();
     for suite in &model.catalog.suites {
         for test in suite.tests.iter().filter(|t| t.run == Some(run)) {

@@ -5,6 +5,7 @@
 //! services are probed every `interval`, and one that comes back reruns
 //! what it blocked.
 
+use crate::core::ids::RunId;
 use std::time::Duration;
 
 use super::effect::Effect;
@@ -70,7 +71,7 @@ pub fn probe(model: &mut Model, i: usize, after: Duration, fx: &mut Vec<Effect>)
 }
 
 /// nextest's run starts, and beside it the doc lane of a run that has one.
-fn start_tests(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
+fn start_tests(model: &mut Model, run: RunId, filterset: Option<String>, fx: &mut Vec<Effect>) {
     fx.push(Effect::Run { run, filterset });
     let Some(r) = model.run_mut(run) else { return };
     if !r.doc_packages.is_empty() && r.doc_lane == DocLane::Idle {
@@ -85,7 +86,7 @@ fn start_tests(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut 
 
 /// Takes the place of `Effect::Run` as a run starts: when its tests need
 /// services, they are probed first and the run waits for their answers.
-pub(crate) fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, fx: &mut Vec<Effect>) {
+pub(crate) fn hold_run(model: &mut Model, run: RunId, filterset: Option<String>, fx: &mut Vec<Effect>) {
     let needed = needed(model, filterset.as_deref());
     if needed.is_empty() {
         start_tests(model, run, filterset, fx);
@@ -103,7 +104,7 @@ pub(crate) fn hold_run(model: &mut Model, run: u32, filterset: Option<String>, f
 
 /// Whether the run is still waiting for its services (no `nextest run`
 /// has been started for it).
-pub fn waiting(model: &Model, run: u32) -> bool {
+pub fn waiting(model: &Model, run: RunId) -> bool {
     model
         .runs
         .last()
@@ -117,7 +118,7 @@ pub(crate) fn on_start_failed(model: &mut Model, service: &str, error: String, a
     s.starting_until = None;
     s.start_error = Some(error.clone());
     fx.push(Effect::emit(Report::Warning {
-        run: model.runs.last().map_or(0, |r| r.number),
+        run: model.runs.last().map_or(RunId(0), |r| r.number),
         message: format!("service `{service}` could not be started: {error}"),
     }));
     answered(model, i, at, fx);
@@ -264,7 +265,7 @@ fn answered(model: &mut Model, i: usize, at: Duration, fx: &mut Vec<Effect>) {
 /// The run's pending tests that a service that is down gates become
 /// `blocked` (after the listing and the services' answers, whichever is
 /// last).
-pub(crate) fn mark_blocked(model: &mut Model, run: u32, at: Duration, fx: &mut Vec<Effect>) {
+pub(crate) fn mark_blocked(model: &mut Model, run: RunId, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     if r.services != ServiceWait::Settled || r.blocked_by.is_empty() {
         return;
@@ -369,7 +370,7 @@ pub(crate) fn failure_notes(model: &Model, binary_id: &str, name: &str) -> Vec<S
 
 /// Each service as the run ends, with the tests of the run it blocked; and
 /// the gate's reasons for blocked tests (unless the service allows them).
-pub(crate) fn summarize(model: &mut Model, run: u32) -> (Vec<ServiceSummary>, Vec<String>) {
+pub(crate) fn summarize(model: &mut Model, run: RunId) -> (Vec<ServiceSummary>, Vec<String>) {
     let blocked_by = model
         .runs
         .iter()
@@ -416,7 +417,7 @@ fn blocked_tests(
     catalog: &super::catalog::Catalog,
     ws: &super::catalog::Workspace,
     s: &Service,
-    run: u32,
+    run: RunId,
 ) -> Vec<TestRef> {
     let mut out = Vec::new();
     for suite in &catalog.suites {

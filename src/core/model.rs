@@ -1,6 +1,7 @@
 //! The whole state of vigil: workspace, catalog with every test's latest
 //! result, the runs of this session, and the rules from the config (`rules`).
 
+use crate::core::ids::RunId;
 use std::time::Duration;
 
 use super::catalog::{Catalog, Workspace};
@@ -44,7 +45,7 @@ pub struct Model {
     pub coverage_on: bool,
     /// The latest coverage, the run it is from, and the one before it.
     pub coverage: Option<Coverage>,
-    pub coverage_run: Option<u32>,
+    pub coverage_run: Option<RunId>,
     /// The coverage shown comes from the history (run id there), until this
     /// session's first coverage run ends.
     pub kept_coverage_run: Option<i64>,
@@ -129,7 +130,7 @@ impl Model {
         self.runs.last().filter(|r| r.is_active())
     }
 
-    pub(crate) fn run_mut(&mut self, number: u32) -> Option<&mut Run> {
+    pub(crate) fn run_mut(&mut self, number: RunId) -> Option<&mut Run> {
         self.runs.last_mut().filter(|r| r.number == number)
     }
 
@@ -141,7 +142,7 @@ impl Model {
         })
     }
 
-    pub(crate) fn next_run_number(&self) -> u32 {
-        self.runs.last().map_or(1, |r| r.number + 1)
+    pub(crate) fn next_run_number(&self) -> RunId {
+        RunId(self.runs.last().map_or(1, |r| r.number.0 + 1))
     }
 }

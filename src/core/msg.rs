@@ -1,6 +1,7 @@
 //! Everything that can change the model arrives as one of these messages:
 //! requests from the user, what the nextest adapter parsed, and the clock.
 
+use crate::core::ids::RunId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,36 +19,36 @@ pub enum Msg {
     },
     /// A build diagnostic from cargo (while listing or running).
     Build {
-        run: u32,
+        run: RunId,
         diagnostic: BuildDiagnostic,
     },
     /// `nextest list` succeeded: the suites and which tests the run selects.
     Listed {
-        run: u32,
+        run: RunId,
         suites: Vec<ListedSuite>,
         at: Duration,
     },
     /// `nextest list` (and so the build) failed.
     ListFailed {
-        run: u32,
+        run: RunId,
         exit: ToolExit,
         stderr: String,
         at: Duration,
     },
     /// One event of the run stream.
     Test {
-        run: u32,
+        run: RunId,
         event: TestEvent,
         at: Duration,
     },
     /// A line of tool output that could not be parsed: skipped and counted.
     Unparsed {
-        run: u32,
+        run: RunId,
         line: String,
     },
     /// `nextest run` ended.
     RunExited {
-        run: u32,
+        run: RunId,
         exit: ToolExit,
         stderr: String,
         at: Duration,
@@ -81,7 +82,7 @@ pub enum Msg {
     /// The run's build finished: every test binary it produced, and whether
     /// cargo found it up to date (`fresh`).
     Built {
-        run: u32,
+        run: RunId,
         binaries: Vec<(std::path::PathBuf, bool)>,
         success: bool,
         at: Duration,
@@ -95,7 +96,7 @@ pub enum Msg {
     },
     /// The digest of the workspace's files as `run` started.
     Fingerprint {
-        run: u32,
+        run: RunId,
         fingerprint: String,
     },
     /// Test-hygiene findings from the sources, as a run starts.
@@ -113,7 +114,7 @@ pub enum Msg {
         texts: Box<super::select_tests::Texts>,
     },
     CoverageCollected {
-        run: u32,
+        run: RunId,
         result: Result<Box<super::coverage::Coverage>, String>,
         /// Each test's lines, from its own profile.
         maps: Vec<(super::testmap::TestKey, super::testmap::TestMap)>,
@@ -144,14 +145,14 @@ pub enum Msg {
     /// One package's doctests came back (`cargo test --doc`): its suite
     /// and its tests' results.
     Doctests {
-        run: u32,
+        run: RunId,
         suite: ListedSuite,
         events: Vec<TestEvent>,
         at: Duration,
     },
     /// `cargo test --doc` ended (`error`: it could not run them).
     DoctestsDone {
-        run: u32,
+        run: RunId,
         error: Option<String>,
         at: Duration,
     },

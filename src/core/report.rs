@@ -1,6 +1,7 @@
 //! The headless contract: the events `vigil run --format json` prints, one
 //! JSON object a line. Later features add fields; none is ever renamed.
 
+use crate::core::ids::RunId;
 use serde::Serialize;
 
 use super::budget::BudgetReport;
@@ -14,7 +15,7 @@ use super::test_state::{Location, TestCase, TestState, Transition};
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Report {
     RunStarted {
-        run: u32,
+        run: RunId,
         trigger: Trigger,
         selected: Selected,
         #[serde(default)]
@@ -35,7 +36,7 @@ pub enum Report {
     },
     /// The idle sweep starts: the tests test-level selection left out.
     SweepStarted {
-        run: u32,
+        run: RunId,
         tests: usize,
         /// The changes they were left out for.
         #[serde(default)]
@@ -43,7 +44,7 @@ pub enum Report {
     },
     /// The sweep ended: `misses` are tests the maps cleared that failed.
     SweepFinished {
-        run: u32,
+        run: RunId,
         tests: usize,
         #[serde(default)]
         misses: Vec<super::sweep::Miss>,
@@ -58,14 +59,14 @@ pub enum Report {
     },
     Test(TestTransition),
     BuildError {
-        run: u32,
+        run: RunId,
         #[serde(default)]
         message: String,
     },
     /// Something the user should know that does not stop the run (skipped
     /// unparseable output, an impossible transition).
     Warning {
-        run: u32,
+        run: RunId,
         #[serde(default)]
         message: String,
     },
@@ -99,7 +100,7 @@ impl Report {
     ];
 
     /// The run an event belongs to (`None`: it belongs to none).
-    pub fn run(&self) -> Option<u32> {
+    pub fn run(&self) -> Option<RunId> {
         match self {
             Report::RunStarted { run, .. }
             | Report::SweepStarted { run, .. }
@@ -121,7 +122,7 @@ pub struct Selected {
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestTransition {
-    pub run: u32,
+    pub run: RunId,
     pub binary_id: String,
     pub name: String,
     pub from: TestState,
@@ -148,7 +149,7 @@ pub struct TestTransition {
 impl TestTransition {
     /// What a test's transition says: its failure with the terminal state
     /// that carries one, its duration once it has ended.
-    pub fn of(run: u32, binary_id: &str, test: &TestCase, tr: Transition) -> Self {
+    pub fn of(run: RunId, binary_id: &str, test: &TestCase, tr: Transition) -> Self {
         let terminal = tr.to.is_terminal();
         let failure = match tr.to {
             TestState::Failed | TestState::Xfail => test.failure.as_ref(),
@@ -309,7 +310,7 @@ pub struct Gate {
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct RunSummary {
-    pub run: u32,
+    pub run: RunId,
     pub outcome: Outcome,
     pub duration_s: f64,
     #[serde(default)]

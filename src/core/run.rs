@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+pub use super::ids::RunId;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
@@ -181,7 +183,7 @@ impl Outcome {
 
 #[derive(Clone, Debug)]
 pub struct Run {
-    pub number: u32,
+    pub number: RunId,
     pub trigger: Trigger,
     pub selection: Selection,
     /// Why the run runs what it runs.
@@ -296,7 +298,7 @@ pub enum EarlyMsg {
 }
 
 impl Run {
-    pub fn new(number: u32, trigger: Trigger, selection: Selection, at: Duration) -> Self {
+    pub fn new(number: RunId, trigger: Trigger, selection: Selection, at: Duration) -> Self {
         Self {
             number,
             trigger,

@@ -171,7 +171,7 @@ pub(crate) fn narrow(
     // before any listing (a first `vigil run --changed`), what the maps
     // know of them (a binary id starts with its package's name).
     let in_tier = |binary_id: &str| t.holds(binary_id);
-    let mut tier: BTreeMap<TestKey, Option<(TestState, Option<u32>)>> = BTreeMap::new();
+    let mut tier: BTreeMap<TestKey, Option<(TestState, Option<crate::core::ids::RunId>)>> = BTreeMap::new();
     for suite in catalog.suites.iter().filter(|s| in_tier(&s.binary_id)) {
         for test in suite.tests.iter().filter(|t| !t.ignored) {
             tier.insert(
@@ -337,7 +337,7 @@ mod tests {
         c.merge_listing(&listed, &[], true);
         for t in &mut c.suites[0].tests {
             if t.name != "fresh" {
-                t.run = Some(1);
+                t.run = Some(crate::core::ids::RunId(1));
                 t.state = TestState::Passed;
             }
         }

@@ -2,6 +2,7 @@
 //! has changed for a while, to measure whether leaving it out was safe. A
 //! test the maps cleared that then fails is a *selection miss*.
 
+use crate::core::ids::RunId;
 use std::collections::BTreeMap;
 
 use super::testmap::{TestId, TestKey};
@@ -14,7 +15,7 @@ pub struct Miss {
     /// The changes it was cleared for (workspace-relative).
     pub changed: Vec<String>,
     /// The sweep run that found it.
-    pub run: u32,
+    pub run: RunId,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -2,6 +2,7 @@
 //! `Pending → Running → Passed | Failed | Skipped | Xfail | Xpass | Cancelled`,
 //! with every transition kept with its time.
 
+use crate::core::ids::RunId;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -110,7 +111,7 @@ pub struct TestCase {
     pub xfail: bool,
     pub state: TestState,
     /// The run this state comes from (`None`: never run).
-    pub run: Option<u32>,
+    pub run: Option<RunId>,
     /// Transitions of that run.
     pub transitions: Vec<Transition>,
     /// Clock time (since app start) of the current attempt's start.
@@ -150,7 +151,7 @@ impl TestCase {
 
     /// Enrols the test in a run: it becomes pending (ignored: skipped right
     /// away is left to the stream, which reports ignored tests).
-    pub(crate) fn enrol(&mut self, run: u32) {
+    pub(crate) fn enrol(&mut self, run: RunId) {
         self.state = TestState::Pending;
         self.run = Some(run);
         self.transitions.clear();
@@ -291,7 +292,7 @@ mod tests {
     #[test]
     fn pending_running_passed_records_times() {
         let mut t = TestCase::new("a", false);
-        t.enrol(1);
+        t.enrol(RunId(1));
         t.apply(&TestEventKind::Started { attempt: 1 }, secs(10.0), secs(9.0))
             .unwrap();
         let tr = t
@@ -307,12 +308,12 @@ mod tests {
     fn xfail_test_failing_is_xfail_and_passing_is_xpass() {
         let mut t = TestCase::new("a", false);
         t.xfail = true;
-        t.enrol(1);
+        t.enrol(RunId(1));
         t.apply(&TestEventKind::Started { attempt: 1 }, secs(1.0), secs(0.0))
             .unwrap();
         t.apply(&failed(), secs(2.0), secs(0.0)).unwrap();
         assert_eq!(t.state, TestState::Xfail);
-        t.enrol(2);
+        t.enrol(RunId(2));
         t.apply(&TestEventKind::Started { attempt: 1 }, secs(1.0), secs(0.0))
             .unwrap();
         t.apply(&TestEventKind::Passed { exec_time: None }, secs(2.0), secs(0.0))
@@ -323,7 +324,7 @@ mod tests {
     #[test]
     fn finish_without_start_is_an_anomaly_and_changes_nothing() {
         let mut t = TestCase::new("a", false);
-        t.enrol(1);
+        t.enrol(RunId(1));
         let err = t.apply(&failed(), secs(1.0), secs(0.0)).unwrap_err();
         assert_eq!(err.state, TestState::Pending);
         assert_eq!(t.state, TestState::Pending);
@@ -333,7 +334,7 @@ mod tests {
     #[test]
     fn retry_restarts_a_failed_test() {
         let mut t = TestCase::new("a", false);
-        t.enrol(1);
+        t.enrol(RunId(1));
         t.apply(&TestEventKind::Started { attempt: 1 }, secs(1.0), secs(0.0))
             .unwrap();
         t.apply(&failed(), secs(2.0), secs(0.0)).unwrap();

@@ -2,6 +2,7 @@
 //! way a fixed pool of test threads would have taken them (the lowest free
 //! slot at its start), so overlapping tests never share one.
 
+use crate::core::ids::RunId;
 use std::time::Duration;
 
 /// A test's span in a run, and the slot it ran on.
@@ -41,7 +42,7 @@ pub(crate) fn lay_out<K: Clone>(spans: &[(K, Duration, Duration)]) -> Vec<Bar<K>
 
 /// The spans of run `run`'s tests from the model: start of the last
 /// attempt to its end (run-relative).
-pub(crate) fn of_run(model: &super::Model, run: u32) -> Vec<Bar<(std::sync::Arc<str>, String)>> {
+pub(crate) fn of_run(model: &super::Model, run: RunId) -> Vec<Bar<(std::sync::Arc<str>, String)>> {
     let mut spans = Vec::new();
     // Doctests report no times of their own: they are not on it.
     for s in model

@@ -11,6 +11,7 @@ pub mod timeline;
 pub mod tree_pane;
 pub mod trends;
 
+use crate::core::ids::RunId;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
@@ -232,7 +233,7 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
     frame.render_widget(Paragraph::new(Line::from(res)), r);
 }
 
-fn last_run_with_results(model: &Model) -> Option<u32> {
+fn last_run_with_results(model: &Model) -> Option<crate::core::ids::RunId> {
     model
         .runs
         .iter()
@@ -241,7 +242,7 @@ fn last_run_with_results(model: &Model) -> Option<u32> {
         .map(|r| r.number)
 }
 
-fn failed_in_run(model: &Model, run: u32) -> usize {
+fn failed_in_run(model: &Model, run: RunId) -> usize {
     model
         .catalog
         .suites
@@ -358,7 +359,7 @@ fn help(model: &Model, frame: &mut Frame, theme: Theme) {
 }
 
 /// Tests of `run` in `state`.
-fn in_state(model: &Model, run: u32, state: TestState) -> usize {
+fn in_state(model: &Model, run: RunId, state: TestState) -> usize {
     model
         .catalog
         .suites

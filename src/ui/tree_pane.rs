@@ -61,7 +61,13 @@ fn position(selected: usize, total: usize) -> String {
     }
 }
 
-fn row_line<'a>(model: &'a Model, row: &Row<'a>, width: usize, current: Option<u32>, theme: Theme) -> Line<'a> {
+fn row_line<'a>(
+    model: &'a Model,
+    row: &Row<'a>,
+    width: usize,
+    current: Option<crate::core::ids::RunId>,
+    theme: Theme,
+) -> Line<'a> {
     // A result a change has made stale is never shown as it was.
     let stale = !matches!(row.state, TestState::Running | TestState::Pending)
         && match &row.kind {

@@ -2,6 +2,7 @@
 //! counts and effects. No process, no sleep: time is data.
 
 use crate::common;
+use vigil::core::RunId;
 
 use common::{ms, replay_shop, shop_rules};
 
@@ -113,7 +114,7 @@ fn test_event(model: &mut Model, name: &str, kind: TestEventKind, at: Duration) 
     update(
         model,
         Msg::Test {
-            run: 1,
+            run: RunId(1),
             event: ev(name, kind),
             at,
         },
@@ -125,7 +126,7 @@ fn exited(model: &mut Model, run: u32, exit: ToolExit, at: Duration) -> Vec<Effe
     update(
         model,
         Msg::RunExited {
-            run,
+            run: RunId(run),
             exit,
             stderr: String::new(),
             at,
@@ -156,7 +157,7 @@ fn listed(model: &mut Model, run: u32, tests: &[&str], at: Duration) -> Vec<Effe
     update(
         model,
         Msg::Listed {
-            run,
+            run: RunId(run),
             suites: tiny_suite(tests),
             at,
         },
@@ -180,8 +181,8 @@ fn results_and_the_end_that_arrive_before_the_list_wait_for_it() {
             &fx[..],
             [
                 Effect::Survey { .. },
-                Effect::List { run: 1, .. },
-                Effect::Run { run: 1, .. }
+                Effect::List { run: RunId(1), .. },
+                Effect::Run { run: RunId(1), .. }
             ]
         ),
         "list and run go side by side: {fx:?}"
@@ -209,7 +210,7 @@ fn built(model: &mut Model, run: u32, fresh: bool, at: Duration) -> Vec<Effect> 
     update(
         model,
         Msg::Built {
-            run,
+            run: RunId(run),
             binaries: vec![("/tmp/a".into(), fresh)],
             success: true,
             at,
@@ -256,7 +257,7 @@ fn a_rebuilt_binary_makes_nextest_list_again() {
     assert_eq!(
         fx,
         vec![Effect::List {
-            run: 2,
+            run: RunId(2),
             filterset: None
         }],
         "its tests may have changed"
@@ -271,7 +272,7 @@ fn a_cancel_after_the_build_lets_the_list_name_the_cancelled_tests() {
     built(&mut model, 1, false, ms(50));
     test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(60));
     let fx = update(&mut model, Msg::Cancel { at: ms(70) });
-    assert_eq!(fx, vec![Effect::StopTests { run: 1 }]);
+    assert_eq!(fx, vec![Effect::StopTests { run: RunId(1) }]);
     listed(&mut model, 1, &["x", "y"], ms(80));
     let fx = exited(&mut model, 1, ToolExit::Killed, ms(90));
     let s = summary(&fx);
@@ -290,7 +291,7 @@ fn a_run_that_ends_before_the_history_is_read_waits_for_it() {
     update(
         &mut model,
         Msg::Fingerprint {
-            run: 1,
+            run: RunId(1),
             fingerprint: "tree".into(),
         },
     );
@@ -318,13 +319,13 @@ fn a_failed_list_stops_the_run_beside_it() {
     let fx = update(
         &mut model,
         Msg::ListFailed {
-            run: 1,
+            run: RunId(1),
             exit: ToolExit::ListFailed,
             stderr: "boom".into(),
             at: ms(5),
         },
     );
-    assert!(fx.contains(&Effect::Cancel { run: 1 }));
+    assert!(fx.contains(&Effect::Cancel { run: RunId(1) }));
     assert_eq!(summary(&fx).outcome, Outcome::ListFailed);
     assert!(
         exited(&mut model, 1, ToolExit::Killed, ms(9)).is_empty(),
@@ -339,7 +340,7 @@ fn cancel_mid_run_cancels_running_and_pending_tests() {
     listed(&mut model, 1, &["x", "y"], ms(5));
     test_event(&mut model, "x", TestEventKind::Started { attempt: 1 }, ms(10));
     let fx = update(&mut model, Msg::Cancel { at: ms(20) });
-    assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
+    assert_eq!(fx, vec![Effect::Cancel { run: RunId(1) }]);
     let fx = exited(&mut model, 1, ToolExit::Killed, ms(30));
     let s = summary(&fx);
     assert_eq!(s.outcome, Outcome::Cancelled);
@@ -359,11 +360,11 @@ fn request_during_run_cancels_it_and_starts_the_new_one_after() {
         reasons: vec!["again".into()],
     };
     let fx = request(&mut model, filter, ms(10));
-    assert_eq!(fx, vec![Effect::Cancel { run: 1 }]);
+    assert_eq!(fx, vec![Effect::Cancel { run: RunId(1) }]);
     let fx = exited(&mut model, 1, ToolExit::Killed, ms(20));
     assert_eq!(summary(&fx).outcome, Outcome::Cancelled);
     assert!(fx.contains(&Effect::List {
-        run: 2,
+        run: RunId(2),
         filterset: Some("test(=x)".into())
     }));
 }
@@ -375,13 +376,19 @@ fn build_failure_reports_each_diagnostic_once_after_run_started() {
     let decoder = StreamDecoder::default();
     for line in common::recorded("shop_build_error.jsonl").lines() {
         if let StreamLine::Build(d) = decoder.decode(line).unwrap() {
-            update(&mut model, Msg::Build { run: 1, diagnostic: d });
+            update(
+                &mut model,
+                Msg::Build {
+                    run: RunId(1),
+                    diagnostic: d,
+                },
+            );
         }
     }
     let fx = update(
         &mut model,
         Msg::ListFailed {
-            run: 1,
+            run: RunId(1),
             exit: ToolExit::BuildFailed,
             stderr: "error: build failed".into(),
             at: ms(50),
@@ -422,14 +429,14 @@ fn unparsed_lines_warn_once_and_are_counted() {
     let first = update(
         &mut model,
         Msg::Unparsed {
-            run: 1,
+            run: RunId(1),
             line: "garbage{".into(),
         },
     );
     let second = update(
         &mut model,
         Msg::Unparsed {
-            run: 1,
+            run: RunId(1),
             line: "more".into(),
         },
     );
@@ -475,7 +482,7 @@ fn empty_selection_ends_as_no_tests_once_listed() {
     let fx = update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites,
             at: ms(5),
         },
@@ -507,7 +514,7 @@ fn tests_not_selected_keep_their_last_result() {
     update(
         &mut model,
         Msg::Listed {
-            run: 2,
+            run: RunId(2),
             suites,
             at: ms(11),
         },
@@ -516,7 +523,7 @@ fn tests_not_selected_keep_their_last_result() {
     assert_eq!(summary(&fx).tests.total, 1);
     let suite = model.catalog.suite("a").unwrap();
     let y = &suite.tests[suite.test_index("y").unwrap()];
-    assert_eq!((y.state, y.run), (TestState::Passed, Some(1)));
+    assert_eq!((y.state, y.run), (TestState::Passed, Some(RunId(1))));
 }
 
 #[test]
@@ -526,7 +533,7 @@ fn messages_for_an_old_run_are_ignored() {
     let fx = update(
         &mut model,
         Msg::Build {
-            run: 7,
+            run: RunId(7),
             diagnostic: BuildDiagnostic {
                 level: "error".into(),
                 rendered: "x".into(),
@@ -551,7 +558,7 @@ fn a_filtered_listing_keeps_the_suites_it_left_out() {
     update(
         &mut model,
         Msg::Listed {
-            run: 2,
+            run: RunId(2),
             suites,
             at: ms(5_100),
         },
@@ -591,16 +598,16 @@ fn change_during_a_run_restarts_it_for_both_change_sets() {
         &fx[..],
         [
             Effect::Survey { .. },
-            Effect::List { run: 2, .. },
-            Effect::Run { run: 2, .. }
+            Effect::List { run: RunId(2), .. },
+            Effect::Run { run: RunId(2), .. }
         ]
     ));
     let fx = changed(&mut model, &["orders/tests/checkout.rs"], ms(10_100));
-    assert_eq!(fx, vec![Effect::Cancel { run: 2 }]);
+    assert_eq!(fx, vec![Effect::Cancel { run: RunId(2) }]);
     let fx = update(
         &mut model,
         Msg::ListFailed {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::Killed,
             stderr: String::new(),
             at: ms(10_200),
@@ -614,7 +621,7 @@ fn change_during_a_run_restarts_it_for_both_change_sets() {
     assert_eq!(
         list,
         &Effect::List {
-            run: 3,
+            run: RunId(3),
             filterset: Some("binary_id(orders::checkout) | binary_id(orders::e2e_flow)".into())
         }
     );
@@ -652,7 +659,7 @@ fn only_the_selecting_part_of_a_change_set_joins_the_restart() {
                 changed: vec!["NOTES.md".into()],
                 why: "no build reads it".into(),
             }),
-            Effect::Cancel { run: 2 }
+            Effect::Cancel { run: RunId(2) }
         ],
         "the ignored part is said before the cancel"
     );
@@ -681,7 +688,7 @@ fn queue_mode_lets_the_run_finish_then_runs_the_waiting_changes() {
     let fx = update(
         &mut model,
         Msg::ListFailed {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::BuildFailed,
             stderr: String::new(),
             at: ms(10_200),
@@ -689,7 +696,7 @@ fn queue_mode_lets_the_run_finish_then_runs_the_waiting_changes() {
     );
     assert_eq!(summary(&fx).outcome, Outcome::BuildFailed, "run 2 ended on its own");
     assert!(fx.contains(&Effect::List {
-        run: 3,
+        run: RunId(3),
         filterset: Some("binary_id(orders::checkout) | rdeps(money)".into())
     }));
 }
@@ -705,7 +712,7 @@ fn a_change_outside_every_package_is_ignored_and_said_so() {
             why: "no build reads it".into(),
         }]
     );
-    assert_eq!(model.current_run().unwrap().number, 1, "no run started");
+    assert_eq!(model.current_run().unwrap().number, RunId(1), "no run started");
     assert!(model.ui.note.as_deref().unwrap().contains("NOTES.md"));
 }
 
@@ -717,15 +724,18 @@ fn a_manifest_change_reloads_and_runs_everything() {
         fx,
         vec![
             Effect::Reload,
-            Effect::Survey { run: 2, hygiene: false },
+            Effect::Survey {
+                run: RunId(2),
+                hygiene: false
+            },
             // The listing kept from run 1: the build will tell if it holds.
             Effect::Run {
-                run: 2,
+                run: RunId(2),
                 filterset: None
             },
             // The doc lane, beside nextest.
             Effect::Doctests {
-                run: 2,
+                run: RunId(2),
                 packages: vec!["money".into(), "orders".into()],
                 filters: vec![]
             }
@@ -749,7 +759,7 @@ fn nothing_affected_by_a_change_set_passes_the_gate() {
     let fx = update(
         &mut model,
         Msg::Listed {
-            run: 2,
+            run: RunId(2),
             suites,
             at: ms(10_100),
         },
@@ -766,7 +776,7 @@ fn timed_run(rules: Rules, tests: &[(&str, u64)]) -> RunSummary {
     update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites: tiny_suite(&names),
             at: ms(0),
         },
@@ -781,7 +791,7 @@ fn timed_run(rules: Rules, tests: &[(&str, u64)]) -> RunSummary {
         update(
             &mut model,
             Msg::Test {
-                run: 1,
+                run: RunId(1),
                 event: ev(name, done),
                 at: ms(t),
             },
@@ -861,7 +871,7 @@ fn a_test_well_past_its_history_is_flagged_slower() {
         update(
             &mut model,
             Msg::Test {
-                run: 1,
+                run: RunId(1),
                 event: ev(name, done),
                 at: ms(took),
             },
@@ -972,7 +982,7 @@ fn probed(model: &mut Model, health: vigil::core::services::Health, at: Duration
 
 fn run_effect(fx: &[Effect]) -> Option<(u32, Option<String>)> {
     fx.iter().find_map(|e| match e {
-        Effect::Run { run, filterset } => Some((*run, filterset.clone())),
+        Effect::Run { run, filterset } => Some((run.0, filterset.clone())),
         _ => None,
     })
 }
@@ -1039,7 +1049,7 @@ fn a_service_gates_the_run_and_its_return_reruns_what_it_blocked() {
     // their own, which finds it healthy).
     let fx = probed(&mut model, Health::Healthy, ms(5000));
     let run = model.current_run().unwrap();
-    assert_eq!((run.number, run.trigger), (2, Trigger::Service));
+    assert_eq!((run.number, run.trigger), (RunId(2), Trigger::Service));
     assert_eq!(
         run.selection.filterset().as_deref(),
         Some("(binary_id(a) & test(=net_a)) | (binary_id(a) & test(=net_b))")
@@ -1147,7 +1157,7 @@ fn a_queued_change_marks_what_it_can_affect_stale_until_it_reruns() {
     update(
         &mut model,
         Msg::ListFailed {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::BuildFailed,
             stderr: String::new(),
             at: ms(10_200),
@@ -1157,7 +1167,7 @@ fn a_queued_change_marks_what_it_can_affect_stale_until_it_reruns() {
     update(
         &mut model,
         Msg::Listed {
-            run: 3,
+            run: RunId(3),
             suites,
             at: ms(10_300),
         },
@@ -1190,7 +1200,7 @@ fn a_lib_and_a_bin_of_one_name_each_get_their_own_results() {
     update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites: vec![
                 suite("tool", "lib", &["tests::in_lib", "tests::shared"]),
                 suite("tool::bin/tool", "bin", &["tests::in_bin", "tests::shared"]),
@@ -1219,7 +1229,7 @@ fn a_lib_and_a_bin_of_one_name_each_get_their_own_results() {
         update(
             &mut model,
             Msg::Test {
-                run: 1,
+                run: RunId(1),
                 event: event(name, kind),
                 at: ms(at),
             },
@@ -1248,9 +1258,9 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
             &fx[..],
             [
                 Effect::Survey { .. },
-                Effect::List { run: 1, .. },
-                Effect::Run { run: 1, .. },
-                Effect::Doctests { run: 1, .. }
+                Effect::List { run: RunId(1), .. },
+                Effect::Run { run: RunId(1), .. },
+                Effect::Doctests { run: RunId(1), .. }
             ]
         ),
         "{fx:?}"
@@ -1276,7 +1286,7 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
     update(
         &mut model,
         Msg::Doctests {
-            run: 1,
+            run: RunId(1),
             suite: doc,
             events: vec![
                 event(TestEventKind::Started { attempt: 1 }),
@@ -1288,7 +1298,7 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
     update(
         &mut model,
         Msg::DoctestsDone {
-            run: 1,
+            run: RunId(1),
             error: None,
             at: ms(60),
         },
@@ -1298,7 +1308,7 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
     update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites,
             at: ms(100),
         },
@@ -1311,7 +1321,7 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
     let fx = update(
         &mut model,
         Msg::RunExited {
-            run: 1,
+            run: RunId(1),
             exit: ToolExit::Success,
             stderr: String::new(),
             at: ms(200),
@@ -1323,13 +1333,13 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
     // A build failure stops the lane beside it.
     let fx = request(&mut model, Selection::All, ms(1_000));
     assert!(
-        fx.iter().any(|e| matches!(e, Effect::Doctests { run: 2, .. })),
+        fx.iter().any(|e| matches!(e, Effect::Doctests { run: RunId(2), .. })),
         "{fx:?}"
     );
     let mut fx = update(
         &mut model,
         Msg::ListFailed {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::BuildFailed,
             stderr: String::new(),
             at: ms(1_100),
@@ -1338,16 +1348,18 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
     fx.extend(update(
         &mut model,
         Msg::RunExited {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::BuildFailed,
             stderr: String::new(),
             at: ms(1_200),
         },
     ));
-    let run = model.runs.iter().find(|r| r.number == 2).unwrap();
+    let run = model.runs.iter().find(|r| r.number == RunId(2)).unwrap();
     assert!(!run.is_active(), "the run ended on the build failure");
     assert_eq!(
-        fx.iter().filter(|e| matches!(e, Effect::Cancel { run: 2 })).count(),
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Cancel { run: RunId(2) }))
+            .count(),
         1,
         "the doc lane is stopped, once: {fx:?}"
     );

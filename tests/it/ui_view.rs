@@ -3,6 +3,7 @@
 //! the buffer cells, and the loop driven by scripted keys on a TestBackend.
 
 use crate::common;
+use vigil::core::RunId;
 
 use std::sync::Arc;
 
@@ -45,12 +46,18 @@ fn key(model: &mut Model, k: Key) -> Vec<Effect> {
 fn started(run: u32, expr: &str) -> Vec<Effect> {
     let filterset = Some(expr.to_owned());
     vec![
-        Effect::Survey { run, hygiene: false },
+        Effect::Survey {
+            run: RunId(run),
+            hygiene: false,
+        },
         Effect::List {
-            run,
+            run: RunId(run),
             filterset: filterset.clone(),
         },
-        Effect::Run { run, filterset },
+        Effect::Run {
+            run: RunId(run),
+            filterset,
+        },
     ]
 }
 
@@ -190,7 +197,7 @@ fn build_failed_model() -> Model {
     update(
         &mut model,
         Msg::Build {
-            run: 2,
+            run: RunId(2),
             diagnostic: BuildDiagnostic {
                 level: "error".into(),
                 rendered: "error[E0308]: mismatched types\n --> money/src/lib.rs:4:5\n  |\n4 |     \"forty-two\"\n  |     ^^^^^^^^^^^ expected `u32`, found `&str`".into(),
@@ -200,7 +207,7 @@ fn build_failed_model() -> Model {
     update(
         &mut model,
         Msg::ListFailed {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::BuildFailed,
             stderr: String::new(),
             at: ms(6_000),
@@ -242,11 +249,15 @@ fn r_on_a_suite_reruns_the_suite_and_a_during_a_run_restarts() {
     let fx = key(&mut model, Key::Char('r'));
     assert_eq!(fx, started(2, "binary_id(orders::checkout)"));
     let fx = key(&mut model, Key::Char('a'));
-    assert_eq!(fx, vec![Effect::Cancel { run: 2 }], "a run in flight is stopped first");
+    assert_eq!(
+        fx,
+        vec![Effect::Cancel { run: RunId(2) }],
+        "a run in flight is stopped first"
+    );
     let fx = update(
         &mut model,
         Msg::ListFailed {
-            run: 2,
+            run: RunId(2),
             exit: ToolExit::Killed,
             stderr: String::new(),
             at: ms(7_000),
@@ -254,7 +265,7 @@ fn r_on_a_suite_reruns_the_suite_and_a_during_a_run_restarts() {
     );
     // A full run on the listing kept from run 1: no list of its own.
     assert!(fx.contains(&Effect::Run {
-        run: 3,
+        run: RunId(3),
         filterset: None
     }));
     assert!(!fx.iter().any(|e| matches!(e, Effect::List { .. })));
@@ -332,7 +343,7 @@ fn listed_model(suites: Vec<ListedSuite>) -> Model {
     update(
         &mut model,
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites,
             at: ms(0),
         },
@@ -374,7 +385,7 @@ fn scripted_loop_on_a_test_backend() {
     }));
     let suites = vigil::adapters::nextest_json::parse_list(&common::recorded("shop_list.json")).unwrap();
     view.handle(Msg::Listed {
-        run: 1,
+        run: RunId(1),
         suites,
         at: ms(10),
     });
@@ -391,7 +402,7 @@ fn scripted_loop_on_a_test_backend() {
         at: ms(20),
     });
     view.handle(Msg::RunExited {
-        run: 1,
+        run: RunId(1),
         exit: ToolExit::Killed,
         stderr: String::new(),
         at: ms(30),
@@ -400,26 +411,26 @@ fn scripted_loop_on_a_test_backend() {
         view.engine.recorded.clone().unwrap(),
         vec![
             Effect::List {
-                run: 1,
+                run: RunId(1),
                 filterset: None
             },
             Effect::Run {
-                run: 1,
+                run: RunId(1),
                 filterset: None
             },
             Effect::Doctests {
-                run: 1,
+                run: RunId(1),
                 packages: vec!["money".into(), "orders".into()],
                 filters: vec![]
             },
             // Stops nextest and the doc lane beside it.
-            Effect::Cancel { run: 1 },
+            Effect::Cancel { run: RunId(1) },
             Effect::List {
-                run: 2,
+                run: RunId(2),
                 filterset: Some("binary_id(money)".into())
             },
             Effect::Run {
-                run: 2,
+                run: RunId(2),
                 filterset: Some("binary_id(money)".into())
             },
         ]
@@ -451,12 +462,12 @@ fn a_recording_engine_writes_nothing() {
             at: ms(0),
         },
         Msg::Listed {
-            run: 1,
+            run: RunId(1),
             suites,
             at: ms(10),
         },
         Msg::RunExited {
-            run: 1,
+            run: RunId(1),
             exit: ToolExit::Killed,
             stderr: String::new(),
             at: ms(30),
@@ -516,7 +527,7 @@ fn time_left_comes_from_history() {
     update(
         &mut model,
         Msg::Test {
-            run: 1,
+            run: RunId(1),
             event: ev("mod_0::case_0", vigil::core::TestEventKind::Started { attempt: 1 }),
             at: ms(0),
         },
@@ -524,7 +535,7 @@ fn time_left_comes_from_history() {
     update(
         &mut model,
         Msg::Test {
-            run: 1,
+            run: RunId(1),
             event: ev(
                 "mod_0::case_0",
                 vigil::core::TestEventKind::Passed {
@@ -537,7 +548,7 @@ fn time_left_comes_from_history() {
     update(
         &mut model,
         Msg::Test {
-            run: 1,
+            run: RunId(1),
             event: ev("mod_1::case_1", vigil::core::TestEventKind::Started { attempt: 1 }),
             at: ms(1_000),
         },
@@ -627,7 +638,7 @@ fn coverage_view_shows_the_kept_figures_while_the_first_run_goes_on() {
     let t = text(&draw(&model, 120, 35, COLOUR));
     assert!(t.contains("from the history (run #41, an earlier session)"), "{t}");
     assert!(t.contains("80.00"), "the kept figures: {t}");
-    model.coverage_run = Some(2);
+    model.coverage_run = Some(RunId(2));
     let t = text(&draw(&model, 120, 35, COLOUR));
     assert!(!t.contains("from the history"), "this session's own: {t}");
 }
@@ -648,7 +659,7 @@ fn coverage_view_shows_gauges_missed_thresholds_first_and_uncovered_lines() {
         ],
         branches_measured: false,
     });
-    model.coverage_run = Some(1);
+    model.coverage_run = Some(RunId(1));
     model.rules.coverage = vec![
         Threshold {
             path: None,
@@ -694,7 +705,7 @@ fn coverage_source_view_marks_uncovered_lines_and_missing_branches() {
         }],
         branches_measured: true,
     });
-    model.coverage_run = Some(1);
+    model.coverage_run = Some(RunId(1));
     key(&mut model, Key::Char('2'));
     let fx = key(&mut model, Key::Enter);
     assert_eq!(
@@ -740,7 +751,7 @@ fn coverage_source_view_counts_the_tests_that_reach_each_line() {
         }],
         branches_measured: false,
     });
-    model.coverage_run = Some(1);
+    model.coverage_run = Some(RunId(1));
     let map = |lines: Vec<[u32; 2]>| TestMap {
         files: [(
             "money/src/lib.rs".to_owned(),
@@ -897,7 +908,7 @@ fn every_key_the_readme_lists_does_something() {
             ],
             branches_measured: false,
         });
-        model.coverage_run = Some(1);
+        model.coverage_run = Some(RunId(1));
         for c in before(token).chars() {
             key(&mut model, Key::Char(c));
         }
@@ -1120,7 +1131,7 @@ fn tiny_run(view: &mut Interactive<TestBackend>, run: u32, fail: bool, at: u64) 
         at: ms(at),
     });
     view.handle(Msg::Listed {
-        run,
+        run: RunId(run),
         suites: vec![ListedSuite {
             binary_id: Arc::from("a"),
             package: "a".into(),
@@ -1136,7 +1147,7 @@ fn tiny_run(view: &mut Interactive<TestBackend>, run: u32, fail: bool, at: u64) 
         at: ms(at + 1),
     });
     let ev = |kind| Msg::Test {
-        run,
+        run: RunId(run),
         event: vigil::core::TestEvent {
             binary_id: Arc::from("a"),
             name: "t".into(),
@@ -1160,7 +1171,7 @@ fn tiny_run(view: &mut Interactive<TestBackend>, run: u32, fail: bool, at: u64) 
         vigil::core::TestEventKind::Passed { exec_time: None }
     }));
     view.handle(Msg::RunExited {
-        run,
+        run: RunId(run),
         exit: if fail { ToolExit::TestsFailed } else { ToolExit::Success },
         stderr: String::new(),
         at: ms(at + 3),

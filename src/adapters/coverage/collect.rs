@@ -3,6 +3,7 @@
 //! and a partitioned run's shards merged into one.
 
 use super::*;
+use crate::core::ids::RunId;
 
 /// The raw profiles vigil can read, and a note naming those it cannot
 /// (by test, where the name says which) and why.
@@ -118,7 +119,7 @@ impl CoverageRig {
     /// that ran, and reports over every binary in `all` (id → path).
     pub fn collect(
         &self,
-        run: u32,
+        run: RunId,
         ran: &[String],
         all: &BTreeMap<String, PathBuf>,
         tests: &[TestKey],
@@ -364,7 +365,7 @@ impl CoverageRig {
     /// run `run`'s own merged profile (`coverage.profdata`), the
     /// instrumented binaries the report was read with (`objects/`), and
     /// what `vigil merge` needs to read them (`coverage.json`).
-    pub(crate) fn export_shard(&self, run: u32, dir: &Path) -> Result<(), CoverageError> {
+    pub(crate) fn export_shard(&self, run: RunId, dir: &Path) -> Result<(), CoverageError> {
         let write = |path: &Path, source| CoverageError::Write {
             path: path.to_owned(),
             source,

@@ -9,6 +9,7 @@
 //! rig (directories, environment, tools); `collect` reads a run, `maps`
 //! gives each test its own map, `texts` what a change set is placed on.
 
+use crate::core::ids::RunId;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -183,16 +184,16 @@ impl CoverageRig {
 
     /// Run numbers restart with every vigil process, and several may watch
     /// one workspace: names carry the process id.
-    fn run_name(run: u32) -> String {
+    fn run_name(run: RunId) -> String {
         format!("run-{}-{run}", std::process::id())
     }
 
-    fn run_dir(&self, run: u32) -> PathBuf {
+    fn run_dir(&self, run: RunId) -> PathBuf {
         self.dir.join(Self::run_name(run))
     }
 
     /// The environment nextest (and cargo under it) gets for run `run`.
-    pub fn env(&self, run: u32) -> Vec<(String, String)> {
+    pub fn env(&self, run: RunId) -> Vec<(String, String)> {
         let mut flags = std::env::var("RUSTFLAGS").unwrap_or_default();
         flags.push_str(" -C instrument-coverage");
         if self.branch {
@@ -228,7 +229,7 @@ impl CoverageRig {
     /// The doc lane's environment: the instrumented build (so the libs
     /// nextest built are reused), its profiles set aside (the figures stay
     /// nextest's, as cargo-llvm-cov's without `--doctests`).
-    pub(crate) fn doc_env(&self, run: u32) -> Vec<(String, String)> {
+    pub(crate) fn doc_env(&self, run: RunId) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = self
             .env(run)
             .into_iter()

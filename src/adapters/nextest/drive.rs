@@ -3,6 +3,7 @@
 //! (SIGTERM to the group, SIGKILL after the grace period).
 
 use super::*;
+use crate::core::ids::RunId;
 
 pub(super) enum Mode {
     List,
@@ -11,7 +12,7 @@ pub(super) enum Mode {
 }
 
 pub(super) async fn drive(
-    run: u32,
+    run: RunId,
     mut cmd: Command,
     mut mode: Mode,
     tx: &mpsc::UnboundedSender<Msg>,
@@ -156,7 +157,7 @@ pub(super) async fn drive(
 
 /// One decoded stdout line as a message; `None` for lines vigil does not
 /// act on.
-pub(super) fn to_msg(decoded: Result<StreamLine, LineError>, run: u32, line: &str, clock: Clock) -> Option<Msg> {
+pub(super) fn to_msg(decoded: Result<StreamLine, LineError>, run: RunId, line: &str, clock: Clock) -> Option<Msg> {
     match decoded {
         Ok(StreamLine::Build(diagnostic)) => Some(Msg::Build { run, diagnostic }),
         Ok(StreamLine::Test(event)) => Some(Msg::Test {

@@ -2,6 +2,7 @@
 //! the live `libtest-json-plus` stream. Each invocation is a task that owns
 //! its process group and turns every stdout line into a `Msg`.
 
+use crate::core::ids::RunId;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -114,7 +115,7 @@ pub fn parse_version(text: &str) -> Option<(u64, u64, u64)> {
 }
 
 struct Job {
-    run: u32,
+    run: RunId,
     /// The `run` job (not the `list` one): its processes are the tests.
     runs_tests: bool,
     /// The process group leader's pid, once spawned (0 before).
@@ -174,7 +175,7 @@ impl Nextest {
         cmd
     }
 
-    pub fn list(&mut self, run: u32, filterset: Option<&str>, env: &[(String, String)]) {
+    pub fn list(&mut self, run: RunId, filterset: Option<&str>, env: &[(String, String)]) {
         let mut cmd = self.command("list", filterset);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(["--message-format", "json"]);
@@ -182,7 +183,7 @@ impl Nextest {
     }
 
     /// `low_priority`: nextest and its tests run niced (the idle sweep).
-    pub fn run(&mut self, run: u32, filterset: Option<&str>, env: &[(String, String)], low_priority: bool) {
+    pub fn run(&mut self, run: RunId, filterset: Option<&str>, env: &[(String, String)], low_priority: bool) {
         let mut cmd = self.command("run", filterset);
         if low_priority {
             // SAFETY: setpriority on the child itself, between fork and
@@ -207,7 +208,7 @@ impl Nextest {
         self.start(run, cmd, Mode::Run(StreamDecoder::default(), self.bound.clone()));
     }
 
-    fn start(&mut self, run: u32, cmd: Command, mode: Mode) {
+    fn start(&mut self, run: RunId, cmd: Command, mode: Mode) {
         self.jobs.retain(|j| !j.handle.is_finished());
         let runs_tests = matches!(mode, Mode::Run(..));
         let (cancel_tx, cancel_rx) = oneshot::channel();
@@ -266,16 +267,16 @@ impl Nextest {
     }
 
     /// Stops the jobs of `run`; their ends still arrive as messages.
-    pub fn cancel(&mut self, run: u32) {
+    pub fn cancel(&mut self, run: RunId) {
         self.stop(run, false);
     }
 
     /// Stops the `run` job of `run` and lets its `list` job finish.
-    pub(crate) fn stop_tests(&mut self, run: u32) {
+    pub(crate) fn stop_tests(&mut self, run: RunId) {
         self.stop(run, true);
     }
 
-    fn stop(&mut self, run: u32, tests_only: bool) {
+    fn stop(&mut self, run: RunId, tests_only: bool) {
         for job in self
             .jobs
             .iter_mut()

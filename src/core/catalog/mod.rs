@@ -4,6 +4,7 @@
 //! plus test name, the one test identity used everywhere. The workspace's
 //! side is `workspace`; the suites and tests are here.
 
+use crate::core::ids::RunId;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -86,7 +87,7 @@ impl Suite {
 
     /// Wall time of the suite in `run`: from its first test starting to its
     /// last test finishing (`None` before any test of it ran).
-    pub(crate) fn wall_time(&self, run: u32) -> Option<Duration> {
+    pub(crate) fn wall_time(&self, run: RunId) -> Option<Duration> {
         let (mut first, mut last): (Option<Duration>, Option<Duration>) = (None, None);
         for test in self.tests.iter().filter(|t| t.run == Some(run)) {
             for tr in &test.transitions {

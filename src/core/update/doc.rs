@@ -1,6 +1,7 @@
 //! The doc lane: which packages' doctests run, narrowed by their maps and doc-comment edits; their results as they stream in.
 
 use super::*;
+use crate::core::ids::RunId;
 
 /// The packages whose doctests the run runs: every package with a lib on
 /// a full run (also `a`); on a change set, the packages the graph selects
@@ -174,7 +175,7 @@ pub(super) fn doc_filters(ws: &Workspace, docs: &[(String, DocEdit)]) -> (Vec<St
 
 /// Doctests ran where nextest had nothing to run: the run passed (or
 /// failed) on them.
-pub(super) fn with_doctests(model: &mut Model, run: u32, outcome: Outcome) -> Outcome {
+pub(super) fn with_doctests(model: &mut Model, run: RunId, outcome: Outcome) -> Outcome {
     match outcome {
         Outcome::NoTests if model.run_mut(run).is_some_and(|r| r.selected_tests > 0) => Outcome::Passed,
         other => other,
@@ -184,7 +185,7 @@ pub(super) fn with_doctests(model: &mut Model, run: u32, outcome: Outcome) -> Ou
 /// The doctests of `run`'s packages came back.
 pub(super) fn on_doctests(
     model: &mut Model,
-    run: u32,
+    run: RunId,
     suite: ListedSuite,
     events: Vec<TestEvent>,
     at: Duration,
@@ -221,7 +222,13 @@ pub(super) fn on_doctests(
 }
 
 /// `cargo test --doc` ended: the run goes on as nextest left it.
-pub(super) fn on_doctests_done(model: &mut Model, run: u32, error: Option<String>, at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn on_doctests_done(
+    model: &mut Model,
+    run: RunId,
+    error: Option<String>,
+    at: Duration,
+    fx: &mut Vec<Effect>,
+) {
     let Some(r) = model.run_mut(run) else { return };
     if !r.doc_lane.running() {
         return;

@@ -1,9 +1,10 @@
 //! A run's end: held for coverage, the doc lane and the history, then judged and reported.
 
 use super::*;
+use crate::core::ids::RunId;
 
 /// nextest (and the doc lane) ended: coverage is collected, or the run ends.
-pub(super) fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn after_tests(model: &mut Model, run: RunId, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
     let coverage_on = model.coverage_on;
     let Some(r) = model.run_mut(run) else { return };
     if coverage_on && matches!(outcome, Outcome::Passed | Outcome::Failed) {
@@ -57,7 +58,7 @@ pub(super) fn after_tests(model: &mut Model, run: u32, outcome: Outcome, at: Dur
 /// Ends a run: tests that never finished are settled, the results tallied
 /// and learnt from, the gate judged, and `run_finished` said. Starts a
 /// queued run.
-pub(super) fn finish_run(model: &mut Model, run: u32, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Duration, fx: &mut Vec<Effect>) {
     let pending = model.history_pending;
     let Some(r) = model.run_mut(run) else { return };
     if r.doc_lane.running() {
@@ -221,7 +222,7 @@ pub(super) struct Collected {
 }
 
 /// A run's coverage, read: its maps merged, then the run ends.
-pub(super) fn on_coverage_collected(model: &mut Model, run: u32, c: Collected, at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn on_coverage_collected(model: &mut Model, run: RunId, c: Collected, at: Duration, fx: &mut Vec<Effect>) {
     let Collected {
         result,
         maps,

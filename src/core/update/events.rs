@@ -1,8 +1,9 @@
 //! Test events as nextest streams them, and the run's process ending.
 
 use super::*;
+use crate::core::ids::RunId;
 
-pub(super) fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn on_test(model: &mut Model, run: RunId, event: TestEvent, at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     if r.phase.building() {
         r.early.push(EarlyMsg::Test { event, at });
@@ -76,14 +77,14 @@ pub(super) fn on_test(model: &mut Model, run: u32, event: TestEvent, at: Duratio
     }
 }
 
-pub(super) fn warn(model: &mut Model, run: u32, message: String, fx: &mut Vec<Effect>) {
+pub(super) fn warn(model: &mut Model, run: RunId, message: String, fx: &mut Vec<Effect>) {
     if let Some(r) = model.run_mut(run) {
         r.warnings.push(message.clone());
     }
     fx.push(Effect::emit(Report::Warning { run, message }));
 }
 
-pub(super) fn on_unparsed(model: &mut Model, run: u32, line: String, fx: &mut Vec<Effect>) {
+pub(super) fn on_unparsed(model: &mut Model, run: RunId, line: String, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     r.unparsed_lines += 1;
     if r.unparsed_lines == 1 {
@@ -98,7 +99,7 @@ pub(super) fn on_unparsed(model: &mut Model, run: u32, line: String, fx: &mut Ve
 
 pub(super) fn on_run_exited(
     model: &mut Model,
-    run: u32,
+    run: RunId,
     exit: ToolExit,
     stderr: String,
     at: Duration,

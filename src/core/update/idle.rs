@@ -1,10 +1,11 @@
 //! The idle sweep: what test-level selection left out, run when nothing else is, and the misses it finds.
 
 use super::*;
+use crate::core::ids::RunId;
 
 /// The tests a run ran are no longer owed a sweep; in a sweep, the ones
 /// that failed are selection misses.
-pub(super) fn settle_sweep(model: &mut Model, run: u32, fx: &mut Vec<Effect>) {
+pub(super) fn settle_sweep(model: &mut Model, run: RunId, fx: &mut Vec<Effect>) {
     let sweep = model
         .runs
         .last()

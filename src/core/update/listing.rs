@@ -1,12 +1,13 @@
 //! The build and the listing: diagnostics, built binaries, the tests nextest lists, and a listing that failed.
 
 use super::*;
+use crate::core::ids::RunId;
 
 /// The run's build is done: its listing kept from before holds when every
 /// test binary is the same and up to date; otherwise nextest lists.
 pub(super) fn on_built(
     model: &mut Model,
-    run: u32,
+    run: RunId,
     built: &[(PathBuf, bool)],
     success: bool,
     at: Duration,
@@ -43,7 +44,7 @@ pub(super) fn on_built(
     }
 }
 
-pub(super) fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic, fx: &mut Vec<Effect>) {
+pub(super) fn on_build(model: &mut Model, run: RunId, diagnostic: BuildDiagnostic, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     // cargo reports an error once per target it breaks (lib and lib test):
     // say it once.
@@ -61,7 +62,7 @@ pub(super) fn on_build(model: &mut Model, run: u32, diagnostic: BuildDiagnostic,
     r.build_errors.push(diagnostic);
 }
 
-pub(super) fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn on_listed(model: &mut Model, run: RunId, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     if !r.phase.building() {
         return;
@@ -77,7 +78,7 @@ pub(super) fn on_listed(model: &mut Model, run: u32, suites: &[ListedSuite], at:
 
 /// Takes a listing in: every test known, the selected ones pending, then
 /// what the run already said.
-pub(super) fn apply_listing(model: &mut Model, run: u32, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
+pub(super) fn apply_listing(model: &mut Model, run: RunId, suites: &[ListedSuite], at: Duration, fx: &mut Vec<Effect>) {
     let Some(r) = model.run_mut(run) else { return };
     // The build is done: what each compilation read may have changed.
     fx.push(Effect::IndexInputs);
@@ -181,7 +182,7 @@ pub(super) fn emit_run_started(ws: &Workspace, r: &Run, fx: &mut Vec<Effect>) {
 
 pub(super) fn on_list_failed(
     model: &mut Model,
-    run: u32,
+    run: RunId,
     exit: ToolExit,
     stderr: String,
     at: Duration,

@@ -1,0 +1,14 @@
+//! Identities that every other module names, depending on none of them.
+
+use serde::Serialize;
+
+/// A run's number in its session (`run` in the JSON: the number itself).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct RunId(pub u32);
+
+impl std::fmt::Display for RunId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
