@@ -36,7 +36,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 ///
 /// Said together with the others of its moment by [`say`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotKept {
+pub(crate) struct NotKept {
     pub what: String,
     pub path: PathBuf,
     pub error: String,

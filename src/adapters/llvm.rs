@@ -20,7 +20,8 @@ pub struct LlvmTools {
     pub host: Option<String>,
 }
 
-pub const INSTALL_HINT: &str = "install them with `rustup component add llvm-tools`, or `apt-get install llvm-22` \
+pub(crate) const INSTALL_HINT: &str =
+    "install them with `rustup component add llvm-tools`, or `apt-get install llvm-22` \
      on Debian, or point LLVM_COV and LLVM_PROFDATA at them";
 
 /// `… LLVM version 22.1.8 …` → 22.

@@ -30,7 +30,7 @@ struct Keep {
 }
 
 /// Threads in flight off the loop.
-pub struct Offload {
+pub(crate) struct Offload {
     tasks: Vec<JoinHandle<()>>,
     keeps: Vec<Keep>,
     failed: Vec<NotKept>,

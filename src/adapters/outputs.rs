@@ -10,7 +10,7 @@ use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-pub struct Outputs {
+pub(crate) struct Outputs {
     registry: PathBuf,
     paths: Vec<PathBuf>,
     /// (device, inode) of stdout and stderr, when they are regular files.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
-pub struct OwnedChild {
+pub(crate) struct OwnedChild {
     child: Child,
     pid: i32,
     exited: bool,
@@ -179,7 +179,7 @@ fn parent_of(pid: i32) -> Option<i32> {
 
 /// How long, after vigil died, the guard lets the processes below it stop
 /// on their own before it kills them.
-pub const GUARD_GRACE: Duration = Duration::from_millis(2500);
+pub(crate) const GUARD_GRACE: Duration = Duration::from_millis(2500);
 
 static GUARD: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
 

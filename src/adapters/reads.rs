@@ -17,8 +17,8 @@ const TRACER: &[u8] = include_bytes!(env!("VIGIL_READS_SO"));
 pub const LIB: &str = "VIGIL_READS_LIB";
 pub const DIR: &str = "VIGIL_READS_DIR";
 pub const FILE: &str = "VIGIL_READS_FILE";
-pub const ROOT: &str = "VIGIL_READS_ROOT";
-pub const SKIP: &str = "VIGIL_READS_SKIP";
+pub(crate) const ROOT: &str = "VIGIL_READS_ROOT";
+pub(crate) const SKIP: &str = "VIGIL_READS_SKIP";
 
 /// Puts the tracer in `dir` (once per build of vigil), or says why tracing
 /// is off.

@@ -9,7 +9,7 @@ use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
 
 use crate::core::ui_state::Resources;
 
-pub struct Sampler {
+pub(crate) struct Sampler {
     system: System,
     /// Test binary path → binary id, from the latest listing.
     binaries: HashMap<PathBuf, Arc<str>>,

@@ -108,7 +108,7 @@ pub(crate) fn is_editor_temp(name: &str) -> bool {
 /// Cheap to clone: the clones share one watcher (a walk of the tree can
 /// then run off the loop).
 #[derive(Clone)]
-pub struct Watcher {
+pub(crate) struct Watcher {
     inner: Arc<Mutex<RecommendedWatcher>>,
     rules: Arc<Mutex<Rules>>,
     watched: Arc<Mutex<HashSet<PathBuf>>>,

@@ -41,7 +41,7 @@ use setup::*;
 
 /// Which adapters carry out the engine's world effects.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Io {
+pub(crate) enum Io {
     /// The real ones: nextest, cargo, the history, the state directory.
     Real,
     /// None: every effect that would start a process is recorded

@@ -43,7 +43,7 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{text:?} is out of range"))
 }
 
-pub const FILE_NAME: &str = "vigil.toml";
+pub(crate) const FILE_NAME: &str = "vigil.toml";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -63,10 +63,10 @@ pub enum Keep {
 
 /// The default `output.max`: 1 MB of a test's output is held (its head and
 /// its tail); the whole of it goes to a file.
-pub const DEFAULT_OUTPUT_MAX: usize = 1 << 20;
+pub(crate) const DEFAULT_OUTPUT_MAX: usize = 1 << 20;
 
 /// The default `history.keep`: the last 1,000 runs.
-pub const DEFAULT_KEEP: Keep = Keep::Runs(1000);
+pub(crate) const DEFAULT_KEEP: Keep = Keep::Runs(1000);
 
 /// `"1MB"`, `"512KiB"`, `"64k"` or a plain number of bytes.
 pub(crate) fn parse_size(text: &str) -> Result<usize, String> {

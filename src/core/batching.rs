@@ -5,21 +5,21 @@
 use std::time::Duration;
 
 /// However long a flood lasts, a change set goes out after this.
-pub const MAX_WAIT: Duration = Duration::from_secs(10);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(10);
 /// A flood in progress (more than `FLOOD` paths, or new directories) is
 /// likely to go on: it
 /// waits for this much quiet, so a writer stalled on a busy machine does
 /// not split it into two runs.
-pub const FLOOD: usize = 32;
-pub const FLOOD_QUIET: Duration = Duration::from_millis(600);
+pub(crate) const FLOOD: usize = 32;
+pub(crate) const FLOOD_QUIET: Duration = Duration::from_millis(600);
 /// A small batch whose every write has completed (closed, renamed into
 /// place, removed) — an editor's save — goes out after this much quiet
 /// instead of the full debounce, so a save starts its run at once.
-pub const SETTLE: Duration = Duration::from_millis(50);
+pub(crate) const SETTLE: Duration = Duration::from_millis(50);
 /// More paths than a save touches, or a new directory: a flood (a checkout,
 /// a generator) that gets the full debounce, so it stays one change set
 /// even when the writer stalls on a busy machine.
-pub const SMALL_BATCH: usize = 8;
+pub(crate) const SMALL_BATCH: usize = 8;
 
 /// The quiet to wait for, given the batch so far: `paths` changed, `open`
 /// of them still being written, new directories seen (`grew_dirs`).

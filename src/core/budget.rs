@@ -13,7 +13,7 @@ use super::glob::Glob;
 use super::test_state::TestCase;
 
 /// From this share of a limit on, a time is worth a warning.
-pub const WARN_AT: f64 = 0.8;
+pub(crate) const WARN_AT: f64 = 0.8;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Budgets {
@@ -74,7 +74,7 @@ pub struct BudgetReport {
 
 /// Where a time stands against its limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Standing {
+pub(crate) enum Standing {
     Fine,
     Warning,
     Over,

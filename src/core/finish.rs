@@ -46,7 +46,7 @@ pub(crate) fn settle(model: &mut Model, run: RunId, run_start: Duration, at: Dur
 
 /// What a run's tests came to.
 #[derive(Debug, Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub counts: Counts,
     pub suites: Vec<SuiteSummary>,
     pub failures: Vec<FailureSummary>,

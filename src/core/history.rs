@@ -11,13 +11,13 @@ use serde::Serialize;
 use super::test_state::TestState;
 
 /// How many recent durations are kept per test.
-pub const WINDOW: usize = 20;
+pub(crate) const WINDOW: usize = 20;
 /// Below this many samples a test has no history worth comparing with.
-pub const MIN_SAMPLES: usize = 5;
+pub(crate) const MIN_SAMPLES: usize = 5;
 /// "Well past its p95": this factor over it…
-pub const SLOW_FACTOR: f64 = 1.5;
+pub(crate) const SLOW_FACTOR: f64 = 1.5;
 /// …and this much over it, so 2 ms → 4 ms is not news.
-pub const NOISE_FLOOR: Duration = Duration::from_millis(50);
+pub(crate) const NOISE_FLOOR: Duration = Duration::from_millis(50);
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct TestHistory {
@@ -62,7 +62,7 @@ pub struct Kept {
 }
 
 /// How many recent runs the history view keeps.
-pub const RUNS_KEPT: usize = 60;
+pub(crate) const RUNS_KEPT: usize = 60;
 
 /// One past run, for the trend lines.
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]

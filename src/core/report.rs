@@ -87,7 +87,7 @@ pub enum Report {
 
 impl Report {
     /// Every `event` name, as serialized.
-    pub const KINDS: &'static [&'static str] = &[
+    pub(crate) const KINDS: &'static [&'static str] = &[
         "run_started",
         "sweep_started",
         "sweep_finished",

@@ -38,7 +38,7 @@ impl Trigger {
         }
     }
 
-    pub const ALL: [Trigger; 6] = [
+    pub(crate) const ALL: [Trigger; 6] = [
         Trigger::Manual,
         Trigger::Watch,
         Trigger::Key,
@@ -161,7 +161,7 @@ impl Outcome {
         }
     }
 
-    pub const ALL: [Outcome; 6] = [
+    pub(crate) const ALL: [Outcome; 6] = [
         Outcome::Passed,
         Outcome::Failed,
         Outcome::BuildFailed,

@@ -25,7 +25,7 @@ pub struct Texts {
 
 /// What test-level selection made of a static plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Narrowed {
+pub(crate) enum Narrowed {
     /// The static tier stands, and why.
     Static(String),
     Tests {

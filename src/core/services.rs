@@ -117,7 +117,7 @@ pub struct Change {
 }
 
 /// Latencies kept for the sparkline.
-pub const LATENCIES_KEPT: usize = 40;
+pub(crate) const LATENCIES_KEPT: usize = 40;
 const CHANGES_KEPT: usize = 100;
 
 /// A service and what vigil knows of it.

@@ -41,7 +41,7 @@ impl TestState {
         }
     }
 
-    pub const ALL: [TestState; 9] = [
+    pub(crate) const ALL: [TestState; 9] = [
         TestState::Pending,
         TestState::Running,
         TestState::Passed,

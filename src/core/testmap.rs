@@ -23,7 +23,7 @@ impl std::fmt::Display for TestId {
 }
 
 /// The name the maps and the selection use.
-pub type TestKey = TestId;
+pub(crate) type TestKey = TestId;
 
 /// What one test ran in one file.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

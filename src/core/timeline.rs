@@ -7,7 +7,7 @@ use std::time::Duration;
 
 /// A test's span in a run, and the slot it ran on.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Bar<K> {
+pub(crate) struct Bar<K> {
     pub key: K,
     pub start: Duration,
     pub end: Duration,

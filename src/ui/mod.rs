@@ -26,7 +26,7 @@ use theme::{bytes, duration, Theme};
 /// Rows of the screen that are not tree: header (2), status (1), borders (2).
 pub const CHROME_ROWS: u16 = 5;
 
-pub struct Areas {
+pub(crate) struct Areas {
     pub header: Rect,
     pub tree: Rect,
     pub detail: Rect,

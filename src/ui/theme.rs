@@ -44,7 +44,7 @@ impl Theme {
     }
 
     /// A result a change has made stale (not rerun yet).
-    pub const STALE: &'static str = "◌";
+    pub(crate) const STALE: &'static str = "◌";
 
     pub(crate) fn glyph(state: TestState, now: Duration) -> &'static str {
         match state {

@@ -40,7 +40,7 @@ fn test_hash(binary_id: &str, test: &str) -> u64 {
 }
 
 /// What a coverage run gave: the whole-run figures and each test's map.
-pub struct Collected {
+pub(crate) struct Collected {
     pub coverage: Coverage,
     /// The lines changed since the base, or why they are unknown.
     pub patch: Option<Result<crate::core::patch::Changes, GitError>>,
@@ -51,7 +51,7 @@ pub struct Collected {
     pub maps_took: std::time::Duration,
 }
 
-pub struct CoverageRig {
+pub(crate) struct CoverageRig {
     pub tools: LlvmTools,
     root: PathBuf,
     /// `target/vigil/coverage`: profiles and the latest-per-binary index.
@@ -253,12 +253,6 @@ impl CoverageRig {
     fn index_path(&self) -> PathBuf {
         self.dir.join("latest.json")
     }
-
-    /// The merged profile and objects of the last report, for checking
-    /// vigil's figures against `llvm-cov report`.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
 }
 
 fn run_tool(mut cmd: Command, what: &'static str) -> Result<String, CoverageError> {
@@ -278,7 +272,7 @@ pub use super::git::GitError;
 
 /// Why a run's coverage could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum CoverageError {
+pub(crate) enum CoverageError {
     #[error("failed to write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("no test wrote a coverage profile")]

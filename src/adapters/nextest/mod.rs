@@ -24,7 +24,7 @@ mod drive;
 use drive::*;
 
 /// The oldest nextest with the `libtest-json-plus` stream.
-pub const MIN_VERSION: (u64, u64, u64) = (0, 9, 66);
+pub(crate) const MIN_VERSION: (u64, u64, u64) = (0, 9, 66);
 /// How long nextest gets to stop its tests after SIGTERM.
 const GRACE: Duration = Duration::from_secs(5);
 /// How much of a tool's stderr is kept (the tail).
@@ -126,7 +126,7 @@ struct Job {
 
 /// Starts and stops nextest for the app loop: a run's `list` and `run`
 /// go side by side (the run streams while the list fills in pending).
-pub struct Nextest {
+pub(crate) struct Nextest {
     root: PathBuf,
     tx: mpsc::UnboundedSender<Msg>,
     clock: Clock,

@@ -106,7 +106,7 @@ pub const MIGRATIONS: &[&str] = &[
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// How many recent runs the history is read from.
-pub const HISTORY_RUNS: i64 = 100;
+pub(crate) const HISTORY_RUNS: i64 = 100;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

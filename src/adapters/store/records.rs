@@ -166,4 +166,4 @@ impl CoverageRecord {
 }
 
 /// (count, covered).
-pub type Tally = (u64, u64);
+pub(crate) type Tally = (u64, u64);

@@ -24,7 +24,7 @@ use coverage::*;
 
 /// What a key did besides changing the UI state.
 #[derive(Debug, Default)]
-pub struct KeyOutcome {
+pub(crate) struct KeyOutcome {
     pub effects: Vec<Effect>,
     /// A message to apply next (a run request).
     pub follow_up: Option<Msg>,
