@@ -5,8 +5,10 @@
 
 pub mod adapters;
 pub mod app;
+pub mod client;
 pub mod config;
 pub mod core;
 pub mod demo;
+pub mod lsp;
 pub mod sink;
 pub mod ui;

@@ -24,6 +24,7 @@ pub mod process;
 pub mod profile;
 pub mod reads;
 pub mod resources;
+pub mod server;
 pub mod services;
 pub mod snapshots;
 pub mod sources;

@@ -39,6 +39,8 @@ pub(super) fn dry_run(effect: &Effect) -> Dry {
         | Effect::Edit(_)
         | Effect::Copy { .. }
         | Effect::Bell
+        | Effect::Reply { .. }
+        | Effect::Snapshot { .. }
         | Effect::Quit => Dry::Carry,
     }
 }
@@ -220,6 +222,18 @@ impl Engine {
                         });
                     });
                 }
+                Effect::Reply { client, reply } => {
+                    if let Some(server) = &self.server {
+                        server.send(client, Arc::from(tagged("reply", &reply)), false);
+                    }
+                }
+                Effect::Snapshot { to, subscribe } => {
+                    if let Some(server) = &self.server {
+                        let snapshot = crate::core::snapshot::snapshot(&self.model);
+                        let line = tagged_with_id("snapshot", to.id, &snapshot);
+                        server.send(to.client, Arc::from(line), subscribe);
+                    }
+                }
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
                 // Classified above: the front end's.
@@ -233,12 +247,18 @@ impl Engine {
     /// history and the state directory), then handed to the front end.
     pub(super) fn emit(&mut self, report: Box<Report>, rest: &mut Vec<Outward>) {
         if let Ok(line) = serde_json::to_string(&report) {
+            if let Some(server) = &self.server {
+                server.broadcast(&Arc::from(line.as_str()));
+            }
             self.run_lines.push(line);
         }
         let finished = match report.as_ref() {
             Report::RunFinished(s) => {
                 self.record(s);
                 self.keep_run();
+                if s.coverage.is_some() {
+                    self.keep_live_lcov();
+                }
                 Some(s.run)
             }
             _ => None,
@@ -265,4 +285,24 @@ impl Engine {
             rest.push(Outward::Emit(Box::new(Report::Warning { run, message })));
         }
     }
+}
+
+/// A value as one JSON line, with its `event` name first.
+pub(super) fn tagged<T: serde::Serialize>(event: &str, value: &T) -> String {
+    tagged_with_id(event, None, value)
+}
+
+/// As `tagged`, with the client's `id` for the command it answers.
+pub(super) fn tagged_with_id<T: serde::Serialize>(event: &str, id: Option<u64>, value: &T) -> String {
+    #[derive(serde::Serialize)]
+    struct Tagged<'a, T> {
+        event: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        #[serde(flatten)]
+        value: &'a T,
+    }
+    serde_json::to_string(&Tagged { event, id, value }).unwrap_or_else(|e| {
+        serde_json::json!({"event": "warning", "message": format!("{event} could not be written: {e}")}).to_string()
+    })
 }

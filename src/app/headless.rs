@@ -85,6 +85,31 @@ pub async fn watch_headless<W: Write>(
     Ok(headless(engine, sink, max_runs).await.1)
 }
 
+/// An engine serving its socket: the sender that stops it, and its loop.
+pub type Served = (
+    tokio::sync::mpsc::UnboundedSender<Msg>,
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>,
+);
+
+/// A headless engine that watches and serves its socket, saying nothing
+/// on stdout (`vigil lsp` starts one when no vigil runs): the sender that
+/// stops it (`Msg::Cancel`) and the loop to drive. The socket is bound when
+/// this returns.
+pub fn serve_headless(workspace: Workspace, settings: Settings) -> Result<Served, super::EngineError> {
+    let mut engine = Engine::new(workspace, settings);
+    engine.watch()?;
+    if let Some(note) = engine.serve_note.clone() {
+        return Err(super::EngineError::Serve(note));
+    }
+    engine.request(Trigger::Manual, Selection::All);
+    let tx = engine.tx.clone();
+    let run = async move {
+        let mut sink = Sink::new(std::io::sink(), crate::sink::Format::Json, false);
+        headless(engine, &mut sink, None).await;
+    };
+    Ok((tx, Box::pin(run)))
+}
+
 async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Option<u32>) -> (Engine, Finished) {
     say_notes(&engine, sink);
     let signals = tokio::spawn(forward_signals(engine.tx.clone(), engine.clock, false));

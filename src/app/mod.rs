@@ -14,7 +14,7 @@ mod setup;
 mod signals;
 mod work;
 
-pub use headless::{run_once, watch_headless, Finished};
+pub use headless::{run_once, serve_headless, watch_headless, Finished, Served};
 pub use interactive::{osc52, Interactive};
 
 use crate::core::ids::RunId;
@@ -58,6 +58,8 @@ pub enum EngineError {
         root: std::path::PathBuf,
         source: notify::Error,
     },
+    #[error("{0}")]
+    Serve(String),
     #[error("no coverage to write: coverage is off or was not collected")]
     NoCoverage,
     #[error("failed to write {path}: {source}")]
@@ -114,6 +116,12 @@ pub struct Engine {
     /// How much history is kept (`history.keep`).
     keep: crate::config::Keep,
     io: Io,
+    /// The socket editors and `vigil send` reach this engine on (watching).
+    server: Option<crate::adapters::server::Server>,
+    /// Why no client can reach this engine, when it was to listen.
+    pub serve_note: Option<String>,
+    /// The LCOV file kept current after every coverage run.
+    live_lcov: Option<std::path::PathBuf>,
 }
 
 impl Engine {
@@ -193,6 +201,7 @@ impl Engine {
         if real {
             model.list_cache = crate::adapters::list_cache::load(&model.workspace.target_dir, model.coverage_on);
         }
+        let (model_root, model_target) = (model.workspace.root.clone(), model.workspace.target_dir.clone());
         Self {
             model,
             store: store.map(|s| Arc::new(std::sync::Mutex::new(s))),
@@ -216,6 +225,9 @@ impl Engine {
             keep: settings.keep,
             recorded: (!real).then(Vec::new),
             io,
+            server: None,
+            serve_note: None,
+            live_lcov: settings.live_lcov.path(&model_root, &model_target),
         }
     }
 
@@ -233,6 +245,7 @@ impl Engine {
                 }
             })?;
         self.index_inputs();
+        self.serve();
         if let Some(rig) = self.coverage.clone() {
             // Patch coverage in watch mode: against the tree as it is now.
             self.offload
@@ -242,6 +255,27 @@ impl Engine {
         self.model.watching = true;
         self.watcher = Some(w);
         Ok(())
+    }
+
+    /// Listens on the socket in the state directory, so editors and `vigil
+    /// send` reach this engine; why not, when it cannot (said, not fatal).
+    pub(crate) fn serve(&mut self) {
+        if self.io != Io::Real || self.server.is_some() {
+            return;
+        }
+        let path = crate::adapters::server::socket_path(&self.model.workspace.target_dir);
+        match crate::adapters::server::Server::start(&path, self.tx.clone(), self.clock) {
+            Ok(s) => self.server = Some(s),
+            Err(e) => {
+                tracing::info!("{e}");
+                self.serve_note = Some(e);
+            }
+        }
+    }
+
+    /// Where this engine listens (`None`: it does not).
+    pub fn socket(&self) -> Option<&std::path::Path> {
+        self.server.as_ref().map(|s| s.path())
     }
 
     /// Reads what the last build read, now: a change set given on the

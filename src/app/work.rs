@@ -169,8 +169,24 @@ impl Engine {
         });
     }
 
+    /// Writes the latest coverage as LCOV to `coverage.live_lcov`, off
+    /// the loop, so editors' coverage gutters follow every run.
+    pub(super) fn keep_live_lcov(&mut self) {
+        let (Some(path), Some(cov)) = (self.live_lcov.clone(), self.model.coverage.as_ref()) else {
+            return;
+        };
+        if self.io != Io::Real {
+            return;
+        }
+        let text = crate::adapters::lcov::write(cov, &self.model.workspace.root);
+        self.offload.keep("the live LCOV file", path, text.into_bytes());
+    }
+
     /// Stops whatever runs; returns when its processes are gone.
     pub async fn shutdown(&mut self, force: bool) {
+        if let Some(mut server) = self.server.take() {
+            server.shutdown();
+        }
         if force {
             self.nextest.kill_now();
         }

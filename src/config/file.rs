@@ -113,6 +113,8 @@ pub struct CoverageConfig {
     pub base: Option<String>,
     /// Record what each test reads at run time (default true).
     pub reads: Option<bool>,
+    /// The LCOV file kept current after every coverage run ("off": none).
+    pub live_lcov: Option<String>,
     #[serde(default)]
     pub threshold: Vec<ThresholdConfig>,
 }

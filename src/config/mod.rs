@@ -119,6 +119,32 @@ pub struct Settings {
     pub keep: Keep,
     /// Record what each test reads at run time (`coverage.reads`).
     pub trace_reads: bool,
+    /// The LCOV file kept current after every coverage run
+    /// (`coverage.live_lcov`), for editors' coverage gutters.
+    pub live_lcov: LiveLcov,
+}
+
+/// Where the live LCOV file goes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum LiveLcov {
+    /// `lcov.info` in the state directory (`target/vigil/lcov.info`).
+    #[default]
+    StateDir,
+    /// `live_lcov = "off"`: none is written.
+    Off,
+    /// A path of the user's (relative: to the workspace root).
+    At(PathBuf),
+}
+
+impl LiveLcov {
+    /// The file to write for a workspace (`None`: off).
+    pub fn path(&self, root: &std::path::Path, target_dir: &std::path::Path) -> Option<PathBuf> {
+        match self {
+            LiveLcov::StateDir => Some(crate::adapters::state_dir(target_dir).join("lcov.info")),
+            LiveLcov::Off => None,
+            LiveLcov::At(p) => Some(root.join(p)),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -134,6 +160,7 @@ impl Default for Settings {
             output_max: DEFAULT_OUTPUT_MAX,
             keep: DEFAULT_KEEP,
             trace_reads: true,
+            live_lcov: LiveLcov::StateDir,
         }
     }
 }
@@ -288,6 +315,12 @@ impl Settings {
             output_max: output_max(&config.output, text)?,
             keep: history_keep(&config.history, text)?,
             trace_reads: c.reads.unwrap_or(true),
+            live_lcov: match c.live_lcov.as_deref() {
+                None => LiveLcov::StateDir,
+                Some("off") => LiveLcov::Off,
+                Some("") => return Err("`coverage.live_lcov` must name a file, or be \"off\"".into()),
+                Some(p) => LiveLcov::At(PathBuf::from(p)),
+            },
         })
     }
 }

@@ -87,6 +87,14 @@ pub enum Effect {
         snaps: Vec<std::path::PathBuf>,
         rerun: super::run::Selection,
     },
+    /// Answer one client of the socket.
+    Reply {
+        client: crate::core::ids::ClientId,
+        reply: super::command::Reply,
+    },
+    /// Send one client the snapshot of the model as it is now (and, when
+    /// `subscribe`, the events from then on).
+    Snapshot { to: super::command::To, subscribe: bool },
     /// Leave the interactive view (after stopping any run).
     Quit,
 }
@@ -123,7 +131,9 @@ impl Effect {
             | Effect::Probe { .. }
             | Effect::StartService { .. }
             | Effect::Doctests { .. }
-            | Effect::AcceptSnapshots { .. } => Class::World(self),
+            | Effect::AcceptSnapshots { .. }
+            | Effect::Reply { .. }
+            | Effect::Snapshot { .. } => Class::World(self),
         }
     }
 }

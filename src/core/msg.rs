@@ -185,6 +185,15 @@ pub enum Msg {
     Note {
         text: String,
     },
+    /// A client of the socket asked for something (a new client asks for
+    /// the snapshot first, and hears the events from then on).
+    Client {
+        to: super::command::To,
+        command: super::command::Command,
+        /// A new client: the snapshot's reply subscribes it to the events.
+        subscribe: bool,
+        at: Duration,
+    },
     /// A sample of the running process tree, with per-test resident memory.
     Resources {
         sample: Resources,
@@ -212,7 +221,8 @@ impl Msg {
             | Msg::Doctests { at, .. }
             | Msg::DoctestsDone { at, .. }
             | Msg::SnapshotsAccepted { at, .. }
-            | Msg::Key { at, .. } => Some(*at),
+            | Msg::Key { at, .. }
+            | Msg::Client { at, .. } => Some(*at),
             Msg::Tick { now } => Some(*now),
             Msg::Kept => None,
             Msg::Build { .. }

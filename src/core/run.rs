@@ -24,6 +24,8 @@ pub enum Trigger {
     Service,
     /// `vigil merge`: the shards of a partitioned run as one (history only).
     Merge,
+    /// A client of the socket asked for it (`vigil send`, an editor).
+    Client,
 }
 
 impl Trigger {
@@ -35,16 +37,18 @@ impl Trigger {
             Trigger::Sweep => "sweep",
             Trigger::Service => "service",
             Trigger::Merge => "merge",
+            Trigger::Client => "client",
         }
     }
 
-    pub(crate) const ALL: [Trigger; 6] = [
+    pub(crate) const ALL: [Trigger; 7] = [
         Trigger::Manual,
         Trigger::Watch,
         Trigger::Key,
         Trigger::Sweep,
         Trigger::Service,
         Trigger::Merge,
+        Trigger::Client,
     ];
 
     /// The trigger `as_str` names (`None`: no trigger is called that).

@@ -31,6 +31,47 @@ pub(super) enum Command {
     /// Combine the shards of a partitioned run (`vigil run --partition …
     /// --out DIR`) into one result, gate and exit code.
     Merge(MergeArgs),
+    /// Send one command to the workspace's running vigil (the live view,
+    /// `vigil watch`, or the engine `vigil lsp` started): run-all,
+    /// rerun-failed, rerun [BINARY_ID] NAME, run-changed FILE…, cancel,
+    /// ack-misses, accept-snapshot [BINARY_ID] NAME, open [BINARY_ID] NAME.
+    Send(SendArgs),
+    /// One line for shell prompts and status bars: the workspace's running
+    /// vigil's results, coverage and run (or the last run kept).
+    Status(StatusArgs),
+    /// A language server on stdio: failing tests, budgets and patch
+    /// coverage as diagnostics, code lenses on tests, "reached by" on hover.
+    Lsp(LspArgs),
+}
+
+#[derive(Args, Debug)]
+pub(super) struct SendArgs {
+    /// The command and its arguments.
+    #[arg(required = true, value_name = "COMMAND", num_args = 1.., trailing_var_arg = true)]
+    pub(crate) command: Vec<String>,
+    /// Any directory inside the workspace.
+    #[arg(long, short = 'C', value_name = "DIR", default_value = ".")]
+    pub(crate) workspace: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct StatusArgs {
+    /// Any directory inside the workspace.
+    #[arg(default_value = ".")]
+    pub(crate) path: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    pub(crate) format: Format,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct LspArgs {
+    /// Any directory inside the workspace (default: the editor's root, or
+    /// the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) workspace: Option<PathBuf>,
+    /// Config file for the engine it starts when none runs.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -15,10 +15,12 @@ use vigil::core::Selection;
 use vigil::sink::{Format, Sink};
 
 mod args;
+mod client;
 mod report;
 mod run;
 
 use args::*;
+use client::*;
 use report::*;
 use run::*;
 
@@ -52,6 +54,9 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Report(args)) => report(args),
         Some(Command::Merge(args)) => merge(args),
+        Some(Command::Send(args)) => send(args),
+        Some(Command::Status(args)) => status(args),
+        Some(Command::Lsp(args)) => lsp(args),
         Some(Command::Watch(args)) if args.no_tui => watch_headless(args),
         Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
         None => interactive(&cli.path, cli.config.as_deref(), cli.demo),

@@ -112,6 +112,21 @@ pub(super) fn accept(model: &mut Model, all: bool) -> Vec<Effect> {
     } else {
         selected_test(model).into_iter().collect()
     };
+    let how = if all { "key U" } else { "key u" };
+    let effects = accept_tests(model, keys, how);
+    if effects.is_empty() {
+        model.ui.note = Some(if all {
+            "no pending snapshot in the last run".into()
+        } else {
+            "the selected test has no pending snapshot".into()
+        });
+    }
+    effects
+}
+
+/// Accepts the pending insta snapshots of these tests and reruns them
+/// (`how`: what asked, for the run's reason); nothing when none has one.
+pub(crate) fn accept_tests(model: &Model, keys: Vec<(std::sync::Arc<str>, String)>, how: &str) -> Vec<Effect> {
     let mut snaps = Vec::new();
     let mut terms = Vec::new();
     for (b, name) in keys {
@@ -133,11 +148,6 @@ pub(super) fn accept(model: &mut Model, all: bool) -> Vec<Effect> {
         terms.push(format!("(binary_id({b}) & test(={name}))"));
     }
     if snaps.is_empty() {
-        model.ui.note = Some(if all {
-            "no pending snapshot in the last run".into()
-        } else {
-            "the selected test has no pending snapshot".into()
-        });
         return Vec::new();
     }
     let n = snaps.len();
@@ -146,9 +156,8 @@ pub(super) fn accept(model: &mut Model, all: bool) -> Vec<Effect> {
         rerun: Selection::Filter {
             expr: terms.join(" | "),
             reasons: vec![format!(
-                "{n} snapshot{} accepted (key {})",
-                if n == 1 { "" } else { "s" },
-                if all { "U" } else { "u" }
+                "{n} snapshot{} accepted ({how})",
+                if n == 1 { "" } else { "s" }
             )],
         },
     }]

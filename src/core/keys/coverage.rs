@@ -58,17 +58,22 @@ pub(super) fn jump_to_test(model: &mut Model) {
         model.ui.note = Some(format!("{binary_id} is not listed in this session yet"));
         return;
     };
-    let key = RowKey::Test(suite.binary_id.clone(), name.clone());
+    let (binary_id, name) = (suite.binary_id.clone(), name.clone());
+    select_test(model, binary_id, name);
+}
+
+/// Selects a test in the tests view, unfolding its suite and module.
+pub(crate) fn select_test(model: &mut Model, binary_id: std::sync::Arc<str>, name: String) {
     // Open the way to it: its suite and its module.
-    model.ui.folds.insert(RowKey::Suite(suite.binary_id.clone()), true);
-    let (module, _) = crate::core::tree::split_module(name);
+    model.ui.folds.insert(RowKey::Suite(binary_id.clone()), true);
+    let (module, _) = crate::core::tree::split_module(&name);
     if !module.is_empty() {
         model
             .ui
             .folds
-            .insert(RowKey::Module(suite.binary_id.clone(), module.to_owned()), true);
+            .insert(RowKey::Module(binary_id.clone(), module.to_owned()), true);
     }
-    model.ui.selected = Some(key);
+    model.ui.selected = Some(RowKey::Test(binary_id, name));
     model.ui.tab = Tab::Tests;
 }
 

@@ -22,6 +22,9 @@ mod coverage;
 use actions::*;
 use coverage::*;
 
+pub(crate) use actions::accept_tests;
+pub(crate) use coverage::select_test;
+
 /// What a key did besides changing the UI state.
 #[derive(Debug, Default)]
 pub(crate) struct KeyOutcome {

@@ -21,6 +21,7 @@ use super::testmap::{TestId, TestKey};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod client;
 mod doc;
 mod end;
 mod events;
@@ -29,6 +30,7 @@ mod listing;
 mod plan;
 mod reload;
 mod request;
+use client::*;
 use doc::*;
 use end::*;
 use events::*;
@@ -182,6 +184,12 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Scroll { delta } => super::keys::move_by(model, delta),
         Msg::Resize { tree_rows } => model.ui.viewport = tree_rows,
         Msg::Note { text } => model.ui.note = Some(text),
+        Msg::Client {
+            to,
+            command,
+            subscribe,
+            at,
+        } => on_client(model, to, command, subscribe, at, &mut fx),
         // The engine's own: what it could not keep.
         Msg::Kept => {}
         Msg::Resources { sample, tests } => {
