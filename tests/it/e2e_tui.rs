@@ -364,3 +364,56 @@ fn u_accepts_a_pending_insta_snapshot_and_the_test_passes() {
     tmux.keys(&["q"]);
     tmux.wait_for("vigil to exit", |s| s.contains("EXITED:0"));
 }
+
+/// `vigil send rerun-failed` from another shell reruns exactly the failed
+/// tests in the running view, and `vigil status` reads it.
+#[test]
+fn vigil_send_rerun_failed_reruns_exactly_the_failed_tests_in_the_running_view() {
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/shop");
+    let _ = std::fs::remove_dir_all(common::state_dir());
+    let Some(tmux) = Tmux::start("send", &shell_line("", &shop.display().to_string())) else {
+        return;
+    };
+    tmux.wait_for("the run to finish", |s| s.contains("run 1 · manual · failed"));
+    let out = common::vigil()
+        .args(["send", "-C"])
+        .arg(&shop)
+        .arg("rerun-failed")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(said.trim(), "rerunning 1 failed test");
+    tmux.wait_for("the rerun to finish", |s| s.contains("run 2 · client · failed"));
+    // What run 2 ran, from the run vigil kept.
+    let kept = common::state_dir().join("last-run.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let lines = loop {
+        let lines = common::json_lines(&std::fs::read(&kept).unwrap_or_default());
+        if common::events(&lines, "run_finished").iter().any(|v| v["run"] == 2) {
+            break lines;
+        }
+        assert!(std::time::Instant::now() < deadline, "run 2 was never kept");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let started = common::events(&lines, "run_started")[0];
+    assert_eq!(
+        (started["trigger"].as_str(), started["selected"]["tests"].as_u64()),
+        (Some("client"), Some(1))
+    );
+    let ran: Vec<&str> = common::events(&lines, "test")
+        .iter()
+        .filter(|v| v["to"] == "running")
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ran, ["refund_partial"]);
+    let out = common::vigil().arg("status").arg(&shop).output().unwrap();
+    let status = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        status.starts_with("✓ 6 ✗ 1 · ") && status.trim().ends_with("· run 2"),
+        "{status}"
+    );
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    assert_terminal_restored(&screen, "0");
+}

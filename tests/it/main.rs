@@ -10,6 +10,7 @@ mod common;
 mod config_files;
 mod demo_files;
 mod e2e_coverage;
+mod e2e_editor;
 mod e2e_faults;
 mod e2e_reports;
 mod e2e_run;
