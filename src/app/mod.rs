@@ -273,6 +273,17 @@ impl Engine {
         }
     }
 
+    /// Listens at `path`, whatever the engine's adapters (benchmarks and
+    /// tests serve a dry engine's model to real clients).
+    pub fn serve_at(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.server = Some(crate::adapters::server::Server::start(
+            path,
+            self.tx.clone(),
+            self.clock,
+        )?);
+        Ok(())
+    }
+
     /// Where this engine listens (`None`: it does not).
     pub fn socket(&self) -> Option<&std::path::Path> {
         self.server.as_ref().map(|s| s.path())

@@ -479,3 +479,169 @@ fn diagnostic(line: u32, column: Option<u32>, severity: DiagnosticSeverity, code
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::snapshot::{CoverageBrief, SuiteBrief, TestBrief};
+
+    /// A package on disk with one test file, and a snapshot of its tests.
+    fn fixture(name: &str) -> (PathBuf, Snapshot) {
+        let root = std::env::temp_dir().join(format!("vigil-lsp-state-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("p/tests")).unwrap();
+        std::fs::write(
+            root.join("p/tests/t.rs"),
+            "#[test]\nfn slow() {}\n\n#[test]\nfn needs_db() {}\n\n#[test]\nfn broken() {\n    assert!(false);\n}\n",
+        )
+        .unwrap();
+        let test = |name: &str, state: TestState| TestBrief {
+            name: name.into(),
+            state,
+            run: Some(crate::core::ids::RunId(3)),
+            ..Default::default()
+        };
+        let snap = Snapshot {
+            workspace: root.display().to_string(),
+            suites: vec![SuiteBrief {
+                binary_id: "p::t".into(),
+                package: "p".into(),
+                kind: "test".into(),
+                suite_type: crate::core::SuiteType::Integration,
+                dir: root.join("p").display().to_string(),
+                tests: vec![
+                    TestBrief {
+                        duration_s: Some(2.5),
+                        budget_s: Some(1.0),
+                        ..test("slow", TestState::Passed)
+                    },
+                    TestBrief {
+                        message: Some("`db` is unreachable: connection refused".into()),
+                        ..test("needs_db", TestState::Blocked)
+                    },
+                    TestBrief {
+                        stale: true,
+                        message: Some("thread 'broken' panicked at p/tests/t.rs:9:5:\nassertion failed: false".into()),
+                        location: Some(Location {
+                            file: "p/tests/t.rs".into(),
+                            line: 9,
+                            column: 5,
+                        }),
+                        ..test("broken", TestState::Failed)
+                    },
+                ],
+            }],
+            coverage: Some(CoverageBrief {
+                run: None,
+                lines: Default::default(),
+                branches: None,
+                patch: Some(PatchReport {
+                    base: "HEAD".into(),
+                    lines: Default::default(),
+                    uncovered: vec![crate::core::patch::UncoveredLines {
+                        path: "p/src/lib.rs".into(),
+                        lines: vec![[4, 6]],
+                    }],
+                }),
+            }),
+            ..Default::default()
+        };
+        (root, snap)
+    }
+
+    #[test]
+    fn budgets_blocked_tests_stale_failures_and_uncovered_changes_are_diagnostics() {
+        let (root, snap) = fixture("diags");
+        let mut s = State::new(root.clone());
+        s.apply_snapshot(&snap);
+        let all = s.diagnostics();
+        let t = &all[&root.join("p/tests/t.rs")];
+        let on = |line: u32, code: &str| {
+            t.iter()
+                .find(|d| d.range.start.line == line && d.code == Some(NumberOrString::String(code.into())))
+                .unwrap_or_else(|| panic!("{code} on line {line}: {t:#?}"))
+        };
+        let over = on(1, "over-budget");
+        assert_eq!(over.severity, Some(DiagnosticSeverity::WARNING));
+        assert_eq!(over.message, "`slow` took 2.50 s, over its 1.00 s budget");
+        let blocked = on(4, "test-blocked");
+        assert_eq!(blocked.severity, Some(DiagnosticSeverity::INFORMATION));
+        assert!(blocked.message.contains("`db` is unreachable"));
+        let failed = on(8, "test-failed");
+        assert!(
+            failed
+                .message
+                .contains("(stale: a change since can affect it; it reruns)"),
+            "{}",
+            failed.message
+        );
+        assert!(
+            failed.message.ends_with(": assertion failed: false"),
+            "{}",
+            failed.message
+        );
+        assert_eq!(
+            on(7, "test-failed").severity,
+            Some(DiagnosticSeverity::ERROR),
+            "at its fn too"
+        );
+        let hint = &all[&root.join("p/src/lib.rs")][0];
+        assert_eq!(hint.severity, Some(DiagnosticSeverity::HINT));
+        assert_eq!((hint.range.start.line, hint.range.end.line), (3, 5));
+        assert!(hint.message.contains("changed lines 4–6 are reached by no test"));
+
+        // The test reruns and passes: its failure goes, with the stale mark.
+        let pass = Report::Test(crate::core::report::TestTransition {
+            run: crate::core::ids::RunId(4),
+            binary_id: "p::t".into(),
+            name: "broken".into(),
+            from: TestState::Running,
+            to: TestState::Passed,
+            at_s: 1.0,
+            duration_s: Some(0.004),
+            message: None,
+            location: None,
+            output: None,
+            output_file: None,
+            output_bytes: None,
+        });
+        assert!(s.apply(&pass));
+        let all = s.diagnostics();
+        assert!(all[&root.join("p/tests/t.rs")]
+            .iter()
+            .all(|d| d.code != Some(NumberOrString::String("test-failed".into()))));
+        let lenses = s.lenses(&root.join("p/tests/t.rs"));
+        let titles: Vec<&str> = lenses
+            .iter()
+            .filter_map(|l| l.command.as_ref())
+            .filter(|c| c.command == "vigil.rerun")
+            .map(|c| c.title.as_str())
+            .collect();
+        assert_eq!(
+            titles,
+            ["✓ 2.50 s · run 3 · over budget", "⊘ blocked · run 3", "✓ 4 ms · run 4"]
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn hover_names_the_tests_and_how_many_fail() {
+        let t = |name: &str, state| Reached {
+            binary_id: "b".into(),
+            name: name.into(),
+            state,
+            stale: false,
+        };
+        let reached = [
+            t("a", TestState::Passed),
+            t("b", TestState::Failed),
+            t("c", TestState::Passed),
+        ];
+        assert_eq!(
+            hover_text(&reached, true, 3).unwrap(),
+            "vigil: reached by 3 tests: `a`, `b`, `c` (1 failing)"
+        );
+        assert_eq!(hover_text(&[], true, 3).unwrap(), "vigil: line 3 is reached by no test");
+        assert_eq!(hover_text(&[], false, 3), None, "nothing said of files no map measures");
+    }
+}

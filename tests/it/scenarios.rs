@@ -1364,3 +1364,104 @@ fn the_doc_lane_runs_beside_nextest_and_the_run_waits_for_both() {
         "the doc lane is stopped, once: {fx:?}"
     );
 }
+
+/// A client's command, as the socket hands it to the core.
+fn client(model: &mut Model, words: &[&str], at: Duration) -> Vec<Effect> {
+    let command = vigil::core::command::Command::parse(words).unwrap();
+    let to = vigil::core::command::To {
+        client: vigil::core::ids::ClientId(7),
+        id: Some(1),
+    };
+    update(
+        model,
+        Msg::Client {
+            to,
+            command,
+            subscribe: false,
+            at,
+        },
+    )
+}
+
+fn replies(fx: &[Effect]) -> Vec<&vigil::core::command::Reply> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::Reply { client, reply } => {
+                assert_eq!(client.0, 7, "answered to the client that asked");
+                Some(reply)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn client_commands_do_what_their_keys_do_and_are_answered() {
+    let mut model = common::shop_model();
+    // The snapshot goes to the client that connected.
+    let to = vigil::core::command::To {
+        client: vigil::core::ids::ClientId(3),
+        id: None,
+    };
+    let fx = update(
+        &mut model,
+        Msg::Client {
+            to,
+            command: vigil::core::command::Command::Snapshot,
+            subscribe: true,
+            at: ms(5_000),
+        },
+    );
+    assert_eq!(fx, [Effect::Snapshot { to, subscribe: true }]);
+    let snap = vigil::core::snapshot::snapshot(&model);
+    assert_eq!((snap.tests.failed, snap.tests.passed), (1, 6));
+    let refund = snap
+        .suites
+        .iter()
+        .flat_map(|s| s.tests.iter())
+        .find(|t| t.name == "refund_partial")
+        .unwrap();
+    assert_eq!(refund.assertion.as_ref().map(|a| a.left.as_str()), Some("50"));
+
+    let fx = client(&mut model, &["rerun-failed"], ms(5_010));
+    assert_eq!(replies(&fx)[0].message, "rerunning 1 failed test");
+    let run = model.runs.last().unwrap();
+    assert_eq!(run.trigger, Trigger::Client);
+    assert_eq!(
+        run.selection.filterset().as_deref(),
+        Some("(binary_id(orders::checkout) & test(=refund_partial))")
+    );
+    // Cancel stops it; the engine goes on.
+    let fx = client(&mut model, &["cancel"], ms(5_020));
+    assert_eq!(
+        replies(&fx)[0].message,
+        format!("cancelling run {}", run_number(&model))
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::Cancel { .. })));
+    assert!(!model.ui.quit);
+
+    let fx = client(&mut model, &["rerun", "money", "no_such_test"], ms(5_030));
+    let r = replies(&fx)[0];
+    assert!(!r.ok && r.message.contains("no test `money no_such_test`"), "{r:?}");
+    let fx = client(&mut model, &["rerun", "nowhere", "adds"], ms(5_030));
+    assert!(replies(&fx)[0].message.contains("no test binary `nowhere`"));
+    let fx = client(&mut model, &["open", "orders::checkout", "refund_partial"], ms(5_040));
+    assert!(replies(&fx)[0].ok);
+    assert_eq!(
+        model.ui.selected,
+        Some(vigil::core::RowKey::Test(
+            "orders::checkout".into(),
+            "refund_partial".into()
+        ))
+    );
+    let fx = client(&mut model, &["ack-misses"], ms(5_050));
+    assert_eq!(replies(&fx)[0].message, "no selection miss to acknowledge");
+    // No maps yet: the file is not measured.
+    let fx = client(&mut model, &["reached", "orders/src/lib.rs", "4"], ms(5_060));
+    let r = replies(&fx)[0];
+    assert_eq!((r.measured, r.tests.as_ref().map(Vec::len)), (Some(false), Some(0)));
+}
+
+fn run_number(model: &Model) -> RunId {
+    model.runs.last().unwrap().number
+}
