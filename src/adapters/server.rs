@@ -342,6 +342,34 @@ mod tests {
     }
 
     #[test]
+    fn a_stale_socket_is_replaced_a_live_one_kept_and_a_file_left_alone() {
+        let dir = std::env::temp_dir().join(format!("vigil-serve-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(SOCKET);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (tx, _rx) = mpsc::unbounded_channel();
+            // Left by a vigil that was killed: nobody answers on it.
+            drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+            let mut first = Server::start(&path, tx.clone(), Clock::start()).expect("a stale socket is replaced");
+            let second = Server::start(&path, tx.clone(), Clock::start()).err().unwrap();
+            assert!(second.contains("another vigil already serves"), "{second}");
+            assert!(path.exists(), "the second leaves the first's socket");
+            first.shutdown();
+            assert!(!path.exists(), "removed on exit");
+            std::fs::write(&path, "not a socket").unwrap();
+            let e = Server::start(&path, tx, Clock::start()).err().unwrap();
+            assert!(e.contains("is not a socket"), "{e}");
+            assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+        });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn long_socket_paths_are_reached_through_the_directory() {
         let dir = std::env::temp_dir().join(format!("vigil-sock-{}-{}", std::process::id(), "x".repeat(90)));
         std::fs::create_dir_all(&dir).unwrap();

@@ -62,6 +62,7 @@ fn say_notes<W: Write>(engine: &Engine, sink: &mut Sink<W>) {
         &engine.store_note,
         &engine.coverage_note,
         &engine.model.workspace.resolve_error,
+        &engine.serve_note,
     ];
     for note in notes.into_iter().flatten() {
         sink.emit(&Report::Warning {

@@ -29,6 +29,10 @@ use state::State;
 /// within the 200 ms an editor should see a result in).
 const PUBLISH_EVERY: Duration = Duration::from_millis(25);
 
+/// Lenses are asked to refresh at most this often (each refresh makes the
+/// editor ask for every visible file's lenses again).
+const LENS_REFRESH_EVERY: Duration = Duration::from_millis(250);
+
 /// What the server's loop hears.
 pub enum Input {
     Lsp(Message),
@@ -124,6 +128,7 @@ struct Server {
     next_id: u64,
     asked: HashMap<u64, Asked>,
     lens_refresh: bool,
+    last_lens_refresh: Option<Instant>,
     shutting_down: bool,
 }
 
@@ -194,6 +199,7 @@ pub fn serve(conn: Connection, options: Options) -> Result<(), String> {
         next_id: 0,
         asked: HashMap::new(),
         lens_refresh,
+        last_lens_refresh: None,
         shutting_down: false,
     };
     server.attach(ws);
@@ -314,7 +320,11 @@ impl Server {
                 }
                 Ok(Input::Lsp(Message::Response(_))) => {}
                 Ok(Input::Line(line)) => self.line(&line),
-                Ok(Input::EngineGone) => self.engine_gone(),
+                Ok(Input::EngineGone) => {
+                    if let Some(end) = self.engine_gone() {
+                        return end;
+                    }
+                }
                 Ok(Input::EditorGone) | Err(mpsc::RecvTimeoutError::Disconnected) => return Ok(()),
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
@@ -501,7 +511,8 @@ impl Server {
 
     /// The engine went away: hovers waiting for it get nothing, and the
     /// server attaches again (to a vigil started meanwhile, or its own).
-    fn engine_gone(&mut self) {
+    /// Its own engine stopping (a signal) ends the server: `Some(end)`.
+    fn engine_gone(&mut self) -> Option<Result<(), String>> {
         self.engine = None;
         for (_, asked) in std::mem::take(&mut self.asked) {
             if let Asked::Hover { request, .. } = asked {
@@ -509,12 +520,18 @@ impl Server {
             }
         }
         if self.shutting_down {
-            return;
+            return None;
         }
         if let Some(owned) = self.owned.take() {
+            // Its socket closes as it stops: let it finish stopping.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !owned.thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             if owned.thread.is_finished() {
-                self.show(lsp_types::MessageType::WARNING, "vigil's engine stopped");
-                return;
+                let _ = owned.thread.join();
+                self.show(lsp_types::MessageType::ERROR, "vigil's engine stopped");
+                return Some(Err("the engine this server started stopped".into()));
             }
             self.owned = Some(owned);
         }
@@ -523,6 +540,7 @@ impl Server {
             Ok(ws) => self.attach(ws),
             Err(e) => self.show(lsp_types::MessageType::ERROR, &e.to_string()),
         }
+        None
     }
 
     /// Sends the diagnostics of every file whose diagnostics changed.
@@ -547,7 +565,8 @@ impl Server {
             ));
         }
         self.published = now;
-        if self.lens_refresh {
+        if self.lens_refresh && self.last_lens_refresh.is_none_or(|t| t.elapsed() >= LENS_REFRESH_EVERY) {
+            self.last_lens_refresh = Some(Instant::now());
             self.next_id += 1;
             self.send(Request::new(
                 RequestId::from(format!("vigil-{}", self.next_id)),

@@ -47,3 +47,24 @@ fn fixture_config_parses() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/shop/vigil.toml")).unwrap();
     assert!(Settings::parse(&text).is_ok());
 }
+
+#[test]
+fn the_live_lcov_file_is_the_state_directorys_a_path_or_off() {
+    use vigil::config::LiveLcov;
+    let parse = |t: &str| Settings::parse(t).map(|s| s.live_lcov);
+    assert_eq!(parse(""), Ok(LiveLcov::StateDir));
+    assert_eq!(parse("[coverage]\nlive_lcov = \"off\"\n"), Ok(LiveLcov::Off));
+    assert_eq!(
+        parse("[coverage]\nlive_lcov = \"cov/lcov.info\"\n"),
+        Ok(LiveLcov::At("cov/lcov.info".into()))
+    );
+    assert!(parse("[coverage]\nlive_lcov = \"\"\n")
+        .unwrap_err()
+        .contains("live_lcov"));
+    let (root, target) = (std::path::Path::new("/w"), std::path::Path::new("/w/target"));
+    assert_eq!(
+        LiveLcov::At("cov/l.info".into()).path(root, target),
+        Some("/w/cov/l.info".into())
+    );
+    assert_eq!(LiveLcov::Off.path(root, target), None);
+}

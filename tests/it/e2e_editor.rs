@@ -141,6 +141,18 @@ fn the_socket_serves_two_clients_survives_one_that_leaves_and_replaces_a_stale_s
     wait_for(&watch.lines, "run 1 to finish", |v| {
         v["event"] == "run_finished" && v["run"] == 1
     });
+    // The live LCOV file, for editors' coverage gutters.
+    // Written off the loop as the run ends.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !state_dir().join("lcov.info").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lcov = std::fs::read_to_string(state_dir().join("lcov.info")).expect("lcov.info after a coverage run");
+    assert!(
+        lcov.contains(&format!("SF:{}", shop.join("orders/src/lib.rs").display())),
+        "{lcov}"
+    );
+    assert!(lcov.contains("end_of_record"));
     use std::os::unix::fs::{FileTypeExt, PermissionsExt};
     let meta = std::fs::metadata(socket()).unwrap();
     assert!(meta.file_type().is_socket());
@@ -415,10 +427,8 @@ fn the_language_server_puts_the_failing_test_on_its_line_with_lenses_hover_and_r
             json!({"textDocument": {"uri": uri(&checkout)}}),
         );
         let titles = ["refund_partial", "applies_discount", "rounding_known_bug"].map(|n| title_of(&lenses, n));
-        if titles
-            .iter()
-            .all(|t| t.is_some_and(|t| t.ends_with("run 1") && !t.contains("running")))
-        {
+        let ended = |t: &str| t.ends_with("run 1") && !t.contains("running") && !t.contains("queued");
+        if titles.iter().all(|t| t.is_some_and(ended)) {
             break lenses;
         }
         assert!(Instant::now() < deadline, "run 1 never ended: {lenses:#}");

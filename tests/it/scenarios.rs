@@ -1454,6 +1454,14 @@ fn client_commands_do_what_their_keys_do_and_are_answered() {
             "refund_partial".into()
         ))
     );
+    let fx = client(
+        &mut model,
+        &["accept-snapshot", "orders::checkout", "refund_partial"],
+        ms(5_045),
+    );
+    let r = replies(&fx)[0];
+    assert!(!r.ok && r.message.ends_with("has no pending snapshot"), "{r:?}");
+    assert!(!fx.iter().any(|e| matches!(e, Effect::AcceptSnapshots { .. })));
     let fx = client(&mut model, &["ack-misses"], ms(5_050));
     assert_eq!(replies(&fx)[0].message, "no selection miss to acknowledge");
     // No maps yet: the file is not measured.

@@ -207,6 +207,9 @@ fn interactive(path: &Path, config: Option<&Path>, demo: bool) -> ExitCode {
                 text: format!("{e}; changes will not start runs"),
             });
         }
+        if let Some(text) = engine.serve_note.clone() {
+            engine.apply(vigil::core::Msg::Note { text });
+        }
         engine.request(vigil::core::Trigger::Manual, Selection::All);
         vigil::adapters::terminal::spawn_reader(engine.tx.clone(), engine.clock);
         let mut view = app::Interactive::new(engine, terminal, vigil::ui::theme::Theme::from_env());
