@@ -150,7 +150,67 @@ impl<W: Write> Sink<W> {
                     self.paint(code, to.as_str())
                 )
             }
+            Report::CheckStarted {
+                tests,
+                runs,
+                parallel,
+                checks,
+            } => writeln!(
+                self.out,
+                "check: {tests} test{}, {runs} runs each alone and {runs} with {parallel} copies at once; {}",
+                if *tests == 1 { "" } else { "s" },
+                checks.join(", ")
+            ),
+            Report::CheckFinished(c) => self.human_check(c),
         }
+    }
+
+    fn human_check(&mut self, c: &crate::core::check::CheckSummary) -> std::io::Result<()> {
+        for f in &c.findings {
+            writeln!(
+                self.out,
+                "  {} {}  {}  {}",
+                self.paint("33;1", &format!("{:<16}", f.kind.as_str())),
+                f.binary_id,
+                f.name,
+                f.evidence
+            )?;
+            if let Some(a) = &f.assertion {
+                writeln!(self.out, "      left: {}\n     right: {}", a.left, a.right)?;
+            }
+        }
+        for t in c.tests.iter().filter(|t| t.fails) {
+            writeln!(
+                self.out,
+                "  {} {}  {}  fails on its own: nothing to attribute",
+                self.paint("31", &format!("{:<16}", "failing")),
+                t.binary_id,
+                t.name
+            )?;
+        }
+        for s in &c.skipped {
+            writeln!(self.out, "{} {s}", self.paint("33", "skipped:"))?;
+        }
+        let runs: usize = c.tests.iter().map(|t| t.runs).sum();
+        let verdict = if c.clean {
+            self.paint("32;1", "no finding")
+        } else {
+            self.paint(
+                "33;1",
+                &format!(
+                    "{} finding{}",
+                    c.findings.len(),
+                    if c.findings.len() == 1 { "" } else { "s" }
+                ),
+            )
+        };
+        writeln!(
+            self.out,
+            "check: {verdict} in {} test{} ({runs} runs, {:.1}s)",
+            c.tests.len(),
+            if c.tests.len() == 1 { "" } else { "s" },
+            c.duration_s
+        )
     }
 
     fn human_test(&mut self, t: &TestTransition) -> std::io::Result<()> {

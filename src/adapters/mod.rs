@@ -2,6 +2,7 @@
 //! clock. Outside formats become core types here, at the border.
 
 pub mod bounded;
+pub mod check;
 pub mod clock;
 pub mod coverage;
 pub mod doctests;

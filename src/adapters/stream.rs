@@ -118,7 +118,9 @@ pub fn read(text: &str) -> Result<RunResults, String> {
             | Report::ChangeIgnored { .. }
             | Report::BuildError { .. }
             | Report::Warning { .. }
-            | Report::Service { .. } => {}
+            | Report::Service { .. }
+            | Report::CheckStarted { .. }
+            | Report::CheckFinished(_) => {}
         }
     }
     Ok(out)

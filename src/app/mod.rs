@@ -6,6 +6,7 @@
 //! rooms: `effects` (carrying out what the core asks), `work` (what leaves
 //! the loop, what a run keeps), `setup` (what it reads as it starts).
 
+pub mod check;
 mod effects;
 mod headless;
 mod interactive;

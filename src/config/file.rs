@@ -30,6 +30,22 @@ pub struct Config {
     pub output: OutputConfig,
     #[serde(default)]
     pub history: HistoryConfig,
+    #[serde(default)]
+    pub check: CheckRunConfig,
+}
+
+/// `[check]`: what `vigil check` does.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckRunConfig {
+    /// Runs alone, and runs with copies at once, each (default 20).
+    pub runs: Option<usize>,
+    /// Copies at once (default: the number of cores).
+    pub parallel: Option<usize>,
+    /// The network check (default true).
+    pub network: Option<bool>,
+    /// The clock check (default true).
+    pub clock: Option<bool>,
 }
 
 /// `[output]`: how much of a test's output vigil holds.

@@ -122,6 +122,11 @@ pub struct Settings {
     /// The LCOV file kept current after every coverage run
     /// (`coverage.live_lcov`), for editors' coverage gutters.
     pub live_lcov: LiveLcov,
+    /// `[check]`: what `vigil check` does (`None`: its default).
+    pub check_runs: Option<usize>,
+    pub check_parallel: Option<usize>,
+    pub check_network: bool,
+    pub check_clock: bool,
 }
 
 /// Where the live LCOV file goes.
@@ -161,6 +166,10 @@ impl Default for Settings {
             keep: DEFAULT_KEEP,
             trace_reads: true,
             live_lcov: LiveLcov::StateDir,
+            check_runs: None,
+            check_parallel: None,
+            check_network: true,
+            check_clock: true,
         }
     }
 }
@@ -321,6 +330,16 @@ impl Settings {
                 Some("") => return Err("`coverage.live_lcov` must name a file, or be \"off\"".into()),
                 Some(p) => LiveLcov::At(PathBuf::from(p)),
             },
+            check_runs: match config.check.runs {
+                Some(0) => return Err("`check.runs` must be at least 1".into()),
+                r => r,
+            },
+            check_parallel: match config.check.parallel {
+                Some(0) => return Err("`check.parallel` must be at least 1".into()),
+                p => p,
+            },
+            check_network: config.check.network.unwrap_or(true),
+            check_clock: config.check.clock.unwrap_or(true),
         })
     }
 }

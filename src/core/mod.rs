@@ -7,6 +7,7 @@ pub mod assertion;
 pub mod batching;
 pub mod budget;
 pub mod catalog;
+pub mod check;
 pub mod command;
 pub mod coverage;
 pub mod coverage_view;

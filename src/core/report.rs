@@ -71,6 +71,16 @@ pub enum Report {
         message: String,
     },
     RunFinished(Box<RunSummary>),
+    /// `vigil check` starts: how many tests, how often, which checks.
+    CheckStarted {
+        tests: usize,
+        runs: usize,
+        parallel: usize,
+        #[serde(default)]
+        checks: Vec<String>,
+    },
+    /// `vigil check` ended: each test's record and the findings.
+    CheckFinished(Box<super::check::CheckSummary>),
     /// A service changed state (`at_s`: seconds since vigil started).
     Service {
         #[serde(default)]
@@ -97,6 +107,8 @@ impl Report {
         "warning",
         "run_finished",
         "service",
+        "check_started",
+        "check_finished",
     ];
 
     /// The run an event belongs to (`None`: it belongs to none).
@@ -109,7 +121,10 @@ impl Report {
             | Report::Warning { run, .. } => Some(*run),
             Report::Test(t) => Some(t.run),
             Report::RunFinished(s) => Some(s.run),
-            Report::ChangeIgnored { .. } | Report::Service { .. } => None,
+            Report::ChangeIgnored { .. }
+            | Report::Service { .. }
+            | Report::CheckStarted { .. }
+            | Report::CheckFinished(_) => None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod common;
 
 mod config_files;
 mod demo_files;
+mod e2e_check;
 mod e2e_coverage;
 mod e2e_editor;
 mod e2e_faults;

@@ -39,6 +39,9 @@ pub(super) enum Command {
     /// One line for shell prompts and status bars: the workspace's running
     /// vigil's results, coverage and run (or the last run kept).
     Status(StatusArgs),
+    /// Audit tests: races (copies at once), state left behind, the clock,
+    /// the network, leaked files and processes, nondeterminism.
+    Check(CheckArgs),
     /// A language server on stdio: failing tests, budgets and patch
     /// coverage as diagnostics, code lenses on tests, "reached by" on hover.
     Lsp(LspArgs),
@@ -61,6 +64,36 @@ pub(super) struct StatusArgs {
     pub(crate) path: PathBuf,
     #[arg(long, value_enum, default_value = "human")]
     pub(crate) format: Format,
+}
+
+#[derive(Args, Debug)]
+pub(super) struct CheckArgs {
+    /// A nextest filterset of the tests to audit (default: every test).
+    #[arg(value_name = "FILTER")]
+    pub(crate) filter: Option<String>,
+    /// Any directory inside the workspace.
+    #[arg(long, short = 'C', value_name = "DIR", default_value = ".")]
+    pub(crate) workspace: PathBuf,
+    /// Runs alone, and runs with copies at once, each (default 20).
+    #[arg(long, value_name = "N")]
+    pub(crate) runs: Option<usize>,
+    /// Copies at once (default: the number of cores).
+    #[arg(long, value_name = "P")]
+    pub(crate) parallel: Option<usize>,
+    /// Skip the network check.
+    #[arg(long)]
+    pub(crate) no_network: bool,
+    /// Skip the clock check.
+    #[arg(long)]
+    pub(crate) no_clock: bool,
+    /// Exit 1 when anything is found (for CI).
+    #[arg(long)]
+    pub(crate) strict: bool,
+    #[arg(long, value_enum, default_value = "human")]
+    pub(crate) format: Format,
+    /// Config file (default: vigil.toml at the workspace root, if present).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -57,6 +57,7 @@ fn main() -> ExitCode {
         Some(Command::Send(args)) => send(args),
         Some(Command::Status(args)) => status(args),
         Some(Command::Lsp(args)) => lsp(args),
+        Some(Command::Check(args)) => check(args),
         Some(Command::Watch(args)) if args.no_tui => watch_headless(args),
         Some(Command::Watch(args)) => interactive(&args.path, args.config.as_deref(), false),
         None => interactive(&cli.path, cli.config.as_deref(), cli.demo),
@@ -156,6 +157,33 @@ fn merge(args: MergeArgs) -> ExitCode {
     let mut sink = Sink::stdout(args.format);
     sink.emit(&vigil::core::report::Report::RunFinished(Box::new(merged.summary)));
     ExitCode::from(if passed { EXIT_PASSED } else { EXIT_FAILED })
+}
+
+/// `vigil check`: 0 when it ran (1 with `--strict` and findings), 2 when
+/// it could not.
+fn check(args: CheckArgs) -> ExitCode {
+    let (ws, settings) = match prepare(&args.workspace, args.config.as_deref(), false) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let defaults = app::check::CheckOptions::default();
+    let options = app::check::CheckOptions {
+        filter: args.filter.clone(),
+        runs: args.runs.or(settings.check_runs).unwrap_or(defaults.runs).max(1),
+        parallel: args
+            .parallel
+            .or(settings.check_parallel)
+            .unwrap_or(defaults.parallel)
+            .max(1),
+        network: settings.check_network && !args.no_network,
+        clock: settings.check_clock && !args.no_clock,
+    };
+    let mut sink = Sink::stdout(args.format);
+    match app::check::check(&ws, &options, &mut |r| sink.emit(r)) {
+        Ok(summary) if args.strict && !summary.clean => ExitCode::from(EXIT_FAILED),
+        Ok(_) => ExitCode::from(EXIT_PASSED),
+        Err(e) => fail(e),
+    }
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {

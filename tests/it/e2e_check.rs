@@ -1,0 +1,148 @@
+//! End to end: `vigil check` on the `trust` fixture, whose tests each plant
+//! one kind of finding (honestly: a file two tests race on, a loopback
+//! service this test starts, a token that expires, a coin from the clock,
+//! a marker left in the working directory, a temp file, a child process),
+//! beside clean tests that must produce none.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{copy_dir, fixture, json_lines, live_processes, vigil};
+
+#[test]
+fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
+    let faketime = vigil::adapters::check::faketime().is_some();
+    if !faketime {
+        assert!(
+            std::env::var("CI").is_err(),
+            "libfaketime must be installed in CI (.ci/run installs Debian's faketime)"
+        );
+        eprintln!("SKIPPED: libfaketime is not installed (apt-get install faketime)");
+        return;
+    }
+    if let Err(e) = vigil::adapters::check::namespaces() {
+        assert!(std::env::var("CI").is_err(), "CI can have network namespaces: {e}");
+        eprintln!("SKIPPED: {e}");
+        return;
+    }
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("check-trust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("trust");
+    copy_dir(&fixture("trust"), &root);
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    // The loopback service a unit test talks to, outside the test.
+    let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = service.local_addr().unwrap().port();
+    std::thread::spawn(move || for _ in service.incoming() {});
+
+    let out = vigil()
+        .args([
+            "check",
+            "--runs",
+            "40",
+            "--parallel",
+            "2",
+            "--strict",
+            "--format",
+            "json",
+            "-C",
+        ])
+        .arg(&root)
+        .env("TRUST_SERVICE_PORT", port.to_string())
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    let lines = json_lines(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "--strict fails on findings; stderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started = common::events(&lines, "check_started")[0];
+    assert_eq!(
+        (started["tests"].as_u64(), started["runs"].as_u64()),
+        (Some(10), Some(40))
+    );
+    let finished = common::events(&lines, "check_finished")[0];
+    assert_eq!(finished["skipped"], serde_json::json!([]), "every check ran");
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in finished["findings"].as_array().unwrap() {
+        found
+            .entry(f["name"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(f["kind"].as_str().unwrap().to_owned());
+    }
+    let expect = [
+        ("races_on_one_file_a", "race"),
+        ("races_on_one_file_b", "race"),
+        ("tests::talks_to_the_loopback_service", "network"),
+        ("tests::token_is_still_valid", "clock"),
+        ("leaves_state_behind", "state"),
+        ("tests::coin_from_the_clock", "nondeterministic"),
+        ("tests::leaves_a_temp_file", "leaked_files"),
+        ("tests::leaves_a_child", "leaked_processes"),
+    ];
+    for (name, kind) in expect {
+        assert_eq!(found.get(name), Some(&vec![kind.to_owned()]), "{name}: {found:#?}");
+    }
+    for clean in ["tests::clean_adds", "clean_strings"] {
+        assert!(!found.contains_key(clean), "{clean} is clean: {found:#?}");
+    }
+    let finding = |name: &str| {
+        finished["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let race = finding("races_on_one_file_a");
+    assert_eq!(race["runs"], 40);
+    assert!(race["failures"].as_u64().unwrap() > 0);
+    assert!(
+        race["evidence"].as_str().unwrap().contains("none of 40 alone"),
+        "{race}"
+    );
+    assert!(
+        race["assertion"]["left"].as_str().unwrap().starts_with("\"a "),
+        "{race}"
+    );
+    let clock = finding("tests::token_is_still_valid");
+    assert!(clock["evidence"].as_str().unwrap().contains("+3y and -3y"), "{clock}");
+    let leaked = finding("tests::leaves_a_child");
+    assert!(leaked["evidence"].as_str().unwrap().contains("`sleep`"), "{leaked}");
+    let state = finding("leaves_state_behind");
+    assert_eq!(
+        (state["runs"].as_u64(), state["failures"].as_u64()),
+        (Some(40), Some(39))
+    );
+    // Each test's record: its runs and timing.
+    let record = finished["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "tests::clean_adds")
+        .unwrap();
+    assert_eq!(
+        (record["runs"].as_u64(), record["failures"].as_u64()),
+        (Some(80), Some(0))
+    );
+    assert!(record["median_ms"].as_f64().unwrap() > 0.0);
+    // What the tests left running was stopped; the check's own files are gone.
+    let sleeping: Vec<String> = live_processes()
+        .into_iter()
+        .filter(|(_, dir)| {
+            let cmd = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            cmd.starts_with(b"sleep\x0030")
+        })
+        .map(|(pid, _)| pid.to_string())
+        .collect();
+    assert!(sleeping.is_empty(), "left running: {sleeping:?}");
+    assert!(!common::state_dir().join("check").exists());
+    let _ = std::fs::remove_dir_all(&base);
+}
