@@ -149,6 +149,16 @@ impl Runner {
             Variant::Plain => {}
             Variant::Tmpdir(d) => {
                 cmd.env("TMPDIR", d);
+                // A session of its own: what it leaves running keeps its
+                // session id, so it is found however many tests run.
+                use std::os::unix::process::CommandExt;
+                // SAFETY: setsid is async-signal-safe.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        libc::setsid();
+                        Ok(())
+                    });
+                }
             }
             Variant::Clock(shift) => {
                 let lib = self.faketime.as_ref().ok_or("libfaketime is not installed")?;
@@ -206,7 +216,8 @@ impl Runner {
         running
             .into_iter()
             .zip(done)
-            .map(|((_, out, _, note), d)| {
+            .map(|((child, out, _, note), d)| {
+                let pid = child.as_ref().map_or(0, Child::id);
                 let (passed, duration) = d.unwrap_or((false, Duration::ZERO));
                 let mut output = String::new();
                 if let Ok(mut f) = std::fs::File::open(&out) {
@@ -219,6 +230,7 @@ impl Runner {
                     output.push_str(&format!("\nvigil: {n}\n"));
                 }
                 Attempt {
+                    pid,
                     passed,
                     duration,
                     output,
@@ -329,10 +341,17 @@ pub fn become_subreaper() {
     }
 }
 
+/// A process left behind: its pid, name and session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Orphan {
+    pub pid: i32,
+    pub name: String,
+    pub session: i32,
+}
+
 /// This process's live children that it did not start as `Child`ren
-/// (orphans of the tests, reparented here): pid and name. Zombies among
-/// them are reaped.
-pub fn orphans() -> Vec<(i32, String)> {
+/// (orphans of the tests, reparented here). Zombies among them are reaped.
+pub fn orphans() -> Vec<Orphan> {
     let me = std::process::id().to_string();
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -352,6 +371,8 @@ pub fn orphans() -> Vec<(i32, String)> {
         let mut fields = rest.split_whitespace();
         let state = fields.next().unwrap_or("");
         let ppid = fields.next().unwrap_or("");
+        let _pgrp = fields.next();
+        let session = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
         if ppid != me {
             continue;
         }
@@ -362,7 +383,7 @@ pub fn orphans() -> Vec<(i32, String)> {
             }
             continue;
         }
-        out.push((pid, name));
+        out.push(Orphan { pid, name, session });
     }
     out
 }

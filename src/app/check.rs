@@ -86,9 +86,68 @@ pub fn check(ws: &Workspace, options: &CheckOptions, emit: &mut dyn FnMut(&Repor
         skipped,
         ..Default::default()
     };
+    let mut seen: Vec<Observed> = tests
+        .iter()
+        .map(|_| Observed {
+            parallel: options.parallel,
+            ..Default::default()
+        })
+        .collect();
+    // Different tests run side by side (as nextest runs them), `parallel`
+    // at a time; a test's own runs never overlap except when copies are
+    // the point.
+    let width = options.parallel.max(1);
+    let indices: Vec<usize> = (0..tests.len()).collect();
+    for chunk in indices.chunks(width) {
+        alone(&mut runner, &tests, chunk, options.runs, &mut seen);
+        if network {
+            let unit: Vec<usize> = chunk.iter().copied().filter(|&i| tests[i].unit).collect();
+            let jobs: Vec<(&CheckTest, Variant)> = unit.iter().map(|&i| (&tests[i], Variant::Network)).collect();
+            for (&i, a) in unit.iter().zip(runner.run_all(&jobs)) {
+                seen[i].network = Some(a);
+            }
+        }
+        if clock {
+            for shift in SHIFTS {
+                let jobs: Vec<(&CheckTest, Variant)> =
+                    chunk.iter().map(|&i| (&tests[i], Variant::Clock(shift.into()))).collect();
+                for (&i, a) in chunk.iter().zip(runner.run_all(&jobs)) {
+                    seen[i].clock.push((shift.into(), a));
+                }
+            }
+        }
+        stop_strays();
+    }
+    // Failures among runs side by side that are not state left behind:
+    // the test runs alone again, one at a time, so that failing beside
+    // other tests (a race) is told from failing anyway (nondeterminism).
     for (i, t) in tests.iter().enumerate() {
-        let seen = observe(&mut runner, t, i, options, network, clock);
-        let (findings, record) = judge(&t.binary_id, &t.name, &seen);
+        let s = &mut seen[i];
+        let failed = s.alone.iter().filter(|a| !a.passed).count();
+        let fails = s.alone.first().is_some_and(|a| !a.passed) && failed == s.alone.len();
+        if failed == 0 || fails || crate::core::check::left_state(&s.alone) {
+            continue;
+        }
+        // The first (temp dir) run stays first: it is where leaks were seen.
+        let first = s.alone.remove(0);
+        s.beside = std::mem::replace(&mut s.alone, vec![first]);
+        for _ in 1..options.runs {
+            s.alone.extend(runner.run_all(&[(t, Variant::Plain)]));
+        }
+    }
+    // Copies at once: one test at a time.
+    for (i, t) in tests.iter().enumerate() {
+        let mut left = options.runs;
+        while left > 0 {
+            let n = left.min(width);
+            let jobs: Vec<(&CheckTest, Variant)> = (0..n).map(|_| (t, Variant::Plain)).collect();
+            seen[i].together.extend(runner.run_all(&jobs));
+            left -= n;
+        }
+        stop_strays();
+    }
+    for (t, s) in tests.iter().zip(&seen) {
+        let (findings, record) = judge(&t.binary_id, &t.name, s);
         summary.findings.extend(findings);
         summary.tests.push(record);
     }
@@ -99,52 +158,48 @@ pub fn check(ws: &Workspace, options: &CheckOptions, emit: &mut dyn FnMut(&Repor
     Ok(summary)
 }
 
-fn observe(runner: &mut Runner, t: &CheckTest, i: usize, o: &CheckOptions, network: bool, clock: bool) -> Observed {
-    let mut seen = Observed {
-        parallel: o.parallel,
-        ..Default::default()
-    };
-    // Once with a temp dir of its own, alone: what it leaves there, and
-    // the processes it leaves running.
-    let tmp = runner.dir.join(format!("tmp-{i}"));
-    let _ = std::fs::create_dir_all(&tmp);
-    let before: Vec<i32> = proc::orphans().into_iter().map(|(p, _)| p).collect();
-    // It is the first of its runs in a row in its working directory.
-    seen.alone.extend(runner.run_all(&[(t, Variant::Tmpdir(tmp.clone()))]));
-    // A child it started in the background may need a moment to be
+/// The runs alone of a few tests side by side: first once each with a
+/// temp dir (and session) of its own — what it leaves there and running —
+/// then `runs - 1` more, one after another, in its working directory.
+fn alone(runner: &mut Runner, tests: &[CheckTest], chunk: &[usize], runs: usize, seen: &mut [Observed]) {
+    let dirs: Vec<std::path::PathBuf> = chunk.iter().map(|i| runner.dir.join(format!("tmp-{i}"))).collect();
+    for d in &dirs {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let before: Vec<i32> = proc::orphans().into_iter().map(|o| o.pid).collect();
+    let jobs: Vec<(&CheckTest, Variant)> = chunk
+        .iter()
+        .zip(&dirs)
+        .map(|(&i, d)| (&tests[i], Variant::Tmpdir(d.clone())))
+        .collect();
+    let first = runner.run_all(&jobs);
+    // A child started in the background may need a moment to be
     // reparented here once the test has exited.
     std::thread::sleep(std::time::Duration::from_millis(50));
-    let left: Vec<(i32, String)> = proc::orphans()
+    let left: Vec<proc::Orphan> = proc::orphans()
         .into_iter()
-        .filter(|(p, _)| !before.contains(p))
+        .filter(|o| !before.contains(&o.pid))
         .collect();
-    seen.leaked_processes = left.iter().map(|(p, n)| format!("`{n}` (pid {p})")).collect();
-    seen.leaked_files = proc::files_under(&tmp);
-    let _ = std::fs::remove_dir_all(&tmp);
-    // Alone, one after another, in its working directory.
-    for _ in 1..o.runs {
-        seen.alone.extend(runner.run_all(&[(t, Variant::Plain)]));
+    for ((&i, d), a) in chunk.iter().zip(&dirs).zip(first) {
+        seen[i].leaked_processes = left
+            .iter()
+            .filter(|o| o.session as u32 == a.pid)
+            .map(|o| format!("`{}` (pid {})", o.name, o.pid))
+            .collect();
+        seen[i].leaked_files = proc::files_under(d);
+        let _ = std::fs::remove_dir_all(d);
+        seen[i].alone.push(a);
     }
-    // Copies at once.
-    let mut left_to_run = o.runs;
-    while left_to_run > 0 {
-        let n = left_to_run.min(o.parallel.max(1));
-        let jobs: Vec<(&CheckTest, Variant)> = (0..n).map(|_| (t, Variant::Plain)).collect();
-        seen.together.extend(runner.run_all(&jobs));
-        left_to_run -= n;
-    }
-    if network && t.unit {
-        seen.network = runner.run_all(&[(t, Variant::Network)]).pop();
-    }
-    if clock {
-        for shift in SHIFTS {
-            if let Some(a) = runner.run_all(&[(t, Variant::Clock(shift.into()))]).pop() {
-                seen.clock.push((shift.into(), a));
-            }
+    for _ in 1..runs {
+        let jobs: Vec<(&CheckTest, Variant)> = chunk.iter().map(|&i| (&tests[i], Variant::Plain)).collect();
+        for (&i, a) in chunk.iter().zip(runner.run_all(&jobs)) {
+            seen[i].alone.push(a);
         }
     }
-    // Whatever it left running is stopped before the next test runs.
-    let stray: Vec<i32> = proc::orphans().into_iter().map(|(p, _)| p).collect();
+}
+
+/// Whatever the tests left running is stopped before the next ones run.
+fn stop_strays() {
+    let stray: Vec<i32> = proc::orphans().into_iter().map(|o| o.pid).collect();
     proc::stop(&stray);
-    seen
 }

@@ -47,6 +47,8 @@ impl Kind {
 /// One run of one test process.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attempt {
+    /// Its process id (what it left behind is found by its session).
+    pub pid: u32,
     pub passed: bool,
     pub duration: Duration,
     /// What it printed (for a failure's evidence).
@@ -61,6 +63,9 @@ pub struct Observed {
     pub alone: Vec<Attempt>,
     /// Runs with copies of itself at once.
     pub together: Vec<Attempt>,
+    /// Runs beside other tests (not copies of itself), when runs alone
+    /// were then taken one at a time to tell the two apart.
+    pub beside: Vec<Attempt>,
     /// How many copies ran at once.
     pub parallel: usize,
     /// The run without the network (`None`: not checked).
@@ -123,9 +128,15 @@ fn failed(attempts: &[Attempt]) -> usize {
     attempts.iter().filter(|a| !a.passed).count()
 }
 
+/// Whether runs alone are the pattern of state left behind: the first
+/// passes, every later one fails.
+pub fn left_state(alone: &[Attempt]) -> bool {
+    alone.len() >= 2 && alone[0].passed && alone[1..].iter().all(|a| !a.passed)
+}
+
 /// The findings for one test, and its record.
 pub fn judge(binary_id: &str, name: &str, seen: &Observed) -> (Vec<Finding>, TestRecord) {
-    let all: Vec<&Attempt> = seen.alone.iter().chain(&seen.together).collect();
+    let all: Vec<&Attempt> = seen.alone.iter().chain(&seen.together).chain(&seen.beside).collect();
     let mut ms: Vec<f64> = all.iter().map(|a| a.duration.as_secs_f64() * 1000.0).collect();
     ms.sort_by(f64::total_cmp);
     let at = |p: f64| {
@@ -192,7 +203,7 @@ pub fn judge(binary_id: &str, name: &str, seen: &Observed) -> (Vec<Finding>, Tes
         return (out, record);
     }
     let n = seen.alone.len();
-    if n >= 2 && seen.alone[0].passed && alone_failed == n - 1 {
+    if left_state(&seen.alone) {
         let output = first_failure(&seen.alone).unwrap_or_default();
         out.push(finding(
             Kind::State,
@@ -223,18 +234,30 @@ pub fn judge(binary_id: &str, name: &str, seen: &Observed) -> (Vec<Finding>, Tes
     }
     // Deterministic alone: what changes its result is the cause.
     let together_failed = failed(&seen.together);
-    if together_failed > 0 {
-        let output = first_failure(&seen.together).unwrap_or_default();
+    let beside_failed = failed(&seen.beside);
+    if together_failed + beside_failed > 0 {
+        let output = first_failure(&seen.together)
+            .or_else(|| first_failure(&seen.beside))
+            .unwrap_or_default();
+        let mut said = Vec::new();
+        if together_failed > 0 {
+            said.push(format!(
+                "{together_failed} of {} concurrent runs failed ({} copies at once)",
+                seen.together.len(),
+                seen.parallel
+            ));
+        }
+        if beside_failed > 0 {
+            said.push(format!(
+                "{beside_failed} of {} runs beside other tests failed",
+                seen.beside.len()
+            ));
+        }
         out.push(finding(
             Kind::Race,
-            seen.together.len(),
-            together_failed,
-            format!(
-                "{together_failed} of {} concurrent runs failed ({} copies at once), none of {n} alone: {}",
-                seen.together.len(),
-                seen.parallel,
-                first_line(&output)
-            ),
+            seen.together.len() + seen.beside.len(),
+            together_failed + beside_failed,
+            format!("{}, none of {n} alone: {}", said.join("; "), first_line(&output)),
             Some(&output),
         ));
     }
@@ -287,6 +310,7 @@ mod tests {
 
     fn ok() -> Attempt {
         Attempt {
+            pid: 1,
             passed: true,
             duration: Duration::from_millis(10),
             output: String::new(),
@@ -294,6 +318,7 @@ mod tests {
     }
     fn bad(why: &str) -> Attempt {
         Attempt {
+            pid: 1,
             passed: false,
             duration: Duration::from_millis(12),
             output: format!("thread 't' panicked at src/lib.rs:3:5:\n{why}\n"),
@@ -325,6 +350,15 @@ mod tests {
             "2 of 4 concurrent runs failed (2 copies at once), none of 5 alone: pid mismatch"
         );
         assert_eq!((record.runs, record.failures, record.first_failure), (9, 2, Some(7)));
+        let beside = Observed {
+            beside: vec![ok(), bad("pid mismatch")],
+            ..clean.clone()
+        };
+        let (f, _) = judge("b", "t", &beside);
+        assert_eq!(
+            f[0].evidence,
+            "1 of 2 runs beside other tests failed, none of 5 alone: pid mismatch"
+        );
         let state = Observed {
             alone: vec![ok(), bad("marker exists"), bad("marker exists")],
             ..clean.clone()
