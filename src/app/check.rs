@@ -109,8 +109,10 @@ pub fn check(ws: &Workspace, options: &CheckOptions, emit: &mut dyn FnMut(&Repor
         }
         if clock {
             for shift in SHIFTS {
-                let jobs: Vec<(&CheckTest, Variant)> =
-                    chunk.iter().map(|&i| (&tests[i], Variant::Clock(shift.into()))).collect();
+                let jobs: Vec<(&CheckTest, Variant)> = chunk
+                    .iter()
+                    .map(|&i| (&tests[i], Variant::Clock(shift.into())))
+                    .collect();
                 for (&i, a) in chunk.iter().zip(runner.run_all(&jobs)) {
                     seen[i].clock.push((shift.into(), a));
                 }

@@ -148,6 +148,7 @@ pub fn learn(model: &mut Model, run: RunId, fingerprint: &str) -> Learned {
                     name: test.name.clone(),
                     flips: h.flips,
                     runs: h.runs,
+                    evidence: None,
                 });
             }
         }

@@ -80,6 +80,10 @@ pub struct Flaky {
     pub name: String,
     pub flips: u32,
     pub runs: u32,
+    /// Likely flaky on first sight: why (it failed though no change since
+    /// its last pass reached its coverage map, then passed when rerun).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -198,6 +202,7 @@ impl History {
                 name: n.clone(),
                 flips: h.flips,
                 runs: h.runs,
+                evidence: None,
             })
             .collect();
         out.sort_by(|a, b| {

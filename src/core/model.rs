@@ -90,6 +90,9 @@ pub struct Model {
     /// Packages whose doctests the next rerun from a key runs (`r` on a
     /// doc suite or doctest).
     pub doc_rerun: Vec<String>,
+    /// Tests that failed though no change since their last pass reached
+    /// them, with the run they failed in: rerun next (`Trigger::Recheck`).
+    pub flaky_suspects: Vec<(super::testmap::TestKey, crate::core::ids::RunId)>,
     /// One shard of a partitioned CI run (`--partition`): no kept listing.
     pub shard: bool,
     /// This shard runs the doctests (the first one does, so the merge

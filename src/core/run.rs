@@ -26,6 +26,10 @@ pub enum Trigger {
     Merge,
     /// A client of the socket asked for it (`vigil send`, an editor).
     Client,
+    /// Tests that failed though no change since their last pass reached
+    /// them, run again: passing, they are likely flaky; failing again, a
+    /// selection miss.
+    Recheck,
 }
 
 impl Trigger {
@@ -38,10 +42,11 @@ impl Trigger {
             Trigger::Service => "service",
             Trigger::Merge => "merge",
             Trigger::Client => "client",
+            Trigger::Recheck => "recheck",
         }
     }
 
-    pub(crate) const ALL: [Trigger; 7] = [
+    pub(crate) const ALL: [Trigger; 8] = [
         Trigger::Manual,
         Trigger::Watch,
         Trigger::Key,
@@ -49,6 +54,7 @@ impl Trigger {
         Trigger::Service,
         Trigger::Merge,
         Trigger::Client,
+        Trigger::Recheck,
     ];
 
     /// The trigger `as_str` names (`None`: no trigger is called that).

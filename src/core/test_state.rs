@@ -126,6 +126,10 @@ pub struct TestCase {
     /// it has not rerun yet (queued, or a doctest still waiting): shown as
     /// stale, never with its old result.
     pub stale: bool,
+    /// It passed, and no change since has reached it (every change since
+    /// was placed by the coverage maps and cleared it): a failure now is
+    /// likely flaky, once a rerun passes.
+    pub clean_since_pass: bool,
 }
 
 /// Why an event could not be applied (recorded, then ignored).

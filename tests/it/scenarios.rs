@@ -1473,3 +1473,133 @@ fn client_commands_do_what_their_keys_do_and_are_answered() {
 fn run_number(model: &Model) -> RunId {
     model.runs.last().unwrap().number
 }
+
+/// Run `run` of suite `a` (x and y; `only`: the ones it selects), each
+/// selected test passing or failing as `results` says.
+fn run_of_a(model: &mut Model, run: u32, only: &[&str], results: &[(&str, bool)], at: u64) -> Vec<Effect> {
+    let mut suites = tiny_suite(&["x", "y"]);
+    for t in &mut suites[0].tests {
+        t.selected = only.contains(&t.name.as_str());
+    }
+    update(
+        model,
+        Msg::Listed {
+            run: RunId(run),
+            suites,
+            at: ms(at),
+        },
+    );
+    let mut t = at;
+    for (name, passed) in results {
+        t += 1;
+        update(
+            model,
+            Msg::Test {
+                run: RunId(run),
+                event: ev(name, TestEventKind::Started { attempt: 1 }),
+                at: ms(t),
+            },
+        );
+        let kind = if *passed {
+            TestEventKind::Passed { exec_time: Some(ms(1)) }
+        } else {
+            TestEventKind::Failed {
+                exec_time: Some(ms(1)),
+                failure: vigil::core::test_state::Failure {
+                    message: "it broke".into(),
+                    output: String::new(),
+                    location: None,
+                    output_file: None,
+                    output_bytes: None,
+                },
+            }
+        };
+        update(
+            model,
+            Msg::Test {
+                run: RunId(run),
+                event: ev(name, kind),
+                at: ms(t + 1),
+            },
+        );
+    }
+    let failed = results.iter().any(|(_, p)| !p);
+    exited(
+        model,
+        run,
+        if failed {
+            ToolExit::TestsFailed
+        } else {
+            ToolExit::Success
+        },
+        ms(t + 2),
+    )
+}
+
+fn with_maps() -> Model {
+    let mut model = Model::new(Default::default(), Rules::default());
+    for t in ["x", "y"] {
+        model
+            .test_maps
+            .tests
+            .insert(vigil::core::testmap::TestId::new("a", t), Default::default());
+    }
+    model
+}
+
+#[test]
+fn a_failure_no_change_reached_is_rechecked_and_likely_flaky_when_it_passes() {
+    let mut model = with_maps();
+    request(&mut model, Selection::All, ms(0));
+    run_of_a(&mut model, 1, &["x", "y"], &[("x", true), ("y", true)], 10);
+    // Nothing changed since; a full run, and x fails.
+    request(&mut model, Selection::All, ms(100));
+    let fx = run_of_a(&mut model, 2, &["x", "y"], &[("x", false), ("y", true)], 110);
+    assert!(summary(&fx).flaky.is_empty(), "not judged before the recheck");
+    let recheck = model.runs.last().unwrap();
+    assert_eq!((recheck.number, recheck.trigger), (RunId(3), Trigger::Recheck));
+    assert_eq!(
+        recheck.selection.filterset().as_deref(),
+        Some("(binary_id(a) & test(=x))")
+    );
+    let fx = run_of_a(&mut model, 3, &["x"], &[("x", true)], 210);
+    let flaky = summary(&fx).flaky;
+    assert_eq!(flaky.len(), 1, "{flaky:?}");
+    assert_eq!((flaky[0].name.as_str(), flaky[0].flips), ("x", 1));
+    assert_eq!(
+        flaky[0].evidence.as_deref(),
+        Some(
+            "failed in run 2 though no change since its last pass reached its coverage map; \
+             passed when run again (run 3)"
+        )
+    );
+    assert!(model.sweep.misses.is_empty());
+    assert_eq!(model.history.flaky()[0].name, "x", "it counts toward flakiness");
+}
+
+#[test]
+fn a_recheck_that_fails_again_is_a_selection_miss_and_a_touched_test_is_not_suspected() {
+    let mut model = with_maps();
+    request(&mut model, Selection::All, ms(0));
+    run_of_a(&mut model, 1, &["x", "y"], &[("x", true), ("y", true)], 10);
+    request(&mut model, Selection::All, ms(100));
+    run_of_a(&mut model, 2, &["x", "y"], &[("x", false), ("y", true)], 110);
+    let fx = run_of_a(&mut model, 3, &["x"], &[("x", false)], 210);
+    assert!(summary(&fx).flaky.is_empty(), "a failure that repeats is never flaky");
+    assert_eq!(model.sweep.misses.len(), 1);
+    assert_eq!(model.sweep.misses[0].name, "x");
+    assert!(model.runs.last().unwrap().trigger != Trigger::Recheck || model.runs.len() == 3);
+    // y passed; a change reaches it (a plan that leaves it stale); then it
+    // fails: not clean since its pass, so no recheck.
+    for t in &mut model.catalog.suites[0].tests {
+        t.stale = t.name == "y";
+    }
+    for t in &mut model.catalog.suites[0].tests {
+        if t.stale {
+            t.clean_since_pass = false;
+        }
+    }
+    request(&mut model, Selection::All, ms(300));
+    run_of_a(&mut model, 4, &["x", "y"], &[("x", false), ("y", false)], 310);
+    assert_eq!(model.runs.len(), 4, "no recheck: x failed last time, y was touched");
+}

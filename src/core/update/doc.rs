@@ -16,7 +16,7 @@ pub(super) fn doc_packages(
     package_reasons: &BTreeMap<String, String>,
 ) -> Vec<String> {
     let other_shard = model.shard && !model.shard_docs;
-    if !model.rules.doc_lane || other_shard || matches!(trigger, Trigger::Sweep | Trigger::Service) {
+    if !model.rules.doc_lane || other_shard || matches!(trigger, Trigger::Sweep | Trigger::Service | Trigger::Recheck) {
         return Vec::new();
     }
     if trigger == Trigger::Key && !model.doc_rerun.is_empty() {

@@ -77,7 +77,8 @@ pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Du
     let (run_start, fingerprint) = (r.started, r.fingerprint.clone());
     let settled = finish::settle(model, run, run_start, at, fx);
     let tally = finish::tally(model, run);
-    let learned = finish::learn(model, run, &fingerprint);
+    let mut learned = finish::learn(model, run, &fingerprint);
+    learned.flaky.extend(first_sight(model, run));
     let outcome = match outcome {
         Outcome::Passed if tally.counts.failed > 0 => Outcome::Failed,
         other => other,
@@ -162,7 +163,18 @@ pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Du
     }
     fx.push(Effect::emit(Report::RunFinished(Box::new(summary))));
     settle_sweep(model, run, fx);
-    if let Some((trigger, selection)) = model.queued.take() {
+    if outcome != Outcome::Cancelled {
+        recheck(model, at, fx);
+    } else {
+        model.flaky_suspects.clear();
+    }
+    if model
+        .runs
+        .last()
+        .is_some_and(|r| r.trigger == Trigger::Recheck && r.is_active())
+    {
+        // The recheck runs first; what was waiting follows it.
+    } else if let Some((trigger, selection)) = model.queued.take() {
         request_run(model, trigger, selection, at, fx);
     } else if !model.sweep.pending.is_empty() && outcome != Outcome::Cancelled {
         if let Some(after) = model.rules.sweep_after {

@@ -304,7 +304,11 @@ pub(super) fn start_request(
     if let Some(r) = reasons {
         run.reasons = r;
     }
+    let from_changes = !run.changed.is_empty();
     model.runs.push(run);
+    if from_changes {
+        touch(model);
+    }
     // Sessions are long: keep a bounded history of runs in memory.
     if model.runs.len() > 64 {
         model.runs.remove(0);
