@@ -29,6 +29,7 @@ pub(super) fn dry_run(effect: &Effect) -> Dry {
         | Effect::StartService { .. }
         | Effect::Doctests { .. }
         | Effect::AcceptSnapshots { .. }
+        | Effect::Check { .. }
         // Runs `cargo metadata`.
         | Effect::Reload => Dry::Record,
         Effect::IndexInputs | Effect::SaveList { .. } | Effect::Survey { .. } | Effect::Rewatch { .. } => Dry::Skip,
@@ -234,6 +235,7 @@ impl Engine {
                         server.send(to.client, Arc::from(line), subscribe);
                     }
                 }
+                Effect::Check { filter } => self.check(filter),
                 Effect::Reload => self.reload(),
                 Effect::IndexInputs => self.index_inputs(),
                 // Classified above: the front end's.

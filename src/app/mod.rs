@@ -123,6 +123,9 @@ pub struct Engine {
     pub serve_note: Option<String>,
     /// The LCOV file kept current after every coverage run.
     live_lcov: Option<std::path::PathBuf>,
+    /// The audit the live view asked for (`vigil check`, a process of its
+    /// own), stopped with vigil.
+    check_job: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Engine {
@@ -229,6 +232,7 @@ impl Engine {
             server: None,
             serve_note: None,
             live_lcov: settings.live_lcov.path(&model_root, &model_target),
+            check_job: None,
         }
     }
 

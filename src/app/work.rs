@@ -182,8 +182,50 @@ impl Engine {
         self.offload.keep("the live LCOV file", path, text.into_bytes());
     }
 
+    /// `vigil check FILTER` as a process of its own (it becomes the
+    /// subreaper of what it starts, which the engine must not), its JSON
+    /// read back as `Msg::Checked`.
+    pub(super) fn check(&mut self, filter: String) {
+        let tx = self.tx.clone();
+        let Some(exe) = crate::adapters::process::own_exe() else {
+            let _ = tx.send(Msg::Checked {
+                result: Err("checks run through the vigil binary, which is not known here".into()),
+            });
+            return;
+        };
+        let mut cmd = crate::adapters::process::guarded(exe);
+        cmd.args(["check", "--format", "json", "-C"])
+            .arg(&self.model.workspace.root)
+            .arg(&filter)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        tracing::info!("check: {filter}");
+        self.check_job = Some(tokio::spawn(async move {
+            let result = match cmd.output().await {
+                Err(e) => Err(format!("vigil check could not start: {e}")),
+                Ok(out) => String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find(|v| v["event"] == "check_finished")
+                    .and_then(|v| serde_json::from_value::<crate::core::check::CheckSummary>(v).ok())
+                    .map(Box::new)
+                    .ok_or_else(|| {
+                        let err = String::from_utf8_lossy(&out.stderr);
+                        err.lines().last().unwrap_or("it ended without a result").to_owned()
+                    }),
+            };
+            let _ = tx.send(Msg::Checked { result });
+        }));
+    }
+
     /// Stops whatever runs; returns when its processes are gone.
     pub async fn shutdown(&mut self, force: bool) {
+        if let Some(job) = self.check_job.take() {
+            job.abort();
+            let _ = job.await;
+        }
         if let Some(mut server) = self.server.take() {
             server.shutdown();
         }

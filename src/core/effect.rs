@@ -87,6 +87,9 @@ pub enum Effect {
         snaps: Vec<std::path::PathBuf>,
         rerun: super::run::Selection,
     },
+    /// Audit tests (`vigil check FILTER`), off the loop; come back with
+    /// `Msg::Checked`.
+    Check { filter: String },
     /// Answer one client of the socket.
     Reply {
         client: crate::core::ids::ClientId,
@@ -133,6 +136,7 @@ impl Effect {
             | Effect::Doctests { .. }
             | Effect::AcceptSnapshots { .. }
             | Effect::Reply { .. }
+            | Effect::Check { .. }
             | Effect::Snapshot { .. } => Class::World(self),
         }
     }

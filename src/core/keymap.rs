@@ -56,6 +56,7 @@ pub enum Action {
     Edit,
     Copy,
     AckMisses,
+    Check,
     Clear,
     Help,
     Quit,
@@ -210,6 +211,11 @@ pub const KEYMAP: &[Binding] = &[
         keys: "y",
         action: "copy the selected failure (test, message, location, output) to the clipboard (OSC 52)",
         presses: &[(Key::Char('y'), Always, A::Copy)],
+    },
+    Binding {
+        keys: "c",
+        action: "audit the selected test, module or suite (vigil check: races, state left behind, the clock, the network, leaks)",
+        presses: &[(Key::Char('c'), In(Tab::Tests), A::Check)],
     },
     Binding {
         keys: "x",

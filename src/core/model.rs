@@ -93,6 +93,8 @@ pub struct Model {
     /// Tests that failed though no change since their last pass reached
     /// them, with the run they failed in: rerun next (`Trigger::Recheck`).
     pub flaky_suspects: Vec<(super::testmap::TestKey, crate::core::ids::RunId)>,
+    /// The latest audit (`c`): what it covered, and its findings once done.
+    pub check: Option<CheckRun>,
     /// One shard of a partitioned CI run (`--partition`): no kept listing.
     pub shard: bool,
     /// This shard runs the doctests (the first one does, so the merge
@@ -148,4 +150,13 @@ impl Model {
     pub(crate) fn next_run_number(&self) -> RunId {
         RunId(self.runs.last().map_or(1, |r| r.number.0 + 1))
     }
+}
+
+/// An audit asked for in the live view.
+#[derive(Clone, Debug, Default)]
+pub struct CheckRun {
+    /// What it audits ("orders::checkout refund_partial").
+    pub what: String,
+    /// `None` while it runs.
+    pub result: Option<Result<Box<super::check::CheckSummary>, String>>,
 }

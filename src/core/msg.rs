@@ -194,6 +194,10 @@ pub enum Msg {
         subscribe: bool,
         at: Duration,
     },
+    /// `vigil check` came back: its summary, or why it could not run.
+    Checked {
+        result: Result<Box<super::check::CheckSummary>, String>,
+    },
     /// A sample of the running process tree, with per-test resident memory.
     Resources {
         sample: Resources,
@@ -237,7 +241,8 @@ impl Msg {
             | Msg::Scroll { .. }
             | Msg::Resize { .. }
             | Msg::Note { .. }
-            | Msg::Resources { .. } => None,
+            | Msg::Resources { .. }
+            | Msg::Checked { .. } => None,
         }
     }
 }

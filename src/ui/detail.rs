@@ -239,6 +239,40 @@ fn test_lines<'a>(
             )));
         }
     }
+    // What the latest audit (`c`) found of it.
+    if let Some(Some(Ok(summary))) = model.check.as_ref().map(|c| c.result.as_ref()) {
+        let mine: Vec<&crate::core::check::Finding> = summary
+            .findings
+            .iter()
+            .filter(|f| f.binary_id == binary_id && f.name == t.name)
+            .collect();
+        let record = summary
+            .tests
+            .iter()
+            .find(|r| r.binary_id == binary_id && r.name == t.name);
+        if let Some(r) = record {
+            lines.push(Line::from(vec![
+                Span::styled("check: ", theme.dim()),
+                Span::raw(if mine.is_empty() {
+                    format!(
+                        "no finding in {} runs ({} copies at once), {:.1}–{:.1} ms",
+                        r.runs, r.parallel, r.min_ms, r.max_ms
+                    )
+                } else {
+                    format!("{} of {} runs failed", r.failures, r.runs)
+                }),
+            ]));
+        }
+        for f in mine {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {} ", f.kind.as_str()),
+                    theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(f.evidence.clone()),
+            ]));
+        }
+    }
     if let Some(snap) = t.failure.as_ref().and_then(|f| crate::core::insta::snapshot(&f.output)) {
         lines.push(Line::from(""));
         lines.push(Line::from(vec![

@@ -417,3 +417,46 @@ fn vigil_send_rerun_failed_reruns_exactly_the_failed_tests_in_the_running_view()
     let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
     assert_terminal_restored(&screen, "0");
 }
+
+/// `c` on a test audits it with `vigil check` (a process of its own) and
+/// its detail shows the finding.
+#[test]
+fn c_checks_the_selected_test_and_its_detail_names_the_race() {
+    let base = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tui-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("trust");
+    common::copy_dir(&common::fixture("trust"), &root);
+    // Outside the workspace: what the tests leave there is not a change.
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let line = shell_line(
+        &format!("TMPDIR={} TRUST_SERVICE_PORT=9", tmp.display()),
+        &root.display().to_string(),
+    );
+    let Some(tmux) = Tmux::start("check", &line) else {
+        return;
+    };
+    // Its state test leaves a marker in the package: a second run follows.
+    tmux.wait_for("a run to finish", |s| s.contains(" · failed"));
+    tmux.keys(&["/"]);
+    tmux.keys(&["races_on_one_file_a", "Enter"]);
+    tmux.wait_for("the filter", |s| s.contains("filter: races_on_one_file_a"));
+    tmux.keys(&["j", "j"]);
+    tmux.wait_for("the test selected", |s| s.contains("› races_on_one_file_a"));
+    tmux.keys(&["c"]);
+    let screen = tmux.wait_for("the check to end", |s| {
+        s.contains("check of trust::race races_on_one_file_a:")
+    });
+    assert!(screen.contains("1 finding"), "{screen}");
+    assert!(
+        screen.contains("race 1") || screen.contains("  race "),
+        "the finding in the detail:\n{screen}"
+    );
+    assert!(screen.contains("none of") && screen.contains("alone"), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    assert_terminal_restored(&screen, "0");
+    let left = common::processes_left(&root.display().to_string());
+    assert!(left.is_empty(), "left running: {left:?}");
+    let _ = std::fs::remove_dir_all(&base);
+}

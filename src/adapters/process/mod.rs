@@ -194,6 +194,11 @@ pub fn use_guard(exe: std::path::PathBuf) {
     let _ = GUARD.set(exe);
 }
 
+/// vigil's own binary, when `main` named it (`None`: vigil as a library).
+pub fn own_exe() -> Option<std::path::PathBuf> {
+    GUARD.get().cloned()
+}
+
 /// A command for `program` that runs under the guard (see above).
 pub fn guarded(program: impl AsRef<std::ffi::OsStr>) -> Command {
     Command::from(guarded_std(program))

@@ -259,3 +259,29 @@ pub(super) fn rerun_selected(model: &mut Model, at: Duration) -> KeyOutcome {
         at,
     })
 }
+
+/// `c`: audit the selected test, module or suite with `vigil check`.
+pub(super) fn check_selected(model: &mut Model) -> Vec<Effect> {
+    if model.check.as_ref().is_some_and(|c| c.result.is_none()) {
+        model.ui.note = Some("a check is already running".into());
+        return Vec::new();
+    }
+    let rows = rows(model);
+    let Some(key) = rows.get(selected_index(&rows, model)).map(|r| r.key(model)) else {
+        drop(rows);
+        model.ui.note = Some("nothing selected to check".to_owned());
+        return Vec::new();
+    };
+    drop(rows);
+    let (filter, what) = match &key {
+        RowKey::Suite(b) => (format!("binary_id({b})"), b.to_string()),
+        RowKey::Module(b, m) => (
+            format!("binary_id({b}) & test(/^{}::/)", regex_escape(m)),
+            format!("{b} {m}"),
+        ),
+        RowKey::Test(b, t) => (format!("binary_id({b}) & test(={t})"), format!("{b} {t}")),
+    };
+    model.ui.note = Some(format!("checking {what}: races, state, the clock, the network, leaks…"));
+    model.check = Some(crate::core::model::CheckRun { what, result: None });
+    vec![Effect::Check { filter }]
+}

@@ -186,6 +186,25 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
         Msg::Scroll { delta } => super::keys::move_by(model, delta),
         Msg::Resize { tree_rows } => model.ui.viewport = tree_rows,
         Msg::Note { text } => model.ui.note = Some(text),
+        Msg::Checked { result } => {
+            let what = model.check.as_ref().map(|c| c.what.clone()).unwrap_or_default();
+            model.ui.note = Some(match &result {
+                Ok(s) if s.clean => format!("check of {what}: no finding in {} tests", s.tests.len()),
+                Ok(s) => format!(
+                    "check of {what}: {} finding{} (in the test's detail)",
+                    s.findings.len(),
+                    if s.findings.len() == 1 { "" } else { "s" }
+                ),
+                Err(e) => format!("check of {what} failed: {e}"),
+            });
+            if let Ok(s) = &result {
+                fx.push(Effect::emit(Report::CheckFinished(s.clone())));
+            }
+            model.check = Some(crate::core::model::CheckRun {
+                what,
+                result: Some(result),
+            });
+        }
         Msg::Client {
             to,
             command,
