@@ -164,8 +164,8 @@ pub const KEYMAP: &[Binding] = &[
         presses: &[(Key::Tab, Always, A::Focus), (Key::BackTab, Always, A::Focus)],
     },
     Binding {
-        keys: "1 / 2 / 3 / 4 / 5 / 6",
-        action: "tests / coverage / budgets / history / services / timeline view",
+        keys: "1 / 2 / 3 / 4 / 5 / 6 / 7",
+        action: "tests / coverage / budgets / history / services / timeline / checks view",
         presses: &[
             (Key::Char('1'), Always, A::View(Tab::Tests)),
             (Key::Char('2'), Always, A::View(Tab::Coverage)),
@@ -173,6 +173,7 @@ pub const KEYMAP: &[Binding] = &[
             (Key::Char('4'), Always, A::View(Tab::History)),
             (Key::Char('5'), Always, A::View(Tab::Services)),
             (Key::Char('6'), Always, A::View(Tab::Timeline)),
+            (Key::Char('7'), Always, A::View(Tab::Checks)),
         ],
     },
     Binding {
@@ -274,6 +275,7 @@ mod tests {
             Tab::History,
             Tab::Services,
             Tab::Timeline,
+            Tab::Checks,
         ] {
             for source in [false, true] {
                 let mut seen = std::collections::HashMap::new();

@@ -34,6 +34,8 @@ pub enum Tab {
     Services,
     /// Which tests ran side by side, on which slot (key 6).
     Timeline,
+    /// The latest audit's findings (key 7).
+    Checks,
 }
 
 /// How the coverage view orders its files.

@@ -2,6 +2,7 @@
 //! nothing else: no mutation, no I/O. Layout from 80×24 up; below 100
 //! columns the tree and the detail stack.
 
+pub mod checks;
 pub mod coverage_view;
 pub mod detail;
 pub mod keymap;
@@ -68,6 +69,8 @@ pub fn render(model: &Model, frame: &mut Frame, theme: Theme) {
         services::render(model, frame, a.tree.union(a.detail), theme);
     } else if model.ui.tab == Tab::Timeline {
         timeline::render(model, frame, a.tree.union(a.detail), theme);
+    } else if model.ui.tab == Tab::Checks {
+        checks::render(model, frame, a.tree.union(a.detail), theme);
     } else if build_failed {
         detail::build_errors(model, frame, a.tree.union(a.detail), theme);
     } else {
@@ -185,6 +188,7 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
         (Tab::History, "4 History"),
         (Tab::Services, "5 Services"),
         (Tab::Timeline, "6 Timeline"),
+        (Tab::Checks, "7 Checks"),
     ] {
         if model.ui.tab == tab {
             tabs.push(Span::styled(format!(" [{label}] "), theme.bold()));

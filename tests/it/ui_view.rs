@@ -1256,3 +1256,72 @@ fn e_opens_the_failure_the_coverage_line_or_the_build_error() {
         "{fx:?}"
     );
 }
+
+/// `c` on a test asks for an audit; its result shows in the test's detail
+/// and in the checks view (7).
+#[test]
+fn c_asks_for_a_check_and_its_findings_show_in_the_detail_and_the_checks_view() {
+    use vigil::core::check::{CheckSummary, Finding, Kind, TestRecord};
+    let mut model = shop_model();
+    model.ui.viewport = 28;
+    keys(&mut model, "j"); // onto the failed test (refund_partial)
+    let fx = key(&mut model, Key::Char('c'));
+    assert_eq!(
+        fx,
+        [Effect::Check {
+            filter: "binary_id(orders::checkout) & test(=refund_partial)".into()
+        }]
+    );
+    assert!(key(&mut model, Key::Char('c')).is_empty(), "one check at a time");
+    let summary = CheckSummary {
+        duration_s: 1.5,
+        tests: vec![TestRecord {
+            binary_id: "orders::checkout".into(),
+            name: "refund_partial".into(),
+            runs: 40,
+            failures: 3,
+            first_failure: Some(22),
+            parallel: 2,
+            min_ms: 2.0,
+            median_ms: 3.0,
+            max_ms: 9.0,
+            fails: false,
+        }],
+        findings: vec![Finding {
+            binary_id: "orders::checkout".into(),
+            name: "refund_partial".into(),
+            kind: Kind::Race,
+            runs: 20,
+            failures: 3,
+            evidence: "3 of 20 concurrent runs failed (2 copies at once), none of 20 alone: it broke".into(),
+            assertion: None,
+        }],
+        skipped: vec![],
+        clean: false,
+    };
+    let fx = update(
+        &mut model,
+        Msg::Checked {
+            result: Ok(Box::new(summary)),
+        },
+    );
+    assert!(
+        matches!(&fx[..], [Effect::Emit(r)] if matches!(**r, vigil::core::Report::CheckFinished(_))),
+        "{fx:?}"
+    );
+    let screen = text(&draw(&model, 120, 35, COLOUR));
+    assert!(
+        screen.contains("check of orders::checkout refund_partial: 1 finding"),
+        "{screen}"
+    );
+    assert!(screen.contains("check: 3 of 40 runs failed"), "{screen}");
+    assert!(screen.contains("race 3 of 20 concurrent runs failed"), "{screen}");
+    keys(&mut model, "7");
+    let screen = text(&draw(&model, 120, 35, COLOUR));
+    assert!(screen.contains("[7 Checks]"), "{screen}");
+    assert!(screen.contains("1 test, 40 runs in 1.5 s: 1 finding"), "{screen}");
+    assert!(
+        screen.contains("race             orders::checkout refund_partial"),
+        "{screen}"
+    );
+}
