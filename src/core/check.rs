@@ -31,6 +31,21 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The kind `as_str` names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Kind::Race,
+            Kind::Network,
+            Kind::Clock,
+            Kind::State,
+            Kind::Nondeterministic,
+            Kind::LeakedFiles,
+            Kind::LeakedProcesses,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Race => "race",

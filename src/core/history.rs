@@ -48,6 +48,8 @@ pub struct History {
     /// What the history holds on disk, and what `history.keep` pruned as
     /// it opened (`None`: no history kept).
     pub kept: Option<Kept>,
+    /// What checks found and no check has passed since (`vigil check`, `c`).
+    pub findings: Vec<super::check::Finding>,
 }
 
 /// The history's size, for the history view.
@@ -205,6 +207,28 @@ impl History {
                 evidence: None,
             })
             .collect();
+        // What checks found counts too: a test found racy (or dependent on
+        // the clock, the network, state left behind) is flaky by evidence.
+        for f in self.findings.iter().filter(|f| {
+            !matches!(
+                f.kind,
+                super::check::Kind::LeakedFiles | super::check::Kind::LeakedProcesses
+            )
+        }) {
+            let evidence = format!("vigil check: {} — {}", f.kind.as_str(), f.evidence);
+            match out.iter_mut().find(|x| x.binary_id == f.binary_id && x.name == f.name) {
+                Some(x) => {
+                    x.evidence.get_or_insert(evidence);
+                }
+                None => out.push(Flaky {
+                    binary_id: f.binary_id.clone(),
+                    name: f.name.clone(),
+                    flips: 0,
+                    runs: f.runs as u32,
+                    evidence: Some(evidence),
+                }),
+            }
+        }
         out.sort_by(|a, b| {
             b.flips
                 .cmp(&a.flips)

@@ -239,6 +239,30 @@ fn test_lines<'a>(
             )));
         }
     }
+    // What earlier checks found, until a check passes it (the session's
+    // latest check shows below, and is in the history too).
+    let kept: Vec<&crate::core::check::Finding> = model
+        .history
+        .findings
+        .iter()
+        .filter(|f| f.binary_id == binary_id && f.name == t.name)
+        .collect();
+    let checked_now = matches!(
+        model.check.as_ref().and_then(|c| c.result.as_ref()),
+        Some(Ok(s)) if s.tests.iter().any(|r| r.binary_id == binary_id && r.name == t.name)
+    );
+    if !checked_now {
+        for f in kept {
+            lines.push(Line::from(vec![
+                Span::styled("marked by a check: ", theme.dim()),
+                Span::styled(
+                    format!("{} ", f.kind.as_str()),
+                    theme.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(f.evidence.clone()),
+            ]));
+        }
+    }
     // What the latest audit (`c`) found of it.
     if let Some(Some(Ok(summary))) = model.check.as_ref().map(|c| c.result.as_ref()) {
         let mine: Vec<&crate::core::check::Finding> = summary

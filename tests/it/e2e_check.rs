@@ -144,5 +144,14 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
         .collect();
     assert!(sleeping.is_empty(), "left running: {sleeping:?}");
     assert!(!common::state_dir().join("check").exists());
+    // Kept in the history, per test, until a check passes it.
+    let (store, _) = vigil::adapters::store::Store::open(&common::state_dir().join("history.sqlite")).unwrap();
+    let kept = store.findings().unwrap();
+    assert!(
+        kept.iter()
+            .any(|f| f.name == "races_on_one_file_a" && f.kind == vigil::core::check::Kind::Race),
+        "{kept:?}"
+    );
+    assert_eq!(kept.len(), finished["findings"].as_array().unwrap().len());
     let _ = std::fs::remove_dir_all(&base);
 }

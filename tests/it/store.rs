@@ -364,3 +364,64 @@ fn an_unknown_outcome_in_the_history_is_named_not_taken_for_another() {
     let err = store.recent_runs(5).unwrap_err().to_string();
     assert!(err.contains("outcome") && err.contains("exploded"), "{err}");
 }
+
+#[test]
+fn check_findings_stay_until_a_check_passes_the_test_and_count_as_flaky() {
+    use vigil::core::check::{CheckSummary, Finding, Kind, TestRecord};
+    let path = db("findings");
+    let record = |name: &str| TestRecord {
+        binary_id: "b".into(),
+        name: name.into(),
+        runs: 40,
+        failures: 0,
+        first_failure: None,
+        parallel: 2,
+        min_ms: 1.0,
+        median_ms: 1.0,
+        max_ms: 1.0,
+        fails: false,
+    };
+    let race = Finding {
+        binary_id: "b".into(),
+        name: "racy".into(),
+        kind: Kind::Race,
+        runs: 20,
+        failures: 3,
+        evidence: "3 of 20 concurrent runs failed".into(),
+        assertion: None,
+    };
+    let (mut store, _) = Store::open(&path).unwrap();
+    let first = CheckSummary {
+        tests: vec![record("racy"), record("calm")],
+        findings: vec![race.clone()],
+        ..Default::default()
+    };
+    store.record_check(&first, 1).unwrap();
+    // A later check of another test leaves the finding alone.
+    let other = CheckSummary {
+        tests: vec![record("calm")],
+        clean: true,
+        ..Default::default()
+    };
+    store.record_check(&other, 2).unwrap();
+    drop(store);
+    let (store, _) = Store::open(&path).unwrap();
+    let history = store.history().unwrap();
+    assert_eq!(history.findings, vec![race]);
+    let flaky = history.flaky();
+    assert_eq!(flaky.len(), 1);
+    assert_eq!(
+        flaky[0].evidence.as_deref(),
+        Some("vigil check: race — 3 of 20 concurrent runs failed")
+    );
+    // A check that passes it clears it.
+    drop(store);
+    let (mut store, _) = Store::open(&path).unwrap();
+    let passed = CheckSummary {
+        tests: vec![record("racy")],
+        clean: true,
+        ..Default::default()
+    };
+    store.record_check(&passed, 3).unwrap();
+    assert!(store.findings().unwrap().is_empty());
+}

@@ -101,6 +101,17 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE runs ADD COLUMN blocked INTEGER NOT NULL DEFAULT 0;
      UPDATE runs SET blocked =
         (SELECT COUNT(*) FROM results r WHERE r.run_id = runs.id AND r.state = 'blocked');",
+    // What `vigil check` found of each test: kept until a check passes it.
+    "CREATE TABLE findings (
+        binary_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        runs INTEGER NOT NULL,
+        failures INTEGER NOT NULL,
+        evidence TEXT NOT NULL,
+        checked_unix INTEGER NOT NULL,
+        PRIMARY KEY (binary_id, name, kind)
+     ) WITHOUT ROWID;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

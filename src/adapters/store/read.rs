@@ -204,6 +204,7 @@ impl Store {
     /// test-level selection's record (narrowed runs, misses found).
     pub(super) fn with_coverage_record(&self, mut history: History) -> Result<History, StoreError> {
         history.maps = self.test_maps()?;
+        history.findings = self.findings()?;
         let (narrowed, misses): (i64, i64) = self
             .conn
             .query_row(
@@ -241,6 +242,46 @@ impl Store {
             ..History::default()
         };
         self.with_coverage_record(history)
+    }
+
+    /// What checks found and no check has passed since.
+    pub fn findings(&self) -> Result<Vec<crate::core::check::Finding>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT binary_id, name, kind, runs, failures, evidence FROM findings ORDER BY binary_id, name, kind",
+            )
+            .map_err(StoreError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, i64>(4)?,
+                    r.get::<_, String>(5)?,
+                ))
+            })
+            .map_err(StoreError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (binary_id, name, kind, runs, failures, evidence) = row.map_err(StoreError::Read)?;
+            // A kind this vigil does not know (a damaged row) is passed over.
+            let Some(kind) = crate::core::check::Kind::parse(&kind) else {
+                continue;
+            };
+            out.push(crate::core::check::Finding {
+                binary_id,
+                name,
+                kind,
+                runs: runs as usize,
+                failures: failures as usize,
+                evidence,
+                assertion: None,
+            });
+        }
+        Ok(out)
     }
 
     /// Every test's latest coverage map; one that does not parse (written

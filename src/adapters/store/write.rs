@@ -5,6 +5,40 @@ use super::*;
 
 impl Store {
     /// Writes one run and its results in one transaction; returns its id.
+    /// What a check found: each test it ran loses its earlier findings
+    /// and keeps this check's (a test found racy stays marked until a
+    /// check passes it).
+    pub fn record_check(&mut self, summary: &crate::core::check::CheckSummary, at_unix: i64) -> Result<(), StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::Write)?;
+        for t in &summary.tests {
+            tx.execute(
+                "DELETE FROM findings WHERE binary_id = ?1 AND name = ?2",
+                params![t.binary_id, t.name],
+            )
+            .map_err(StoreError::Write)?;
+        }
+        for f in &summary.findings {
+            tx.execute(
+                "INSERT OR REPLACE INTO findings (binary_id, name, kind, runs, failures, evidence, checked_unix)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    f.binary_id,
+                    f.name,
+                    f.kind.as_str(),
+                    f.runs as i64,
+                    f.failures as i64,
+                    f.evidence,
+                    at_unix
+                ],
+            )
+            .map_err(StoreError::Write)?;
+        }
+        tx.commit().map_err(StoreError::Write)
+    }
+
     pub fn record(&mut self, run: &RunRecord) -> Result<i64, StoreError> {
         let tx = self
             .conn

@@ -179,7 +179,21 @@ fn check(args: CheckArgs) -> ExitCode {
         clock: settings.check_clock && !args.no_clock,
     };
     let mut sink = Sink::stdout(args.format);
-    match app::check::check(&ws, &options, &mut |r| sink.emit(r)) {
+    let result = app::check::check(&ws, &options, &mut |r| sink.emit(r));
+    if let Ok(summary) = &result {
+        // Kept per test: a test found racy stays marked until a check passes it.
+        let path = vigil::adapters::store::default_path(&ws.target_dir);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let kept = vigil::adapters::store::Store::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|(mut store, _)| store.record_check(summary, now).map_err(|e| e.to_string()));
+        if let Err(e) = kept {
+            eprintln!("warning: the check's findings were not kept in the history: {e}");
+        }
+    }
+    match result {
         Ok(summary) if args.strict && !summary.clean => ExitCode::from(EXIT_FAILED),
         Ok(_) => ExitCode::from(EXIT_PASSED),
         Err(e) => fail(e),

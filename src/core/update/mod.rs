@@ -198,6 +198,18 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 Err(e) => format!("check of {what} failed: {e}"),
             });
             if let Ok(s) = &result {
+                // As the history keeps them: a test checked again loses
+                // its earlier findings.
+                let checked: std::collections::HashSet<(&str, &str)> = s
+                    .tests
+                    .iter()
+                    .map(|t| (t.binary_id.as_str(), t.name.as_str()))
+                    .collect();
+                model
+                    .history
+                    .findings
+                    .retain(|f| !checked.contains(&(f.binary_id.as_str(), f.name.as_str())));
+                model.history.findings.extend(s.findings.iter().cloned());
                 fx.push(Effect::emit(Report::CheckFinished(s.clone())));
             }
             model.check = Some(crate::core::model::CheckRun {
