@@ -347,6 +347,9 @@ pub struct Orphan {
     pub pid: i32,
     pub name: String,
     pub session: i32,
+    /// When it started (clock ticks after boot): a pid reused later is
+    /// not it.
+    pub start: u64,
 }
 
 /// This process's live children that it did not start as `Child`ren
@@ -373,6 +376,12 @@ pub fn orphans() -> Vec<Orphan> {
         let ppid = fields.next().unwrap_or("");
         let _pgrp = fields.next();
         let session = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        // Field 22 of stat is the start time; `rest` begins at field 3.
+        let start = rest
+            .split_whitespace()
+            .nth(19)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         if ppid != me {
             continue;
         }
@@ -383,7 +392,12 @@ pub fn orphans() -> Vec<Orphan> {
             }
             continue;
         }
-        out.push(Orphan { pid, name, session });
+        out.push(Orphan {
+            pid,
+            name,
+            session,
+            start,
+        });
     }
     out
 }
@@ -416,5 +430,95 @@ pub fn files_under(dir: &Path) -> Vec<String> {
         }
     }
     out.sort();
+    out
+}
+
+/// The start time of a live process (`None`: gone).
+fn started(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    let state = rest.split_whitespace().next()?;
+    if state == "Z" {
+        return None;
+    }
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The runner's record of what a test left running: `leaks-<pid>.txt` in
+/// the run's profile directory, the test's binary id and name, then a line
+/// per process (pid, start time, name).
+pub fn write_leaks(dir: &Path, binary_id: &str, name: &str, left: &[Orphan]) -> std::io::Result<()> {
+    let mut text = format!("{binary_id}\t{name}\n");
+    for o in left {
+        text.push_str(&format!("{}\t{}\t{}\n", o.pid, o.start, o.name));
+    }
+    std::fs::write(dir.join(format!("leaks-{}.txt", std::process::id())), text)
+}
+
+/// What the run's tests left running, as findings; each process still
+/// running (the same one: its start time) is stopped now that the run has
+/// ended.
+pub fn collect_leaks(dir: &Path) -> Vec<crate::core::check::Finding> {
+    let mut out: Vec<crate::core::check::Finding> = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("leaks-")))
+        .collect();
+    files.sort();
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        let mut lines = text.lines();
+        let Some((binary_id, name)) = lines.next().and_then(|l| l.split_once('\t')) else {
+            continue;
+        };
+        let mut said = Vec::new();
+        let mut stopped = 0;
+        for l in lines {
+            let mut parts = l.splitn(3, '\t');
+            let (Some(pid), Some(start), Some(pname)) = (parts.next(), parts.next(), parts.next()) else {
+                continue;
+            };
+            let (Ok(pid), Ok(start)) = (pid.parse::<i32>(), start.parse::<u64>()) else {
+                continue;
+            };
+            if started(pid) == Some(start) {
+                // SAFETY: signalling a process this run's test left behind,
+                // checked to be that same process by its start time.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                }
+                stopped += 1;
+            }
+            said.push(format!("`{pname}` (pid {pid})"));
+        }
+        let _ = std::fs::remove_file(&f);
+        if said.is_empty() {
+            continue;
+        }
+        out.push(crate::core::check::Finding {
+            binary_id: binary_id.to_owned(),
+            name: name.to_owned(),
+            kind: crate::core::check::Kind::LeakedProcesses,
+            runs: 1,
+            failures: 0,
+            evidence: match stopped {
+                0 => format!(
+                    "left {} running after it exited (gone by the end of the run)",
+                    said.join(", ")
+                ),
+                n => format!(
+                    "left {} running after it exited ({n} still running when the run ended: stopped then)",
+                    said.join(", ")
+                ),
+            },
+            assertion: None,
+        });
+    }
     out
 }

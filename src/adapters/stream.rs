@@ -317,6 +317,7 @@ pub fn merge(shards: &[RunResults]) -> (RunResults, RunSummary) {
             passed: reasons.is_empty(),
             reasons,
         },
+        leaks: Vec::new(),
         shards: Some(shards.len()),
     };
     merged.finished = Some(summary.clone());

@@ -28,6 +28,8 @@ impl Engine {
         };
         self.offload.spawn("coverage", Priority::Prompt, move || {
             // The core keeps what to tell the user, not the adapter's error type.
+            // The run has ended: what its tests left running is stopped.
+            let leaks = crate::adapters::check::collect_leaks(&rig.run_dir(run));
             let (result, maps, map_note, patch) = match rig.collect(run, &ran, &binaries, &tests, &partial) {
                 Ok(c) => {
                     tracing::info!(
@@ -46,6 +48,7 @@ impl Engine {
                 maps,
                 map_note,
                 patch,
+                leaks,
                 at: clock.now(),
             });
         });

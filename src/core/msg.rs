@@ -122,6 +122,8 @@ pub enum Msg {
         map_note: Option<String>,
         /// The lines changed since the patch base, or why they are unknown.
         patch: Option<Result<super::patch::Changes, String>>,
+        /// What the run's tests left running.
+        leaks: Vec<super::check::Finding>,
         at: Duration,
     },
     /// A file's text for the source pane (`None`: it could not be read).

@@ -372,6 +372,11 @@ pub struct RunSummary {
     /// How many shards `vigil merge` merged (only in a merged run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards: Option<usize>,
+    /// Processes the run's tests left running after they exited (coverage
+    /// mode, where vigil is the tests' runner and their subreaper): kind
+    /// `leaked_processes`, stopped when the run ended.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaks: Vec<super::check::Finding>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]

@@ -245,6 +245,8 @@ pub struct Run {
     pub static_tests: Option<usize>,
     /// A sweep: how many tests the maps had cleared failed.
     pub misses: u32,
+    /// What its tests left running (from the runner's records).
+    pub leaks: Vec<super::check::Finding>,
     /// Services probed before the tests start (names); the run's
     /// `nextest run` waits (`services`) until each has answered.
     pub awaiting_services: Vec<String>,
@@ -349,6 +351,7 @@ impl Run {
             test_reasons: BTreeMap::new(),
             static_tests: None,
             misses: 0,
+            leaks: Vec::new(),
         }
     }
 

@@ -134,11 +134,13 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
     );
     assert!(record["median_ms"].as_f64().unwrap() > 0.0);
     // What the tests left running was stopped; the check's own files are gone.
+    let mine = format!("TMPDIR={}", tmp.display());
     let sleeping: Vec<String> = live_processes()
         .into_iter()
         .filter(|(_, dir)| {
             let cmd = std::fs::read(dir.join("cmdline")).unwrap_or_default();
-            cmd.starts_with(b"sleep\x0030")
+            let env = std::fs::read(dir.join("environ")).unwrap_or_default();
+            cmd.starts_with(b"sleep\x0030") && env.split(|b| *b == 0).any(|kv| kv == mine.as_bytes())
         })
         .map(|(pid, _)| pid.to_string())
         .collect();
@@ -153,5 +155,57 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
         "{kept:?}"
     );
     assert_eq!(kept.len(), finished["findings"].as_array().unwrap().len());
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// In coverage mode vigil is the tests' runner, resident: a test that
+/// leaves a process running is named in `run_finished.leaks`, and nothing
+/// it left is running once the run is over.
+#[test]
+fn a_normal_run_names_the_test_that_left_a_process_running() {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("leak-trust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("trust");
+    copy_dir(&fixture("trust"), &root);
+    if !common::require_llvm(&root) {
+        return;
+    }
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let out = vigil()
+        .args([
+            "run",
+            "--format",
+            "json",
+            "-E",
+            "test(leaves_a_child) | test(clean_adds)",
+        ])
+        .arg(&root)
+        .env("TMPDIR", &tmp)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out.stdout);
+    let finished = common::events(&lines, "run_finished")[0];
+    let leaks = finished["leaks"].as_array().expect("run_finished.leaks");
+    assert_eq!(leaks.len(), 1, "{finished}");
+    assert_eq!(leaks[0]["name"], "tests::leaves_a_child");
+    assert_eq!(leaks[0]["kind"], "leaked_processes");
+    assert!(
+        leaks[0]["evidence"].as_str().unwrap().contains("`sleep`"),
+        "{}",
+        leaks[0]
+    );
+    // This test's own: their environment names its temp dir.
+    let mine = format!("TMPDIR={}", tmp.display());
+    let sleeping = live_processes()
+        .into_iter()
+        .filter(|(_, dir)| {
+            let cmd = std::fs::read(dir.join("cmdline")).unwrap_or_default();
+            let env = std::fs::read(dir.join("environ")).unwrap_or_default();
+            cmd.starts_with(b"sleep\x0030") && env.split(|b| *b == 0).any(|kv| kv == mine.as_bytes())
+        })
+        .count();
+    assert_eq!(sleeping, 0, "what the test left is stopped");
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -188,7 +188,7 @@ impl CoverageRig {
         format!("run-{}-{run}", std::process::id())
     }
 
-    fn run_dir(&self, run: RunId) -> PathBuf {
+    pub(crate) fn run_dir(&self, run: RunId) -> PathBuf {
         self.dir.join(Self::run_name(run))
     }
 

@@ -95,6 +95,11 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
             cmd.env(reads::FILE, Path::new(&reads_dir).join(record));
             cmd.env("LD_PRELOAD", reads::preload(&lib, var("LD_PRELOAD").as_deref()));
         }
+        // Resident, unless told to step aside: what the test leaves running
+        // is seen (`VIGIL_RUNNER_EXEC=1`: exec, as before, for comparison).
+        if cfg!(target_os = "linux") && var("VIGIL_RUNNER_EXEC").is_none() {
+            return resident(cmd, Path::new(&dir), &binary, &test);
+        }
     }
     let err = cmd.exec();
     eprintln!(
@@ -102,6 +107,70 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
         Path::new(program).display()
     );
     ExitCode::from(EXIT_FAILED)
+}
+
+/// The test process whose signals the resident runner passes on.
+static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn pass_on(signal: libc::c_int) {
+    let pid = CHILD.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}
+
+/// The runner stays: it starts the test as its child, is the subreaper of
+/// what the test starts, passes signals on, and ends as the test ended.
+/// What the test left running is written down beside the profile, and
+/// left to run until the run ends (vigil stops it then: a suite may start
+/// a shared daemon on purpose).
+fn resident(mut cmd: std::process::Command, dir: &Path, binary: &str, test: &str) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    // SAFETY: prctl and signal with these arguments only set this process's
+    // own flags and handlers; the handler only calls kill.
+    unsafe {
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+            libc::signal(s, pass_on as extern "C" fn(libc::c_int) as libc::sighandler_t);
+        }
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: vigil __runner: could not start the test: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    CHILD.store(child.id() as i32, std::sync::atomic::Ordering::Relaxed);
+    let status = match child.wait() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: vigil __runner: could not wait for the test: {e}");
+            return ExitCode::from(EXIT_FAILED);
+        }
+    };
+    let left = vigil::adapters::check::orphans();
+    if !left.is_empty() {
+        if let Err(e) = vigil::adapters::check::write_leaks(dir, binary, test, &left) {
+            eprintln!("warning: vigil __runner: what the test left running was not written down: {e}");
+        }
+    }
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
+        (None, Some(signal)) => {
+            // Ended by a signal: so does the runner, for nextest to see.
+            // SAFETY: restoring the default action and raising the signal.
+            unsafe {
+                libc::signal(signal, libc::SIG_DFL);
+                libc::raise(signal);
+            }
+            ExitCode::from((128 + signal).clamp(0, 255) as u8)
+        }
+        (None, None) => ExitCode::from(EXIT_FAILED),
+    }
 }
 
 fn watch_headless(args: WatchArgs) -> ExitCode {

@@ -126,6 +126,7 @@ pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Du
     r.budgets = tally.budgets.clone();
     r.slower = learned.slower.clone();
     r.finished = Some(at);
+    let leaks = r.leaks.clone();
     let summary = RunSummary {
         run,
         outcome,
@@ -145,6 +146,7 @@ pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Du
         services,
         gate,
         shards: None,
+        leaks,
     };
     if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
         model.history.push_run(RunPoint {
@@ -231,6 +233,7 @@ pub(super) struct Collected {
     pub maps: Vec<(TestKey, crate::core::testmap::TestMap)>,
     pub map_note: Option<String>,
     pub patch: Option<Result<crate::core::patch::Changes, String>>,
+    pub leaks: Vec<crate::core::check::Finding>,
 }
 
 /// A run's coverage, read: its maps merged, then the run ends.
@@ -240,9 +243,19 @@ pub(super) fn on_coverage_collected(model: &mut Model, run: RunId, c: Collected,
         maps,
         map_note,
         patch,
+        leaks,
     } = c;
     let Some(r) = model.run_mut(run) else { return };
     let Phase::Collecting(outcome) = r.phase else { return };
+    if !leaks.is_empty() {
+        r.warnings.push(format!(
+            "{} test{} left processes running (stopped): {}",
+            leaks.len(),
+            if leaks.len() == 1 { "" } else { "s" },
+            leaks.iter().map(|l| l.name.as_str()).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    r.leaks = leaks;
     if let Some(note) = map_note {
         r.warnings.push(note);
     }

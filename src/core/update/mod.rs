@@ -117,6 +117,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             maps,
             map_note,
             patch,
+            leaks,
             at,
         } => on_coverage_collected(
             model,
@@ -126,6 +127,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
                 maps,
                 map_note,
                 patch,
+                leaks,
             },
             at,
             &mut fx,
