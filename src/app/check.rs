@@ -9,6 +9,7 @@ use crate::adapters::check::{self as proc, CheckTest, Runner, Variant};
 use crate::core::check::{judge, CheckSummary, Observed};
 use crate::core::report::Report;
 use crate::core::Workspace;
+use crate::lsp::sites::{Site, Target};
 
 /// What `vigil check` does (`[check]` in the config, the command line).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,8 +149,22 @@ pub fn check(ws: &Workspace, options: &CheckOptions, emit: &mut dyn FnMut(&Repor
         }
         stop_strays();
     }
+    // The seed's record: each test's assertions, markers and fixtures,
+    // from its source.
+    let mut sources: std::collections::HashMap<std::path::PathBuf, Vec<(Target, Site)>> = Default::default();
     for (t, s) in tests.iter().zip(&seen) {
-        let (findings, record) = judge(&t.binary_id, &t.name, s);
+        let (findings, mut record) = judge(&t.binary_id, &t.name, s);
+        let sites = sources
+            .entry(t.cwd.clone())
+            .or_insert_with(|| crate::lsp::sites::package_tests(&t.cwd));
+        if let Some((_, site)) = sites
+            .iter()
+            .find(|(target, site)| site.name == t.name && target.holds(&t.package, &t.binary_id))
+        {
+            record.assertions = Some(site.assertions);
+            record.markers = site.markers.clone();
+            record.fixtures = site.fixtures.clone();
+        }
         summary.findings.extend(findings);
         summary.tests.push(record);
     }

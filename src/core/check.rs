@@ -125,6 +125,17 @@ pub struct TestRecord {
     pub max_ms: f64,
     /// It failed on its first run alone: a failing test, not a finding.
     pub fails: bool,
+    /// Its assertion macros, from the source (`None`: its `fn` was not
+    /// found).
+    #[serde(default)]
+    pub assertions: Option<usize>,
+    /// The attributes on its `fn` (`test`, `tokio::test`, `should_panic`,
+    /// `serial`, `ignore`, `case ×3`).
+    #[serde(default)]
+    pub markers: Vec<String>,
+    /// The rstest fixtures it takes.
+    #[serde(default)]
+    pub fixtures: Vec<String>,
 }
 
 fn first_line(output: &str) -> String {
@@ -171,6 +182,9 @@ pub fn judge(binary_id: &str, name: &str, seen: &Observed) -> (Vec<Finding>, Tes
         median_ms: at(0.5),
         max_ms: at(1.0),
         fails,
+        assertions: None,
+        markers: Vec::new(),
+        fixtures: Vec::new(),
     };
     let mut out = Vec::new();
     let finding = |kind: Kind, runs: usize, failures: usize, evidence: String, output: Option<&str>| Finding {

@@ -105,6 +105,8 @@ pub(crate) fn tally(model: &Model, run: RunId) -> Tally {
             continue;
         }
         model.rules.budgets.judge(suite, run, &mut t.budgets);
+        let executable = model.coverage.as_ref().map(|c| c.lines().count);
+        let reach = super::testmap::suite_reach(&model.test_maps, suite, executable);
         t.suites.push(SuiteSummary {
             binary_id: suite.binary_id.to_string(),
             kind: suite.kind.clone(),
@@ -112,6 +114,8 @@ pub(crate) fn tally(model: &Model, run: RunId) -> Tally {
             status: SuiteStatus::of(&counts),
             duration_s: secs(suite.wall_time(run).unwrap_or_default()),
             tests: counts.total,
+            lines_reached: reach.map(|r| r.0),
+            lines_percent: reach.and_then(|r| r.1),
         });
         t.counts.merge(&counts);
     }

@@ -299,6 +299,13 @@ pub struct SuiteSummary {
     /// Wall time from the suite's first test starting to its last finishing.
     pub duration_s: f64,
     pub tests: usize,
+    /// The lines its tests reach, from the union of their coverage maps
+    /// (`null`: no map), and that share of the workspace's executable
+    /// lines in percent (`null`: coverage unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines_reached: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines_percent: Option<f64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]

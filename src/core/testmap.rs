@@ -157,6 +157,35 @@ impl TestMaps {
     }
 }
 
+/// The lines a suite's tests reach, from the union of their maps, and
+/// that as a share of the workspace's executable lines (`coverage`: how
+/// many there are). `None`: none of its tests has a map.
+pub fn suite_reach(maps: &TestMaps, suite: &super::Suite, executable: Option<u64>) -> Option<(u64, Option<f64>)> {
+    let mut lines: std::collections::HashSet<(&str, u32)> = std::collections::HashSet::new();
+    let mut mapped = false;
+    for t in &suite.tests {
+        let Some(m) = maps.tests.get(&TestId(suite.binary_id.to_string(), t.name.clone())) else {
+            continue;
+        };
+        mapped = true;
+        for (path, f) in &m.files {
+            for r in &f.lines {
+                for l in r[0]..=r[1] {
+                    lines.insert((path.as_str(), l));
+                }
+            }
+        }
+    }
+    if !mapped {
+        return None;
+    }
+    let n = lines.len() as u64;
+    let share = executable
+        .filter(|&e| e > 0)
+        .map(|e| (n as f64 / e as f64 * 10_000.0).round() / 100.0);
+    Some((n, share))
+}
+
 /// Lines run, folded into inclusive ranges.
 pub fn fold(lines: impl IntoIterator<Item = u32>) -> Vec<[u32; 2]> {
     let mut out: Vec<[u32; 2]> = Vec::new();

@@ -35,6 +35,14 @@ pub struct Site {
     pub line: u32,
     /// Its last line (1-based).
     pub end: u32,
+    /// The attributes on it (`test`, `tokio::test`, `ignore`,
+    /// `should_panic`, `serial`, `rstest`; `case ×3` for rstest cases).
+    pub markers: Vec<String>,
+    /// The assertion macros in its body (`assert*!`, `debug_assert*!`,
+    /// `panic!`, `unreachable!`), as the hygiene scan counts them.
+    pub assertions: usize,
+    /// rstest fixtures it takes (its parameters that are not cases).
+    pub fixtures: Vec<String>,
 }
 
 /// The target and the module path of a file of a package (`rel`: its path
@@ -103,6 +111,9 @@ fn walk(items: &[syn::Item], path: &mut Vec<String>, out: &mut Vec<Site>) {
                     name: name.join("::"),
                     line: f.sig.ident.span().start().line as u32,
                     end: f.span().end().line as u32,
+                    markers: markers(&f.attrs),
+                    assertions: assertions(&f.block),
+                    fixtures: fixtures(f),
                 });
             }
             syn::Item::Mod(m) => {
@@ -115,6 +126,107 @@ fn walk(items: &[syn::Item], path: &mut Vec<String>, out: &mut Vec<Site>) {
             _ => {}
         }
     }
+}
+
+fn attr_path(attr: &syn::Attribute) -> String {
+    attr.path()
+        .segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// The attributes on a test function, `case` counted.
+fn markers(attrs: &[syn::Attribute]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let cases = attrs.iter().filter(|a| attr_path(a) == "case").count();
+    for a in attrs {
+        let p = attr_path(a);
+        if p == "doc" || p == "case" || out.contains(&p) {
+            continue;
+        }
+        out.push(p);
+    }
+    if cases > 0 {
+        out.push(format!("case ×{cases}"));
+    }
+    out
+}
+
+/// The assertion macros in a body.
+fn assertions(block: &syn::Block) -> usize {
+    struct Count(usize);
+    impl<'a> syn::visit::Visit<'a> for Count {
+        fn visit_macro(&mut self, m: &'a syn::Macro) {
+            let name = m.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+            if name.starts_with("assert")
+                || name.starts_with("debug_assert")
+                || name.starts_with("prop_assert")
+                || name == "panic"
+                || name == "unreachable"
+            {
+                self.0 += 1;
+            }
+            syn::visit::visit_macro(self, m);
+        }
+    }
+    let mut c = Count(0);
+    syn::visit::Visit::visit_block(&mut c, block);
+    c.0
+}
+
+/// An rstest's fixtures: its parameters without `#[case]`, `#[values]`,
+/// `#[files]` (those are cases).
+fn fixtures(f: &syn::ItemFn) -> Vec<String> {
+    if !f.attrs.iter().any(|a| attr_path(a).ends_with("rstest")) {
+        return Vec::new();
+    }
+    f.sig
+        .inputs
+        .iter()
+        .filter_map(|arg| match arg {
+            syn::FnArg::Typed(t) => {
+                let case = t
+                    .attrs
+                    .iter()
+                    .any(|a| matches!(attr_path(a).as_str(), "case" | "values" | "files"));
+                match (&*t.pat, case) {
+                    (syn::Pat::Ident(i), false) => Some(i.ident.to_string()),
+                    _ => None,
+                }
+            }
+            syn::FnArg::Receiver(_) => None,
+        })
+        .collect()
+}
+
+/// Every test function of a package (its `src/` and `tests/`), with the
+/// target that holds it.
+pub fn package_tests(dir: &Path) -> Vec<(Target, Site)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.join("src"), dir.join("tests")];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") {
+                continue;
+            }
+            let (Ok(rel), Ok(text)) = (p.strip_prefix(dir), std::fs::read_to_string(&p)) else {
+                continue;
+            };
+            let Some((target, modules)) = place(rel) else { continue };
+            for site in tests_in(&text, &modules).unwrap_or_default() {
+                out.push((target.clone(), site));
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -152,15 +264,34 @@ mod tests {
                 Site {
                     name: "shop::tests::one".into(),
                     line: 6,
-                    end: 8
+                    end: 8,
+                    markers: vec!["test".into()],
+                    assertions: 1,
+                    fixtures: vec![],
                 },
                 Site {
                     name: "shop::tests::two".into(),
                     line: 11,
-                    end: 11
+                    end: 11,
+                    markers: vec!["tokio::test".into()],
+                    assertions: 0,
+                    fixtures: vec![],
                 },
             ]
         );
         assert_eq!(tests_in("fn broken( {", &[]), None);
+    }
+
+    #[test]
+    fn markers_assertions_and_rstest_fixtures_are_read() {
+        let text = "#[rstest]\n#[case(1)]\n#[case(2)]\n#[serial]\nfn doubles(db: Db, #[case] n: u32) {\n    assert_eq!(n * 2, db.double(n));\n    debug_assert!(n > 0);\n    if n > 9 { panic!(\"big\") }\n}\n#[test]\n#[should_panic]\n#[ignore = \"slow\"]\nfn boom() { unreachable!() }\n";
+        let sites = tests_in(text, &[]).unwrap();
+        assert_eq!(sites[0].markers, ["rstest", "serial", "case ×2"]);
+        assert_eq!(
+            (sites[0].assertions, sites[0].fixtures.clone()),
+            (3, vec!["db".to_owned()])
+        );
+        assert_eq!(sites[1].markers, ["test", "should_panic", "ignore"]);
+        assert_eq!(sites[1].assertions, 1);
     }
 }

@@ -36,6 +36,16 @@ pub fn render(model: &Model, row: Option<&Row>, frame: &mut Frame, area: Rect, t
                     s.package
                 ))];
                 lines.push(counts_line(s.tests.iter().map(|t| t.state), theme));
+                let executable = model.coverage.as_ref().map(|c| c.lines().count);
+                if let Some((n, share)) = crate::core::testmap::suite_reach(&model.test_maps, s, executable) {
+                    let share = share
+                        .map(|p| format!(" ({p:.1} % of the workspace's lines)"))
+                        .unwrap_or_default();
+                    lines.push(Line::from(vec![
+                        Span::styled("coverage: ", theme.dim()),
+                        Span::raw(format!("its tests reach {n} lines{share}, from their maps")),
+                    ]));
+                }
                 if let Some(run) = s.tests.iter().filter_map(|t| t.run).max() {
                     if let Some(d) = s.wall_time(run) {
                         lines.push(Line::from(format!("wall time {} in run {run}", duration(d))));
@@ -286,6 +296,19 @@ fn test_lines<'a>(
                     format!("{} of {} runs failed", r.failures, r.runs)
                 }),
             ]));
+            if let Some(n) = r.assertions {
+                let mut said = vec![format!("{n} assertion{}", if n == 1 { "" } else { "s" })];
+                if !r.markers.is_empty() {
+                    said.push(format!("markers {}", r.markers.join(", ")));
+                }
+                if !r.fixtures.is_empty() {
+                    said.push(format!("fixtures {}", r.fixtures.join(", ")));
+                }
+                lines.push(Line::from(vec![
+                    Span::styled("record: ", theme.dim()),
+                    Span::raw(said.join(" · ")),
+                ]));
+            }
         }
         for f in mine {
             lines.push(Line::from(vec![

@@ -109,7 +109,7 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
         "{race}"
     );
     assert!(
-        race["assertion"]["left"].as_str().unwrap().starts_with("\"a "),
+        race["assertion"]["right"].as_str().unwrap().starts_with("\"a "),
         "{race}"
     );
     let clock = finding("tests::token_is_still_valid");
@@ -131,6 +131,19 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
     assert_eq!(
         (record["runs"].as_u64(), record["failures"].as_u64()),
         (Some(80), Some(0))
+    );
+    // The seed's record, from the source.
+    assert_eq!(record["assertions"], 1);
+    assert_eq!(record["markers"], serde_json::json!(["test"]));
+    let coin = finished["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "tests::coin_from_the_clock")
+        .unwrap();
+    assert_eq!(
+        (coin["assertions"].as_u64(), coin["fixtures"].as_array().map(Vec::len)),
+        (Some(1), Some(0))
     );
     assert!(record["median_ms"].as_f64().unwrap() > 0.0);
     // What the tests left running was stopped; the check's own files are gone.
@@ -187,6 +200,19 @@ fn a_normal_run_names_the_test_that_left_a_process_running() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let lines = json_lines(&out.stdout);
     let finished = common::events(&lines, "run_finished")[0];
+    // Each suite's own reach: the union of its tests' maps, never more than
+    // the workspace's covered lines.
+    let covered = finished["coverage"]["lines"]["covered"].as_u64().unwrap();
+    let trust = finished["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["binary_id"] == "trust")
+        .unwrap();
+    let reached = trust["lines_reached"].as_u64().expect("lines_reached");
+    assert!(reached > 0 && reached <= covered, "{reached} of {covered}: {trust}");
+    let percent = trust["lines_percent"].as_f64().unwrap();
+    assert!(percent > 0.0 && percent <= 100.0, "{trust}");
     let leaks = finished["leaks"].as_array().expect("run_finished.leaks");
     assert_eq!(leaks.len(), 1, "{finished}");
     assert_eq!(leaks[0]["name"], "tests::leaves_a_child");

@@ -380,6 +380,9 @@ fn check_findings_stay_until_a_check_passes_the_test_and_count_as_flaky() {
         median_ms: 1.0,
         max_ms: 1.0,
         fails: false,
+        assertions: None,
+        markers: vec![],
+        fixtures: vec![],
     };
     let race = Finding {
         binary_id: "b".into(),

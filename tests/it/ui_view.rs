@@ -1286,6 +1286,9 @@ fn c_asks_for_a_check_and_its_findings_show_in_the_detail_and_the_checks_view() 
             median_ms: 3.0,
             max_ms: 9.0,
             fails: false,
+            assertions: Some(1),
+            markers: vec!["test".into()],
+            fixtures: vec![],
         }],
         findings: vec![Finding {
             binary_id: "orders::checkout".into(),
@@ -1315,6 +1318,7 @@ fn c_asks_for_a_check_and_its_findings_show_in_the_detail_and_the_checks_view() 
         "{screen}"
     );
     assert!(screen.contains("check: 3 of 40 runs failed"), "{screen}");
+    assert!(screen.contains("record: 1 assertion · markers test"), "{screen}");
     assert!(screen.contains("race 3 of 20 concurrent runs failed"), "{screen}");
     keys(&mut model, "7");
     let screen = text(&draw(&model, 120, 35, COLOUR));
