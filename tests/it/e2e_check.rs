@@ -235,3 +235,132 @@ fn a_normal_run_names_the_test_that_left_a_process_running() {
     assert_eq!(sleeping, 0, "what the test left is stopped");
     let _ = std::fs::remove_dir_all(&base);
 }
+
+/// DeFlaker's rule on the real thing: after an edit elsewhere (placed by
+/// the maps, which clear the coin), the coin test's failure is rechecked at
+/// once and, passing then, judged likely flaky with its evidence.
+#[test]
+fn the_coins_failure_after_an_edit_elsewhere_is_judged_likely_flaky_at_once() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("flaky-trust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("trust");
+    copy_dir(&fixture("trust"), &root);
+    if !common::require_llvm(&root) {
+        return;
+    }
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let _ = std::fs::remove_dir_all(common::state_dir());
+    let mut child = vigil()
+        .args(["watch", "--no-tui", "--format", "json"])
+        .arg(&root)
+        .env("TMPDIR", &tmp)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            // SAFETY: signalling our own child.
+            unsafe {
+                libc::kill(self.0.id() as i32, libc::SIGINT);
+            }
+            let _ = self.0.wait();
+        }
+    }
+    let (tx, rx) = mpsc::channel::<serde_json::Value>();
+    let out = child.stdout.take().unwrap();
+    let _stop = Stop(child);
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    // Quiet: no event for a while (the state test's marker reruns it once).
+    let settle = |rx: &mpsc::Receiver<serde_json::Value>| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while rx.recv_timeout(Duration::from_secs(3)).is_ok() {
+            assert!(Instant::now() < deadline, "never settled");
+        }
+    };
+    // The next run's end, with the trigger it started with.
+    let finished = |rx: &mpsc::Receiver<serde_json::Value>| -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut trigger = serde_json::Value::Null;
+        loop {
+            let mut v = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("a run to finish");
+            if v["event"] == "run_started" {
+                trigger = v["trigger"].clone();
+            }
+            if v["event"] == "run_finished" {
+                v["trigger"] = trigger;
+                return v;
+            }
+        }
+    };
+    finished(&rx);
+    settle(&rx);
+    // An edit elsewhere: a new test in the race binary.
+    let race = root.join("tests/race.rs");
+    let mut text = std::fs::read_to_string(&race).unwrap();
+    text.push_str("\n#[test]\nfn added_elsewhere() {}\n");
+    std::fs::write(&race, text).unwrap();
+    finished(&rx);
+    settle(&rx);
+    let mut sock = vigil::adapters::server::connect(&common::state_dir().join("vigil.sock")).unwrap();
+    let coin = "tests::coin_from_the_clock";
+    let mut verdicts = Vec::new();
+    for _ in 0..40 {
+        sock.write_all(format!("rerun trust {coin}\n").as_bytes()).unwrap();
+        let run = finished(&rx);
+        let failed = run["failures"].as_array().unwrap().iter().any(|f| f["name"] == coin);
+        if !failed {
+            continue;
+        }
+        // Failed though nothing reached it: rechecked at once.
+        let recheck = finished(&rx);
+        assert_eq!(recheck["trigger"], "recheck", "{recheck}");
+        let flaky: Vec<&serde_json::Value> = recheck["flaky"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["name"] == coin && f["evidence"].is_string())
+            .collect();
+        let again = recheck["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["name"] == coin);
+        verdicts.push((flaky.len(), again));
+        assert!(
+            flaky.len() == 1 || again,
+            "either likely flaky or failing again: {recheck}"
+        );
+        if let Some(f) = flaky.first() {
+            let evidence = f["evidence"].as_str().unwrap();
+            assert!(
+                evidence.contains("no change since its last pass reached its coverage map"),
+                "{evidence}"
+            );
+            assert!(
+                evidence.contains(&format!("passed when run again (run {})", recheck["run"])),
+                "{evidence}"
+            );
+            break;
+        }
+    }
+    assert!(
+        verdicts.iter().any(|(flaky, _)| *flaky == 1),
+        "the coin was judged likely flaky: {verdicts:?}"
+    );
+    let _ = std::fs::remove_dir_all(&base);
+}
