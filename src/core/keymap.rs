@@ -57,6 +57,7 @@ pub enum Action {
     Copy,
     AckMisses,
     Check,
+    CheckAll,
     Clear,
     Help,
     Quit,
@@ -214,9 +215,12 @@ pub const KEYMAP: &[Binding] = &[
         presses: &[(Key::Char('y'), Always, A::Copy)],
     },
     Binding {
-        keys: "c",
-        action: "audit the selected test, module or suite (vigil check: races, state left behind, the clock, the network, leaks)",
-        presses: &[(Key::Char('c'), In(Tab::Tests), A::Check)],
+        keys: "c / C",
+        action: "audit the selected test, module or suite / every test (vigil check: races, state left behind, the clock, the network, leaks)",
+        presses: &[
+            (Key::Char('c'), In(Tab::Tests), A::Check),
+            (Key::Char('C'), In(Tab::Tests), A::CheckAll),
+        ],
     },
     Binding {
         keys: "x",

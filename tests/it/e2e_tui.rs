@@ -170,7 +170,8 @@ fn demo_runs_filters_reruns_one_test_and_quits_cleanly() {
     );
 
     tmux.keys(&["q"]);
-    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    // The terminal's settings are printed just after the exit code.
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:") && s.contains("speed"));
     assert_terminal_restored(&screen, "0");
     let left = processes_left("vigil-demo-");
     assert!(left.is_empty(), "no process is left: {left:?}");
@@ -189,7 +190,8 @@ fn a_panic_restores_the_terminal_and_leaves_no_process() {
     // Panic while tests run, so there are processes to clean up.
     tmux.wait_for("tests to be running", |s| s.contains(" running "));
     tmux.keys(&["!"]);
-    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    // The terminal's settings are printed just after the exit code.
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:") && s.contains("speed"));
     assert!(
         screen.contains("panic requested with VIGIL_TEST_PANIC"),
         "the panic is shown:\n{screen}"
@@ -231,7 +233,8 @@ fn a_panic_stops_the_service_vigil_started() {
         "vigil started the service"
     );
     tmux.keys(&["!"]);
-    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    // The terminal's settings are printed just after the exit code.
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:") && s.contains("speed"));
     assert_terminal_restored(&screen, "101");
     let left = processes_left(&format!("service.py {port}"));
     assert!(left.is_empty(), "no service is left: {left:?}");
@@ -414,7 +417,8 @@ fn vigil_send_rerun_failed_reruns_exactly_the_failed_tests_in_the_running_view()
         "{status}"
     );
     tmux.keys(&["q"]);
-    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    // The terminal's settings are printed just after the exit code.
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:") && s.contains("speed"));
     assert_terminal_restored(&screen, "0");
 }
 
@@ -454,7 +458,8 @@ fn c_checks_the_selected_test_and_its_detail_names_the_race() {
     );
     assert!(screen.contains("none of") && screen.contains("alone"), "{screen}");
     tmux.keys(&["q"]);
-    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:"));
+    // The terminal's settings are printed just after the exit code.
+    let screen = tmux.wait_for("vigil to exit", |s| s.contains("EXITED:") && s.contains("speed"));
     assert_terminal_restored(&screen, "0");
     let left = common::processes_left(&root.display().to_string());
     assert!(left.is_empty(), "left running: {left:?}");

@@ -1273,6 +1273,7 @@ fn c_asks_for_a_check_and_its_findings_show_in_the_detail_and_the_checks_view() 
         }]
     );
     assert!(key(&mut model, Key::Char('c')).is_empty(), "one check at a time");
+    assert!(key(&mut model, Key::Char('C')).is_empty(), "one check at a time");
     let summary = CheckSummary {
         duration_s: 1.5,
         tests: vec![TestRecord {
@@ -1327,5 +1328,11 @@ fn c_asks_for_a_check_and_its_findings_show_in_the_detail_and_the_checks_view() 
     assert!(
         screen.contains("race             orders::checkout refund_partial"),
         "{screen}"
+    );
+    keys(&mut model, "1");
+    assert_eq!(
+        key(&mut model, Key::Char('C')),
+        [Effect::Check { filter: "all()".into() }],
+        "C: every test, once the last check is done"
     );
 }

@@ -260,11 +260,20 @@ pub(super) fn rerun_selected(model: &mut Model, at: Duration) -> KeyOutcome {
     })
 }
 
-/// `c`: audit the selected test, module or suite with `vigil check`.
-pub(super) fn check_selected(model: &mut Model) -> Vec<Effect> {
+/// `c`: audit the selected test, module or suite with `vigil check`;
+/// `C`: every test.
+pub(super) fn check_selected(model: &mut Model, all: bool) -> Vec<Effect> {
     if model.check.as_ref().is_some_and(|c| c.result.is_none()) {
         model.ui.note = Some("a check is already running".into());
         return Vec::new();
+    }
+    if all {
+        model.ui.note = Some("checking every test: races, state, the clock, the network, leaks…".into());
+        model.check = Some(crate::core::model::CheckRun {
+            what: "every test".into(),
+            result: None,
+        });
+        return vec![Effect::Check { filter: "all()".into() }];
     }
     let rows = rows(model);
     let Some(key) = rows.get(selected_index(&rows, model)).map(|r| r.key(model)) else {

@@ -125,7 +125,8 @@ pub(crate) fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         A::Copy => return copy(model).into(),
         A::Accept => return accept(model, false).into(),
         A::AcceptAll => return accept(model, true).into(),
-        A::Check => return check_selected(model).into(),
+        A::Check => return check_selected(model, false).into(),
+        A::CheckAll => return check_selected(model, true).into(),
         A::AckMisses => {
             // Selection misses, seen: the header stops showing them.
             model.ui.note = if model.sweep.misses.is_empty() {
