@@ -357,35 +357,36 @@ pub struct Orphan {
 pub fn orphans() -> Vec<Orphan> {
     let me = std::process::id().to_string();
     let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return out;
+    // The kernel lists each thread's children (`/proc/self/task/T/children`):
+    // a few reads, where walking all of /proc costs about a millisecond,
+    // which the resident runner would pay for every test. Without that
+    // file, every process is looked at.
+    let pids: Vec<i32> = match children() {
+        Some(p) => p,
+        None => std::fs::read_dir("/proc")
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().to_string_lossy().parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default(),
     };
-    for e in entries.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+    for pid in pids {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
         let Some((head, rest)) = stat.rsplit_once(')') else {
             continue;
         };
         let name = head.split_once('(').map_or("", |(_, n)| n).to_owned();
-        let mut fields = rest.split_whitespace();
-        let state = fields.next().unwrap_or("");
-        let ppid = fields.next().unwrap_or("");
-        let _pgrp = fields.next();
-        let session = fields.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-        // Field 22 of stat is the start time; `rest` begins at field 3.
-        let start = rest
-            .split_whitespace()
-            .nth(19)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        if ppid != me {
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // `rest` begins at stat's field 3: state, ppid, pgrp, session, …,
+        // and field 22, the start time.
+        let field = |i: usize| fields.get(i).copied().unwrap_or("");
+        if field(1) != me {
             continue;
         }
-        if state == "Z" {
+        if field(0) == "Z" {
             // SAFETY: reaping a zombie child of this process.
             unsafe {
                 libc::waitpid(pid, std::ptr::null_mut(), libc::WNOHANG);
@@ -395,11 +396,22 @@ pub fn orphans() -> Vec<Orphan> {
         out.push(Orphan {
             pid,
             name,
-            session,
-            start,
+            session: field(3).parse().unwrap_or(0),
+            start: field(19).parse().unwrap_or(0),
         });
     }
     out
+}
+
+/// This process's children, from each thread's list (`None`: the kernel
+/// keeps no such list).
+fn children() -> Option<Vec<i32>> {
+    let mut out = Vec::new();
+    for t in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let text = std::fs::read_to_string(t.path().join("children")).ok()?;
+        out.extend(text.split_whitespace().filter_map(|p| p.parse::<i32>().ok()));
+    }
+    Some(out)
 }
 
 /// Stops and reaps orphans `orphans` found.

@@ -128,12 +128,15 @@ impl Server {
         lock(&self.clients).len()
     }
 
-    /// An event, to every client that has its snapshot.
-    pub fn broadcast(&self, line: &Arc<str>) {
+    /// An event, to every client that has its snapshot (shared among
+    /// them, made only when one listens).
+    pub fn broadcast(&self, line: &str) {
         let mut clients = lock(&self.clients);
         let mut cut = Vec::new();
+        let mut shared: Option<Arc<str>> = None;
         for (id, c) in clients.iter().filter(|(_, c)| c.live) {
-            if let Err(e) = c.tx.try_send(line.clone()) {
+            let line = shared.get_or_insert_with(|| Arc::from(line)).clone();
+            if let Err(e) = c.tx.try_send(line) {
                 cut.push((*id, matches!(e, mpsc::error::TrySendError::Full(_))));
             }
         }

@@ -250,7 +250,7 @@ impl Engine {
     pub(super) fn emit(&mut self, report: Box<Report>, rest: &mut Vec<Outward>) {
         if let Ok(line) = serde_json::to_string(&report) {
             if let Some(server) = &self.server {
-                server.broadcast(&Arc::from(line.as_str()));
+                server.broadcast(&line);
             }
             self.run_lines.push(line);
         }

@@ -205,6 +205,22 @@ fn fixtures(f: &syn::ItemFn) -> Vec<String> {
 /// target that holds it.
 pub fn package_tests(dir: &Path) -> Vec<(Target, Site)> {
     let mut out = Vec::new();
+    for p in test_sources(dir) {
+        let (Ok(rel), Ok(text)) = (p.strip_prefix(dir), std::fs::read_to_string(&p)) else {
+            continue;
+        };
+        let Some((target, modules)) = place(rel) else { continue };
+        for site in tests_in(&text, &modules).unwrap_or_default() {
+            out.push((target.clone(), site));
+        }
+    }
+    out
+}
+
+/// The `.rs` files under a package's `src/` and `tests/`: where its
+/// tests can be.
+pub fn test_sources(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
     let mut stack = vec![dir.join("src"), dir.join("tests")];
     while let Some(d) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&d) else { continue };
@@ -212,17 +228,8 @@ pub fn package_tests(dir: &Path) -> Vec<(Target, Site)> {
             let p = e.path();
             if p.is_dir() {
                 stack.push(p);
-                continue;
-            }
-            if p.extension().is_none_or(|x| x != "rs") {
-                continue;
-            }
-            let (Ok(rel), Ok(text)) = (p.strip_prefix(dir), std::fs::read_to_string(&p)) else {
-                continue;
-            };
-            let Some((target, modules)) = place(rel) else { continue };
-            for site in tests_in(&text, &modules).unwrap_or_default() {
-                out.push((target.clone(), site));
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
             }
         }
     }

@@ -197,18 +197,12 @@ impl State {
             return;
         }
         self.scanned.push(dir.to_owned());
-        let mut stack = vec![dir.join("src"), dir.join("tests")];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else { continue };
-            for e in entries.flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|x| x == "rs") && !self.files.contains_key(&p) {
-                    if let Ok(text) = std::fs::read_to_string(&p) {
-                        self.set_text(&p, &text);
-                    }
-                }
+        for p in sites::test_sources(dir) {
+            if self.files.contains_key(&p) {
+                continue;
+            }
+            if let Ok(text) = std::fs::read_to_string(&p) {
+                self.set_text(&p, &text);
             }
         }
     }
@@ -251,7 +245,18 @@ impl State {
     /// Every diagnostic, by file.
     pub fn diagnostics(&mut self) -> BTreeMap<PathBuf, Vec<Diagnostic>> {
         let mut out: BTreeMap<PathBuf, Vec<Diagnostic>> = BTreeMap::new();
-        let mut keys: Vec<(String, String)> = self.tests.keys().cloned().collect();
+        // Only tests with something to say: most have none, and this runs
+        // at every publish while a run streams.
+        let mut keys: Vec<(String, String)> = self
+            .tests
+            .iter()
+            .filter(|(_, t)| {
+                t.failure.is_some()
+                    || t.blocked.is_some()
+                    || matches!((t.duration_s, t.budget_s), (Some(d), Some(b)) if d > b)
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
         keys.sort();
         for key in keys {
             let Some(t) = self.tests.get(&key).cloned() else {

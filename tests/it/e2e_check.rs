@@ -11,6 +11,19 @@ use std::path::PathBuf;
 
 use common::{copy_dir, fixture, json_lines, live_processes, vigil};
 
+/// A copy of the `trust` fixture in this test's own directory, and a temp
+/// dir beside it (outside the workspace: what the tests leave there is not
+/// a change): (directory, workspace, temp dir).
+fn trust(name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-trust-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let root = base.join("trust");
+    copy_dir(&fixture("trust"), &root);
+    let tmp = base.join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    (base, root, tmp)
+}
+
 #[test]
 fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
     let faketime = vigil::adapters::check::faketime().is_some();
@@ -27,12 +40,7 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
         eprintln!("SKIPPED: {e}");
         return;
     }
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("check-trust-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("trust");
-    copy_dir(&fixture("trust"), &root);
-    let tmp = base.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
+    let (base, root, tmp) = trust("check");
     // The loopback service a unit test talks to, outside the test.
     let service = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = service.local_addr().unwrap().port();
@@ -176,15 +184,10 @@ fn check_names_every_planted_kind_and_nothing_for_the_clean_tests() {
 /// it left is running once the run is over.
 #[test]
 fn a_normal_run_names_the_test_that_left_a_process_running() {
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("leak-trust-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("trust");
-    copy_dir(&fixture("trust"), &root);
+    let (base, root, tmp) = trust("leak");
     if !common::require_llvm(&root) {
         return;
     }
-    let tmp = base.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
     let out = vigil()
         .args([
             "run",
@@ -244,15 +247,10 @@ fn the_coins_failure_after_an_edit_elsewhere_is_judged_likely_flaky_at_once() {
     use std::io::{BufRead, BufReader, Write};
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("flaky-trust-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
-    let root = base.join("trust");
-    copy_dir(&fixture("trust"), &root);
+    let (base, root, tmp) = trust("flaky");
     if !common::require_llvm(&root) {
         return;
     }
-    let tmp = base.join("tmp");
-    std::fs::create_dir_all(&tmp).unwrap();
     let _ = std::fs::remove_dir_all(common::state_dir());
     let mut child = vigil()
         .args(["watch", "--no-tui", "--format", "json"])
