@@ -74,6 +74,7 @@ impl<W: Write> Sink<W> {
                 trigger,
                 changed,
                 static_tests,
+                faults,
                 ..
             } => {
                 let tier = static_tests
@@ -91,6 +92,10 @@ impl<W: Write> Sink<W> {
                 }
                 for r in reasons {
                     writeln!(self.out, "  why: {r}")?;
+                }
+                for f in faults {
+                    let line = format!("  fault: `{}` {} (injected by its proxy)", f.service, f.kind);
+                    writeln!(self.out, "{}", self.paint("35", &line))?;
                 }
                 Ok(())
             }
@@ -133,6 +138,23 @@ impl<W: Write> Sink<W> {
             }
             Report::Warning { message, .. } => writeln!(self.out, "{} {message}", self.paint("33", "warning:")),
             Report::RunFinished(s) => self.human_summary(s),
+            Report::ServiceCall(c) => {
+                let who = c
+                    .test
+                    .as_ref()
+                    .map_or("no test".to_owned(), |t| format!("{} {}", t.binary_id, t.name));
+                let what = match (&c.method, &c.path) {
+                    (Some(m), Some(p)) => format!("{m} {p}"),
+                    _ => "tcp".to_owned(),
+                };
+                let status = c.status.map(|s| format!(" {s}")).unwrap_or_default();
+                let fault = c.fault.as_deref().map(|f| format!(" ({f}, injected)")).unwrap_or_default();
+                writeln!(
+                    self.out,
+                    "call {}: {what}{status} {:.1} ms {} B by {who}{fault}",
+                    c.service, c.latency_ms, c.bytes
+                )
+            }
             Report::Service {
                 name, from, to, error, ..
             } => {

@@ -22,6 +22,7 @@ pub mod nextest_json;
 pub mod offload;
 pub mod outputs;
 pub mod process;
+pub mod proxy;
 pub mod profile;
 pub mod reads;
 pub mod resources;

@@ -46,7 +46,7 @@ pub async fn probe(check: &Check, timeout: Duration, dir: &Path) -> Probe {
 }
 
 /// "connection refused", without the "(os error 111)" a user can do nothing with.
-fn io_error(e: &std::io::Error) -> String {
+pub(crate) fn io_error(e: &std::io::Error) -> String {
     let text = e.to_string();
     let text = match text.find(" (os error") {
         Some(i) => &text[..i],

@@ -120,6 +120,7 @@ pub fn read(text: &str) -> Result<RunResults, String> {
             | Report::Warning { .. }
             | Report::Service { .. }
             | Report::CheckStarted { .. }
+            | Report::ServiceCall(_)
             | Report::CheckFinished(_) => {}
         }
     }
@@ -318,6 +319,7 @@ pub fn merge(shards: &[RunResults]) -> (RunResults, RunSummary) {
             reasons,
         },
         leaks: Vec::new(),
+        faults: Vec::new(),
         shards: Some(shards.len()),
     };
     merged.finished = Some(summary.clone());

@@ -27,6 +27,7 @@ pub(super) fn dry_run(effect: &Effect) -> Dry {
         | Effect::CollectCoverage { .. }
         | Effect::Probe { .. }
         | Effect::StartService { .. }
+        | Effect::SetFault { .. }
         | Effect::Doctests { .. }
         | Effect::AcceptSnapshots { .. }
         | Effect::Check { .. }
@@ -176,6 +177,13 @@ impl Engine {
                             at: clock.now(),
                         });
                     });
+                }
+                Effect::SetFault { service, fault } => {
+                    tracing::info!(
+                        "service {service}: fault {}",
+                        fault.as_ref().map_or("none".to_owned(), |f| f.label())
+                    );
+                    self.proxies.set_fault(&service, fault);
                 }
                 Effect::StartService { service, argv, restart } => {
                     tracing::info!("service {service}: start `{}`", argv.join(" "));

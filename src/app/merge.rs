@@ -127,6 +127,7 @@ fn keep(
         maps: Vec::new(),
         narrowed: false,
         misses: 0,
+        faults: String::new(),
     };
     st.record(&record).map(|_| ()).map_err(|e| e.to_string())
 }

@@ -95,6 +95,8 @@ pub struct Engine {
     pub recorded: Option<Vec<Effect>>,
     /// The services vigil started (stopped on exit).
     services: crate::adapters::services::Services,
+    /// The proxies in front of services (`[[service]] proxy`).
+    proxies: crate::adapters::proxy::Proxies,
     /// The reports said since the last run ended, as JSON lines.
     run_lines: Vec<String>,
     /// The doc lane's `cargo test --doc` in flight: its run, how to stop
@@ -180,6 +182,16 @@ impl Engine {
             None => 0,
         };
         let mut model = Model::new(workspace, settings.rules.clone());
+        let proxied: Vec<_> = model
+            .services
+            .iter()
+            .filter_map(|s| Some((s.spec.name.clone(), s.spec.proxy.clone()?, s.fault.clone())))
+            .collect();
+        let proxies = if real && !proxied.is_empty() && tokio::runtime::Handle::try_current().is_ok() {
+            crate::adapters::proxy::Proxies::start(&proxied, tx.clone(), clock)
+        } else {
+            Default::default()
+        };
         if store.is_some() {
             // Read beside the first run, on a connection of its own.
             model.history_pending = true;
@@ -221,6 +233,7 @@ impl Engine {
             debounce: settings.debounce,
             explicit_config: settings.explicit.clone(),
             services,
+            proxies,
             run_lines: Vec::new(),
             last_run: None,
             doc_job: None,

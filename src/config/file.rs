@@ -88,6 +88,20 @@ pub struct ServiceConfig {
     pub allow_remote: bool,
     #[serde(default)]
     pub allow_blocked: bool,
+    /// `{ listen = "127.0.0.1:18080", to = "127.0.0.1:8080" }`: vigil
+    /// forwards (and records, and can fault) the tests' calls.
+    pub proxy: Option<Spanned<ProxyConfig>>,
+    /// The faults this service's proxy can inject (`latency:500ms`, …).
+    #[serde(default)]
+    pub faults: Vec<Spanned<String>>,
+}
+
+/// `[[service]] proxy`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProxyConfig {
+    pub listen: String,
+    pub to: String,
 }
 
 /// `"http://…"`, `"tcp://…"`, or `{ command = [..] }`.

@@ -27,6 +27,26 @@ use services::*;
 
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// nextest's slow-timeout in its default profile (`.config/nextest.toml`:
+/// `slow-timeout = "30s"` or `{ period = "30s", … }`), when one is set.
+fn nextest_slow_timeout(root: &Path) -> Option<Duration> {
+    let text = std::fs::read_to_string(root.join(".config/nextest.toml")).ok()?;
+    let value: toml::Value = toml::from_str(&text).ok()?;
+    let slow = value.get("profile")?.get("default")?.get("slow-timeout")?;
+    let period = match slow {
+        toml::Value::String(s) => s.as_str(),
+        t => t.get("period")?.as_str()?,
+    };
+    humanish(period)
+}
+
+/// nextest's durations: `60s`, `1m`, `500ms`, `1m 30s`.
+fn humanish(text: &str) -> Option<Duration> {
+    text.split_whitespace()
+        .map(parse_duration)
+        .try_fold(Duration::ZERO, |acc, d| d.ok().map(|d| acc + d))
+}
+
 /// `150ms`, `2s`, `1.5s`, `5m`, `1h`: a number and a unit.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = number_and_unit(text);
@@ -178,6 +198,52 @@ impl Settings {
     /// `explicit` (from `--config`) must exist; otherwise `vigil.toml` in the
     /// workspace root is read when present.
     pub fn load(explicit: Option<&Path>, workspace_root: &Path) -> Result<Self, ConfigError> {
+        let mut settings = Self::load_file(explicit, workspace_root)?;
+        settings.rules.slow_timeout = nextest_slow_timeout(workspace_root);
+        Ok(settings)
+    }
+
+    /// `--fault NAME=KIND` (each), `--calls`: faults in effect from the
+    /// start, checked against the services' proxies and the limits a fault
+    /// may hold calls for (the tightest test budget, else nextest's
+    /// slow-timeout).
+    pub fn apply_faults(&mut self, faults: &[String], calls: bool) -> Result<(), String> {
+        self.rules.emit_calls = calls;
+        for f in faults {
+            let (name, kind) = f
+                .split_once('=')
+                .ok_or_else(|| format!("--fault {f:?}: say which service, like `--fault bridge=status:503`"))?;
+            let service = self.rules.services.iter().find(|s| s.name == name).ok_or_else(|| {
+                format!("--fault {f:?}: no `[[service]]` is called {name:?}")
+            })?;
+            if service.proxy.is_none() {
+                return Err(format!(
+                    "--fault {f:?}: service `{name}` has no `proxy`, so vigil cannot inject faults into its calls"
+                ));
+            }
+            let fault = crate::core::faults::Fault::parse(kind).map_err(|m| format!("--fault {f:?}: {m}"))?;
+            let b = &self.rules.budgets;
+            let budget = b
+                .overrides
+                .iter()
+                .filter(|o| o.target == Target::Test)
+                .map(|o| o.limit)
+                .chain(b.test)
+                .min();
+            let (limit, from) = match budget {
+                Some(l) => (l, "the tests' time budget"),
+                None => (self.rules.slow_timeout.unwrap_or(Duration::from_secs(60)), "nextest's slow-timeout"),
+            };
+            if let Some(why) = fault.refusal(name, limit, from) {
+                return Err(why);
+            }
+            self.rules.faults.retain(|(n, _)| n != name);
+            self.rules.faults.push((name.to_owned(), fault));
+        }
+        Ok(())
+    }
+
+    fn load_file(explicit: Option<&Path>, workspace_root: &Path) -> Result<Self, ConfigError> {
         let path = match explicit {
             Some(p) => p.to_owned(),
             None => {
@@ -518,6 +584,35 @@ mod tests {
         );
         assert_eq!(db.check, Check::Command(vec!["pg_isready".into()]));
         assert!(!db.allow_blocked && db.start.is_none());
+    }
+
+    #[test]
+    fn proxies_parse_loopback_only_with_their_faults() {
+        let entry = |body: &str| {
+            Settings::parse(&format!(
+                "[[service]]\nname = \"bridge\"\ncheck = \"http://127.0.0.1:8080/health\"\nneeded_by = \"all()\"\n{body}"
+            ))
+        };
+        let s = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"127.0.0.1:8080\" }\nfaults = [\"latency:500ms,jitter:50ms\", \"status:503,path:/v2/*\"]\n").unwrap();
+        let bridge = &s.rules.services[0];
+        let p = bridge.proxy.as_ref().unwrap();
+        assert_eq!((p.listen.port(), p.to.port(), p.http), (18080, 8080, true));
+        let labels: Vec<String> = bridge.faults.iter().map(|f| f.label()).collect();
+        assert_eq!(labels, ["latency:500ms~50ms", "status:503 /v2/*"]);
+        let remote = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"10.1.2.3:8080\" }\n").unwrap_err().to_string();
+        assert!(remote.contains("`service.proxy.to` of \"bridge\" is 10.1.2.3:8080, which is not a loopback address"), "{remote}");
+        assert!(remote.contains("line 5"), "{remote}");
+        let listen = entry("proxy = { listen = \"0.0.0.0:18080\", to = \"127.0.0.1:8080\" }\n").unwrap_err().to_string();
+        assert!(listen.contains("`service.proxy.listen`"), "{listen}");
+        // allow_remote lets an entry say it means it; nothing connects anywhere here.
+        let allowed = entry("allow_remote = true\nproxy = { listen = \"127.0.0.1:18080\", to = \"10.1.2.3:8080\" }\n");
+        assert!(allowed.is_ok());
+        let bad = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"127.0.0.1:8080\" }\nfaults = [\"slow\"]\n").unwrap_err().to_string();
+        assert!(bad.contains("`service.faults` of \"bridge\": \"slow\" is not a fault"), "{bad}");
+        let no_proxy = entry("faults = [\"reset\"]\n").unwrap_err().to_string();
+        assert!(no_proxy.contains("need a `proxy`"), "{no_proxy}");
+        let tcp = Settings::parse("[[service]]\nname = \"db\"\ncheck = \"tcp://127.0.0.1:5432\"\nneeded_by = \"all()\"\nproxy = { listen = \"127.0.0.1:15432\", to = \"127.0.0.1:5432\" }\n").unwrap();
+        assert!(!tcp.rules.services[0].proxy.as_ref().unwrap().http, "a TCP check is forwarded as TCP");
     }
 
     #[test]

@@ -72,7 +72,51 @@ pub(super) fn services(entries: &[ServiceConfig], text: &str) -> Result<Vec<Serv
                     .map_err(|m| format!("`service.{key}`: {m} (line {})", line(v.span().start))),
             }
         };
+        let proxy = match &e.proxy {
+            None => None,
+            Some(p) => {
+                let at = line(p.span().start);
+                let addr = |key: &str, text: &str| -> Result<std::net::SocketAddr, String> {
+                    let a: std::net::SocketAddr = text.parse().map_err(|_| {
+                        format!("`service.proxy.{key}` of {name:?}: {text:?} is not an address like \"127.0.0.1:18080\" (line {at})")
+                    })?;
+                    if !e.allow_remote && !a.ip().is_loopback() {
+                        return Err(format!(
+                            "`service.proxy.{key}` of {name:?} is {text}, which is not a loopback address; \
+                             vigil talks to loopback only unless the entry says `allow_remote = true` (line {at})"
+                        ));
+                    }
+                    Ok(a)
+                };
+                let (listen, to) = (addr("listen", &p.get_ref().listen)?, addr("to", &p.get_ref().to)?);
+                if listen == to {
+                    return Err(format!(
+                        "`service.proxy` of {name:?} listens where it forwards to ({listen}) (line {at})"
+                    ));
+                }
+                Some(crate::core::faults::ProxySpec {
+                    listen,
+                    to,
+                    http: matches!(check, Check::Http { .. }),
+                })
+            }
+        };
+        let mut faults = Vec::new();
+        for f in &e.faults {
+            let at = line(f.span().start);
+            if proxy.is_none() {
+                return Err(format!(
+                    "`service.faults` of {name:?} need a `proxy` to inject them (line {at})"
+                ));
+            }
+            faults.push(
+                crate::core::faults::Fault::parse(f.get_ref())
+                    .map_err(|m| format!("`service.faults` of {name:?}: {m} (line {at})"))?,
+            );
+        }
         out.push(ServiceSpec {
+            proxy,
+            faults,
             check,
             needed_by: e.needed_by.get_ref().clone(),
             filter,

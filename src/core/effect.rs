@@ -60,6 +60,11 @@ pub enum Effect {
         timeout: std::time::Duration,
         after: std::time::Duration,
     },
+    /// The fault a service's proxy injects from now on (`None`: none).
+    SetFault {
+        service: String,
+        fault: Option<super::faults::Fault>,
+    },
     /// Run a service's `start` command (stopping what vigil started of it
     /// before, when `restart`); it is stopped when vigil exits.
     StartService {
@@ -133,6 +138,7 @@ impl Effect {
             | Effect::Reload
             | Effect::Probe { .. }
             | Effect::StartService { .. }
+            | Effect::SetFault { .. }
             | Effect::Doctests { .. }
             | Effect::AcceptSnapshots { .. }
             | Effect::Reply { .. }

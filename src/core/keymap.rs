@@ -52,6 +52,7 @@ pub enum Action {
     ServiceDown,
     ServiceUp,
     StartService,
+    CycleFault,
     OpenCovered,
     Edit,
     Copy,
@@ -198,6 +199,11 @@ pub const KEYMAP: &[Binding] = &[
         keys: "s",
         action: "services view: start or restart the selected service",
         presses: &[(Key::Char('s'), In(Tab::Services), A::StartService)],
+    },
+    Binding {
+        keys: "f",
+        action: "services view: the next configured fault on the selected service's proxy (then none)",
+        presses: &[(Key::Char('f'), In(Tab::Services), A::CycleFault)],
     },
     Binding {
         keys: "o",

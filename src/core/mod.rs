@@ -13,6 +13,7 @@ pub mod coverage;
 pub mod coverage_view;
 pub mod effect;
 pub mod estimate;
+pub mod faults;
 pub mod filterset;
 pub mod finish;
 pub mod gating;

@@ -117,7 +117,15 @@ impl Model {
             .services
             .iter()
             .cloned()
-            .map(super::services::Service::new)
+            .map(|spec| {
+                let mut s = super::services::Service::new(spec);
+                s.fault = rules
+                    .faults
+                    .iter()
+                    .find(|(name, _)| *name == s.spec.name)
+                    .map(|(_, f)| f.clone());
+                s
+            })
             .collect();
         Self {
             workspace,

@@ -138,6 +138,10 @@ pub enum Msg {
         probe: super::services::Probe,
         at: Duration,
     },
+    /// A call through a service's proxy ended.
+    ServiceCall(Box<super::faults::Call>),
+    /// A service's proxy could not listen.
+    ProxyFailed { service: String, error: String },
     /// A service's `start` command could not be run, or failed.
     StartFailed {
         service: String,
@@ -244,7 +248,9 @@ impl Msg {
             | Msg::Resize { .. }
             | Msg::Note { .. }
             | Msg::Resources { .. }
-            | Msg::Checked { .. } => None,
+            | Msg::Checked { .. }
+            | Msg::ProxyFailed { .. } => None,
+            Msg::ServiceCall(c) => Some(c.at),
         }
     }
 }

@@ -33,7 +33,12 @@ pub enum Report {
         /// Each selected test with a coverage map → why it runs.
         #[serde(default)]
         test_reasons: Vec<TestReason>,
+        /// The faults services' proxies inject during the run.
+        #[serde(default)]
+        faults: Vec<super::faults::FaultLabel>,
     },
+    /// A call through a service's proxy (`--calls`).
+    ServiceCall(Box<CallReport>),
     /// The idle sweep starts: the tests test-level selection left out.
     SweepStarted {
         run: RunId,
@@ -109,6 +114,7 @@ impl Report {
         "service",
         "check_started",
         "check_finished",
+        "service_call",
     ];
 
     /// The run an event belongs to (`None`: it belongs to none).
@@ -124,7 +130,8 @@ impl Report {
             Report::ChangeIgnored { .. }
             | Report::Service { .. }
             | Report::CheckStarted { .. }
-            | Report::CheckFinished(_) => None,
+            | Report::CheckFinished(_)
+            | Report::ServiceCall(_) => None,
         }
     }
 }
@@ -384,6 +391,33 @@ pub struct RunSummary {
     /// `leaked_processes`, stopped when the run ended.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub leaks: Vec<super::check::Finding>,
+    /// The faults services' proxies injected during the run.
+    #[serde(default)]
+    pub faults: Vec<super::faults::FaultLabel>,
+}
+
+/// `{"event":"service_call"}`: one HTTP request or TCP connection through
+/// a service's proxy, and the test that made it.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct CallReport {
+    pub service: String,
+    pub test: Option<TestRef>,
+    /// How the test was found: `socket` (the connection's owner) or
+    /// `during` (the one test of the service running then).
+    pub attributed: Option<String>,
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<u16>,
+    pub latency_ms: f64,
+    /// Both ways; `bytes_sent` to the service, `bytes_received` back.
+    pub bytes: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub fault: Option<String>,
+    pub ended: super::faults::Ended,
+    /// Seconds since vigil started.
+    pub at_s: f64,
+    pub pid: Option<i32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -446,6 +480,12 @@ pub struct ServiceSummary {
     pub blocked: Vec<TestRef>,
     /// Its blocked tests do not fail the gate.
     pub allow_blocked: bool,
+    /// The calls through its proxy during the run (`null`: it has none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calls: Option<super::faults::CallSummary>,
+    /// The fault its proxy injected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<String>,
 }
 
 pub use super::units::secs;

@@ -35,6 +35,13 @@ pub struct Rules {
     /// Ring the terminal's bell when a run goes from green to red or back
     /// (`notify = "bell"`).
     pub bell: bool,
+    /// nextest's slow-timeout (its default profile's, `None`: nextest's
+    /// default of 60 s): a fault may not hold calls longer.
+    pub slow_timeout: Option<std::time::Duration>,
+    /// Faults in effect from the start (`vigil run --fault NAME=KIND`).
+    pub faults: Vec<(String, super::faults::Fault)>,
+    /// `service_call` events are printed (`--calls`).
+    pub emit_calls: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,6 +69,9 @@ impl Default for Rules {
             services: Vec::new(),
             doc_lane: true,
             bell: false,
+            slow_timeout: None,
+            faults: Vec::new(),
+            emit_calls: false,
         }
     }
 }

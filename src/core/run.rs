@@ -247,6 +247,9 @@ pub struct Run {
     pub misses: u32,
     /// What its tests left running (from the runner's records).
     pub leaks: Vec<super::check::Finding>,
+    /// The faults services' proxies inject during this run: its failures
+    /// are not flaky, and it is no baseline.
+    pub faults: Vec<super::faults::FaultLabel>,
     /// Services probed before the tests start (names); the run's
     /// `nextest run` waits (`services`) until each has answered.
     pub awaiting_services: Vec<String>,
@@ -352,6 +355,7 @@ impl Run {
             static_tests: None,
             misses: 0,
             leaks: Vec::new(),
+            faults: Vec::new(),
         }
     }
 

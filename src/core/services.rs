@@ -55,6 +55,10 @@ pub struct ServiceSpec {
     pub start_timeout: Duration,
     /// Tests it blocks do not fail the gate.
     pub allow_blocked: bool,
+    /// vigil's proxy in front of it (`None`: the tests call it directly).
+    pub proxy: Option<super::faults::ProxySpec>,
+    /// The faults its proxy can inject, as configured.
+    pub faults: Vec<super::faults::Fault>,
 }
 
 impl ServiceSpec {
@@ -147,6 +151,10 @@ pub struct Service {
     pub rerun_owed: bool,
     /// When a failure of a test it gates last asked for a probe.
     pub asked: Option<Duration>,
+    /// The fault its proxy injects now.
+    pub fault: Option<super::faults::Fault>,
+    /// The calls through its proxy.
+    pub calls: super::faults::Calls,
 }
 
 impl Service {
@@ -166,6 +174,8 @@ impl Service {
             blocked: Vec::new(),
             rerun_owed: false,
             asked: None,
+            fault: None,
+            calls: Default::default(),
         }
     }
 
@@ -290,6 +300,8 @@ mod tests {
             interval: Duration::from_secs(5),
             start_timeout: Duration::from_secs(10),
             allow_blocked: false,
+            proxy: None,
+            faults: Vec::new(),
         }
     }
 

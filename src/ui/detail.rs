@@ -241,6 +241,10 @@ fn test_lines<'a>(
             Span::styled(" · 5 shows the services", theme.dim()),
         ]));
     }
+    let key = crate::core::testmap::TestId(binary_id.to_string(), t.name.clone());
+    for called in crate::core::gating::test_calls(model, &key) {
+        lines.push(Line::from(Span::styled(called, theme.dim())));
+    }
     if t.state == TestState::Failed {
         for note in crate::core::gating::failure_notes(model, binary_id, &t.name) {
             lines.push(Line::from(Span::styled(

@@ -125,6 +125,15 @@ fn header(model: &Model, frame: &mut Frame, area: Rect, theme: Theme) {
                     theme.dim(),
                 ));
             }
+            if !run.faults.is_empty() {
+                let faults: Vec<String> = run.faults.iter().map(|f| format!("{}={}", f.service, f.kind)).collect();
+                left.push(Span::styled(
+                    format!("  fault: {}", faults.join(", ")),
+                    theme
+                        .fg(ratatui::style::Color::Magenta)
+                        .add_modifier(ratatui::style::Modifier::BOLD),
+                ));
+            }
             if !model.sweep.misses.is_empty() {
                 let n = model.sweep.misses.len();
                 left.push(Span::styled(

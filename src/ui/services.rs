@@ -2,6 +2,7 @@
 //! latency, last error, and the tests it gates; `s` starts or restarts it.
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
@@ -128,6 +129,59 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
                 .map_or("— (vigil does not start it)".to_owned(), |a| a.join(" ")),
         ),
     ]));
+    if let Some(p) = &s.spec.proxy {
+        lines.push(Line::from(vec![
+            Span::styled("proxy    ", theme.dim()),
+            Span::raw(format!("{} → {} ({})", p.listen, p.to, if p.http { "HTTP" } else { "TCP" })),
+        ]));
+        let faults: Vec<String> = s.spec.faults.iter().map(|f| f.label()).collect();
+        let now = s.fault.as_ref().map(|f| f.label());
+        lines.push(Line::from(vec![
+            Span::styled("fault    ", theme.dim()),
+            match &now {
+                Some(f) => Span::styled(format!("{f} (injected)"), theme.fg(Color::Magenta).add_modifier(Modifier::BOLD)),
+                None => Span::raw("none"),
+            },
+            Span::styled(
+                if faults.is_empty() {
+                    String::new()
+                } else {
+                    format!(" · f cycles: {}", faults.join(", "))
+                },
+                theme.dim(),
+            ),
+        ]));
+        let sum = s.calls.summary();
+        let rate = if sum.calls == 0 { 0.0 } else { 100.0 * sum.errors as f64 / sum.calls as f64 };
+        lines.push(Line::from(vec![
+            Span::styled("calls    ", theme.dim()),
+            Span::raw(format!(
+                "{} this run · {:.0} % errors · {} injected · p50 {} · p99 {}",
+                sum.calls,
+                rate,
+                sum.injected,
+                sum.latency_p50_ms.map_or("—".to_owned(), |v| format!("{v:.1} ms")),
+                sum.latency_p99_ms.map_or("—".to_owned(), |v| format!("{v:.1} ms")),
+            )),
+        ]));
+        for t in sum.by_test.iter().take(8) {
+            lines.push(Line::from(vec![
+                Span::styled("  ", theme.dim()),
+                Span::raw(format!("{}× {} {}", t.calls, t.binary_id, t.name)),
+                Span::styled(
+                    if t.errors > 0 { format!(" ({} errors)", t.errors) } else { String::new() },
+                    theme.fg(Color::Red),
+                ),
+            ]));
+        }
+        for (c, who) in s.calls.recent.iter().rev().take(6) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:>8} ago  ", duration(model.now.saturating_sub(c.at))), theme.dim()),
+                Span::styled(c.describe(), if c.is_error() { theme.fg(Color::Red) } else { theme.dim() }),
+                Span::styled(who.as_ref().map_or(String::new(), |t| format!(" · {}", t.1)), theme.dim()),
+            ]));
+        }
+    }
     lines.push(Line::from(vec![
         Span::styled("gates    ", theme.dim()),
         Span::raw(s.spec.needed_by.clone()),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::{events, fixture, json_lines, vigil};
 use serde_json::Value;
 
-fn require_python() -> bool {
+pub(crate) fn require_python() -> bool {
     let ok = Command::new("python3")
         .arg("--version")
         .output()
@@ -25,15 +25,15 @@ fn require_python() -> bool {
     ok
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The fixture's service on `port`, started by the test (not by vigil).
-struct Bridge(Child);
+pub(crate) struct Bridge(Child);
 
 impl Bridge {
-    fn start(port: u16, status: &str) -> Self {
+    pub(crate) fn start(port: u16, status: &str) -> Self {
         let child = Command::new("python3")
             .arg(fixture("svc").join("service.py"))
             .arg(port.to_string())

@@ -13,6 +13,7 @@ mod e2e_check;
 mod e2e_coverage;
 mod e2e_editor;
 mod e2e_faults;
+mod e2e_proxy;
 mod e2e_reports;
 mod e2e_run;
 mod e2e_select;

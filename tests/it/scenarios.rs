@@ -960,6 +960,8 @@ fn service(needed_by: &str) -> vigil::core::services::ServiceSpec {
         interval: Duration::from_secs(5),
         start_timeout: Duration::from_secs(10),
         allow_blocked: false,
+        proxy: None,
+        faults: Vec::new(),
     }
 }
 

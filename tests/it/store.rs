@@ -49,6 +49,30 @@ fn record(i: usize, fingerprint: &str, passed: bool, ms: u64) -> RunRecord {
 }
 
 #[test]
+fn runs_under_an_injected_fault_count_toward_no_flakiness() {
+    let path = db("faulted");
+    let (mut store, _) = Store::open(&path).unwrap();
+    for i in 0..6 {
+        let mut r = record(i, "same-tree", i % 2 == 0, 100);
+        if i % 2 == 1 {
+            // Every failure of `wobbly` happened under a fault.
+            r.faults = "bridge=status:503".into();
+        }
+        store.record(&r).unwrap();
+    }
+    let h = store.history().unwrap();
+    assert!(h.flaky().is_empty(), "fault runs made {:?} flaky", h.flaky());
+    let wobbly = h.get("a", "wobbly").unwrap();
+    assert_eq!(wobbly.runs, 3, "only the runs without a fault are its history");
+    // The same runs without the label are flaky: the test can fail.
+    let (mut plain, _) = Store::open(&db("unfaulted")).unwrap();
+    for i in 0..6 {
+        plain.record(&record(i, "same-tree", i % 2 == 0, 100)).unwrap();
+    }
+    assert_eq!(plain.history().unwrap().flaky().len(), 1);
+}
+
+#[test]
 fn runs_round_trip_into_trends_and_flaky_tests() {
     let path = db("roundtrip");
     let (mut store, note) = Store::open(&path).unwrap();

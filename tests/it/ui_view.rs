@@ -962,6 +962,8 @@ fn services_strip_and_view() {
         interval: std::time::Duration::from_secs(5),
         start_timeout: std::time::Duration::from_secs(30),
         allow_blocked: false,
+        proxy: None,
+        faults: Vec::new(),
     };
     let mut bridge = Service::new(spec("bridge", None));
     let probe = |health, error: Option<&str>| Probe {

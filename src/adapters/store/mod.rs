@@ -112,6 +112,9 @@ pub const MIGRATIONS: &[&str] = &[
         checked_unix INTEGER NOT NULL,
         PRIMARY KEY (binary_id, name, kind)
      ) WITHOUT ROWID;",
+    // The faults a run injected through services' proxies: such runs are
+    // labelled, and left out of flakiness and baselines.
+    "ALTER TABLE runs ADD COLUMN faults TEXT NOT NULL DEFAULT '';",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

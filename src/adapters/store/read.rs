@@ -101,7 +101,7 @@ impl Store {
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT id, fingerprint FROM runs WHERE id > ?1")
+                .prepare("SELECT id, fingerprint FROM runs WHERE id > ?1 AND faults = ''")
                 .map_err(StoreError::Read)?;
             let rows = stmt
                 .query_map([oldest], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -119,7 +119,6 @@ impl Store {
             .map_err(StoreError::Read)?;
         let mut rows = stmt.query([oldest]).map_err(StoreError::Read)?;
         let mut by_id: HashMap<i64, TestHistory> = HashMap::new();
-        let empty = String::new();
         while let Some(row) = rows.next().map_err(StoreError::Read)? {
             let test_id: i64 = row.get(0).map_err(StoreError::Read)?;
             let run_id: i64 = row.get(1).map_err(StoreError::Read)?;
@@ -130,16 +129,18 @@ impl Store {
             };
             let duration: Option<f64> = row.get(3).map_err(StoreError::Read)?;
             let d = duration.and_then(|d| Duration::try_from_secs_f64(d).ok());
-            by_id
-                .entry(test_id)
-                .or_default()
-                .record(state, d, fingerprints.get(&run_id).unwrap_or(&empty));
+            // A run under an injected fault is no one's history.
+            let Some(fingerprint) = fingerprints.get(&run_id) else {
+                continue;
+            };
+            by_id.entry(test_id).or_default().record(state, d, fingerprint);
         }
         let mut history = History::default();
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT binary_id, duration_s FROM suite_results WHERE run_id > ?1 ORDER BY run_id")
+                .prepare("SELECT binary_id, duration_s FROM suite_results WHERE run_id > ?1
+                     AND run_id NOT IN (SELECT id FROM runs WHERE faults != '') ORDER BY run_id")
                 .map_err(StoreError::Read)?;
             let rows = stmt
                 .query_map([oldest], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))

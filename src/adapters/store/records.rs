@@ -25,6 +25,9 @@ pub struct RunRecord {
     pub narrowed: bool,
     /// A sweep: the selection misses it found.
     pub misses: u32,
+    /// The faults injected during the run (`service=kind; …`; empty:
+    /// none). Its results count toward no flakiness and no baseline.
+    pub faults: String,
 }
 
 impl Default for RunRecord {
@@ -45,6 +48,7 @@ impl Default for RunRecord {
             maps: Vec::new(),
             narrowed: false,
             misses: 0,
+            faults: String::new(),
         }
     }
 }
@@ -89,6 +93,12 @@ impl RunRecord {
             suites: s.suites.iter().map(SuiteRecord::of).collect(),
             narrowed: run.static_tests.is_some(),
             misses: run.misses,
+            faults: run
+                .faults
+                .iter()
+                .map(|f| format!("{}={}", f.service, f.kind))
+                .collect::<Vec<_>>()
+                .join("; "),
             maps: run
                 .measured
                 .iter()

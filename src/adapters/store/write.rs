@@ -47,8 +47,8 @@ impl Store {
         let c = &run.counts;
         tx.execute(
             "INSERT INTO runs (started_unix, trigger, outcome, duration_s, filterset, reasons, changed, fingerprint,
-                               total, passed, failed, skipped, xfail, xpass, cancelled, narrowed, misses, blocked)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                               total, passed, failed, skipped, xfail, xpass, cancelled, narrowed, misses, blocked, faults)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 run.started_unix,
                 run.trigger.as_str(),
@@ -67,7 +67,8 @@ impl Store {
                 c.cancelled as i64,
                 run.narrowed,
                 run.misses,
-                c.blocked as i64
+                c.blocked as i64,
+                run.faults
             ],
         )
         .map_err(StoreError::Write)?;

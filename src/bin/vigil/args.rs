@@ -139,6 +139,15 @@ pub(super) struct WatchArgs {
     /// Output with --no-tui: human lines or JSON lines.
     #[arg(long, value_enum, default_value = "human")]
     pub(crate) format: Format,
+    /// Inject a fault into a service's calls through its proxy for the
+    /// run: `NAME=KIND`, e.g. `bridge=latency:500ms`, `bridge=status:503`
+    /// (repeatable; options after commas: `jitter:…`, `path:…`,
+    /// `probability:…`, `allow_timeouts`).
+    #[arg(long, value_name = "NAME=KIND")]
+    pub(crate) fault: Vec<String>,
+    /// Print each call through a service's proxy (`service_call` events).
+    #[arg(long)]
+    pub(crate) calls: bool,
     /// Stop after this many runs (the first, full run included).
     #[arg(long, value_name = "N")]
     pub(crate) max_runs: Option<u32>,
@@ -207,6 +216,15 @@ pub(super) struct RunArgs {
     /// Also write the results as JUnit XML (one testsuite per binary).
     #[arg(long, value_name = "FILE")]
     pub(crate) junit: Option<PathBuf>,
+    /// Inject a fault into a service's calls through its proxy for the
+    /// run: `NAME=KIND`, e.g. `bridge=latency:500ms`, `bridge=status:503`
+    /// (repeatable; options after commas: `jitter:…`, `path:…`,
+    /// `probability:…`, `allow_timeouts`).
+    #[arg(long, value_name = "NAME=KIND")]
+    pub(crate) fault: Vec<String>,
+    /// Print each call through a service's proxy (`service_call` events).
+    #[arg(long)]
+    pub(crate) calls: bool,
     /// Also write a Chrome trace of the run (which tests ran side by side,
     /// on which slot): open it in Perfetto or chrome://tracing.
     #[arg(long, value_name = "FILE")]

@@ -174,10 +174,13 @@ fn resident(mut cmd: std::process::Command, dir: &Path, binary: &str, test: &str
 }
 
 fn watch_headless(args: WatchArgs) -> ExitCode {
-    let (ws, settings) = match prepare(&args.path, args.config.as_deref(), false) {
+    let (ws, mut settings) = match prepare(&args.path, args.config.as_deref(), false) {
         Ok(x) => x,
         Err(code) => return code,
     };
+    if let Err(e) = settings.apply_faults(&args.fault, args.calls) {
+        return fail(e);
+    }
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(code) => return code,

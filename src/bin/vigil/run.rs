@@ -23,6 +23,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
         ws.manifests = texts;
         ws.targets_before = targets.or(Some(Default::default()));
     }
+    if let Err(e) = settings.apply_faults(&args.fault, args.calls) {
+        return fail(e);
+    }
     // `--since REV` is also the base patch coverage is measured against.
     if let (Some(rev), None) = (&args.since, &settings.coverage_base) {
         settings.coverage_base = Some(rev.clone());

@@ -19,7 +19,10 @@ use super::services::{failure_note, Health, Probe, Service};
 use super::test_state::{TestEventKind, TestState};
 use super::testmap::TestId;
 
+mod calls;
 mod verdicts;
+pub use calls::{fault_limit, set_fault, test_calls};
+pub(crate) use calls::{faults_now, on_call};
 pub(crate) use verdicts::*;
 
 /// How often a starting service is probed.

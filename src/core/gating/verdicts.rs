@@ -150,6 +150,8 @@ pub(crate) fn summarize(model: &mut Model, run: RunId) -> (Vec<ServiceSummary>, 
             latency_ms: s.latency.map(ms),
             blocked,
             allow_blocked: s.spec.allow_blocked,
+            calls: s.spec.proxy.as_ref().map(|_| s.calls.summary()),
+            fault: s.fault.as_ref().map(|f| f.label()),
         });
     }
     (out, reasons)

@@ -213,6 +213,47 @@ pub(super) fn start_selected(model: &mut Model, at: Duration) -> Vec<Effect> {
     fx
 }
 
+/// `f` in the services view: the selected service's next configured
+/// fault, then none; one that would outlast the gated tests' limit is
+/// passed over with the reason.
+pub(super) fn cycle_fault(model: &mut Model) -> Vec<Effect> {
+    let i = model.ui.service_selected;
+    let Some(s) = model.services.get(i) else {
+        model.ui.note = Some("no service is configured ([[service]] in vigil.toml)".into());
+        return Vec::new();
+    };
+    let name = s.spec.name.clone();
+    if s.spec.proxy.is_none() || s.spec.faults.is_empty() {
+        model.ui.note = Some(format!(
+            "`{name}` has no faults to inject (`proxy` and `faults = [...]` in its [[service]])"
+        ));
+        return Vec::new();
+    }
+    let faults = s.spec.faults.clone();
+    let at = s.fault.as_ref().and_then(|f| faults.iter().position(|g| g == f));
+    let mut fx = Vec::new();
+    let mut refused = Vec::new();
+    let start = at.map_or(0, |p| p + 1);
+    for next in (start..faults.len()).map(Some).chain([None]) {
+        let fault = next.map(|n| faults[n].clone());
+        match crate::core::gating::set_fault(model, &name, fault.clone(), &mut fx) {
+            Ok(()) => {
+                let mut note = match fault {
+                    Some(f) => format!("`{name}`: injecting {} from now on", f.label()),
+                    None => format!("`{name}`: no fault"),
+                };
+                if !refused.is_empty() {
+                    note.push_str(&format!(" (passed over: {})", refused.join("; ")));
+                }
+                model.ui.note = Some(note);
+                return fx;
+            }
+            Err(why) => refused.push(why),
+        }
+    }
+    fx
+}
+
 /// `r`: the selected test, module or suite, run again.
 pub(super) fn rerun_selected(model: &mut Model, at: Duration) -> KeyOutcome {
     let rows = rows(model);

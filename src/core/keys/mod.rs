@@ -100,6 +100,7 @@ pub(crate) fn on_key(model: &mut Model, key: Key, at: Duration) -> KeyOutcome {
         }
         A::ServiceUp => ui.service_selected = ui.service_selected.saturating_sub(1),
         A::StartService => return start_selected(model, at).into(),
+        A::CycleFault => return cycle_fault(model).into(),
         A::Filter => ui.filter_editing = true,
         A::FailuresOnly => ui.failures_only = !ui.failures_only,
         A::Clear => {

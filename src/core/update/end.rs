@@ -127,6 +127,7 @@ pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Du
     r.slower = learned.slower.clone();
     r.finished = Some(at);
     let leaks = r.leaks.clone();
+    let faults = r.faults.clone();
     let summary = RunSummary {
         run,
         outcome,
@@ -147,6 +148,7 @@ pub(super) fn finish_run(model: &mut Model, run: RunId, outcome: Outcome, at: Du
         gate,
         shards: None,
         leaks,
+        faults,
     };
     if !matches!(outcome, Outcome::Cancelled | Outcome::BuildFailed | Outcome::ListFailed) {
         model.history.push_run(RunPoint {

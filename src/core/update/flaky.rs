@@ -21,9 +21,13 @@ pub(super) fn touch(model: &mut Model) {
 /// What a run's results say: the tests it makes suspects (to recheck), and
 /// — in a recheck — the likely flaky ones.
 pub(super) fn first_sight(model: &mut Model, run: RunId) -> Vec<Flaky> {
-    let Some(trigger) = model.run_mut(run).map(|r| r.trigger) else {
+    let Some((trigger, faulted)) = model.run_mut(run).map(|r| (r.trigger, !r.faults.is_empty())) else {
         return Vec::new();
     };
+    // Failures under an injected fault are the fault's, not flakiness.
+    if faulted {
+        return Vec::new();
+    }
     let recheck = trigger == Trigger::Recheck;
     let suspects = if recheck {
         std::mem::take(&mut model.flaky_suspects)

@@ -168,6 +168,7 @@ pub(super) fn emit_run_started(ws: &Workspace, r: &Run, fx: &mut Vec<Effect>) {
         changed: r.changed.iter().map(|p| relative(ws, p)).collect(),
         binary_reasons: r.binary_reasons.clone(),
         static_tests: r.static_tests,
+        faults: r.faults.clone(),
         test_reasons: r
             .test_reasons
             .iter()

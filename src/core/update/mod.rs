@@ -79,6 +79,11 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             gating::on_probed(model, &service, token, probe, at, &mut fx);
             rerun_unblocked(model, at, &mut fx);
         }
+        Msg::ServiceCall(call) => gating::on_call(model, *call, &mut fx),
+        Msg::ProxyFailed { service, error } => fx.push(Effect::emit(Report::Warning {
+            run: model.runs.last().map_or(crate::core::ids::RunId(0), |r| r.number),
+            message: format!("the proxy of service `{service}` {error}"),
+        })),
         Msg::StartFailed { service, error, at } => {
             gating::on_start_failed(model, &service, error, at, &mut fx);
         }

@@ -289,6 +289,10 @@ pub(super) fn start_request(
         model.doc_rerun.clear();
     }
     let mut run = Run::new(number, trigger, selection, at);
+    run.faults = gating::faults_now(model);
+    for s in &mut model.services {
+        s.calls.run.clear();
+    }
     // The run takes its manifests' verdicts.
     run.verdicts = changed
         .iter()

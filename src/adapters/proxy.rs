@@ -1,0 +1,702 @@
+//! The proxy in front of a service (`[[service]] proxy`): it forwards the
+//! tests' connections from `listen` to `to`, records each HTTP request (or
+//! TCP connection), names the test process that opened it (the socket's
+//! owner: `/proc/net/tcp` → inode → a process's fd → the `NEXTEST_*`
+//! names in its environment, looked up beside the forwarding, never in its
+//! way), and injects the service's current fault.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+
+use super::clock::Clock;
+use crate::core::faults::{Call, Caller, Ended, Fault, FaultKind, ProxySpec};
+use crate::core::Msg;
+
+/// A request or answer head longer than this is not HTTP vigil parses
+/// (the rest of the connection is forwarded as bytes).
+const HEAD_MAX: usize = 64 * 1024;
+/// How long a `hang` holds a call when the client never gives up.
+const HANG_MAX: Duration = Duration::from_secs(120);
+
+/// The proxies of a workspace's services, while vigil runs.
+#[derive(Default)]
+pub struct Proxies {
+    faults: BTreeMap<String, watch::Sender<Option<Fault>>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Proxies {
+    /// Starts a proxy for each service that has one, each with its fault.
+    pub fn start(
+        services: &[(String, ProxySpec, Option<Fault>)],
+        tx: mpsc::UnboundedSender<Msg>,
+        clock: Clock,
+    ) -> Self {
+        let mut out = Proxies::default();
+        for (name, spec, fault) in services {
+            let (ftx, frx) = watch::channel(fault.clone());
+            out.faults.insert(name.clone(), ftx);
+            out.tasks
+                .push(tokio::spawn(serve(name.clone(), spec.clone(), frx, tx.clone(), clock)));
+        }
+        out
+    }
+
+    /// The fault `service`'s proxy injects from now on.
+    pub fn set_fault(&self, service: &str, fault: Option<Fault>) {
+        if let Some(f) = self.faults.get(service) {
+            let _ = f.send(fault);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+impl Drop for Proxies {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+fn refused(f: &Option<Fault>) -> bool {
+    matches!(f.as_ref().map(|f| &f.kind), Some(FaultKind::Refused))
+}
+
+/// Listens (but not under `refused`), one task per connection.
+async fn serve(
+    name: String,
+    spec: ProxySpec,
+    mut fault: watch::Receiver<Option<Fault>>,
+    tx: mpsc::UnboundedSender<Msg>,
+    clock: Clock,
+) {
+    let mut said = false;
+    loop {
+        if refused(&fault.borrow_and_update()) {
+            if fault.changed().await.is_err() {
+                return;
+            }
+            continue;
+        }
+        let listener = match TcpListener::bind(spec.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                if !said {
+                    said = true;
+                    let _ = tx.send(Msg::ProxyFailed {
+                        service: name.clone(),
+                        error: format!("cannot listen on {}: {e}", spec.listen),
+                    });
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let Ok((client, peer)) = accepted else { continue };
+                    let _ = client.set_nodelay(true);
+                    let c = Conn { name: name.clone(), spec: spec.clone(), fault: fault.clone(), tx: tx.clone(), clock, peer };
+                    tokio::spawn(c.handle(client));
+                }
+                changed = fault.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    if refused(&fault.borrow()) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Conn {
+    name: String,
+    spec: ProxySpec,
+    fault: watch::Receiver<Option<Fault>>,
+    tx: mpsc::UnboundedSender<Msg>,
+    clock: Clock,
+    peer: SocketAddr,
+}
+
+/// Who opened a connection, looked up on a blocking thread as it is
+/// accepted; awaited only when its first call is recorded.
+struct Owner {
+    pending: Option<tokio::task::JoinHandle<Option<Caller>>>,
+    known: Option<Caller>,
+}
+
+impl Owner {
+    async fn get(&mut self) -> Option<Caller> {
+        if let Some(p) = self.pending.take() {
+            self.known = p.await.ok().flatten();
+        }
+        self.known.clone()
+    }
+}
+
+impl Conn {
+    async fn handle(self, client: TcpStream) {
+        let (peer, listen) = (self.peer, self.spec.listen);
+        let owner = Owner {
+            pending: Some(tokio::task::spawn_blocking(move || socket_owner(peer, listen))),
+            known: None,
+        };
+        if self.spec.http {
+            self.http(client, owner).await;
+        } else {
+            self.tcp(client, Vec::new(), owner, Instant::now(), self.clock.now()).await;
+        }
+    }
+
+    /// The fault for this call, when it applies (its path, its chance).
+    fn fault_for(&self, path: Option<&str>) -> Option<Fault> {
+        let f = self.fault.borrow().clone()?;
+        if let (Some(glob), Some(path)) = (&f.path, path) {
+            let bare = path.split('?').next().unwrap_or(path);
+            if !glob.matches(bare) {
+                return None;
+            }
+        }
+        (f.probability >= 1.0 || chance() < f.probability).then_some(f)
+    }
+
+    async fn record(&self, owner: &mut Owner, mut call: Call) {
+        call.caller = owner.get().await;
+        let _ = self.tx.send(Msg::ServiceCall(Box::new(call)));
+    }
+
+    fn call(&self, at: Duration) -> Call {
+        Call {
+            service: self.name.clone(),
+            at,
+            method: None,
+            path: None,
+            status: None,
+            latency: Duration::ZERO,
+            sent: 0,
+            received: 0,
+            fault: None,
+            ended: Ended::Closed,
+            caller: None,
+        }
+    }
+
+    async fn http(&self, mut client: TcpStream, mut owner: Owner) {
+        let mut cbuf: Vec<u8> = Vec::new();
+        let mut upstream: Option<(TcpStream, Vec<u8>)> = None;
+        loop {
+            let head_end = match read_until_head(&mut client, &mut cbuf).await {
+                Some(Ok(n)) => n,
+                Some(Err(())) => {
+                    // Not HTTP after all: the rest goes through as bytes.
+                    let (at, t0) = (self.clock.now(), Instant::now());
+                    return self.tcp(client, cbuf, owner, t0, at).await;
+                }
+                None => return,
+            };
+            let (at, t0) = (self.clock.now(), Instant::now());
+            let head = String::from_utf8_lossy(&cbuf[..head_end]).into_owned();
+            let mut first = head.lines().next().unwrap_or("").split_whitespace();
+            let (method, path, version) = (
+                first.next().unwrap_or("").to_owned(),
+                first.next().unwrap_or("").to_owned(),
+                first.next().unwrap_or("HTTP/1.1").to_owned(),
+            );
+            let headers = header_map(&head);
+            let close = wants_close(&version, &headers);
+            let framing = if headers.contains_key("transfer-encoding") {
+                Framing::Chunked
+            } else {
+                Framing::Length(headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0))
+            };
+            let Some(end) = read_body(&mut client, &mut cbuf, head_end, framing).await else {
+                return;
+            };
+            let request: Vec<u8> = cbuf.drain(..end).collect();
+            let mut call = self.call(at);
+            call.method = Some(method.clone());
+            call.path = Some(path.clone());
+            call.sent = request.len() as u64;
+            let fault = self.fault_for(Some(&path));
+            call.fault = fault.as_ref().map(Fault::label);
+            match fault.as_ref().map(|f| &f.kind) {
+                Some(FaultKind::Status(code)) => {
+                    let answer = synthetic(*code, &format!("{{\"error\":\"injected by vigil: status:{code}\"}}"), close);
+                    let ok = client.write_all(&answer).await.is_ok();
+                    call.status = Some(*code);
+                    call.received = answer.len() as u64;
+                    call.latency = t0.elapsed();
+                    self.record(&mut owner, call).await;
+                    if close || !ok {
+                        return;
+                    }
+                    continue;
+                }
+                Some(FaultKind::Hang) => {
+                    hold(&mut client).await;
+                    call.ended = Ended::Hung;
+                    call.latency = t0.elapsed();
+                    return self.record(&mut owner, call).await;
+                }
+                _ => {}
+            }
+            let rate = match fault.as_ref().map(|f| &f.kind) {
+                Some(FaultKind::Bandwidth(b)) => Some(*b),
+                _ => None,
+            };
+            if upstream.is_none() {
+                match TcpStream::connect(self.spec.to).await {
+                    Ok(s) => {
+                        let _ = s.set_nodelay(true);
+                        upstream = Some((s, Vec::new()));
+                    }
+                    Err(e) => {
+                        let body = format!(
+                            "{{\"error\":\"vigil's proxy for `{}` cannot reach {}: {}\"}}",
+                            self.name,
+                            self.spec.to,
+                            super::services::io_error(&e)
+                        );
+                        let answer = synthetic(502, &body, true);
+                        let _ = client.write_all(&answer).await;
+                        call.status = Some(502);
+                        call.ended = Ended::Unreachable;
+                        call.received = answer.len() as u64;
+                        call.latency = t0.elapsed();
+                        return self.record(&mut owner, call).await;
+                    }
+                }
+            }
+            let Some((up, ubuf)) = upstream.as_mut() else { return };
+            if send(up, &request, rate).await.is_err() {
+                call.ended = Ended::Error;
+                call.latency = t0.elapsed();
+                return self.record(&mut owner, call).await;
+            }
+            let answer = match read_answer(up, ubuf, &method).await {
+                Some(a) => a,
+                None => {
+                    call.ended = Ended::Error;
+                    call.latency = t0.elapsed();
+                    let _ = client.write_all(&synthetic(502, "{\"error\":\"the service closed the connection\"}", true)).await;
+                    return self.record(&mut owner, call).await;
+                }
+            };
+            call.status = answer.status;
+            if let Some(FaultKind::Latency { delay, jitter }) = fault.as_ref().map(|f| &f.kind) {
+                tokio::time::sleep(jittered(*delay, *jitter)).await;
+            }
+            if matches!(fault.as_ref().map(|f| &f.kind), Some(FaultKind::Reset)) {
+                // The answer's first bytes, then a reset.
+                let cut = answer.bytes.len().min((answer.head_len / 2).max(1));
+                let _ = client.write_all(&answer.bytes[..cut]).await;
+                reset(&client);
+                call.received = cut as u64;
+                call.ended = Ended::Reset;
+                call.latency = t0.elapsed();
+                return self.record(&mut owner, call).await;
+            }
+            let ok = send(&mut client, &answer.bytes, rate).await.is_ok();
+            call.received = answer.bytes.len() as u64;
+            call.latency = t0.elapsed();
+            if !ok {
+                call.ended = Ended::Error;
+            }
+            self.record(&mut owner, call).await;
+            if close || answer.close || !ok {
+                return;
+            }
+        }
+    }
+
+    /// Bytes both ways, faults applied per connection.
+    async fn tcp(&self, mut client: TcpStream, early: Vec<u8>, mut owner: Owner, t0: Instant, at: Duration) {
+        let mut call = self.call(at);
+        let fault = self.fault_for(None);
+        call.fault = fault.as_ref().map(Fault::label);
+        let kind = fault.as_ref().map(|f| f.kind.clone());
+        if let Some(FaultKind::Hang) = kind {
+            hold(&mut client).await;
+            call.ended = Ended::Hung;
+            call.latency = t0.elapsed();
+            return self.record(&mut owner, call).await;
+        }
+        if let Some(FaultKind::Latency { delay, jitter }) = kind {
+            tokio::time::sleep(jittered(delay, jitter)).await;
+        }
+        let mut up = match TcpStream::connect(self.spec.to).await {
+            Ok(s) => s,
+            Err(_) => {
+                call.ended = Ended::Unreachable;
+                call.latency = t0.elapsed();
+                return self.record(&mut owner, call).await;
+            }
+        };
+        let _ = up.set_nodelay(true);
+        let rate = match kind {
+            Some(FaultKind::Bandwidth(b)) => Some(b),
+            _ => None,
+        };
+        let resets = matches!(kind, Some(FaultKind::Reset));
+        if !early.is_empty() {
+            if send(&mut up, &early, rate).await.is_err() {
+                call.ended = Ended::Error;
+                return self.record(&mut owner, call).await;
+            }
+            call.sent += early.len() as u64;
+        }
+        let (mut a, mut b) = ([0u8; 16 * 1024], [0u8; 16 * 1024]);
+        let (mut client_open, mut up_open) = (true, true);
+        while client_open || up_open {
+            tokio::select! {
+                n = client.read(&mut a), if client_open => match n {
+                    Ok(0) | Err(_) => { client_open = false; let _ = up.shutdown().await; }
+                    Ok(n) => {
+                        call.sent += n as u64;
+                        if send(&mut up, &a[..n], rate).await.is_err() { call.ended = Ended::Error; break; }
+                    }
+                },
+                n = up.read(&mut b), if up_open => match n {
+                    Ok(0) | Err(_) => { up_open = false; let _ = client.shutdown().await; }
+                    Ok(n) => {
+                        if resets {
+                            let cut = (n / 2).max(1);
+                            let _ = client.write_all(&b[..cut]).await;
+                            call.received += cut as u64;
+                            reset(&client);
+                            call.ended = Ended::Reset;
+                            break;
+                        }
+                        call.received += n as u64;
+                        if send(&mut client, &b[..n], rate).await.is_err() { call.ended = Ended::Error; break; }
+                    }
+                },
+            }
+        }
+        call.latency = t0.elapsed();
+        self.record(&mut owner, call).await;
+    }
+}
+
+/// Reads from the client until a blank line ends a head: its end, `Err`
+/// when what came is not an HTTP request, `None` when the client left.
+async fn read_until_head(client: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Result<usize, ()>> {
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            let looks = buf[..i].split(|&b| b == b' ').next().is_some_and(|m| {
+                !m.is_empty() && m.iter().all(|c| c.is_ascii_uppercase())
+            });
+            return Some(if looks { Ok(i + 4) } else { Err(()) });
+        }
+        if buf.len() > HEAD_MAX {
+            return Some(Err(()));
+        }
+        match client.read(&mut chunk).await {
+            Ok(0) | Err(_) if buf.is_empty() => return None,
+            Ok(0) | Err(_) => return Some(Err(())),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Framing {
+    Length(usize),
+    Chunked,
+    /// Until the service closes the connection.
+    Close,
+}
+
+/// Reads a whole body after the head: where the message ends in `buf`.
+async fn read_body(s: &mut TcpStream, buf: &mut Vec<u8>, head_end: usize, framing: Framing) -> Option<usize> {
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        match framing {
+            Framing::Length(n) if buf.len() >= head_end + n => return Some(head_end + n),
+            Framing::Chunked => {
+                if let Some(end) = chunked_end(&buf[head_end..]) {
+                    return Some(head_end + end);
+                }
+            }
+            _ => {}
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return matches!(framing, Framing::Close).then_some(buf.len()),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Where a chunked body ends (after its last chunk and trailers), once
+/// all of it is in `body`.
+fn chunked_end(body: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    loop {
+        let line_end = at + find(&body[at..], b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[at..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        at = line_end + 2;
+        if size == 0 {
+            // Trailers, then a blank line.
+            loop {
+                let end = at + find(&body[at..], b"\r\n")?;
+                if end == at {
+                    return Some(end + 2);
+                }
+                at = end + 2;
+            }
+        }
+        if body.len() < at + size + 2 {
+            return None;
+        }
+        at += size + 2;
+    }
+}
+
+struct Answer {
+    bytes: Vec<u8>,
+    head_len: usize,
+    status: Option<u16>,
+    close: bool,
+}
+
+/// The service's whole answer to one request.
+async fn read_answer(up: &mut TcpStream, buf: &mut Vec<u8>, method: &str) -> Option<Answer> {
+    let mut chunk = [0u8; 16 * 1024];
+    let head_end = loop {
+        if let Some(i) = find(buf, b"\r\n\r\n") {
+            break i + 4;
+        }
+        if buf.len() > HEAD_MAX {
+            return None;
+        }
+        match up.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut first = head.lines().next().unwrap_or("").split_whitespace();
+    let version = first.next().unwrap_or("HTTP/1.1").to_owned();
+    let status: Option<u16> = first.next().and_then(|c| c.parse().ok());
+    let headers = header_map(&head);
+    let bodiless = method == "HEAD" || status.is_some_and(|s| (100..200).contains(&s) || s == 204 || s == 304);
+    let framing = if bodiless {
+        Framing::Length(0)
+    } else if headers.contains_key("transfer-encoding") {
+        Framing::Chunked
+    } else if let Some(n) = headers.get("content-length").and_then(|v| v.parse().ok()) {
+        Framing::Length(n)
+    } else {
+        Framing::Close
+    };
+    let end = read_body(up, buf, head_end, framing).await?;
+    Some(Answer {
+        bytes: buf.drain(..end).collect(),
+        head_len: head_end,
+        status,
+        close: matches!(framing, Framing::Close) || wants_close(&version, &headers),
+    })
+}
+
+fn header_map(head: &str) -> BTreeMap<String, String> {
+    head.lines()
+        .skip(1)
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect()
+}
+
+fn wants_close(version: &str, headers: &BTreeMap<String, String>) -> bool {
+    match headers.get("connection").map(|v| v.to_ascii_lowercase()) {
+        Some(v) if v.contains("close") => true,
+        Some(v) if v.contains("keep-alive") => false,
+        _ => version != "HTTP/1.1",
+    }
+}
+
+fn synthetic(code: u16, body: &str, close: bool) -> Vec<u8> {
+    let reason = match code {
+        200 => "OK",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Injected",
+    };
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Vigil-Fault: status:{code}\r\n{}\r\n{body}",
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" }
+    )
+    .into_bytes()
+}
+
+/// Writes `bytes`, at most `rate` bytes a second when given.
+async fn send(s: &mut TcpStream, bytes: &[u8], rate: Option<u64>) -> std::io::Result<()> {
+    let Some(rate) = rate else {
+        return s.write_all(bytes).await;
+    };
+    // Slices of a twentieth of a second.
+    let slice = ((rate / 20).max(1)) as usize;
+    for part in bytes.chunks(slice) {
+        s.write_all(part).await?;
+        tokio::time::sleep(Duration::from_secs_f64(part.len() as f64 / rate as f64)).await;
+    }
+    Ok(())
+}
+
+/// Holds a connection until the client gives up (or `HANG_MAX`).
+async fn hold(client: &mut TcpStream) {
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(HANG_MAX, async {
+        loop {
+            match client.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+}
+
+/// Closes with a reset (RST), not a FIN: the peer reads ECONNRESET.
+fn reset(s: &TcpStream) {
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    // SAFETY: a valid socket fd and a `linger` of the size given.
+    unsafe {
+        libc::setsockopt(
+            s.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
+}
+
+fn jittered(delay: Duration, jitter: Duration) -> Duration {
+    if jitter.is_zero() {
+        return delay;
+    }
+    let j = jitter.as_secs_f64() * (2.0 * chance() - 1.0);
+    Duration::from_secs_f64((delay.as_secs_f64() + j).max(0.0))
+}
+
+/// A number in [0, 1): xorshift, seeded per thread from the clock.
+fn chance() -> f64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0x9e37_79b9, |d| d.as_nanos() as u64) | 1
+        );
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// `/proc/net/tcp`'s spelling of an address: `0100007F:1F90`.
+fn proc_addr(a: SocketAddr) -> String {
+    match a {
+        SocketAddr::V4(v4) => format!("{:08X}:{:04X}", u32::from_le_bytes(v4.ip().octets()), v4.port()),
+        SocketAddr::V6(v6) => {
+            let o = v6.ip().octets();
+            let words: String = o
+                .chunks(4)
+                .map(|w| format!("{:08X}", u32::from_le_bytes([w[0], w[1], w[2], w[3]])))
+                .collect();
+            format!("{words}:{:04X}", v6.port())
+        }
+    }
+}
+
+/// The process that holds the client end of a connection from `peer` to
+/// `listen`, and the test it belongs to.
+pub(crate) fn socket_owner(peer: SocketAddr, listen: SocketAddr) -> Option<Caller> {
+    let table = if peer.is_ipv4() { "/proc/net/tcp" } else { "/proc/net/tcp6" };
+    let text = std::fs::read_to_string(table).ok()?;
+    let (local, remote) = (proc_addr(peer), proc_addr(listen));
+    let inode = text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 9 && f[1] == local && f[2] == remote).then(|| f[9].to_owned())
+    })?;
+    let wanted = format!("socket:[{inode}]");
+    // vigil's own processes first: the tests run below it.
+    let me = std::process::id() as i32;
+    let mut candidates = super::process::descendants(me);
+    candidates.push(me);
+    let pid = candidates.into_iter().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.as_os_str() == wanted.as_str()))
+        })
+    })?;
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    let var = |name: &str| {
+        environ.split(|&b| b == 0).find_map(|kv| {
+            let kv = std::str::from_utf8(kv).ok()?;
+            kv.strip_prefix(name)?.strip_prefix('=').map(str::to_owned)
+        })
+    };
+    Some(Caller {
+        pid,
+        binary_id: var("NEXTEST_BINARY_ID"),
+        test: var("NEXTEST_TEST_NAME"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_bodies_end_after_their_last_chunk() {
+        assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\n\r\n"), Some(15));
+        assert_eq!(chunked_end(b"5\r\nhello\r\n0\r\nX-T: 1\r\n\r\nrest"), Some(23));
+        assert_eq!(chunked_end(b"5\r\nhel"), None);
+        assert_eq!(chunked_end(b"5\r\nhello\r\n"), None);
+    }
+
+    #[test]
+    fn proc_net_tcp_spells_loopback_little_endian() {
+        assert_eq!(proc_addr("127.0.0.1:8080".parse().unwrap()), "0100007F:1F90");
+        assert_eq!(
+            proc_addr("[::1]:80".parse().unwrap()),
+            "00000000000000000000000001000000:0050"
+        );
+    }
+
+    #[test]
+    fn a_connection_of_this_process_is_owned_by_it() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let owner = socket_owner(c.local_addr().unwrap(), l.local_addr().unwrap()).expect("found in /proc/net/tcp");
+        assert_eq!(owner.pid, std::process::id() as i32);
+    }
+}
