@@ -148,7 +148,11 @@ impl<W: Write> Sink<W> {
                     _ => "tcp".to_owned(),
                 };
                 let status = c.status.map(|s| format!(" {s}")).unwrap_or_default();
-                let fault = c.fault.as_deref().map(|f| format!(" ({f}, injected)")).unwrap_or_default();
+                let fault = c
+                    .fault
+                    .as_deref()
+                    .map(|f| format!(" ({f}, injected)"))
+                    .unwrap_or_default();
                 writeln!(
                     self.out,
                     "call {}: {what}{status} {:.1} ms {} B by {who}{fault}",

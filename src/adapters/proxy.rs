@@ -24,11 +24,13 @@ const HEAD_MAX: usize = 64 * 1024;
 /// How long a `hang` holds a call when the client never gives up.
 const HANG_MAX: Duration = Duration::from_secs(120);
 
-/// The proxies of a workspace's services, while vigil runs.
+/// The proxies of a workspace's services, while vigil runs: on a thread
+/// of their own, so forwarding never waits for the engine's loop.
 #[derive(Default)]
 pub struct Proxies {
     faults: BTreeMap<String, watch::Sender<Option<Fault>>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Proxies {
@@ -39,12 +41,28 @@ impl Proxies {
         clock: Clock,
     ) -> Self {
         let mut out = Proxies::default();
+        let mut serving = Vec::new();
         for (name, spec, fault) in services {
             let (ftx, frx) = watch::channel(fault.clone());
             out.faults.insert(name.clone(), ftx);
-            out.tasks
-                .push(tokio::spawn(serve(name.clone(), spec.clone(), frx, tx.clone(), clock)));
+            serving.push((name.clone(), spec.clone(), frx));
         }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name("vigil-proxy".into()).spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            rt.block_on(async move {
+                for (name, spec, frx) in serving {
+                    tokio::spawn(serve(name, spec, frx, tx.clone(), clock));
+                }
+                let _ = stopped.await;
+            });
+            // Connections still open (a hang) go with the runtime.
+            rt.shutdown_timeout(Duration::from_millis(200));
+        });
+        out.stop = Some(stop);
+        out.thread = thread.ok();
         out
     }
 
@@ -56,14 +74,18 @@ impl Proxies {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tasks.is_empty()
+        self.faults.is_empty()
     }
 }
 
 impl Drop for Proxies {
+    /// The listeners close and every connection through them ends.
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }
@@ -133,32 +155,42 @@ struct Conn {
 }
 
 /// Who opened a connection, looked up on a blocking thread as it is
-/// accepted; awaited only when its first call is recorded.
+/// accepted. Calls wait for the answer in a task of their own: the
+/// forwarding never does.
 struct Owner {
-    pending: Option<tokio::task::JoinHandle<Option<Caller>>>,
-    known: Option<Caller>,
+    calls: mpsc::UnboundedSender<Call>,
 }
 
 impl Owner {
-    async fn get(&mut self) -> Option<Caller> {
-        if let Some(p) = self.pending.take() {
-            self.known = p.await.ok().flatten();
-        }
-        self.known.clone()
+    fn new(peer: SocketAddr, listen: SocketAddr, tx: mpsc::UnboundedSender<Msg>) -> Self {
+        let lookup = tokio::task::spawn_blocking(move || socket_owner(peer, listen));
+        let (calls, mut rx) = mpsc::unbounded_channel::<Call>();
+        tokio::spawn(async move {
+            let Some(mut first) = rx.recv().await else { return };
+            let caller = lookup.await.ok().flatten();
+            loop {
+                first.caller = caller.clone();
+                if tx.send(Msg::ServiceCall(Box::new(first))).is_err() {
+                    return;
+                }
+                match rx.recv().await {
+                    Some(c) => first = c,
+                    None => return,
+                }
+            }
+        });
+        Owner { calls }
     }
 }
 
 impl Conn {
     async fn handle(self, client: TcpStream) {
-        let (peer, listen) = (self.peer, self.spec.listen);
-        let owner = Owner {
-            pending: Some(tokio::task::spawn_blocking(move || socket_owner(peer, listen))),
-            known: None,
-        };
+        let owner = Owner::new(self.peer, self.spec.listen, self.tx.clone());
         if self.spec.http {
             self.http(client, owner).await;
         } else {
-            self.tcp(client, Vec::new(), owner, Instant::now(), self.clock.now()).await;
+            self.tcp(client, Vec::new(), owner, Instant::now(), self.clock.now())
+                .await;
         }
     }
 
@@ -174,9 +206,8 @@ impl Conn {
         (f.probability >= 1.0 || chance() < f.probability).then_some(f)
     }
 
-    async fn record(&self, owner: &mut Owner, mut call: Call) {
-        call.caller = owner.get().await;
-        let _ = self.tx.send(Msg::ServiceCall(Box::new(call)));
+    async fn record(&self, owner: &mut Owner, call: Call) {
+        let _ = owner.calls.send(call);
     }
 
     fn call(&self, at: Duration) -> Call {
@@ -235,7 +266,11 @@ impl Conn {
             call.fault = fault.as_ref().map(Fault::label);
             match fault.as_ref().map(|f| &f.kind) {
                 Some(FaultKind::Status(code)) => {
-                    let answer = synthetic(*code, &format!("{{\"error\":\"injected by vigil: status:{code}\"}}"), close);
+                    let answer = synthetic(
+                        *code,
+                        &format!("{{\"error\":\"injected by vigil: status:{code}\"}}"),
+                        close,
+                    );
                     let ok = client.write_all(&answer).await.is_ok();
                     call.status = Some(*code);
                     call.received = answer.len() as u64;
@@ -292,7 +327,13 @@ impl Conn {
                 None => {
                     call.ended = Ended::Error;
                     call.latency = t0.elapsed();
-                    let _ = client.write_all(&synthetic(502, "{\"error\":\"the service closed the connection\"}", true)).await;
+                    let _ = client
+                        .write_all(&synthetic(
+                            502,
+                            "{\"error\":\"the service closed the connection\"}",
+                            true,
+                        ))
+                        .await;
                     return self.record(&mut owner, call).await;
                 }
             };
@@ -398,9 +439,10 @@ async fn read_until_head(client: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Re
     let mut chunk = [0u8; 8192];
     loop {
         if let Some(i) = find(buf, b"\r\n\r\n") {
-            let looks = buf[..i].split(|&b| b == b' ').next().is_some_and(|m| {
-                !m.is_empty() && m.iter().all(|c| c.is_ascii_uppercase())
-            });
+            let looks = buf[..i]
+                .split(|&b| b == b' ')
+                .next()
+                .is_some_and(|m| !m.is_empty() && m.iter().all(|c| c.is_ascii_uppercase()));
             return Some(if looks { Ok(i + 4) } else { Err(()) });
         }
         if buf.len() > HEAD_MAX {
@@ -578,7 +620,10 @@ async fn hold(client: &mut TcpStream) {
 
 /// Closes with a reset (RST), not a FIN: the peer reads ECONNRESET.
 fn reset(s: &TcpStream) {
-    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
     // SAFETY: a valid socket fd and a `linger` of the size given.
     unsafe {
         libc::setsockopt(
@@ -639,18 +684,17 @@ fn proc_addr(a: SocketAddr) -> String {
 /// The process that holds the client end of a connection from `peer` to
 /// `listen`, and the test it belongs to.
 pub(crate) fn socket_owner(peer: SocketAddr, listen: SocketAddr) -> Option<Caller> {
-    let table = if peer.is_ipv4() { "/proc/net/tcp" } else { "/proc/net/tcp6" };
-    let text = std::fs::read_to_string(table).ok()?;
-    let (local, remote) = (proc_addr(peer), proc_addr(listen));
-    let inode = text.lines().skip(1).find_map(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        (f.len() > 9 && f[1] == local && f[2] == remote).then(|| f[9].to_owned())
-    })?;
+    let inode = diag_inode(peer, listen).or_else(|| proc_inode(peer, listen))?;
     let wanted = format!("socket:[{inode}]");
-    // vigil's own processes first: the tests run below it.
+    // vigil's own processes: the tests run below it (the kernel's child
+    // lists, not a walk of all of /proc).
     let me = std::process::id() as i32;
-    let mut candidates = super::process::descendants(me);
-    candidates.push(me);
+    let mut candidates = vec![me];
+    let mut i = 0;
+    while i < candidates.len() && candidates.len() < 100_000 {
+        candidates.extend(children_of(candidates[i]));
+        i += 1;
+    }
     let pid = candidates.into_iter().find(|pid| {
         std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|d| {
             d.flatten()
@@ -669,6 +713,105 @@ pub(crate) fn socket_owner(peer: SocketAddr, listen: SocketAddr) -> Option<Calle
         binary_id: var("NEXTEST_BINARY_ID"),
         test: var("NEXTEST_TEST_NAME"),
     })
+}
+
+/// The inode of the socket from `local` to `remote`, asked of the kernel
+/// by its four-tuple (netlink `sock_diag`): one answer, however many
+/// sockets the machine holds (`/proc/net/tcp` lists every one of them,
+/// TIME_WAIT included: milliseconds on a busy machine).
+fn diag_inode(local: SocketAddr, remote: SocketAddr) -> Option<u64> {
+    const SOCK_DIAG_BY_FAMILY: u16 = 20;
+    const NLMSG_ERROR: u16 = 2;
+    let mut req = [0u8; 16 + 56];
+    req[0..4].copy_from_slice(&72u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+    req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    let (family, src, dst): (u8, [u8; 16], [u8; 16]) = match (local, remote) {
+        (SocketAddr::V4(l), SocketAddr::V4(r)) => {
+            let (mut s, mut d) = ([0u8; 16], [0u8; 16]);
+            s[..4].copy_from_slice(&l.ip().octets());
+            d[..4].copy_from_slice(&r.ip().octets());
+            (libc::AF_INET as u8, s, d)
+        }
+        (SocketAddr::V6(l), SocketAddr::V6(r)) => (libc::AF_INET6 as u8, l.ip().octets(), r.ip().octets()),
+        _ => return None,
+    };
+    let body = &mut req[16..];
+    body[0] = family;
+    body[1] = libc::IPPROTO_TCP as u8;
+    body[4..8].copy_from_slice(&u32::MAX.to_ne_bytes()); // every state
+    body[8..10].copy_from_slice(&local.port().to_be_bytes());
+    body[10..12].copy_from_slice(&remote.port().to_be_bytes());
+    body[12..28].copy_from_slice(&src);
+    body[28..44].copy_from_slice(&dst);
+    body[48..56].copy_from_slice(&[0xff; 8]); // INET_DIAG_NOCOOKIE
+                                              // SAFETY: a socket this function owns and closes; buffers of the
+                                              // lengths given.
+    unsafe {
+        let fd = libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_SOCK_DIAG,
+        );
+        if fd < 0 {
+            return None;
+        }
+        let mut addr: libc::sockaddr_nl = std::mem::zeroed();
+        addr.nl_family = libc::AF_NETLINK as u16;
+        let sent = libc::sendto(
+            fd,
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&addr as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        );
+        let mut answer = [0u8; 1024];
+        let n = if sent < 0 {
+            -1
+        } else {
+            libc::recv(fd, answer.as_mut_ptr().cast(), answer.len(), 0)
+        };
+        libc::close(fd);
+        if n < 88 || u16::from_ne_bytes([answer[4], answer[5]]) == NLMSG_ERROR {
+            return None;
+        }
+        let inode = u32::from_ne_bytes([answer[84], answer[85], answer[86], answer[87]]);
+        (inode != 0).then_some(u64::from(inode))
+    }
+}
+
+/// The same from `/proc/net/tcp`, where netlink is not to be had.
+fn proc_inode(peer: SocketAddr, listen: SocketAddr) -> Option<u64> {
+    let table = if peer.is_ipv4() {
+        "/proc/net/tcp"
+    } else {
+        "/proc/net/tcp6"
+    };
+    let text = std::fs::read_to_string(table).ok()?;
+    let (local, remote) = (proc_addr(peer), proc_addr(listen));
+    text.lines().skip(1).find_map(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        (f.len() > 9 && f[1] == local && f[2] == remote)
+            .then(|| f[9].parse().ok())
+            .flatten()
+    })
+}
+
+/// A process's children, from each of its threads' lists.
+fn children_of(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -696,7 +839,17 @@ mod tests {
     fn a_connection_of_this_process_is_owned_by_it() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-        let owner = socket_owner(c.local_addr().unwrap(), l.local_addr().unwrap()).expect("found in /proc/net/tcp");
+        let (local, remote) = (c.local_addr().unwrap(), l.local_addr().unwrap());
+        let by_diag = diag_inode(local, remote).expect("sock_diag answers for a live socket");
+        assert_eq!(
+            Some(by_diag),
+            proc_inode(local, remote),
+            "both lookups name the same socket"
+        );
+        let _accepted = l.accept().unwrap();
+        let other = diag_inode(remote, local).expect("the accepted end is found too");
+        assert_ne!(other, by_diag, "the other end is another socket");
+        let owner = socket_owner(local, remote).expect("its owner is found");
         assert_eq!(owner.pid, std::process::id() as i32);
     }
 }

@@ -187,7 +187,7 @@ impl Engine {
             .iter()
             .filter_map(|s| Some((s.spec.name.clone(), s.spec.proxy.clone()?, s.fault.clone())))
             .collect();
-        let proxies = if real && !proxied.is_empty() && tokio::runtime::Handle::try_current().is_ok() {
+        let proxies = if real && !proxied.is_empty() {
             crate::adapters::proxy::Proxies::start(&proxied, tx.clone(), clock)
         } else {
             Default::default()

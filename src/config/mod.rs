@@ -213,9 +213,12 @@ impl Settings {
             let (name, kind) = f
                 .split_once('=')
                 .ok_or_else(|| format!("--fault {f:?}: say which service, like `--fault bridge=status:503`"))?;
-            let service = self.rules.services.iter().find(|s| s.name == name).ok_or_else(|| {
-                format!("--fault {f:?}: no `[[service]]` is called {name:?}")
-            })?;
+            let service = self
+                .rules
+                .services
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| format!("--fault {f:?}: no `[[service]]` is called {name:?}"))?;
             if service.proxy.is_none() {
                 return Err(format!(
                     "--fault {f:?}: service `{name}` has no `proxy`, so vigil cannot inject faults into its calls"
@@ -232,7 +235,10 @@ impl Settings {
                 .min();
             let (limit, from) = match budget {
                 Some(l) => (l, "the tests' time budget"),
-                None => (self.rules.slow_timeout.unwrap_or(Duration::from_secs(60)), "nextest's slow-timeout"),
+                None => (
+                    self.rules.slow_timeout.unwrap_or(Duration::from_secs(60)),
+                    "nextest's slow-timeout",
+                ),
             };
             if let Some(why) = fault.refusal(name, limit, from) {
                 return Err(why);
@@ -599,20 +605,35 @@ mod tests {
         assert_eq!((p.listen.port(), p.to.port(), p.http), (18080, 8080, true));
         let labels: Vec<String> = bridge.faults.iter().map(|f| f.label()).collect();
         assert_eq!(labels, ["latency:500ms~50ms", "status:503 /v2/*"]);
-        let remote = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"10.1.2.3:8080\" }\n").unwrap_err().to_string();
-        assert!(remote.contains("`service.proxy.to` of \"bridge\" is 10.1.2.3:8080, which is not a loopback address"), "{remote}");
+        let remote = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"10.1.2.3:8080\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            remote.contains("`service.proxy.to` of \"bridge\" is 10.1.2.3:8080, which is not a loopback address"),
+            "{remote}"
+        );
         assert!(remote.contains("line 5"), "{remote}");
-        let listen = entry("proxy = { listen = \"0.0.0.0:18080\", to = \"127.0.0.1:8080\" }\n").unwrap_err().to_string();
+        let listen = entry("proxy = { listen = \"0.0.0.0:18080\", to = \"127.0.0.1:8080\" }\n")
+            .unwrap_err()
+            .to_string();
         assert!(listen.contains("`service.proxy.listen`"), "{listen}");
         // allow_remote lets an entry say it means it; nothing connects anywhere here.
         let allowed = entry("allow_remote = true\nproxy = { listen = \"127.0.0.1:18080\", to = \"10.1.2.3:8080\" }\n");
         assert!(allowed.is_ok());
-        let bad = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"127.0.0.1:8080\" }\nfaults = [\"slow\"]\n").unwrap_err().to_string();
-        assert!(bad.contains("`service.faults` of \"bridge\": \"slow\" is not a fault"), "{bad}");
+        let bad = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"127.0.0.1:8080\" }\nfaults = [\"slow\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("`service.faults` of \"bridge\": \"slow\" is not a fault"),
+            "{bad}"
+        );
         let no_proxy = entry("faults = [\"reset\"]\n").unwrap_err().to_string();
         assert!(no_proxy.contains("need a `proxy`"), "{no_proxy}");
         let tcp = Settings::parse("[[service]]\nname = \"db\"\ncheck = \"tcp://127.0.0.1:5432\"\nneeded_by = \"all()\"\nproxy = { listen = \"127.0.0.1:15432\", to = \"127.0.0.1:5432\" }\n").unwrap();
-        assert!(!tcp.rules.services[0].proxy.as_ref().unwrap().http, "a TCP check is forwarded as TCP");
+        assert!(
+            !tcp.rules.services[0].proxy.as_ref().unwrap().http,
+            "a TCP check is forwarded as TCP"
+        );
     }
 
     #[test]

@@ -67,7 +67,9 @@ impl Fault {
             },
             "status" => {
                 let v = need("503")?;
-                let code: u16 = v.parse().map_err(|_| format!("{head:?}: {v:?} is not an HTTP status"))?;
+                let code: u16 = v
+                    .parse()
+                    .map_err(|_| format!("{head:?}: {v:?} is not an HTTP status"))?;
                 if !(100..=599).contains(&code) {
                     return Err(format!("{head:?}: {code} is not an HTTP status (100–599)"));
                 }
@@ -77,11 +79,9 @@ impl Fault {
             "reset" => FaultKind::Reset,
             "hang" => FaultKind::Hang,
             "bandwidth" => FaultKind::Bandwidth(rate(need("10kb")?)?),
-            other => {
-                return Err(format!(
-                    "{other:?} is not a fault: one of latency:DURATION, status:CODE, refused, reset, hang, bandwidth:SIZE"
-                ))
-            }
+            other => return Err(format!(
+                "{other:?} is not a fault: one of latency:DURATION, status:CODE, refused, reset, hang, bandwidth:SIZE"
+            )),
         };
         let mut fault = Fault {
             kind,
@@ -105,11 +105,9 @@ impl Fault {
                         .ok_or_else(|| format!("{text:?}: probability {v:?} is not a number from 0 to 1"))?
                 }
                 "allow_timeouts" => fault.allow_timeouts = true,
-                _ => {
-                    return Err(format!(
-                        "{text:?}: {option:?} is not an option (jitter:DURATION, path:GLOB, probability:P, allow_timeouts)"
-                    ))
-                }
+                _ => return Err(format!(
+                    "{text:?}: {option:?} is not an option (jitter:DURATION, path:GLOB, probability:P, allow_timeouts)"
+                )),
             }
         }
         Ok(fault)
@@ -407,12 +405,24 @@ mod tests {
         assert_eq!(f.label(), "latency:500ms~100ms");
         let s = Fault::parse("status:503,path:/v2/*,probability:0.5").unwrap();
         assert_eq!(s.label(), "status:503 /v2/* p=0.5");
-        assert_eq!(Fault::parse("bandwidth:10kb").unwrap().kind, FaultKind::Bandwidth(10_000));
+        assert_eq!(
+            Fault::parse("bandwidth:10kb").unwrap().kind,
+            FaultKind::Bandwidth(10_000)
+        );
         for k in ["refused", "reset", "hang"] {
             assert_eq!(Fault::parse(k).unwrap().label(), k);
         }
         assert!(Fault::parse("hang,allow_timeouts").unwrap().allow_timeouts);
-        for bad in ["latency", "status:42", "status:abc", "slow", "reset,jitter:1s", "status:503,probability:2", "bandwidth:0kb", "hang,loud"] {
+        for bad in [
+            "latency",
+            "status:42",
+            "status:abc",
+            "slow",
+            "reset,jitter:1s",
+            "status:503,probability:2",
+            "bandwidth:0kb",
+            "hang,loud",
+        ] {
             assert!(Fault::parse(bad).is_err(), "{bad} parsed");
         }
     }
@@ -422,10 +432,21 @@ mod tests {
         let limit = Duration::from_secs(2);
         let long = Fault::parse("latency:3s").unwrap();
         let why = long.refusal("bridge", limit, "the gated tests' budget").unwrap();
-        assert!(why.contains("holds calls up to 3s, longer than the gated tests' budget (2s)"), "{why}");
-        assert_eq!(Fault::parse("latency:1s,jitter:500ms").unwrap().refusal("b", limit, "x"), None);
+        assert!(
+            why.contains("holds calls up to 3s, longer than the gated tests' budget (2s)"),
+            "{why}"
+        );
+        assert_eq!(
+            Fault::parse("latency:1s,jitter:500ms")
+                .unwrap()
+                .refusal("b", limit, "x"),
+            None
+        );
         assert!(Fault::parse("hang").unwrap().refusal("b", limit, "x").is_some());
-        assert_eq!(Fault::parse("hang,allow_timeouts").unwrap().refusal("b", limit, "x"), None);
+        assert_eq!(
+            Fault::parse("hang,allow_timeouts").unwrap().refusal("b", limit, "x"),
+            None
+        );
         assert_eq!(Fault::parse("status:503").unwrap().refusal("b", limit, "x"), None);
     }
 
@@ -456,11 +477,17 @@ mod tests {
         c.push(call(None, Ended::Reset, 1), Some(a.clone()));
         assert_eq!(c.recent.len(), CALLS_KEPT);
         let s = c.summary();
-        assert_eq!((s.calls, s.errors, s.injected, s.attributed), (CALLS_KEPT + 7, 2, 1, CALLS_KEPT + 6));
+        assert_eq!(
+            (s.calls, s.errors, s.injected, s.attributed),
+            (CALLS_KEPT + 7, 2, 1, CALLS_KEPT + 6)
+        );
         assert_eq!(s.by_test[0].calls, CALLS_KEPT + 6);
         assert_eq!(s.by_test[0].errors, 1);
         assert_eq!(s.bytes, 30 * (CALLS_KEPT as u64 + 7));
-        assert_eq!(call(Some(503), Ended::Closed, 2).describe(), "GET /x 503 2 ms (status:503, injected)");
+        assert_eq!(
+            call(Some(503), Ended::Closed, 2).describe(),
+            "GET /x 503 2 ms (status:503, injected)"
+        );
         assert_eq!(call(None, Ended::Reset, 4).describe(), "tcp 30 B reset 4 ms");
     }
 }

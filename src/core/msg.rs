@@ -141,7 +141,10 @@ pub enum Msg {
     /// A call through a service's proxy ended.
     ServiceCall(Box<super::faults::Call>),
     /// A service's proxy could not listen.
-    ProxyFailed { service: String, error: String },
+    ProxyFailed {
+        service: String,
+        error: String,
+    },
     /// A service's `start` command could not be run, or failed.
     StartFailed {
         service: String,

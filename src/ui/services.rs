@@ -132,14 +132,22 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
     if let Some(p) = &s.spec.proxy {
         lines.push(Line::from(vec![
             Span::styled("proxy    ", theme.dim()),
-            Span::raw(format!("{} → {} ({})", p.listen, p.to, if p.http { "HTTP" } else { "TCP" })),
+            Span::raw(format!(
+                "{} → {} ({})",
+                p.listen,
+                p.to,
+                if p.http { "HTTP" } else { "TCP" }
+            )),
         ]));
         let faults: Vec<String> = s.spec.faults.iter().map(|f| f.label()).collect();
         let now = s.fault.as_ref().map(|f| f.label());
         lines.push(Line::from(vec![
             Span::styled("fault    ", theme.dim()),
             match &now {
-                Some(f) => Span::styled(format!("{f} (injected)"), theme.fg(Color::Magenta).add_modifier(Modifier::BOLD)),
+                Some(f) => Span::styled(
+                    format!("{f} (injected)"),
+                    theme.fg(Color::Magenta).add_modifier(Modifier::BOLD),
+                ),
                 None => Span::raw("none"),
             },
             Span::styled(
@@ -152,7 +160,11 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
             ),
         ]));
         let sum = s.calls.summary();
-        let rate = if sum.calls == 0 { 0.0 } else { 100.0 * sum.errors as f64 / sum.calls as f64 };
+        let rate = if sum.calls == 0 {
+            0.0
+        } else {
+            100.0 * sum.errors as f64 / sum.calls as f64
+        };
         lines.push(Line::from(vec![
             Span::styled("calls    ", theme.dim()),
             Span::raw(format!(
@@ -169,16 +181,33 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
                 Span::styled("  ", theme.dim()),
                 Span::raw(format!("{}× {} {}", t.calls, t.binary_id, t.name)),
                 Span::styled(
-                    if t.errors > 0 { format!(" ({} errors)", t.errors) } else { String::new() },
+                    if t.errors > 0 {
+                        format!(" ({} errors)", t.errors)
+                    } else {
+                        String::new()
+                    },
                     theme.fg(Color::Red),
                 ),
             ]));
         }
         for (c, who) in s.calls.recent.iter().rev().take(6) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:>8} ago  ", duration(model.now.saturating_sub(c.at))), theme.dim()),
-                Span::styled(c.describe(), if c.is_error() { theme.fg(Color::Red) } else { theme.dim() }),
-                Span::styled(who.as_ref().map_or(String::new(), |t| format!(" · {}", t.1)), theme.dim()),
+                Span::styled(
+                    format!("  {:>8} ago  ", duration(model.now.saturating_sub(c.at))),
+                    theme.dim(),
+                ),
+                Span::styled(
+                    c.describe(),
+                    if c.is_error() {
+                        theme.fg(Color::Red)
+                    } else {
+                        theme.dim()
+                    },
+                ),
+                Span::styled(
+                    who.as_ref().map_or(String::new(), |t| format!(" · {}", t.1)),
+                    theme.dim(),
+                ),
             ]));
         }
     }

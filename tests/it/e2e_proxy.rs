@@ -35,7 +35,14 @@ fn run(config: &PathBuf, listen: u16, fault: Option<&str>) -> (Output, Vec<Value
     let mut cmd = vigil();
     cmd.arg("run")
         .arg(fixture("svc"))
-        .args(["--format", "json", "--calls", "-E", "binary_id(svc::bridge)", "--config"])
+        .args([
+            "--format",
+            "json",
+            "--calls",
+            "-E",
+            "binary_id(svc::bridge)",
+            "--config",
+        ])
         .arg(config)
         .env("SVC_PORT", listen.to_string());
     if let Some(f) = fault {
@@ -60,7 +67,11 @@ fn calls(lines: &[Value]) -> Vec<&Value> {
 }
 
 fn output(t: &Value) -> String {
-    format!("{} {}", t["message"].as_str().unwrap_or(""), t["output"].as_str().unwrap_or(""))
+    format!(
+        "{} {}",
+        t["message"].as_str().unwrap_or(""),
+        t["output"].as_str().unwrap_or("")
+    )
 }
 
 #[test]
@@ -91,7 +102,10 @@ fn calls_through_the_proxy_are_recorded_and_tied_to_their_tests() {
     }
     let finished = events(&lines, "run_finished")[0];
     let summary = &finished["services"][0]["calls"];
-    assert_eq!((summary["calls"].as_u64(), summary["errors"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (summary["calls"].as_u64(), summary["errors"].as_u64()),
+        (Some(2), Some(0))
+    );
     assert_eq!(summary["by_test"].as_array().unwrap().len(), 2);
     assert_eq!(finished["faults"], serde_json::json!([]));
 }
@@ -116,7 +130,9 @@ fn each_fault_is_seen_from_the_tests_side() {
     let finished = events(&lines, "run_finished")[0];
     assert_eq!(finished["faults"], label);
     assert!(finished["flaky"].as_array().unwrap().is_empty());
-    assert!(calls(&lines).iter().all(|c| c["status"] == 503 && c["fault"] == "status:503"));
+    assert!(calls(&lines)
+        .iter()
+        .all(|c| c["status"] == 503 && c["fault"] == "status:503"));
 
     // latency: measured by the test's own duration, and by the call.
     let (out, lines) = run(&cfg, listen, Some("latency:400ms"));
@@ -147,7 +163,10 @@ fn each_fault_is_seen_from_the_tests_side() {
     let (_, lines) = run(&cfg, listen, Some("hang,allow_timeouts"));
     let t = outcome(&lines, "echoes");
     assert_eq!(t["to"], "failed");
-    assert!(t["duration_s"].as_f64().unwrap() >= 2.9, "held until the client's 3 s timeout: {t}");
+    assert!(
+        t["duration_s"].as_f64().unwrap() >= 2.9,
+        "held until the client's 3 s timeout: {t}"
+    );
     assert!(calls(&lines).iter().all(|c| c["ended"] == "hung"));
 
     // bandwidth: ~155 bytes at 200 B/s take most of a second.

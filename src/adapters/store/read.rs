@@ -139,8 +139,10 @@ impl Store {
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT binary_id, duration_s FROM suite_results WHERE run_id > ?1
-                     AND run_id NOT IN (SELECT id FROM runs WHERE faults != '') ORDER BY run_id")
+                .prepare(
+                    "SELECT binary_id, duration_s FROM suite_results WHERE run_id > ?1
+                     AND run_id NOT IN (SELECT id FROM runs WHERE faults != '') ORDER BY run_id",
+                )
                 .map_err(StoreError::Read)?;
             let rows = stmt
                 .query_map([oldest], |r| Ok((r.get::<_, String>(0)?, r.get::<_, f64>(1)?)))
