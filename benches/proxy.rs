@@ -117,6 +117,8 @@ fn main() {
         listen,
         to: upstream,
         http: true,
+        health_path: Some("/health".into()),
+        stub: Vec::new(),
     };
     let proxies = Proxies::start(&[("bench".into(), spec, None)], tx, Clock::start());
     // The consumer: each call kept (bounded) as the core keeps it.

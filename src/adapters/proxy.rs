@@ -223,6 +223,7 @@ impl Conn {
             fault: None,
             ended: Ended::Closed,
             caller: None,
+            stub: false,
         }
     }
 
@@ -287,6 +288,21 @@ impl Conn {
                     call.latency = t0.elapsed();
                     return self.record(&mut owner, call).await;
                 }
+                Some(FaultKind::HealthDegraded)
+                    if self.spec.health_path.as_deref() == Some(path.split('?').next().unwrap_or("")) =>
+                {
+                    let body = "{\"status\":\"degraded\",\"message\":\"injected by vigil (fault health:degraded)\"}";
+                    let answer = answer(200, "application/json", body, close, "X-Vigil-Fault: health:degraded");
+                    let ok = client.write_all(&answer).await.is_ok();
+                    call.status = Some(200);
+                    call.received = answer.len() as u64;
+                    call.latency = t0.elapsed();
+                    self.record(&mut owner, call).await;
+                    if close || !ok {
+                        return;
+                    }
+                    continue;
+                }
                 _ => {}
             }
             let rate = match fault.as_ref().map(|f| &f.kind) {
@@ -298,6 +314,23 @@ impl Conn {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         upstream = Some((s, Vec::new()));
+                    }
+                    Err(_) if self.spec.stub_for(&path).is_some() => {
+                        // The service is absent: its stub answers.
+                        let Some(s) = self.spec.stub_for(&path).cloned() else {
+                            return;
+                        };
+                        let answer = answer(s.status, &s.content_type, &s.body, close, "X-Vigil-Stub: 1");
+                        let ok = client.write_all(&answer).await.is_ok();
+                        call.status = Some(s.status);
+                        call.stub = true;
+                        call.received = answer.len() as u64;
+                        call.latency = t0.elapsed();
+                        self.record(&mut owner, call).await;
+                        if close || !ok {
+                            return;
+                        }
+                        continue;
                     }
                     Err(e) => {
                         let body = format!(
@@ -570,6 +603,16 @@ fn wants_close(version: &str, headers: &BTreeMap<String, String>) -> bool {
         Some(v) if v.contains("keep-alive") => false,
         _ => version != "HTTP/1.1",
     }
+}
+
+fn answer(code: u16, content_type: &str, body: &str, close: bool, mark: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{mark}\r\n{}\r\n{body}",
+        if (200..300).contains(&code) { "OK" } else { "Stubbed" },
+        body.len(),
+        if close { "Connection: close\r\n" } else { "" }
+    )
+    .into_bytes()
 }
 
 fn synthetic(code: u16, body: &str, close: bool) -> Vec<u8> {

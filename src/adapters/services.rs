@@ -42,6 +42,40 @@ pub async fn probe(check: &Check, timeout: Duration, dir: &Path) -> Probe {
         health,
         latency: started.elapsed(),
         error,
+        stub: false,
+    }
+}
+
+/// What the tests behind a service's proxy see of its health: with the
+/// service absent, its stub's answer for the check's path; under
+/// `health:degraded`, degraded.
+pub fn through_proxy(
+    probe: &mut Probe,
+    check: &Check,
+    proxy: &crate::core::faults::ProxySpec,
+    fault: Option<&crate::core::faults::Fault>,
+) {
+    let Check::Http { path, .. } = check else { return };
+    if probe.health == Health::Unreachable {
+        if let Some(stub) = proxy.stub_for(path) {
+            let answer = format!("HTTP/1.1 {} Stub\r\n\r\n{}", stub.status, stub.body);
+            let (health, error) = judge_http(answer.as_bytes());
+            let absent = probe.error.take().unwrap_or_default();
+            probe.health = health;
+            probe.error = Some(match error {
+                Some(e) => format!("{e} (answered by its stub; the service: {absent})"),
+                None => format!("answered by its stub (the service: {absent})"),
+            });
+            probe.stub = true;
+        }
+    }
+    if matches!(
+        fault.map(|f| &f.kind),
+        Some(crate::core::faults::FaultKind::HealthDegraded)
+    ) && probe.health.is_up()
+    {
+        probe.health = Health::Degraded;
+        probe.error = Some("status \"degraded\": injected by vigil (fault health:degraded)".to_owned());
     }
 }
 

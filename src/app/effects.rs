@@ -167,9 +167,18 @@ impl Engine {
                     after,
                 } => {
                     let (tx, clock, dir) = (self.tx.clone(), self.clock, self.model.workspace.root.clone());
+                    let proxied = self
+                        .model
+                        .services
+                        .iter()
+                        .find(|s| s.spec.name == service)
+                        .and_then(|s| Some((s.spec.proxy.clone()?, s.fault.clone())));
                     tokio::spawn(async move {
                         tokio::time::sleep(after).await;
-                        let probe = crate::adapters::services::probe(&check, timeout, &dir).await;
+                        let mut probe = crate::adapters::services::probe(&check, timeout, &dir).await;
+                        if let Some((proxy, fault)) = &proxied {
+                            crate::adapters::services::through_proxy(&mut probe, &check, proxy, fault.as_ref());
+                        }
                         let _ = tx.send(Msg::Probed {
                             service,
                             token,

@@ -94,6 +94,9 @@ pub struct ServiceConfig {
     /// The faults this service's proxy can inject (`latency:500ms`, …).
     #[serde(default)]
     pub faults: Vec<Spanned<String>>,
+    /// Paths the proxy answers from templates while the service is absent.
+    #[serde(default)]
+    pub stub: Option<Spanned<std::collections::BTreeMap<String, StubConfig>>>,
 }
 
 /// `[[service]] proxy`.
@@ -102,6 +105,17 @@ pub struct ServiceConfig {
 pub struct ProxyConfig {
     pub listen: String,
     pub to: String,
+}
+
+/// `stub = { "/health" = { status = 200, body = '…' } }`: one path's answer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StubConfig {
+    #[serde(default)]
+    pub status: Option<u16>,
+    #[serde(default)]
+    pub body: String,
+    pub content_type: Option<String>,
 }
 
 /// `"http://…"`, `"tcp://…"`, or `{ command = [..] }`.

@@ -94,13 +94,44 @@ pub(super) fn services(entries: &[ServiceConfig], text: &str) -> Result<Vec<Serv
                         "`service.proxy` of {name:?} listens where it forwards to ({listen}) (line {at})"
                     ));
                 }
+                let mut stub = Vec::new();
+                for (path, s) in e.stub.as_ref().map(|s| s.get_ref().iter()).into_iter().flatten() {
+                    let status = s.status.unwrap_or(200);
+                    if !path.starts_with('/') || !(100..=599).contains(&status) {
+                        return Err(format!(
+                            "`service.stub` of {name:?}: {path:?} needs a path starting with `/` and a status from 100 to 599 (line {})",
+                            line(e.stub.as_ref().map_or(0, |s| s.span().start))
+                        ));
+                    }
+                    let json = matches!(s.body.trim_start().chars().next(), Some('{' | '['));
+                    stub.push(crate::core::faults::Stub {
+                        path: path.clone(),
+                        status,
+                        body: s.body.clone(),
+                        content_type: s
+                            .content_type
+                            .clone()
+                            .unwrap_or_else(|| if json { "application/json" } else { "text/plain" }.to_owned()),
+                    });
+                }
                 Some(crate::core::faults::ProxySpec {
                     listen,
                     to,
                     http: matches!(check, Check::Http { .. }),
+                    health_path: match &check {
+                        Check::Http { path, .. } => Some(path.clone()),
+                        _ => None,
+                    },
+                    stub,
                 })
             }
         };
+        if e.stub.is_some() && !proxy.as_ref().is_some_and(|p| p.http) {
+            return Err(format!(
+                "`service.stub` of {name:?} needs a `proxy` in front of an HTTP service (line {})",
+                line(e.stub.as_ref().map_or(0, |s| s.span().start))
+            ));
+        }
         let mut faults = Vec::new();
         for f in &e.faults {
             let at = line(f.span().start);

@@ -17,6 +17,27 @@ pub struct ProxySpec {
     /// Requests are parsed as HTTP/1.1 (the service's check is HTTP);
     /// otherwise connections are forwarded as TCP.
     pub http: bool,
+    /// The check's path (HTTP): what `health:degraded` answers.
+    pub health_path: Option<String>,
+    /// Paths answered from templates while the service cannot be reached.
+    pub stub: Vec<Stub>,
+}
+
+/// `stub = { "/health" = { status = 200, body = '…' } }`: one path's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stub {
+    pub path: String,
+    pub status: u16,
+    pub body: String,
+    pub content_type: String,
+}
+
+impl ProxySpec {
+    /// The stub's answer for a request path (its query left aside).
+    pub fn stub_for(&self, path: &str) -> Option<&Stub> {
+        let bare = path.split('?').next().unwrap_or(path);
+        self.stub.iter().find(|s| s.path == bare)
+    }
 }
 
 /// What a fault does.
@@ -34,6 +55,9 @@ pub enum FaultKind {
     Hang,
     /// Bytes each way, per second.
     Bandwidth(u64),
+    /// The health check answers `degraded` (the proxy answers the check's
+    /// path so; vigil's own probe reads it so).
+    HealthDegraded,
 }
 
 /// A fault and where it applies.
@@ -79,8 +103,10 @@ impl Fault {
             "reset" => FaultKind::Reset,
             "hang" => FaultKind::Hang,
             "bandwidth" => FaultKind::Bandwidth(rate(need("10kb")?)?),
+            "health" if value == Some("degraded") => FaultKind::HealthDegraded,
+            "health" => return Err(format!("{head:?}: the health fault is `health:degraded`")),
             other => return Err(format!(
-                "{other:?} is not a fault: one of latency:DURATION, status:CODE, refused, reset, hang, bandwidth:SIZE"
+                "{other:?} is not a fault: one of latency:DURATION, status:CODE, refused, reset, hang, bandwidth:SIZE, health:degraded"
             )),
         };
         let mut fault = Fault {
@@ -105,9 +131,11 @@ impl Fault {
                         .ok_or_else(|| format!("{text:?}: probability {v:?} is not a number from 0 to 1"))?
                 }
                 "allow_timeouts" => fault.allow_timeouts = true,
-                _ => return Err(format!(
+                _ => {
+                    return Err(format!(
                     "{text:?}: {option:?} is not an option (jitter:DURATION, path:GLOB, probability:P, allow_timeouts)"
-                )),
+                ))
+                }
             }
         }
         Ok(fault)
@@ -123,6 +151,7 @@ impl Fault {
             FaultKind::Reset => "reset".to_owned(),
             FaultKind::Hang => "hang".to_owned(),
             FaultKind::Bandwidth(b) => format!("bandwidth:{}", size(*b)),
+            FaultKind::HealthDegraded => "health:degraded".to_owned(),
         };
         if let Some(p) = &self.path {
             s.push_str(&format!(" {}", p.as_str()));
@@ -257,6 +286,8 @@ pub struct Call {
     pub fault: Option<String>,
     pub ended: Ended,
     pub caller: Option<Caller>,
+    /// Answered by the proxy's stub (the service was not there).
+    pub stub: bool,
 }
 
 impl Call {
@@ -279,6 +310,9 @@ impl Call {
         let mut s = format!("{what}{status} {} ms", self.latency.as_millis());
         if let Some(f) = &self.fault {
             s.push_str(&format!(" ({f}, injected)"));
+        }
+        if self.stub {
+            s.push_str(" (stub)");
         }
         s
     }
@@ -409,6 +443,8 @@ mod tests {
             Fault::parse("bandwidth:10kb").unwrap().kind,
             FaultKind::Bandwidth(10_000)
         );
+        assert_eq!(Fault::parse("health:degraded").unwrap().kind, FaultKind::HealthDegraded);
+        assert!(Fault::parse("health:down").is_err());
         for k in ["refused", "reset", "hang"] {
             assert_eq!(Fault::parse(k).unwrap().label(), k);
         }
@@ -463,6 +499,7 @@ mod tests {
             fault: (status == Some(503)).then(|| "status:503".into()),
             ended,
             caller: None,
+            stub: false,
         }
     }
 

@@ -418,6 +418,9 @@ pub struct CallReport {
     /// Seconds since vigil started.
     pub at_s: f64,
     pub pid: Option<i32>,
+    /// Answered by the proxy's stub.
+    #[serde(default)]
+    pub stub: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -486,6 +489,9 @@ pub struct ServiceSummary {
     /// The fault its proxy injected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<String>,
+    /// Its proxy's stub answered for it (the service was not there).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stub: bool,
 }
 
 pub use super::units::secs;

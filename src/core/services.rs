@@ -110,6 +110,8 @@ pub struct Probe {
     pub latency: Duration,
     /// Why it is not healthy (or what the degraded service says).
     pub error: Option<String>,
+    /// The service was not there: its proxy's stub answered the check.
+    pub stub: bool,
 }
 
 /// A state change, at clock time.
@@ -155,6 +157,8 @@ pub struct Service {
     pub fault: Option<super::faults::Fault>,
     /// The calls through its proxy.
     pub calls: super::faults::Calls,
+    /// Its latest probe was answered by its proxy's stub.
+    pub stubbed: bool,
 }
 
 impl Service {
@@ -176,6 +180,7 @@ impl Service {
             asked: None,
             fault: None,
             calls: Default::default(),
+            stubbed: false,
         }
     }
 
@@ -189,6 +194,7 @@ impl Service {
             self.latencies.pop_front();
         }
         self.error = probe.error.clone();
+        self.stubbed = probe.stub;
         if probe.health.is_up() {
             self.starting_until = None;
             self.start_error = None;
@@ -310,6 +316,7 @@ mod tests {
             health,
             latency: Duration::from_millis(3),
             error: error.map(str::to_owned),
+            stub: false,
         }
     }
 

@@ -14,6 +14,10 @@ use crate::common::{self, events, fixture, json_lines, vigil};
 /// A config whose bridge (on `port`) is reached through a proxy on
 /// `listen`.
 fn config(name: &str, port: u16, listen: u16) -> PathBuf {
+    config_with(name, port, listen, "")
+}
+
+fn config_with(name: &str, port: u16, listen: u16, extra: &str) -> PathBuf {
     let dir = common::state_dir().join(name);
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("vigil.toml");
@@ -23,7 +27,7 @@ fn config(name: &str, port: u16, listen: u16) -> PathBuf {
             "[coverage]\nmode = \"off\"\n\n[[service]]\nname = \"bridge\"\ncheck = \"http://127.0.0.1:{port}/health\"\n\
              needed_by = \"binary_id(svc::bridge)\"\n\
              proxy = {{ listen = \"127.0.0.1:{listen}\", to = \"127.0.0.1:{port}\" }}\n\
-             faults = [\"status:503\", \"latency:300ms\"]\n"
+             faults = [\"status:503\", \"latency:300ms\"]\n{extra}"
         ),
     )
     .unwrap();
@@ -178,4 +182,64 @@ fn each_fault_is_seen_from_the_tests_side() {
     let (out, lines) = run(&cfg, listen, Some("status:500,path:/v2/*"));
     assert!(out.status.success());
     assert!(calls(&lines).iter().all(|c| c["status"] == 200));
+}
+
+#[test]
+fn a_stub_answers_for_an_absent_service_and_says_so() {
+    if !require_python() {
+        return;
+    }
+    // Nothing listens on `port`: the real service is absent.
+    let (port, listen) = (free_port(), free_port());
+    let stub = "stub = { \"/health\" = { status = 200, body = '{\"status\":\"healthy\"}' }, \"/hello\" = { body = \"hello\" } }\n";
+    let cfg = config_with("stubbed", port, listen, stub);
+    let (_, lines) = run(&cfg, listen, None);
+    let finished = events(&lines, "run_finished")[0];
+    let bridge = &finished["services"][0];
+    assert_eq!(
+        (bridge["state"].as_str(), bridge["stub"].as_bool()),
+        (Some("healthy"), Some(true)),
+        "{bridge}"
+    );
+    assert!(
+        bridge["error"].as_str().unwrap().contains("answered by its stub"),
+        "{bridge}"
+    );
+    // The stubbed path passes; the one the stub lacks gets the proxy's 502.
+    assert_eq!(outcome(&lines, "says_hello")["to"], "passed");
+    let echoes = outcome(&lines, "echoes");
+    assert_eq!(echoes["to"], "failed");
+    assert!(output(echoes).contains("cannot reach"), "{}", output(echoes));
+    let calls = calls(&lines);
+    let hello = calls.iter().find(|c| c["path"] == "/hello").unwrap();
+    assert_eq!(
+        (hello["stub"].as_bool(), hello["status"].as_u64()),
+        (Some(true), Some(200))
+    );
+    let echo = calls.iter().find(|c| c["path"] == "/echo?hi").unwrap();
+    assert_eq!(
+        (echo["status"].as_u64(), echo["ended"].as_str()),
+        (Some(502), Some("unreachable"))
+    );
+}
+
+#[test]
+fn health_degraded_makes_the_gate_see_a_degraded_service() {
+    if !require_python() {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let _bridge = Bridge::start(port, "ok");
+    let cfg = config("degraded", port, listen);
+    let (out, lines) = run(&cfg, listen, Some("health:degraded"));
+    assert!(out.status.success(), "a degraded service runs its tests");
+    let finished = events(&lines, "run_finished")[0];
+    let bridge = &finished["services"][0];
+    assert_eq!(bridge["state"], "degraded", "{bridge}");
+    assert!(
+        bridge["error"].as_str().unwrap().contains("health:degraded"),
+        "{bridge}"
+    );
+    assert_eq!(bridge["fault"], "health:degraded");
+    assert_eq!(outcome(&lines, "says_hello")["to"], "passed");
 }

@@ -976,6 +976,7 @@ fn probed(model: &mut Model, health: vigil::core::services::Health, at: Duration
                 health,
                 latency: ms(1),
                 error: health.blocks().then(|| "connection refused".to_owned()),
+                stub: false,
             },
             at,
         },

@@ -970,6 +970,7 @@ fn services_strip_and_view() {
         health,
         latency: ms(2),
         error: error.map(str::to_owned),
+        stub: false,
     };
     bridge.observe(&probe(Health::Healthy, None), ms(100));
     bridge.observe(&probe(Health::Unreachable, Some("connection refused")), ms(4_000));

@@ -100,6 +100,7 @@ pub(crate) fn on_call(model: &mut Model, call: Call, fx: &mut Vec<Effect>) {
             ended: call.ended,
             at_s: secs(call.at),
             pid: call.caller.as_ref().map(|c| c.pid),
+            stub: call.stub,
         }))));
     }
     model.services[i].calls.push(call, test);

@@ -152,6 +152,7 @@ pub(crate) fn summarize(model: &mut Model, run: RunId) -> (Vec<ServiceSummary>, 
             allow_blocked: s.spec.allow_blocked,
             calls: s.spec.proxy.as_ref().map(|_| s.calls.summary()),
             fault: s.fault.as_ref().map(|f| f.label()),
+            stub: s.stubbed,
         });
     }
     (out, reasons)
