@@ -225,28 +225,35 @@ impl Settings {
                 ));
             }
             let fault = crate::core::faults::Fault::parse(kind).map_err(|m| format!("--fault {f:?}: {m}"))?;
-            let b = &self.rules.budgets;
-            let budget = b
-                .overrides
-                .iter()
-                .filter(|o| o.target == Target::Test)
-                .map(|o| o.limit)
-                .chain(b.test)
-                .min();
-            let (limit, from) = match budget {
-                Some(l) => (l, "the tests' time budget"),
-                None => (
-                    self.rules.slow_timeout.unwrap_or(Duration::from_secs(60)),
-                    "nextest's slow-timeout",
-                ),
-            };
-            if let Some(why) = fault.refusal(name, limit, from) {
+            if let Some(why) = self.fault_refusal(name, &fault) {
                 return Err(why);
             }
             self.rules.faults.retain(|(n, _)| n != name);
             self.rules.faults.push((name.to_owned(), fault));
         }
         Ok(())
+    }
+
+    /// Why `fault` may not be injected into `service`'s calls: it holds
+    /// them longer than the tightest test budget, else nextest's
+    /// slow-timeout.
+    pub fn fault_refusal(&self, service: &str, fault: &crate::core::faults::Fault) -> Option<String> {
+        let b = &self.rules.budgets;
+        let budget = b
+            .overrides
+            .iter()
+            .filter(|o| o.target == Target::Test)
+            .map(|o| o.limit)
+            .chain(b.test)
+            .min();
+        let (limit, from) = match budget {
+            Some(l) => (l, "the tests' time budget"),
+            None => (
+                self.rules.slow_timeout.unwrap_or(Duration::from_secs(60)),
+                "nextest's slow-timeout",
+            ),
+        };
+        fault.refusal(service, limit, from)
     }
 
     fn load_file(explicit: Option<&Path>, workspace_root: &Path) -> Result<Self, ConfigError> {

@@ -159,6 +159,9 @@ impl Fault {
         if self.probability < 1.0 {
             s.push_str(&format!(" p={}", self.probability));
         }
+        if self.allow_timeouts {
+            s.push_str(" allow_timeouts");
+        }
         s
     }
 
@@ -342,6 +345,94 @@ pub struct TestCalls {
     pub errors: usize,
 }
 
+/// `vigil run --faults-matrix`: the gated tests once per configured
+/// fault (and once without), test by fault.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Matrix {
+    /// `none` first, then `service=kind` per configured fault.
+    pub faults: Vec<String>,
+    /// Faults not run, and why (longer than the tests' limit).
+    pub refused: Vec<(String, String)>,
+    pub tests: Vec<MatrixRow>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MatrixRow {
+    pub binary_id: String,
+    pub name: String,
+    /// Per fault, in `faults`' order: `holds`, `fails`, `hangs` (past its
+    /// time budget), `blocked`, `skipped`, `—` (not run).
+    pub results: Vec<String>,
+}
+
+impl Matrix {
+    /// One column's results: each test's final state and duration.
+    pub fn add(
+        &mut self,
+        fault: &str,
+        results: &[(String, String, String, Option<f64>)],
+        limit: impl Fn(&str, &str) -> Option<f64>,
+    ) {
+        let col = self.faults.len();
+        self.faults.push(fault.to_owned());
+        for row in &mut self.tests {
+            row.results.push("—".into());
+        }
+        for (binary_id, name, state, duration) in results {
+            let verdict = match state.as_str() {
+                _ if duration.zip(limit(binary_id, name)).is_some_and(|(d, l)| d > l) => "hangs",
+                "passed" | "xfail" => "holds",
+                "failed" | "xpass" => "fails",
+                "timed_out" => "hangs",
+                other => other,
+            };
+            let i = match self
+                .tests
+                .iter()
+                .position(|r| r.binary_id == *binary_id && r.name == *name)
+            {
+                Some(i) => i,
+                None => {
+                    self.tests.push(MatrixRow {
+                        binary_id: binary_id.clone(),
+                        name: name.clone(),
+                        results: vec!["—".into(); col + 1],
+                    });
+                    self.tests.len() - 1
+                }
+            };
+            self.tests[i].results[col] = verdict.to_owned();
+        }
+    }
+
+    /// The table, for a terminal.
+    pub fn table(&self) -> String {
+        let width = self
+            .tests
+            .iter()
+            .map(|r| r.binary_id.len() + r.name.len() + 1)
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        let mut out = format!("{:width$}", "test");
+        for f in &self.faults {
+            out.push_str(&format!("  {f:>w$}", w = f.len().max(6)));
+        }
+        out.push('\n');
+        for r in &self.tests {
+            out.push_str(&format!("{:width$}", format!("{} {}", r.binary_id, r.name)));
+            for (f, v) in self.faults.iter().zip(&r.results) {
+                out.push_str(&format!("  {v:>w$}", w = f.len().max(6)));
+            }
+            out.push('\n');
+        }
+        for (f, why) in &self.refused {
+            out.push_str(&format!("not run: {f}: {why}\n"));
+        }
+        out
+    }
+}
+
 /// The calls kept per service.
 pub const CALLS_KEPT: usize = 1000;
 
@@ -501,6 +592,28 @@ mod tests {
             caller: None,
             stub: false,
         }
+    }
+
+    #[test]
+    fn the_matrix_reads_each_column_against_the_budgets() {
+        let mut m = Matrix::default();
+        let r = |n: &str, s: &str, d: f64| ("svc::bridge".to_owned(), n.to_owned(), s.to_owned(), Some(d));
+        m.add("none", &[r("a", "passed", 0.1), r("b", "passed", 0.1)], |_, _| {
+            Some(2.0)
+        });
+        m.add(
+            "bridge=hang",
+            &[r("a", "failed", 3.0), r("b", "passed", 0.5)],
+            |_, _| Some(2.0),
+        );
+        m.add("bridge=reset", &[r("a", "failed", 0.1)], |_, _| Some(2.0));
+        let rows: Vec<Vec<&str>> = m
+            .tests
+            .iter()
+            .map(|t| t.results.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(rows, [vec!["holds", "hangs", "fails"], vec!["holds", "holds", "—"]]);
+        assert!(m.table().contains("bridge=hang"));
     }
 
     #[test]

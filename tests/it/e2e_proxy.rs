@@ -243,3 +243,69 @@ fn health_degraded_makes_the_gate_see_a_degraded_service() {
     assert_eq!(bridge["fault"], "health:degraded");
     assert_eq!(outcome(&lines, "says_hello")["to"], "passed");
 }
+
+#[test]
+fn the_faults_matrix_reports_each_test_under_each_fault() {
+    if !require_python() {
+        return;
+    }
+    let (port, listen) = (free_port(), free_port());
+    let _bridge = Bridge::start(port, "ok");
+    let extra = "[budgets]\ntest = \"2s\"\n";
+    let dir = common::state_dir().join("matrix");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("vigil.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[coverage]\nmode = \"off\"\n{extra}\n[[service]]\nname = \"bridge\"\ncheck = \"http://127.0.0.1:{port}/health\"\n\
+             needed_by = \"binary_id(svc::bridge)\"\n\
+             proxy = {{ listen = \"127.0.0.1:{listen}\", to = \"127.0.0.1:{port}\" }}\n\
+             faults = [\"status:503,path:/hello\", \"latency:100ms\", \"hang\", \"hang,allow_timeouts\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = vigil()
+        .arg("run")
+        .arg(fixture("svc"))
+        .args(["--faults-matrix", "--format", "json", "--config"])
+        .arg(&cfg)
+        .env("SVC_PORT", listen.to_string())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        m["faults"],
+        serde_json::json!([
+            "none",
+            "bridge=status:503 /hello",
+            "bridge=latency:100ms",
+            "bridge=hang allow_timeouts"
+        ])
+    );
+    // A hang without allow_timeouts outlasts the 2 s budget: not run, and why.
+    assert_eq!(m["refused"][0][0], "bridge=hang");
+    assert!(m["refused"][0][1]
+        .as_str()
+        .unwrap()
+        .contains("longer than the tests' time budget (2s)"));
+    let row = |name: &str| -> Vec<String> {
+        let r = m["tests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap();
+        r["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    // The client's own 3 s timeout is past the 2 s budget: the hang shows.
+    assert_eq!(row("says_hello"), ["holds", "fails", "holds", "hangs"]);
+    assert_eq!(row("echoes"), ["holds", "holds", "holds", "hangs"]);
+    assert!(events(&json_lines(&out.stdout), "faults_matrix").len() == 1);
+}

@@ -225,6 +225,11 @@ pub(super) struct RunArgs {
     /// Print each call through a service's proxy (`service_call` events).
     #[arg(long)]
     pub(crate) calls: bool,
+    /// Run the tests the proxied services gate once without a fault and
+    /// once per configured fault, and report test × fault (holds, fails,
+    /// hangs); kept in target/vigil/faults-matrix.json.
+    #[arg(long, conflicts_with_all = ["fault", "changed", "since", "partition"])]
+    pub(crate) faults_matrix: bool,
     /// Also write a Chrome trace of the run (which tests ran side by side,
     /// on which slot): open it in Perfetto or chrome://tracing.
     #[arg(long, value_name = "FILE")]

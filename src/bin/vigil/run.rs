@@ -26,6 +26,9 @@ pub(super) fn run(args: RunArgs) -> ExitCode {
     if let Err(e) = settings.apply_faults(&args.fault, args.calls) {
         return fail(e);
     }
+    if args.faults_matrix {
+        return matrix(ws, settings, args.filter.as_deref(), args.format);
+    }
     // `--since REV` is also the base patch coverage is measured against.
     if let (Some(rev), None) = (&args.since, &settings.coverage_base) {
         settings.coverage_base = Some(rev.clone());
@@ -140,4 +143,96 @@ pub(super) fn git_changes(root: &Path, rev: &str) -> Result<Vec<PathBuf>, String
     files.sort();
     files.dedup();
     Ok(files)
+}
+
+/// `vigil run --faults-matrix`: the gated tests once without a fault, then
+/// once per configured fault (each refused one said, not run).
+fn matrix(ws: vigil::core::Workspace, settings: Settings, filter: Option<&str>, format: Format) -> ExitCode {
+    use vigil::core::faults::Matrix;
+    let proxied: Vec<_> = settings.rules.services.iter().filter(|s| s.proxy.is_some()).collect();
+    if proxied.iter().all(|s| s.faults.is_empty()) {
+        return fail("--faults-matrix: no service has a `proxy` with `faults = [...]` to run");
+    }
+    let gated = proxied
+        .iter()
+        .map(|s| format!("({})", s.needed_by))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let expr = match filter {
+        Some(f) => format!("({gated}) & ({f})"),
+        None => gated,
+    };
+    let mut columns: Vec<(String, Option<(String, vigil::core::faults::Fault)>)> = vec![("none".into(), None)];
+    for s in &proxied {
+        for f in &s.faults {
+            columns.push((format!("{}={}", s.name, f.label()), Some((s.name.clone(), f.clone()))));
+        }
+    }
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let budgets = settings.rules.budgets.clone();
+    let slow = settings
+        .rules
+        .slow_timeout
+        .unwrap_or(std::time::Duration::from_secs(60));
+    let limit = |b: &str, n: &str| Some(budgets.test_limit(b, n).unwrap_or(slow).as_secs_f64());
+    let mut m = Matrix::default();
+    for (label, fault) in columns {
+        let mut s = settings.clone();
+        s.rules.faults.clear();
+        if let Some((service, fault)) = &fault {
+            // The refusal rule of `--fault`, so the matrix never hangs a suite.
+            if let Some(why) = s.fault_refusal(service, fault) {
+                m.refused.push((label, why));
+                continue;
+            }
+            s.rules.faults = vec![(service.clone(), fault.clone())];
+        }
+        eprintln!("faults matrix: running with {label}");
+        let selection = Selection::Filter {
+            reasons: vec![format!("faults matrix: {label}")],
+            expr: expr.clone(),
+        };
+        let mut quiet = Sink::new(std::io::sink(), Format::Json, false);
+        let finished = runtime.block_on(app::run_once(ws.clone(), s, selection, &mut quiet, None, None));
+        let mut last: std::collections::BTreeMap<(String, String), (String, Option<f64>)> = Default::default();
+        for line in finished.last_run.as_deref().unwrap_or("").lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            if v["event"] != "test" || v["to"] == "running" || v["to"] == "pending" {
+                continue;
+            }
+            let key = (
+                v["binary_id"].as_str().unwrap_or("").to_owned(),
+                v["name"].as_str().unwrap_or("").to_owned(),
+            );
+            last.insert(
+                key,
+                (v["to"].as_str().unwrap_or("").to_owned(), v["duration_s"].as_f64()),
+            );
+        }
+        let results: Vec<_> = last.into_iter().map(|((b, n), (s, d))| (b, n, s, d)).collect();
+        m.add(&label, &results, limit);
+    }
+    let json =
+        serde_json::json!({"event": "faults_matrix", "faults": m.faults, "refused": m.refused, "tests": m.tests});
+    let keep = vigil::adapters::state_dir(&ws.target_dir).join("faults-matrix.json");
+    if let Err(e) = std::fs::create_dir_all(keep.parent().unwrap_or(&ws.target_dir))
+        .and_then(|_| std::fs::write(&keep, format!("{json}\n")))
+    {
+        eprintln!("warning: the matrix could not be kept in {}: {e}", keep.display());
+    }
+    match format {
+        Format::Json => println!("{json}"),
+        Format::Human => print!("{}", m.table()),
+    }
+    // The matrix is a report: it fails only when the tests fail without a fault.
+    let baseline_holds = m
+        .tests
+        .iter()
+        .all(|r| r.results.first().is_none_or(|v| v != "fails" && v != "hangs"));
+    ExitCode::from(if baseline_holds { EXIT_PASSED } else { EXIT_FAILED })
 }
