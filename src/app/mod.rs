@@ -187,6 +187,10 @@ impl Engine {
             .iter()
             .filter_map(|s| Some((s.spec.name.clone(), s.spec.proxy.clone()?, s.fault.clone())))
             .collect();
+        if real {
+            let kept = crate::adapters::state_dir(&model.workspace.target_dir).join("faults-matrix.json");
+            model.faults_matrix = std::fs::read(kept).ok().and_then(|b| serde_json::from_slice(&b).ok());
+        }
         let proxies = if real && !proxied.is_empty() {
             crate::adapters::proxy::Proxies::start(&proxied, tx.clone(), clock)
         } else {

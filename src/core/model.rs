@@ -81,6 +81,8 @@ pub struct Model {
     pub patch: Option<super::patch::Changes>,
     /// The backends some tests need (`[[service]]`), in config order.
     pub services: Vec<super::services::Service>,
+    /// The last `vigil run --faults-matrix`, for the services view.
+    pub faults_matrix: Option<super::faults::Matrix>,
     /// Watching for changes (services are then probed all the time, and a
     /// service that comes back reruns what it blocked).
     pub watching: bool,

@@ -211,6 +211,37 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
             ]));
         }
     }
+    if let (Some(m), Some(_)) = (&model.faults_matrix, &s.spec.proxy) {
+        let prefix = format!("{}=", s.spec.name);
+        let cols: Vec<usize> = (0..m.faults.len())
+            .filter(|&i| i == 0 || m.faults[i].starts_with(&prefix))
+            .collect();
+        if cols.len() > 1 {
+            lines.push(Line::from(Span::styled(
+                "resilience (the last vigil run --faults-matrix):",
+                theme.dim(),
+            )));
+            let head: String = cols
+                .iter()
+                .map(|&i| format!("{:>14}", m.faults[i].trim_start_matches(&prefix)))
+                .collect();
+            lines.push(Line::from(Span::styled(format!("  {:28}{head}", ""), theme.dim())));
+            for r in m.tests.iter().take(20) {
+                let mut spans = vec![Span::raw(format!("  {:28}", r.name))];
+                for &i in &cols {
+                    let v = r.results.get(i).map_or("—", String::as_str);
+                    let colour = match v {
+                        "holds" => Color::Green,
+                        "fails" => Color::Red,
+                        "hangs" => Color::Magenta,
+                        _ => Color::DarkGray,
+                    };
+                    spans.push(Span::styled(format!("{v:>14}"), theme.fg(colour)));
+                }
+                lines.push(Line::from(spans));
+            }
+        }
+    }
     lines.push(Line::from(vec![
         Span::styled("gates    ", theme.dim()),
         Span::raw(s.spec.needed_by.clone()),

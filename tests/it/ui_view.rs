@@ -1014,6 +1014,97 @@ fn services_strip_and_view() {
     assert!(model.services[1].starting_until.is_some());
 }
 
+/// A proxied service in the services view: its proxy, the fault now (and
+/// `f` cycling through the configured ones), this run's calls per test,
+/// the recent calls, and the last resilience matrix.
+#[test]
+fn services_view_shows_the_proxy_its_calls_and_the_matrix() {
+    use vigil::core::faults::{Call, Ended, Fault, Matrix, ProxySpec};
+    use vigil::core::services::{Check, Service, ServiceSpec};
+    let mut model = shop_model();
+    let spec = ServiceSpec {
+        name: "bridge".into(),
+        check: Check::Http {
+            url: "http://127.0.0.1:8080/health".into(),
+            host: "127.0.0.1".into(),
+            port: 8080,
+            path: "/health".into(),
+        },
+        needed_by: "binary_id(orders::checkout)".into(),
+        filter: vigil::core::filterset::Filter::parse("binary_id(orders::checkout)").unwrap(),
+        start: None,
+        stop: None,
+        timeout: std::time::Duration::from_secs(2),
+        interval: std::time::Duration::from_secs(5),
+        start_timeout: std::time::Duration::from_secs(30),
+        allow_blocked: false,
+        proxy: Some(ProxySpec {
+            listen: "127.0.0.1:18080".parse().unwrap(),
+            to: "127.0.0.1:8080".parse().unwrap(),
+            http: true,
+            health_path: Some("/health".into()),
+            stub: Vec::new(),
+        }),
+        faults: vec![Fault::parse("status:503").unwrap(), Fault::parse("hang").unwrap()],
+    };
+    let mut bridge = Service::new(spec);
+    let test = vigil::core::testmap::TestId("orders::checkout".into(), "refund_partial".into());
+    for (status, fault) in [(200, None), (503, Some("status:503".to_owned()))] {
+        let call = Call {
+            service: "bridge".into(),
+            at: ms(4_000),
+            method: Some("POST".into()),
+            path: Some("/v2/send".into()),
+            status: Some(status),
+            latency: ms(3),
+            sent: 100,
+            received: 50,
+            fault,
+            ended: Ended::Closed,
+            caller: None,
+            stub: false,
+        };
+        bridge.calls.push(call, Some(test.clone()));
+    }
+    model.services = vec![bridge];
+    let mut m = Matrix::default();
+    let r = |s: &str| {
+        vec![(
+            "orders::checkout".to_owned(),
+            "refund_partial".to_owned(),
+            s.to_owned(),
+            Some(0.1),
+        )]
+    };
+    m.add("none", &r("passed"), |_, _| Some(2.0));
+    m.add("bridge=status:503", &r("failed"), |_, _| Some(2.0));
+    model.faults_matrix = Some(m);
+    model.now = ms(5_000);
+    key(&mut model, Key::Char('5'));
+    let fx = key(&mut model, Key::Char('f'));
+    assert!(
+        fx.iter().any(|e| matches!(e, Effect::SetFault { service, fault: Some(f) } if service == "bridge" && f.label() == "status:503")),
+        "{fx:?}"
+    );
+    let shown = text(&draw(&model, 140, 40, COLOUR));
+    for needle in [
+        "proxy    127.0.0.1:18080 → 127.0.0.1:8080 (HTTP)",
+        "fault    status:503 (injected)",
+        "calls    2 this run · 50 % errors · 1 injected",
+        "2× orders::checkout refund_partial (1 errors)",
+        "POST /v2/send 503 3 ms (status:503, injected)",
+        "resilience (the last vigil run --faults-matrix):",
+    ] {
+        assert!(shown.contains(needle), "{needle:?} in\n{shown}");
+    }
+    assert!(shown.contains("holds") && shown.contains("fails"), "{shown}");
+    // The next fault outlasts nextest's slow-timeout: passed over, with why.
+    key(&mut model, Key::Char('f'));
+    assert!(model.services[0].fault.is_none());
+    let note = model.ui.note.clone().unwrap();
+    assert!(note.contains("no fault") && note.contains("passed over"), "{note}");
+}
+
 /// The timeline (6): a row per slot, failures red, the selected test's bar
 /// highlighted and named.
 #[test]
