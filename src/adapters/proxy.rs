@@ -159,15 +159,19 @@ struct Conn {
 /// forwarding never does.
 struct Owner {
     calls: mpsc::UnboundedSender<Call>,
+    /// Set once the lookup is done.
+    known: watch::Receiver<bool>,
 }
 
 impl Owner {
     fn new(peer: SocketAddr, listen: SocketAddr, tx: mpsc::UnboundedSender<Msg>) -> Self {
         let lookup = tokio::task::spawn_blocking(move || socket_owner(peer, listen));
         let (calls, mut rx) = mpsc::unbounded_channel::<Call>();
+        let (known_tx, known) = watch::channel(false);
         tokio::spawn(async move {
-            let Some(mut first) = rx.recv().await else { return };
             let caller = lookup.await.ok().flatten();
+            let _ = known_tx.send(true);
+            let Some(mut first) = rx.recv().await else { return };
             loop {
                 first.caller = caller.clone();
                 if tx.send(Msg::ServiceCall(Box::new(first))).is_err() {
@@ -179,19 +183,31 @@ impl Owner {
                 }
             }
         });
-        Owner { calls }
+        Owner { calls, known }
     }
 }
+
+/// How long a connection's close may wait for its owner to be found.
+const OWNER_WAIT: Duration = Duration::from_millis(200);
 
 impl Conn {
     async fn handle(self, client: TcpStream) {
         let owner = Owner::new(self.peer, self.spec.listen, self.tx.clone());
+        let mut known = owner.known.clone();
+        // The bytes never wait for the lookup; the close does (a copy of
+        // the socket is held), so a client that reads to the end cannot
+        // exit, and take its socket with it, before it is found.
+        let held = std::os::fd::AsFd::as_fd(&client).try_clone_to_owned().ok();
         if self.spec.http {
             self.http(client, owner).await;
         } else {
             self.tcp(client, Vec::new(), owner, Instant::now(), self.clock.now())
                 .await;
         }
+        if held.is_some() {
+            let _ = tokio::time::timeout(OWNER_WAIT, known.wait_for(|k| *k)).await;
+        }
+        drop(held);
     }
 
     /// The fault for this call, when it applies (its path, its chance).

@@ -50,6 +50,8 @@ pub struct Model {
     /// session's first coverage run ends.
     pub kept_coverage_run: Option<i64>,
     pub coverage_prev: Option<Coverage>,
+    /// `coverage` came from a run under an injected fault.
+    pub coverage_faulted: bool,
     /// What each compilation read (dep-info, `rerun-if-changed`): for
     /// selecting by files that are not Rust sources.
     pub inputs: Inputs,

@@ -270,13 +270,20 @@ pub(super) fn on_coverage_collected(model: &mut Model, run: RunId, c: Collected,
         None => None,
     };
     r.measured = maps.iter().map(|(k, _)| k.clone()).collect();
+    let faulted = !r.faults.is_empty();
     if let Err(e) = &result {
         r.warnings.push(format!("coverage not collected: {e}"));
     }
     model.patch = changes;
     model.test_maps.merge(maps);
     if let Ok(cov) = result {
-        model.coverage_prev = model.coverage.take();
+        // A run under an injected fault is no baseline: the next run's
+        // deltas are against the last run without one.
+        let outgoing = model.coverage.take();
+        if !model.coverage_faulted {
+            model.coverage_prev = outgoing;
+        }
+        model.coverage_faulted = faulted;
         model.coverage = Some(*cov);
         model.coverage_run = Some(run);
     }
