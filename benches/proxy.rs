@@ -114,8 +114,8 @@ fn main() {
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Msg>();
     let spec = ProxySpec {
-        listen,
-        to: upstream,
+        listen: listen.to_string(),
+        to: upstream.to_string(),
         http: true,
         health_path: Some("/health".into()),
         stub: Vec::new(),

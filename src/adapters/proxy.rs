@@ -103,6 +103,17 @@ async fn serve(
     clock: Clock,
 ) {
     let mut said = false;
+    let parsed = spec
+        .listen
+        .parse::<SocketAddr>()
+        .and_then(|l| Ok((l, spec.to.parse::<SocketAddr>()?)));
+    let Ok((listen, to)) = parsed else {
+        let _ = tx.send(Msg::ProxyFailed {
+            service: name,
+            error: format!("has no address it can use ({} → {})", spec.listen, spec.to),
+        });
+        return;
+    };
     loop {
         if refused(&fault.borrow_and_update()) {
             if fault.changed().await.is_err() {
@@ -110,14 +121,14 @@ async fn serve(
             }
             continue;
         }
-        let listener = match TcpListener::bind(spec.listen).await {
+        let listener = match TcpListener::bind(listen).await {
             Ok(l) => l,
             Err(e) => {
                 if !said {
                     said = true;
                     let _ = tx.send(Msg::ProxyFailed {
                         service: name.clone(),
-                        error: format!("cannot listen on {}: {e}", spec.listen),
+                        error: format!("cannot listen on {listen}: {e}"),
                     });
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -129,7 +140,7 @@ async fn serve(
                 accepted = listener.accept() => {
                     let Ok((client, peer)) = accepted else { continue };
                     let _ = client.set_nodelay(true);
-                    let c = Conn { name: name.clone(), spec: spec.clone(), fault: fault.clone(), tx: tx.clone(), clock, peer };
+                    let c = Conn { name: name.clone(), spec: spec.clone(), listen, to, fault: fault.clone(), tx: tx.clone(), clock, peer };
                     tokio::spawn(c.handle(client));
                 }
                 changed = fault.changed() => {
@@ -148,6 +159,8 @@ async fn serve(
 struct Conn {
     name: String,
     spec: ProxySpec,
+    listen: SocketAddr,
+    to: SocketAddr,
     fault: watch::Receiver<Option<Fault>>,
     tx: mpsc::UnboundedSender<Msg>,
     clock: Clock,
@@ -192,7 +205,7 @@ const OWNER_WAIT: Duration = Duration::from_millis(200);
 
 impl Conn {
     async fn handle(self, client: TcpStream) {
-        let owner = Owner::new(self.peer, self.spec.listen, self.tx.clone());
+        let owner = Owner::new(self.peer, self.listen, self.tx.clone());
         let mut known = owner.known.clone();
         // The bytes never wait for the lookup; the close does (a copy of
         // the socket is held), so a client that reads to the end cannot
@@ -326,7 +339,7 @@ impl Conn {
                 _ => None,
             };
             if upstream.is_none() {
-                match TcpStream::connect(self.spec.to).await {
+                match TcpStream::connect(self.to).await {
                     Ok(s) => {
                         let _ = s.set_nodelay(true);
                         upstream = Some((s, Vec::new()));
@@ -352,7 +365,7 @@ impl Conn {
                         let body = format!(
                             "{{\"error\":\"vigil's proxy for `{}` cannot reach {}: {}\"}}",
                             self.name,
-                            self.spec.to,
+                            self.to,
                             super::services::io_error(&e)
                         );
                         let answer = synthetic(502, &body, true);
@@ -428,7 +441,7 @@ impl Conn {
         if let Some(FaultKind::Latency { delay, jitter }) = kind {
             tokio::time::sleep(jittered(delay, jitter)).await;
         }
-        let mut up = match TcpStream::connect(self.spec.to).await {
+        let mut up = match TcpStream::connect(self.to).await {
             Ok(s) => s,
             Err(_) => {
                 call.ended = Ended::Unreachable;

@@ -609,7 +609,10 @@ mod tests {
         let s = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"127.0.0.1:8080\" }\nfaults = [\"latency:500ms,jitter:50ms\", \"status:503,path:/v2/*\"]\n").unwrap();
         let bridge = &s.rules.services[0];
         let p = bridge.proxy.as_ref().unwrap();
-        assert_eq!((p.listen.port(), p.to.port(), p.http), (18080, 8080, true));
+        assert_eq!(
+            (p.listen.as_str(), p.to.as_str(), p.http),
+            ("127.0.0.1:18080", "127.0.0.1:8080", true)
+        );
         let labels: Vec<String> = bridge.faults.iter().map(|f| f.label()).collect();
         assert_eq!(labels, ["latency:500ms~50ms", "status:503 /v2/*"]);
         let remote = entry("proxy = { listen = \"127.0.0.1:18080\", to = \"10.1.2.3:8080\" }\n")

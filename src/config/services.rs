@@ -89,6 +89,7 @@ pub(super) fn services(entries: &[ServiceConfig], text: &str) -> Result<Vec<Serv
                     Ok(a)
                 };
                 let (listen, to) = (addr("listen", &p.get_ref().listen)?, addr("to", &p.get_ref().to)?);
+                let (listen, to) = (listen.to_string(), to.to_string());
                 if listen == to {
                     return Err(format!(
                         "`service.proxy` of {name:?} listens where it forwards to ({listen}) (line {at})"

@@ -12,8 +12,10 @@ use super::testmap::TestId;
 /// `[[service]] proxy = { listen, to }`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxySpec {
-    pub listen: std::net::SocketAddr,
-    pub to: std::net::SocketAddr,
+    /// `127.0.0.1:18080`: an address the config checked (loopback unless
+    /// `allow_remote`); the adapter binds and connects it.
+    pub listen: String,
+    pub to: String,
     /// Requests are parsed as HTTP/1.1 (the service's check is HTTP);
     /// otherwise connections are forwarded as TCP.
     pub http: bool,

@@ -252,6 +252,9 @@ fn the_coins_failure_after_an_edit_elsewhere_is_judged_likely_flaky_at_once() {
         return;
     }
     let _ = std::fs::remove_dir_all(common::state_dir());
+    // No idle sweep: on a loaded machine its 60 s came between a failure
+    // and its recheck.
+    std::fs::write(root.join("vigil.toml"), "[watch]\nsweep_after = \"off\"\n").unwrap();
     let mut child = vigil()
         .args(["watch", "--no-tui", "--format", "json"])
         .arg(&root)

@@ -1039,8 +1039,8 @@ fn services_view_shows_the_proxy_its_calls_and_the_matrix() {
         start_timeout: std::time::Duration::from_secs(30),
         allow_blocked: false,
         proxy: Some(ProxySpec {
-            listen: "127.0.0.1:18080".parse().unwrap(),
-            to: "127.0.0.1:8080".parse().unwrap(),
+            listen: "127.0.0.1:18080".into(),
+            to: "127.0.0.1:8080".into(),
             http: true,
             health_path: Some("/health".into()),
             stub: Vec::new(),
