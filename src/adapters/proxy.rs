@@ -235,6 +235,26 @@ impl Conn {
         (f.probability >= 1.0 || chance() < f.probability).then_some(f)
     }
 
+    /// Answers a request from the proxy itself (a fault, a stub, a 502)
+    /// and records it; whether the connection is still good.
+    async fn reply(
+        &self,
+        client: &mut TcpStream,
+        owner: &mut Owner,
+        mut call: Call,
+        answer: &[u8],
+        t0: Instant,
+    ) -> bool {
+        let ok = client.write_all(answer).await.is_ok();
+        call.received = answer.len() as u64;
+        call.latency = t0.elapsed();
+        if !ok {
+            call.ended = Ended::Error;
+        }
+        self.record(owner, call).await;
+        ok
+    }
+
     async fn record(&self, owner: &mut Owner, call: Call) {
         let _ = owner.calls.send(call);
     }
@@ -301,12 +321,8 @@ impl Conn {
                         &format!("{{\"error\":\"injected by vigil: status:{code}\"}}"),
                         close,
                     );
-                    let ok = client.write_all(&answer).await.is_ok();
                     call.status = Some(*code);
-                    call.received = answer.len() as u64;
-                    call.latency = t0.elapsed();
-                    self.record(&mut owner, call).await;
-                    if close || !ok {
+                    if !self.reply(&mut client, &mut owner, call, &answer, t0).await || close {
                         return;
                     }
                     continue;
@@ -322,12 +338,8 @@ impl Conn {
                 {
                     let body = "{\"status\":\"degraded\",\"message\":\"injected by vigil (fault health:degraded)\"}";
                     let answer = answer(200, "application/json", body, close, "X-Vigil-Fault: health:degraded");
-                    let ok = client.write_all(&answer).await.is_ok();
                     call.status = Some(200);
-                    call.received = answer.len() as u64;
-                    call.latency = t0.elapsed();
-                    self.record(&mut owner, call).await;
-                    if close || !ok {
+                    if !self.reply(&mut client, &mut owner, call, &answer, t0).await || close {
                         return;
                     }
                     continue;
@@ -350,13 +362,9 @@ impl Conn {
                             return;
                         };
                         let answer = answer(s.status, &s.content_type, &s.body, close, "X-Vigil-Stub: 1");
-                        let ok = client.write_all(&answer).await.is_ok();
                         call.status = Some(s.status);
                         call.stub = true;
-                        call.received = answer.len() as u64;
-                        call.latency = t0.elapsed();
-                        self.record(&mut owner, call).await;
-                        if close || !ok {
+                        if !self.reply(&mut client, &mut owner, call, &answer, t0).await || close {
                             return;
                         }
                         continue;
@@ -369,12 +377,10 @@ impl Conn {
                             super::services::io_error(&e)
                         );
                         let answer = synthetic(502, &body, true);
-                        let _ = client.write_all(&answer).await;
                         call.status = Some(502);
                         call.ended = Ended::Unreachable;
-                        call.received = answer.len() as u64;
-                        call.latency = t0.elapsed();
-                        return self.record(&mut owner, call).await;
+                        self.reply(&mut client, &mut owner, call, &answer, t0).await;
+                        return;
                     }
                 }
             }
@@ -634,19 +640,10 @@ fn wants_close(version: &str, headers: &BTreeMap<String, String>) -> bool {
     }
 }
 
+/// An answer of the proxy's own; `mark` is a header that says whose.
 fn answer(code: u16, content_type: &str, body: &str, close: bool, mark: &str) -> Vec<u8> {
-    format!(
-        "HTTP/1.1 {code} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{mark}\r\n{}\r\n{body}",
-        if (200..300).contains(&code) { "OK" } else { "Stubbed" },
-        body.len(),
-        if close { "Connection: close\r\n" } else { "" }
-    )
-    .into_bytes()
-}
-
-fn synthetic(code: u16, body: &str, close: bool) -> Vec<u8> {
     let reason = match code {
-        200 => "OK",
+        200..=299 => "OK",
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         502 => "Bad Gateway",
@@ -655,11 +652,22 @@ fn synthetic(code: u16, body: &str, close: bool) -> Vec<u8> {
         _ => "Injected",
     };
     format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Vigil-Fault: status:{code}\r\n{}\r\n{body}",
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{mark}\r\n{}\r\n{body}",
         body.len(),
         if close { "Connection: close\r\n" } else { "" }
     )
     .into_bytes()
+}
+
+/// A JSON answer a status fault (or the proxy) makes.
+fn synthetic(code: u16, body: &str, close: bool) -> Vec<u8> {
+    answer(
+        code,
+        "application/json",
+        body,
+        close,
+        &format!("X-Vigil-Fault: status:{code}"),
+    )
 }
 
 /// Writes `bytes`, at most `rate` bytes a second when given.

@@ -221,22 +221,27 @@ fn describe(model: &Model, s: &Service, theme: Theme) -> Vec<Line<'static>> {
                 "resilience (the last vigil run --faults-matrix):",
                 theme.dim(),
             )));
-            let head: String = cols
-                .iter()
-                .map(|&i| format!("{:>14}", m.faults[i].trim_start_matches(&prefix)))
-                .collect();
-            lines.push(Line::from(Span::styled(format!("  {:28}{head}", ""), theme.dim())));
-            for r in m.tests.iter().take(20) {
-                let mut spans = vec![Span::raw(format!("  {:28}", r.name))];
-                for &i in &cols {
-                    let v = r.results.get(i).map_or("—", String::as_str);
-                    let colour = match v {
-                        "holds" => Color::Green,
-                        "fails" => Color::Red,
-                        "hangs" => Color::Magenta,
-                        _ => Color::DarkGray,
-                    };
-                    spans.push(Span::styled(format!("{v:>14}"), theme.fg(colour)));
+            // A line per fault (a table of long labels would not fit).
+            for &i in &cols {
+                let of = |verdict: &str| -> Vec<&str> {
+                    m.tests
+                        .iter()
+                        .filter(|r| r.results.get(i).is_some_and(|v| v == verdict))
+                        .map(|r| r.name.as_str())
+                        .collect()
+                };
+                let mut spans = vec![
+                    Span::raw(format!("  {:<24}", m.faults[i].trim_start_matches(&prefix))),
+                    Span::styled(format!("holds {}", of("holds").len()), theme.fg(Color::Green)),
+                ];
+                for (verdict, colour) in [("fails", Color::Red), ("hangs", Color::Magenta)] {
+                    let names = of(verdict);
+                    if !names.is_empty() {
+                        spans.push(Span::styled(
+                            format!(" · {verdict}: {}", names.join(", ")),
+                            theme.fg(colour),
+                        ));
+                    }
                 }
                 lines.push(Line::from(spans));
             }
