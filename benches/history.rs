@@ -47,6 +47,11 @@ fn run(i: usize) -> RunRecord {
                 suite_type: SuiteType::Integration,
                 status: SuiteStatus::Passed,
                 duration_s: 1.2,
+                lines_reached: Some(400),
+                lines_percent: Some(12.5),
+                branches_reached: None,
+                branches_percent: None,
+                assertions: Some(300),
             })
             .collect(),
         ..RunRecord::default()

@@ -1,8 +1,11 @@
-//! Reads the workspace's Rust sources for the hygiene checks.
+//! Reads the workspace's Rust sources for the hygiene checks and each
+//! test's record.
 
 use ignore::WalkBuilder;
 
+use crate::core::check::SourceRecord;
 use crate::core::hygiene::{check, HygieneRules, HygieneWarning};
+use crate::core::testmap::{TestId, TestKey};
 use crate::core::Workspace;
 
 pub fn hygiene(ws: &Workspace, rules: &HygieneRules) -> Vec<HygieneWarning> {
@@ -25,6 +28,37 @@ pub fn hygiene(ws: &Workspace, rules: &HygieneRules) -> Vec<HygieneWarning> {
             };
             let shown = path.strip_prefix(&ws.root).unwrap_or(&path).display().to_string();
             out.extend(check(rules, &shown, &text));
+        }
+    }
+    out
+}
+
+/// Each test function of the workspace's packages, by the test it is
+/// (binary id and name, as nextest names them), with its record: its
+/// assertions, markers and fixtures, read with a real parser.
+pub fn test_records(ws: &Workspace) -> Vec<(TestKey, SourceRecord)> {
+    let mut out = Vec::new();
+    for pkg in &ws.packages {
+        let ids: Vec<String> = pkg
+            .targets
+            .iter()
+            .flat_map(|t| {
+                t.kinds
+                    .iter()
+                    .map(|k| crate::adapters::nextest_json::binary_id(&pkg.name, &t.name, k))
+            })
+            .collect();
+        for (target, site) in crate::lsp::sites::package_tests(&pkg.manifest_dir) {
+            for id in ids.iter().filter(|id| target.holds(&pkg.name, id)) {
+                out.push((
+                    TestId::new(id.as_str(), site.name.as_str()),
+                    SourceRecord {
+                        assertions: site.assertions,
+                        markers: site.markers.clone(),
+                        fixtures: site.fixtures.clone(),
+                    },
+                ));
+            }
         }
     }
     out

@@ -128,6 +128,7 @@ fn keep(
         narrowed: false,
         misses: 0,
         faults: String::new(),
+        sources: Vec::new(),
     };
     st.record(&record).map(|_| ()).map_err(|e| e.to_string())
 }

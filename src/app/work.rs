@@ -112,6 +112,8 @@ impl Engine {
                 let warnings = crate::adapters::sources::hygiene(&ws, &rules);
                 let _ = tx.send(Msg::Hygiene { warnings });
             }
+            let records = crate::adapters::sources::test_records(&ws);
+            let _ = tx.send(Msg::TestSources { records });
         });
     }
 

@@ -138,6 +138,30 @@ pub struct TestRecord {
     pub fixtures: Vec<String>,
 }
 
+/// What a test's source says of it (the seed's record): its assertion
+/// macros, the attributes on its `fn`, the rstest fixtures it takes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct SourceRecord {
+    pub assertions: usize,
+    pub markers: Vec<String>,
+    pub fixtures: Vec<String>,
+}
+
+impl SourceRecord {
+    /// "3 assertions · markers test, serial · fixtures db".
+    pub fn describe(&self) -> String {
+        let n = self.assertions;
+        let mut said = vec![format!("{n} assertion{}", if n == 1 { "" } else { "s" })];
+        if !self.markers.is_empty() {
+            said.push(format!("markers {}", self.markers.join(", ")));
+        }
+        if !self.fixtures.is_empty() {
+            said.push(format!("fixtures {}", self.fixtures.join(", ")));
+        }
+        said.join(" · ")
+    }
+}
+
 fn first_line(output: &str) -> String {
     // The panic's own words: the line after "panicked at", else the first.
     let lines: Vec<&str> = output.lines().collect();

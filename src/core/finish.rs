@@ -106,7 +106,8 @@ pub(crate) fn tally(model: &Model, run: RunId) -> Tally {
         }
         model.rules.budgets.judge(suite, run, &mut t.budgets);
         let executable = model.coverage.as_ref().map(|c| c.lines().count);
-        let reach = super::testmap::suite_reach(&model.test_maps, suite, executable);
+        let outcomes = model.coverage.as_ref().and_then(|c| c.branches()).map(|b| b.count);
+        let reach = super::testmap::suite_reach(&model.test_maps, suite, executable, outcomes);
         t.suites.push(SuiteSummary {
             binary_id: suite.binary_id.to_string(),
             kind: suite.kind.clone(),
@@ -114,8 +115,19 @@ pub(crate) fn tally(model: &Model, run: RunId) -> Tally {
             status: SuiteStatus::of(&counts),
             duration_s: secs(suite.wall_time(run).unwrap_or_default()),
             tests: counts.total,
-            lines_reached: reach.map(|r| r.0),
-            lines_percent: reach.and_then(|r| r.1),
+            lines_reached: reach.map(|r| r.lines),
+            lines_percent: reach.and_then(|r| r.lines_percent),
+            branches_reached: reach.and_then(|r| r.branches),
+            branches_percent: reach.and_then(|r| r.branches_percent),
+            assertions: suite
+                .tests
+                .iter()
+                .filter_map(|t| {
+                    model
+                        .sources
+                        .get(&super::testmap::TestId::new(&*suite.binary_id, t.name.as_str()))
+                })
+                .fold(None, |n: Option<u64>, r| Some(n.unwrap_or(0) + r.assertions as u64)),
         });
         t.counts.merge(&counts);
     }

@@ -41,6 +41,9 @@ pub struct Model {
     pub history: History,
     /// The latest test-hygiene findings (when enabled).
     pub hygiene: Vec<HygieneWarning>,
+    /// Each test's record from its source, by test (read at each run's
+    /// start).
+    pub sources: std::collections::HashMap<super::testmap::TestKey, super::check::SourceRecord>,
     /// Whether runs are instrumented (usable LLVM tools were found).
     pub coverage_on: bool,
     /// The latest coverage, the run it is from, and the one before it.

@@ -103,6 +103,11 @@ pub enum Msg {
     Hygiene {
         warnings: Vec<super::hygiene::HygieneWarning>,
     },
+    /// Each test's record from its source (assertions, markers,
+    /// fixtures), read as a run starts.
+    TestSources {
+        records: Vec<(super::testmap::TestKey, super::check::SourceRecord)>,
+    },
     /// Coverage of `run`, collected after nextest ended.
     /// The idle sweep's timer went off.
     SweepDue {
@@ -245,6 +250,7 @@ impl Msg {
             | Msg::HistoryLoaded { .. }
             | Msg::Fingerprint { .. }
             | Msg::Hygiene { .. }
+            | Msg::TestSources { .. }
             | Msg::TextsRead { .. }
             | Msg::SourceLoaded { .. }
             | Msg::Scroll { .. }

@@ -313,6 +313,16 @@ pub struct SuiteSummary {
     pub lines_reached: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lines_percent: Option<f64>,
+    /// The branch outcomes its tests take, from their maps, and that share
+    /// of the workspace's outcomes (`null`: branches not measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches_reached: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branches_percent: Option<f64>,
+    /// The assertion macros in its tests' sources, where vigil found them
+    /// (`null`: it found none of its tests' sources).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertions: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]

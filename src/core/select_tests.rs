@@ -302,6 +302,7 @@ mod tests {
                 FileMap {
                     hash: hash.to_owned(),
                     lines,
+                    branches: vec![],
                 },
             )]
             .into(),

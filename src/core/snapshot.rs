@@ -83,6 +83,10 @@ pub struct TestBrief {
     pub location: Option<Location>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assertion: Option<Assertion>,
+    /// What its source says of it: `{"assertions","markers","fixtures"}`
+    /// (`null`: its `fn` was not found).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<super::check::SourceRecord>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
@@ -144,6 +148,10 @@ pub fn snapshot(model: &Model) -> Snapshot {
                             assertion: failure.and_then(|f| {
                                 super::assertion::parse(&f.message).or_else(|| super::assertion::parse(&f.output))
                             }),
+                            record: model
+                                .sources
+                                .get(&super::testmap::TestId::new(&*s.binary_id, t.name.as_str()))
+                                .cloned(),
                         }
                     })
                     .collect(),

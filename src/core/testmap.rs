@@ -32,6 +32,11 @@ pub struct FileMap {
     pub hash: String,
     /// Lines run, folded into inclusive ranges, in order.
     pub lines: Vec<[u32; 2]>,
+    /// Branch outcomes taken: `[line, column, 1]` for a condition's true
+    /// outcome, `[line, column, 0]` for its false one (empty unless built
+    /// with branch coverage).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<[u32; 3]>,
 }
 
 /// What one test ran: workspace-relative path → lines.
@@ -157,11 +162,30 @@ impl TestMaps {
     }
 }
 
-/// The lines a suite's tests reach, from the union of their maps, and
-/// that as a share of the workspace's executable lines (`coverage`: how
-/// many there are). `None`: none of its tests has a map.
-pub fn suite_reach(maps: &TestMaps, suite: &super::Suite, executable: Option<u64>) -> Option<(u64, Option<f64>)> {
+/// What a suite's tests reach together, from the union of their maps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reach {
+    pub lines: u64,
+    /// Of the workspace's executable lines, in percent.
+    pub lines_percent: Option<f64>,
+    /// Branch outcomes taken (`None`: branches not measured).
+    pub branches: Option<u64>,
+    /// Of the workspace's branch outcomes, in percent.
+    pub branches_percent: Option<f64>,
+}
+
+/// The lines and branch outcomes a suite's tests reach, from the union of
+/// their maps, and those as shares of the workspace's executable lines
+/// (`executable`) and branch outcomes (`outcomes`: `None` when branch
+/// coverage was not measured). `None`: none of its tests has a map.
+pub fn suite_reach(
+    maps: &TestMaps,
+    suite: &super::Suite,
+    executable: Option<u64>,
+    outcomes: Option<u64>,
+) -> Option<Reach> {
     let mut lines: std::collections::HashSet<(&str, u32)> = std::collections::HashSet::new();
+    let mut taken: std::collections::HashSet<(&str, [u32; 3])> = std::collections::HashSet::new();
     let mut mapped = false;
     for t in &suite.tests {
         let Some(m) = maps.tests.get(&TestId(suite.binary_id.to_string(), t.name.clone())) else {
@@ -174,16 +198,24 @@ pub fn suite_reach(maps: &TestMaps, suite: &super::Suite, executable: Option<u64
                     lines.insert((path.as_str(), l));
                 }
             }
+            taken.extend(f.branches.iter().map(|b| (path.as_str(), *b)));
         }
     }
     if !mapped {
         return None;
     }
+    let share = |n: u64, of: Option<u64>| {
+        of.filter(|&e| e > 0)
+            .map(|e| ((n as f64 / e as f64 * 10_000.0).round() / 100.0).min(100.0))
+    };
     let n = lines.len() as u64;
-    let share = executable
-        .filter(|&e| e > 0)
-        .map(|e| (n as f64 / e as f64 * 10_000.0).round() / 100.0);
-    Some((n, share))
+    let b = outcomes.map(|_| taken.len() as u64);
+    Some(Reach {
+        lines: n,
+        lines_percent: share(n, executable),
+        branches: b,
+        branches_percent: b.and_then(|b| share(b, outcomes)),
+    })
 }
 
 /// Lines run, folded into inclusive ranges.

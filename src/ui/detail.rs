@@ -37,13 +37,44 @@ pub fn render(model: &Model, row: Option<&Row>, frame: &mut Frame, area: Rect, t
                 ))];
                 lines.push(counts_line(s.tests.iter().map(|t| t.state), theme));
                 let executable = model.coverage.as_ref().map(|c| c.lines().count);
-                if let Some((n, share)) = crate::core::testmap::suite_reach(&model.test_maps, s, executable) {
-                    let share = share
+                let outcomes = model.coverage.as_ref().and_then(|c| c.branches()).map(|b| b.count);
+                if let Some(r) = crate::core::testmap::suite_reach(&model.test_maps, s, executable, outcomes) {
+                    let share = r
+                        .lines_percent
                         .map(|p| format!(" ({p:.1} % of the workspace's lines)"))
                         .unwrap_or_default();
+                    let branches = match (r.branches, r.branches_percent) {
+                        (Some(b), Some(p)) => format!(" and {b} branch outcomes ({p:.1} %)"),
+                        (Some(b), None) => format!(" and {b} branch outcomes"),
+                        _ => String::new(),
+                    };
                     lines.push(Line::from(vec![
                         Span::styled("coverage: ", theme.dim()),
-                        Span::raw(format!("its tests reach {n} lines{share}, from their maps")),
+                        Span::raw(format!(
+                            "its tests reach {} lines{share}{branches}, from their maps",
+                            r.lines
+                        )),
+                    ]));
+                }
+                let mut records = s.tests.iter().filter_map(|t| {
+                    model
+                        .sources
+                        .get(&crate::core::testmap::TestId::new(&*s.binary_id, t.name.as_str()))
+                });
+                if let Some(first) = records.next() {
+                    let mut n = first.assertions;
+                    let mut seen = 1;
+                    for r in records {
+                        n += r.assertions;
+                        seen += 1;
+                    }
+                    lines.push(Line::from(vec![
+                        Span::styled("record: ", theme.dim()),
+                        Span::raw(format!(
+                            "{n} assertion{} in {seen} of its {} tests' sources",
+                            if n == 1 { "" } else { "s" },
+                            s.tests.len()
+                        )),
                     ]));
                 }
                 if let Some(run) = s.tests.iter().filter_map(|t| t.run).max() {
@@ -277,6 +308,32 @@ fn test_lines<'a>(
             ]));
         }
     }
+    // The seed's record, from its source (read as runs start; else as the
+    // latest check read it).
+    let checked = model
+        .check
+        .as_ref()
+        .and_then(|c| c.result.as_ref())
+        .and_then(|r| r.as_ref().ok())
+        .and_then(|s| s.tests.iter().find(|r| r.binary_id == binary_id && r.name == t.name))
+        .and_then(|r| {
+            Some(crate::core::check::SourceRecord {
+                assertions: r.assertions?,
+                markers: r.markers.clone(),
+                fixtures: r.fixtures.clone(),
+            })
+        });
+    let source = model
+        .sources
+        .get(&crate::core::testmap::TestId::new(binary_id, t.name.as_str()))
+        .cloned()
+        .or(checked);
+    if let Some(r) = source {
+        lines.push(Line::from(vec![
+            Span::styled("record: ", theme.dim()),
+            Span::raw(r.describe()),
+        ]));
+    }
     // What the latest audit (`c`) found of it.
     if let Some(Some(Ok(summary))) = model.check.as_ref().map(|c| c.result.as_ref()) {
         let mine: Vec<&crate::core::check::Finding> = summary
@@ -300,19 +357,6 @@ fn test_lines<'a>(
                     format!("{} of {} runs failed", r.failures, r.runs)
                 }),
             ]));
-            if let Some(n) = r.assertions {
-                let mut said = vec![format!("{n} assertion{}", if n == 1 { "" } else { "s" })];
-                if !r.markers.is_empty() {
-                    said.push(format!("markers {}", r.markers.join(", ")));
-                }
-                if !r.fixtures.is_empty() {
-                    said.push(format!("fixtures {}", r.fixtures.join(", ")));
-                }
-                lines.push(Line::from(vec![
-                    Span::styled("record: ", theme.dim()),
-                    Span::raw(said.join(" · ")),
-                ]));
-            }
         }
         for f in mine {
             lines.push(Line::from(vec![

@@ -277,7 +277,10 @@ fn the_coins_failure_after_an_edit_elsewhere_is_judged_likely_flaky_at_once() {
     let _stop = Stop(child);
     std::thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str(&line) {
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["event"] != "test" {
+                    eprintln!("{}", line.chars().take(400).collect::<String>());
+                }
                 if tx.send(v).is_err() {
                     return;
                 }

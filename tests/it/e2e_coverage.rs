@@ -481,6 +481,15 @@ fn branch_coverage_on_a_nightly_toolchain_names_missing_outcomes() {
         !missing.iter().any(|m| m["line"] == 8),
         "percent_of's `if` went both ways: {money}"
     );
+    // The suite's own figure, from its tests' maps: every test of the run
+    // is money's, so the union of their outcomes is the run's 3 of 4.
+    let suites = lines.last().unwrap()["suites"].as_array().unwrap().clone();
+    let lib = suites.iter().find(|s| s["binary_id"] == "money").unwrap();
+    assert_eq!(lib["branches_reached"], 3, "{lib}");
+    assert_eq!(lib["branches_percent"], 75.0, "{lib}");
+    assert_eq!(lib["lines_reached"], cov["lines"]["covered"], "{lib} {cov}");
+    // Its four tests' sources hold one assertion macro each.
+    assert_eq!(lib["assertions"], 4, "{lib}");
     let _ = std::fs::remove_dir_all(&root);
 }
 

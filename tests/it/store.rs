@@ -43,6 +43,11 @@ fn record(i: usize, fingerprint: &str, passed: bool, ms: u64) -> RunRecord {
             suite_type: SuiteType::Unit,
             status: SuiteStatus::Passed,
             duration_s: 0.5,
+            lines_reached: Some(40),
+            lines_percent: Some(80.0),
+            branches_reached: Some(3),
+            branches_percent: Some(75.0),
+            assertions: Some(4),
         }],
         ..RunRecord::default()
     }
@@ -70,6 +75,58 @@ fn runs_under_an_injected_fault_count_toward_no_flakiness() {
         plain.record(&record(i, "same-tree", i % 2 == 0, 100)).unwrap();
     }
     assert_eq!(plain.history().unwrap().flaky().len(), 1);
+}
+
+/// The seed's record is kept: each suite's own coverage and assertions,
+/// each test's assertions, markers and fixtures (rewritten only when the
+/// source says otherwise).
+#[test]
+fn suites_coverage_and_tests_records_are_kept() {
+    use vigil::core::check::SourceRecord;
+    use vigil::core::testmap::TestId;
+    let path = db("records");
+    let (mut store, _) = Store::open(&path).unwrap();
+    let mut r = record(0, "t", true, 10);
+    let steady = |assertions: usize| SourceRecord {
+        assertions,
+        markers: vec!["test".into(), "serial".into()],
+        fixtures: vec!["db".into()],
+    };
+    r.sources = vec![(TestId::new("a", "steady"), steady(2))];
+    store.record(&r).unwrap();
+    r.sources = vec![(TestId::new("a", "steady"), steady(3))];
+    store.record(&r).unwrap();
+    drop(store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let suite: (i64, f64, i64, f64, i64) = conn
+        .query_row(
+            "SELECT lines_reached, lines_percent, branches_reached, branches_percent, assertions
+             FROM suite_results WHERE binary_id = 'a' ORDER BY run_id DESC LIMIT 1",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?)),
+        )
+        .unwrap();
+    assert_eq!(suite, (40, 80.0, 3, 75.0, 4));
+    let test: (i64, String, String) = conn
+        .query_row(
+            "SELECT assertions, markers, fixtures FROM tests WHERE binary_id = 'a' AND name = 'steady'",
+            [],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )
+        .unwrap();
+    assert_eq!(
+        test,
+        (3, "test,serial".into(), "db".into()),
+        "the newer source's record"
+    );
+    let wobbly: Option<i64> = conn
+        .query_row(
+            "SELECT assertions FROM tests WHERE binary_id = 'a' AND name = 'wobbly'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(wobbly, None, "no source read, no record");
 }
 
 #[test]

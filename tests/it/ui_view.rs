@@ -758,6 +758,7 @@ fn coverage_source_view_counts_the_tests_that_reach_each_line() {
             FileMap {
                 hash: "h".into(),
                 lines,
+                branches: vec![],
             },
         )]
         .into(),
@@ -1429,4 +1430,81 @@ fn c_asks_for_a_check_and_its_findings_show_in_the_detail_and_the_checks_view() 
         [Effect::Check { filter: "all()".into() }],
         "C: every test, once the last check is done"
     );
+}
+
+/// The seed's record without a check: each test's assertions and markers
+/// read from the fixture's real sources as a run starts, in its detail;
+/// the suite's own line and branch coverage (the union of its tests'
+/// maps) and its assertions in the suite's detail.
+#[test]
+fn a_tests_record_and_its_suites_coverage_show_without_a_check() {
+    use vigil::core::coverage::{Coverage, FileCoverage};
+    use vigil::core::testmap::{FileMap, TestId, TestMap};
+    let ws = vigil::adapters::workspace::discover_members(&common::fixture("shop")).unwrap();
+    let records = vigil::adapters::sources::test_records(&ws);
+    let refund = records
+        .iter()
+        .find(|(k, _)| *k == TestId::new("orders::checkout", "refund_partial"))
+        .map(|(_, r)| r.clone())
+        .unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(
+        (refund.assertions, refund.markers.clone()),
+        (1, vec!["test".to_owned()])
+    );
+    let ignored = records
+        .iter()
+        .find(|(k, _)| *k == TestId::new("orders::checkout", "pays_by_card"))
+        .map(|(_, r)| r.clone())
+        .unwrap();
+    assert_eq!(ignored.assertions, 0);
+    assert!(ignored.markers.iter().any(|m| m == "ignore"), "{ignored:?}");
+    let mut model = shop_model();
+    model.ui.viewport = 28;
+    update(&mut model, Msg::TestSources { records });
+    // The suite row first: its coverage from two tests' maps, branches
+    // measured (4 outcomes in the workspace, the maps take 3).
+    model.coverage = Some(Coverage {
+        files: vec![FileCoverage {
+            path: "orders/src/lib.rs".into(),
+            lines: (1..=10).map(|l| (l, 1)).collect(),
+            branches: vec![(4, 0, Some(1)), (4, 1, Some(1)), (8, 0, Some(1)), (8, 1, Some(0))],
+            ..FileCoverage::default()
+        }],
+        branches_measured: true,
+    });
+    let map = |lines: Vec<[u32; 2]>, branches: Vec<[u32; 3]>| TestMap {
+        files: [(
+            "orders/src/lib.rs".to_owned(),
+            FileMap {
+                hash: "h".into(),
+                lines,
+                branches,
+            },
+        )]
+        .into(),
+        partial: None,
+        reads: None,
+    };
+    model.test_maps.merge(vec![
+        (
+            TestId::new("orders::checkout", "refund_partial"),
+            map(vec![[1, 4]], vec![[4, 9, 1], [4, 9, 0]]),
+        ),
+        (
+            TestId::new("orders::checkout", "applies_discount"),
+            map(vec![[3, 5]], vec![[4, 9, 1], [8, 5, 1]]),
+        ),
+    ]);
+    let screen = text(&draw(&model, 120, 35, COLOUR));
+    assert!(screen.contains(" orders::checkout "), "the suite is selected: {screen}");
+    assert!(screen.contains("its tests reach 5 lines (50.0 % of the"), "{screen}");
+    assert!(screen.contains("3 branch outcomes (75.0 %)"), "{screen}");
+    assert!(
+        screen.contains("record: 3 assertions in 4 of its 4 tests' sources"),
+        "{screen}"
+    );
+    keys(&mut model, "j"); // onto refund_partial
+    let screen = text(&draw(&model, 120, 35, COLOUR));
+    assert!(screen.contains("record: 1 assertion · markers test"), "{screen}");
+    assert!(model.check.is_none(), "no check ran");
 }

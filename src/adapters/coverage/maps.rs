@@ -54,18 +54,27 @@ pub(super) fn doc_wrapper(name: &str) -> Option<String> {
     Some(format!("_doctest_main_{file}_{line}_"))
 }
 
+/// A file's part of a map: its lines folded, its branch outcomes.
+fn file_map(hash: String, ran: profile::Ran) -> FileMap {
+    FileMap {
+        hash,
+        lines: fold(ran.lines),
+        branches: ran.branches.into_iter().map(|(l, c, t)| [l, c, u32::from(t)]).collect(),
+    }
+}
+
 /// `records` read against `mapping` into `lines` (by source path); the
 /// records that ran and that `mapping` does not hold come back.
 pub(super) fn place(
     mapping: &CoverageMap,
     records: &[profile::Record],
-    lines: &mut BTreeMap<PathBuf, BTreeSet<u32>>,
+    lines: &mut BTreeMap<PathBuf, profile::Ran>,
 ) -> Vec<profile::Record> {
     let mut by_file = BTreeMap::new();
     let rest = mapping.covered(records, &mut by_file).into_iter().cloned().collect();
     for (file, set) in by_file {
         if let Some(path) = mapping.files.get(file as usize) {
-            lines.entry(path.clone()).or_default().extend(set);
+            lines.entry(path.clone()).or_default().extend(&set);
         }
     }
     rest
@@ -139,7 +148,7 @@ impl CoverageRig {
                     }
                 });
             let Some(mapping) = mapping.as_ref() else { continue };
-            let mut lines: BTreeMap<PathBuf, BTreeSet<u32>> = BTreeMap::new();
+            let mut lines: BTreeMap<PathBuf, profile::Ran> = BTreeMap::new();
             let mut unplaced = 0;
             for p in profiles {
                 let records = match std::fs::read(p)
@@ -168,7 +177,7 @@ impl CoverageRig {
                 let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) else {
                     continue;
                 };
-                map.files.insert(rel, FileMap { hash, lines: fold(set) });
+                map.files.insert(rel, file_map(hash, set));
             }
             if unplaced > 0 {
                 map.partial = Some(format!(
@@ -211,7 +220,7 @@ impl CoverageRig {
             return Vec::new();
         };
         let Mappings { by_binary, executables } = mappings;
-        let mut found: BTreeMap<&TestKey, (BTreeMap<PathBuf, BTreeSet<u32>>, usize)> = BTreeMap::new();
+        let mut found: BTreeMap<&TestKey, (BTreeMap<PathBuf, profile::Ran>, usize)> = BTreeMap::new();
         for entry in dir.flatten() {
             let Ok(bytes) = std::fs::read(entry.path()) else {
                 continue;
@@ -293,7 +302,7 @@ impl CoverageRig {
                 let mut map = TestMap::default();
                 for (path, set) in lines {
                     if let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) {
-                        map.files.insert(rel, FileMap { hash, lines: fold(set) });
+                        map.files.insert(rel, file_map(hash, set));
                     }
                 }
                 if unplaced > 0 {

@@ -10,7 +10,7 @@
 //! gives each test its own map, `texts` what a change set is placed on.
 
 use crate::core::ids::RunId;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -91,6 +91,7 @@ pub(super) fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, St
         expressions.push((c.leb()?, c.leb()?));
     }
     let mut regions: Vec<(u32, Region)> = Vec::new();
+    let mut branches = Vec::new();
     for &file in &mapping {
         let n = c.leb()? as usize;
         let mut line = 0u32;
@@ -99,6 +100,7 @@ pub(super) fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, St
             let tag = encoded & ((1 << TAG_BITS) - 1);
             let mut kind = Kind::Code;
             let mut counter = 0;
+            let mut outcomes = None;
             if tag != 0 {
                 counter = encoded;
             } else if encoded & (1 << TAG_BITS) != 0 {
@@ -109,8 +111,7 @@ pub(super) fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, St
                     2 => kind = Kind::Skipped,
                     4 => {
                         kind = Kind::Other; // a branch: two counters
-                        c.leb()?;
-                        c.leb()?;
+                        outcomes = Some((c.leb()?, c.leb()?));
                     }
                     5 => {
                         kind = Kind::Other; // an MC/DC decision
@@ -118,8 +119,10 @@ pub(super) fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, St
                         c.leb()?;
                     }
                     6 => {
-                        kind = Kind::Other; // an MC/DC branch
-                        for _ in 0..5 {
+                        kind = Kind::Other; // an MC/DC branch: its two
+                                            // counters, then its condition ids
+                        outcomes = Some((c.leb()?, c.leb()?));
+                        for _ in 0..3 {
                             c.leb()?;
                         }
                     }
@@ -132,6 +135,15 @@ pub(super) fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, St
             let col_end = c.small()?;
             if col_end & (1 << 31) != 0 && kind == Kind::Code {
                 kind = Kind::Gap;
+            }
+            if let Some((t, f)) = outcomes {
+                branches.push(Branch {
+                    file,
+                    line,
+                    col: col_start,
+                    t,
+                    f,
+                });
             }
             regions.push((
                 file,
@@ -149,6 +161,7 @@ pub(super) fn decode_function(data: &[u8], files: &[u32]) -> Result<Function, St
         expressions,
         counters: regions.iter().map(|(_, r)| r.counter).collect(),
         lines: lines_of(&regions),
+        branches,
     })
 }
 

@@ -68,11 +68,39 @@ struct Line {
     wrap: Option<u32>,
 }
 
+/// A branch region: where its condition starts, and the counters of its
+/// two outcomes (true, false).
+#[derive(Clone, Debug)]
+struct Branch {
+    file: u32,
+    line: u32,
+    col: u32,
+    t: u64,
+    f: u64,
+}
+
 #[derive(Clone, Debug)]
 struct Function {
     expressions: Vec<(u64, u64)>,
     counters: Vec<u64>,
     lines: Vec<Line>,
+    /// Empty unless built with branch coverage (`-Z coverage-options=branch`).
+    branches: Vec<Branch>,
+}
+
+/// What a profile ran in one file: its lines, and the branch outcomes
+/// taken (line, column of the condition, `true` for the true outcome).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Ran {
+    pub lines: BTreeSet<u32>,
+    pub branches: BTreeSet<(u32, u32, bool)>,
+}
+
+impl Ran {
+    pub fn extend(&mut self, other: &Ran) {
+        self.lines.extend(&other.lines);
+        self.branches.extend(&other.branches);
+    }
 }
 
 /// A test binary's coverage mapping: every instrumented function's source
@@ -235,10 +263,10 @@ impl CoverageMap {
             .collect()
     }
 
-    /// The lines a profile's records ran, per file number; returns the
-    /// records that ran and that this mapping does not hold (another
-    /// binary's functions: a process the test started).
-    pub fn covered<'r>(&self, records: &'r [Record], out: &mut BTreeMap<u32, BTreeSet<u32>>) -> Vec<&'r Record> {
+    /// The lines and branch outcomes a profile's records ran, per file
+    /// number; returns the records that ran and that this mapping does not
+    /// hold (another binary's functions: a process the test started).
+    pub fn covered<'r>(&self, records: &'r [Record], out: &mut BTreeMap<u32, Ran>) -> Vec<&'r Record> {
         let mut counts = Vec::new();
         let mut elsewhere = Vec::new();
         for r in records {
@@ -255,7 +283,14 @@ impl CoverageMap {
                 let ran =
                     l.starts.iter().any(|&i| counts[i as usize] > 0) || l.wrap.is_some_and(|w| counts[w as usize] > 0);
                 if ran {
-                    out.entry(l.file).or_default().insert(l.line);
+                    out.entry(l.file).or_default().lines.insert(l.line);
+                }
+            }
+            for b in &f.branches {
+                for (counter, side) in [(b.t, true), (b.f, false)] {
+                    if f.eval(counter, &r.counters, 0) > 0 {
+                        out.entry(b.file).or_default().branches.insert((b.line, b.col, side));
+                    }
                 }
             }
         }
@@ -319,7 +354,9 @@ mod tests {
             }],
             &mut out,
         );
-        out.get(&7).map(|s| s.iter().copied().collect()).unwrap_or_default()
+        out.get(&7)
+            .map(|s| s.lines.iter().copied().collect())
+            .unwrap_or_default()
     }
 
     #[test]
@@ -333,6 +370,42 @@ mod tests {
         // but line 5 is still inside the outer region, which ran.
         assert_eq!(lines(&f, &[1, 1]), vec![1, 2, 3, 4, 5]);
         assert_eq!(lines(&f, &[0, 0]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn a_branch_region_gives_the_outcomes_its_counters_took() {
+        // One region (counter 0, line 2) and a branch at line 2 column 9:
+        // true is counter 1, false is counter 0 − counter 1.
+        let mut d = Vec::new();
+        for v in [1, 0, 1, 1, (1 << 2) | 1, 2] {
+            leb(v, &mut d);
+        }
+        for v in [1u64, 2, 1, 0, 20] {
+            leb(v, &mut d);
+        }
+        for v in [4u64 << 3, (1 << 2) | 1, 2, 0, 9, 0, 14] {
+            leb(v, &mut d);
+        }
+        let f = decode_function(&d, &[7]).unwrap();
+        let mut map = CoverageMap::default();
+        map.functions.insert((1, 2), f);
+        let taken = |counters: &[u64]| {
+            let mut out = BTreeMap::new();
+            map.covered(
+                &[Record {
+                    name_ref: 1,
+                    func_hash: 2,
+                    counters: counters.to_vec(),
+                }],
+                &mut out,
+            );
+            out.get(&7)
+                .map(|r| r.branches.iter().copied().collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        assert_eq!(taken(&[3, 3]), vec![(2, 9, true)], "always true");
+        assert_eq!(taken(&[3, 1]), vec![(2, 9, false), (2, 9, true)], "both ways");
+        assert_eq!(taken(&[2, 0]), vec![(2, 9, false)], "never true");
     }
 
     #[test]

@@ -115,6 +115,17 @@ pub const MIGRATIONS: &[&str] = &[
     // The faults a run injected through services' proxies: such runs are
     // labelled, and left out of flakiness and baselines.
     "ALTER TABLE runs ADD COLUMN faults TEXT NOT NULL DEFAULT '';",
+    // The seed's record: each suite's own coverage (the union of its
+    // tests' maps) and assertions; each test's assertions, markers
+    // (comma-separated) and fixtures, from its source.
+    "ALTER TABLE suite_results ADD COLUMN lines_reached INTEGER;
+     ALTER TABLE suite_results ADD COLUMN lines_percent REAL;
+     ALTER TABLE suite_results ADD COLUMN branches_reached INTEGER;
+     ALTER TABLE suite_results ADD COLUMN branches_percent REAL;
+     ALTER TABLE suite_results ADD COLUMN assertions INTEGER;
+     ALTER TABLE tests ADD COLUMN assertions INTEGER;
+     ALTER TABLE tests ADD COLUMN markers TEXT;
+     ALTER TABLE tests ADD COLUMN fixtures TEXT;",
 ];
 
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -28,6 +28,8 @@ pub struct RunRecord {
     /// The faults injected during the run (`service=kind; …`; empty:
     /// none). Its results count toward no flakiness and no baseline.
     pub faults: String,
+    /// The records, from their sources, of the tests it ran.
+    pub sources: Vec<(crate::core::testmap::TestKey, crate::core::check::SourceRecord)>,
 }
 
 impl Default for RunRecord {
@@ -49,6 +51,7 @@ impl Default for RunRecord {
             narrowed: false,
             misses: 0,
             faults: String::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -62,7 +65,7 @@ impl RunRecord {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let results = model
+        let results: Vec<ResultRecord> = model
             .catalog
             .suites
             .iter()
@@ -88,7 +91,6 @@ impl RunRecord {
             changed: run.changed.iter().map(|p| ws.relative(p)).collect(),
             fingerprint: run.fingerprint.clone(),
             counts: s.tests.clone(),
-            results,
             coverage: s.coverage.as_ref().map(CoverageRecord::of),
             suites: s.suites.iter().map(SuiteRecord::of).collect(),
             narrowed: run.static_tests.is_some(),
@@ -104,6 +106,11 @@ impl RunRecord {
                 .iter()
                 .filter_map(|k| model.test_maps.tests.get(k).map(|m| (k.clone(), m.clone())))
                 .collect(),
+            sources: results
+                .iter()
+                .filter_map(|r| model.sources.get(&r.test).map(|s| (r.test.clone(), s.clone())))
+                .collect(),
+            results,
         })
     }
 }
@@ -133,6 +140,11 @@ pub struct SuiteRecord {
     pub suite_type: SuiteType,
     pub status: SuiteStatus,
     pub duration_s: f64,
+    pub lines_reached: Option<u64>,
+    pub lines_percent: Option<f64>,
+    pub branches_reached: Option<u64>,
+    pub branches_percent: Option<f64>,
+    pub assertions: Option<u64>,
 }
 
 impl SuiteRecord {
@@ -142,6 +154,11 @@ impl SuiteRecord {
             suite_type: s.suite_type,
             status: s.status,
             duration_s: s.duration_s,
+            lines_reached: s.lines_reached,
+            lines_percent: s.lines_percent,
+            branches_reached: s.branches_reached,
+            branches_percent: s.branches_percent,
+            assertions: s.assertions,
         }
     }
 }

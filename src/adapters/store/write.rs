@@ -103,7 +103,9 @@ impl Store {
             }
             let mut insert_suite = tx
                 .prepare_cached(
-                    "INSERT INTO suite_results (run_id, binary_id, suite_type, status, duration_s) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO suite_results (run_id, binary_id, suite_type, status, duration_s,
+                        lines_reached, lines_percent, branches_reached, branches_percent, assertions)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(StoreError::Write)?;
             for x in &run.suites {
@@ -113,7 +115,33 @@ impl Store {
                         x.binary_id,
                         x.suite_type.as_str(),
                         x.status.as_str(),
-                        x.duration_s
+                        x.duration_s,
+                        x.lines_reached.map(|n| n as i64),
+                        x.lines_percent,
+                        x.branches_reached.map(|n| n as i64),
+                        x.branches_percent,
+                        x.assertions.map(|n| n as i64),
+                    ])
+                    .map_err(StoreError::Write)?;
+            }
+            // A test's record changes with its source: written only then.
+            let mut update_test = tx
+                .prepare_cached(
+                    "UPDATE tests SET assertions = ?2, markers = ?3, fixtures = ?4
+                     WHERE id = ?1 AND (assertions IS NOT ?2 OR markers IS NOT ?3 OR fixtures IS NOT ?4)",
+                )
+                .map_err(StoreError::Write)?;
+            let ids: HashMap<&TestKey, i64> = new_ids.iter().map(|(k, id)| (k, *id)).collect();
+            for (test, record) in &run.sources {
+                let Some(id) = self.test_ids.get(test).or_else(|| ids.get(test)) else {
+                    continue;
+                };
+                update_test
+                    .execute(params![
+                        id,
+                        record.assertions as i64,
+                        record.markers.join(","),
+                        record.fixtures.join(",")
                     ])
                     .map_err(StoreError::Write)?;
             }

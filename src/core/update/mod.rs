@@ -101,6 +101,7 @@ pub fn update(model: &mut Model, msg: Msg) -> Vec<Effect> {
             on_built(model, run, &binaries, success, at, &mut fx);
         }
         Msg::Hygiene { warnings } => model.hygiene = warnings,
+        Msg::TestSources { records } => model.sources = records.into_iter().collect(),
         Msg::SourceLoaded { path, text } => match text {
             Some(text) => {
                 let first = model
