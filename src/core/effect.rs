@@ -38,7 +38,8 @@ pub enum Effect {
     /// measured on (content hashes), to place a change set against the maps.
     ReadTexts {
         files: Vec<std::path::PathBuf>,
-        versions: Vec<String>,
+        /// (workspace-relative path, content hash) of each version.
+        versions: Vec<(String, String)>,
     },
     /// Keep a complete listing for the next session (`target/vigil`).
     SaveList { suites: Vec<super::catalog::ListedSuite> },

@@ -21,6 +21,10 @@ pub struct Texts {
     pub current: BTreeMap<String, Option<String>>,
     /// Content hash → the text a map was measured on (kept by vigil).
     pub versions: HashMap<String, String>,
+    /// (path, a version's content hash) → the change from that version to
+    /// the text now, placed ahead by the adapter (off the loop, each file
+    /// on a core); a pair not here is placed when it is needed.
+    pub attributions: HashMap<(String, String), Attribution>,
 }
 
 /// What test-level selection made of a static plan.
@@ -104,7 +108,8 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
         if f.hash == hash || edits.contains_key(&f.hash) {
             continue;
         }
-        let lines = match attribute(old, now) {
+        let placed = texts.attributions.get(&(path.to_owned(), f.hash.clone()));
+        let lines = match placed.cloned().unwrap_or_else(|| attribute(old, now)) {
             Attribution::Layout => Vec::new(),
             Attribution::Code { bodies, docs: d } => {
                 layout = false;
@@ -359,6 +364,7 @@ mod tests {
         Texts {
             current: [("src/lib.rs".to_owned(), Some(new.to_owned()))].into(),
             versions: [(content_hash(OLD.as_bytes()), OLD.to_owned())].into(),
+            attributions: HashMap::new(),
         }
     }
 

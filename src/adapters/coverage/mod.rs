@@ -28,6 +28,7 @@ mod texts;
 
 pub(crate) use collect::*;
 use maps::*;
+pub use texts::attribute_all;
 pub(crate) use texts::*;
 
 /// The file one test's profile goes to (`%p`: a retry is another process).

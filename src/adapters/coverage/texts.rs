@@ -6,7 +6,11 @@ use super::*;
 
 /// The changed files' texts now, and the kept texts of the versions maps
 /// were measured on (`sources/<hash>` in the coverage state).
-pub(crate) fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String]) -> crate::core::select_tests::Texts {
+pub(crate) fn read_texts(
+    ws: &Workspace,
+    files: &[PathBuf],
+    versions: &[(String, String)],
+) -> crate::core::select_tests::Texts {
     /// Larger files are not source code a map can place edits in.
     const LIMIT: u64 = 4 << 20;
     let read = |p: &Path| {
@@ -16,13 +20,62 @@ pub(crate) fn read_texts(ws: &Workspace, files: &[PathBuf], versions: &[String])
     let sources = crate::adapters::state_dir(&ws.target_dir)
         .join("coverage")
         .join("sources");
-    crate::core::select_tests::Texts {
-        current: files.iter().map(|f| (ws.relative(f), read(f))).collect(),
-        versions: versions
-            .iter()
-            .filter_map(|h| read(&sources.join(h)).map(|t| (h.clone(), t)))
-            .collect(),
+    let current: BTreeMap<String, Option<String>> = files.iter().map(|f| (ws.relative(f), read(f))).collect();
+    let mut kept: HashMap<String, String> = HashMap::new();
+    for (_, h) in versions {
+        if !kept.contains_key(h) {
+            if let Some(t) = read(&sources.join(h)) {
+                kept.insert(h.clone(), t);
+            }
+        }
     }
+    // Each Rust file's change from each version its maps were measured
+    // on, placed here rather than on the loop: a branch switch's thousand
+    // files parsed on every core.
+    let mut pairs: Vec<(&String, &String, &str, &str)> = Vec::new();
+    for (path, h) in versions {
+        if !path.ends_with(".rs") || pairs.iter().any(|p| p.0 == path && p.1 == h) {
+            continue;
+        }
+        if let (Some(Some(now)), Some(old)) = (current.get(path), kept.get(h)) {
+            if crate::core::testmap::content_hash(now.as_bytes()) != *h {
+                pairs.push((path, h, old, now));
+            }
+        }
+    }
+    let placed = attribute_all(&pairs.iter().map(|p| (p.2, p.3)).collect::<Vec<_>>());
+    let attributions = pairs
+        .iter()
+        .zip(placed)
+        .map(|(p, a)| ((p.0.clone(), p.1.clone()), a))
+        .collect();
+    crate::core::select_tests::Texts {
+        current,
+        versions: kept,
+        attributions,
+    }
+}
+
+/// Each pair's change placed (`core::syntax::attribute`: old text, new
+/// text), in order, the pairs shared among the machine's cores when there
+/// are enough of them to be worth a thread.
+pub fn attribute_all(pairs: &[(&str, &str)]) -> Vec<crate::core::syntax::Attribution> {
+    use crate::core::syntax::attribute;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if pairs.len() < 16 || cores < 2 {
+        return pairs.iter().map(|(a, b)| attribute(a, b)).collect();
+    }
+    let per = pairs.len().div_ceil(cores);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = pairs
+            .chunks(per)
+            .map(|part| s.spawn(move || part.iter().map(|(a, b)| attribute(a, b)).collect::<Vec<_>>()))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }
 
 /// The lines changed since git revision `base` in the workspace at
@@ -108,5 +161,41 @@ impl CoverageRig {
             base: "the session's start".into(),
             files,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::syntax::{attribute, Attribution};
+
+    /// Shared among the cores, each pair is placed as alone and in order:
+    /// bodies, layout, a static table and a text that does not parse.
+    #[test]
+    fn pairs_placed_on_every_core_are_placed_as_one_by_one() {
+        let old = "static T: [u8; 2] = [\n    1, 2,\n];\n\nfn f(n: u32) -> u32 {\n    n * 10\n}\n";
+        let news: Vec<String> = (0..40)
+            .map(|i| match i % 4 {
+                0 => old.replace("n * 10", &format!("n * {i}")),
+                1 => old.replace("    n * 10", "    // ten\n    n * 10"),
+                2 => old.replace("1, 2", "1, 3"),
+                _ => old.replace("n * 10", "n * "),
+            })
+            .collect();
+        let pairs: Vec<(&str, &str)> = news.iter().map(|n| (old, n.as_str())).collect();
+        let all = attribute_all(&pairs);
+        let one: Vec<Attribution> = pairs.iter().map(|(a, b)| attribute(a, b)).collect();
+        assert_eq!(all, one);
+        assert!(matches!(all[0], Attribution::Code { .. }) && all[1] == Attribution::Layout);
+        assert!(
+            matches!(&all[2], Attribution::Static(why) if why.contains("static T")),
+            "{:?}",
+            all[2]
+        );
+        assert!(
+            matches!(&all[3], Attribution::Static(why) if why.contains("does not parse")),
+            "{:?}",
+            all[3]
+        );
     }
 }

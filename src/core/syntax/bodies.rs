@@ -185,6 +185,7 @@ pub(super) fn harmless_on_new(a: &syn::Attribute) -> bool {
 /// Where a function's attributes are: from its first attribute to its
 /// `fn` keyword, the attributes that change nothing a test can see, and
 /// its body's lines.
+#[derive(Debug)]
 pub(super) struct FnZone {
     pub(super) name: String,
     pub(super) zone: Extent,

@@ -11,7 +11,7 @@
 //! `bodies` function bodies and inert attributes, `items` every item and
 //! why an edit to it is compile-time.
 
-use proc_macro2::{Delimiter, LineColumn, Spacing, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, LineColumn, TokenStream, TokenTree};
 use syn::spanned::Spanned;
 use syn::visit::Visit;
 
@@ -69,7 +69,7 @@ pub fn attribute(old: &str, new: &str) -> Attribution {
 
 fn attribute_inner(old: &str, new: &str) -> Attribution {
     let (old_side, new_side) = match (lex(old), lex(new)) {
-        (Ok(a), Ok(b)) => (side(a), side(b)),
+        (Ok(a), Ok(b)) => (a, b),
         (Err(e), _) => return Attribution::Static(format!("the text it had does not parse ({e})")),
         (_, Err(e)) => return Attribution::Static(format!("it does not parse ({e})")),
     };
@@ -80,11 +80,14 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     }
     // The items the hunks touch, parsed (all of the file where one of them
     // does not parse alone).
-    let old_items = match parse_touched(&old_side, hunks.iter().map(|h| h.old)) {
+    // The text it had built (a map was measured on it): its statements
+    // need no parsing, only where its bodies and nested items are. The
+    // text now may not build: all of what a hunk touches is parsed.
+    let old_items = match parse_touched(&old_side, hunks.iter().map(|h| h.old), true) {
         Ok(items) => items,
         Err(e) => return Attribution::Static(format!("the text it had does not parse ({e})")),
     };
-    let new_items = match parse_touched(&new_side, hunks.iter().map(|h| h.new)) {
+    let new_items = match parse_touched(&new_side, hunks.iter().map(|h| h.new), false) {
         Ok(items) => items,
         Err(e) => return Attribution::Static(format!("it does not parse ({e})")),
     };
@@ -186,15 +189,20 @@ const RUSTDOC_PAGE: &[&str] = &[
 fn inert_inner(side: &Side, range: (usize, usize)) -> bool {
     // An insertion: the gap between two tokens.
     let x = extent(&side.toks, range.0, range.1);
-    let at = |p: Pos| (p.line, p.col);
-    let trees: Vec<TokenTree> = side.stream.clone().into_iter().collect();
-    trees.windows(3).any(|w| {
-        let TokenTree::Group(g) = &w[2] else { return false };
-        let (start, end) = (at(g.span().start().into()), at(g.span().end().into()));
-        matches!((&w[0], &w[1]), (TokenTree::Punct(a), TokenTree::Punct(b)) if a.as_char() == '#' && b.as_char() == '!')
-            && start <= at(x.start)
-            && at(x.end) <= end
-            && (page_attribute(w) || lenient_lints(w))
+    side.chunks.iter().filter(|c| c.inner_attribute).any(|c| {
+        let whole = Extent {
+            start: side.toks[c.from].start(),
+            end: side.toks[c.to - 1].end(),
+        };
+        if !x.within(whole) {
+            return false;
+        }
+        // The attribute alone, as proc-macro2's trees.
+        let Ok(stream) = placed_text(side, c.from, c.to).parse::<TokenStream>() else {
+            return false;
+        };
+        let trees: Vec<TokenTree> = stream.into_iter().collect();
+        trees.len() == 3 && (page_attribute(&trees) || lenient_lints(&trees))
     })
 }
 

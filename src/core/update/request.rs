@@ -70,7 +70,7 @@ pub(super) fn read_texts(model: &Model, fx: &mut Vec<Effect>) {
     let Some((_, files, _)) = &model.awaiting_texts else {
         return;
     };
-    let mut versions: Vec<String> = files
+    let mut versions: Vec<(String, String)> = files
         .iter()
         .map(|f| relative(&model.workspace, f))
         .flat_map(|p| {
@@ -78,7 +78,7 @@ pub(super) fn read_texts(model: &Model, fx: &mut Vec<Effect>) {
                 .test_maps
                 .tests
                 .values()
-                .filter_map(move |m| m.files.get(&p).map(|f| f.hash.clone()))
+                .filter_map(move |m| m.files.get(&p).map(|f| (p.clone(), f.hash.clone())))
         })
         .collect();
     versions.sort();
