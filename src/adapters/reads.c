@@ -7,9 +7,13 @@
  *   s  looked at (stat, access) and found,
  *   m  looked for and did not find,
  *   d  listed (opendir),
- * as lines "<kind> <absolute path>\n" appended to $VIGIL_READS_FILE.
- * vigil reads them into the test's map: a change to a file a test read, or
- * a new file where it looked or listed, selects that test.
+ * as lines "<kind> <absolute path>\n" appended to $VIGIL_READS_FILE ("%p"
+ * in it: the process id). vigil reads them into the test's map: a change
+ * to a file a test read, or a new file where it looked or listed, selects
+ * that test. With $VIGIL_READS_EXE set, only a process whose executable
+ * has that file name notes anything: the doc lane preloads it into
+ * `cargo test --doc`, and only rustdoc's examples (`rust_out`) are traced,
+ * never cargo, rustc or rustdoc.
  *
  * Its own I/O goes through raw system calls, it keeps errno as the call
  * left it, and it never changes what a call returns. No stat or fcntl
@@ -48,12 +52,36 @@ static size_t skip_len;
 /* Hashes of the lines written (0: free); a full table just writes again. */
 static uint64_t seen[8192];
 
+/* Whether this process's executable is named `name`. */
+static int exe_is(const char *name) {
+    char exe[V_MAX];
+    long l = syscall(SYS_readlinkat, V_AT_FDCWD, "/proc/self/exe", exe, sizeof exe - 1);
+    if (l <= 0) {
+        return 0;
+    }
+    exe[l] = 0;
+    const char *base = strrchr(exe, '/');
+    return strcmp(base ? base + 1 : exe, name) == 0;
+}
+
 __attribute__((constructor)) static void vigil_reads_init(void) {
-    const char *file = getenv("VIGIL_READS_FILE");
+    const char *pattern = getenv("VIGIL_READS_FILE");
     const char *r = getenv("VIGIL_READS_ROOT");
     const char *s = getenv("VIGIL_READS_SKIP");
-    if (!file || !r || !*r || strlen(r) + 2 >= V_MAX) {
+    const char *only = getenv("VIGIL_READS_EXE");
+    if (!pattern || !r || !*r || strlen(r) + 2 >= V_MAX || strlen(pattern) + 24 >= V_MAX) {
         return;
+    }
+    if (only && *only && !exe_is(only)) {
+        return;
+    }
+    /* "%p" → this process's id. */
+    char file[V_MAX];
+    const char *at = strstr(pattern, "%p");
+    if (at) {
+        snprintf(file, sizeof file, "%.*s%ld%s", (int)(at - pattern), pattern, (long)syscall(SYS_getpid), at + 2);
+    } else {
+        snprintf(file, sizeof file, "%s", pattern);
     }
     root_len = strlen(r);
     memcpy(root, r, root_len);

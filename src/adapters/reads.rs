@@ -19,6 +19,8 @@ pub const DIR: &str = "VIGIL_READS_DIR";
 pub const FILE: &str = "VIGIL_READS_FILE";
 pub(crate) const ROOT: &str = "VIGIL_READS_ROOT";
 pub(crate) const SKIP: &str = "VIGIL_READS_SKIP";
+/// Only a process whose executable has this name notes its reads.
+pub(crate) const EXE: &str = "VIGIL_READS_EXE";
 
 /// Puts the tracer in `dir` (once per build of vigil), or says why tracing
 /// is off.

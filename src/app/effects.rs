@@ -211,7 +211,10 @@ impl Engine {
                         filters.join(" ")
                     );
                     if let Some(c) = &self.coverage {
+                        // Emptied; there before the examples start, which
+                        // open their read records as they begin.
                         let _ = std::fs::remove_dir_all(c.doc_profile_dir());
+                        let _ = std::fs::create_dir_all(c.doc_profile_dir());
                     }
                     let env = self.coverage.as_ref().map(|c| c.doc_env(run)).unwrap_or_default();
                     let (cancel, handle) = crate::adapters::doctests::spawn(

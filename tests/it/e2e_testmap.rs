@@ -662,7 +662,8 @@ fn new_functions_run_only_the_tests_that_name_them_and_inert_attributes_narrow()
 /// What a test reads at run time selects it: the `reads` fixture's tests
 /// open `data/x.json`, list `cases/`, and start the crate's binary, which
 /// reads `data/config.txt`. Each file reruns exactly its reader; a new case
-/// file reruns the test that lists `cases/`; `CHANGELOG.md`, `ci/` (which
+/// file reruns the test that lists `cases/`; `data/doc.txt`, which only a
+/// doctest's example reads, reruns that doctest; `CHANGELOG.md`, `ci/` (which
 /// the manifest excludes) and `data/unused.txt` no build or test reads, so
 /// they run nothing and say so; beside a Rust edit, `CHANGELOG.md` costs
 /// nothing.
@@ -692,6 +693,26 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
         reads("greets")
     );
     assert!(reads("tests::adds").files.is_empty(), "{:?}", reads("tests::adds"));
+    // A doctest's example is traced too (the doc lane preloads the tracer
+    // into rustdoc's examples alone).
+    let doctest = maps
+        .keys()
+        .find(|n| n.starts_with("src/lib.rs - documented"))
+        .unwrap_or_else(|| panic!("the doctest has a map: {:?}", maps.keys()))
+        .clone();
+    assert!(
+        reads(&doctest).files.contains_key("data/doc.txt"),
+        "{:?}",
+        reads(&doctest)
+    );
+    assert!(
+        !reads(&doctest)
+            .files
+            .keys()
+            .any(|f| f.starts_with("src/") || f.starts_with("target")),
+        "rustdoc's own reads are not the example's: {:?}",
+        reads(&doctest)
+    );
 
     let changed = |files: &[&str]| {
         let mut cmd = vigil();
@@ -728,6 +749,19 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
         1,
         "green again"
     );
+
+    // The file only the doctest reads reruns exactly that doctest.
+    std::fs::write(root.join("data/doc.txt"), "changed\n").unwrap();
+    let events = changed(&["data/doc.txt"]);
+    assert_eq!(ran(&events), BTreeSet::from([doctest.clone()]), "{events:?}");
+    assert_eq!(
+        common::events(&events, "run_finished")[0]["tests"]["failed"],
+        1,
+        "red at once: {events:?}"
+    );
+    std::fs::write(root.join("data/doc.txt"), "example\n").unwrap();
+    let events = changed(&["data/doc.txt"]);
+    assert_eq!(ran(&events), BTreeSet::from([doctest.clone()]), "{events:?}");
 
     std::fs::write(root.join("cases/c.txt"), "three\n").unwrap();
     let events = changed(&["cases/c.txt"]);

@@ -220,11 +220,23 @@ impl CoverageRig {
             return Vec::new();
         };
         let Mappings { by_binary, executables } = mappings;
-        let mut found: BTreeMap<&TestKey, (BTreeMap<PathBuf, profile::Ran>, usize)> = BTreeMap::new();
+        // doctest → its lines, the functions not placed, what its
+        // processes read (`None`: untraced).
+        type Found = (BTreeMap<PathBuf, profile::Ran>, usize, Option<Vec<String>>);
+        let mut found: BTreeMap<&TestKey, Found> = BTreeMap::new();
         for entry in dir.flatten() {
+            if entry.path().extension().is_none_or(|x| x != "profraw") {
+                continue;
+            }
             let Ok(bytes) = std::fs::read(entry.path()) else {
                 continue;
             };
+            // `<pid>-<module>.profraw`: the tracer's record of the same
+            // process is `<pid>.reads`.
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let reads = name
+                .split_once('-')
+                .and_then(|(pid, _)| std::fs::read_to_string(entry.path().with_file_name(format!("{pid}.reads"))).ok());
             let (Ok(names), Ok(records)) = (profile::profraw_names(&bytes), profile::parse_profraw(&bytes)) else {
                 continue;
             };
@@ -292,14 +304,19 @@ impl CoverageRig {
                     slot.0.entry(path.clone()).or_default().extend(set);
                 }
                 slot.1 += rest.len();
+                if let Some(text) = &reads {
+                    slot.2.get_or_insert_with(Vec::new).push(text.clone());
+                }
             }
         }
         let sources = self.dir.join("sources");
         let mut hashes = HashMap::new();
+        let mut read_hashes = crate::adapters::reads::Hashes::default();
         found
             .into_iter()
-            .map(|(key, (lines, unplaced))| {
+            .map(|(key, (lines, unplaced, reads))| {
                 let mut map = TestMap::default();
+                map.reads = reads.map(|texts| crate::adapters::reads::parse(&texts, &self.root, &mut read_hashes));
                 for (path, set) in lines {
                     if let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) {
                         map.files.insert(rel, file_map(hash, set));

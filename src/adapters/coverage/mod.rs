@@ -248,6 +248,24 @@ impl CoverageRig {
         // rustdoc compiles the examples: instrumented, each writes the
         // profile its own map is read from.
         env.push(("RUSTDOCFLAGS".to_owned(), "-C instrument-coverage".to_owned()));
+        // What each example reads at run time: the tracer preloaded into
+        // the lane, noting in rustdoc's examples (`rust_out`) alone, one
+        // record per process beside its profile (`<pid>.reads`).
+        if let Ok(lib) = &self.tracer {
+            use super::reads;
+            let existing = std::env::var("LD_PRELOAD").ok();
+            env.push((
+                "LD_PRELOAD".to_owned(),
+                reads::preload(&lib.display().to_string(), existing.as_deref()),
+            ));
+            env.push((
+                reads::FILE.to_owned(),
+                self.doc_profile_dir().join("%p.reads").display().to_string(),
+            ));
+            env.push((reads::ROOT.to_owned(), self.root.display().to_string()));
+            env.push((reads::SKIP.to_owned(), self.target_dir.display().to_string()));
+            env.push((reads::EXE.to_owned(), "rust_out".to_owned()));
+        }
         env
     }
 

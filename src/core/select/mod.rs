@@ -128,9 +128,11 @@ impl<'a> Evidence<'a> {
     }
 
     /// The tests' recorded reads. The tests known are the catalog's (not
-    /// ignored), or before any listing the history's. Doctests are left
-    /// out: rustdoc runs them, untraced (their build reads are in
-    /// dep-info through the library's own `include_str!`s).
+    /// ignored), or before any listing the history's. A doctest counts
+    /// once it has a map: the doc lane traces what its example reads (its
+    /// build's reads are in dep-info through the library's own
+    /// `include_str!`s); one never measured is left out, as before any
+    /// doctest was traced.
     pub fn new(catalog: &Catalog, maps: &'a TestMaps, history: impl Iterator<Item = TestKey>) -> Self {
         // `history`: the tests that ran to a result (a skipped test has no map).
         let listed: Vec<TestKey> = catalog
@@ -145,9 +147,16 @@ impl<'a> Evidence<'a> {
         } else {
             listed
         };
+        // Doctests with a map: traced when their map holds their reads (a
+        // doctest's partial map is about library code, not what it read).
+        let doctests_traced = maps
+            .tests
+            .iter()
+            .filter(|(k, _)| k.0.ends_with("::doc"))
+            .all(|(_, m)| m.reads.is_some());
         Self {
             maps: Some(maps),
-            traced: !known.is_empty() && maps.traced(known.iter()),
+            traced: !known.is_empty() && maps.traced(known.iter()) && doctests_traced,
             manifests: None,
         }
     }
@@ -266,7 +275,14 @@ pub fn plan(ws: &Workspace, catalog: &Catalog, inputs: &Inputs, runtime: &Eviden
                     true
                 }
                 Hit::Binary { binary_id } => {
-                    b.term(format!("binary_id({binary_id})"), &base);
+                    // A package's doctests are the doc lane's, not a
+                    // binary nextest knows: nothing of nextest's for them.
+                    let term = if binary_id.ends_with("::doc") {
+                        "none()".to_owned()
+                    } else {
+                        format!("binary_id({binary_id})")
+                    };
+                    b.term(term, &base);
                     b.binary(binary_id, &base);
                     b.reason(&base);
                     true

@@ -240,7 +240,18 @@ pub(super) fn start_request(
                                 }
                             }
                             if !code_changed {
-                                doc_narrowed = Some(doc_filters(&model.workspace, &docs));
+                                // Doc comments, and the doctests that read a
+                                // changed file when they last ran.
+                                let (mut packages, mut filters) = doc_filters(&model.workspace, &docs);
+                                for key in reasons.keys().filter(|k| k.0.ends_with("::doc")) {
+                                    packages.push(key.0.trim_end_matches("::doc").to_owned());
+                                    filters.push(doc_item(&key.1).to_owned());
+                                }
+                                packages.sort();
+                                packages.dedup();
+                                filters.sort();
+                                filters.dedup();
+                                doc_narrowed = Some((packages, filters));
                             } else if !doc_cleared.is_empty() {
                                 doc_by_maps = Some((doc_cleared, docs));
                             }
