@@ -240,10 +240,13 @@ pub(super) fn start_request(
                                 }
                             }
                             if !code_changed {
-                                // Doc comments, and the doctests that read a
-                                // changed file when they last ran.
+                                // No code changed: doc comments, and the
+                                // doctests that read a changed file when they
+                                // last ran (not those that always run: no
+                                // code of theirs changed either).
                                 let (mut packages, mut filters) = doc_filters(&model.workspace, &docs);
-                                for key in reasons.keys().filter(|k| k.0.ends_with("::doc")) {
+                                let doc_readers = read.iter().flat_map(|(_, r)| r).filter(|k| k.0.ends_with("::doc"));
+                                for key in doc_readers {
                                     packages.push(key.0.trim_end_matches("::doc").to_owned());
                                     filters.push(doc_item(&key.1).to_owned());
                                 }
