@@ -50,18 +50,22 @@ pub fn preload(lib: &str, existing: Option<&str>) -> String {
     }
 }
 
-/// Content hashes of the files read, shared by every test of one collect.
+/// Content hashes of the files read, shared by every test of one collect
+/// (`None`: a directory).
 #[derive(Default)]
-pub struct Hashes(HashMap<PathBuf, String>);
+pub struct Hashes(HashMap<PathBuf, Option<String>>);
 
 impl Hashes {
-    fn of(&mut self, path: &Path) -> String {
+    /// One read per path and collect: a directory is told by the read's
+    /// error, not by a `stat` of its own.
+    fn of(&mut self, path: &Path) -> Option<String> {
         self.0
             .entry(path.to_owned())
             .or_insert_with(|| match std::fs::read(path) {
-                Ok(bytes) => content_hash(&bytes),
-                // A directory, or gone again: nothing to hash.
-                Err(_) => String::new(),
+                Ok(bytes) => Some(content_hash(&bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => None,
+                // Gone again: nothing to hash.
+                Err(_) => Some(String::new()),
             })
             .clone()
     }
@@ -87,11 +91,9 @@ pub fn parse(texts: &[String], root: &Path, hashes: &mut Hashes) -> Reads {
                     reads.dirs.insert(rel);
                 }
                 "r" | "s" => {
-                    if abs.is_dir() {
-                        continue;
+                    if let Some(hash) = hashes.of(&abs) {
+                        reads.files.insert(rel, hash);
                     }
-                    let hash = hashes.of(&abs);
-                    reads.files.insert(rel, hash);
                 }
                 "m" => {
                     reads.files.entry(rel).or_default();
