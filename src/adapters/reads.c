@@ -10,7 +10,10 @@
  * as lines "<kind> <absolute path>\n" appended to $VIGIL_READS_FILE ("%p"
  * in it: the process id). vigil reads them into the test's map: a change
  * to a file a test read, or a new file where it looked or listed, selects
- * that test. With $VIGIL_READS_EXE set, only a process whose executable
+ * that test. With $VIGIL_READS_TAG set, each line starts with the tag
+ * and a space, and the process's first line is "<tag> +": many processes
+ * share one file (no file made per test: on ext4 making one costs more than
+ * all of a test's lines). With $VIGIL_READS_EXE set, only a process whose executable
  * has that file name notes anything: the doc lane preloads it into
  * `cargo test --doc`, and only rustdoc's examples (`rust_out`) are traced,
  * never cargo, rustc or rustdoc.
@@ -45,6 +48,9 @@
 typedef struct __dirstream DIR;
 
 static int log_fd = -1;
+/* "<tag> " before each line, when the record is shared. */
+static char tag[128];
+static size_t tag_len;
 static char root[V_MAX];
 static size_t root_len;
 static char skip[V_MAX];
@@ -97,7 +103,25 @@ __attribute__((constructor)) static void vigil_reads_init(void) {
         }
         skip[skip_len] = 0;
     }
+    const char *t = getenv("VIGIL_READS_TAG");
+    if (t && *t) {
+        size_t n = strlen(t);
+        if (n + 2 >= sizeof tag) {
+            return;
+        }
+        memcpy(tag, t, n);
+        tag[n] = ' ';
+        tag_len = n + 1;
+    }
     log_fd = (int)syscall(SYS_openat, V_AT_FDCWD, file, V_O_WRONLY | V_O_CREAT | V_O_APPEND | V_O_CLOEXEC, 0600);
+    if (log_fd >= 0 && tag_len) {
+        /* This process is traced, whatever it reads. */
+        char first[sizeof tag + 2];
+        memcpy(first, tag, tag_len);
+        first[tag_len] = '+';
+        first[tag_len + 1] = '\n';
+        syscall(SYS_write, log_fd, first, tag_len + 2);
+    }
 }
 
 /* Folds "//", "/./" and "/../" in place (the path is absolute). */
@@ -139,9 +163,9 @@ static void note(char kind, int dirfd, const char *path) {
         return;
     }
     int saved = errno;
-    char line[2 * V_MAX + 4];
-    char *abs = line + 2;
-    size_t room = sizeof line - 3;
+    char line[2 * V_MAX + 4 + sizeof tag];
+    char *abs = line + tag_len + 2;
+    size_t room = sizeof line - 3 - tag_len;
     if (path[0] == '/') {
         size_t n = strlen(path);
         if (n >= room) {
@@ -177,10 +201,11 @@ static void note(char kind, int dirfd, const char *path) {
         (abs[skip_len - 1] == '/' || abs[skip_len - 1] == 0)) {
         goto out;
     }
-    line[0] = kind;
-    line[1] = ' ';
+    memcpy(line, tag, tag_len);
+    line[tag_len] = kind;
+    line[tag_len + 1] = ' ';
     abs[len] = '\n';
-    len += 3;
+    len += 3 + tag_len;
     uint64_t h = 1469598103934665603ULL;
     for (size_t i = 0; i < len; i++) {
         h = (h ^ (unsigned char)line[i]) * 1099511628211ULL;

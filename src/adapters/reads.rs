@@ -17,6 +17,10 @@ const TRACER: &[u8] = include_bytes!(env!("VIGIL_READS_SO"));
 pub const LIB: &str = "VIGIL_READS_LIB";
 pub const DIR: &str = "VIGIL_READS_DIR";
 pub const FILE: &str = "VIGIL_READS_FILE";
+/// The record a process's lines belong to, in a file many share.
+pub const TAG: &str = "VIGIL_READS_TAG";
+/// The file a run's tests share (each line tagged with its record).
+pub const SHARED: &str = "reads.log";
 pub(crate) const ROOT: &str = "VIGIL_READS_ROOT";
 pub(crate) const SKIP: &str = "VIGIL_READS_SKIP";
 /// Only a process whose executable has this name notes its reads.

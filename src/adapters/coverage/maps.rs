@@ -107,6 +107,29 @@ impl CoverageRig {
         // test → what its processes read (one record per process).
         let mut reads: HashMap<&TestKey, Vec<String>> = HashMap::new();
         let dir = raws.first().and_then(|p| p.parent());
+        // The run's shared record: `<tag> <kind> <path>` lines, the tag
+        // naming the test's process (`t-<hash>-…`), `<tag> +` its first.
+        if let Some(text) = dir.and_then(|d| std::fs::read_to_string(d.join(crate::adapters::reads::SHARED)).ok()) {
+            let mut by_tag: BTreeMap<&str, String> = BTreeMap::new();
+            for line in text.lines() {
+                let Some((tag, rest)) = line.split_once(' ') else {
+                    continue;
+                };
+                let record = by_tag.entry(tag).or_default();
+                if rest != "+" {
+                    record.push_str(rest);
+                    record.push('\n');
+                }
+            }
+            for (tag, record) in by_tag {
+                let Some(hex) = tag.strip_prefix("t-").and_then(|n| n.get(..16)) else {
+                    continue;
+                };
+                if let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) {
+                    reads.entry(*t).or_default().push(record);
+                }
+            }
+        }
         for entry in dir
             .and_then(|d| std::fs::read_dir(d).ok())
             .into_iter()

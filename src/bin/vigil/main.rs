@@ -89,10 +89,13 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
         // one record per process (a retry is another), beside its profile.
         use vigil::adapters::reads;
         if let (Some(lib), Some(reads_dir)) = (var(reads::LIB), var(reads::DIR)) {
+            // One file the run's tests share, each process's lines tagged
+            // (making a file per test cost more than its lines).
             let record = file
                 .replace("%p", &std::process::id().to_string())
-                .replace(".profraw", ".reads");
-            cmd.env(reads::FILE, Path::new(&reads_dir).join(record));
+                .replace(".profraw", "");
+            cmd.env(reads::FILE, Path::new(&reads_dir).join(reads::SHARED));
+            cmd.env(reads::TAG, record);
             cmd.env("LD_PRELOAD", reads::preload(&lib, var("LD_PRELOAD").as_deref()));
         }
         // Resident, unless told to step aside: what the test leaves running
