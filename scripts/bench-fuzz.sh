@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-600}
 seeds=target/fuzz-seeds
 rm -rf "$seeds"
-for t in nextest_list nextest_stream long_lines cargo_messages rustdoc_output profraw coverage_mapping lcov config; do
+for t in nextest_list nextest_stream long_lines cargo_messages rustdoc_output profraw coverage_mapping lcov config attribution; do
   mkdir -p "$seeds/$t"
 done
 s=tests/fixtures/streams
@@ -57,6 +57,8 @@ cm, cf = open(f"{d}/covmap", "rb").read(), open(f"{d}/covfun", "rb").read()
 open(f"{d}/coverage_mapping/sections.bin", "wb").write(struct.pack("<H", min(len(cm), 65535)) + cm[:65535] + cf)
 PY
 cp tests/fixtures/ledger/target/vigil/coverage/latest.lcov "$seeds/lcov/ledger.lcov"
+# Attribution: a fixture source against itself edited (old NUL new).
+python3 -c 'import sys; t = open("tests/fixtures/shop/money/src/lib.rs").read(); sys.stdout.write(t + "\0" + t.replace("a + b", "b + a"))' > "$seeds/attribution/money.rs"
 (cd fuzz && cargo +nightly fuzz build -O 2>&1 | tail -1)
 run() {
   local t=$1
@@ -66,7 +68,7 @@ run() {
       > "../target/fuzz-$t.log" 2>&1) && echo "$t: no crash" || echo "$t: CRASH (see target/fuzz-$t.log, fuzz/artifacts/$t/)"
   grep -E "^stat::number_of_executed_units|^stat::new_units_added|cov: " "target/fuzz-$t.log" | tail -3 | sed "s/^/  $t: /"
 }
-targets=(nextest_list nextest_stream long_lines cargo_messages rustdoc_output profraw coverage_mapping lcov config)
+targets=(nextest_list nextest_stream long_lines cargo_messages rustdoc_output profraw coverage_mapping lcov config attribution)
 for ((i = 0; i < ${#targets[@]}; i += 2)); do
   run "${targets[i]}" &
   if ((i + 1 < ${#targets[@]})); then run "${targets[i + 1]}" & fi
