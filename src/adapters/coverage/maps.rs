@@ -107,8 +107,10 @@ impl CoverageRig {
         // test → what its processes read (one record per process).
         let mut reads: HashMap<&TestKey, Vec<String>> = HashMap::new();
         let dir = raws.first().and_then(|p| p.parent());
-        // The run's shared record: `<tag> <kind> <path>` lines, the tag
-        // naming the test's process (`t-<hash>-…`), `<tag> +` its first.
+        // The run's shared record (the runner's tracer writes no other):
+        // `<tag> <kind> <path>` lines, the tag naming the test's process
+        // (`t-<hash>-…`), `<tag> +` its first. A test with no line there
+        // was not traced.
         if let Some(text) = dir.and_then(|d| std::fs::read_to_string(d.join(crate::adapters::reads::SHARED)).ok()) {
             let mut by_tag: BTreeMap<&str, String> = BTreeMap::new();
             for line in text.lines() {
@@ -128,29 +130,6 @@ impl CoverageRig {
                 if let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) {
                     reads.entry(*t).or_default().push(record);
                 }
-            }
-        }
-        for entry in dir
-            .and_then(|d| std::fs::read_dir(d).ok())
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(hex) = name
-                .strip_suffix(".reads")
-                .and_then(|n| n.strip_prefix("t-"))
-                .and_then(|n| n.get(..16))
-            else {
-                continue;
-            };
-            let Some(t) = u64::from_str_radix(hex, 16).ok().and_then(|h| by_hash.get(&h)) else {
-                continue;
-            };
-            // A record is bounded by what the test opened inside the
-            // workspace; an unreadable one leaves the test untraced.
-            if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                reads.entry(*t).or_default().push(text);
             }
         }
         let mut read_hashes = crate::adapters::reads::Hashes::default();

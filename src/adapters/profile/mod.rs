@@ -342,7 +342,8 @@ mod tests {
         decode_function(&d, &[7]).unwrap()
     }
 
-    fn lines(f: &Function, counters: &[u64]) -> Vec<u32> {
+    /// What one record of `f` with `counters` ran in file 7.
+    fn ran(f: &Function, counters: &[u64]) -> Ran {
         let mut map = CoverageMap::default();
         map.functions.insert((1, 2), f.clone());
         let mut out = BTreeMap::new();
@@ -354,9 +355,11 @@ mod tests {
             }],
             &mut out,
         );
-        out.get(&7)
-            .map(|s| s.lines.iter().copied().collect())
-            .unwrap_or_default()
+        out.remove(&7).unwrap_or_default()
+    }
+
+    fn lines(f: &Function, counters: &[u64]) -> Vec<u32> {
+        ran(f, counters).lines.into_iter().collect()
     }
 
     #[test]
@@ -387,22 +390,7 @@ mod tests {
             leb(v, &mut d);
         }
         let f = decode_function(&d, &[7]).unwrap();
-        let mut map = CoverageMap::default();
-        map.functions.insert((1, 2), f);
-        let taken = |counters: &[u64]| {
-            let mut out = BTreeMap::new();
-            map.covered(
-                &[Record {
-                    name_ref: 1,
-                    func_hash: 2,
-                    counters: counters.to_vec(),
-                }],
-                &mut out,
-            );
-            out.get(&7)
-                .map(|r| r.branches.iter().copied().collect::<Vec<_>>())
-                .unwrap_or_default()
-        };
+        let taken = |counters: &[u64]| ran(&f, counters).branches.into_iter().collect::<Vec<_>>();
         assert_eq!(taken(&[3, 3]), vec![(2, 9, true)], "always true");
         assert_eq!(taken(&[3, 1]), vec![(2, 9, false), (2, 9, true)], "both ways");
         assert_eq!(taken(&[2, 0]), vec![(2, 9, false)], "never true");

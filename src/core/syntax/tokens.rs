@@ -547,14 +547,21 @@ fn chunks(toks: &[Tok]) -> Vec<Chunk> {
 pub(super) fn placed_text(side: &Side, from: usize, to: usize) -> String {
     let (first, last) = (&side.toks[from], &side.toks[to - 1]);
     let body = &side.text[first.bytes.0 as usize..last.bytes.1 as usize];
-    let mut s = String::with_capacity(body.len() + (first.start.line + first.start.col) as usize);
+    let mut s = padding(first, body.len());
+    s.push_str(body);
+    s
+}
+
+/// The lines and columns before `first`, as newlines and spaces, with room
+/// for `more` bytes after them.
+fn padding(first: &Tok, more: usize) -> String {
+    let mut s = String::with_capacity(more + (first.start.line + first.start.col) as usize);
     for _ in 1..first.start.line {
         s.push('\n');
     }
     for _ in 0..first.start.col {
         s.push(' ');
     }
-    s.push_str(body);
     s
 }
 
@@ -632,13 +639,7 @@ pub(super) fn shell_text(side: &Side, from: usize, to: usize) -> String {
     }
     let (first, last) = (&side.toks[from], &side.toks[to - 1]);
     let (start, stop) = (first.bytes.0 as usize, last.bytes.1 as usize);
-    let mut s = String::with_capacity(stop - start + (first.start.line + first.start.col) as usize);
-    for _ in 1..first.start.line {
-        s.push('\n');
-    }
-    for _ in 0..first.start.col {
-        s.push(' ');
-    }
+    let mut s = padding(first, stop - start);
     let mut at = start;
     for (a, b) in blank {
         s.push_str(&side.text[at..a]);
