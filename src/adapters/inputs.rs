@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::core::catalog::{Package, Workspace};
-use crate::core::inputs::{normalize, Inputs, Owner, Via};
+use crate::core::inputs::{normalize, BuildReads, Inputs, Owner, Via};
 
 /// A compilation target of a local package, by crate name.
 struct Unit<'a> {
@@ -127,7 +127,8 @@ pub fn index(ws: &Workspace) -> Inputs {
 }
 
 /// Build scripts' own sources (their dep-info) and their
-/// `rerun-if-changed` paths, owned by their package.
+/// `rerun-if-changed` paths, owned by their package; for a script without
+/// `rerun-if` lines, what the tracer saw it read on that run.
 fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>, inputs: &mut Inputs) {
     let Ok(entries) = std::fs::read_dir(build) else { return };
     for e in entries.flatten() {
@@ -142,6 +143,9 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
         };
         for f in files.flatten() {
             let name = f.file_name().to_string_lossy().into_owned();
+            if name != "output" && !(name.starts_with("build_script_") && name.ends_with(".d")) {
+                continue;
+            }
             let Ok(text) = std::fs::read_to_string(f.path()) else {
                 continue;
             };
@@ -149,7 +153,7 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
                 if !reruns_on_directives(&text) {
                     // No `rerun-if` line: cargo reruns the script when any
                     // file of the package changes.
-                    inputs.add_whole_package(&package.name);
+                    inputs.add_whole_package(&package.name, traced_run(&e.path()));
                 }
                 for path in rerun_if_changed(&text) {
                     let path = normalize(&package.manifest_dir.join(path));
@@ -159,7 +163,7 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
                         inputs.add_file(path, owner.clone(), Via::RerunIfChanged);
                     }
                 }
-            } else if name.starts_with("build_script_") && name.ends_with(".d") {
+            } else {
                 for path in dep_info_files(&text, &ws.root) {
                     inputs.add_file(path, owner.clone(), Via::Compiled);
                 }
@@ -169,6 +173,20 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
             }
         }
     }
+}
+
+/// What the build script's last run in `run_dir` read, if the tracer saw
+/// that run: its record is there and no newer than the run's start
+/// (cargo's `invoked.timestamp`, touched as the script starts; a run
+/// without vigil leaves an older record behind it).
+fn traced_run(run_dir: &Path) -> Option<BuildReads> {
+    let record = run_dir.join(crate::adapters::reads::BUILD_RECORD);
+    let written = record.metadata().and_then(|m| m.modified()).ok()?;
+    let invoked = run_dir.join("invoked.timestamp").metadata().and_then(|m| m.modified()).ok()?;
+    if written < invoked {
+        return None;
+    }
+    std::fs::read_to_string(record).ok().map(|t| BuildReads::parse(&t))
 }
 
 /// The files of a dep-info file's first rule (`out: a.rs b.txt`), absolute

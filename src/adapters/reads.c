@@ -18,6 +18,15 @@
  * `cargo test --doc`, and only rustdoc's examples (`rust_out`) are traced,
  * never cargo, rustc or rustdoc.
  *
+ * With $VIGIL_READS_BUILD set (vigil sets it for the cargo that builds its
+ * coverage runs), a build script (`build-script-build`) notes what it reads
+ * into `vigil-reads` beside cargo's own record of its run (the parent of
+ * $OUT_DIR, where cargo keeps `output` and `invoked.timestamp`), emptied as
+ * it starts and opened with a "+" line; the processes it starts append
+ * there too ($VIGIL_READS_FOLLOW, set for them). vigil reads it to tell
+ * which of a package's files a build script without `rerun-if` lines
+ * really depends on.
+ *
  * Its own I/O goes through raw system calls, it keeps errno as the call
  * left it, and it never changes what a call returns. No stat or fcntl
  * header is included: the functions below are defined with opaque
@@ -41,6 +50,7 @@
 #define V_O_APPEND 02000
 #define V_O_CREAT 0100
 #define V_O_CLOEXEC 02000000
+#define V_O_TRUNC 01000
 /* __O_TMPFILE (asm-generic): a mode argument comes with it. */
 #define V_O_TMPFILE 020000000
 #define V_MAX 4096
@@ -70,24 +80,55 @@ static int exe_is(const char *name) {
     return strcmp(base ? base + 1 : exe, name) == 0;
 }
 
+/* Where a traced build script keeps its record: `vigil-reads` in the
+ * parent of $OUT_DIR. 0: not a build script vigil traces. */
+static int build_record(char *file, size_t size) {
+    const char *build = getenv("VIGIL_READS_BUILD");
+    const char *out = getenv("OUT_DIR");
+    if (!build || !*build || !out || !*out || !exe_is("build-script-build")) {
+        return 0;
+    }
+    const char *slash = strrchr(out, '/');
+    if (!slash || slash == out) {
+        return 0;
+    }
+    int n = snprintf(file, size, "%.*s/vigil-reads", (int)(slash - out), out);
+    return n > 0 && (size_t)n < size;
+}
+
 __attribute__((constructor)) static void vigil_reads_init(void) {
     const char *pattern = getenv("VIGIL_READS_FILE");
     const char *r = getenv("VIGIL_READS_ROOT");
     const char *s = getenv("VIGIL_READS_SKIP");
     const char *only = getenv("VIGIL_READS_EXE");
-    if (!pattern || !r || !*r || strlen(r) + 2 >= V_MAX || strlen(pattern) + 24 >= V_MAX) {
+    const char *follow = getenv("VIGIL_READS_FOLLOW");
+    if (!r || !*r || strlen(r) + 2 >= V_MAX) {
         return;
     }
-    if (only && *only && !exe_is(only)) {
-        return;
-    }
-    /* "%p" → this process's id. */
     char file[V_MAX];
-    const char *at = strstr(pattern, "%p");
-    if (at) {
-        snprintf(file, sizeof file, "%.*s%ld%s", (int)(at - pattern), pattern, (long)syscall(SYS_getpid), at + 2);
+    int flags = V_O_WRONLY | V_O_CREAT | V_O_APPEND | V_O_CLOEXEC;
+    int build = 0;
+    int following = follow && *follow && strlen(follow) < V_MAX;
+    if (following) {
+        /* Started by a traced build script: its record. */
+        snprintf(file, sizeof file, "%s", follow);
+    } else if (build_record(file, sizeof file)) {
+        build = 1;
+        flags |= V_O_TRUNC;
     } else {
-        snprintf(file, sizeof file, "%s", pattern);
+        if (!pattern || strlen(pattern) + 24 >= V_MAX) {
+            return;
+        }
+        if (only && *only && !exe_is(only)) {
+            return;
+        }
+        /* "%p" → this process's id. */
+        const char *at = strstr(pattern, "%p");
+        if (at) {
+            snprintf(file, sizeof file, "%.*s%ld%s", (int)(at - pattern), pattern, (long)syscall(SYS_getpid), at + 2);
+        } else {
+            snprintf(file, sizeof file, "%s", pattern);
+        }
     }
     root_len = strlen(r);
     memcpy(root, r, root_len);
@@ -104,7 +145,7 @@ __attribute__((constructor)) static void vigil_reads_init(void) {
         skip[skip_len] = 0;
     }
     const char *t = getenv("VIGIL_READS_TAG");
-    if (t && *t) {
+    if (t && *t && !build && !following) {
         size_t n = strlen(t);
         if (n + 2 >= sizeof tag) {
             return;
@@ -113,8 +154,13 @@ __attribute__((constructor)) static void vigil_reads_init(void) {
         tag[n] = ' ';
         tag_len = n + 1;
     }
-    log_fd = (int)syscall(SYS_openat, V_AT_FDCWD, file, V_O_WRONLY | V_O_CREAT | V_O_APPEND | V_O_CLOEXEC, 0600);
-    if (log_fd >= 0 && tag_len) {
+    log_fd = (int)syscall(SYS_openat, V_AT_FDCWD, file, flags, 0600);
+    if (log_fd >= 0 && build) {
+        /* Traced from its start (the line dates the record), and what it
+         * starts notes into the same record. */
+        syscall(SYS_write, log_fd, "+\n", 2);
+        setenv("VIGIL_READS_FOLLOW", file, 1);
+    } else if (log_fd >= 0 && tag_len) {
         /* This process is traced, whatever it reads. */
         char first[sizeof tag + 2];
         memcpy(first, tag, tag_len);

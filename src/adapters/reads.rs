@@ -25,6 +25,14 @@ pub(crate) const ROOT: &str = "VIGIL_READS_ROOT";
 pub(crate) const SKIP: &str = "VIGIL_READS_SKIP";
 /// Only a process whose executable has this name notes its reads.
 pub(crate) const EXE: &str = "VIGIL_READS_EXE";
+/// Set for the cargo that builds: build scripts note what they read
+/// (`vigil-reads` beside cargo's `output` of each run), and so do the
+/// processes they start.
+pub const BUILD: &str = "VIGIL_READS_BUILD";
+/// A traced build script's record, set for the processes it starts.
+pub const FOLLOW: &str = "VIGIL_READS_FOLLOW";
+/// A build script run's record, in cargo's directory of that run.
+pub(crate) const BUILD_RECORD: &str = "vigil-reads";
 
 /// Puts the tracer in `dir` (once per build of vigil), or says why tracing
 /// is off.
@@ -49,6 +57,8 @@ pub fn install(dir: &Path) -> Result<PathBuf, String> {
 /// (a sanitizer's runtime wants to come first), then the tracer.
 pub fn preload(lib: &str, existing: Option<&str>) -> String {
     match existing.map(str::trim).filter(|e| !e.is_empty()) {
+        // Already there (the build's environment carries it to nextest).
+        Some(e) if e.split([' ', ':']).any(|l| l == lib) => e.to_owned(),
         Some(e) => format!("{e} {lib}"),
         None => lib.to_owned(),
     }
@@ -137,5 +147,6 @@ mod tests {
         assert_eq!(preload("/t/r.so", None), "/t/r.so");
         assert_eq!(preload("/t/r.so", Some(" ")), "/t/r.so");
         assert_eq!(preload("/t/r.so", Some("/x/asan.so")), "/x/asan.so /t/r.so");
+        assert_eq!(preload("/t/r.so", Some("/x/asan.so /t/r.so")), "/x/asan.so /t/r.so");
     }
 }

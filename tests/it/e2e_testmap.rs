@@ -665,8 +665,10 @@ fn new_functions_run_only_the_tests_that_name_them_and_inert_attributes_narrow()
 /// file reruns the test that lists `cases/`; `data/doc.txt`, which only a
 /// doctest's example reads, reruns that doctest; `CHANGELOG.md`, `ci/` (which
 /// the manifest excludes) and `data/unused.txt` no build or test reads, so
-/// they run nothing and say so; beside a Rust edit, `CHANGELOG.md` costs
-/// nothing.
+/// they run nothing and say so, though cargo reruns the package's build
+/// script on each (it prints no `rerun-if` line): only the files the script
+/// and what it starts read reach the build; beside a Rust edit,
+/// `CHANGELOG.md` costs nothing.
 #[test]
 fn files_tests_read_at_run_time_select_exactly_their_readers() {
     let source = fixture("reads");
@@ -778,6 +780,37 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
         assert_eq!(ignored.len(), 1, "{unread}: {events:?}");
         assert_eq!(ignored[0]["why"], "no build or test reads it");
         assert!(ran(&events).is_empty(), "{unread}: {events:?}");
+    }
+
+    // Cargo reruns the build script on every file of the package (it
+    // prints no `rerun-if` line), yet only what it read, traced, reaches
+    // what it prints: `data/build.txt`, and `data/child.txt`, which `cat`
+    // read for it. Either runs the package's tests, red at once.
+    for file in ["data/build.txt", "data/child.txt"] {
+        let was = std::fs::read_to_string(root.join(file)).unwrap();
+        std::fs::write(root.join(file), "changed\n").unwrap();
+        let events = changed(&[file]);
+        let started = common::events(&events, "run_started")[0];
+        assert!(
+            started.to_string().contains("`reads`'s build script read it when it last ran"),
+            "{file}: {started}"
+        );
+        let ran = ran(&events);
+        for test in ["tests::build_notes", "tests::adds", "greets"] {
+            assert!(ran.contains(test), "{file}: {test} runs: {ran:?}");
+        }
+        let failed = |events: &[serde_json::Value]| -> BTreeSet<String> {
+            common::events(events, "run_finished")[0]["failures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert!(failed(&events).contains("tests::build_notes"), "{file}: red at once: {events:?}");
+        std::fs::write(root.join(file), was).unwrap();
+        let events = changed(&[file]);
+        assert!(!failed(&events).contains("tests::build_notes"), "{file}: green again");
     }
 
     let lib = root.join("src/lib.rs");

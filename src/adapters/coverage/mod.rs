@@ -215,11 +215,31 @@ impl CoverageRig {
                 use super::reads;
                 env.push((reads::LIB.to_owned(), lib.display().to_string()));
                 env.push((reads::DIR.to_owned(), self.run_dir(run).display().to_string()));
-                env.push((reads::ROOT.to_owned(), self.root.display().to_string()));
-                env.push((reads::SKIP.to_owned(), self.target_dir.display().to_string()));
             }
         }
+        env.extend(self.build_tracing());
         env
+    }
+
+    /// What the cargo that builds gets so that build scripts note what
+    /// they read (the tracer preloaded, inert in every other process:
+    /// cargo, rustc, nextest and the tests, which the runner traces on its
+    /// own terms).
+    fn build_tracing(&self) -> Vec<(String, String)> {
+        use super::reads;
+        let Ok(lib) = &self.tracer else {
+            return Vec::new();
+        };
+        let existing = std::env::var("LD_PRELOAD").ok();
+        vec![
+            (
+                "LD_PRELOAD".to_owned(),
+                reads::preload(&lib.display().to_string(), existing.as_deref()),
+            ),
+            (reads::BUILD.to_owned(), "1".to_owned()),
+            (reads::ROOT.to_owned(), self.root.display().to_string()),
+            (reads::SKIP.to_owned(), self.target_dir.display().to_string()),
+        ]
     }
 
     /// Where the doc lane's profiles are set aside (emptied before each).
@@ -239,6 +259,7 @@ impl CoverageRig {
                     && k != "VIGIL_PROFILE_DIR"
                     && !k.ends_with("_RUNNER")
                     && !k.starts_with("VIGIL_READS_")
+                    && k != "LD_PRELOAD"
             })
             .collect();
         env.push((
@@ -265,6 +286,8 @@ impl CoverageRig {
             env.push((reads::ROOT.to_owned(), self.root.display().to_string()));
             env.push((reads::SKIP.to_owned(), self.target_dir.display().to_string()));
             env.push((reads::EXE.to_owned(), "rust_out".to_owned()));
+            // The lane's cargo may run a build script too.
+            env.push((reads::BUILD.to_owned(), "1".to_owned()));
         }
         env
     }

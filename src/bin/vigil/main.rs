@@ -88,6 +88,9 @@ fn runner(argv: Vec<std::ffi::OsString>) -> ExitCode {
         // What the test reads at run time, through the preloaded tracer:
         // one record per process (a retry is another), beside its profile.
         use vigil::adapters::reads;
+        // The build's tracing is not the test's (a test that builds a
+        // crate of its own is no build of vigil's).
+        cmd.env_remove(reads::BUILD);
         if let (Some(lib), Some(reads_dir)) = (var(reads::LIB), var(reads::DIR)) {
             // One file the run's tests share, each process's lines tagged
             // (making a file per test cost more than its lines).

@@ -52,10 +52,21 @@ pub(super) fn everything_file(ws: &Workspace, path: &Path) -> bool {
 }
 
 /// The package whose build script reruns on every file of it, when `path`
-/// is one of its files (the innermost package's, as cargo lists them).
-pub(super) fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: &Path) -> Option<&'a str> {
+/// is one of its files (the innermost package's, as cargo lists them) and
+/// the script may read it, with why. Rerun, a script prints what it did
+/// before unless what it reads changed: where the tracer saw what it read,
+/// only those files reach the package through it.
+pub(super) fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: &Path) -> Option<(&'a str, String)> {
     let (pkg, _) = ws.owning_package(path)?;
-    inputs.reruns_on_package(&pkg.name).then_some(pkg.name.as_str())
+    let p = pkg.name.as_str();
+    if !inputs.reruns_on_package(p) {
+        return None;
+    }
+    match inputs.build_script_read(p, path) {
+        Some(false) => None,
+        Some(true) => Some((p, format!(" (`{p}`'s build script read it when it last ran)"))),
+        None => Some((p, format!(" (`{p}`'s build script reruns on every file of its package)"))),
+    }
 }
 
 /// The binaries of `tests`, each with why ("read at run time by …").
@@ -169,9 +180,8 @@ pub(super) fn hits(ws: &Workspace, inputs: &Inputs, runtime: &Evidence, path: &P
             None => found.push((hit, why)),
         }
     }
-    if let Some(p) = whole_package_input(ws, inputs, path) {
+    if let Some((p, why)) = whole_package_input(ws, inputs, path) {
         let hit = Hit::Package(p.to_owned());
-        let why = format!(" (`{p}`'s build script reruns on every file of its package)");
         match found.iter().position(|(h, _)| *h == hit) {
             Some(i) if path.extension().is_none_or(|e| e != "rs") => found[i].1 = why,
             Some(_) => {}
