@@ -182,7 +182,11 @@ fn build_scripts(build: &Path, ws: &Workspace, by_name: &HashMap<&str, &Package>
 fn traced_run(run_dir: &Path) -> Option<BuildReads> {
     let record = run_dir.join(crate::adapters::reads::BUILD_RECORD);
     let written = record.metadata().and_then(|m| m.modified()).ok()?;
-    let invoked = run_dir.join("invoked.timestamp").metadata().and_then(|m| m.modified()).ok()?;
+    let invoked = run_dir
+        .join("invoked.timestamp")
+        .metadata()
+        .and_then(|m| m.modified())
+        .ok()?;
     if written < invoked {
         return None;
     }

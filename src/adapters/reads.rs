@@ -65,23 +65,133 @@ pub fn preload(lib: &str, existing: Option<&str>) -> String {
 }
 
 /// Content hashes of the files read, shared by every test of one collect
-/// (`None`: a directory).
+/// (`None`: a directory), and kept between collects by what each file
+/// looked like when it was hashed (`read-hashes` in the coverage
+/// directory): a file whose device, inode, size and times are as they were
+/// is not read again. A file changed less than two seconds before it was
+/// hashed is not kept (a later write in the same tick of the clock would
+/// leave its times as they were).
 #[derive(Default)]
-pub struct Hashes(HashMap<PathBuf, Option<String>>);
+pub struct Hashes {
+    now: HashMap<PathBuf, Option<String>>,
+    kept: HashMap<PathBuf, (Stamp, String)>,
+    /// Where they are kept (`None`: not kept).
+    file: Option<PathBuf>,
+    changed: bool,
+}
+
+/// What a file looked like: device, inode, size, modified and changed
+/// times (ns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp([i64; 5]);
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |s: i64, n: i64| s.saturating_mul(1_000_000_000).saturating_add(n);
+        #[allow(clippy::cast_possible_wrap)]
+        Self([
+            m.dev() as i64,
+            m.ino() as i64,
+            m.size() as i64,
+            ns(m.mtime(), m.mtime_nsec()),
+            ns(m.ctime(), m.ctime_nsec()),
+        ])
+    }
+}
+
+/// The name of the kept hashes in the coverage directory.
+const KEPT: &str = "read-hashes";
 
 impl Hashes {
-    /// One read per path and collect: a directory is told by the read's
-    /// error, not by a `stat` of its own.
+    /// The hashes kept in `dir` (none if it holds none, or they do not read).
+    pub fn kept(dir: &Path) -> Self {
+        let file = dir.join(KEPT);
+        let mut kept = HashMap::new();
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            for line in text.lines() {
+                let mut parts = line.splitn(7, '\t');
+                let hash = parts.next().unwrap_or_default().to_owned();
+                let nums: Vec<i64> = parts.by_ref().take(5).filter_map(|n| n.parse().ok()).collect();
+                let (Ok(stamp), Some(path)) = (<[i64; 5]>::try_from(nums), parts.next()) else {
+                    continue;
+                };
+                if hash.len() == 16 {
+                    kept.insert(PathBuf::from(path), (Stamp(stamp), hash));
+                }
+            }
+        }
+        Self {
+            kept,
+            file: Some(file),
+            ..Self::default()
+        }
+    }
+
+    /// Writes the kept hashes back, if any changed (of the files still
+    /// there: one gone since is dropped when it is next looked at).
+    pub fn keep(&self) {
+        let Some(file) = self.file.as_ref().filter(|_| self.changed) else {
+            return;
+        };
+        let mut text = String::new();
+        for (path, (Stamp(n), hash)) in &self.kept {
+            use std::fmt::Write;
+            let _ = writeln!(
+                text,
+                "{hash}\t{}\t{}\t{}\t{}\t{}\t{}",
+                n[0],
+                n[1],
+                n[2],
+                n[3],
+                n[4],
+                path.display()
+            );
+        }
+        if let Err(e) = super::keep::write_atomic(file, text.as_bytes()) {
+            tracing::warn!("the read files' hashes could not be kept: {e}");
+        }
+    }
+
+    /// One look per path and collect: a directory is told by its
+    /// metadata, a file kept unchanged since it was hashed is not read.
     fn of(&mut self, path: &Path) -> Option<String> {
-        self.0
-            .entry(path.to_owned())
-            .or_insert_with(|| match std::fs::read(path) {
-                Ok(bytes) => Some(content_hash(&bytes)),
-                Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => None,
-                // Gone again: nothing to hash.
-                Err(_) => Some(String::new()),
-            })
-            .clone()
+        if let Some(known) = self.now.get(path) {
+            return known.clone();
+        }
+        let found = match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => None,
+            Ok(m) => Some(self.hash(path, &m)),
+            // Gone again: nothing to hash.
+            Err(_) => Some(String::new()),
+        };
+        self.now.insert(path.to_owned(), found.clone());
+        found
+    }
+
+    fn hash(&mut self, path: &Path, m: &std::fs::Metadata) -> String {
+        let stamp = Stamp::of(m);
+        if let Some((s, hash)) = self.kept.get(path) {
+            if *s == stamp {
+                return hash.clone();
+            }
+        }
+        let Ok(bytes) = std::fs::read(path) else {
+            return String::new();
+        };
+        let hash = content_hash(&bytes);
+        let settled = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .and_then(|d| i64::try_from(d.as_nanos()).ok())
+            .is_some_and(|now| stamp.0[4] < now - 2_000_000_000);
+        if settled && self.file.is_some() {
+            self.kept.insert(path.to_owned(), (stamp, hash.clone()));
+            self.changed = true;
+        } else if self.kept.remove(path).is_some() {
+            self.changed = true;
+        }
+        hash
     }
 }
 
@@ -140,6 +250,40 @@ mod tests {
         assert!(reads.names("data/cases/new.txt"));
         assert!(!reads.names("data/other.txt"));
         std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn hashes_are_kept_by_what_the_file_looks_like_and_never_trusted_once_it_changed() {
+        let dir = std::env::temp_dir().join(format!("vigil-read-hashes-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("case.txt");
+        std::fs::write(&file, "one\n").unwrap();
+        // Changed just now: hashed, not kept (another write in the same
+        // tick of the clock would not show).
+        let mut h = Hashes::kept(&dir);
+        assert_eq!(h.of(&file), Some(content_hash(b"one\n")));
+        assert!(h.kept.is_empty());
+        // Kept with the stamp it has: trusted, not read (the hash says so).
+        let stamp = Stamp::of(&std::fs::metadata(&file).unwrap());
+        let mut h = Hashes::kept(&dir);
+        h.kept.insert(file.clone(), (stamp, "00000000000000bb".into()));
+        h.changed = true;
+        h.keep();
+        let mut h = Hashes::kept(&dir);
+        assert_eq!(
+            h.kept[&file],
+            (stamp, "00000000000000bb".to_owned()),
+            "read back as kept"
+        );
+        assert_eq!(h.of(&file).as_deref(), Some("00000000000000bb"));
+        // Rewritten, the same size: its stamp moved, it is read again.
+        std::fs::write(&file, "two\n").unwrap();
+        let mut h = Hashes::kept(&dir);
+        assert_eq!(h.of(&file), Some(content_hash(b"two\n")));
+        // A directory, and a file gone.
+        assert_eq!(h.of(&dir), None);
+        assert_eq!(h.of(&dir.join("gone.txt")).as_deref(), Some(""));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -247,8 +247,14 @@ mod tests {
         assert_eq!(read("/w/data/other.txt"), Some(false));
         // Another run of it (another profile) adds what it read.
         inputs.add_whole_package("root", Some(BuildReads::parse("+\nr /w/CHANGELOG.md\n")));
-        assert_eq!(inputs.build_script_read("root", Path::new("/w/CHANGELOG.md")), Some(true));
-        assert_eq!(inputs.build_script_read("root", Path::new("/w/data/build.txt")), Some(true));
+        assert_eq!(
+            inputs.build_script_read("root", Path::new("/w/CHANGELOG.md")),
+            Some(true)
+        );
+        assert_eq!(
+            inputs.build_script_read("root", Path::new("/w/data/build.txt")),
+            Some(true)
+        );
         // One run not traced: what they read is not known.
         inputs.add_whole_package("root", None);
         assert_eq!(inputs.build_script_read("root", Path::new("/w/GUIDE.md")), None);

@@ -792,7 +792,9 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
         let events = changed(&[file]);
         let started = common::events(&events, "run_started")[0];
         assert!(
-            started.to_string().contains("`reads`'s build script read it when it last ran"),
+            started
+                .to_string()
+                .contains("`reads`'s build script read it when it last ran"),
             "{file}: {started}"
         );
         let ran = ran(&events);
@@ -807,7 +809,10 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
                 .map(|f| f["name"].as_str().unwrap().to_owned())
                 .collect()
         };
-        assert!(failed(&events).contains("tests::build_notes"), "{file}: red at once: {events:?}");
+        assert!(
+            failed(&events).contains("tests::build_notes"),
+            "{file}: red at once: {events:?}"
+        );
         std::fs::write(root.join(file), was).unwrap();
         let events = changed(&[file]);
         assert!(!failed(&events).contains("tests::build_notes"), "{file}: green again");

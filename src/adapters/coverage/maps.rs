@@ -132,7 +132,7 @@ impl CoverageRig {
                 }
             }
         }
-        let mut read_hashes = crate::adapters::reads::Hashes::default();
+        let mut read_hashes = crate::adapters::reads::Hashes::kept(&self.dir);
         let Mappings { by_binary, executables } = mappings;
         let mut problems = Vec::new();
         let mut hashes: HashMap<PathBuf, Option<(String, String)>> = HashMap::new();
@@ -191,6 +191,7 @@ impl CoverageRig {
             }
             out.push((test.clone(), map));
         }
+        read_hashes.keep();
         problems.sort();
         problems.dedup();
         let note = (!problems.is_empty()).then(|| format!("some tests have no coverage map: {}", problems.join("; ")));
@@ -313,8 +314,8 @@ impl CoverageRig {
         }
         let sources = self.dir.join("sources");
         let mut hashes = HashMap::new();
-        let mut read_hashes = crate::adapters::reads::Hashes::default();
-        found
+        let mut read_hashes = crate::adapters::reads::Hashes::kept(&self.dir);
+        let maps = found
             .into_iter()
             .map(|(key, (lines, unplaced, reads))| {
                 let mut map = TestMap::default();
@@ -331,6 +332,8 @@ impl CoverageRig {
                 }
                 (key.clone(), map)
             })
-            .collect()
+            .collect();
+        read_hashes.keep();
+        maps
     }
 }

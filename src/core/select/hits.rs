@@ -65,7 +65,10 @@ pub(super) fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: 
     match inputs.build_script_read(p, path) {
         Some(false) => None,
         Some(true) => Some((p, format!(" (`{p}`'s build script read it when it last ran)"))),
-        None => Some((p, format!(" (`{p}`'s build script reruns on every file of its package)"))),
+        None => Some((
+            p,
+            format!(" (`{p}`'s build script reruns on every file of its package)"),
+        )),
     }
 }
 
