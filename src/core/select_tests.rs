@@ -25,6 +25,22 @@ pub struct Texts {
     /// the text now, placed ahead by the adapter (off the loop, each file
     /// on a core); a pair not here is placed when it is needed.
     pub attributions: HashMap<(String, String), Attribution>,
+    /// A `const` or `static` whose value changed (by name) → the function
+    /// bodies of the workspace's sources that read it, or where it is
+    /// named outside one (the adapter looks; a name not here was not
+    /// looked for, and its change runs the static tier).
+    pub value_sites: HashMap<String, Result<Vec<ValueSite>, String>>,
+}
+
+/// A function body that names a `const` or `static`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueSite {
+    /// Workspace-relative.
+    pub path: String,
+    /// The content hash of the text the lines are of.
+    pub hash: String,
+    /// The body's lines.
+    pub lines: [u32; 2],
 }
 
 /// What test-level selection made of a static plan.
@@ -65,11 +81,17 @@ struct Placed {
     /// Only comments and layout changed, from every kept version.
     layout: bool,
     docs: Vec<DocEdit>,
+    /// The bodies that read a `const` or `static` whose value changed here,
+    /// with its name.
+    sites: Vec<(String, ValueSite)>,
+    /// What those values are ("`const RATE` (line 5) changed: …; read in 1
+    /// function body").
+    values: Vec<String>,
 }
 
 impl Placed {
     fn code_changed(&self) -> bool {
-        self.edits.is_empty() || self.edits.values().any(|e| !e.is_empty())
+        self.edits.is_empty() || self.edits.values().any(|e| !e.is_empty()) || !self.sites.is_empty()
     }
 }
 
@@ -97,6 +119,8 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
     let mut edits = HashMap::new();
     let mut layout = true;
     let mut docs: Vec<DocEdit> = Vec::new();
+    let mut sites: Vec<(String, ValueSite)> = Vec::new();
+    let mut value_notes: Vec<String> = Vec::new();
     for (key, m) in &maps.tests {
         let Some(f) = m.files.get(path) else { continue };
         let Some(old) = texts.versions.get(&f.hash) else {
@@ -111,11 +135,39 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
         let placed = texts.attributions.get(&(path.to_owned(), f.hash.clone()));
         let lines = match placed.cloned().unwrap_or_else(|| attribute(old, now)) {
             Attribution::Layout => Vec::new(),
-            Attribution::Code { bodies, docs: d } => {
+            Attribution::Code {
+                bodies,
+                docs: d,
+                values,
+            } => {
                 layout = false;
                 for doc in d {
                     if !docs.contains(&doc) {
                         docs.push(doc);
+                    }
+                }
+                for v in values {
+                    match texts.value_sites.get(&v.name) {
+                        Some(Ok(found)) => {
+                            let note = format!(
+                                "`{path}`: {}; read in {} function bod{} (the tests that reach {} run)",
+                                v.why,
+                                found.len(),
+                                if found.len() == 1 { "y" } else { "ies" },
+                                if found.len() == 1 { "it" } else { "them" },
+                            );
+                            if !value_notes.contains(&note) {
+                                value_notes.push(note);
+                            }
+                            for site in found {
+                                let named = (v.name.clone(), site.clone());
+                                if !sites.contains(&named) {
+                                    sites.push(named);
+                                }
+                            }
+                        }
+                        Some(Err(e)) => return Err(format!("`{path}`: {}; {e}", v.why)),
+                        None => return Err(format!("`{path}`: {}", v.why)),
                     }
                 }
                 bodies.into_iter().map(|b| b.old_lines).collect()
@@ -129,6 +181,8 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
         layout: layout && !edits.is_empty(),
         edits,
         docs,
+        sites,
+        values: value_notes,
     })
 }
 
@@ -192,6 +246,8 @@ pub(crate) fn narrow(
     let mut reasons = BTreeMap::new();
     let mut skipped = Vec::new();
     let mut doc_cleared = Vec::new();
+    // (a kept version's hash, a value's name) → the bodies reading it there.
+    let mut old_readers: HashMap<(String, String), Option<Vec<[u32; 2]>>> = HashMap::new();
     for (key, known) in tier {
         let always = match known {
             Some((TestState::Failed | TestState::Xpass, _)) => Some("failed last time"),
@@ -229,12 +285,40 @@ pub(crate) fn narrow(
                 .iter()
                 .find_map(|&[a, b]| f.lines.iter().find(|r| r[0] <= b && a <= r[1]));
             if let Some(r) = hit {
-                let shown = if r[0] == r[1] {
-                    r[0].to_string()
-                } else {
-                    format!("{}–{}", r[0], r[1])
-                };
-                why.push(format!("covers `{path}` {shown}, changed"));
+                why.push(format!("covers `{path}` {}, changed", shown(*r)));
+            }
+        }
+        // Bodies that read a `const` or `static` whose value changed: of
+        // the text the map was measured on (kept), where that is another.
+        for (name, site) in now.values().flat_map(|p| &p.sites) {
+            let Some(f) = map.files.get(&site.path) else { continue };
+            let readers = if f.hash == site.hash {
+                Some(vec![site.lines])
+            } else {
+                old_readers
+                    .entry((f.hash.clone(), name.clone()))
+                    .or_insert_with(|| {
+                        let old = texts.versions.get(&f.hash)?;
+                        crate::core::syntax::value_readers(old, name, true).ok()
+                    })
+                    .clone()
+            };
+            let Some(readers) = readers else {
+                why.push(format!(
+                    "its map of `{}` is stale (measured on other contents) and it reads `{name}`, changed",
+                    site.path
+                ));
+                continue;
+            };
+            let hit = readers
+                .iter()
+                .find_map(|&[a, b]| f.lines.iter().find(|r| r[0] <= b && a <= r[1]));
+            if let Some(r) = hit {
+                why.push(format!(
+                    "covers `{}` {}, which reads `{name}` (its value changed)",
+                    site.path,
+                    shown(*r)
+                ));
             }
         }
         for (path, readers) in by_reads {
@@ -263,6 +347,7 @@ pub(crate) fn narrow(
         if placed.layout {
             notes.push(format!("only comments and layout changed in `{path}`"));
         }
+        notes.extend(placed.values.iter().cloned());
         docs.extend(placed.docs.iter().map(|d| (path.to_string(), d.clone())));
     }
     Narrowed::Tests {
@@ -274,6 +359,14 @@ pub(crate) fn narrow(
         notes,
         docs,
         code_changed: now.values().any(Placed::code_changed),
+    }
+}
+
+fn shown(r: [u32; 2]) -> String {
+    if r[0] == r[1] {
+        r[0].to_string()
+    } else {
+        format!("{}–{}", r[0], r[1])
     }
 }
 
@@ -365,6 +458,7 @@ mod tests {
             current: [("src/lib.rs".to_owned(), Some(new.to_owned()))].into(),
             versions: [(content_hash(OLD.as_bytes()), OLD.to_owned())].into(),
             attributions: HashMap::new(),
+            value_sites: HashMap::new(),
         }
     }
 
@@ -410,6 +504,83 @@ mod tests {
         assert!(
             matches!(&n, Narrowed::Static(why) if why == "`src/lib.rs`: `const RATE` (line 1) changed: evaluated at compile time"),
             "{n:?}"
+        );
+    }
+
+    #[test]
+    fn a_consts_new_value_runs_the_tests_that_reach_the_bodies_reading_it() {
+        let new = OLD.replace("RATE: u32 = 3", "RATE: u32 = 4");
+        let hash = content_hash(OLD.as_bytes());
+        let now = content_hash(new.as_bytes());
+        let mut texts = texts(&new);
+        // As the adapter finds it: `fn tax`'s body names `RATE`.
+        texts.value_sites.insert(
+            "RATE".into(),
+            Ok(vec![ValueSite {
+                path: "src/lib.rs".into(),
+                hash: now.clone(),
+                lines: [7, 9],
+            }]),
+        );
+        // The maps of the text now (as after a run on it): `taxes` reaches
+        // `fn tax`, `prices` does not.
+        let maps_now = maps(&now);
+        let mut maps = maps(&hash);
+        for (k, m) in &mut maps.tests {
+            m.files
+                .insert("src/other.rs".into(), maps_now.tests[k].files["src/lib.rs"].clone());
+        }
+        let run = |texts: &Texts, maps: &TestMaps| {
+            narrow(
+                &targeted(),
+                &catalog(),
+                maps,
+                &["src/lib.rs".into()],
+                texts,
+                &|_| None,
+                &[],
+            )
+        };
+        // The readers' lines are of the text now; maps measured on the old
+        // text of that file are read against the old text's readers.
+        let Narrowed::Tests { reasons, skipped, .. } = run(&texts, &maps) else {
+            panic!("narrowed")
+        };
+        assert_eq!(skipped, vec![TestId::new("t", "prices")], "{reasons:?}");
+        assert_eq!(
+            reasons[&TestId::new("t", "taxes")],
+            "covers `src/lib.rs` 7–9, which reads `RATE` (its value changed)"
+        );
+        // A reader in another file, whose maps are current: exactly the
+        // tests that reach it.
+        texts.value_sites.insert(
+            "RATE".into(),
+            Ok(vec![ValueSite {
+                path: "src/other.rs".into(),
+                hash: now.clone(),
+                lines: [7, 9],
+            }]),
+        );
+        let Narrowed::Tests { reasons, skipped, .. } = run(&texts, &maps) else {
+            panic!("narrowed")
+        };
+        assert_eq!(skipped, vec![TestId::new("t", "prices")], "{reasons:?}");
+        assert_eq!(
+            reasons[&TestId::new("t", "taxes")],
+            "covers `src/other.rs` 7–9, which reads `RATE` (its value changed)"
+        );
+        // Named outside a body somewhere: the static tier, and where.
+        texts.value_sites.insert(
+            "RATE".into(),
+            Err("`src/k.rs` line 2: `const K` (line 2) names `RATE` outside a function body".into()),
+        );
+        let Narrowed::Static(why) = run(&texts, &maps) else {
+            panic!("static")
+        };
+        assert_eq!(
+            why,
+            "`src/lib.rs`: `const RATE` (line 1) changed: evaluated at compile time; `src/k.rs` line 2: `const K` \
+             (line 2) names `RATE` outside a function body"
         );
     }
 

@@ -170,8 +170,12 @@ fn an_edit_inside_one_function_reruns_exactly_the_tests_that_reach_it() {
     assert_eq!(ran(&events), ["tests::taxes", "tests::totals"].map(String::from).into());
 }
 
+/// A `const`'s value reaches only the code that names it: read in one
+/// function body, its change runs the tests that reach that body (both
+/// fail); once a `const` initializer reads it too (compile time, where no
+/// map reaches), its change runs the static tier, naming both.
 #[test]
-fn a_const_edit_falls_back_to_the_static_tier_and_says_why() {
+fn a_const_edit_runs_the_tests_reaching_its_readers_or_the_static_tier_and_says_why() {
     if !require_tools() {
         return;
     }
@@ -181,24 +185,46 @@ fn a_const_edit_falls_back_to_the_static_tier_and_says_why() {
     edit(&root, "RATE: u32 = 3", "RATE: u32 = 4");
     let events = run_changed(&root, "tiers/src/lib.rs");
     let started = common::events(&events, "run_started")[0].clone();
-    assert_eq!(ran(&events).len(), 4, "every test of the binary: {started}");
-    assert_eq!(started["static_tests"], serde_json::Value::Null);
-    let why = started["reasons"].to_string();
+    assert_eq!(
+        ran(&events),
+        ["tests::taxes", "tests::totals"].map(String::from).into(),
+        "the tests that reach `fn tax`: {started}"
+    );
+    let why = started.to_string();
     assert!(
-        why.contains("`const RATE` (line 5) changed: evaluated at compile time"),
+        why.contains("`const RATE` (line 5) changed: evaluated at compile time; read in 1 function body"),
         "{why}"
     );
-    // The edit broke `taxes`: the fallback is what caught it.
+    assert!(why.contains("which reads `RATE` (its value changed)"), "{why}");
+    // The edit broke both: the readers' tests are what caught it.
     assert_eq!(
         events.last().unwrap()["tests"]["failed"],
         2,
         "{}",
         events.last().unwrap()
     );
+    // Read at compile time too: the static tier, and where.
+    edit(
+        &root,
+        "RATE: u32 = 4;",
+        "RATE: u32 = 3;\npub const TWICE: u32 = RATE * 2;",
+    );
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    assert_eq!(events.last().unwrap()["tests"]["failed"], 0, "{:?}", events.last());
+    edit(&root, "RATE: u32 = 3;", "RATE: u32 = 4;");
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(ran(&events).len(), 4, "every test of the binary: {started}");
+    assert_eq!(started["static_tests"], serde_json::Value::Null);
+    let why = started["reasons"].to_string();
+    assert!(
+        why.contains("`const RATE` (line 5) changed: evaluated at compile time; `tiers/src/lib.rs` line 6: `const TWICE` (line 6) names `RATE` outside a function body"),
+        "{why}"
+    );
 }
 
 #[test]
-fn comments_run_no_test_and_a_line_without_a_keyword_in_a_const_runs_the_static_tier() {
+fn comments_run_no_test_and_a_line_without_a_keyword_in_a_const_is_its_value() {
     if !require_tools() {
         return;
     }
@@ -222,7 +248,11 @@ fn comments_run_no_test_and_a_line_without_a_keyword_in_a_const_runs_the_static_
     edit(&root, "=\n    3;", "=\n    4;");
     let events = run_changed(&root, "tiers/src/lib.rs");
     let started = common::events(&events, "run_started")[0].clone();
-    assert_eq!(ran(&events).len(), 4, "{started}");
+    assert_eq!(
+        ran(&events),
+        ["tests::taxes", "tests::totals"].map(String::from).into(),
+        "the tests that reach its reader: {started}"
+    );
     assert!(
         started["reasons"]
             .to_string()

@@ -44,16 +44,101 @@ pub(crate) fn read_texts(
         }
     }
     let placed = attribute_all(&pairs.iter().map(|p| (p.2, p.3)).collect::<Vec<_>>());
-    let attributions = pairs
+    let attributions: HashMap<(String, String), crate::core::syntax::Attribution> = pairs
         .iter()
         .zip(placed)
         .map(|(p, a)| ((p.0.clone(), p.1.clone()), a))
         .collect();
+    let value_sites = value_sites(ws, attributions.values());
     crate::core::select_tests::Texts {
         current,
         versions: kept,
         attributions,
+        value_sites,
     }
+}
+
+/// For each `const` or `static` whose value the change set changed, the
+/// function bodies of the workspace's Rust sources that read it (or where
+/// one names it outside a body): only files whose text holds the name are
+/// parsed.
+fn value_sites<'a>(
+    ws: &Workspace,
+    placed: impl Iterator<Item = &'a crate::core::syntax::Attribution>,
+) -> HashMap<String, Result<Vec<crate::core::select_tests::ValueSite>, String>> {
+    use crate::core::select_tests::ValueSite;
+    use crate::core::syntax::Attribution;
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for a in placed {
+        if let Attribution::Code { values, .. } = a {
+            for v in values {
+                match names.iter_mut().find(|(n, _)| *n == v.name) {
+                    Some((_, public)) => *public |= v.public,
+                    None => names.push((v.name.clone(), v.public)),
+                }
+            }
+        }
+    }
+    let mut out: HashMap<String, Result<Vec<ValueSite>, String>> =
+        names.iter().map(|(n, _)| (n.clone(), Ok(Vec::new()))).collect();
+    if names.is_empty() {
+        return out;
+    }
+    let walk = ignore::WalkBuilder::new(&ws.root).hidden(false).build();
+    for e in walk.flatten() {
+        let p = e.path();
+        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
+        if !matches!(ext, "rs" | "md") || p.starts_with(&ws.target_dir) || !e.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(p) else { continue };
+        let rel = ws.relative(p);
+        if ext == "md" {
+            // A README a crate's docs include (`#[doc = include_str!(…)]`)
+            // holds doctests no map shows reading a `pub` value.
+            for (name, public) in &names {
+                if *public && text.contains(name.as_str()) {
+                    out.insert(
+                        name.clone(),
+                        Err(format!("`{rel}` names `{name}` (a doctest may read it)")),
+                    );
+                }
+            }
+            continue;
+        }
+        // Code that runs as the workspace compiles: no map shows it.
+        let compile_time = p
+            .file_name()
+            .is_some_and(|n| n == "build.rs")
+            .then(|| "is a build script".to_owned())
+            .or_else(|| ws.compile_time_code(p));
+        let mut hash = None;
+        for (name, public) in &names {
+            let Some(Ok(sites)) = out.get_mut(name) else { continue };
+            if !text.contains(name.as_str()) {
+                continue;
+            }
+            match crate::core::syntax::value_readers(&text, name, *public) {
+                Ok(bodies) if bodies.is_empty() => {}
+                Ok(_) if compile_time.is_some() => {
+                    let why = compile_time.clone().unwrap_or_default();
+                    out.insert(name.clone(), Err(format!("`{rel}` names `{name}` and {why}")));
+                }
+                Ok(bodies) => {
+                    let hash = hash.get_or_insert_with(|| content_hash(text.as_bytes()));
+                    sites.extend(bodies.into_iter().map(|lines| ValueSite {
+                        path: rel.clone(),
+                        hash: hash.clone(),
+                        lines,
+                    }));
+                }
+                Err(e) => {
+                    out.insert(name.clone(), Err(format!("`{rel}` {e}")));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Each pair's change placed (`core::syntax::attribute`: old text, new

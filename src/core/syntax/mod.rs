@@ -27,12 +27,15 @@ use tokens::*;
 pub enum Attribution {
     /// No token changed: only comments and layout.
     Layout,
-    /// Every hunk lies in function bodies or doc comments.
+    /// Every hunk lies in function bodies, doc comments, or the value of
+    /// a `const` or `static` (whose readers the caller finds).
     Code {
         /// The changed code, as lines of the old text, by function.
         bodies: Vec<BodyEdit>,
         /// Doc comments changed where nothing but rustdoc reads them.
         docs: Vec<DocEdit>,
+        /// `const`s and `static`s whose type or initializer changed.
+        values: Vec<ValueEdit>,
     },
     /// A hunk the maps cannot answer for, and why ("`static TABLE`
     /// (lines 40–46) changed: evaluated at compile time").
@@ -46,6 +49,22 @@ pub struct BodyEdit {
     pub function: String,
     /// The hunk in the old text (for an insertion, the lines either side).
     pub old_lines: [u32; 2],
+}
+
+/// A module-level `const` or `static` whose type or initializer changed
+/// (not its name, attributes or visibility): evaluated at compile time, its
+/// value reaches only the code that names it. Where every place naming it
+/// is a function body (or a `use` that keeps its name), the tests that
+/// reach those bodies are the ones it can change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValueEdit {
+    /// `DEFAULT_TYPES`.
+    pub name: String,
+    /// "`const DEFAULT_TYPES` (lines 12–343) changed: evaluated at compile
+    /// time": the reason when its readers cannot answer.
+    pub why: String,
+    /// `pub`: other crates (and doctests) may name it.
+    pub public: bool,
 }
 
 /// A doc comment changed on one item.
@@ -116,6 +135,7 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     let new_bodies = bodies(new_file);
     let mut out_bodies = Vec::new();
     let mut docs = Vec::new();
+    let mut values = Vec::new();
     let mut named = None;
     let mut fn_zones = None;
     for h in hunks {
@@ -145,6 +165,16 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
             out_bodies.push(edit);
             continue;
         }
+        // A `const` or `static`'s value (its initializer, its type): its
+        // readers decide, found by the caller.
+        if let (Some(o), Some(n)) = (value_item(old_file, old_x), value_item(new_file, new_x)) {
+            if o.name == n.name && o.public == n.public {
+                if !values.iter().any(|v: &ValueEdit| v.name == n.name) {
+                    values.push(n);
+                }
+                continue;
+            }
+        }
         let items = named.get_or_insert_with(|| items(new_file));
         let doc_only = a[h.old.0..h.old.1].iter().all(|t| t.doc) && b[h.new.0..h.new.1].iter().all(|t| t.doc);
         if doc_only {
@@ -170,7 +200,125 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     Attribution::Code {
         bodies: out_bodies,
         docs,
+        values,
     }
+}
+
+/// The module-level `const` or `static` whose type or initializer holds
+/// `x` (in inline modules too).
+fn value_item(items: &[syn::Item], x: Extent) -> Option<ValueEdit> {
+    for item in items {
+        let (ident, vis, ty, expr, word) = match item {
+            syn::Item::Const(c) => (&c.ident, &c.vis, &c.ty, &c.expr, "const"),
+            syn::Item::Static(s) => (&s.ident, &s.vis, &s.ty, &s.expr, "static"),
+            syn::Item::Mod(m) => match m.content.as_ref().and_then(|(_, inner)| value_item(inner, x)) {
+                Some(found) => return Some(found),
+                None => continue,
+            },
+            _ => continue,
+        };
+        let value = Extent {
+            start: ty.span().start().into(),
+            end: expr.span().end().into(),
+        };
+        if x.within(value) {
+            let (a, b) = (item.span().start().line as u32, item.span().end().line as u32);
+            return Some(ValueEdit {
+                name: ident.to_string(),
+                why: format!(
+                    "`{word} {ident}` ({}) changed: evaluated at compile time",
+                    shown_lines(a, b)
+                ),
+                public: matches!(vis, syn::Visibility::Public(_)),
+            });
+        }
+    }
+    None
+}
+
+/// Where `text` (one source file of the workspace) names `name`, a
+/// `const` or `static` whose value changed: the line ranges of the
+/// function bodies that read it. `Err` names a place the maps cannot
+/// answer for: a type, a signature, another `const`'s initializer, a
+/// macro's rules, a `use` that renames it, a doc comment that may hold a
+/// doctest reading it (`public` only: no doctest can name another).
+pub fn value_readers(text: &str, name: &str, public: bool) -> Result<Vec<[u32; 2]>, String> {
+    let result = value_readers_inner(text, name, public);
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+fn value_readers_inner(text: &str, name: &str, public: bool) -> Result<Vec<[u32; 2]>, String> {
+    let side = lex(text).map_err(|e| format!("it does not parse ({e})"))?;
+    let toks = &side.toks;
+    let named = |i: usize| {
+        toks.get(i)
+            .is_some_and(|t| t.kind == Kind::Ident && text_of(&side.text, t) == name)
+    };
+    let word = |i: usize, w: &str| {
+        toks.get(i)
+            .is_some_and(|t| t.kind == Kind::Ident && text_of(&side.text, t) == w)
+    };
+    if public {
+        if let Some(t) = toks.iter().find(|t| t.doc && text_of(&side.text, t).contains(name)) {
+            return Err(format!(
+                "a doc comment names `{name}` (line {}; a doctest may read it)",
+                t.start().line
+            ));
+        }
+    }
+    let hits: Vec<usize> = (0..toks.len()).filter(|&i| named(i)).collect();
+    if hits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items = parse_touched(&side, hits.iter().map(|&i| (i, i + 1)), false)
+        .map_err(|e| format!("it does not parse ({e})"))?;
+    let found = bodies(&items);
+    let uses: Vec<Extent> = items
+        .iter()
+        .filter(|i| matches!(i, syn::Item::Use(_)))
+        .map(|i| Extent {
+            start: i.span().start().into(),
+            end: i.span().end().into(),
+        })
+        .collect();
+    let mut out: Vec<[u32; 2]> = Vec::new();
+    for &i in &hits {
+        let x = extent(toks, i, i + 1);
+        if let Some(b) = body_of(&found, x) {
+            let lines = [b.inside.start.line, b.inside.end.line];
+            if !out.contains(&lines) {
+                out.push(lines);
+            }
+            continue;
+        }
+        // Its own definition.
+        let defined = i > 0
+            && (word(i - 1, "const")
+                || word(i - 1, "static")
+                || (word(i - 1, "mut") && i > 1 && word(i - 2, "static")));
+        // Brought in under its own name (`use a::NAME;`, `use a::{NAME, b}`).
+        let renamed = word(i + 1, "as") && !named(i + 2);
+        let imported = !renamed && uses.iter().any(|u| x.within(*u));
+        if defined || imported {
+            continue;
+        }
+        let place = innermost(&self::items(&items), x)
+            .map(|item| {
+                format!(
+                    "`{}` ({})",
+                    item.name,
+                    shown_lines(item.extent.start.line, item.extent.end.line)
+                )
+            })
+            .unwrap_or_else(|| "outside every item".to_owned());
+        return Err(format!(
+            "line {}: {place} names `{name}` outside a function body",
+            x.start.line
+        ));
+    }
+    out.sort_unstable();
+    Ok(out)
 }
 
 /// The keys of `#![doc(…)]` that only rustdoc's pages read.
@@ -254,8 +402,16 @@ mod tests {
 
     fn bodies_of(old: &str, new: &str) -> Vec<BodyEdit> {
         match attribute(old, new) {
-            Attribution::Code { bodies, docs } if docs.is_empty() => bodies,
+            Attribution::Code { bodies, docs, values } if docs.is_empty() && values.is_empty() => bodies,
             other => panic!("narrowed by bodies: {other:?}"),
+        }
+    }
+
+    /// The one `const` or `static` whose value changed, as its reason.
+    fn value_why(old: &str, new: &str) -> String {
+        match attribute(old, new) {
+            Attribution::Code { bodies, values, .. } if bodies.is_empty() && values.len() == 1 => values[0].why.clone(),
+            other => panic!("a value: {other:?}"),
         }
     }
 
@@ -288,7 +444,8 @@ mod tests {
             attribute(&old, &new),
             Attribution::Code {
                 bodies: Vec::new(),
-                docs: Vec::new()
+                docs: Vec::new(),
+                values: Vec::new()
             }
         );
         // A lint allowed at the crate's root: nothing; one denied can fail
@@ -299,7 +456,8 @@ mod tests {
             attribute(&old, &new),
             Attribution::Code {
                 bodies: Vec::new(),
-                docs: Vec::new()
+                docs: Vec::new(),
+                values: Vec::new()
             }
         );
         let denied = old.replace("allow", "deny");
@@ -365,7 +523,8 @@ mod tests {
                 attribute(LIB, new),
                 Attribution::Code {
                     bodies: vec![],
-                    docs: vec![]
+                    docs: vec![],
+                    values: Vec::new()
                 },
                 "{new}"
             )
@@ -388,7 +547,8 @@ mod tests {
             attribute(&tested, &more),
             Attribution::Code {
                 bodies: vec![],
-                docs: vec![]
+                docs: vec![],
+                values: Vec::new()
             }
         );
         // An inherent method.
@@ -401,7 +561,8 @@ mod tests {
             attribute(method, &two),
             Attribution::Code {
                 bodies: vec![],
-                docs: vec![]
+                docs: vec![],
+                values: Vec::new()
             }
         );
         // Added and called from an edited body: that body is the edit.
@@ -456,8 +617,10 @@ mod tests {
     fn a_multi_line_static_table_is_compile_time() {
         let old = "static TABLE: &[u8] = b\"\\\n0001\\\n0203\\\n0405\";\n\npub fn f() -> u8 {\n    TABLE[0]\n}\n";
         let new = old.replace("0203", "0213");
+        // Compile-time: its readers, not a map of it, say what it reaches
+        // (the static tier's reason if they cannot).
         assert_eq!(
-            why(old, &new),
+            value_why(old, &new),
             "`static TABLE` (lines 1–4) changed: evaluated at compile time"
         );
     }
@@ -466,7 +629,7 @@ mod tests {
     fn a_const_array_line_is_compile_time() {
         let old = "pub const P: [u32; 3] = [\n    2,\n    3,\n    5,\n];\n";
         let new = old.replace("    3,", "    4,");
-        assert!(why(old, &new).starts_with("`const P` (lines 1–5)"));
+        assert!(value_why(old, &new).starts_with("`const P` (lines 1–5)"));
     }
 
     #[test]
@@ -508,6 +671,55 @@ mod tests {
     }
 
     #[test]
+    fn a_tables_value_is_placed_by_its_readers() {
+        let t =
+            "pub fn f(i: usize) -> u8 {\n    TABLE[i]\n}\n\npub static TABLE: [u8; 4] = [\n    1, 2,\n    3, 4,\n];\n";
+        let Attribution::Code { bodies, docs, values } = attribute(t, &t.replace("3, 4", "3, 5")) else {
+            panic!("placed by its readers")
+        };
+        assert!(bodies.is_empty() && docs.is_empty());
+        assert_eq!(
+            values,
+            vec![ValueEdit {
+                name: "TABLE".into(),
+                why: "`static TABLE` (lines 5–8) changed: evaluated at compile time".into(),
+                public: true,
+            }]
+        );
+        // Its name, attributes or visibility are not its value.
+        assert!(why(t, &t.replace("pub static TABLE", "static TABLE")).contains("`static TABLE`"));
+        assert!(why(t, &t.replace("pub static", "#[used]\npub static")).contains("`static TABLE`"));
+
+        // Where it is read: the bodies that name it, under its own name.
+        let uses = "use crate::t::{TABLE, other};\n\npub fn g() -> u8 {\n    let x = 1;\n    TABLE[x]\n}\n";
+        assert_eq!(value_readers(uses, "TABLE", false), Ok(vec![[3, 6]]));
+        assert_eq!(value_readers(t, "TABLE", false), Ok(vec![[1, 3]]));
+        assert_eq!(value_readers("pub fn h() {}\n", "TABLE", false), Ok(vec![]));
+        // In a match pattern, a closure, a test: the whole body.
+        let m = "fn k(b: u8) -> bool {\n    match b {\n        LIMIT => true,\n        _ => false,\n    }\n}\n";
+        assert_eq!(value_readers(m, "LIMIT", false), Ok(vec![[1, 6]]));
+        for outside in [
+            "use crate::t::TABLE as T;\nfn g() -> u8 {\n    T[0]\n}\n",
+            "const FIRST: u8 = TABLE[0];\n",
+            "fn g() -> [u8; TABLE.len()] {\n    todo!()\n}\n",
+            "macro_rules! m {\n    () => { TABLE[0] };\n}\n",
+            "const fn g() -> u8 {\n    TABLE[0]\n}\n",
+            "fn g() -> u8 {\n    const { TABLE[0] }\n}\n",
+        ] {
+            assert!(value_readers(outside, "TABLE", false).is_err(), "{outside}");
+        }
+        let e = value_readers("const FIRST: u8 = TABLE[0];\n", "TABLE", false).unwrap_err();
+        assert_eq!(
+            e,
+            "line 1: `const FIRST` (line 1) names `TABLE` outside a function body"
+        );
+        // A doc comment may hold a doctest that reads a `pub` value.
+        let doc = "/// ```\n/// assert_eq!(t::TABLE[0], 1);\n/// ```\npub fn f() {}\n";
+        assert!(value_readers(doc, "TABLE", true).unwrap_err().contains("doctest"));
+        assert_eq!(value_readers(doc, "TABLE", false), Ok(vec![]));
+    }
+
+    #[test]
     fn items_and_cfg_nested_in_a_body_are_compile_time() {
         let n = "pub fn f() -> u32 {\n    const K: u32 = 1;\n    K\n}\n";
         let got = why(n, &n.replace("= 1", "= 2"));
@@ -521,7 +733,7 @@ mod tests {
     #[test]
     fn a_doc_comment_names_the_item_it_documents() {
         let d = "pub struct Money(u32);\nimpl Money {\n    /// Adds.\n    pub fn add(&self) -> u32 {\n        self.0\n    }\n}\n";
-        let Attribution::Code { bodies, docs } = attribute(d, &d.replace("Adds.", "Adds up.")) else {
+        let Attribution::Code { bodies, docs, .. } = attribute(d, &d.replace("Adds.", "Adds up.")) else {
             panic!("code")
         };
         assert!(bodies.is_empty());
@@ -545,7 +757,7 @@ mod tests {
                 old_lines: [8, 8]
             }]
         );
-        assert!(why(text, &text.replace("1 + 1", "1 + 3")).starts_with("`const K` (line 3)"));
+        assert!(value_why(text, &text.replace("1 + 1", "1 + 3")).starts_with("`const K` (line 3)"));
         assert!(why(text, &text.replace("x: T", "x: Option<T>")).starts_with("`struct S` (lines 4–6)"));
         assert!(why(text, &text.replace("allow(dead_code)", "deny(dead_code)")).contains("outside every item"));
     }
