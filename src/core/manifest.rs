@@ -329,6 +329,13 @@ fn manifest(path: &Path, old: &str, new: &str, before: &Workspace, after: &Works
             return Err(format!("`{shown}`: `{first}` changed the package's targets"));
         }
     }
+    // Requirements the locked versions still meet: cargo keeps them.
+    let lock = after
+        .manifests
+        .iter()
+        .find(|(p, _)| p.file_name().is_some_and(|f| f == "Cargo.lock"))
+        .map(|(_, t)| t.as_str());
+    settle_requirements(&mut o, &mut n, lock);
     // `[workspace.package]`: the values members inherit.
     let take = |t: &mut toml::Table| {
         t.get_mut("workspace")
@@ -387,6 +394,78 @@ fn manifest(path: &Path, old: &str, new: &str, before: &Workspace, after: &Works
         }
     }
     Ok(Verdict::Env(out))
+}
+
+/// The dependency tables whose requirements the lock resolves.
+const DEPENDENCY_TABLES: &[&str] = &["dependencies", "dev-dependencies", "build-dependencies"];
+
+/// Takes as unchanged each dependency of `new` that differs from `old` in
+/// its version requirement alone, where every version the lock holds of
+/// that package meets the new requirement: cargo keeps what it resolved
+/// (a lock file it changes after all is placed as a change of its own).
+fn settle_requirements(old: &mut toml::Table, new: &mut toml::Table, lock: Option<&str>) {
+    let Some(Ok((packages, _))) = lock.map(locked) else {
+        return;
+    };
+    let versions = |name: &str| -> Vec<semver::Version> {
+        packages
+            .values()
+            .filter(|p| p.name == name)
+            .filter_map(|p| semver::Version::parse(&p.version).ok())
+            .collect()
+    };
+    for key in DEPENDENCY_TABLES {
+        settle_table(old.get_mut(*key), new.get_mut(*key), &versions);
+    }
+    if let (Some(ot), Some(nt)) = (
+        old.get_mut("target").and_then(|t| t.as_table_mut()),
+        new.get_mut("target").and_then(|t| t.as_table_mut()),
+    ) {
+        for (cfg, nv) in nt.iter_mut() {
+            let Some(ov) = ot.get_mut(cfg) else { continue };
+            for key in DEPENDENCY_TABLES {
+                let o = ov.as_table_mut().and_then(|t| t.get_mut(*key));
+                settle_table(o, nv.as_table_mut().and_then(|t| t.get_mut(*key)), &versions);
+            }
+        }
+    }
+}
+
+fn settle_table(
+    old: Option<&mut toml::Value>,
+    new: Option<&mut toml::Value>,
+    versions: &dyn Fn(&str) -> Vec<semver::Version>,
+) {
+    let (Some(old), Some(new)) = (old.and_then(|v| v.as_table_mut()), new.and_then(|v| v.as_table())) else {
+        return;
+    };
+    // The entry without its requirement (`"1.0"` is `{ version = "1.0" }`).
+    let rest = |v: &toml::Value| -> Option<toml::Table> {
+        match v {
+            toml::Value::String(_) => Some(toml::Table::new()),
+            toml::Value::Table(t) => {
+                let mut t = t.clone();
+                t.remove("version");
+                Some(t)
+            }
+            _ => None,
+        }
+    };
+    for (dep, nv) in new {
+        let Some(ov) = old.get_mut(dep) else { continue };
+        if *ov == *nv || rest(ov).is_none() || rest(ov) != rest(nv) {
+            continue;
+        }
+        let req = nv.as_str().or_else(|| nv.get("version").and_then(|v| v.as_str()));
+        let Some(req) = req.and_then(|r| semver::VersionReq::parse(r).ok()) else {
+            continue;
+        };
+        let package = nv.get("package").and_then(|v| v.as_str()).unwrap_or(dep);
+        let locked = versions(package);
+        if !locked.is_empty() && locked.iter().all(|v| req.matches(v)) {
+            *ov = nv.clone();
+        }
+    }
 }
 
 fn list(keys: &[String]) -> String {
@@ -552,6 +631,35 @@ version = "0.1.0"
         // A setting beside the name and path: everything.
         let no_tests = spelled.replace("path = \"src/lib.rs\"", "path = \"src/lib.rs\"\ntest = false");
         assert!(matches!(judge_with(&no_tests, &lib, &lib), Verdict::Everything(_)));
+    }
+
+    #[test]
+    fn a_requirement_the_locked_version_still_meets_changes_nothing() {
+        let with = |req: &str| format!("{MANIFEST}itoa = \"{req}\"\n");
+        let judged = |old: &str, new: &str| {
+            let before = ws(&[("/w/app/Cargo.toml", old), ("/w/Cargo.lock", LOCK)]);
+            let after = ws(&[("/w/app/Cargo.toml", new), ("/w/Cargo.lock", LOCK)]);
+            judge(Path::new("/w/app/Cargo.toml"), &before, &after)
+        };
+        // The lock holds itoa 1.0.10: `1.0.1` → `1.0.5` keeps it.
+        assert_eq!(judged(&with("1.0.1"), &with("1.0.5")), Verdict::Env(Vec::new()));
+        let table = format!("{MANIFEST}itoa = {{ version = \"1.0.9\" }}\n");
+        assert_eq!(judged(&with("1.0.1"), &table), Verdict::Env(Vec::new()));
+        // One the locked version does not meet: cargo resolves again.
+        assert!(matches!(
+            judged(&with("1.0.1"), &with("1.0.11")),
+            Verdict::Everything(_)
+        ));
+        // More than the requirement changed: everything, as before.
+        let featured = format!("{MANIFEST}itoa = {{ version = \"1.0.5\", features = [\"x\"] }}\n");
+        assert!(matches!(judged(&with("1.0.1"), &featured), Verdict::Everything(_)));
+        // No lock to hold it: everything.
+        let before = ws(&[("/w/app/Cargo.toml", &with("1.0.1"))]);
+        let after = ws(&[("/w/app/Cargo.toml", &with("1.0.5"))]);
+        assert!(matches!(
+            judge(Path::new("/w/app/Cargo.toml"), &before, &after),
+            Verdict::Everything(_)
+        ));
     }
 
     #[test]

@@ -5,12 +5,33 @@
 use super::*;
 
 /// The body of a non-`const` function: what lies between its braces, less
-/// the items, `const` blocks and `cfg` attributes nested in it.
+/// the items and `const` blocks nested in it; an edit touching a `cfg`
+/// attribute in it is an edit of the whole body.
 #[derive(Debug)]
 pub(super) struct Body {
     pub(super) name: String,
     pub(super) inside: Extent,
     pub(super) nested: Vec<Extent>,
+    pub(super) cfgs: Vec<Extent>,
+}
+
+impl Body {
+    /// The lines an edit at `x` changes: its own, or the whole body's where
+    /// it touches a `cfg` attribute (what that leaves in or out is
+    /// anywhere in the body its statement spans; no map shows code left
+    /// out).
+    pub(super) fn edited_lines(&self, x: Extent, other_side_cfg: bool) -> [u32; 2] {
+        if other_side_cfg || self.touches_cfg(x) {
+            return [self.inside.start.line, self.inside.end.line];
+        }
+        [x.start.line, x.end.line.max(x.start.line)]
+    }
+
+    pub(super) fn touches_cfg(&self, x: Extent) -> bool {
+        self.cfgs
+            .iter()
+            .any(|c| overlaps(*c, x) || (x.start == x.end && c.start == x.start))
+    }
 }
 
 pub(super) fn body_of(bodies: &[Body], x: Extent) -> Option<&Body> {
@@ -69,13 +90,15 @@ pub(super) fn push_body(sig: &syn::Signature, block: &syn::Block, prefix: &str, 
     let braces = &block.brace_token.span;
     let mut nested = Vec::new();
     nested_items(block, "", 0, &mut nested);
+    let (cfgs, fixed): (Vec<Item>, Vec<Item>) = nested.into_iter().partition(|i| i.why == CFG_WHY);
     out.push(Body {
         name: format!("{prefix}fn {}", sig.ident),
         inside: Extent {
             start: braces.open().end().into(),
             end: braces.close().start().into(),
         },
-        nested: nested.into_iter().map(|i| i.extent).collect(),
+        nested: fixed.into_iter().map(|i| i.extent).collect(),
+        cfgs: cfgs.into_iter().map(|i| i.extent).collect(),
     });
 }
 

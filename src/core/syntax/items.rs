@@ -337,6 +337,10 @@ pub(super) fn fn_why(sig: &syn::Signature) -> &'static str {
     }
 }
 
+/// Why a `cfg` attribute inside a body is named: what it governs is placed
+/// as an edit of the whole body (the code it leaves out has no map).
+pub(super) const CFG_WHY: &str = "conditional compilation (code it left out has no map)";
+
 /// Items, `const` blocks and `cfg` attributes inside a function's body.
 pub(super) fn nested_items(block: &syn::Block, owner: &str, depth: usize, out: &mut Vec<Item>) {
     struct Find<'a> {
@@ -368,11 +372,7 @@ pub(super) fn nested_items(block: &syn::Block, owner: &str, depth: usize, out: &
         }
         fn visit_attribute(&mut self, a: &'ast syn::Attribute) {
             if a.path().is_ident("cfg") || a.path().is_ident("cfg_attr") {
-                self.push(
-                    "a `cfg` attribute".into(),
-                    "conditional compilation (code it left out has no map)",
-                    a.span(),
-                );
+                self.push("a `cfg` attribute".into(), CFG_WHY, a.span());
             }
         }
     }

@@ -147,7 +147,7 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
             if o.name == n.name {
                 out_bodies.push(BodyEdit {
                     function: o.name.clone(),
-                    old_lines: [old_x.start.line, old_x.end.line.max(old_x.start.line)],
+                    old_lines: o.edited_lines(old_x, n.touches_cfg(new_x)),
                 });
                 continue;
             }
@@ -726,8 +726,22 @@ mod tests {
         assert!(got.contains("inside `fn f`"), "{got}");
         let b = "pub fn f() -> u32 {\n    let k = const { 1 + 1 };\n    k\n}\n";
         assert!(why(b, &b.replace("1 + 1", "1 + 2")).contains("`const` block"));
-        let cfg = "pub fn f() -> u32 {\n    #[cfg(unix)]\n    return 1;\n    2\n}\n";
-        assert!(why(cfg, &cfg.replace("cfg(unix)", "cfg(windows)")).contains("`cfg`"));
+        // A `cfg` attribute in a body: what it leaves in or out is the
+        // body's, placed as an edit of all of it.
+        let cfg = "pub fn f() -> u32 {\n    let x = 1;\n    #[cfg(unix)]\n    return x;\n    2\n}\n\npub fn g() {}\n";
+        let whole = vec![BodyEdit {
+            function: "fn f".into(),
+            old_lines: [1, 6],
+        }];
+        assert_eq!(bodies_of(cfg, &cfg.replace("cfg(unix)", "cfg(windows)")), whole);
+        assert_eq!(bodies_of(cfg, &cfg.replace("    #[cfg(unix)]\n", "")), whole);
+        let added = cfg.replace("    2\n", "    #[cfg(test)]\n    println!(\"x\");\n    2\n");
+        assert_eq!(bodies_of(cfg, &added), whole);
+        // An edit beside it, not touching it: its own lines.
+        assert_eq!(
+            bodies_of(cfg, &cfg.replace("let x = 1", "let x = 3"))[0].old_lines,
+            [2, 2]
+        );
     }
 
     #[test]
