@@ -27,6 +27,20 @@ pub struct Sweep {
     /// Bumped by every change and run: a timer that comes back with an
     /// older one finds the workspace was not idle.
     pub token: u64,
+    /// A sweep whose failures are being run again before they are called
+    /// misses (a test that passes at once, nothing changed, is flaky).
+    pub awaiting: Option<Awaiting>,
+}
+
+/// A finished sweep's verdict, held for the recheck of its failures.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Awaiting {
+    /// The sweep run.
+    pub run: RunId,
+    /// How many tests it ran.
+    pub tests: usize,
+    /// What failed in it, each with the changes it was cleared for.
+    pub failed: Vec<Miss>,
 }
 
 impl Sweep {

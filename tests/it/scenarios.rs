@@ -1606,3 +1606,60 @@ fn a_recheck_that_fails_again_is_a_selection_miss_and_a_touched_test_is_not_susp
     run_of_a(&mut model, 4, &["x", "y"], &[("x", false), ("y", false)], 310);
     assert_eq!(model.runs.len(), 4, "no recheck: x failed last time, y was touched");
 }
+
+/// The idle sweep's failures are run again at once before they are
+/// called misses: one that passes (nothing changed) is likely flaky, with
+/// its evidence, and the sweep reports no miss; one that fails again is a
+/// miss, with the change it was left out for.
+#[test]
+fn a_sweep_failure_is_run_again_before_it_is_a_miss() {
+    for passes_again in [true, false] {
+        let mut model = with_maps();
+        request(&mut model, Selection::All, ms(0));
+        run_of_a(&mut model, 1, &["x", "y"], &[("x", true), ("y", true)], 10);
+        model
+            .sweep
+            .cleared(&[vigil::core::testmap::TestId::new("a", "x")], &["src/lib.rs".into()]);
+        let token = model.sweep.token;
+        update(&mut model, Msg::SweepDue { token, at: ms(100) });
+        assert_eq!(model.current_run().unwrap().trigger, Trigger::Sweep);
+        let verdict = |fx: &[Effect]| {
+            fx.iter().find_map(|e| match e {
+                Effect::Emit(r) => match &**r {
+                    Report::SweepFinished { run, tests, misses } => Some((*run, *tests, misses.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+        };
+        let fx = run_of_a(&mut model, 2, &["x"], &[("x", false)], 110);
+        assert_eq!(verdict(&fx), None, "judged once run again");
+        let recheck = model.runs.last().unwrap();
+        assert_eq!((recheck.number, recheck.trigger), (RunId(3), Trigger::Recheck));
+        let fx = run_of_a(&mut model, 3, &["x"], &[("x", passes_again)], 210);
+        let (run, tests, misses) = verdict(&fx).expect("the sweep's verdict");
+        assert_eq!((run, tests), (RunId(2), 1));
+        if passes_again {
+            assert!(misses.is_empty(), "{misses:?}");
+            assert!(model.sweep.misses.is_empty());
+            let flaky = summary(&fx).flaky;
+            assert_eq!(flaky.len(), 1, "{flaky:?}");
+            assert!(flaky[0]
+                .evidence
+                .as_deref()
+                .unwrap()
+                .contains("passed when run again (run 3)"));
+            assert_eq!(model.history.selection_misses, 0);
+        } else {
+            assert_eq!(misses.len(), 1);
+            assert_eq!(
+                (misses[0].name.as_str(), misses[0].changed.clone()),
+                ("x", vec!["src/lib.rs".to_owned()])
+            );
+            assert_eq!(model.sweep.misses.len(), 1, "{:?}", model.sweep.misses);
+            assert_eq!(model.sweep.misses[0].changed, vec!["src/lib.rs".to_owned()]);
+            assert_eq!(model.history.selection_misses, 1);
+            assert!(summary(&fx).flaky.is_empty());
+        }
+    }
+}

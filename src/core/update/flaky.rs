@@ -2,7 +2,8 @@
 //! change since its last pass reached its coverage map — every change
 //! since was placed by the maps, and cleared it — is run again at once;
 //! passing, it is likely flaky, with that evidence; failing again, it is a
-//! selection miss (the maps were wrong), never filed as flaky.
+//! selection miss (the maps were wrong), never filed as flaky. The idle
+//! sweep's failures are run again the same way before they are misses.
 
 use super::*;
 use crate::core::history::Flaky;
@@ -106,8 +107,12 @@ pub(super) fn recheck(model: &mut Model, at: Duration, fx: &mut Vec<Effect>) {
         return;
     }
     if model.queued.is_some() {
-        // Something else runs next: their next result judges them.
+        // Something else runs next: their next result judges them (a
+        // sweep's failures stay misses).
         model.flaky_suspects.clear();
+        if let Some(awaiting) = model.sweep.awaiting.take() {
+            super::idle::judge_sweep(model, awaiting, None, fx);
+        }
         return;
     }
     let n = model.flaky_suspects.len();

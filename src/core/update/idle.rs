@@ -38,14 +38,80 @@ pub(super) fn settle_sweep(model: &mut Model, run: RunId, fx: &mut Vec<Effect>) 
             }
         }
     }
+    let rechecked = model.run_mut(run).is_some_and(|r| r.trigger == Trigger::Recheck);
+    if rechecked {
+        if let Some(awaiting) = model.sweep.awaiting.take() {
+            judge_sweep(model, awaiting, Some(run), fx);
+        }
+    }
     if !sweep {
         return;
     }
-    model.history.selection_misses += misses.len() as u32;
-    if let Some(r) = model.run_mut(run) {
+    if misses.is_empty() {
+        fx.push(Effect::emit(Report::SweepFinished {
+            run,
+            tests: swept,
+            misses,
+        }));
+        return;
+    }
+    // Run again at once before they are called misses: one that passes
+    // with nothing changed is flaky, not a test the maps should have run.
+    for m in &misses {
+        let key = TestId(m.binary_id.clone(), m.name.clone());
+        if !model.flaky_suspects.iter().any(|(k, _)| *k == key) {
+            model.flaky_suspects.push((key, run));
+        }
+    }
+    model.sweep.awaiting = Some(crate::core::sweep::Awaiting {
+        run,
+        tests: swept,
+        failed: misses,
+    });
+}
+
+/// A sweep's failures judged once run again (`recheck`: the run that did;
+/// `None`: none could, they stay misses): those that failed again (the
+/// recheck counted them) or did not run are misses; those that passed are
+/// likely flaky (the recheck's `run_finished.flaky` says so).
+pub(super) fn judge_sweep(
+    model: &mut Model,
+    awaiting: crate::core::sweep::Awaiting,
+    recheck: Option<RunId>,
+    fx: &mut Vec<Effect>,
+) {
+    let mut misses = Vec::new();
+    for m in awaiting.failed {
+        let state = recheck.and_then(|r| {
+            let suite = model.catalog.suite(&m.binary_id)?;
+            let t = &suite.tests[suite.test_index(&m.name)?];
+            (t.run == Some(r)).then_some(t.state)
+        });
+        match state {
+            Some(TestState::Passed | TestState::Xfail) => {}
+            // Failed again: the recheck counted it.
+            Some(TestState::Failed | TestState::Xpass) => {
+                let r = recheck.unwrap_or(m.run);
+                if let Some(found) = model
+                    .sweep
+                    .misses
+                    .iter_mut()
+                    .find(|x| x.binary_id == m.binary_id && x.name == m.name && x.run == r)
+                {
+                    found.changed = m.changed.clone();
+                }
+                misses.push(m);
+            }
+            _ => {
+                model.history.selection_misses += 1;
+                model.sweep.misses.push(m.clone());
+                misses.push(m);
+            }
+        }
+    }
+    if let Some(r) = model.run_mut(awaiting.run) {
         r.misses = misses.len() as u32;
     }
-    model.sweep.misses.extend(misses.iter().cloned());
     if !misses.is_empty() {
         model.ui.note = Some(format!(
             "selection miss: {} (x acknowledges)",
@@ -53,8 +119,8 @@ pub(super) fn settle_sweep(model: &mut Model, run: RunId, fx: &mut Vec<Effect>) 
         ));
     }
     fx.push(Effect::emit(Report::SweepFinished {
-        run,
-        tests: swept,
+        run: awaiting.run,
+        tests: awaiting.tests,
         misses,
     }));
 }
