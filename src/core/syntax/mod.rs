@@ -236,6 +236,24 @@ fn value_item(items: &[syn::Item], x: Extent) -> Option<ValueEdit> {
     None
 }
 
+/// The extents of the `use` items, in inline modules too.
+fn use_items(items: &[syn::Item], out: &mut Vec<Extent>) {
+    for i in items {
+        match i {
+            syn::Item::Use(_) => out.push(Extent {
+                start: i.span().start().into(),
+                end: i.span().end().into(),
+            }),
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    use_items(inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Where `text` (one source file of the workspace) names `name`, a
 /// `const` or `static` whose value changed: the line ranges of the
 /// function bodies that read it. `Err` names a place the maps cannot
@@ -274,14 +292,8 @@ fn value_readers_inner(text: &str, name: &str, public: bool) -> Result<Vec<[u32;
     let items = parse_touched(&side, hits.iter().map(|&i| (i, i + 1)), false)
         .map_err(|e| format!("it does not parse ({e})"))?;
     let found = bodies(&items);
-    let uses: Vec<Extent> = items
-        .iter()
-        .filter(|i| matches!(i, syn::Item::Use(_)))
-        .map(|i| Extent {
-            start: i.span().start().into(),
-            end: i.span().end().into(),
-        })
-        .collect();
+    let mut uses: Vec<Extent> = Vec::new();
+    use_items(&items, &mut uses);
     let mut out: Vec<[u32; 2]> = Vec::new();
     for &i in &hits {
         let x = extent(toks, i, i + 1);
@@ -694,6 +706,9 @@ mod tests {
         let uses = "use crate::t::{TABLE, other};\n\npub fn g() -> u8 {\n    let x = 1;\n    TABLE[x]\n}\n";
         assert_eq!(value_readers(uses, "TABLE", false), Ok(vec![[3, 6]]));
         assert_eq!(value_readers(t, "TABLE", false), Ok(vec![[1, 3]]));
+        // A test module's own import of it (ripgrep's `DEFAULT_TYPES`).
+        let tests = format!("{t}\n#[cfg(test)]\nmod tests {{\n    use super::TABLE;\n\n    #[test]\n    fn sorted() {{\n        assert!(TABLE.is_sorted());\n    }}\n}}\n");
+        assert_eq!(value_readers(&tests, "TABLE", false), Ok(vec![[1, 3], [15, 17]]));
         assert_eq!(value_readers("pub fn h() {}\n", "TABLE", false), Ok(vec![]));
         // In a match pattern, a closure, a test: the whole body.
         let m = "fn k(b: u8) -> bool {\n    match b {\n        LIMIT => true,\n        _ => false,\n    }\n}\n";
