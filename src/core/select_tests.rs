@@ -30,6 +30,22 @@ pub struct Texts {
     /// named outside one (the adapter looks; a name not here was not
     /// looked for, and its change runs the static tier).
     pub value_sites: HashMap<String, Result<Vec<ValueSite>, String>>,
+    /// A changed file that is not Rust source, which a compilation reads
+    /// (workspace-relative) → the function bodies that embed it
+    /// (`include_str!`/`include_bytes!` there, or in a `const` they read),
+    /// or why they cannot answer.
+    pub include_sites: HashMap<String, Result<Embedded, String>>,
+}
+
+/// Where a file that is not Rust source is embedded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Embedded {
+    /// The function bodies that read it.
+    pub sites: Vec<ValueSite>,
+    /// The Rust files whose `include_str!`/`include_bytes!` name it
+    /// (workspace-relative): every compilation that reads it must be one
+    /// of theirs.
+    pub by: Vec<String>,
 }
 
 /// A function body that names a `const` or `static`.
@@ -102,7 +118,26 @@ impl Placed {
 /// is what its map was measured on).
 fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> Result<Placed, String> {
     if !path.ends_with(".rs") {
-        return Err(format!("`{path}` is not Rust source"));
+        return match texts.include_sites.get(path) {
+            Some(Ok(Embedded { sites: found, .. })) => {
+                let n = found.len();
+                Ok(Placed {
+                    hash: String::new(),
+                    edits: HashMap::new(),
+                    layout: false,
+                    docs: Vec::new(),
+                    sites: found.iter().map(|s| (format!("`{path}`"), s.clone())).collect(),
+                    values: vec![format!(
+                        "`{path}` is embedded where {n} function bod{} read{} it (the tests that reach {} run)",
+                        if n == 1 { "y" } else { "ies" },
+                        if n == 1 { "s" } else { "" },
+                        if n == 1 { "it" } else { "them" },
+                    )],
+                })
+            }
+            Some(Err(e)) => Err(format!("`{path}` is not Rust source, and {e}")),
+            None => Err(format!("`{path}` is not Rust source")),
+        };
     }
     if path.rsplit('/').next() == Some("build.rs") {
         return Err(format!("`{path}` is a build script"));
@@ -299,6 +334,10 @@ pub(crate) fn narrow(
                     .entry((f.hash.clone(), name.clone()))
                     .or_insert_with(|| {
                         let old = texts.versions.get(&f.hash)?;
+                        if name.starts_with('`') {
+                            // An embedded file: its site's body, by the old text's includes.
+                            return None;
+                        }
                         crate::core::syntax::value_readers(old, name, true).ok()
                     })
                     .clone()
@@ -314,11 +353,12 @@ pub(crate) fn narrow(
                 .iter()
                 .find_map(|&[a, b]| f.lines.iter().find(|r| r[0] <= b && a <= r[1]));
             if let Some(r) = hit {
-                why.push(format!(
-                    "covers `{}` {}, which reads `{name}` (its value changed)",
-                    site.path,
-                    shown(*r)
-                ));
+                let what = if name.starts_with('`') {
+                    format!("which embeds {name} (changed)")
+                } else {
+                    format!("which reads `{name}` (its value changed)")
+                };
+                why.push(format!("covers `{}` {}, {what}", site.path, shown(*r)));
             }
         }
         for (path, readers) in by_reads {
@@ -459,6 +499,7 @@ mod tests {
             versions: [(content_hash(OLD.as_bytes()), OLD.to_owned())].into(),
             attributions: HashMap::new(),
             value_sites: HashMap::new(),
+            include_sites: HashMap::new(),
         }
     }
 

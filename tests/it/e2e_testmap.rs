@@ -848,6 +848,42 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
         assert!(!failed(&events).contains("tests::build_notes"), "{file}: green again");
     }
 
+    // Embedded as the crate compiles (`include_str!`): in a function body,
+    // and in a static one body reads. Each runs exactly the test that
+    // reaches its reader, red at once, then green again.
+    for (file, test) in [
+        ("data/banner.txt", "tests::banners"),
+        ("data/motto.txt", "tests::mottos"),
+    ] {
+        let was = std::fs::read_to_string(root.join(file)).unwrap();
+        std::fs::write(root.join(file), "changed\n").unwrap();
+        let events = changed(&[file]);
+        let started = common::events(&events, "run_started")[0];
+        assert_eq!(ran(&events), BTreeSet::from([test.to_owned()]), "{file}: {started}");
+        assert!(
+            started
+                .to_string()
+                .contains(&format!("`{file}` is embedded where 1 function body reads it")),
+            "{file}: {started}"
+        );
+        assert!(
+            started
+                .to_string()
+                .contains(&format!("which embeds `{file}` (changed)")),
+            "{file}: {started}"
+        );
+        let failures = common::events(&events, "run_finished")[0]["failures"].to_string();
+        assert!(failures.contains(test), "{file}: red at once: {failures}");
+        std::fs::write(root.join(file), was).unwrap();
+        let events = changed(&[file]);
+        assert_eq!(ran(&events), BTreeSet::from([test.to_owned()]), "{file}");
+        assert_eq!(
+            common::events(&events, "run_finished")[0]["tests"]["failed"],
+            0,
+            "{file}: green again"
+        );
+    }
+
     let lib = root.join("src/lib.rs");
     let text = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, text.replace("a + b", "b + a")).unwrap();

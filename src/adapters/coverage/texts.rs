@@ -49,54 +49,161 @@ pub(crate) fn read_texts(
         .zip(placed)
         .map(|(p, a)| ((p.0.clone(), p.1.clone()), a))
         .collect();
-    let value_sites = value_sites(ws, attributions.values());
+    let mut names: Vec<(String, bool)> = Vec::new();
+    for a in attributions.values() {
+        if let crate::core::syntax::Attribution::Code { values, .. } = a {
+            for v in values {
+                add_name(&mut names, &v.name, v.public);
+            }
+        }
+    }
+    let embedded: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.extension().is_none_or(|e| e != "rs") && f.is_file() && !f.starts_with(&ws.target_dir))
+        .collect();
+    let sources = if names.is_empty() && embedded.is_empty() {
+        Vec::new()
+    } else {
+        workspace_sources(ws)
+    };
+    let mut include_sites: HashMap<String, Result<crate::core::select_tests::Embedded, String>> = HashMap::new();
+    let mut through: Vec<(String, String)> = Vec::new();
+    for f in embedded {
+        let (found, values) = include_sites_of(ws, &sources, f);
+        for (name, public) in values {
+            add_name(&mut names, &name, public);
+            through.push((ws.relative(f), name));
+        }
+        include_sites.insert(ws.relative(f), found);
+    }
+    let value_sites = value_sites(ws, &sources, &names);
+    // A file embedded in a `const`: the bodies that read that `const`.
+    for (file, name) in through {
+        let Some(Ok(embedded)) = include_sites.get_mut(&file) else {
+            continue;
+        };
+        match value_sites.get(&name) {
+            Some(Ok(more)) => embedded.sites.extend(more.iter().cloned()),
+            Some(Err(e)) => {
+                let e = format!("it is embedded in `{name}`, and {e}");
+                include_sites.insert(file, Err(e));
+            }
+            None => {}
+        }
+    }
     crate::core::select_tests::Texts {
         current,
         versions: kept,
         attributions,
         value_sites,
+        include_sites,
     }
 }
 
-/// For each `const` or `static` whose value the change set changed, the
-/// function bodies of the workspace's Rust sources that read it (or where
-/// one names it outside a body): only files whose text holds the name are
-/// parsed.
-fn value_sites<'a>(
+fn add_name(names: &mut Vec<(String, bool)>, name: &str, public: bool) {
+    match names.iter_mut().find(|(n, _)| n == name) {
+        Some((_, p)) => *p |= public,
+        None => names.push((name.to_owned(), public)),
+    }
+}
+
+/// The workspace's Rust sources and Markdown files (outside `target/`),
+/// with their texts.
+fn workspace_sources(ws: &Workspace) -> Vec<(PathBuf, String)> {
+    let walk = ignore::WalkBuilder::new(&ws.root).hidden(false).build();
+    walk.flatten()
+        .filter(|e| {
+            let p = e.path();
+            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
+            matches!(ext, "rs" | "md") && !p.starts_with(&ws.target_dir) && e.file_type().is_some_and(|t| t.is_file())
+        })
+        .filter_map(|e| Some((e.path().to_path_buf(), std::fs::read_to_string(e.path()).ok()?)))
+        .collect()
+}
+
+/// Where the workspace's sources embed `file` (`include_str!`,
+/// `include_bytes!`): the function bodies that do, and the `const`s and
+/// `static`s whose initializers do (their readers decide). `Err` when one
+/// sits elsewhere, in a build script or a proc-macro crate, or when no
+/// include names it (then something else reads it as the crate compiles).
+fn include_sites_of(
     ws: &Workspace,
-    placed: impl Iterator<Item = &'a crate::core::syntax::Attribution>,
-) -> HashMap<String, Result<Vec<crate::core::select_tests::ValueSite>, String>> {
-    use crate::core::select_tests::ValueSite;
-    use crate::core::syntax::Attribution;
-    let mut names: Vec<(String, bool)> = Vec::new();
-    for a in placed {
-        if let Attribution::Code { values, .. } = a {
-            for v in values {
-                match names.iter_mut().find(|(n, _)| *n == v.name) {
-                    Some((_, public)) => *public |= v.public,
-                    None => names.push((v.name.clone(), v.public)),
-                }
+    sources: &[(PathBuf, String)],
+    file: &Path,
+) -> (Result<crate::core::select_tests::Embedded, String>, Vec<(String, bool)>) {
+    use crate::core::syntax::IncludePlace;
+    let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+        return (Err("its name is not text".into()), Vec::new());
+    };
+    let mut sites = Vec::new();
+    let mut values = Vec::new();
+    let mut by: Vec<String> = Vec::new();
+    for (p, text) in sources {
+        if p.extension().is_none_or(|e| e != "rs")
+            || !text.contains(name)
+            || !(text.contains("include_str") || text.contains("include_bytes"))
+        {
+            continue;
+        }
+        let rel = ws.relative(p);
+        let found = match crate::core::syntax::includes(text) {
+            Ok(found) => found,
+            Err(e) => return (Err(format!("`{rel}`: {e}")), Vec::new()),
+        };
+        let dir = p.parent().unwrap_or(&ws.root);
+        for (lit, place) in found {
+            if crate::core::inputs::normalize(&dir.join(&lit)) != file {
+                continue;
+            }
+            let compile_time = p
+                .file_name()
+                .is_some_and(|n| n == "build.rs")
+                .then(|| "is a build script".to_owned())
+                .or_else(|| ws.compile_time_code(p));
+            if let Some(why) = compile_time {
+                return (Err(format!("`{rel}` embeds it and {why}")), Vec::new());
+            }
+            if !by.contains(&rel) {
+                by.push(rel.clone());
+            }
+            match place {
+                IncludePlace::Body(lines) => sites.push(crate::core::select_tests::ValueSite {
+                    path: rel.clone(),
+                    hash: content_hash(text.as_bytes()),
+                    lines,
+                }),
+                IncludePlace::Value { name, public } => values.push((name, public)),
+                IncludePlace::Elsewhere(why) => return (Err(format!("`{rel}` {why}")), Vec::new()),
             }
         }
     }
+    if sites.is_empty() && values.is_empty() {
+        return (
+            Err("a compilation reads it, though no `include_str!` or `include_bytes!` vigil can place names it".into()),
+            Vec::new(),
+        );
+    }
+    (Ok(crate::core::select_tests::Embedded { sites, by }), values)
+}
+
+/// For each `const` or `static` whose value the change set changed (by
+/// name, with whether it is `pub`), the function bodies of the workspace's
+/// Rust sources that read it (or where one names it outside a body): only
+/// files whose text holds the name are parsed.
+fn value_sites(
+    ws: &Workspace,
+    sources: &[(PathBuf, String)],
+    names: &[(String, bool)],
+) -> HashMap<String, Result<Vec<crate::core::select_tests::ValueSite>, String>> {
+    use crate::core::select_tests::ValueSite;
     let mut out: HashMap<String, Result<Vec<ValueSite>, String>> =
         names.iter().map(|(n, _)| (n.clone(), Ok(Vec::new()))).collect();
-    if names.is_empty() {
-        return out;
-    }
-    let walk = ignore::WalkBuilder::new(&ws.root).hidden(false).build();
-    for e in walk.flatten() {
-        let p = e.path();
-        let ext = p.extension().and_then(|x| x.to_str()).unwrap_or_default();
-        if !matches!(ext, "rs" | "md") || p.starts_with(&ws.target_dir) || !e.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let Ok(text) = std::fs::read_to_string(p) else { continue };
+    for (p, text) in sources {
         let rel = ws.relative(p);
-        if ext == "md" {
+        if p.extension().is_some_and(|e| e == "md") {
             // A README a crate's docs include (`#[doc = include_str!(…)]`)
             // holds doctests no map shows reading a `pub` value.
-            for (name, public) in &names {
+            for (name, public) in names {
                 if *public && text.contains(name.as_str()) {
                     out.insert(
                         name.clone(),
@@ -113,12 +220,12 @@ fn value_sites<'a>(
             .then(|| "is a build script".to_owned())
             .or_else(|| ws.compile_time_code(p));
         let mut hash = None;
-        for (name, public) in &names {
+        for (name, public) in names {
             let Some(Ok(sites)) = out.get_mut(name) else { continue };
             if !text.contains(name.as_str()) {
                 continue;
             }
-            match crate::core::syntax::value_readers(&text, name, *public) {
+            match crate::core::syntax::value_readers(text, name, *public) {
                 Ok(bodies) if bodies.is_empty() => {}
                 Ok(_) if compile_time.is_some() => {
                     let why = compile_time.clone().unwrap_or_default();

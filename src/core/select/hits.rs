@@ -72,6 +72,13 @@ pub(super) fn whole_package_input<'a>(ws: &'a Workspace, inputs: &Inputs, path: 
     }
 }
 
+/// Whether a build script reads `path`: a `rerun-if-changed` path, or a
+/// file of a package whose script reruns on all of them and may read it.
+pub(crate) fn build_script_input(ws: &Workspace, inputs: &Inputs, path: &Path) -> bool {
+    inputs.owners(path).iter().any(|(_, via)| *via == Via::RerunIfChanged)
+        || whole_package_input(ws, inputs, path).is_some()
+}
+
 /// The binaries of `tests`, each with why ("read at run time by …").
 pub(super) fn reader_hits(tests: &[TestKey]) -> Vec<(Hit, String)> {
     let mut by_binary: BTreeMap<&str, Vec<&str>> = BTreeMap::new();

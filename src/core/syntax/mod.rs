@@ -236,6 +236,90 @@ fn value_item(items: &[syn::Item], x: Extent) -> Option<ValueEdit> {
     None
 }
 
+/// Where an `include_str!` or `include_bytes!` of a file sits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IncludePlace {
+    /// In a non-`const` function body: its lines.
+    Body([u32; 2]),
+    /// In the initializer of this `const` or `static` (`pub`: whether it
+    /// is): its readers decide.
+    Value { name: String, public: bool },
+    /// Anywhere else (an attribute, a macro's rules, a `const fn`): why.
+    Elsewhere(String),
+}
+
+/// Every `include_str!("…")` and `include_bytes!("…")` in `text`: the path
+/// as written (relative to the file's directory), and where it sits.
+pub fn includes(text: &str) -> Result<Vec<(String, IncludePlace)>, String> {
+    let result = includes_inner(text);
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+fn includes_inner(text: &str) -> Result<Vec<(String, IncludePlace)>, String> {
+    let side = lex(text).map_err(|e| format!("it does not parse ({e})"))?;
+    let toks = &side.toks;
+    let word = |i: usize| {
+        toks.get(i)
+            .filter(|t| t.kind == Kind::Ident)
+            .map(|t| text_of(&side.text, t))
+    };
+    let mut hits: Vec<(usize, String)> = Vec::new();
+    for i in 0..toks.len() {
+        if !matches!(word(i), Some("include_str" | "include_bytes")) {
+            continue;
+        }
+        let bang = toks.get(i + 1).is_some_and(|t| t.kind == Kind::Punct(b'!', false));
+        let open = toks.get(i + 2).is_some_and(|t| matches!(t.kind, Kind::Open(_)));
+        let lit = toks
+            .get(i + 3)
+            .filter(|t| t.kind == Kind::Literal)
+            .map(|t| text_of(&side.text, t));
+        let path = lit.and_then(|l| l.strip_prefix('"')).and_then(|l| l.strip_suffix('"'));
+        match (bang && open, path) {
+            (true, Some(p)) if !p.contains('\\') => hits.push((i, p.to_owned())),
+            (true, _) => {
+                return Err(format!(
+                    "line {}: an include whose path is not a plain string",
+                    toks[i].start().line
+                ))
+            }
+            _ => {}
+        }
+    }
+    if hits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items = parse_touched(&side, hits.iter().map(|(i, _)| (*i, i + 1)), false)
+        .map_err(|e| format!("it does not parse ({e})"))?;
+    let found = bodies(&items);
+    let mut out = Vec::new();
+    for (i, path) in hits {
+        let x = extent(toks, i, i + 1);
+        let place = if let Some(b) = body_of(&found, x) {
+            IncludePlace::Body([b.inside.start.line, b.inside.end.line])
+        } else if let Some(v) = value_item(&items, x) {
+            IncludePlace::Value {
+                name: v.name,
+                public: v.public,
+            }
+        } else {
+            let place = innermost(&self::items(&items), x)
+                .map(|item| {
+                    format!(
+                        "`{}` ({})",
+                        item.name,
+                        shown_lines(item.extent.start.line, item.extent.end.line)
+                    )
+                })
+                .unwrap_or_else(|| "outside every item".to_owned());
+            IncludePlace::Elsewhere(format!("line {}: included by {place}", x.start.line))
+        };
+        out.push((path, place));
+    }
+    Ok(out)
+}
+
 /// The extents of the `use` items, in inline modules too.
 fn use_items(items: &[syn::Item], out: &mut Vec<Extent>) {
     for i in items {
@@ -732,6 +816,30 @@ mod tests {
         let doc = "/// ```\n/// assert_eq!(t::TABLE[0], 1);\n/// ```\npub fn f() {}\n";
         assert!(value_readers(doc, "TABLE", true).unwrap_err().contains("doctest"));
         assert_eq!(value_readers(doc, "TABLE", false), Ok(vec![]));
+    }
+
+    #[test]
+    fn includes_are_placed_where_they_sit() {
+        let text = "static ENCODINGS: &str = include_str!(\"encodings.sh\");\n\npub fn zsh() -> String {\n    include_str!(\"rg.zsh\").replace(\"!E\", ENCODINGS)\n}\n\n#[doc = include_str!(\"../README.md\")]\npub struct S;\n";
+        let got = includes(text).unwrap();
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(
+            got[0],
+            (
+                "encodings.sh".to_owned(),
+                IncludePlace::Value {
+                    name: "ENCODINGS".into(),
+                    public: false
+                }
+            )
+        );
+        assert_eq!(got[1], ("rg.zsh".to_owned(), IncludePlace::Body([3, 5])));
+        assert!(
+            matches!(&got[2], (p, IncludePlace::Elsewhere(why)) if p == "../README.md" && why.contains("`struct S`")),
+            "{got:?}"
+        );
+        assert!(includes("const X: &str = include_str!(concat!(\"a\", \"b\"));\n").is_err());
+        assert_eq!(includes("pub fn f() {}\n"), Ok(vec![]));
     }
 
     #[test]

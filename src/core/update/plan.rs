@@ -180,6 +180,15 @@ pub(super) fn start_request(
                             }
                             let why = match model.workspace.compile_time_code(f) {
                                 Some(why) => Some(format!("`{rel}`: {why}")),
+                                // Read by a build script: what it prints may change.
+                                None if !rel.ends_with(".rs")
+                                    && select::build_script_input(&model.workspace, &model.inputs, f) =>
+                                {
+                                    Some(format!("`{rel}` is read by a build script"))
+                                }
+                                None if !rel.ends_with(".rs") && !embedded_only(model, texts, f, &rel) => {
+                                    Some(format!("`{rel}` is read by a compilation no include of it explains"))
+                                }
                                 None => select_tests::unplaced(&rel, &model.test_maps, texts, &model.catalog),
                             };
                             why.map(|w| (i, w))
@@ -376,3 +385,25 @@ pub(super) fn mark_stale(model: &mut Model, plan: &Plan) {
 
 /// Doc comments changed: (path, the item they document).
 type DocEdits = Vec<(String, DocEdit)>;
+
+/// Whether every compilation that reads `f` (not Rust source) is one whose
+/// sources embed it where vigil found it (`include_str!`, `include_bytes!`):
+/// then those places answer for it.
+fn embedded_only(model: &Model, texts: &select_tests::Texts, f: &std::path::Path, rel: &str) -> bool {
+    let Some(Ok(embedded)) = texts.include_sites.get(rel) else {
+        return true;
+    };
+    let ws = &model.workspace;
+    let including: Vec<&str> = embedded
+        .by
+        .iter()
+        .filter_map(|p| ws.owning_package(&ws.root.join(p)).map(|(pkg, _)| pkg.name.as_str()))
+        .collect();
+    model.inputs.owners(f).iter().all(|(owner, _)| {
+        let package = match owner {
+            crate::core::inputs::Owner::Package(p) => p,
+            crate::core::inputs::Owner::Binary { package, .. } => package,
+        };
+        including.contains(&package.as_str())
+    })
+}
