@@ -35,6 +35,10 @@ pub struct Texts {
     /// (`include_str!`/`include_bytes!` there, or in a `const` they read),
     /// or why they cannot answer.
     pub include_sites: HashMap<String, Result<Embedded, String>>,
+    /// Macros called at item level by the change set → whether every
+    /// `macro_rules!` of that name in the workspace defines exactly one
+    /// test named by the call's first argument (not found: false).
+    pub test_macros: HashMap<String, bool>,
 }
 
 /// Where a file that is not Rust source is embedded.
@@ -174,6 +178,7 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
                 bodies,
                 docs: d,
                 values,
+                calls,
             } => {
                 layout = false;
                 for doc in d {
@@ -205,7 +210,16 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
                         None => return Err(format!("`{path}`: {}", v.why)),
                     }
                 }
-                bodies.into_iter().map(|b| b.old_lines).collect()
+                let mut lines: Vec<[u32; 2]> = bodies.into_iter().map(|b| b.old_lines).collect();
+                for c in calls {
+                    // A test macro's call: the test it defines (a new one
+                    // runs, as never run); any other macro: the static tier.
+                    if texts.test_macros.get(&c.macro_name) != Some(&true) {
+                        return Err(format!("`{path}`: {}", c.why));
+                    }
+                    lines.extend(c.old_lines);
+                }
+                lines
             }
             Attribution::Static(why) => return Err(format!("`{path}`: {why}")),
         };
@@ -500,6 +514,7 @@ mod tests {
             attributions: HashMap::new(),
             value_sites: HashMap::new(),
             include_sites: HashMap::new(),
+            test_macros: HashMap::new(),
         }
     }
 

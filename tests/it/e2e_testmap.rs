@@ -848,6 +848,19 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
         assert!(!failed(&events).contains("tests::build_notes"), "{file}: green again");
     }
 
+    // Tests written through a macro (`case!`, as ripgrep's `rgtest!`): an
+    // edit inside one call reruns that test alone; a new call runs only the
+    // new test.
+    let cases = root.join("tests/cases.rs");
+    let text = std::fs::read_to_string(&cases).unwrap();
+    let edited = text.replace("reads::add(1, 1)", "reads::add(2, 1)");
+    std::fs::write(&cases, &edited).unwrap();
+    let events = changed(&["tests/cases.rs"]);
+    assert_eq!(ran(&events), BTreeSet::from(["two".to_owned()]), "{events:?}");
+    std::fs::write(&cases, format!("{edited}\ncase!(three, || reads::add(3, 0));\n")).unwrap();
+    let events = changed(&["tests/cases.rs"]);
+    assert_eq!(ran(&events), BTreeSet::from(["three".to_owned()]), "{events:?}");
+
     // Embedded as the crate compiles (`include_str!`): in a function body,
     // and in a static one body reads. Each runs exactly the test that
     // reaches its reader, red at once, then green again.
@@ -888,6 +901,11 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
     let text = std::fs::read_to_string(&lib).unwrap();
     std::fs::write(&lib, text.replace("a + b", "b + a")).unwrap();
     let events = changed(&["src/lib.rs", "CHANGELOG.md"]);
-    assert_eq!(ran(&events), BTreeSet::from(["tests::adds".to_owned()]), "{events:?}");
+    // `add`'s tests: its own, and the macro's three, which call it.
+    assert_eq!(
+        ran(&events),
+        ["tests::adds", "one", "two", "three"].map(String::from).into(),
+        "{events:?}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -50,10 +50,16 @@ pub(crate) fn read_texts(
         .map(|(p, a)| ((p.0.clone(), p.1.clone()), a))
         .collect();
     let mut names: Vec<(String, bool)> = Vec::new();
+    let mut macros: Vec<String> = Vec::new();
     for a in attributions.values() {
-        if let crate::core::syntax::Attribution::Code { values, .. } = a {
+        if let crate::core::syntax::Attribution::Code { values, calls, .. } = a {
             for v in values {
                 add_name(&mut names, &v.name, v.public);
+            }
+            for c in calls {
+                if !macros.contains(&c.macro_name) {
+                    macros.push(c.macro_name.clone());
+                }
             }
         }
     }
@@ -61,7 +67,7 @@ pub(crate) fn read_texts(
         .iter()
         .filter(|f| f.extension().is_none_or(|e| e != "rs") && f.is_file() && !f.starts_with(&ws.target_dir))
         .collect();
-    let sources = if names.is_empty() && embedded.is_empty() {
+    let sources = if names.is_empty() && embedded.is_empty() && macros.is_empty() {
         Vec::new()
     } else {
         workspace_sources(ws)
@@ -91,12 +97,38 @@ pub(crate) fn read_texts(
             None => {}
         }
     }
+    // A macro defined in the workspace: whether each definition of it
+    // defines one test (a macro from a dependency is not looked into).
+    let test_macros = macros
+        .into_iter()
+        .map(|m| {
+            let mut seen = false;
+            let mut all = true;
+            for (p, text) in &sources {
+                if p.extension().is_none_or(|e| e != "rs")
+                    || !text.contains("macro_rules")
+                    || !text.contains(m.as_str())
+                {
+                    continue;
+                }
+                match crate::core::syntax::defines_one_test(text, &m) {
+                    Some(one) => {
+                        seen = true;
+                        all &= one;
+                    }
+                    None => {}
+                }
+            }
+            (m, seen && all)
+        })
+        .collect();
     crate::core::select_tests::Texts {
         current,
         versions: kept,
         attributions,
         value_sites,
         include_sites,
+        test_macros,
     }
 }
 

@@ -36,6 +36,9 @@ pub enum Attribution {
         docs: Vec<DocEdit>,
         /// `const`s and `static`s whose type or initializer changed.
         values: Vec<ValueEdit>,
+        /// Item-level macro calls changed or added, which a test macro's
+        /// definition may answer for (`rgtest!(name, |…| …)`).
+        calls: Vec<CallEdit>,
     },
     /// A hunk the maps cannot answer for, and why ("`static TABLE`
     /// (lines 40–46) changed: evaluated at compile time").
@@ -65,6 +68,20 @@ pub struct ValueEdit {
     pub why: String,
     /// `pub`: other crates (and doctests) may name it.
     pub public: bool,
+}
+
+/// An item-level macro call whose arguments changed (not its first, the
+/// name of what it defines), or a new one: if the macro is one that defines
+/// exactly one test named by that first argument (the caller looks at its
+/// `macro_rules!`), the edit is that test's own, placed by the maps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallEdit {
+    /// `rgtest`.
+    pub macro_name: String,
+    /// The static tier's reason, if the macro is not such a one.
+    pub why: String,
+    /// The changed lines of the old text (`None`: the call is new).
+    pub old_lines: Option<[u32; 2]>,
 }
 
 /// A doc comment changed on one item.
@@ -115,7 +132,19 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     // in the old text: no existing test can reach them (the tests that
     // call them are new, or call them from an edited body). They are taken
     // out of the new text before the rest is placed.
-    let added = added_functions(a, new_file);
+    let mut added = added_functions(a, new_file);
+    // So are whole new item-level macro calls whose first argument is a
+    // name the old text lacks (a test macro's new test, if the macro is
+    // one: the caller looks).
+    let mut calls: Vec<CallEdit> = Vec::new();
+    for c in new_calls(a, new_file) {
+        added.push(c.extent);
+        calls.push(CallEdit {
+            macro_name: c.path.clone(),
+            why: c.why(),
+            old_lines: None,
+        });
+    }
     let kept: Vec<Tok>;
     let (b, hunks) = if added.is_empty() {
         (b, hunks)
@@ -175,6 +204,17 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
                 continue;
             }
         }
+        // An item-level macro call's arguments, past the name it defines.
+        if let (Some(o), Some(n)) = (macro_call(old_file, old_x), macro_call(new_file, new_x)) {
+            if o.path == n.path && o.first == n.first && o.first.is_some() && old_x.start > o.name_end {
+                calls.push(CallEdit {
+                    macro_name: n.path.clone(),
+                    why: n.why(),
+                    old_lines: Some([old_x.start.line, old_x.end.line.max(old_x.start.line)]),
+                });
+                continue;
+            }
+        }
         let items = named.get_or_insert_with(|| items(new_file));
         let doc_only = a[h.old.0..h.old.1].iter().all(|t| t.doc) && b[h.new.0..h.new.1].iter().all(|t| t.doc);
         if doc_only {
@@ -201,7 +241,200 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
         bodies: out_bodies,
         docs,
         values,
+        calls,
     }
+}
+
+/// An item-level macro call (`name!(first, …);`).
+struct Call {
+    path: String,
+    /// Its first argument, when that is a name.
+    first: Option<String>,
+    /// Where that name ends (the call's start if there is none).
+    name_end: Pos,
+    extent: Extent,
+}
+
+impl Call {
+    fn why(&self) -> String {
+        format!(
+            "`{}!` ({}) changed: an item-level macro call (it expands to items)",
+            self.path,
+            shown_lines(self.extent.start.line, self.extent.end.line)
+        )
+    }
+}
+
+fn call_of(m: &syn::ItemMacro) -> Option<Call> {
+    if m.mac.path.is_ident("macro_rules") || m.ident.is_some() {
+        return None;
+    }
+    let mut first = m.mac.tokens.clone().into_iter();
+    let (first, name_end) = match first.next() {
+        Some(TokenTree::Ident(i)) => (Some(i.to_string()), i.span().end().into()),
+        _ => (None, m.span().start().into()),
+    };
+    Some(Call {
+        path: tokens(&m.mac.path),
+        first,
+        name_end,
+        extent: Extent {
+            start: m.span().start().into(),
+            end: m.span().end().into(),
+        },
+    })
+}
+
+/// The module-level (or inline module's) macro call holding `x`.
+fn macro_call(items: &[syn::Item], x: Extent) -> Option<Call> {
+    for item in items {
+        match item {
+            syn::Item::Macro(m) => {
+                if let Some(c) = call_of(m).filter(|c| x.within(c.extent)) {
+                    return Some(c);
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some(found) = m.content.as_ref().and_then(|(_, inner)| macro_call(inner, x)) {
+                    return Some(found);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The item-level macro calls of `items` whose first argument is a name
+/// no token of the old text (`old`) carries.
+fn new_calls(old: &[Tok], items: &[syn::Item]) -> Vec<Call> {
+    let old_names: std::collections::HashSet<u64> = old.iter().map(|t| t.hash).collect();
+    let mut out = Vec::new();
+    collect_new_calls(&old_names, items, &mut out);
+    out
+}
+
+fn collect_new_calls(old_names: &std::collections::HashSet<u64>, items: &[syn::Item], out: &mut Vec<Call>) {
+    for item in items {
+        match item {
+            syn::Item::Macro(m) => {
+                if let Some(c) = call_of(m) {
+                    if c.first.as_ref().is_some_and(|n| !old_names.contains(&hash_of(n))) {
+                        out.push(c);
+                    }
+                }
+            }
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    collect_new_calls(old_names, inner, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Whether the `macro_rules! name` definitions in `text` each expand, arm
+/// by arm, to exactly one `#[test]` function named by the arm's first
+/// fragment (`($name:ident, …) => { #[test] fn $name() { … } }`): then a
+/// call's other arguments are that test's alone. `None`: `text` defines
+/// no such macro.
+pub fn defines_one_test(text: &str, name: &str) -> Option<bool> {
+    let result = defines_one_test_inner(text, name);
+    proc_macro2::extra::invalidate_current_thread_spans();
+    result
+}
+
+fn defines_one_test_inner(text: &str, name: &str) -> Option<bool> {
+    let file = syn::parse_file(text).ok();
+    let Some(file) = file else {
+        // Unreadable: it may define it.
+        return text.contains(name).then_some(false);
+    };
+    let mut defs: Vec<&syn::ItemMacro> = Vec::new();
+    fn walk<'a>(items: &'a [syn::Item], name: &str, out: &mut Vec<&'a syn::ItemMacro>) {
+        for i in items {
+            match i {
+                syn::Item::Macro(m)
+                    if m.mac.path.is_ident("macro_rules") && m.ident.as_ref().is_some_and(|x| x == name) =>
+                {
+                    out.push(m)
+                }
+                syn::Item::Mod(m) => {
+                    if let Some((_, inner)) = &m.content {
+                        walk(inner, name, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    walk(&file.items, name, &mut defs);
+    if defs.is_empty() {
+        return None;
+    }
+    Some(defs.iter().all(|m| arms_define_one_test(m.mac.tokens.clone())))
+}
+
+fn arms_define_one_test(rules: TokenStream) -> bool {
+    let trees: Vec<TokenTree> = rules.into_iter().collect();
+    let mut i = 0;
+    let mut arms = 0;
+    while i < trees.len() {
+        let (
+            Some(TokenTree::Group(matcher)),
+            Some(TokenTree::Punct(eq)),
+            Some(TokenTree::Punct(gt)),
+            Some(TokenTree::Group(body)),
+        ) = (trees.get(i), trees.get(i + 1), trees.get(i + 2), trees.get(i + 3))
+        else {
+            return false;
+        };
+        if eq.as_char() != '=' || gt.as_char() != '>' {
+            return false;
+        }
+        let m: Vec<TokenTree> = matcher.stream().into_iter().collect();
+        let first = match (m.first(), m.get(1), m.get(2), m.get(3)) {
+            (
+                Some(TokenTree::Punct(d)),
+                Some(TokenTree::Ident(x)),
+                Some(TokenTree::Punct(c)),
+                Some(TokenTree::Ident(k)),
+            ) if d.as_char() == '$' && c.as_char() == ':' && k == "ident" => x.to_string(),
+            _ => return false,
+        };
+        if !one_test_fn(body.stream(), &first) {
+            return false;
+        }
+        arms += 1;
+        i += 4;
+        if matches!(trees.get(i), Some(TokenTree::Punct(p)) if p.as_char() == ';') {
+            i += 1;
+        }
+    }
+    arms > 0
+}
+
+/// `#[test] (#[…])* fn $first() { … }` and nothing else.
+fn one_test_fn(body: TokenStream, first: &str) -> bool {
+    let t: Vec<TokenTree> = body.into_iter().collect();
+    let mut i = 0;
+    let mut test = false;
+    while let (Some(TokenTree::Punct(p)), Some(TokenTree::Group(g))) = (t.get(i), t.get(i + 1)) {
+        if p.as_char() != '#' || g.delimiter() != Delimiter::Bracket {
+            return false;
+        }
+        let inner = g.stream().to_string().replace(' ', "");
+        test |= inner == "test" || inner == "tokio::test";
+        i += 2;
+    }
+    let shape = matches!(
+        (t.get(i), t.get(i + 1), t.get(i + 2), t.get(i + 3), t.get(i + 4)),
+        (Some(TokenTree::Ident(f)), Some(TokenTree::Punct(d)), Some(TokenTree::Ident(n)), Some(TokenTree::Group(args)), Some(TokenTree::Group(b)))
+            if f == "fn" && d.as_char() == '$' && *n == first && args.delimiter() == Delimiter::Parenthesis
+                && args.stream().is_empty() && b.delimiter() == Delimiter::Brace
+    );
+    test && shape && t.len() == i + 5
 }
 
 /// The module-level `const` or `static` whose type or initializer holds
@@ -498,7 +731,12 @@ mod tests {
 
     fn bodies_of(old: &str, new: &str) -> Vec<BodyEdit> {
         match attribute(old, new) {
-            Attribution::Code { bodies, docs, values } if docs.is_empty() && values.is_empty() => bodies,
+            Attribution::Code {
+                bodies,
+                docs,
+                values,
+                calls,
+            } if docs.is_empty() && values.is_empty() && calls.is_empty() => bodies,
             other => panic!("narrowed by bodies: {other:?}"),
         }
     }
@@ -541,7 +779,8 @@ mod tests {
             Attribution::Code {
                 bodies: Vec::new(),
                 docs: Vec::new(),
-                values: Vec::new()
+                values: Vec::new(),
+                calls: Vec::new()
             }
         );
         // A lint allowed at the crate's root: nothing; one denied can fail
@@ -553,7 +792,8 @@ mod tests {
             Attribution::Code {
                 bodies: Vec::new(),
                 docs: Vec::new(),
-                values: Vec::new()
+                values: Vec::new(),
+                calls: Vec::new()
             }
         );
         let denied = old.replace("allow", "deny");
@@ -620,7 +860,8 @@ mod tests {
                 Attribution::Code {
                     bodies: vec![],
                     docs: vec![],
-                    values: Vec::new()
+                    values: Vec::new(),
+                    calls: Vec::new()
                 },
                 "{new}"
             )
@@ -644,7 +885,8 @@ mod tests {
             Attribution::Code {
                 bodies: vec![],
                 docs: vec![],
-                values: Vec::new()
+                values: Vec::new(),
+                calls: Vec::new()
             }
         );
         // An inherent method.
@@ -658,7 +900,8 @@ mod tests {
             Attribution::Code {
                 bodies: vec![],
                 docs: vec![],
-                values: Vec::new()
+                values: Vec::new(),
+                calls: Vec::new()
             }
         );
         // Added and called from an edited body: that body is the edit.
@@ -770,7 +1013,10 @@ mod tests {
     fn a_tables_value_is_placed_by_its_readers() {
         let t =
             "pub fn f(i: usize) -> u8 {\n    TABLE[i]\n}\n\npub static TABLE: [u8; 4] = [\n    1, 2,\n    3, 4,\n];\n";
-        let Attribution::Code { bodies, docs, values } = attribute(t, &t.replace("3, 4", "3, 5")) else {
+        let Attribution::Code {
+            bodies, docs, values, ..
+        } = attribute(t, &t.replace("3, 4", "3, 5"))
+        else {
             panic!("placed by its readers")
         };
         assert!(bodies.is_empty() && docs.is_empty());
@@ -816,6 +1062,48 @@ mod tests {
         let doc = "/// ```\n/// assert_eq!(t::TABLE[0], 1);\n/// ```\npub fn f() {}\n";
         assert!(value_readers(doc, "TABLE", true).unwrap_err().contains("doctest"));
         assert_eq!(value_readers(doc, "TABLE", false), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_test_macros_calls_are_its_tests() {
+        let t = "macro_rules! case {\n    ($name:ident, $fun:expr) => {\n        #[test]\n        fn $name() {\n            $fun();\n        }\n    };\n}\n\ncase!(one, || {\n    assert!(true);\n});\n";
+        assert_eq!(defines_one_test(t, "case"), Some(true));
+        assert_eq!(defines_one_test(t, "other"), None);
+        // Two items, a helper beside the test, or no `#[test]`: not one test.
+        let two = t.replace(
+            "        fn $name() {",
+            "        fn helper() {}\n        #[test]\n        fn $name() {",
+        );
+        assert_eq!(defines_one_test(&two, "case"), Some(false));
+        assert_eq!(
+            defines_one_test(&t.replace("#[test]", "#[inline]"), "case"),
+            Some(false)
+        );
+        // An edit inside a call, past its name: that call's lines.
+        let Attribution::Code { bodies, calls, .. } = attribute(t, &t.replace("assert!(true)", "assert!(false)"))
+        else {
+            panic!("a call")
+        };
+        assert!(bodies.is_empty());
+        assert_eq!(
+            calls,
+            vec![CallEdit {
+                macro_name: "case".into(),
+                why: "`case!` (lines 10–12) changed: an item-level macro call (it expands to items)".into(),
+                old_lines: Some([11, 11]),
+            }]
+        );
+        // A new call, whole, with a new name.
+        let added = format!("{t}\ncase!(two, || {{}});\n");
+        let Attribution::Code { calls, .. } = attribute(t, &added) else {
+            panic!("a new call")
+        };
+        assert_eq!(calls.len(), 1);
+        assert_eq!(calls[0].old_lines, None);
+        // Its name changed, or a call that takes no name: the static tier.
+        assert!(why(t, &t.replace("case!(one", "case!(uno")).contains("`case!`"));
+        let noname = t.replace("case!(one, ", "case!(");
+        assert!(why(&noname, &noname.replace("assert!(true)", "assert!(false)")).contains("`case!`"));
     }
 
     #[test]
