@@ -111,12 +111,9 @@ pub(crate) fn read_texts(
                 {
                     continue;
                 }
-                match crate::core::syntax::defines_one_test(text, &m) {
-                    Some(one) => {
-                        seen = true;
-                        all &= one;
-                    }
-                    None => {}
+                if let Some(one) = crate::core::syntax::defines_one_test(text, &m) {
+                    seen = true;
+                    all &= one;
                 }
             }
             (m, seen && all)
