@@ -137,6 +137,7 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     // name the old text lacks (a test macro's new test, if the macro is
     // one: the caller looks).
     let mut calls: Vec<CallEdit> = Vec::new();
+    added.extend(new_macros(a, new_file));
     for c in new_calls(a, new_file) {
         added.push(c.extent);
         calls.push(CallEdit {
@@ -204,6 +205,14 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
                 continue;
             }
         }
+        // A private `use` whose names changed where nothing else names
+        // them: only method resolution in its module can change.
+        if let Some(edit) = private_use_edit(old_file, new_file, a, b, &h, old_side.text.lines().count() as u32) {
+            if !out_bodies.contains(&edit) {
+                out_bodies.push(edit);
+            }
+            continue;
+        }
         // An item-level macro call's arguments, past the name it defines.
         if let (Some(o), Some(n)) = (macro_call(old_file, old_x), macro_call(new_file, new_x)) {
             if o.path == n.path && o.first == n.first && o.first.is_some() && old_x.start > o.name_end {
@@ -243,6 +252,130 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
         values,
         calls,
     }
+}
+
+/// The module (an inline `mod`'s items, or the file's) whose direct items
+/// hold `x`, with the module's extent (`None`: the file).
+fn module_of(items: &[syn::Item], x: Extent) -> (&[syn::Item], Option<Extent>) {
+    for item in items {
+        if let syn::Item::Mod(m) = item {
+            if let Some((brace, inner)) = &m.content {
+                let inside = Extent {
+                    start: brace.span.open().end().into(),
+                    end: brace.span.close().start().into(),
+                };
+                if x.within(inside) {
+                    let (found, ext) = module_of(inner, x);
+                    return (found, ext.or(Some(inside)));
+                }
+            }
+        }
+    }
+    (items, None)
+}
+
+/// The names a `use` tree brings in (`*` for a glob).
+fn use_names(tree: &syn::UseTree, out: &mut std::collections::BTreeSet<String>) {
+    match tree {
+        syn::UseTree::Path(p) => use_names(&p.tree, out),
+        syn::UseTree::Name(n) => {
+            out.insert(n.ident.to_string());
+        }
+        syn::UseTree::Rename(r) => {
+            out.insert(r.rename.to_string());
+        }
+        syn::UseTree::Glob(_) => {
+            out.insert("*".into());
+        }
+        syn::UseTree::Group(g) => g.items.iter().for_each(|t| use_names(t, out)),
+    }
+}
+
+/// A hunk that lies wholly in private (`use` without `pub`) imports of one
+/// module, on both sides, and changes which names they bring in, where
+/// none of those names is named anywhere else in that module (the old
+/// text's, for one brought in; the new text's, for one let go): no path
+/// resolves differently, only which trait's method a call finds, which
+/// only function bodies do. Placed as an edit of the whole module (of the
+/// whole file, `lines` long, for the file's own imports); not where the
+/// file declares a module in another file (`mod x;`), which sees them too.
+fn private_use_edit(
+    old: &[syn::Item],
+    new: &[syn::Item],
+    a: &[Tok],
+    b: &[Tok],
+    h: &Hunk,
+    lines: u32,
+) -> Option<BodyEdit> {
+    let side = |items: &[syn::Item], toks: &[Tok], range: (usize, usize)| {
+        let x = extent(toks, range.0, range.1);
+        let (module, ext) = module_of(items, x);
+        let mut names = std::collections::BTreeSet::new();
+        let mut uses: Vec<Extent> = Vec::new();
+        for item in module {
+            let syn::Item::Use(u) = item else { continue };
+            let e = Extent {
+                start: item.span().start().into(),
+                end: item.span().end().into(),
+            };
+            if overlaps(e, x) || (x.start == x.end && e.start <= x.start && x.end <= e.end) {
+                if !matches!(u.vis, syn::Visibility::Inherited) {
+                    return None;
+                }
+                use_names(&u.tree, &mut names);
+                uses.push(e);
+            }
+        }
+        // Every token of the hunk inside one of them.
+        let inside = toks[range.0..range.1]
+            .iter()
+            .all(|t| uses.iter().any(|e| e.start <= t.start() && t.end() <= e.end));
+        (inside && !names.contains("*")).then_some((names, ext))
+    };
+    let (was, old_ext) = side(old, a, h.old)?;
+    let (now, new_ext) = side(new, b, h.new)?;
+    if was == now || old_ext.is_some() != new_ext.is_some() {
+        return None;
+    }
+    // No module of another file (`mod x;`), which would see the module's
+    // imports: read from the tokens (only touched items are parsed).
+    let (mod_word, semi) = (hash_of("mod"), hash_of(";"));
+    let out_of_line = |toks: &[Tok]| {
+        toks.windows(3)
+            .any(|w| w[0].kind == Kind::Ident && w[0].hash == mod_word && w[1].kind == Kind::Ident && w[2].hash == semi)
+    };
+    if out_of_line(a) || out_of_line(b) {
+        return None;
+    }
+    // Named elsewhere in the module (outside every `use`, whoever's: a
+    // child module's own import is not a path through this one).
+    let added: std::collections::HashSet<u64> = now.difference(&was).map(|n| hash_of(n)).collect();
+    let removed: std::collections::HashSet<u64> = was.difference(&now).map(|n| hash_of(n)).collect();
+    let use_word = hash_of("use");
+    let elsewhere = |toks: &[Tok], ext: Option<Extent>, names: &std::collections::HashSet<u64>| {
+        let mut in_use = false;
+        toks.iter().any(|t| {
+            if t.kind == Kind::Ident && t.hash == use_word {
+                in_use = true;
+            } else if in_use && t.hash == semi {
+                in_use = false;
+                return false;
+            }
+            let here = ext.is_none_or(|e| e.start <= t.start() && t.end() <= e.end);
+            here && !in_use && t.kind == Kind::Ident && names.contains(&t.hash)
+        })
+    };
+    if elsewhere(a, old_ext, &added) || elsewhere(b, new_ext, &removed) {
+        return None;
+    }
+    let lines = match old_ext {
+        Some(e) => [e.start.line, e.end.line],
+        None => [1, lines.max(1)],
+    };
+    Some(BodyEdit {
+        function: "the module's imports".into(),
+        old_lines: lines,
+    })
 }
 
 /// An item-level macro call (`name!(first, …);`).
@@ -303,6 +436,55 @@ fn macro_call(items: &[syn::Item], x: Extent) -> Option<Call> {
         }
     }
     None
+}
+
+/// The `macro_rules!` a change adds inside an inline module (its textual
+/// scope: what follows it there), not exported nor spread by
+/// `#[macro_use]`, under a name nothing in the old text (`old`) invokes:
+/// no existing code can expand it.
+fn new_macros(old: &[Tok], items: &[syn::Item]) -> Vec<Extent> {
+    let bang = hash_of("!");
+    let invoked: std::collections::HashSet<u64> = old
+        .windows(2)
+        .filter(|w| w[0].kind == Kind::Ident && w[1].hash == bang)
+        .map(|w| w[0].hash)
+        .collect();
+    let spread = |attrs: &[syn::Attribute]| {
+        attrs
+            .iter()
+            .any(|a| a.path().is_ident("macro_export") || a.path().is_ident("macro_use"))
+    };
+    fn walk(
+        items: &[syn::Item],
+        inside: bool,
+        invoked: &std::collections::HashSet<u64>,
+        spread: &dyn Fn(&[syn::Attribute]) -> bool,
+        out: &mut Vec<Extent>,
+    ) {
+        for item in items {
+            match item {
+                syn::Item::Macro(m) if inside && m.mac.path.is_ident("macro_rules") && !spread(&m.attrs) => {
+                    if let Some(name) = &m.ident {
+                        if !invoked.contains(&hash_of(name)) {
+                            out.push(Extent {
+                                start: item.span().start().into(),
+                                end: item.span().end().into(),
+                            });
+                        }
+                    }
+                }
+                syn::Item::Mod(m) if !spread(&m.attrs) => {
+                    if let Some((_, inner)) = &m.content {
+                        walk(inner, true, invoked, spread, out);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(items, false, &invoked, &spread, &mut out);
+    out
 }
 
 /// The item-level macro calls of `items` whose first argument is a name
@@ -1065,6 +1247,32 @@ mod tests {
     }
 
     #[test]
+    fn a_private_import_no_path_names_changes_only_method_calls_of_its_module() {
+        let t = "use bstr::{ByteSlice, ByteVec};\n\npub fn f(p: &[u8]) -> usize {\n    p.find_byte(b'/').unwrap_or(0)\n}\n\n#[cfg(test)]\nmod tests {\n    use super::{f};\n\n    #[test]\n    fn t() {\n        assert_eq!(f(b\"a/b\"), 1);\n    }\n}\n";
+        let whole_file = vec![BodyEdit {
+            function: "the module's imports".into(),
+            old_lines: [1, 15],
+        }];
+        // A trait no path names, let go: the file's bodies.
+        assert_eq!(
+            bodies_of(t, &t.replace("{ByteSlice, ByteVec}", "ByteSlice")),
+            whole_file
+        );
+        // A name brought into the test module that it did not name before: that module.
+        let more = t.replace("use super::{f};", "use super::{f, g};");
+        assert_eq!(bodies_of(t, &more)[0].old_lines, [8, 15]);
+        // Let go of a name still named: a path may resolve elsewhere.
+        let named = t.replace("p.find_byte(b'/')", "ByteVec::find_byte(p, b'/')");
+        assert!(why(&named, &named.replace("{ByteSlice, ByteVec}", "ByteSlice")).contains("use"));
+        // Public, a glob, or a module of another file: the static tier.
+        let public = t.replace("use bstr::{", "pub use bstr::{");
+        assert!(why(&public, &public.replace("{ByteSlice, ByteVec}", "ByteSlice")).contains("use"));
+        assert!(why(t, &t.replace("{ByteSlice, ByteVec}", "*")).contains("use"));
+        let child = format!("mod other;\n{t}");
+        assert!(why(&child, &child.replace("{ByteSlice, ByteVec}", "ByteSlice")).contains("use"));
+    }
+
+    #[test]
     fn a_test_macros_calls_are_its_tests() {
         let t = "macro_rules! case {\n    ($name:ident, $fun:expr) => {\n        #[test]\n        fn $name() {\n            $fun();\n        }\n    };\n}\n\ncase!(one, || {\n    assert!(true);\n});\n";
         assert_eq!(defines_one_test(t, "case"), Some(true));
@@ -1100,6 +1308,26 @@ mod tests {
         };
         assert_eq!(calls.len(), 1);
         assert_eq!(calls[0].old_lines, None);
+        // In a test module: a new macro there, and calls of it.
+        let module = "pub fn f() -> u32 {\n    1\n}\n\n#[cfg(test)]\nmod tests {\n    use super::f;\n\n    #[test]\n    fn one() {\n        assert_eq!(f(), 1);\n    }\n}\n";
+        let with = module.replace(
+            "    #[test]\n    fn one()",
+            "    macro_rules! same {\n        ($name:ident) => {\n            #[test]\n            fn $name() {\n                assert_eq!(f(), 1);\n            }\n        };\n    }\n\n    same!(again);\n\n    #[test]\n    fn one()",
+        );
+        let Attribution::Code { bodies, calls, .. } = attribute(module, &with) else {
+            panic!("a new macro and its call")
+        };
+        assert!(bodies.is_empty());
+        assert_eq!(
+            calls
+                .iter()
+                .map(|c| (c.macro_name.as_str(), c.old_lines))
+                .collect::<Vec<_>>(),
+            [("same", None)]
+        );
+        // At the file's level (it may reach other modules), or exported: the static tier.
+        let top = format!("macro_rules! same {{\n    () => {{}};\n}}\n{module}");
+        assert!(why(module, &top).contains("macro_rules! same"));
         // Its name changed, or a call that takes no name: the static tier.
         assert!(why(t, &t.replace("case!(one", "case!(uno")).contains("`case!`"));
         let noname = t.replace("case!(one, ", "case!(");
