@@ -349,8 +349,8 @@ fn private_use_edit(
     }
     // Named elsewhere in the module (outside every `use`, whoever's: a
     // child module's own import is not a path through this one).
-    let added: std::collections::HashSet<u64> = now.difference(&was).map(|n| hash_of(n)).collect();
-    let removed: std::collections::HashSet<u64> = was.difference(&now).map(|n| hash_of(n)).collect();
+    let added: std::collections::HashSet<u64> = now.difference(&was).map(hash_of).collect();
+    let removed: std::collections::HashSet<u64> = was.difference(&now).map(hash_of).collect();
     let use_word = hash_of("use");
     let elsewhere = |toks: &[Tok], ext: Option<Extent>, names: &std::collections::HashSet<u64>| {
         let mut in_use = false;
