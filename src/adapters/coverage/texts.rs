@@ -409,7 +409,7 @@ mod tests {
         assert_eq!(all, one);
         assert!(matches!(all[0], Attribution::Code { .. }) && all[1] == Attribution::Layout);
         assert!(
-            matches!(&all[2], Attribution::Static(why) if why.contains("static T")),
+            matches!(&all[2], Attribution::Code { values, .. } if values[0].why.contains("static T")),
             "{:?}",
             all[2]
         );
