@@ -136,10 +136,16 @@ fn add_name(names: &mut Vec<(String, bool)>, name: &str, public: bool) {
     }
 }
 
-/// The workspace's Rust sources and Markdown files (outside `target/`),
-/// with their texts.
+/// The workspace's Rust sources and Markdown files (outside `target/` and
+/// `.git/`, ignored or not), with their texts.
 fn workspace_sources(ws: &Workspace) -> Vec<(PathBuf, String)> {
-    let walk = ignore::WalkBuilder::new(&ws.root).hidden(false).build();
+    // Every file, ignored ones too (a generated source may be compiled
+    // though git ignores it); not the build's, not git's.
+    let target = ws.target_dir.clone();
+    let walk = ignore::WalkBuilder::new(&ws.root)
+        .standard_filters(false)
+        .filter_entry(move |e| e.path() != target && e.file_name() != ".git")
+        .build();
     walk.flatten()
         .filter(|e| {
             let p = e.path();
