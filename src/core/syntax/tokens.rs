@@ -979,6 +979,20 @@ mod tests {
                 let a = attribute(&old, &now);
                 assert_eq!(a, attribute(&old, &now), "placed the same way twice");
                 placed += usize::from(!matches!(a, Attribution::Static(_)));
+                // What the adapter asks of any source: readers, includes,
+                // test macros; answered or refused, never a panic.
+                // A name the text holds: the first `const`'s, else a word.
+                let name: String = now
+                    .split("const ")
+                    .nth(1)
+                    .unwrap_or("fn")
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                let _ = super::super::value_readers(&now, &name, true);
+                let _ = super::super::value_readers(&now, &name, false);
+                let _ = super::super::includes(&now);
+                let _ = super::super::defines_one_test(&now, "rgtest");
             }
         }
         for tail in ["r#", "r", "'", "b", "br", "1e", "0x", "/", "#", "r#\"", "'\\"] {
