@@ -352,9 +352,13 @@ fn private_use_edit(
     let added: std::collections::HashSet<u64> = now.difference(&was).map(hash_of).collect();
     let removed: std::collections::HashSet<u64> = was.difference(&now).map(hash_of).collect();
     let use_word = hash_of("use");
+    let dollar = hash_of("$");
     let elsewhere = |toks: &[Tok], ext: Option<Extent>, names: &std::collections::HashSet<u64>| {
         let mut in_use = false;
+        let mut fragment = false;
         toks.iter().any(|t| {
+            // `$file_name` in a macro's rules is a fragment, not a path.
+            let after_dollar = std::mem::replace(&mut fragment, t.hash == dollar);
             if t.kind == Kind::Ident && t.hash == use_word {
                 in_use = true;
             } else if in_use && t.hash == semi {
@@ -362,7 +366,7 @@ fn private_use_edit(
                 return false;
             }
             let here = ext.is_none_or(|e| e.start <= t.start() && t.end() <= e.end);
-            here && !in_use && t.kind == Kind::Ident && names.contains(&t.hash)
+            here && !in_use && !after_dollar && t.kind == Kind::Ident && names.contains(&t.hash)
         })
     };
     if elsewhere(a, old_ext, &added) || elsewhere(b, new_ext, &removed) {
@@ -444,10 +448,16 @@ fn macro_call(items: &[syn::Item], x: Extent) -> Option<Call> {
 /// no existing code can expand it.
 fn new_macros(old: &[Tok], items: &[syn::Item]) -> Vec<Extent> {
     let bang = hash_of("!");
+    // Invoked (`NAME!`) or defined (`macro_rules! NAME`) in the old text.
     let invoked: std::collections::HashSet<u64> = old
         .windows(2)
         .filter(|w| w[0].kind == Kind::Ident && w[1].hash == bang)
         .map(|w| w[0].hash)
+        .chain(
+            old.windows(3)
+                .filter(|w| w[0].hash == hash_of("macro_rules") && w[1].hash == bang)
+                .map(|w| w[2].hash),
+        )
         .collect();
     let spread = |attrs: &[syn::Attribute]| {
         attrs
@@ -1268,6 +1278,15 @@ mod tests {
         let public = t.replace("use bstr::{", "pub use bstr::{");
         assert!(why(&public, &public.replace("{ByteSlice, ByteVec}", "ByteSlice")).contains("use"));
         assert!(why(t, &t.replace("{ByteSlice, ByteVec}", "*")).contains("use"));
+        // A macro's fragment of that name is no path.
+        let fragment = t.replace(
+            "    #[test]\n    fn t()",
+            "    macro_rules! m {\n        ($g:expr) => {};\n    }\n\n    #[test]\n    fn t()",
+        );
+        assert_eq!(
+            bodies_of(&fragment, &fragment.replace("use super::{f};", "use super::{f, g};"))[0].function,
+            "the module's imports"
+        );
         let child = format!("mod other;\n{t}");
         assert!(why(&child, &child.replace("{ByteSlice, ByteVec}", "ByteSlice")).contains("use"));
     }
