@@ -118,8 +118,9 @@ impl Engine {
                 }
                 Effect::ReadTexts { files, versions } => {
                     let (ws, tx) = (self.model.workspace.clone(), self.tx.clone());
+                    let session = self.coverage.as_ref().and_then(|c| c.session_base());
                     self.offload.spawn("texts", Priority::Prompt, move || {
-                        let texts = crate::adapters::coverage::read_texts(&ws, &files, &versions);
+                        let texts = crate::adapters::coverage::read_texts(&ws, &files, &versions, session.as_ref());
                         let _ = tx.send(Msg::TextsRead { texts: Box::new(texts) });
                     });
                 }

@@ -39,6 +39,10 @@ pub struct Texts {
     /// `macro_rules!` of that name in the workspace defines exactly one
     /// test named by the call's first argument (not found: false).
     pub test_macros: HashMap<String, bool>,
+    /// A changed Rust file no map mentions → the content hash of its text
+    /// as the session began (in `versions`): a change of comments, layout
+    /// or doc comments alone since then is placed as such.
+    pub baselines: HashMap<String, String>,
 }
 
 /// Where a file that is not Rust source is embedded.
@@ -150,7 +154,38 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
         return Err(format!("`{path}` could not be read"));
     };
     if !maps.mentions(path) {
-        return Err(format!("no coverage map mentions `{path}`"));
+        // No test ran code of it: a change of comments, layout or doc
+        // comments since the session began changes nothing a map shows
+        // (docs: the doctests of the items they document); anything else
+        // runs the static tier.
+        let unmentioned = || Err(format!("no coverage map mentions `{path}`"));
+        let Some(old) = texts.baselines.get(path).and_then(|h| texts.versions.get(h)) else {
+            return unmentioned();
+        };
+        return match attribute(old, now) {
+            Attribution::Layout => Ok(Placed {
+                hash: content_hash(now.as_bytes()),
+                edits: [(String::new(), Vec::new())].into(),
+                layout: true,
+                docs: Vec::new(),
+                sites: Vec::new(),
+                values: Vec::new(),
+            }),
+            Attribution::Code {
+                bodies,
+                docs,
+                values,
+                calls,
+            } if bodies.is_empty() && values.is_empty() && calls.is_empty() => Ok(Placed {
+                hash: content_hash(now.as_bytes()),
+                edits: [(String::new(), Vec::new())].into(),
+                layout: false,
+                docs,
+                sites: Vec::new(),
+                values: Vec::new(),
+            }),
+            _ => unmentioned(),
+        };
     }
     // Each version once: many tests share one. A map measured on the text
     // as it is now has nothing to place.
@@ -515,6 +550,7 @@ mod tests {
             value_sites: HashMap::new(),
             include_sites: HashMap::new(),
             test_macros: HashMap::new(),
+            baselines: HashMap::new(),
         }
     }
 
@@ -638,6 +674,73 @@ mod tests {
             "`src/lib.rs`: `const RATE` (line 1) changed: evaluated at compile time; `src/k.rs` line 2: `const K` \
              (line 2) names `RATE` outside a function body"
         );
+    }
+
+    #[test]
+    fn a_file_no_map_mentions_is_placed_by_its_text_as_the_session_began() {
+        let root = "//! The crate.\n\n/// Prices.\npub mod price;\n";
+        let mut texts = texts(OLD);
+        let h = content_hash(root.as_bytes());
+        texts.versions.insert(h.clone(), root.to_owned());
+        texts.baselines.insert("src/root.rs".into(), h);
+        let hash = content_hash(OLD.as_bytes());
+        let run = |texts: &Texts| {
+            narrow(
+                &targeted(),
+                &catalog(),
+                &maps(&hash),
+                &["src/root.rs".into()],
+                texts,
+                &|_| None,
+                &[],
+            )
+        };
+        for (now, docs) in [
+            (root.replace("//! The crate.", "//! The crate, fixed."), 1),
+            (root.replace("/// Prices.", "/// Prices, fixed."), 1),
+        ] {
+            texts.current.insert("src/root.rs".into(), Some(now.clone()));
+            let Narrowed::Tests {
+                reasons,
+                docs: d,
+                code_changed,
+                ..
+            } = run(&texts)
+            else {
+                panic!("placed: {now}")
+            };
+            assert_eq!(
+                reasons.keys().map(|k| k.1.as_str()).collect::<Vec<_>>(),
+                ["fresh"],
+                "{reasons:?}"
+            );
+            assert!(!code_changed);
+            assert_eq!(d.len(), docs, "{d:?}");
+        }
+        // A comment alone changes no token: said so.
+        texts.current.insert(
+            "src/root.rs".into(),
+            Some(root.replace("\n\n/// Prices.", "\n// a note\n\n/// Prices.")),
+        );
+        let Narrowed::Tests { notes, .. } = run(&texts) else {
+            panic!("placed")
+        };
+        assert!(
+            notes.iter().any(|n| n.contains("only comments and layout")),
+            "{notes:?}"
+        );
+        // Code: the static tier, as before.
+        texts
+            .current
+            .insert("src/root.rs".into(), Some(format!("{root}pub mod tax;\n")));
+        assert!(matches!(run(&texts), Narrowed::Static(why) if why.contains("no coverage map mentions")));
+        // No text as the session began: the static tier.
+        texts.baselines.clear();
+        texts.current.insert(
+            "src/root.rs".into(),
+            Some(root.replace("/// Prices.", "/// Prices, fixed.")),
+        );
+        assert!(matches!(run(&texts), Narrowed::Static(_)));
     }
 
     #[test]

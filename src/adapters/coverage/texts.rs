@@ -10,6 +10,7 @@ pub(crate) fn read_texts(
     ws: &Workspace,
     files: &[PathBuf],
     versions: &[(String, String)],
+    session: Option<&BTreeMap<String, String>>,
 ) -> crate::core::select_tests::Texts {
     /// Larger files are not source code a map can place edits in.
     const LIMIT: u64 = 4 << 20;
@@ -21,7 +22,23 @@ pub(crate) fn read_texts(
         .join("coverage")
         .join("sources");
     let current: BTreeMap<String, Option<String>> = files.iter().map(|f| (ws.relative(f), read(f))).collect();
+    // A changed Rust file no map was measured on: its text as the session
+    // began (kept), to tell a change of comments or docs from code.
+    let mut baselines: HashMap<String, String> = HashMap::new();
+    for path in current.keys().filter(|p| p.ends_with(".rs")) {
+        if versions.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        if let Some(h) = session.and_then(|s| s.get(path)) {
+            baselines.insert(path.clone(), h.clone());
+        }
+    }
     let mut kept: HashMap<String, String> = HashMap::new();
+    for h in baselines.values() {
+        if let Some(t) = read(&sources.join(h)) {
+            kept.insert(h.clone(), t);
+        }
+    }
     for (_, h) in versions {
         if !kept.contains_key(h) {
             if let Some(t) = read(&sources.join(h)) {
@@ -126,6 +143,7 @@ pub(crate) fn read_texts(
         value_sites,
         include_sites,
         test_macros,
+        baselines,
     }
 }
 
@@ -339,6 +357,12 @@ pub(crate) fn changes_since(root: &Path, base: &str) -> Result<crate::core::patc
 }
 
 impl CoverageRig {
+    /// The Rust sources' hashes as the session started (kept under
+    /// `sources/`), if they were kept.
+    pub(crate) fn session_base(&self) -> Option<BTreeMap<String, String>> {
+        self.session.lock().ok()?.clone()
+    }
+
     /// Keeps the Rust sources as the session starts: patch coverage in watch
     /// mode without `coverage.base` is measured against them.
     pub(crate) fn snapshot_session(&self) {
