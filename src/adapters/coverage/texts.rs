@@ -208,12 +208,7 @@ fn include_sites_of(
             if crate::core::inputs::normalize(&dir.join(&lit)) != file {
                 continue;
             }
-            let compile_time = p
-                .file_name()
-                .is_some_and(|n| n == "build.rs")
-                .then(|| "is a build script".to_owned())
-                .or_else(|| ws.compile_time_code(p));
-            if let Some(why) = compile_time {
+            if let Some(why) = compile_time(ws, p) {
                 return (Err(format!("`{rel}` embeds it and {why}")), Vec::new());
             }
             if !by.contains(&rel) {
@@ -266,12 +261,7 @@ fn value_sites(
             }
             continue;
         }
-        // Code that runs as the workspace compiles: no map shows it.
-        let compile_time = p
-            .file_name()
-            .is_some_and(|n| n == "build.rs")
-            .then(|| "is a build script".to_owned())
-            .or_else(|| ws.compile_time_code(p));
+        let compile_time = compile_time(ws, p);
         let mut hash = None;
         for (name, public) in names {
             let Some(Ok(sites)) = out.get_mut(name) else { continue };
@@ -299,6 +289,16 @@ fn value_sites(
         }
     }
     out
+}
+
+/// Why the code of `path` runs as the workspace compiles, where it does
+/// (a build script, a proc-macro crate, a build script's dependency): no
+/// map shows what it does.
+fn compile_time(ws: &Workspace, path: &Path) -> Option<String> {
+    path.file_name()
+        .is_some_and(|n| n == "build.rs")
+        .then(|| "is a build script".to_owned())
+        .or_else(|| ws.compile_time_code(path))
 }
 
 /// Each pair's change placed (`core::syntax::attribute`: old text, new
