@@ -236,7 +236,8 @@ pub struct Run {
     /// Started on the cached listing, without a `nextest list`: the build
     /// decides whether the cache still holds.
     pub provisional: bool,
-    /// Tests whose coverage maps this run measured.
+    /// Tests whose coverage maps this run measured anew (not as they were
+    /// already known): the ones its history record keeps.
     pub measured: Vec<super::testmap::TestKey>,
     /// Test-level selection: each selected test with a map → why.
     pub test_reasons: BTreeMap<super::testmap::TestKey, String>,

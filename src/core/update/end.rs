@@ -202,9 +202,20 @@ pub(super) fn on_history_loaded(
 ) {
     model.history = history;
     model.history_pending = false;
-    // Maps measured this session are newer than the kept ones.
+    // Maps measured this session are newer than the kept ones; a run not
+    // yet recorded need not write one that is as it was kept.
     for (key, map) in std::mem::take(&mut model.history.maps) {
-        model.test_maps.tests.entry(key).or_insert(map);
+        match model.test_maps.tests.get(&key) {
+            Some(now) if *now == map => {
+                for r in model.runs.iter_mut().filter(|r| !matches!(r.phase, Phase::Finished)) {
+                    r.measured.retain(|k| *k != key);
+                }
+            }
+            Some(_) => {}
+            None => {
+                model.test_maps.tests.insert(key, map);
+            }
+        }
     }
     if model.coverage.is_none() {
         if let Some((run, c)) = coverage {
@@ -247,6 +258,13 @@ pub(super) fn on_coverage_collected(model: &mut Model, run: RunId, c: Collected,
         patch,
         leaks,
     } = c;
+    // The history keeps only maps that changed (most of a rerun's are as
+    // they were): writing them again costs the run's end.
+    let changed: Vec<TestKey> = maps
+        .iter()
+        .filter(|(k, m)| model.test_maps.tests.get(k) != Some(m))
+        .map(|(k, _)| k.clone())
+        .collect();
     let Some(r) = model.run_mut(run) else { return };
     let Phase::Collecting(outcome) = r.phase else { return };
     if !leaks.is_empty() {
@@ -269,7 +287,7 @@ pub(super) fn on_coverage_collected(model: &mut Model, run: RunId, c: Collected,
         Some(Ok(changes)) => Some(changes),
         None => None,
     };
-    r.measured = maps.iter().map(|(k, _)| k.clone()).collect();
+    r.measured = changed;
     let faulted = !r.faults.is_empty();
     if let Err(e) = &result {
         r.warnings.push(format!("coverage not collected: {e}"));
