@@ -729,20 +729,26 @@ fn includes_inner(text: &str) -> Result<Vec<(String, IncludePlace)>, String> {
                 public: v.public,
             }
         } else {
-            let place = innermost(&self::items(&items), x)
-                .map(|item| {
-                    format!(
-                        "`{}` ({})",
-                        item.name,
-                        shown_lines(item.extent.start.line, item.extent.end.line)
-                    )
-                })
-                .unwrap_or_else(|| "outside every item".to_owned());
+            let place = named_place(&items, x);
             IncludePlace::Elsewhere(format!("line {}: included by {place}", x.start.line))
         };
         out.push((path, place));
     }
     Ok(out)
+}
+
+/// The innermost item holding `x`, named with its lines ("`const K` (line
+/// 2)"), for saying where a name or an include sits.
+fn named_place(items: &[syn::Item], x: Extent) -> String {
+    innermost(&self::items(items), x)
+        .map(|item| {
+            format!(
+                "`{}` ({})",
+                item.name,
+                shown_lines(item.extent.start.line, item.extent.end.line)
+            )
+        })
+        .unwrap_or_else(|| "outside every item".to_owned())
 }
 
 /// The extents of the `use` items, in inline modules too.
@@ -824,15 +830,7 @@ fn value_readers_inner(text: &str, name: &str, public: bool) -> Result<Vec<[u32;
         if defined || imported {
             continue;
         }
-        let place = innermost(&self::items(&items), x)
-            .map(|item| {
-                format!(
-                    "`{}` ({})",
-                    item.name,
-                    shown_lines(item.extent.start.line, item.extent.end.line)
-                )
-            })
-            .unwrap_or_else(|| "outside every item".to_owned());
+        let place = named_place(&items, x);
         return Err(format!(
             "line {}: {place} names `{name}` outside a function body",
             x.start.line
