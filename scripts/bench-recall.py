@@ -18,7 +18,7 @@ Prints, per crate and overall: mutants applied, viable, that broke a test,
 misses (target 0), tests run as a fraction of the static tier (median, p90;
 doctests included), save → run end against the peer (medians, ratio).
 
-Usage: scripts/bench-recall.py [MUTANTS] [crate …]
+Usage: [VIGIL=path] scripts/bench-recall.py [MUTANTS] [crate …]
 """
 import json, os, pathlib, queue, re, statistics, subprocess, sys, threading, time
 
@@ -27,7 +27,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from benchlib import env, published  # noqa: E402
 
 WORK = ROOT / "target" / "bench-recall"
-VIGIL = ROOT / "target" / "release" / "vigil"
+# VIGIL=path runs another build (a copy, so that a rebuild cannot change
+# the binary under a long run).
+VIGIL = pathlib.Path(os.environ.get("VIGIL", ROOT / "target" / "release" / "vigil"))
 MUTANTS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 ONLY = set(sys.argv[2:])
 

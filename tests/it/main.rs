@@ -26,4 +26,5 @@ mod parsers;
 mod scenarios;
 mod selection;
 mod store;
+mod tracer;
 mod ui_view;
