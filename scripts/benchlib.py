@@ -14,19 +14,29 @@ def env():
     return e
 
 
-def published(name, version, dest):
-    """A published crate fetched through cargo, its source copied to `dest`
-    as a workspace of its own (with a lock file)."""
-    if dest.exists():
-        return dest
-    probe = dest.parent / f"fetch-{name}"
+def source(name, version, work):
+    """A published crate's source as cargo unpacked it (fetched through a
+    probe crate of its own in `work`, so that two versions never meet in
+    one resolution)."""
+    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
+    found = glob.glob(f"{home}/registry/src/*/{name}-{version}")
+    if found:
+        return found[0]
+    probe = work / f"fetch-{name}-{version}"
     (probe / "src").mkdir(parents=True, exist_ok=True)
     (probe / "Cargo.toml").write_text('[package]\nname = "probe"\nversion = "0.0.0"\nedition = "2021"\n'
                                       f'[dependencies]\n{name} = "={version}"\n')
     (probe / "src" / "lib.rs").write_text("")
     subprocess.run(["cargo", "fetch", "--quiet"], cwd=probe, check=True, env=env())
-    home = os.environ.get("CARGO_HOME", os.path.expanduser("~/.cargo"))
-    src = glob.glob(f"{home}/registry/src/*/{name}-{version}")[0]
+    return glob.glob(f"{home}/registry/src/*/{name}-{version}")[0]
+
+
+def published(name, version, dest):
+    """A published crate fetched through cargo, its source copied to `dest`
+    as a workspace of its own (with a lock file)."""
+    if dest.exists():
+        return dest
+    src = source(name, version, dest.parent)
     shutil.copytree(src, dest)
     manifest = (dest / "Cargo.toml").read_text()
     if "[workspace]" not in manifest:

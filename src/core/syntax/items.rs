@@ -125,10 +125,7 @@ pub(super) fn reads_docs(attrs: &[syn::Attribute]) -> bool {
 
 pub(super) fn walk_items(items: &[syn::Item], prefix: &str, read: bool, depth: usize, out: &mut Vec<Item>) {
     for item in items {
-        let extent = Extent {
-            start: item.span().start().into(),
-            end: item.span().end().into(),
-        };
+        let extent = span_extent(item.span());
         let mut push = |name: String, why: &'static str, path: String, attrs: &[syn::Attribute]| {
             out.push(Item {
                 name,
@@ -187,10 +184,7 @@ pub(super) fn walk_items(items: &[syn::Item], prefix: &str, read: bool, depth: u
                 push(name, "an `impl` block's header or items", at(&self_ty), &i.attrs);
                 let read = read || reads_docs(&i.attrs);
                 for it in &i.items {
-                    let extent = Extent {
-                        start: it.span().start().into(),
-                        end: it.span().end().into(),
-                    };
+                    let extent = span_extent(it.span());
                     let (name, why, path, attrs): (String, &'static str, String, &[syn::Attribute]) = match it {
                         syn::ImplItem::Const(c) => (
                             format!("const {self_ty}::{}", c.ident),
@@ -245,10 +239,7 @@ pub(super) fn walk_items(items: &[syn::Item], prefix: &str, read: bool, depth: u
                 );
                 let read = read || reads_docs(&t.attrs);
                 for it in &t.items {
-                    let extent = Extent {
-                        start: it.span().start().into(),
-                        end: it.span().end().into(),
-                    };
+                    let extent = span_extent(it.span());
                     let (name, why, attrs): (String, &'static str, &[syn::Attribute]) = match it {
                         syn::TraitItem::Fn(f) => (
                             format!("fn {}::{}", t.ident, f.sig.ident),

@@ -168,6 +168,8 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     let mut values = Vec::new();
     let mut named = None;
     let mut fn_zones = None;
+    let mut known_values = None;
+    let mut known_calls = None;
     for h in hunks {
         let old_x = extent(a, h.old.0, h.old.1);
         let new_x = extent(b, h.new.0, h.new.1);
@@ -197,10 +199,11 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
         }
         // A `const` or `static`'s value (its initializer, its type): its
         // readers decide, found by the caller.
-        if let (Some(o), Some(n)) = (value_item(old_file, old_x), value_item(new_file, new_x)) {
+        let known = known_values.get_or_insert_with(|| (self::values(old_file), self::values(new_file)));
+        if let (Some(o), Some(n)) = (value_at(&known.0, old_x), value_at(&known.1, new_x)) {
             if o.name == n.name && o.public == n.public {
                 if !values.iter().any(|v: &ValueEdit| v.name == n.name) {
-                    values.push(n);
+                    values.push(n.clone());
                 }
                 continue;
             }
@@ -214,7 +217,13 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
             continue;
         }
         // An item-level macro call's arguments, past the name it defines.
-        if let (Some(o), Some(n)) = (macro_call(old_file, old_x), macro_call(new_file, new_x)) {
+        let listed = known_calls.get_or_insert_with(|| {
+            let (mut o, mut n) = (Vec::new(), Vec::new());
+            macro_calls(old_file, &mut o);
+            macro_calls(new_file, &mut n);
+            (o, n)
+        });
+        if let (Some(o), Some(n)) = (macro_call(&listed.0, old_x), macro_call(&listed.1, new_x)) {
             if o.path == n.path && o.first == n.first && o.first.is_some() && old_x.start > o.name_end {
                 calls.push(CallEdit {
                     macro_name: n.path.clone(),
@@ -314,11 +323,11 @@ fn private_use_edit(
         let mut uses: Vec<Extent> = Vec::new();
         for item in module {
             let syn::Item::Use(u) = item else { continue };
-            let e = Extent {
-                start: item.span().start().into(),
-                end: item.span().end().into(),
-            };
-            if overlaps(e, x) || (x.start == x.end && e.start <= x.start && x.end <= e.end) {
+            let e = span_extent(item.span());
+            // An insertion counts where it falls inside a `use`, not at
+            // its edge (a new `use` before the first brings none of
+            // that one's names in or out).
+            if overlaps(e, x) || (x.start == x.end && e.start < x.start && x.end < e.end) {
                 if !matches!(u.vis, syn::Visibility::Inherited) {
                     return None;
                 }
@@ -407,39 +416,51 @@ fn call_of(m: &syn::ItemMacro) -> Option<Call> {
         return None;
     }
     let mut first = m.mac.tokens.clone().into_iter();
+    // Where it is, from its own tokens (re-printing a call as large as a
+    // file's `s! { … }` for each hunk made a file's placing quadratic).
+    let start = match (m.attrs.first(), &m.mac.path.leading_colon, m.mac.path.segments.first()) {
+        (Some(a), _, _) => a.pound_token.span,
+        (None, Some(c), _) => c.spans[0],
+        (None, None, Some(seg)) => seg.ident.span(),
+        (None, None, None) => return None,
+    };
+    let end = match &m.semi_token {
+        Some(semi) => semi.span,
+        None => m.mac.delimiter.span().close(),
+    };
     let (first, name_end) = match first.next() {
         Some(TokenTree::Ident(i)) => (Some(i.to_string()), i.span().end().into()),
-        _ => (None, m.span().start().into()),
+        _ => (None, start.start().into()),
     };
     Some(Call {
         path: tokens(&m.mac.path),
         first,
         name_end,
         extent: Extent {
-            start: m.span().start().into(),
-            end: m.span().end().into(),
+            start: start.start().into(),
+            end: end.end().into(),
         },
     })
 }
 
-/// The module-level (or inline module's) macro call holding `x`.
-fn macro_call(items: &[syn::Item], x: Extent) -> Option<Call> {
+/// The module-level (and inline modules') macro calls, listed once.
+fn macro_calls(items: &[syn::Item], out: &mut Vec<Call>) {
     for item in items {
         match item {
-            syn::Item::Macro(m) => {
-                if let Some(c) = call_of(m).filter(|c| x.within(c.extent)) {
-                    return Some(c);
-                }
-            }
+            syn::Item::Macro(m) => out.extend(call_of(m)),
             syn::Item::Mod(m) => {
-                if let Some(found) = m.content.as_ref().and_then(|(_, inner)| macro_call(inner, x)) {
-                    return Some(found);
+                if let Some((_, inner)) = &m.content {
+                    macro_calls(inner, out);
                 }
             }
             _ => {}
         }
     }
-    None
+}
+
+/// The call (of those `macro_calls` listed) holding `x`.
+fn macro_call(calls: &[Call], x: Extent) -> Option<&Call> {
+    calls.iter().find(|c| x.within(c.extent))
 }
 
 /// The `macro_rules!` a change adds inside an inline module (its textual
@@ -476,10 +497,7 @@ fn new_macros(old: &[Tok], items: &[syn::Item]) -> Vec<Extent> {
                 syn::Item::Macro(m) if inside && m.mac.path.is_ident("macro_rules") && !spread(&m.attrs) => {
                     if let Some(name) = &m.ident {
                         if !invoked.contains(&hash_of(name)) {
-                            out.push(Extent {
-                                start: item.span().start().into(),
-                                end: item.span().end().into(),
-                            });
+                            out.push(span_extent(item.span()));
                         }
                     }
                 }
@@ -629,36 +647,95 @@ fn one_test_fn(body: TokenStream, first: &str) -> bool {
     test && shape && t.len() == i + 5
 }
 
-/// The module-level `const` or `static` whose type or initializer holds
-/// `x` (in inline modules too).
-fn value_item(items: &[syn::Item], x: Extent) -> Option<ValueEdit> {
+/// A module-level `const` or `static` (in inline modules too): where its
+/// type and initializer are, and what an edit there is.
+pub(super) struct Value {
+    /// From its type to the `;` after its initializer.
+    value: Extent,
+    edit: ValueEdit,
+}
+
+/// Every module-level `const` and `static` of `items` whose value only
+/// its readers see: not `const _` (nothing names it, and what it holds is
+/// checked or expands where it stands), and none whose initializer holds
+/// an item (an `impl` there is seen by all). Extents come from the items'
+/// own tokens, never from re-printing them: a file's values are listed
+/// once, whatever the number of hunks.
+pub(super) fn values(items: &[syn::Item]) -> Vec<Value> {
+    let mut out = Vec::new();
+    walk_values(items, &mut out);
+    out
+}
+
+fn walk_values(items: &[syn::Item], out: &mut Vec<Value>) {
     for item in items {
-        let (ident, vis, ty, expr, word) = match item {
-            syn::Item::Const(c) => (&c.ident, &c.vis, &c.ty, &c.expr, "const"),
-            syn::Item::Static(s) => (&s.ident, &s.vis, &s.ty, &s.expr, "static"),
-            syn::Item::Mod(m) => match m.content.as_ref().and_then(|(_, inner)| value_item(inner, x)) {
-                Some(found) => return Some(found),
-                None => continue,
-            },
+        let (attrs, keyword, ident, vis, colon, expr, semi, word) = match item {
+            syn::Item::Const(c) => (
+                &c.attrs,
+                c.const_token.span,
+                &c.ident,
+                &c.vis,
+                c.colon_token.span,
+                &c.expr,
+                c.semi_token.span,
+                "const",
+            ),
+            syn::Item::Static(s) => (
+                &s.attrs,
+                s.static_token.span,
+                &s.ident,
+                &s.vis,
+                s.colon_token.span,
+                &s.expr,
+                s.semi_token.span,
+                "static",
+            ),
+            syn::Item::Mod(m) => {
+                if let Some((_, inner)) = &m.content {
+                    walk_values(inner, out);
+                }
+                continue;
+            }
             _ => continue,
         };
-        let value = Extent {
-            start: ty.span().start().into(),
-            end: expr.span().end().into(),
-        };
-        if x.within(value) {
-            let (a, b) = (item.span().start().line as u32, item.span().end().line as u32);
-            return Some(ValueEdit {
+        if ident == "_" || holds_item(expr) {
+            continue;
+        }
+        let first = attrs.first().map_or(keyword, |a| a.pound_token.span);
+        let (a, b) = (first.start().line as u32, semi.end().line as u32);
+        out.push(Value {
+            value: Extent {
+                start: colon.end().into(),
+                end: semi.start().into(),
+            },
+            edit: ValueEdit {
                 name: ident.to_string(),
                 why: format!(
                     "`{word} {ident}` ({}) changed: evaluated at compile time",
                     shown_lines(a, b)
                 ),
                 public: matches!(vis, syn::Visibility::Public(_)),
-            });
+            },
+        });
+    }
+}
+
+/// Whether an initializer holds an item (`const X: () = { impl … };`).
+fn holds_item(expr: &syn::Expr) -> bool {
+    struct Find(bool);
+    impl<'ast> Visit<'ast> for Find {
+        fn visit_item(&mut self, _: &'ast syn::Item) {
+            self.0 = true;
         }
     }
-    None
+    let mut f = Find(false);
+    f.visit_expr(expr);
+    f.0
+}
+
+/// The value (of those `values` lists) whose type or initializer holds `x`.
+fn value_at(values: &[Value], x: Extent) -> Option<&ValueEdit> {
+    values.iter().find(|v| x.within(v.value)).map(|v| &v.edit)
 }
 
 /// Where an `include_str!` or `include_bytes!` of a file sits.
@@ -718,14 +795,15 @@ fn includes_inner(text: &str) -> Result<Vec<(String, IncludePlace)>, String> {
     let items = parse_touched(&side, hits.iter().map(|(i, _)| (*i, i + 1)), false)
         .map_err(|e| format!("it does not parse ({e})"))?;
     let found = bodies(&items);
+    let known = values(&items);
     let mut out = Vec::new();
     for (i, path) in hits {
         let x = extent(toks, i, i + 1);
         let place = if let Some(b) = body_of(&found, x) {
             IncludePlace::Body([b.inside.start.line, b.inside.end.line])
-        } else if let Some(v) = value_item(&items, x) {
+        } else if let Some(v) = value_at(&known, x) {
             IncludePlace::Value {
-                name: v.name,
+                name: v.name.clone(),
                 public: v.public,
             }
         } else {
@@ -755,10 +833,7 @@ fn named_place(items: &[syn::Item], x: Extent) -> String {
 fn use_items(items: &[syn::Item], out: &mut Vec<Extent>) {
     for i in items {
         match i {
-            syn::Item::Use(_) => out.push(Extent {
-                start: i.span().start().into(),
-                end: i.span().end().into(),
-            }),
+            syn::Item::Use(_) => out.push(span_extent(i.span())),
             syn::Item::Mod(m) => {
                 if let Some((_, inner)) = &m.content {
                     use_items(inner, out);
@@ -1287,6 +1362,36 @@ mod tests {
         );
         let child = format!("mod other;\n{t}");
         assert!(why(&child, &child.replace("{ByteSlice, ByteVec}", "ByteSlice")).contains("use"));
+    }
+
+    #[test]
+    fn a_new_import_before_the_first_brings_none_of_its_names_in_or_out() {
+        let t = "use std::ffi::OsString;\n\npub fn f() -> OsString {\n    OsString::new()\n}\n";
+        let new =
+            format!("use std::collections::HashMap;\n{t}\npub fn g() -> HashMap<u8, u8> {{\n    HashMap::new()\n}}\n");
+        // `g` is new and named nowhere; `HashMap` only it names.
+        assert_eq!(bodies_of(t, &new)[0].function, "the module's imports");
+    }
+
+    #[test]
+    fn an_edit_inside_an_unnamed_const_is_compile_time() {
+        // `const _` hides its items' names, not their impls: nothing reads
+        // it by name, and every use of the trait sees what it holds.
+        let t = "pub struct S;\n\nconst _: () = {\n    impl Default for S {\n        fn default() -> Self {\n            S\n        }\n    }\n};\n\npub fn f() -> S {\n    S::default()\n}\n";
+        let edited = t.replace("            S\n", "            { S }\n");
+        assert_eq!(
+            why(t, &edited),
+            "`const _` (lines 3–9) changed: evaluated at compile time"
+        );
+        // So does a named one whose initializer holds an item.
+        let named = t.replace("const _: ()", "const UNIT: ()");
+        assert!(why(&named, &named.replace("            S\n", "            { S }\n")).contains("`const UNIT`"));
+        // A plain value is its readers' to answer.
+        let plain = "const N: u32 = 1;\n\npub fn f() -> u32 {\n    N\n}\n";
+        let Attribution::Code { values, .. } = attribute(plain, &plain.replace("= 1", "= 2")) else {
+            panic!("a value edit")
+        };
+        assert_eq!(values[0].name, "N");
     }
 
     #[test]

@@ -112,6 +112,15 @@ pub(super) struct Extent {
     pub(super) end: Pos,
 }
 
+/// What a span covers. (A syn node's `span()` re-prints the node: take it
+/// once per node, never once per hunk.)
+pub(super) fn span_extent(span: proc_macro2::Span) -> Extent {
+    Extent {
+        start: span.start().into(),
+        end: span.end().into(),
+    }
+}
+
 impl Extent {
     pub(super) fn within(&self, outer: Extent) -> bool {
         outer.start <= self.start && self.end <= outer.end
@@ -590,7 +599,15 @@ const ITEM_WORDS: &[&str] = &[
 /// signatures and where each body is, without parsing the statements.
 /// For a text that built (a map's version): what the maps need of it is
 /// where its bodies are, and items nested in them, never its statements.
+#[cfg(test)]
 pub(super) fn shell_text(side: &Side, from: usize, to: usize) -> String {
+    let mut s = padding(&side.toks[from], 0);
+    shell_into(side, from, to, &mut s);
+    s
+}
+
+/// `shell_text` without the padding, appended to `s`.
+fn shell_into(side: &Side, from: usize, to: usize, s: &mut String) {
     let toks = &side.toks;
     let mut blank: Vec<(usize, usize)> = Vec::new();
     let mut i = from;
@@ -634,12 +651,8 @@ pub(super) fn shell_text(side: &Side, from: usize, to: usize) -> String {
             i = open + 1;
         }
     }
-    if blank.is_empty() {
-        return placed_text(side, from, to);
-    }
     let (first, last) = (&side.toks[from], &side.toks[to - 1]);
     let (start, stop) = (first.bytes.0 as usize, last.bytes.1 as usize);
-    let mut s = padding(first, stop - start);
     let mut at = start;
     for (a, b) in blank {
         s.push_str(&side.text[at..a]);
@@ -647,18 +660,31 @@ pub(super) fn shell_text(side: &Side, from: usize, to: usize) -> String {
         at = b;
     }
     s.push_str(&side.text[at..stop]);
-    s
 }
 
-/// The items that token runs `[from, to)` touch, parsed: each alone where
-/// it parses so, else the whole file. `shells`: a text that built, whose
-/// statement-only bodies are not parsed (`shell_text`).
+/// Newlines and spaces from `at` to `to` (after it in the text).
+fn pad(s: &mut String, at: &mut Pos, to: Pos) {
+    if to.line > at.line {
+        s.extend(std::iter::repeat_n('\n', (to.line - at.line) as usize));
+        at.col = 0;
+    }
+    s.extend(std::iter::repeat_n(' ', to.col.saturating_sub(at.col) as usize));
+    *at = to;
+}
+
+/// The items that token runs `[from, to)` touch, parsed: all of them as
+/// one text, where each stands in the file (what lies between them
+/// blanked, so that the parser's positions are the file's, and a file's
+/// hunks cost one parse, not one per item padded to its place), else the
+/// whole file where that does not parse. `shells`: a text that built,
+/// whose statement-only bodies are not parsed (`shell_text`).
 pub(super) fn parse_touched(
     side: &Side,
     runs: impl Iterator<Item = (usize, usize)>,
     shells: bool,
 ) -> Result<Vec<syn::Item>, String> {
-    let mut touched: Vec<usize> = Vec::new();
+    let chunks = &side.chunks;
+    let mut touched = vec![false; chunks.len()];
     for (from, to) in runs {
         // An empty run touches the items either side of it.
         let (lo, hi) = if to > from {
@@ -666,34 +692,33 @@ pub(super) fn parse_touched(
         } else {
             (from.saturating_sub(1), from + 1)
         };
-        for (i, c) in side.chunks.iter().enumerate() {
-            if c.from < hi && lo < c.to && !touched.contains(&i) {
-                touched.push(i);
-            }
+        let mut i = chunks.partition_point(|c| c.to <= lo);
+        while i < chunks.len() && chunks[i].from < hi {
+            touched[i] = true;
+            i += 1;
         }
     }
-    touched.sort_unstable();
-    let mut items = Vec::new();
-    for i in touched {
-        let c = &side.chunks[i];
-        if c.inner_attribute {
-            continue;
-        }
-        let text = if shells {
-            shell_text(side, c.from, c.to)
+    let mut text = String::new();
+    let mut at = Pos { line: 1, col: 0 };
+    for (c, _) in chunks.iter().zip(&touched).filter(|(c, t)| **t && !c.inner_attribute) {
+        pad(&mut text, &mut at, side.toks[c.from].start);
+        if shells {
+            shell_into(side, c.from, c.to, &mut text);
         } else {
-            placed_text(side, c.from, c.to)
-        };
-        match syn::parse_str::<syn::Item>(&text) {
-            Ok(item) => items.push(item),
-            Err(_) => {
-                return syn::parse_str::<syn::File>(&side.text)
-                    .map(|f| f.items)
-                    .map_err(|e| parse_error(&e))
-            }
+            let (first, last) = (&side.toks[c.from], &side.toks[c.to - 1]);
+            text.push_str(&side.text[first.bytes.0 as usize..last.bytes.1 as usize]);
         }
+        at = side.toks[c.to - 1].end;
     }
-    Ok(items)
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    match syn::parse_str::<syn::File>(&text) {
+        Ok(file) => Ok(file.items),
+        Err(_) => syn::parse_str::<syn::File>(&side.text)
+            .map(|f| f.items)
+            .map_err(|e| parse_error(&e)),
+    }
 }
 
 pub(super) fn delimiters(d: Delimiter) -> (&'static str, &'static str) {
@@ -711,33 +736,128 @@ pub(super) struct Hunk {
     pub(super) new: (usize, usize),
 }
 
+/// How much diffing one stretch of tokens may cost (the token comparisons
+/// of Myers' forward pass, about): past it, the stretch is one hunk. Myers
+/// costs the stretch's length times the number of edits, so a file
+/// rewritten through and through (a major version's generated code) would
+/// take seconds; as one hunk, it is placed at once (in the static tier,
+/// unless it lies in one function's body).
+const DIFF_BUDGET: usize = 8_000_000;
+
+/// The hunks between two token lists: the top-level items (`chunks`)
+/// aligned first, each compared whole; then the tokens of each run of
+/// changed items (item against item where the run's counts match, so an
+/// edit in each of a file's functions stays in its function).
 pub(super) fn token_hunks(a: &[Tok], b: &[Tok]) -> Vec<Hunk> {
     let x: Vec<u64> = a.iter().map(|t| t.hash).collect();
     let y: Vec<u64> = b.iter().map(|t| t.hash).collect();
     if x == y {
         return Vec::new();
     }
-    let mut out: Vec<Hunk> = Vec::new();
+    let (ca, cb) = (chunks(a), chunks(b));
+    let whole = |v: &[u64], c: &Chunk| hash_words(&v[c.from..c.to]);
+    let ha: Vec<u64> = ca.iter().map(|c| whole(&x, c)).collect();
+    let hb: Vec<u64> = cb.iter().map(|c| whole(&y, c)).collect();
+    // The tokens of chunks `[from, to)`; an empty run is where it would be.
+    let span = |c: &[Chunk], len: usize, from: usize, to: usize| {
+        if to > from {
+            (c[from].from, c[to - 1].to)
+        } else {
+            let at = c.get(from).map_or(len, |k| k.from);
+            (at, at)
+        }
+    };
+    let mut out = Vec::new();
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &ha, &hb) {
+        let (tag, o, n) = op.as_tag_tuple();
+        let (ra, rb) = (span(&ca, x.len(), o.start, o.end), span(&cb, y.len(), n.start, n.end));
+        if tag == similar::DiffTag::Equal && x[ra.0..ra.1] == y[rb.0..rb.1] {
+            continue;
+        }
+        if o.len() == n.len() && o.len() > 1 {
+            for i in 0..o.len() {
+                let ra = span(&ca, x.len(), o.start + i, o.start + i + 1);
+                let rb = span(&cb, y.len(), n.start + i, n.start + i + 1);
+                region_hunks(&x, &y, ra, rb, &mut out);
+            }
+        } else {
+            region_hunks(&x, &y, ra, rb, &mut out);
+        }
+    }
+    out
+}
+
+/// FNV-1a over a run of token hashes.
+fn hash_words(v: &[u64]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for w in v {
+        h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// The hunks between `x[ra]` and `y[rb]`, in the lists' own indices; the
+/// whole stretch as one hunk where diffing it would cost past the budget.
+fn region_hunks(x: &[u64], y: &[u64], ra: (usize, usize), rb: (usize, usize), out: &mut Vec<Hunk>) {
+    let (xs, ys) = (&x[ra.0..ra.1], &y[rb.0..rb.1]);
+    if xs == ys {
+        return;
+    }
+    let max_d = DIFF_BUDGET / (xs.len() + ys.len()).max(1);
+    if !within_edits(xs, ys, max_d) {
+        out.push(Hunk { old: ra, new: rb });
+        return;
+    }
     let mut open = false;
-    for op in similar::capture_diff_slices(similar::Algorithm::Myers, &x, &y) {
+    for op in similar::capture_diff_slices(similar::Algorithm::Myers, xs, ys) {
         let (tag, o, n) = op.as_tag_tuple();
         if tag == similar::DiffTag::Equal {
             open = false;
             continue;
         }
+        let (o, n) = ((ra.0 + o.start, ra.0 + o.end), (rb.0 + n.start, rb.0 + n.end));
         match out.last_mut() {
             Some(h) if open => {
-                h.old.1 = o.end;
-                h.new.1 = n.end;
+                h.old.1 = o.1;
+                h.new.1 = n.1;
             }
-            _ => out.push(Hunk {
-                old: (o.start, o.end),
-                new: (n.start, n.end),
-            }),
+            _ => out.push(Hunk { old: o, new: n }),
         }
         open = true;
     }
-    out
+}
+
+/// Whether `x` becomes `y` in at most `max` insertions and deletions:
+/// Myers' greedy forward pass, stopped at `max` (its cost is the lists'
+/// length times the edits).
+fn within_edits(x: &[u64], y: &[u64], max: usize) -> bool {
+    let (n, m) = (x.len() as isize, y.len() as isize);
+    let max = max.min(x.len() + y.len()) as isize;
+    let off = max + 1;
+    // v[k + off]: the furthest x reached on diagonal k.
+    let mut v = vec![0isize; (2 * max + 3) as usize];
+    for d in 0..=max {
+        let mut k = -d;
+        while k <= d {
+            let i = (k + off) as usize;
+            let mut xi = if k == -d || (k != d && v[i - 1] < v[i + 1]) {
+                v[i + 1]
+            } else {
+                v[i - 1] + 1
+            };
+            let mut yi = xi - k;
+            while xi < n && yi >= 0 && yi < m && x[xi as usize] == y[yi as usize] {
+                xi += 1;
+                yi += 1;
+            }
+            v[i] = xi;
+            if xi >= n && yi >= m {
+                return true;
+            }
+            k += 2;
+        }
+    }
+    false
 }
 
 /// The text that tokens `[from, to)` span; an empty run is the gap between
@@ -795,6 +915,54 @@ pub(super) fn append_text(s: &mut String, t: &TokenTree) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_edit_bound_counts_insertions_and_deletions() {
+        let (a, b) = ([1u64, 2, 3, 4], [1u64, 2, 9, 3, 4]);
+        assert!(within_edits(&a, &a, 0));
+        assert!(!within_edits(&a, &b, 0));
+        assert!(within_edits(&a, &b, 1), "one insertion");
+        let c = [1u64, 2, 9, 4];
+        assert!(!within_edits(&a, &c, 1));
+        assert!(within_edits(&a, &c, 2), "a replacement is a deletion and an insertion");
+        assert!(within_edits(&[], &b, 5) && !within_edits(&[], &b, 4));
+        let (long, other): (Vec<u64>, Vec<u64>) = ((0..400).collect(), (1000..1400).collect());
+        assert!(!within_edits(&long, &other, 799) && within_edits(&long, &other, 800));
+    }
+
+    #[test]
+    fn each_items_edit_is_its_own_hunk_and_a_rewrite_past_the_budget_is_one() {
+        let old = "fn a() {\n    1\n}\nfn b() {\n    2\n}\nfn c() {\n    3\n}\n";
+        let new = old.replace("1", "10").replace("3", "30");
+        let (a, b) = (lex(old).unwrap(), lex(&new).unwrap());
+        let hunks = token_hunks(&a.toks, &b.toks);
+        let lines: Vec<[u32; 2]> = hunks
+            .iter()
+            .map(|h| [a.toks[h.old.0].start.line, a.toks[h.old.1 - 1].end.line])
+            .collect();
+        assert_eq!(lines, [[2, 2], [8, 8]]);
+        // One item, every token changed, too long to diff within the
+        // budget: the whole item is the hunk.
+        let n = 3000;
+        let body = |k: usize| {
+            (0..n)
+                .map(|i| format!("x{}", i * 7 + k))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        let (old, new) = (
+            format!("fn f() {{ {} }}\n", body(1)),
+            format!("fn f() {{ {} }}\n", body(2)),
+        );
+        let (a, b) = (lex(&old).unwrap(), lex(&new).unwrap());
+        assert!(
+            DIFF_BUDGET / (a.toks.len() + b.toks.len()) < 2 * n,
+            "the rewrite is past the budget"
+        );
+        let hunks = token_hunks(&a.toks, &b.toks);
+        assert_eq!(hunks.len(), 1);
+        assert_eq!((hunks[0].old, hunks[0].new), ((0, a.toks.len()), (0, b.toks.len())));
+    }
 
     /// proc-macro2's tokens of `text`, flattened as the lexer gives them:
     /// (start, end, text), a lifetime as one token, doc comments left out.
