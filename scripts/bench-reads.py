@@ -7,9 +7,10 @@ on two workspaces:
 2. a generated data-driven crate: 200 tests, each opening, stat-ing and
    listing 25 case files (a snapshot or trycmd suite's shape).
 
-Each setting runs in a block of its own after a warm-up (a switch between
-them costs the first run after it, whichever it is). Prints the medians,
-their ratio, and the cost per test. Target: under 3 % of the run. Run: python3 scripts/bench-reads.py [ROUNDS]"""
+Each setting runs in blocks of its own, each after a warm-up (a switch
+between them costs the first run after it, whichever it is), the blocks
+alternating. Prints the medians, their ratio, each pair of blocks' ratio,
+and the cost per test. Target: under 3 % of the run. Run: python3 scripts/bench-reads.py [ROUNDS [BLOCKS]]"""
 import pathlib, statistics, subprocess, sys, time
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -18,7 +19,8 @@ from benchlib import env, semver  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WORK = ROOT / "target" / "bench-reads"
 VIGIL = ROOT / "target" / "release" / "vigil"
-ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+ROUNDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+BLOCKS = int(sys.argv[2]) if len(sys.argv) > 2 else 4
 TESTS = 200
 CASES = 25
 
@@ -68,25 +70,30 @@ def pair(name, ws):
     traced = [str(VIGIL), "run", str(ws), "--format", "json"]
     untraced = traced + ["--config", str(off)]
     tests = count(traced)
-    # Each setting in a block of its own, after a warm-up run: switching
-    # `coverage.reads` between runs changes the environment vigil gives
-    # cargo and nextest, so the first run after a switch pays for the
-    # switch (alternating run by run put that on every traced run).
-    ons, offs = [], []
-    for cmd, out in ((untraced, offs), (traced, ons)):
-        timed(cmd)
-        for _ in range(ROUNDS):
-            out.append(timed(cmd))
+    # Each setting in blocks of its own, each after a warm-up run:
+    # switching `coverage.reads` between runs changes the environment vigil
+    # gives cargo and nextest, so the first run after a switch pays for the
+    # switch (alternating run by run put that on every traced run). The
+    # blocks alternate (off, on, off, on, …), so that the machine's drift
+    # over the minutes falls on both; each pair of blocks gives a ratio.
+    ons, offs, ratios = [], [], []
+    for _ in range(BLOCKS):
+        block = {}
+        for cmd, out, key in ((untraced, offs, "off"), (traced, ons, "on")):
+            timed(cmd)
+            block[key] = [timed(cmd) for _ in range(ROUNDS)]
+            out.extend(block[key])
+        ratios.append(statistics.median(block["on"]) / statistics.median(block["off"]))
     on, of = statistics.median(ons), statistics.median(offs)
     print(f"{name:8} {tests} tests | reads off: median {of:.3f} s | traced: median {on:.3f} s | "
-          f"traced/off {on / of:.3f} | "
+          f"traced/off {on / of:.3f} (blocks: {' '.join(f'{r:.3f}' for r in ratios)}) | "
           f"per test {(on - of) / tests * 1000:+.2f} ms")
 
 
 def main():
     WORK.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    print(f"rounds: {ROUNDS} of each, in blocks (both with coverage on)")
+    print(f"{BLOCKS} blocks of {ROUNDS} runs of each setting, alternating (both with coverage on)")
     pair("semver", semver(WORK / "semver"))
     pair("cases", data_driven())
 

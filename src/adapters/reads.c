@@ -74,8 +74,10 @@ static char root[V_MAX];
 static size_t root_len;
 static char skip[V_MAX];
 static size_t skip_len;
-/* Hashes of the lines written (0: free); a full table just writes again. */
-static uint64_t seen[8192];
+/* Hashes of the lines written (0: free); a full table just writes again.
+ * Small: each page a process touches costs it a fault (a test notes tens
+ * of lines, rarely thousands). */
+static uint64_t seen[1024];
 /* The lines not written yet (only where `buffered`), and who holds them. */
 static int buffered;
 static char pending[32768];
