@@ -550,6 +550,64 @@ fn watch_mode_measures_patch_coverage_against_the_sessions_start() {
     assert_eq!(patch["uncovered"][0]["path"], "tiers/src/lib.rs", "{patch}");
 }
 
+/// A Rust file no coverage map mentions (a module of docs and a type: no
+/// code a test runs) is judged against its text as the watch session
+/// began: a comment there runs no test, new code the static tier.
+#[test]
+fn a_file_no_map_mentions_is_judged_against_the_sessions_start() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("baseline");
+    std::fs::write(root.join("vigil.toml"), "[watch]\nsweep_after = \"off\"\n").unwrap();
+    let outline = root.join("tiers/src/outline.rs");
+    std::fs::write(&outline, "//! What the crate holds.\n\n/// A unit.\npub struct Unit;\n").unwrap();
+    edit(
+        &root,
+        "pub const RATE: u32 = 3;",
+        "pub mod outline;\n\npub const RATE: u32 = 3;",
+    );
+    let mut w = Watch::start(&root);
+    w.wait_for("the first run's end", |v| v["event"] == "run_finished" && v["run"] == 1);
+    let run_after = |w: &mut Watch, after: u64| {
+        let started = w.wait_for("a run for the edit", |v| {
+            v["event"] == "run_started" && v["run"].as_u64() > Some(after)
+        });
+        let run = started["run"].clone();
+        w.wait_for("its end", |v| v["event"] == "run_finished" && v["run"] == run);
+        let ran: BTreeSet<String> = w
+            .seen
+            .iter()
+            .filter(|v| v["event"] == "test" && v["run"] == run && (v["to"] == "passed" || v["to"] == "failed"))
+            .map(|v| v["name"].as_str().unwrap().to_owned())
+            .collect();
+        (started, ran)
+    };
+    let text = std::fs::read_to_string(&outline).unwrap();
+    std::fs::write(&outline, text.replace("/// A unit.", "// A note.\n/// A unit.")).unwrap();
+    let (started, ran) = run_after(&mut w, 1);
+    assert_eq!(ran, BTreeSet::new(), "{started}");
+    assert!(
+        started["reasons"]
+            .to_string()
+            .contains("only comments and layout changed in `tiers/src/outline.rs`"),
+        "{started}"
+    );
+    let text = std::fs::read_to_string(&outline).unwrap();
+    std::fs::write(&outline, format!("{text}\npub struct Other;\n")).unwrap();
+    let (again, ran) = run_after(&mut w, started["run"].as_u64().unwrap());
+    assert!(
+        again["reasons"].to_string().contains("no coverage map mentions"),
+        "{again}"
+    );
+    assert!(
+        ["tests::prices", "tests::taxes", "tests::totals"]
+            .iter()
+            .all(|t| ran.contains(*t)),
+        "the static tier: {ran:?}"
+    );
+}
+
 /// A change set is placed file by file. With read tracing off, a file the
 /// maps cannot answer for (`orders/NOTES.md`, not Rust) runs its own static
 /// tier — `orders`' binaries, whole — and costs nothing more;
