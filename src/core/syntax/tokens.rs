@@ -768,6 +768,12 @@ pub(super) fn token_hunks(a: &[Tok], b: &[Tok]) -> Vec<Hunk> {
         }
     };
     let mut out = Vec::new();
+    // Items rewritten past the budget too (tens of thousands of one-line
+    // items): the file is one stretch.
+    if !within_edits(&ha, &hb, DIFF_BUDGET / (ha.len() + hb.len()).max(1)) {
+        region_hunks(&x, &y, (0, x.len()), (0, y.len()), &mut out);
+        return out;
+    }
     for op in similar::capture_diff_slices(similar::Algorithm::Myers, &ha, &hb) {
         let (tag, o, n) = op.as_tag_tuple();
         let (ra, rb) = (span(&ca, x.len(), o.start, o.end), span(&cb, y.len(), n.start, n.end));
@@ -959,6 +965,16 @@ mod tests {
             DIFF_BUDGET / (a.toks.len() + b.toks.len()) < 2 * n,
             "the rewrite is past the budget"
         );
+        let hunks = token_hunks(&a.toks, &b.toks);
+        assert_eq!(hunks.len(), 1);
+        assert_eq!((hunks[0].old, hunks[0].new), ((0, a.toks.len()), (0, b.toks.len())));
+        // So are thousands of one-line items, every one renamed.
+        let items = |p: &str| {
+            (0..3000)
+                .map(|i| format!("const {p}{i}: u8 = 1;\n"))
+                .collect::<String>()
+        };
+        let (a, b) = (lex(&items("A")).unwrap(), lex(&items("B")).unwrap());
         let hunks = token_hunks(&a.toks, &b.toks);
         assert_eq!(hunks.len(), 1);
         assert_eq!((hunks[0].old, hunks[0].new), ((0, a.toks.len()), (0, b.toks.len())));
