@@ -137,8 +137,11 @@ static void forked(void) {
     buffered = 0;
 }
 
+/* As the process ends: what a later destructor or exit handler notes is
+ * written at once. */
 __attribute__((destructor)) static void vigil_reads_fini(void) {
     flush();
+    buffered = 0;
 }
 
 /* Whether this process's executable is named `name`. */
