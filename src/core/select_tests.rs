@@ -422,7 +422,11 @@ pub(crate) fn narrow(
                 skipped.push(key);
             }
         } else {
-            reasons.insert(key, why.join("; "));
+            let mut why = why.join("; ");
+            if let Some(shared) = &map.shared {
+                why.push_str(&format!(" ({shared})"));
+            }
+            reasons.insert(key, why);
         }
     }
     let filterset = if skipped.is_empty() {
@@ -494,6 +498,7 @@ mod tests {
             )]
             .into(),
             partial: None,
+            shared: None,
             reads: None,
         };
         let mut m = TestMaps::default();

@@ -47,6 +47,11 @@ pub struct TestMap {
     /// binary vigil could not read): such a test is always selected.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial: Option<String>,
+    /// Why the map is not the test's alone (doctests whose processes
+    /// cannot be told apart share the union of what they ran): said with
+    /// each selection it makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shared: Option<String>,
     /// What the test's processes read at run time, inside the workspace
     /// (`None`: not traced, so nothing is known of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

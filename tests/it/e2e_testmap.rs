@@ -335,11 +335,23 @@ fn doctests_are_selected_by_their_own_maps() {
     assert!(lines(mul, "src/lib.rs").contains(&line_of("a * b")), "{mul:?}");
     assert!(!lines(mul, "src/lib.rs").contains(&line_of("a + b")), "{mul:?}");
 
-    // A generic function the example instantiates: its map holds it, read
-    // against the integration test's own instance of it.
+    // A generic function the example instantiates for `u8`: its map holds
+    // it, read against the integration test's instance for `i32`.
     let twice = &maps["src/lib.rs - twice (line 26)"];
     assert!(twice.partial.is_none(), "{twice:?}");
     assert!(lines(twice, "src/lib.rs").contains(&line_of("x + x")), "{twice:?}");
+    // Examples with their own `main`: no wrapper names them, so they
+    // share the union of what such examples ran, and say so.
+    let neg = &maps["src/lib.rs - neg (line 35)"];
+    let square = &maps["src/lib.rs - square (line 46)"];
+    assert!(
+        neg.partial.is_none() && neg.shared.as_deref().is_some_and(|s| s.contains("own `main`")),
+        "{neg:?}"
+    );
+    assert_eq!(neg, square);
+    assert!(lines(neg, "src/lib.rs").contains(&line_of("    -a")), "{neg:?}");
+    assert!(lines(neg, "src/lib.rs").contains(&line_of("    a * a")), "{neg:?}");
+    assert!(!lines(neg, "src/lib.rs").contains(&line_of("a * b")), "{neg:?}");
 
     // A bug in `mul`: its example runs and fails; the others and the
     // integration tests (which call `add` and `twice`) do not run.
@@ -366,6 +378,33 @@ fn doctests_are_selected_by_their_own_maps() {
     );
     let started = common::events(&events, "run_started")[0].clone();
     assert_eq!(started["selected"]["tests"], 0, "{started}");
+
+    // An edit inside `neg`: the two examples that share its map, saying
+    // so, and neither `mul`'s nor `twice`'s (`add`'s docs differ from the
+    // version the integration tests were measured on: it may run too).
+    let now = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, now.replace("    -a", "    0 - a")).unwrap();
+    let events = run_changed(&root, "src/lib.rs");
+    let ran = ran(&events);
+    assert!(
+        ran.contains("src/lib.rs - neg (line 35)") && ran.contains("src/lib.rs - square (line 46)"),
+        "{events:?}"
+    );
+    assert!(
+        !ran.contains("src/lib.rs - mul (line 16)") && !ran.contains("src/lib.rs - twice (line 26)"),
+        "{events:?}"
+    );
+    let started = common::events(&events, "run_started")[0].clone();
+    let reasons = started["test_reasons"].as_array().unwrap();
+    let square = reasons
+        .iter()
+        .find(|r| r["name"] == "src/lib.rs - square (line 46)")
+        .unwrap();
+    let why = square["reason"].as_str().unwrap();
+    assert!(
+        why.starts_with("covers `src/lib.rs`") && why.contains("shares"),
+        "{started}"
+    );
 }
 
 /// `vigil watch --no-tui --format json`, its events read as they come.

@@ -763,6 +763,7 @@ fn coverage_source_view_counts_the_tests_that_reach_each_line() {
         )]
         .into(),
         partial: None,
+        shared: None,
         reads: None,
     };
     model.test_maps.merge(vec![
@@ -1483,6 +1484,7 @@ fn a_tests_record_and_its_suites_coverage_show_without_a_check() {
         )]
         .into(),
         partial: None,
+        shared: None,
         reads: None,
     };
     model.test_maps.merge(vec![

@@ -54,6 +54,26 @@ pub(super) fn doc_wrapper(name: &str) -> Option<String> {
     Some(format!("_doctest_main_{file}_{line}_"))
 }
 
+/// The package of a doctest profile that names no doctest (an example
+/// with its own `main`, which rustdoc does not wrap): the example's crate
+/// (`rust_out`) calls one of the doctested packages' functions. With
+/// one package's doctests in the run, that package.
+fn own_main_package(names: &HashMap<u64, String>, wrappers: &[(String, &TestKey)]) -> Option<String> {
+    if !names.values().any(|n| defining_crate(n) == Some("rust_out")) {
+        return None;
+    }
+    let mut packages: Vec<&str> = wrappers.iter().map(|(_, k)| k.0.trim_end_matches("::doc")).collect();
+    packages.sort();
+    packages.dedup();
+    match packages.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => packages
+            .iter()
+            .find(|p| names.values().any(|n| defining_crate(n) == Some(&p.replace('-', "_"))))
+            .map(|p| (*p).to_owned()),
+    }
+}
+
 /// A file's part of a map: its lines folded, its branch outcomes.
 fn file_map(hash: String, ran: profile::Ran) -> FileMap {
     FileMap {
@@ -227,6 +247,10 @@ impl CoverageRig {
         // processes read (`None`: untraced).
         type Found = (BTreeMap<PathBuf, profile::Ran>, usize, Option<Vec<String>>);
         let mut found: BTreeMap<&TestKey, Found> = BTreeMap::new();
+        // What the profiles no doctest's name is in ran, under a key no
+        // test has, and their packages.
+        let pooled = TestId::new("", "");
+        let mut unnamed: Vec<String> = Vec::new();
         for entry in dir.flatten() {
             if entry.path().extension().is_none_or(|x| x != "profraw") {
                 continue;
@@ -248,8 +272,15 @@ impl CoverageRig {
                 .filter(|(w, _)| names.values().any(|n| n.contains(w.as_str())))
                 .map(|(_, k)| *k)
                 .collect();
-            let Some(first) = keys.first() else { continue };
-            let package = first.0.trim_end_matches("::doc").to_owned();
+            // An example with its own `main` is not wrapped: nothing in
+            // its profile names it. Such profiles are pooled (below).
+            let package = match keys.first() {
+                Some(first) => first.0.trim_end_matches("::doc").to_owned(),
+                None => match own_main_package(&names, &wrappers) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
             // What the example's own crate (`rust_out`) defines is not
             // workspace code; the workspace's generic code it instantiates
             // is (named after the example's crate too, so it is placed in
@@ -301,6 +332,12 @@ impl CoverageRig {
                         })
                 });
             }
+            let keys = if keys.is_empty() {
+                unnamed.push(package.clone());
+                vec![&pooled]
+            } else {
+                keys
+            };
             for k in keys {
                 let slot = found.entry(k).or_default();
                 for (path, set) in &lines {
@@ -312,6 +349,30 @@ impl CoverageRig {
                 }
             }
         }
+        // The pool is the map of each doctest of those packages that ran
+        // and that no profile named: the union of what they all ran holds
+        // what each one ran, so it selects each one at least when it should.
+        let pool = found.remove(&pooled);
+        let mut shared: Vec<(&TestKey, &str)> = Vec::new();
+        if let Some(pool) = pool {
+            unnamed.sort();
+            unnamed.dedup();
+            let alone: Vec<&TestKey> = wrappers
+                .iter()
+                .map(|(_, k)| *k)
+                .filter(|k| !found.contains_key(k) && unnamed.iter().any(|p| k.0 == format!("{p}::doc")))
+                .collect();
+            let note = match alone.len() {
+                1 => "",
+                _ => "a map it shares with the doctests that define their own `main`, which vigil cannot tell apart",
+            };
+            for k in alone {
+                found.insert(k, pool.clone());
+                if !note.is_empty() {
+                    shared.push((k, note));
+                }
+            }
+        }
         let sources = self.dir.join("sources");
         let mut hashes = HashMap::new();
         let mut read_hashes = crate::adapters::reads::Hashes::kept(&self.dir);
@@ -319,6 +380,7 @@ impl CoverageRig {
             .into_iter()
             .map(|(key, (lines, unplaced, reads))| {
                 let mut map = TestMap::default();
+                map.shared = shared.iter().find(|(k, _)| *k == key).map(|(_, n)| n.to_string());
                 map.reads = reads.map(|texts| crate::adapters::reads::parse(&texts, &self.root, &mut read_hashes));
                 for (path, set) in lines {
                     if let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) {

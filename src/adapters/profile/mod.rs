@@ -110,38 +110,53 @@ pub struct CoverageMap {
     functions: HashMap<(u64, u64), Function>,
     /// Source paths, indexed by the file numbers lines carry.
     pub files: Vec<PathBuf>,
-    /// Generic instances by their name without the instantiating crate,
-    /// and structural hash → their own name hash (read on demand).
+    /// Functions by what their generic instances share
+    /// (`generic_identity`) and structural hash → their own name hash
+    /// (read on demand).
     instances: Option<HashMap<(String, u64), u64>>,
 }
 
-/// A v0 symbol of a generic instance without the crate that instantiated
-/// it (`…get_u8RShECs…_8rust_out` → `…get_u8RShE`): the same instance
-/// made in another crate has the same name up to there. `None`: no such
-/// suffix (not generic, or legacy mangling).
-pub(crate) fn without_instantiating_crate(symbol: &str) -> Option<&str> {
+/// What every instance of one generic function shares: its v0 symbol
+/// demangled (crate disambiguators kept), with the generic arguments of
+/// the function and of the functions it sits in taken out (`format::<u64>`
+/// and `format::<i32>` → `format`), whichever crate instantiated it (not
+/// part of the demangled name). The arguments of a type (`<Foo<u8>>::f`)
+/// stay: two impls for two types are two functions. With the structural
+/// hash, instances of one function have the same counters over the same
+/// regions (coverage is laid out before monomorphization). `None`: not a
+/// v0 symbol.
+pub(crate) fn generic_identity(symbol: &str) -> Option<String> {
     if !symbol.starts_with("_R") {
         return None;
     }
-    for (at, _) in symbol.match_indices('C').collect::<Vec<_>>().into_iter().rev() {
-        let mut rest = &symbol[at + 1..];
-        if let Some(after) = rest.strip_prefix('s') {
-            let Some(end) = after.find('_') else { continue };
-            if !after[..end].bytes().all(|b| b.is_ascii_alphanumeric()) {
-                continue;
+    let demangled = rustc_demangle::try_demangle(symbol).ok()?.to_string();
+    let mut out = String::with_capacity(demangled.len());
+    let mut rest = demangled.as_str();
+    while let Some(at) = rest.find("::<") {
+        out.push_str(&rest[..at]);
+        let mut depth = 0usize;
+        let mut end = None;
+        let bytes = rest.as_bytes();
+        let mut i = at + 2;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'<' => depth += 1,
+                // `->` in a fn type is no closing bracket.
+                b'>' if bytes[i - 1] != b'-' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + 1);
+                        break;
+                    }
+                }
+                _ => {}
             }
-            rest = &after[end + 1..];
+            i += 1;
         }
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        let Ok(len) = rest[..digits].parse::<usize>() else {
-            continue;
-        };
-        let name = &rest[digits..];
-        if digits > 0 && name.len() == len && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return (at > 2).then(|| &symbol[..at]);
-        }
+        rest = &rest[end?..];
     }
-    None
+    out.push_str(rest);
+    Some(out)
 }
 
 impl CoverageMap {
@@ -235,8 +250,8 @@ impl CoverageMap {
             .unwrap_or_default();
         let mut index = HashMap::new();
         for &(name_ref, func_hash) in self.functions.keys() {
-            if let Some(key) = names.get(&name_ref).and_then(|n| without_instantiating_crate(n)) {
-                index.insert((key.to_owned(), func_hash), name_ref);
+            if let Some(key) = names.get(&name_ref).and_then(|n| generic_identity(n)) {
+                index.insert((key, func_hash), name_ref);
             }
         }
         self.instances = Some(index);
@@ -244,8 +259,9 @@ impl CoverageMap {
 
     /// Records of generic instances another crate made (a doctest's
     /// example) renamed to this binary's own instance of the same
-    /// function, where it has one: same name up to the instantiating crate,
-    /// same structural hash, so the same counters over the same regions.
+    /// function, where it has one: the same function (`generic_identity`),
+    /// with the same or other generic arguments, and the same structural
+    /// hash, so the same counters over the same regions.
     pub(crate) fn place_instances(&self, records: &[Record], names: &HashMap<u64, String>) -> Vec<Record> {
         let Some(index) = &self.instances else {
             return Vec::new();
@@ -253,8 +269,8 @@ impl CoverageMap {
         records
             .iter()
             .filter_map(|r| {
-                let key = without_instantiating_crate(names.get(&r.name_ref)?)?;
-                let own = index.get(&(key.to_owned(), r.func_hash))?;
+                let key = generic_identity(names.get(&r.name_ref)?)?;
+                let own = index.get(&(key, r.func_hash))?;
                 Some(Record {
                     name_ref: *own,
                     ..r.clone()
@@ -397,20 +413,29 @@ mod tests {
     }
 
     #[test]
-    fn a_generic_instance_is_named_without_the_crate_that_made_it() {
-        let made_by_example = "_RINvCsgSHXDb0lhI5_7docmap5twicelECsdqsnfIJc26X_8rust_out";
-        let made_by_test = "_RINvCsgSHXDb0lhI5_7docmap5twicelECs1a2b3c_3api";
+    fn instances_of_one_generic_function_share_an_identity() {
+        // Made by a doctest's example and by a test crate, with other arguments.
+        let by_example = "_RINvMs1_Cs7CEKRu5CMcy_4itoaNtB6_6Buffer6formatyECsdqsnfIJc26X_8rust_out";
+        let by_test = "_RINvMs1_Cs7CEKRu5CMcy_4itoaNtB6_6Buffer6formatlECs1a2b3c_4test";
+        let id = generic_identity(by_example).unwrap();
+        assert!(id.ends_with("::Buffer>::format"), "{id}");
+        assert_eq!(generic_identity(by_test), Some(id));
+        // An inline function's local copy is the function itself.
         assert_eq!(
-            without_instantiating_crate(made_by_example),
-            Some("_RINvCsgSHXDb0lhI5_7docmap5twicelE")
+            generic_identity("_RNvMs1_Cs7CEKRu5CMcy_4itoaNtB5_6Buffer3newCsdqsnfIJc26X_8rust_out"),
+            generic_identity("_RNvMs1_Cs7CEKRu5CMcy_4itoaNtB5_6Buffer3new")
         );
-        assert_eq!(
-            without_instantiating_crate(made_by_example),
-            without_instantiating_crate(made_by_test)
+        // Two impls of a trait for two types are two functions.
+        let for_u64 = generic_identity("_RNvXsh_Cs7CEKRu5CMcy_4itoayNtNtB5_7private6Sealed5write").unwrap();
+        let for_i32 = generic_identity("_RNvXsb_Cs7CEKRu5CMcy_4itoalNtNtB5_7private6Sealed5write").unwrap();
+        assert_ne!(for_u64, for_i32);
+        // Two crates' functions of one name are two functions.
+        assert_ne!(
+            generic_identity("_RNvCsgSHXDb0lhI5_4docs3add"),
+            generic_identity("_RNvCs1a2b3c_4docs3add")
         );
-        // Not generic, or legacy mangling: no suffix to take off.
-        assert_eq!(without_instantiating_crate("_RNvCsgSHXDb0lhI5_4docs3add"), None);
-        assert_eq!(without_instantiating_crate("_ZN4docs3add17h0123456789abcdefE"), None);
+        // Legacy mangling is not read.
+        assert_eq!(generic_identity("_ZN4docs3add17h0123456789abcdefE"), None);
     }
 
     #[test]
