@@ -117,19 +117,20 @@ pub struct CoverageMap {
 }
 
 /// What every instance of one generic function shares: its v0 symbol
-/// demangled (crate disambiguators kept), with the generic arguments of
-/// the function and of the functions it sits in taken out (`format::<u64>`
-/// and `format::<i32>` → `format`), whichever crate instantiated it (not
-/// part of the demangled name). The arguments of a type (`<Foo<u8>>::f`)
-/// stay: two impls for two types are two functions. With the structural
-/// hash, instances of one function have the same counters over the same
-/// regions (coverage is laid out before monomorphization). `None`: not a
-/// v0 symbol.
+/// demangled, with the generic arguments of the function and of the
+/// functions it sits in taken out (`format::<u64>` and `format::<i32>` →
+/// `format`), whichever crate instantiated it, and without the crate's
+/// disambiguator (a library built for its unit tests is another crate of
+/// the same source). The arguments of a type (`<Foo<u8>>::f`) stay: two
+/// impls for two types are two functions. With the structural hash (of
+/// the function's body), instances of one function have the same counters
+/// over the same regions (coverage is laid out before monomorphization).
+/// `None`: not a v0 symbol.
 pub(crate) fn generic_identity(symbol: &str) -> Option<String> {
     if !symbol.starts_with("_R") {
         return None;
     }
-    let demangled = rustc_demangle::try_demangle(symbol).ok()?.to_string();
+    let demangled = format!("{:#}", rustc_demangle::try_demangle(symbol).ok()?);
     let mut out = String::with_capacity(demangled.len());
     let mut rest = demangled.as_str();
     while let Some(at) = rest.find("::<") {
@@ -429,10 +430,10 @@ mod tests {
         let for_u64 = generic_identity("_RNvXsh_Cs7CEKRu5CMcy_4itoayNtNtB5_7private6Sealed5write").unwrap();
         let for_i32 = generic_identity("_RNvXsb_Cs7CEKRu5CMcy_4itoalNtNtB5_7private6Sealed5write").unwrap();
         assert_ne!(for_u64, for_i32);
-        // Two crates' functions of one name are two functions.
-        assert_ne!(
-            generic_identity("_RNvCsgSHXDb0lhI5_4docs3add"),
-            generic_identity("_RNvCs1a2b3c_4docs3add")
+        // The library built for its unit tests is the same source.
+        assert_eq!(
+            generic_identity("_RNvXsb_CsahJyfculd6G_4itoalNtNtB5_7private6Sealed5writeB5_"),
+            generic_identity("_RNvXsb_Cs7CEKRu5CMcy_4itoalNtNtB5_7private6Sealed5writeCsdqsnfIJc26X_8rust_out")
         );
         // Legacy mangling is not read.
         assert_eq!(generic_identity("_ZN4docs3add17h0123456789abcdefE"), None);
