@@ -20,6 +20,8 @@ pub struct Sink<W: Write> {
     out: std::io::BufWriter<W>,
     format: Format,
     colour: bool,
+    /// The reader went away (a broken pipe): nothing said reaches anyone.
+    closed: bool,
 }
 
 impl Sink<std::io::Stdout> {
@@ -35,23 +37,39 @@ impl<W: Write> Sink<W> {
             out: std::io::BufWriter::with_capacity(64 * 1024, out),
             format,
             colour,
+            closed: false,
         }
     }
 
     /// Sends what is buffered (write errors are dropped, as in `emit`).
     pub fn flush(&mut self) {
-        let _ = self.out.flush();
+        let flushed = self.out.flush();
+        self.note(flushed);
+    }
+
+    /// Whether the reader went away: a watch whose output nobody reads
+    /// stops, as a pipeline's writer does when its reader leaves.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    fn note(&mut self, result: std::io::Result<()>) {
+        if result.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.closed = true;
+        }
     }
 
     /// Writes one report. A closed stdout (a pipe whose reader left) is not
-    /// worth failing a run for, so write errors are dropped.
+    /// worth failing a run for, so write errors are dropped (a broken pipe
+    /// is noted: `closed`).
     pub fn emit(&mut self, report: &Report) {
-        let _ = match self.format {
+        let written = match self.format {
             Format::Json => serde_json::to_writer(&mut self.out, report)
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(self.out)),
             Format::Human => self.human(report),
         };
+        self.note(written);
         if !matches!(report, Report::Test(_)) {
             self.flush();
         }

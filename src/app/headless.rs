@@ -150,6 +150,14 @@ async fn headless<W: Write>(mut engine: Engine, sink: &mut Sink<W>, max_runs: Op
         }
         // The queue is drained: what the pass said goes out in one write.
         sink.flush();
+        if sink.closed() && !stopping && max_runs.is_none() {
+            // Nobody reads what this watch says: it stops as Ctrl-C stops
+            // it (the run cancelled, its processes gone, history kept). A
+            // run (`vigil run`) goes on to its end: its verdict and its
+            // history still count.
+            tracing::info!("stdout closed: stopping");
+            let _ = engine.tx.send(Msg::Cancel { at: engine.clock.now() });
+        }
     }
     sink.flush();
     engine.shutdown(forced).await;

@@ -377,3 +377,51 @@ fn files_outside_the_workspace_that_a_build_reads_are_watched() {
     w.stop();
     let _ = std::fs::remove_dir_all(&top);
 }
+
+/// A watch whose reader goes away (`vigil watch --format json | head`)
+/// stops at its next word, as a pipeline's writer does: the run in flight
+/// cancelled, its slow test gone with it, nothing left behind.
+#[test]
+fn a_watch_whose_reader_left_stops_and_leaves_nothing() {
+    let root = workspace("reader-left");
+    let mut child = vigil()
+        .args(["watch", "--no-tui", "--format", "json"])
+        .arg(&root)
+        .env("VIGIL_FIXTURE_SLOW", "120")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let started = loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "vigil ended early");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        if v["event"] == "test" && v["name"] == "waits_when_asked" && v["to"] == "running" {
+            break v;
+        }
+    };
+    assert_eq!(started["run"], 1);
+    // The reader leaves; the next thing vigil says (the cancelled run, on
+    // an edit) finds no one.
+    drop(out);
+    edit(&root.join("labels/src/lib.rs"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("vigil still watches with nobody reading");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        status.code().is_some(),
+        "it ended on its own, not by a signal: {status:?}"
+    );
+    let left = processes_left(&root.display().to_string());
+    assert!(left.is_empty(), "no process is left: {left:?}");
+}
