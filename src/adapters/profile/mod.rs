@@ -117,47 +117,88 @@ pub struct CoverageMap {
 }
 
 /// What every instance of one generic function shares: its v0 symbol
-/// demangled, with the generic arguments of the function and of the
-/// functions it sits in taken out (`format::<u64>` and `format::<i32>` →
-/// `format`), whichever crate instantiated it, and without the crate's
-/// disambiguator (a library built for its unit tests is another crate of
-/// the same source). The arguments of a type (`<Foo<u8>>::f`) stay: two
-/// impls for two types are two functions. With the structural hash (of
-/// the function's body), instances of one function have the same counters
-/// over the same regions (coverage is laid out before monomorphization).
-/// `None`: not a v0 symbol.
+/// demangled without generic arguments (`format::<u64>` and
+/// `format::<i32>` → `format`), without the type a trait's default method
+/// was instantiated for (`<Bytes as Buf>::get_u8` → `<_ as Buf>::get_u8`),
+/// whichever crate instantiated it, and without the crate's disambiguator
+/// (a library built for its unit tests is another crate of the same
+/// source). This only buckets: instances of one function are told by the
+/// structural hash beside it, a hash of the function's body with its
+/// places in the source, so two functions written alike in two places
+/// (two impls' `get`, `a::f` and `b::f`) still differ. With both equal,
+/// instances have the same counters over the same regions (coverage is
+/// laid out before monomorphization). `None`: not a v0 symbol.
 pub(crate) fn generic_identity(symbol: &str) -> Option<String> {
     if !symbol.starts_with("_R") {
         return None;
     }
     let demangled = format!("{:#}", rustc_demangle::try_demangle(symbol).ok()?);
-    let mut out = String::with_capacity(demangled.len());
-    let mut rest = demangled.as_str();
-    while let Some(at) = rest.find("::<") {
-        out.push_str(&rest[..at]);
-        let mut depth = 0usize;
-        let mut end = None;
-        let bytes = rest.as_bytes();
-        let mut i = at + 2;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'<' => depth += 1,
-                // `->` in a fn type is no closing bracket.
-                b'>' if bytes[i - 1] != b'-' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(i + 1);
-                        break;
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
+    let (head, rest) = match demangled.strip_prefix('<') {
+        Some(inner) => {
+            let close = group_end(&demangled, 0)?;
+            let inner = &inner[..close - 1];
+            let head = match top_level_as(inner) {
+                Some(at) => format!("<_ as {}>", without_arguments(&inner[at + 4..])),
+                None => format!("<{}>", without_arguments(inner)),
+            };
+            (head, &demangled[close + 1..])
         }
-        rest = &rest[end?..];
+        None => (String::new(), demangled.as_str()),
+    };
+    Some(head + &without_arguments(rest))
+}
+
+/// The index of the `>` closing the `<` at `open` (a fn type's `->` is no
+/// closing bracket).
+fn group_end(s: &str, open: usize) -> Option<usize> {
+    let bytes = s.as_bytes();
+    let mut depth = 0usize;
+    for i in open..bytes.len() {
+        match bytes[i] {
+            b'<' => depth += 1,
+            b'>' if i == 0 || bytes[i - 1] != b'-' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
     }
-    out.push_str(rest);
-    Some(out)
+    None
+}
+
+/// Where ` as ` splits `<Self as Trait>`, outside any brackets.
+fn top_level_as(inner: &str) -> Option<usize> {
+    let bytes = inner.as_bytes();
+    let mut depth = 0i32;
+    for i in 0..bytes.len() {
+        match bytes[i] {
+            b'<' | b'[' | b'(' => depth += 1,
+            b'>' if i == 0 || bytes[i - 1] != b'-' => depth -= 1,
+            b']' | b')' => depth -= 1,
+            b' ' if depth == 0 && inner[i..].starts_with(" as ") => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A path with its generic argument lists (`::<…>`, `Vec<u8>`) taken out.
+fn without_arguments(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut at = 0;
+    while let Some(open) = path[at..].find('<').map(|i| at + i) {
+        let kept = &path[at..open];
+        out.push_str(kept.strip_suffix("::").unwrap_or(kept));
+        let Some(close) = group_end(path, open) else {
+            out.push_str(&path[open..]);
+            return out;
+        };
+        at = close + 1;
+    }
+    out.push_str(&path[at..]);
+    out
 }
 
 impl CoverageMap {
@@ -418,18 +459,23 @@ mod tests {
         // Made by a doctest's example and by a test crate, with other arguments.
         let by_example = "_RINvMs1_Cs7CEKRu5CMcy_4itoaNtB6_6Buffer6formatyECsdqsnfIJc26X_8rust_out";
         let by_test = "_RINvMs1_Cs7CEKRu5CMcy_4itoaNtB6_6Buffer6formatlECs1a2b3c_4test";
-        let id = generic_identity(by_example).unwrap();
-        assert!(id.ends_with("::Buffer>::format"), "{id}");
-        assert_eq!(generic_identity(by_test), Some(id));
+        assert_eq!(generic_identity(by_example).as_deref(), Some("<itoa::Buffer>::format"));
+        assert_eq!(generic_identity(by_test).as_deref(), Some("<itoa::Buffer>::format"));
         // An inline function's local copy is the function itself.
         assert_eq!(
             generic_identity("_RNvMs1_Cs7CEKRu5CMcy_4itoaNtB5_6Buffer3newCsdqsnfIJc26X_8rust_out"),
             generic_identity("_RNvMs1_Cs7CEKRu5CMcy_4itoaNtB5_6Buffer3new")
         );
-        // Two impls of a trait for two types are two functions.
-        let for_u64 = generic_identity("_RNvXsh_Cs7CEKRu5CMcy_4itoayNtNtB5_7private6Sealed5write").unwrap();
-        let for_i32 = generic_identity("_RNvXsb_Cs7CEKRu5CMcy_4itoalNtNtB5_7private6Sealed5write").unwrap();
-        assert_ne!(for_u64, for_i32);
+        // A default method instantiated for two types (`Y` paths): one
+        // function (and one structural hash, as rustc makes it).
+        assert_eq!(
+            generic_identity("_RNvYNtCs6df11CZk0Wi_2hh1ANtB4_1T4dfltB4_").as_deref(),
+            Some("<_ as hh::T>::dflt")
+        );
+        assert_eq!(
+            generic_identity("_RNvYNtCs6df11CZk0Wi_2hh1ANtB4_1T4dfltB4_"),
+            generic_identity("_RNvYNtCs6df11CZk0Wi_2hh1BNtB4_1T4dfltB4_")
+        );
         // The library built for its unit tests is the same source.
         assert_eq!(
             generic_identity("_RNvXsb_CsahJyfculd6G_4itoalNtNtB5_7private6Sealed5writeB5_"),
@@ -437,6 +483,15 @@ mod tests {
         );
         // Legacy mangling is not read.
         assert_eq!(generic_identity("_ZN4docs3add17h0123456789abcdefE"), None);
+    }
+
+    #[test]
+    fn generic_arguments_come_out_of_a_path_whatever_they_hold() {
+        assert_eq!(without_arguments("a::b::<u8>::{closure#0}"), "a::b::{closure#0}");
+        assert_eq!(without_arguments("a::Vec<fn(u8) -> u8>::f"), "a::Vec::f");
+        assert_eq!(without_arguments("f::<[u8; 3], (A<B>, C)>"), "f");
+        assert_eq!(top_level_as("&[u8] as bytes::Buf"), Some(5));
+        assert_eq!(top_level_as("Vec<A as B>"), None);
     }
 
     #[test]
