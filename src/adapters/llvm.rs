@@ -2,13 +2,38 @@
 //! compiler writes. In order: `LLVM_COV`/`LLVM_PROFDATA`; rustup's
 //! `llvm-tools` component in the toolchain's sysroot; Debian's `llvm-NN`
 //! packages. Each candidate's version is checked: LLVM 14 (Debian 12's
-//! plain `llvm-cov`) cannot read today's raw profiles, nor can an LLVM newer
-//! than the compiler's.
+//! plain `llvm-cov`) cannot read today's raw profiles, LLVM 22 cannot read
+//! LLVM 23's (format 11), and none is newer than the compiler's.
 
 use std::path::{Path, PathBuf};
 
 /// The oldest LLVM whose tools read raw profile version 10.
 const OLDEST: u32 = 19;
+
+/// The raw profile format an LLVM writes: 10 up to LLVM 22, 11 from 23.
+fn raw_format(major: u32) -> u32 {
+    if major >= 23 {
+        11
+    } else {
+        10
+    }
+}
+
+/// The tools' LLVM versions that read what a compiler of LLVM `compiler`
+/// writes: those of its raw profile format (a newer format is read by no
+/// older tool, and an older one by none of 23's: measured, llvm-profdata
+/// 22 refuses nightly 1.101's profiles), and none newer than the compiler
+/// (`u32::MAX`: the compiler's version is unknown).
+pub(crate) fn readable_by(compiler: u32) -> std::ops::RangeInclusive<u32> {
+    if compiler == u32::MAX {
+        // The compiler's version is unknown: whatever reads.
+        return OLDEST..=compiler;
+    }
+    let oldest = (OLDEST..=compiler)
+        .find(|&m| raw_format(m) == raw_format(compiler))
+        .unwrap_or(OLDEST);
+    oldest..=compiler
+}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LlvmTools {
@@ -106,7 +131,7 @@ pub fn discover(dir: &Path) -> Result<LlvmTools, ToolsNotFound> {
             continue;
         }
         match version_of(&cov) {
-            Some(major) if (OLDEST..=newest).contains(&major) => {
+            Some(major) if readable_by(newest).contains(&major) => {
                 return Ok(LlvmTools {
                     cov,
                     profdata,
@@ -121,7 +146,12 @@ pub fn discover(dir: &Path) -> Result<LlvmTools, ToolsNotFound> {
     let wanted = if newest == u32::MAX {
         format!("LLVM {OLDEST} or newer")
     } else {
-        format!("LLVM {OLDEST}–{newest}, to read this compiler's profiles")
+        let range = readable_by(newest);
+        format!(
+            "LLVM {}–{}, to read this compiler's profiles",
+            range.start(),
+            range.end()
+        )
     };
     Err(ToolsNotFound {
         wanted,
@@ -143,5 +173,15 @@ mod tests {
         );
         assert_eq!(parse_major("rustc 1.95.0\nLLVM version: 22.1.2\n"), Some(22));
         assert_eq!(parse_major("nothing"), None);
+    }
+
+    #[test]
+    fn tools_must_read_the_compilers_raw_profile_format() {
+        assert_eq!(readable_by(22), 19..=22);
+        assert_eq!(readable_by(20), 19..=20);
+        // LLVM 23 writes format 11, which LLVM 22's tools refuse.
+        assert_eq!(readable_by(23), 23..=23);
+        assert_eq!(readable_by(24), 23..=24);
+        assert!(readable_by(u32::MAX).contains(&22));
     }
 }

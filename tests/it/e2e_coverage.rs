@@ -225,16 +225,32 @@ fn figures_equal_cargo_llvm_cov_on_a_crate_tested_through_its_binary() {
 }
 
 /// `cargo llvm-cov nextest --json --summary-only` totals on `dir`, with the
-/// LLVM tools vigil found; None (SKIPPED said) where it is not installed.
+/// LLVM tools vigil used there (its last report names them: the
+/// workspace's own toolchain chose them, which this process, run by cargo
+/// with its toolchain set, would not); None (SKIPPED said) where
+/// cargo-llvm-cov is not installed.
 fn cargo_llvm_cov_totals(dir: &Path, extra: &[&str]) -> Option<Value> {
     cargo_llvm_cov()?;
-    let tools = vigil::adapters::llvm::discover(dir).unwrap();
+    let reports = std::fs::read_dir(common::state_dir().join("coverage")).unwrap();
+    let report = reports
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("last-report-"))
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .expect("vigil ran with coverage here first");
+    let used: Value = serde_json::from_slice(&std::fs::read(report.path()).unwrap()).unwrap();
+    let cov = PathBuf::from(used["llvm_cov"].as_str().unwrap());
+    let profdata = cov.with_file_name(
+        cov.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace("llvm-cov", "llvm-profdata"),
+    );
     let mut cmd = Command::new("cargo");
     cmd.args(["llvm-cov", "nextest", "--json", "--summary-only"])
         .args(extra)
         .current_dir(dir)
-        .env("LLVM_COV", &tools.cov)
-        .env("LLVM_PROFDATA", &tools.profdata)
+        .env("LLVM_COV", &cov)
+        .env("LLVM_PROFDATA", &profdata)
         .env_remove("RUSTFLAGS")
         .env_remove("RUSTUP_TOOLCHAIN");
     for (key, _) in std::env::vars_os() {

@@ -495,6 +495,30 @@ mod tests {
     }
 
     #[test]
+    fn raw_formats_10_and_11_read_alike() {
+        let v10 = include_bytes!("../../../tests/fixtures/profiles/llvm22-v10.profraw");
+        let v11 = include_bytes!("../../../tests/fixtures/profiles/llvm23-v11.profraw");
+        let read = |bytes: &[u8]| {
+            let names = profraw_names(bytes).unwrap();
+            let mut out: Vec<(String, Vec<u64>)> = parse_profraw(bytes)
+                .unwrap()
+                .into_iter()
+                .map(|r| (generic_identity(&names[&r.name_ref]).unwrap(), r.counters))
+                .collect();
+            out.sort();
+            out
+        };
+        let (a, b) = (read(v10), read(v11));
+        assert_eq!(a.len(), 7, "{a:?}");
+        assert!(a.iter().any(|(n, c)| n == "hh::one" && c == &[1]), "{a:?}");
+        assert_eq!(a, b);
+        // A part of format 11 vigil does not know of is said, not misread.
+        let mut unknown = v11.to_vec();
+        unknown[9 * 8] = 1;
+        assert!(parse_profraw(&unknown).unwrap_err().contains("header word 9"));
+    }
+
+    #[test]
     fn bad_profiles_say_what_is_wrong() {
         assert!(parse_profraw(b"nonsense")
             .unwrap_err()

@@ -9,11 +9,64 @@ pub(super) const MAGIC: u64 = 0xff6c_7072_6f66_7281;
 /// Version-word flag: one byte per counter, 0 meaning "ran".
 pub(super) const BYTE_COVERAGE: u64 = 1 << 60;
 
-pub(super) const HEADER_WORDS: usize = 16;
+/// Where a raw profile's parts are, by its format version: 10 (LLVM
+/// 19–22) and 11 (LLVM 23, measured on rustc 1.101 nightly: three header
+/// words more, before the names' size, and one more word in each data
+/// record, before the counter count).
+pub(super) struct Layout {
+    pub header_words: usize,
+    /// `__llvm_profile_data`: six 8-byte fields (seven in 11), the counter
+    /// count, three value-site counts and the bitmap size, padded to 8.
+    pub data_size: usize,
+    /// Where a data record's counter count is.
+    pub num_counters_at: usize,
+    /// Header words: the names' size, the counters' delta.
+    pub names_size: usize,
+    pub counters_delta: usize,
+}
 
-/// `__llvm_profile_data` in version 10: six 8-byte fields, the counter
-/// count, three value-site counts and the bitmap size, padded to 8.
-pub(super) const DATA_SIZE: usize = 64;
+pub(super) const V10: Layout = Layout {
+    header_words: 16,
+    data_size: 64,
+    num_counters_at: 48,
+    names_size: 9,
+    counters_delta: 10,
+};
+
+const V11: Layout = Layout {
+    header_words: 19,
+    data_size: 72,
+    num_counters_at: 56,
+    names_size: 12,
+    counters_delta: 13,
+};
+
+/// The layout of the raw profile `bytes`, or why vigil cannot read it.
+pub(super) fn layout(bytes: &[u8]) -> Result<&'static Layout, String> {
+    let truncated = || "truncated raw profile".to_owned();
+    if u64_at(bytes, 0) != Some(MAGIC) {
+        return Err("not an LLVM raw profile (64-bit little-endian)".into());
+    }
+    let version = u64_at(bytes, 8).ok_or_else(truncated)? & 0xffff_ffff;
+    match version {
+        10 => Ok(&V10),
+        11 => {
+            // The three new header words: a part vigil does not know of
+            // would lie before the names. Zero (no such part) is read.
+            for i in 9..12 {
+                if u64_at(bytes, i * 8).ok_or_else(truncated)? != 0 {
+                    return Err(format!(
+                        "raw profile format 11 with header word {i} set; vigil reads format 11 without it"
+                    ));
+                }
+            }
+            Ok(&V11)
+        }
+        _ => Err(format!(
+            "raw profile format {version}; vigil reads formats 10 and 11 (rustc with LLVM 19–23)"
+        )),
+    }
+}
 
 pub(super) fn u64_at(b: &[u8], off: usize) -> Option<u64> {
     Some(u64::from_le_bytes(b.get(off..off + 8)?.try_into().ok()?))
@@ -30,23 +83,16 @@ pub(super) fn u16_at(b: &[u8], off: usize) -> Option<u16> {
 /// The functions of a raw profile with their counters.
 pub fn parse_profraw(bytes: &[u8]) -> Result<Vec<Record>, String> {
     let truncated = || "truncated raw profile".to_owned();
-    if u64_at(bytes, 0) != Some(MAGIC) {
-        return Err("not an LLVM raw profile (64-bit little-endian)".into());
-    }
+    let l = layout(bytes)?;
     let word = u64_at(bytes, 8).ok_or_else(truncated)?;
-    let version = word & 0xffff_ffff;
-    if version != 10 {
-        return Err(format!(
-            "raw profile format {version}; vigil reads format 10 (rustc with LLVM 19–22)"
-        ));
-    }
     let byte_counters = word & BYTE_COVERAGE != 0;
     let h = |i: usize| u64_at(bytes, i * 8).ok_or_else(truncated);
-    let (ids_size, num_data, pad_before, num_counters, counters_delta) = (h(2)?, h(3)?, h(4)?, h(5)?, h(10)?);
+    let (ids_size, num_data, pad_before, num_counters, counters_delta) =
+        (h(2)?, h(3)?, h(4)?, h(5)?, h(l.counters_delta)?);
     let size = if byte_counters { 1 } else { 8 };
-    let data_start = HEADER_WORDS * 8 + ids_size as usize;
+    let data_start = l.header_words * 8 + ids_size as usize;
     let counters_start = data_start
-        .checked_add((num_data as usize).checked_mul(DATA_SIZE).ok_or_else(truncated)?)
+        .checked_add((num_data as usize).checked_mul(l.data_size).ok_or_else(truncated)?)
         .and_then(|x| x.checked_add(pad_before as usize))
         .ok_or_else(truncated)?;
     let counters_len = (num_counters as usize).checked_mul(size).ok_or_else(truncated)?;
@@ -55,15 +101,15 @@ pub fn parse_profraw(bytes: &[u8]) -> Result<Vec<Record>, String> {
         .ok_or_else(truncated)?;
     let mut out = Vec::with_capacity(num_data as usize);
     for i in 0..num_data as usize {
-        let rec = data_start + i * DATA_SIZE;
+        let rec = data_start + i * l.data_size;
         let name_ref = u64_at(bytes, rec).ok_or_else(truncated)?;
         let func_hash = u64_at(bytes, rec + 8).ok_or_else(truncated)?;
         let counter_ptr = u64_at(bytes, rec + 16).ok_or_else(truncated)?;
-        let n = u32_at(bytes, rec + 48).ok_or_else(truncated)? as usize;
+        let n = u32_at(bytes, rec + l.num_counters_at).ok_or_else(truncated)? as usize;
         // The record's counter pointer is relative to the record itself;
         // the header's delta is the counters' start relative to the first
         // record, so it moves back one record size per record.
-        let delta = counters_delta.wrapping_sub((i * DATA_SIZE) as u64);
+        let delta = counters_delta.wrapping_sub((i * l.data_size) as u64);
         let offset = counter_ptr.wrapping_sub(delta) as usize;
         let slice = offset
             .checked_add(n * size)
@@ -90,16 +136,14 @@ pub fn parse_profraw(bytes: &[u8]) -> Result<Vec<Record>, String> {
 /// `\x01`-separated names, each zlib-compressed or not), by name hash.
 pub fn profraw_names(bytes: &[u8]) -> Result<HashMap<u64, String>, String> {
     let truncated = || "truncated raw profile".to_owned();
-    if u64_at(bytes, 0) != Some(MAGIC) {
-        return Err("not an LLVM raw profile (64-bit little-endian)".into());
-    }
+    let l = layout(bytes)?;
     let word = u64_at(bytes, 8).ok_or_else(truncated)?;
     let size = if word & BYTE_COVERAGE != 0 { 1 } else { 8 };
     let h = |i: usize| u64_at(bytes, i * 8).map(|v| v as usize).ok_or_else(truncated);
-    let mut at = HEADER_WORDS * 8;
+    let mut at = l.header_words * 8;
     for part in [
         h(2)?,
-        h(3)?.checked_mul(DATA_SIZE).ok_or_else(truncated)?,
+        h(3)?.checked_mul(l.data_size).ok_or_else(truncated)?,
         h(4)?,
         h(5)?.checked_mul(size).ok_or_else(truncated)?,
         h(6)?,
@@ -109,7 +153,7 @@ pub fn profraw_names(bytes: &[u8]) -> Result<HashMap<u64, String>, String> {
         at = at.checked_add(part).ok_or_else(truncated)?;
     }
     let names = bytes
-        .get(at..at.checked_add(h(9)?).ok_or_else(truncated)?)
+        .get(at..at.checked_add(h(l.names_size)?).ok_or_else(truncated)?)
         .ok_or_else(truncated)?;
     parse_names(names)
 }
