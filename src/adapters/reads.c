@@ -156,6 +156,105 @@ static int exe_is(const char *name) {
     return strcmp(base ? base + 1 : exe, name) == 0;
 }
 
+/* ELF64 headers, as far as keep_mapping reads them. */
+struct v_ehdr {
+    unsigned char ident[16];
+    uint16_t type, machine;
+    uint32_t version;
+    uint64_t entry, phoff, shoff;
+    uint32_t flags;
+    uint16_t ehsize, phentsize, phnum, shentsize, shnum, shstrndx;
+};
+struct v_shdr {
+    uint32_t name, type;
+    uint64_t flags, addr, offset, size;
+    uint32_t link, info;
+    uint64_t addralign, entsize;
+};
+
+static int read_at(int fd, void *buf, size_t n, uint64_t off) {
+    char *p = buf;
+    while (n > 0) {
+        long r = syscall(SYS_pread64, fd, p, n, (long)off);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* A doctest's example (rustdoc deletes its executable once it has run):
+ * its coverage mapping (`__llvm_covmap`, `__llvm_covfun`) copied to `out`
+ * as "VGLM", then each section as its 8-byte length and its bytes, so
+ * vigil can read its profile against the example's own functions and
+ * tell which example it was. Nothing is written where anything fails. */
+static void keep_mapping(const char *out) {
+    int fd = (int)syscall(SYS_openat, V_AT_FDCWD, "/proc/self/exe", 0 /* O_RDONLY */ | V_O_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    struct v_ehdr eh;
+    struct v_shdr sh[256];
+    char names[4096];
+    uint64_t at[2] = {0, 0}, len[2] = {0, 0};
+    if (read_at(fd, &eh, sizeof eh, 0) || memcmp(eh.ident, "\177ELF\2\1", 6) || eh.shentsize != sizeof(struct v_shdr) ||
+        eh.shnum == 0 || eh.shnum > 256 || eh.shstrndx >= eh.shnum ||
+        read_at(fd, sh, (size_t)eh.shnum * sizeof(struct v_shdr), eh.shoff)) {
+        syscall(SYS_close, fd);
+        return;
+    }
+    size_t nlen = sh[eh.shstrndx].size < sizeof names - 1 ? (size_t)sh[eh.shstrndx].size : sizeof names - 1;
+    if (read_at(fd, names, nlen, sh[eh.shstrndx].offset)) {
+        syscall(SYS_close, fd);
+        return;
+    }
+    names[nlen] = 0;
+    for (int i = 0; i < eh.shnum; i++) {
+        if (sh[i].name >= nlen) {
+            continue;
+        }
+        const char *n = names + sh[i].name;
+        int k = strcmp(n, "__llvm_covmap") == 0 ? 0 : strcmp(n, "__llvm_covfun") == 0 ? 1 : -1;
+        if (k >= 0) {
+            at[k] = sh[i].offset;
+            len[k] = sh[i].size;
+        }
+    }
+    if (!len[0] || !len[1] || len[0] + len[1] > (64u << 20)) {
+        syscall(SYS_close, fd);
+        return;
+    }
+    char *buf = malloc((size_t)(len[0] + len[1] + 20));
+    if (!buf) {
+        syscall(SYS_close, fd);
+        return;
+    }
+    memcpy(buf, "VGLM", 4);
+    memcpy(buf + 4, &len[0], 8);
+    memcpy(buf + 20 + len[0] - 8, &len[1], 8);
+    if (read_at(fd, buf + 12, (size_t)len[0], at[0]) || read_at(fd, buf + 20 + len[0], (size_t)len[1], at[1])) {
+        free(buf);
+        syscall(SYS_close, fd);
+        return;
+    }
+    syscall(SYS_close, fd);
+    int o = (int)syscall(SYS_openat, V_AT_FDCWD, out, V_O_WRONLY | V_O_CREAT | V_O_TRUNC | V_O_CLOEXEC, 0600);
+    if (o >= 0) {
+        int saved = log_fd;
+        log_fd = o;
+        write_all(buf, (size_t)(len[0] + len[1] + 20));
+        log_fd = saved;
+        syscall(SYS_close, o);
+    }
+    free(buf);
+}
+
 /* Where a traced build script keeps its record: `vigil-reads` in the
  * parent of $OUT_DIR. 0: not a build script vigil traces. */
 static int build_record(char *file, size_t size) {
@@ -204,6 +303,16 @@ __attribute__((constructor)) static void vigil_reads_init(void) {
             snprintf(file, sizeof file, "%.*s%ld%s", (int)(at - pattern), pattern, (long)syscall(SYS_getpid), at + 2);
         } else {
             snprintf(file, sizeof file, "%s", pattern);
+        }
+        /* A doctest's example: its coverage mapping beside the record. */
+        const char *mapping = getenv("VIGIL_READS_MAPPING");
+        if (mapping && *mapping && only && *only && strlen(mapping) + 24 < V_MAX) {
+            char out[V_MAX];
+            const char *mp = strstr(mapping, "%p");
+            if (mp) {
+                snprintf(out, sizeof out, "%.*s%ld%s", (int)(mp - mapping), mapping, (long)syscall(SYS_getpid), mp + 2);
+                keep_mapping(out);
+            }
         }
     }
     root_len = strlen(r);

@@ -25,6 +25,9 @@ pub(crate) const ROOT: &str = "VIGIL_READS_ROOT";
 pub(crate) const SKIP: &str = "VIGIL_READS_SKIP";
 /// Only a process whose executable has this name notes its reads.
 pub(crate) const EXE: &str = "VIGIL_READS_EXE";
+/// Where a doctest's example keeps its coverage mapping (`%p`: its
+/// process id): rustdoc deletes the executable once it has run.
+pub(crate) const MAPPING: &str = "VIGIL_READS_MAPPING";
 /// Set for the cargo that builds: build scripts note what they read
 /// (`vigil-reads` beside cargo's `output` of each run), and so do the
 /// processes they start.

@@ -351,6 +351,10 @@ pub(crate) fn narrow(
             reasons.insert(key, "no coverage map yet".to_owned());
             continue;
         };
+        if map.failed {
+            reasons.insert(key, "failed last time".to_owned());
+            continue;
+        }
         if let Some(why) = &map.partial {
             reasons.insert(key, format!("its map is partial: {why}"));
             continue;
@@ -499,6 +503,7 @@ mod tests {
             .into(),
             partial: None,
             shared: None,
+            failed: false,
             reads: None,
         };
         let mut m = TestMaps::default();

@@ -52,6 +52,10 @@ pub struct TestMap {
     /// each selection it makes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shared: Option<String>,
+    /// The test failed when this map was measured: it is selected until
+    /// it passes (a doctest's state is nowhere else a later vigil sees).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub failed: bool,
     /// What the test's processes read at run time, inside the workspace
     /// (`None`: not traced, so nothing is known of it).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -176,11 +176,16 @@ fn doctests_run_as_a_suite_of_their_own() {
     assert_eq!(failure["location"]["line"], 15);
     assert!(failure["message"].as_str().unwrap().contains("panicked"), "{failure}");
 
-    // A change to the package reruns its doctests; an explicit filter
-    // does not; `lanes.doc = false` turns the lane off.
+    // A file named changed that is as its maps saw it reruns the doctest
+    // that failed (each example has its own map, kept by the tracer) and
+    // no other; an explicit filter runs none; `lanes.doc = false` turns
+    // the lane off.
     let lib = fixture("docs").join("src/lib.rs");
     let (_, lines) = docs_run(&["--changed", lib.to_str().unwrap()]);
-    assert_eq!(doc_results(&lines).len(), 3);
+    assert_eq!(
+        doc_results(&lines),
+        [("src/lib.rs - half (line 15)".to_owned(), "failed".to_owned())]
+    );
     let (_, lines) = docs_run(&["-E", "test(adds)"]);
     assert!(doc_results(&lines).is_empty());
     let cfg = common::state_dir().join("nodoc.toml");

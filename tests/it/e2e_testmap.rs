@@ -340,18 +340,19 @@ fn doctests_are_selected_by_their_own_maps() {
     let twice = &maps["src/lib.rs - twice (line 26)"];
     assert!(twice.partial.is_none(), "{twice:?}");
     assert!(lines(twice, "src/lib.rs").contains(&line_of("x + x")), "{twice:?}");
-    // Examples with their own `main`: no wrapper names them, so they
-    // share the union of what such examples ran, and say so.
+    // Examples with their own `main`: no wrapper names them; the tracer
+    // kept each example's own mapping, whose code says which doctest it is.
     let neg = &maps["src/lib.rs - neg (line 35)"];
     let square = &maps["src/lib.rs - square (line 46)"];
-    assert!(
-        neg.partial.is_none() && neg.shared.as_deref().is_some_and(|s| s.contains("own `main`")),
-        "{neg:?}"
-    );
-    assert_eq!(neg, square);
+    assert!(neg.partial.is_none() && neg.shared.is_none(), "{neg:?}");
     assert!(lines(neg, "src/lib.rs").contains(&line_of("    -a")), "{neg:?}");
-    assert!(lines(neg, "src/lib.rs").contains(&line_of("    a * a")), "{neg:?}");
+    assert!(!lines(neg, "src/lib.rs").contains(&line_of("    a * a")), "{neg:?}");
     assert!(!lines(neg, "src/lib.rs").contains(&line_of("a * b")), "{neg:?}");
+    assert!(
+        lines(square, "src/lib.rs").contains(&line_of("    a * a")),
+        "{square:?}"
+    );
+    assert!(!lines(square, "src/lib.rs").contains(&line_of("    -a")), "{square:?}");
 
     // A bug in `mul`: its example runs and fails; the others and the
     // integration tests (which call `add` and `twice`) do not run.
@@ -379,21 +380,57 @@ fn doctests_are_selected_by_their_own_maps() {
     let started = common::events(&events, "run_started")[0].clone();
     assert_eq!(started["selected"]["tests"], 0, "{started}");
 
-    // An edit inside `neg`: the two examples that share its map, saying
-    // so, and neither `mul`'s nor `twice`'s (`add`'s docs differ from the
-    // version the integration tests were measured on: it may run too).
+    // An edit inside `neg`: its example, and neither `square`'s, `mul`'s
+    // nor `twice`'s (`add`'s docs differ from the version the integration
+    // tests were measured on: it may run too).
     let now = std::fs::read_to_string(&path).unwrap();
     std::fs::write(&path, now.replace("    -a", "    0 - a")).unwrap();
+    let events = run_changed(&root, "src/lib.rs");
+    let ran = ran(&events);
+    assert!(ran.contains("src/lib.rs - neg (line 35)"), "{events:?}");
+    for other in ["square (line 46)", "mul (line 16)", "twice (line 26)"] {
+        assert!(!ran.contains(&format!("src/lib.rs - {other}")), "{other}: {events:?}");
+    }
+}
+
+/// Without the tracer (`reads = false`), no example's own mapping is kept:
+/// the examples with their own `main` cannot be told apart, so they share
+/// the union of what they ran, are selected together, and say so.
+#[test]
+fn doctests_with_their_own_main_share_a_map_without_the_tracer() {
+    if !require_tools() {
+        return;
+    }
+    let root =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("docmap-pooled-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    common::copy_dir(&fixture("docmap"), &root);
+    std::fs::write(root.join("vigil.toml"), "[coverage]\nreads = false\n").unwrap();
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let maps = maps();
+    let path = root.join("src/lib.rs");
+    let lib = std::fs::read_to_string(&path).unwrap();
+    let line_of = |needle: &str| lib.lines().position(|l| l.contains(needle)).unwrap() as u32 + 1;
+    let neg = &maps["src/lib.rs - neg (line 35)"];
+    let square = &maps["src/lib.rs - square (line 46)"];
+    assert!(
+        neg.partial.is_none() && neg.shared.as_deref().is_some_and(|s| s.contains("own `main`")),
+        "{neg:?}"
+    );
+    assert_eq!(neg, square);
+    assert!(lines(neg, "src/lib.rs").contains(&line_of("    -a")), "{neg:?}");
+    assert!(lines(neg, "src/lib.rs").contains(&line_of("    a * a")), "{neg:?}");
+    assert!(!lines(neg, "src/lib.rs").contains(&line_of("a * b")), "{neg:?}");
+    // An edit inside `neg`: both examples, the reason saying they share.
+    std::fs::write(&path, lib.replace("    -a", "    0 - a")).unwrap();
     let events = run_changed(&root, "src/lib.rs");
     let ran = ran(&events);
     assert!(
         ran.contains("src/lib.rs - neg (line 35)") && ran.contains("src/lib.rs - square (line 46)"),
         "{events:?}"
     );
-    assert!(
-        !ran.contains("src/lib.rs - mul (line 16)") && !ran.contains("src/lib.rs - twice (line 26)"),
-        "{events:?}"
-    );
+    assert!(!ran.contains("src/lib.rs - mul (line 16)"), "{events:?}");
     let started = common::events(&events, "run_started")[0].clone();
     let reasons = started["test_reasons"].as_array().unwrap();
     let square = reasons
@@ -734,14 +771,25 @@ fn each_file_of_a_change_set_is_placed_on_its_own() {
     assert_eq!(ignored.len(), 1, "{events:?}");
     assert_eq!(ignored[0]["changed"], serde_json::json!(["orders/NOTES.md"]));
     assert_eq!(ignored[0]["why"], "no build or test reads it");
-    let ran_now: Vec<_> = common::events(&events, "test")
+    // What runs is what failed last time (the fixture's one failing test,
+    // red until it is fixed), and nothing for either file.
+    let started = common::events(&events, "run_started")[0].clone();
+    let again: BTreeSet<String> = started["test_reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"] == "failed last time")
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(again, BTreeSet::from(["refund_partial".to_owned()]), "{started}");
+    let ran_now: BTreeSet<String> = common::events(&events, "test")
         .iter()
         .filter(|e| e["to"] == "passed" || e["to"] == "failed" || e["to"] == "xfail")
-        .map(|e| e["name"].clone())
+        .map(|e| e["name"].as_str().unwrap().to_owned())
         .collect();
-    assert!(
-        ran_now.is_empty(),
-        "the maps clear money's tests, and NOTES.md runs none: {ran_now:?}"
+    assert_eq!(
+        ran_now, again,
+        "the maps clear money's tests, and NOTES.md runs none: {started}"
     );
 }
 
@@ -891,9 +939,16 @@ fn files_tests_read_at_run_time_select_exactly_their_readers() {
     let events = changed(&["cases/c.txt"]);
     assert_eq!(ran(&events), BTreeSet::from(["tests::cases_are_not_empty".to_owned()]));
 
+    let config = std::fs::read_to_string(root.join("data/config.txt")).unwrap();
     std::fs::write(root.join("data/config.txt"), "greeting=hi\n").unwrap();
     let events = changed(&["data/config.txt"]);
     assert_eq!(ran(&events), BTreeSet::from(["greets".to_owned()]));
+    // Red now, it is "failed last time" for every later vigil until it
+    // passes: the old greeting back makes it green.
+    std::fs::write(root.join("data/config.txt"), config).unwrap();
+    let events = changed(&["data/config.txt"]);
+    assert_eq!(ran(&events), BTreeSet::from(["greets".to_owned()]));
+    assert_eq!(events.last().unwrap()["tests"]["failed"], 0, "{events:?}");
 
     for unread in ["CHANGELOG.md", "ci/check.sh", "data/unused.txt"] {
         std::fs::write(root.join(unread), "changed\n").unwrap();

@@ -764,6 +764,7 @@ fn coverage_source_view_counts_the_tests_that_reach_each_line() {
         .into(),
         partial: None,
         shared: None,
+        failed: false,
         reads: None,
     };
     model.test_maps.merge(vec![
@@ -1485,6 +1486,7 @@ fn a_tests_record_and_its_suites_coverage_show_without_a_check() {
         .into(),
         partial: None,
         shared: None,
+        failed: false,
         reads: None,
     };
     model.test_maps.merge(vec![

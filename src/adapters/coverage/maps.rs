@@ -54,6 +54,48 @@ pub(super) fn doc_wrapper(name: &str) -> Option<String> {
     Some(format!("_doctest_main_{file}_{line}_"))
 }
 
+/// A mapping the tracer kept ("VGLM", then `__llvm_covmap` and
+/// `__llvm_covfun`, each as its 8-byte length and bytes).
+fn own_mapping(kept: &[u8]) -> Option<CoverageMap> {
+    let rest = kept.strip_prefix(b"VGLM")?;
+    let take = |b: &[u8]| -> Option<(usize, usize)> {
+        let n = u64::from_le_bytes(b.get(..8)?.try_into().ok()?) as usize;
+        (b.len() >= 8 + n).then_some((8, 8 + n))
+    };
+    let (a, b) = take(rest)?;
+    let covmap = &rest[a..b];
+    let rest = &rest[b..];
+    let (c, d) = take(rest)?;
+    CoverageMap::from_sections(covmap, &rest[c..d]).ok()
+}
+
+/// The doctest an unwrapped example is, by where its own code ran: in the
+/// doctest's file, after its fence, before the next one of that file.
+fn example_at<'k>(at: &BTreeMap<PathBuf, profile::Ran>, wrappers: &[(String, &'k TestKey)]) -> Option<&'k TestKey> {
+    let fence = |k: &TestKey| -> Option<(String, u32)> {
+        let (file, _) = k.1.split_once(" - ")?;
+        let line = k.1.rsplit_once("(line ")?.1.split(')').next()?.parse().ok()?;
+        Some((file.to_owned(), line))
+    };
+    for (path, ran) in at {
+        let first = *ran.lines.first()?;
+        let last = *ran.lines.last()?;
+        let in_file: Vec<(u32, &TestKey)> = wrappers
+            .iter()
+            .filter_map(|(_, k)| fence(k).filter(|(f, _)| path.ends_with(f)).map(|(_, l)| (l, *k)))
+            .collect();
+        let Some(&(line, key)) = in_file.iter().filter(|(l, _)| *l < first).max_by_key(|(l, _)| *l) else {
+            continue;
+        };
+        // Another doctest's fence inside the example: not one example.
+        if in_file.iter().any(|(l, _)| *l > line && *l <= last) {
+            return None;
+        }
+        return Some(key);
+    }
+    None
+}
+
 /// The package of a doctest profile that names no doctest (an example
 /// with its own `main`, which rustdoc does not wrap): the example's crate
 /// (`rust_out`) calls one of the doctested packages' functions. With
@@ -267,11 +309,33 @@ impl CoverageRig {
             let (Ok(names), Ok(records)) = (profile::profraw_names(&bytes), profile::parse_profraw(&bytes)) else {
                 continue;
             };
-            let keys: Vec<&TestKey> = wrappers
+            // The example's own mapping, where the tracer kept it
+            // (`<pid>.mapping`): its profile read against its own binary.
+            let own = name
+                .split_once('-')
+                .and_then(|(pid, _)| std::fs::read(entry.path().with_file_name(format!("{pid}.mapping"))).ok())
+                .and_then(|kept| own_mapping(&kept));
+            let mut keys: Vec<&TestKey> = wrappers
                 .iter()
                 .filter(|(w, _)| names.values().any(|n| n.contains(w.as_str())))
                 .map(|(_, k)| *k)
                 .collect();
+            if let (true, Some(own)) = (keys.is_empty(), &own) {
+                // Unwrapped (its own `main`): the example's own code says
+                // where it is written, and so which doctest it is.
+                let example: Vec<profile::Record> = records
+                    .iter()
+                    .filter(|r| {
+                        names
+                            .get(&r.name_ref)
+                            .is_some_and(|n| defining_crate(n) == Some("rust_out"))
+                    })
+                    .cloned()
+                    .collect();
+                let mut at = BTreeMap::new();
+                place(own, &example, &mut at);
+                keys.extend(example_at(&at, &wrappers));
+            }
             // An example with its own `main` is not wrapped: nothing in
             // its profile names it. Such profiles are pooled (below).
             let package = match keys.first() {
@@ -304,6 +368,9 @@ impl CoverageRig {
             }
             let mut lines = BTreeMap::new();
             let mut rest = workspace;
+            if let Some(own) = &own {
+                rest = place(own, &rest, &mut lines);
+            }
             for m in ids.iter().filter_map(|id| by_binary.get(*id).and_then(Option::as_ref)) {
                 if rest.is_empty() {
                     break;

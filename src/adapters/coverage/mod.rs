@@ -286,6 +286,10 @@ impl CoverageRig {
             env.push((reads::ROOT.to_owned(), self.root.display().to_string()));
             env.push((reads::SKIP.to_owned(), self.target_dir.display().to_string()));
             env.push((reads::EXE.to_owned(), "rust_out".to_owned()));
+            env.push((
+                reads::MAPPING.to_owned(),
+                self.doc_profile_dir().join("%p.mapping").display().to_string(),
+            ));
             // The lane's cargo may run a build script too.
             env.push((reads::BUILD.to_owned(), "1".to_owned()));
         }

@@ -258,6 +258,16 @@ pub(super) fn on_coverage_collected(model: &mut Model, run: RunId, c: Collected,
         patch,
         leaks,
     } = c;
+    // A test that failed keeps its map marked: it is selected until it
+    // passes, also by a later vigil that knows it only by its map.
+    let mut maps = maps;
+    for (key, map) in &mut maps {
+        map.failed = model
+            .catalog
+            .suite(&key.0)
+            .and_then(|s| s.tests.iter().find(|t| t.name == key.1))
+            .is_some_and(|t| t.run == Some(run) && matches!(t.state, TestState::Failed | TestState::Xpass));
+    }
     // The history keeps only maps that changed (most of a rerun's are as
     // they were): writing them again costs the run's end.
     let changed: Vec<TestKey> = maps
