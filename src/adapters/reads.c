@@ -16,7 +16,9 @@
  * all of a test's lines). With $VIGIL_READS_EXE set, only a process whose executable
  * has that file name notes anything: the doc lane preloads it into
  * `cargo test --doc`, and only rustdoc's examples (`rust_out`) are traced,
- * never cargo, rustc or rustdoc.
+ * never cargo, rustc or rustdoc. With $VIGIL_READS_MAPPING set too ("%p":
+ * the process id), such an example copies its own coverage mapping there
+ * as it starts (rustdoc deletes its executable once it has run).
  *
  * With $VIGIL_READS_BUILD set (vigil sets it for the cargo that builds its
  * coverage runs), a build script (`build-script-build`) notes what it reads
