@@ -73,7 +73,9 @@ def setup(name, version):
     # own timeout would make it.
     (ws / ".config").mkdir(exist_ok=True)
     (ws / ".config" / "nextest.toml").write_text(
-        '[profile.default]\nslow-timeout = { period = "15s", terminate-after = 2 }\n')
+        '[profile.default]\nslow-timeout = { period = "15s", terminate-after = 2 }\n'
+        # What timed out in the truth, run again alone with more time.
+        '[profile.alone]\nslow-timeout = { period = "60s", terminate-after = 3 }\n')
     (ws / "vigil.toml").write_text('[watch]\nsweep_after = "off"\n')
     return ws
 
@@ -158,10 +160,10 @@ def truth(ws, pkg):
             (timed_out if m.group(1) == "TIMEOUT" else failed).add((m.group(2), m.group(3).strip()))
     # A slow test can pass its time limit on a loaded machine (bytes'
     # `advance_bytes_mut_remaining_capacity` takes 25 s of the 30): what
-    # timed out is run again alone, and counts only if it fails or times
-    # out again (a mutant that loops forever does).
+    # timed out is run again alone, with three minutes, and counts only if
+    # it fails or times out again (a mutant that loops forever does).
     for binary, name in sorted(timed_out):
-        alone = subprocess.run(["cargo", "nextest", "run", "--no-fail-fast", "-E",
+        alone = subprocess.run(["cargo", "nextest", "run", "--profile", "alone", "--no-fail-fast", "-E",
                                 f"binary_id({binary}) & test(={name})"], cwd=ws, env=e,
                                capture_output=True, text=True, timeout=1800)
         if alone.returncode != 0:
