@@ -86,9 +86,9 @@ static char pending[32768];
 static size_t pending_len;
 static int pending_lock;
 
-static void write_all(const char *p, size_t n) {
+static void write_fd(int fd, const char *p, size_t n) {
     while (n > 0) {
-        long w = syscall(SYS_write, log_fd, p, n);
+        long w = syscall(SYS_write, fd, p, n);
         if (w < 0 && errno == EINTR) {
             continue;
         }
@@ -98,6 +98,10 @@ static void write_all(const char *p, size_t n) {
         p += w;
         n -= (size_t)w;
     }
+}
+
+static void write_all(const char *p, size_t n) {
+    write_fd(log_fd, p, n);
 }
 
 /* Writes what is pending. It waits a little for a thread adding a line,
@@ -248,10 +252,7 @@ static void keep_mapping(const char *out) {
     syscall(SYS_close, fd);
     int o = (int)syscall(SYS_openat, V_AT_FDCWD, out, V_O_WRONLY | V_O_CREAT | V_O_TRUNC | V_O_CLOEXEC, 0600);
     if (o >= 0) {
-        int saved = log_fd;
-        log_fd = o;
-        write_all(buf, (size_t)(len[0] + len[1] + 20));
-        log_fd = saved;
+        write_fd(o, buf, (size_t)(len[0] + len[1] + 20));
         syscall(SYS_close, o);
     }
     free(buf);

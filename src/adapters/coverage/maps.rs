@@ -3,6 +3,7 @@
 //! doctest's library), generic instances matched by name and hash.
 
 use super::*;
+use std::collections::BTreeSet;
 
 /// The coverage mappings read while making maps, each once: test binaries
 /// by binary id, and the workspace's executables (read when a profile
@@ -39,14 +40,21 @@ pub(super) fn defining_crate(symbol: &str) -> Option<&str> {
     root.get(d..d + len)
 }
 
-/// The wrapper rustdoc puts an example in, from the doctest's name:
-/// `src/lib.rs - Money::add (line 12)` → `_doctest_main_src_lib_rs_12_`.
-pub(super) fn doc_wrapper(name: &str) -> Option<String> {
+/// A doctest's file and fence line, from its name:
+/// `src/lib.rs - Money::add (line 12)` → (`src/lib.rs`, 12).
+fn doc_fence(name: &str) -> Option<(&str, u32)> {
     let (file, _) = name.split_once(" - ")?;
     let line = name.rsplit_once("(line ")?.1.trim_end_matches(')');
     if line.is_empty() || !line.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
+    Some((file, line.parse().ok()?))
+}
+
+/// The wrapper rustdoc puts an example in, from the doctest's name:
+/// `src/lib.rs - Money::add (line 12)` → `_doctest_main_src_lib_rs_12_`.
+pub(super) fn doc_wrapper(name: &str) -> Option<String> {
+    let (file, line) = doc_fence(name)?;
     let file: String = file
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -72,17 +80,12 @@ fn own_mapping(kept: &[u8]) -> Option<CoverageMap> {
 /// The doctest an unwrapped example is, by where its own code ran: in the
 /// doctest's file, after its fence, before the next one of that file.
 fn example_at<'k>(at: &BTreeMap<PathBuf, profile::Ran>, wrappers: &[(String, &'k TestKey)]) -> Option<&'k TestKey> {
-    let fence = |k: &TestKey| -> Option<(String, u32)> {
-        let (file, _) = k.1.split_once(" - ")?;
-        let line = k.1.rsplit_once("(line ")?.1.split(')').next()?.parse().ok()?;
-        Some((file.to_owned(), line))
-    };
     for (path, ran) in at {
         let first = *ran.lines.first()?;
         let last = *ran.lines.last()?;
         let in_file: Vec<(u32, &TestKey)> = wrappers
             .iter()
-            .filter_map(|(_, k)| fence(k).filter(|(f, _)| path.ends_with(f)).map(|(_, l)| (l, *k)))
+            .filter_map(|(_, k)| doc_fence(&k.1).filter(|(f, _)| path.ends_with(f)).map(|(_, l)| (l, *k)))
             .collect();
         let Some(&(line, key)) = in_file.iter().filter(|(l, _)| *l < first).max_by_key(|(l, _)| *l) else {
             continue;
@@ -303,17 +306,16 @@ impl CoverageRig {
             // `<pid>-<module>.profraw`: the tracer's record of the same
             // process is `<pid>.reads`.
             let name = entry.file_name().to_string_lossy().into_owned();
-            let reads = name
-                .split_once('-')
-                .and_then(|(pid, _)| std::fs::read_to_string(entry.path().with_file_name(format!("{pid}.reads"))).ok());
+            let pid = name.split_once('-').map(|(pid, _)| pid);
+            let beside = |ext: &str| pid.map(|pid| entry.path().with_file_name(format!("{pid}.{ext}")));
+            let reads = beside("reads").and_then(|p| std::fs::read_to_string(p).ok());
             let (Ok(names), Ok(records)) = (profile::profraw_names(&bytes), profile::parse_profraw(&bytes)) else {
                 continue;
             };
             // The example's own mapping, where the tracer kept it
             // (`<pid>.mapping`): its profile read against its own binary.
-            let own = name
-                .split_once('-')
-                .and_then(|(pid, _)| std::fs::read(entry.path().with_file_name(format!("{pid}.mapping"))).ok())
+            let own = beside("mapping")
+                .and_then(|p| std::fs::read(p).ok())
                 .and_then(|kept| own_mapping(&kept));
             let mut keys: Vec<&TestKey> = wrappers
                 .iter()
@@ -420,7 +422,7 @@ impl CoverageRig {
         // and that no profile named: the union of what they all ran holds
         // what each one ran, so it selects each one at least when it should.
         let pool = found.remove(&pooled);
-        let mut shared: Vec<(&TestKey, &str)> = Vec::new();
+        let mut shared: BTreeSet<&TestKey> = BTreeSet::new();
         if let Some(pool) = pool {
             unnamed.sort();
             unnamed.dedup();
@@ -429,15 +431,12 @@ impl CoverageRig {
                 .map(|(_, k)| *k)
                 .filter(|k| !found.contains_key(k) && unnamed.iter().any(|p| k.0 == format!("{p}::doc")))
                 .collect();
-            let note = match alone.len() {
-                1 => "",
-                _ => "a map it shares with the doctests that define their own `main`, which vigil cannot tell apart",
-            };
+            // One such doctest: the pool is its own map.
+            if alone.len() > 1 {
+                shared.extend(alone.iter().copied());
+            }
             for k in alone {
                 found.insert(k, pool.clone());
-                if !note.is_empty() {
-                    shared.push((k, note));
-                }
             }
         }
         let sources = self.dir.join("sources");
@@ -447,7 +446,10 @@ impl CoverageRig {
             .into_iter()
             .map(|(key, (lines, unplaced, reads))| {
                 let mut map = TestMap::default();
-                map.shared = shared.iter().find(|(k, _)| *k == key).map(|(_, n)| n.to_string());
+                map.shared = shared.contains(key).then(|| {
+                    "a map it shares with the doctests that define their own `main`, which vigil cannot tell apart"
+                        .to_owned()
+                });
                 map.reads = reads.map(|texts| crate::adapters::reads::parse(&texts, &self.root, &mut read_hashes));
                 for (path, set) in lines {
                     if let Some((rel, hash)) = self.measured_file(&path, &sources, &mut hashes) {

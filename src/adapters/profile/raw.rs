@@ -25,7 +25,7 @@ pub(super) struct Layout {
     pub counters_delta: usize,
 }
 
-pub(super) const V10: Layout = Layout {
+const V10: Layout = Layout {
     header_words: 16,
     data_size: 64,
     num_counters_at: 48,
