@@ -226,6 +226,7 @@ impl Engine {
                             filters,
                             env,
                             bound: self.nextest.bound.clone(),
+                            limit: self.model.rules.terminate_after,
                         },
                         self.tx.clone(),
                         self.clock,

@@ -28,16 +28,40 @@ use services::*;
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(150);
 
 /// nextest's slow-timeout in its default profile (`.config/nextest.toml`:
-/// `slow-timeout = "30s"` or `{ period = "30s", … }`), when one is set.
-fn nextest_slow_timeout(root: &Path) -> Option<Duration> {
-    let text = std::fs::read_to_string(root.join(".config/nextest.toml")).ok()?;
-    let value: toml::Value = toml::from_str(&text).ok()?;
-    let slow = value.get("profile")?.get("default")?.get("slow-timeout")?;
-    let period = match slow {
-        toml::Value::String(s) => s.as_str(),
-        t => t.get("period")?.as_str()?,
+/// `slow-timeout = "30s"` or `{ period = "30s", terminate-after = 2, … }`),
+/// when one is set, and the time after which nextest stops a test (the
+/// period × `terminate-after`, when that is set too).
+fn nextest_slow_timeout(root: &Path) -> (Option<Duration>, Option<Duration>) {
+    match std::fs::read_to_string(root.join(".config/nextest.toml")) {
+        Ok(text) => slow_timeouts(&text),
+        Err(_) => (None, None),
+    }
+}
+
+/// The slow-timeout and the time to stop a test after, from the text of
+/// `.config/nextest.toml`.
+fn slow_timeouts(text: &str) -> (Option<Duration>, Option<Duration>) {
+    let Ok(value) = toml::from_str::<toml::Value>(text) else {
+        return (None, None);
     };
-    humanish(period)
+    let Some(slow) = value
+        .get("profile")
+        .and_then(|p| p.get("default"))
+        .and_then(|d| d.get("slow-timeout"))
+    else {
+        return (None, None);
+    };
+    let period = match slow {
+        toml::Value::String(s) => Some(s.as_str()),
+        t => t.get("period").and_then(|p| p.as_str()),
+    }
+    .and_then(humanish);
+    let after = slow
+        .get("terminate-after")
+        .and_then(|n| n.as_integer())
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0);
+    (period, period.zip(after).map(|(p, n)| p * n))
 }
 
 /// nextest's durations: `60s`, `1m`, `500ms`, `1m 30s`.
@@ -199,7 +223,7 @@ impl Settings {
     /// workspace root is read when present.
     pub fn load(explicit: Option<&Path>, workspace_root: &Path) -> Result<Self, ConfigError> {
         let mut settings = Self::load_file(explicit, workspace_root)?;
-        settings.rules.slow_timeout = nextest_slow_timeout(workspace_root);
+        (settings.rules.slow_timeout, settings.rules.terminate_after) = nextest_slow_timeout(workspace_root);
         Ok(settings)
     }
 
@@ -448,6 +472,29 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nextest_slow_timeout_and_terminate_after_are_read_from_its_default_profile() {
+        let s = |t: &str| slow_timeouts(t);
+        assert_eq!(
+            s("[profile.default]\nslow-timeout = \"30s\"\n"),
+            (Some(Duration::from_secs(30)), None)
+        );
+        assert_eq!(
+            s("[profile.default]\nslow-timeout = { period = \"1m 30s\", terminate-after = 2 }\n"),
+            (Some(Duration::from_secs(90)), Some(Duration::from_secs(180)))
+        );
+        assert_eq!(
+            s("[profile.ci]\nslow-timeout = { period = \"1s\", terminate-after = 2 }\n"),
+            (None, None),
+            "another profile is not the default"
+        );
+        assert_eq!(
+            s("[profile.default]\nslow-timeout = { period = \"5s\", terminate-after = 0 }\n"),
+            (Some(Duration::from_secs(5)), None)
+        );
+        assert_eq!(s("not toml ["), (None, None));
+    }
 
     #[test]
     fn output_max_and_history_keep_parse_and_bad_values_name_the_line() {

@@ -38,6 +38,10 @@ pub struct Rules {
     /// nextest's slow-timeout (its default profile's, `None`: nextest's
     /// default of 60 s): a fault may not hold calls longer.
     pub slow_timeout: Option<std::time::Duration>,
+    /// When nextest stops a test: its slow-timeout × `terminate-after`
+    /// (`None`: nextest never does). The doc lane stops an example after
+    /// as long.
+    pub terminate_after: Option<std::time::Duration>,
     /// Faults in effect from the start (`vigil run --fault NAME=KIND`).
     pub faults: Vec<(String, super::faults::Fault)>,
     /// `service_call` events are printed (`--calls`).
@@ -70,6 +74,7 @@ impl Default for Rules {
             doc_lane: true,
             bell: false,
             slow_timeout: None,
+            terminate_after: None,
             faults: Vec::new(),
             emit_calls: false,
         }

@@ -411,3 +411,85 @@ fn doctests_run_in_the_first_shard_only() {
         "{merged}"
     );
 }
+
+/// An example that never returns is stopped after nextest's slow-timeout ×
+/// terminate-after (1 s × 2 in the fixture's `.config/nextest.toml`), as
+/// nextest stops a test, in an edition 2021 crate (rustdoc runs each
+/// example) and an edition 2024 one (merged examples, one runner): it fails
+/// as timed out, the other examples pass, the run ends, and nothing is left
+/// running or in the lane's temporary directory.
+#[test]
+fn an_example_that_never_returns_times_out_as_nextest_would() {
+    let ws = fixture("hang");
+    let mut child = vigil()
+        .arg("run")
+        .arg(&ws)
+        .args(["--format", "json"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+        out
+    });
+    // The build and the run take seconds; a lane that never stops, forever.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("`vigil run` did not end: the looping examples were never stopped");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let lines = common::json_lines(&reader.join().unwrap());
+    assert_eq!(status.code(), Some(1), "the timed-out examples fail the gate");
+    for p in ["old", "new"] {
+        let results: Vec<(String, String)> = common::events(&lines, "test")
+            .into_iter()
+            .filter(|t| t["binary_id"] == format!("hang_{p}::doc") && (t["to"] == "passed" || t["to"] == "failed"))
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap().to_owned(),
+                    t["to"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            results
+                .iter()
+                .map(|(n, s)| (n.as_str(), s.as_str()))
+                .collect::<std::collections::BTreeSet<_>>(),
+            [
+                (format!("{p}/src/lib.rs - one (line 14)"), "passed"),
+                (format!("{p}/src/lib.rs - spin (line 3)"), "failed")
+            ]
+            .iter()
+            .map(|(n, s)| (n.as_str(), *s))
+            .collect(),
+            "{p}"
+        );
+    }
+    let f = common::events(&lines, "run_finished")[0];
+    let messages: Vec<&str> = f["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 2, "{f}");
+    for m in messages {
+        assert!(m.starts_with("timed out: vigil stopped the example after 2 s"), "{m}");
+    }
+    let left = common::processes_left("fixtures/hang");
+    assert!(left.is_empty(), "left running: {left:?}");
+    let tmp = common::state_dir().join("doctest-tmp");
+    let kept: Vec<_> = std::fs::read_dir(&tmp)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(kept.is_empty(), "left in {}: {kept:?}", tmp.display());
+}
