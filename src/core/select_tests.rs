@@ -106,8 +106,9 @@ struct Placed {
     layout: bool,
     docs: Vec<DocEdit>,
     /// The bodies that read a `const` or `static` whose value changed here,
-    /// with its name.
-    sites: Vec<(String, ValueSite)>,
+    /// with its name, and the kept versions whose change to the text now
+    /// changed it (empty: whatever version a map was measured on).
+    sites: Vec<(String, ValueSite, Vec<String>)>,
     /// What those values are ("`const RATE` (line 5) changed: …; read in 1
     /// function body").
     values: Vec<String>,
@@ -134,7 +135,10 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
                     edits: HashMap::new(),
                     layout: false,
                     docs: Vec::new(),
-                    sites: found.iter().map(|s| (format!("`{path}`"), s.clone())).collect(),
+                    sites: found
+                        .iter()
+                        .map(|s| (format!("`{path}`"), s.clone(), Vec::new()))
+                        .collect(),
                     values: vec![format!(
                         "`{path}` is embedded where {n} function bod{} read{} it (the tests that reach {} run)",
                         if n == 1 { "y" } else { "ies" },
@@ -159,10 +163,15 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
         // (docs: the doctests of the items they document); anything else
         // runs the static tier.
         let unmentioned = || Err(format!("no coverage map mentions `{path}`"));
-        let Some(old) = texts.baselines.get(path).and_then(|h| texts.versions.get(h)) else {
+        let Some((h, old)) = texts
+            .baselines
+            .get(path)
+            .and_then(|h| Some((h, texts.versions.get(h)?)))
+        else {
             return unmentioned();
         };
-        return match attribute(old, now) {
+        let placed = texts.attributions.get(&(path.to_owned(), h.clone())).cloned();
+        return match placed.unwrap_or_else(|| attribute(old, now)) {
             Attribution::Layout => Ok(Placed {
                 hash: content_hash(now.as_bytes()),
                 edits: [(String::new(), Vec::new())].into(),
@@ -176,14 +185,18 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
                 docs,
                 values,
                 calls,
-            } if bodies.is_empty() && values.is_empty() && calls.is_empty() => Ok(Placed {
-                hash: content_hash(now.as_bytes()),
-                edits: [(String::new(), Vec::new())].into(),
-                layout: false,
-                docs,
-                sites: Vec::new(),
-                values: Vec::new(),
-            }),
+            } if bodies.is_empty() && values.iter().all(|v| v.added) && calls.is_empty() => {
+                let (mut sites, mut notes) = (Vec::new(), Vec::new());
+                place_values(path, &values, None, texts, &mut sites, &mut notes)?;
+                Ok(Placed {
+                    hash: content_hash(now.as_bytes()),
+                    edits: [(String::new(), Vec::new())].into(),
+                    layout: false,
+                    docs,
+                    sites,
+                    values: notes,
+                })
+            }
             _ => unmentioned(),
         };
     }
@@ -193,7 +206,7 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
     let mut edits = HashMap::new();
     let mut layout = true;
     let mut docs: Vec<DocEdit> = Vec::new();
-    let mut sites: Vec<(String, ValueSite)> = Vec::new();
+    let mut sites: Vec<(String, ValueSite, Vec<String>)> = Vec::new();
     let mut value_notes: Vec<String> = Vec::new();
     for (key, m) in &maps.tests {
         let Some(f) = m.files.get(path) else { continue };
@@ -221,30 +234,7 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
                         docs.push(doc);
                     }
                 }
-                for v in values {
-                    match texts.value_sites.get(&v.name) {
-                        Some(Ok(found)) => {
-                            let note = format!(
-                                "`{path}`: {}; read in {} function bod{} (the tests that reach {} run)",
-                                v.why,
-                                found.len(),
-                                if found.len() == 1 { "y" } else { "ies" },
-                                if found.len() == 1 { "it" } else { "them" },
-                            );
-                            if !value_notes.contains(&note) {
-                                value_notes.push(note);
-                            }
-                            for site in found {
-                                let named = (v.name.clone(), site.clone());
-                                if !sites.contains(&named) {
-                                    sites.push(named);
-                                }
-                            }
-                        }
-                        Some(Err(e)) => return Err(format!("`{path}`: {}; {e}", v.why)),
-                        None => return Err(format!("`{path}`: {}", v.why)),
-                    }
-                }
+                place_values(path, &values, Some(&f.hash), texts, &mut sites, &mut value_notes)?;
                 let mut lines: Vec<[u32; 2]> = bodies.into_iter().map(|b| b.old_lines).collect();
                 for c in calls {
                     // A test macro's call: the test it defines (a new one
@@ -268,6 +258,64 @@ fn check_file(path: &str, maps: &TestMaps, texts: &Texts, catalog: &Catalog) -> 
         sites,
         values: value_notes,
     })
+}
+
+/// The bodies that name each changed value (or function the change
+/// adds), found by the adapter, into `sites` (a new function's under
+/// `fn <name>`) as changed from `version` (`None`: from whatever version),
+/// with a note for each; `Err` where they cannot answer.
+fn place_values(
+    path: &str,
+    values: &[crate::core::syntax::ValueEdit],
+    version: Option<&str>,
+    texts: &Texts,
+    sites: &mut Vec<(String, ValueSite, Vec<String>)>,
+    notes: &mut Vec<String>,
+) -> Result<(), String> {
+    for v in values {
+        match texts.value_sites.get(&v.name) {
+            Some(Ok(found)) if v.added && found.is_empty() => {}
+            Some(Ok(found)) => {
+                let n = found.len();
+                let note = format!(
+                    "`{path}`: {}; {} in {n} function bod{} (the tests that reach {} run)",
+                    v.why,
+                    if v.added { "named" } else { "read" },
+                    if n == 1 { "y" } else { "ies" },
+                    if n == 1 { "it" } else { "them" },
+                );
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+                let key = if v.added {
+                    format!("fn {}", v.name)
+                } else {
+                    v.name.clone()
+                };
+                for site in found {
+                    match sites.iter_mut().find(|(k, s, _)| *k == key && s == site) {
+                        Some((_, _, versions)) => {
+                            if let Some(v) = version {
+                                if !versions.is_empty() && !versions.iter().any(|x| x == v) {
+                                    versions.push(v.to_owned());
+                                }
+                            } else {
+                                versions.clear();
+                            }
+                        }
+                        None => sites.push((
+                            key.clone(),
+                            site.clone(),
+                            version.map(|v| vec![v.to_owned()]).unwrap_or_default(),
+                        )),
+                    }
+                }
+            }
+            Some(Err(e)) => return Err(format!("`{path}`: {}; {e}", v.why)),
+            None => return Err(format!("`{path}`: {}", v.why)),
+        }
+    }
+    Ok(())
 }
 
 /// Why the maps cannot answer for `path` (the static tier must), if so.
@@ -378,7 +426,17 @@ pub(crate) fn narrow(
         }
         // Bodies that read a `const` or `static` whose value changed: of
         // the text the map was measured on (kept), where that is another.
-        for (name, site) in now.values().flat_map(|p| &p.sites) {
+        // Each as changed from the version this test's map was measured on
+        // (a map measured on the text now has no change here).
+        let applies = |path: &str, placed: &Placed, versions: &[String]| match map.files.get(path) {
+            Some(f) => f.hash != placed.hash && (versions.is_empty() || versions.contains(&f.hash)),
+            None => true,
+        };
+        let sites = now
+            .iter()
+            .flat_map(|(path, p)| p.sites.iter().filter(move |s| applies(path, p, &s.2)))
+            .map(|(name, site, _)| (name, site));
+        for (name, site) in sites {
             let Some(f) = map.files.get(&site.path) else { continue };
             let readers = if f.hash == site.hash {
                 Some(vec![site.lines])
@@ -391,14 +449,16 @@ pub(crate) fn narrow(
                             // An embedded file: its site's body, by the old text's includes.
                             return None;
                         }
+                        let name = name.strip_prefix("fn ").unwrap_or(name);
                         crate::core::syntax::value_readers(old, name, true).ok()
                     })
                     .clone()
             };
             let Some(readers) = readers else {
                 why.push(format!(
-                    "its map of `{}` is stale (measured on other contents) and it reads `{name}`, changed",
-                    site.path
+                    "its map of `{}` is stale (measured on other contents) and it names `{}`, changed",
+                    site.path,
+                    name.strip_prefix("fn ").unwrap_or(name)
                 ));
                 continue;
             };
@@ -408,6 +468,8 @@ pub(crate) fn narrow(
             if let Some(r) = hit {
                 let what = if name.starts_with('`') {
                     format!("which embeds {name} (changed)")
+                } else if let Some(f) = name.strip_prefix("fn ") {
+                    format!("which names `{f}`, a function the change adds (a call may now resolve to it)")
                 } else {
                     format!("which reads `{name}` (its value changed)")
                 };
@@ -596,6 +658,80 @@ mod tests {
         assert_eq!(reasons[&TestId::new("t", "prices")], "covers `src/lib.rs` 3–5, changed");
         assert_eq!(reasons[&TestId::new("t", "fresh")], "never run");
         assert_eq!(filterset, "(rdeps(t)) & not ((binary_id(t) & (test(=taxes))))");
+    }
+
+    #[test]
+    fn a_new_method_runs_the_tests_that_reach_code_naming_it_elsewhere() {
+        // `impl Price { fn rate }` is new; `src/other.rs` calls `.rate()`
+        // (a trait's method until now: an inherent one is chosen over it).
+        let old = format!("{OLD}\npub struct Price;\n\nimpl Price {{}}\n");
+        let new = old.replace(
+            "impl Price {}",
+            "impl Price {\n    pub fn rate(&self) -> u32 {\n        RATE\n    }\n}",
+        );
+        let hash = content_hash(old.as_bytes());
+        let mut maps = maps(&hash);
+        let other = content_hash(b"other");
+        maps.tests.get_mut(&TestId::new("t", "taxes")).unwrap().files.insert(
+            "src/other.rs".into(),
+            FileMap {
+                hash: other.clone(),
+                lines: vec![[2, 4]],
+                branches: vec![],
+            },
+        );
+        let run = |sites: Result<Vec<ValueSite>, String>| {
+            let mut texts = texts(&new);
+            texts.versions = [(hash.clone(), old.clone())].into();
+            texts.value_sites.insert("rate".into(), sites);
+            narrow(
+                &targeted(),
+                &catalog(),
+                &maps,
+                &["src/lib.rs".into()],
+                &texts,
+                &|_| None,
+                &[],
+            )
+        };
+        let site = ValueSite {
+            path: "src/other.rs".into(),
+            hash: other.clone(),
+            lines: [2, 4],
+        };
+        let Narrowed::Tests {
+            reasons,
+            skipped,
+            notes,
+            ..
+        } = run(Ok(vec![site]))
+        else {
+            panic!("narrowed")
+        };
+        assert_eq!(skipped, vec![TestId::new("t", "prices")], "{reasons:?}");
+        assert_eq!(
+            reasons[&TestId::new("t", "taxes")],
+            "covers `src/other.rs` 2–4, which names `rate`, a function the change adds (a call may now resolve to it)"
+        );
+        assert_eq!(
+            notes,
+            [
+                "`src/lib.rs`: `Price::fn rate` (lines 14–16) added, and code that names `rate` may now call it; \
+              named in 1 function body (the tests that reach it run)"
+            ]
+        );
+        // Named nowhere else: no existing test can reach it.
+        let Narrowed::Tests { skipped, notes, .. } = run(Ok(vec![])) else {
+            panic!("narrowed")
+        };
+        assert_eq!(skipped, vec![TestId::new("t", "prices"), TestId::new("t", "taxes")]);
+        assert!(notes.is_empty(), "{notes:?}");
+        // Named where no map can answer (a doc comment: a doctest may call it).
+        let n = run(Err("a doc comment names `rate` (line 3; a doctest may read it)".into()));
+        assert!(
+            matches!(&n, Narrowed::Static(why) if why.starts_with("`src/lib.rs`: `Price::fn rate` (lines 14–16) added") && why.ends_with("a doctest may read it)")),
+            "{n:?}"
+        );
     }
 
     #[test]

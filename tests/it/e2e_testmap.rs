@@ -829,6 +829,50 @@ fn new_functions_run_only_the_tests_that_name_them_and_inert_attributes_narrow()
     );
 }
 
+/// A new inherent method is chosen over a trait's method of the same name
+/// wherever that is called: adding `Amount::doubled` changes what
+/// `ext.rs`'s test calls, though `lib.rs` never named `doubled`. That test
+/// runs (and fails), and no other.
+#[test]
+fn a_new_method_reruns_the_tests_whose_calls_may_now_resolve_to_it() {
+    if !require_tools() {
+        return;
+    }
+    let root = tiers_copy("shadow");
+    let src = root.join("tiers/src");
+    edit(
+        &root,
+        "pub fn limit()",
+        "pub mod ext;\n\npub struct Amount(pub u32);\n\nimpl Amount {\n    pub fn raw(&self) -> u32 {\n        self.0\n    }\n}\n\npub fn limit()",
+    );
+    std::fs::write(
+        src.join("ext.rs"),
+        "pub trait Doubled {\n    fn doubled(&self) -> u32;\n}\n\nimpl Doubled for crate::Amount {\n    fn doubled(&self) -> u32 {\n        self.raw() * 2\n    }\n}\n\n\
+         #[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn doubles() {\n        assert_eq!(crate::Amount(2).doubled(), 4);\n    }\n}\n",
+    )
+    .unwrap();
+    let first = vigil().args(["run", "--format", "json"]).arg(&root).output().unwrap();
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    edit(
+        &root,
+        "impl Amount {\n",
+        "impl Amount {\n    pub fn doubled(&self) -> u32 {\n        self.0 * 3\n    }\n\n",
+    );
+    let events = run_changed(&root, "tiers/src/lib.rs");
+    let started = common::events(&events, "run_started")[0].clone();
+    assert_eq!(
+        ran(&events),
+        ["ext::tests::doubles"].map(String::from).into(),
+        "{started}"
+    );
+    assert_eq!(events.last().unwrap()["outcome"], "failed");
+    let why = started.to_string();
+    assert!(
+        why.contains("which names `doubled`, a function the change adds"),
+        "{started}"
+    );
+}
+
 /// What a test reads at run time selects it: the `reads` fixture's tests
 /// open `data/x.json`, list `cases/`, and start the crate's binary, which
 /// reads `data/config.txt`. Each file reruns exactly its reader; a new case

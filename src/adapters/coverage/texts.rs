@@ -50,7 +50,7 @@ pub(crate) fn read_texts(
     // on, placed here rather than on the loop: a branch switch's thousand
     // files parsed on every core.
     let mut pairs: Vec<(&String, &String, &str, &str)> = Vec::new();
-    for (path, h) in versions {
+    for (path, h) in versions.iter().map(|(p, h)| (p, h)).chain(baselines.iter()) {
         if !path.ends_with(".rs") || pairs.iter().any(|p| p.0 == path && p.1 == h) {
             continue;
         }
@@ -252,7 +252,7 @@ fn value_sites(
             // A README a crate's docs include (`#[doc = include_str!(…)]`)
             // holds doctests no map shows reading a `pub` value.
             for (name, public) in names {
-                if *public && text.contains(name.as_str()) {
+                if *public && crate::core::syntax::names_word(text, name) {
                     out.insert(
                         name.clone(),
                         Err(format!("`{rel}` names `{name}` (a doctest may read it)")),

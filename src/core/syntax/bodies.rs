@@ -110,41 +110,64 @@ pub(super) fn impl_name(i: &syn::ItemImpl) -> String {
     }
 }
 
-/// The extents (attributes and doc comments included) of the functions and
-/// inherent methods of `items` whose names no token of the old text
-/// carries, and that nothing can reach without naming them: no exported
-/// symbol (`no_mangle`, `export_name`, `link_section`, `used`), no
-/// attribute macro other than the test harnesses', not in a trait impl,
+/// The functions and inherent methods of `items` whose names no token of
+/// the old text carries, and that nothing can reach without naming them:
+/// no exported symbol (`no_mangle`, `export_name`, `link_section`, `used`),
+/// no attribute macro other than the test harnesses', not in a trait impl,
 /// not a name the prelude gives (`drop`), which the new item would shadow.
-pub(super) fn added_functions(old: &[Tok], items: &[syn::Item]) -> Vec<Extent> {
+/// Code elsewhere that names one may now resolve to it (an inherent method
+/// is chosen over a trait's of the same name): the caller looks.
+pub(super) fn added_functions(old: &[Tok], items: &[syn::Item]) -> Vec<Added> {
     let old_names: std::collections::HashSet<u64> = old.iter().map(|t| t.hash).collect();
     let mut out = Vec::new();
-    added_in(&old_names, items, &mut out);
+    added_in(&old_names, items, "", &mut out);
     out
 }
 
-pub(super) fn added_in(old_names: &std::collections::HashSet<u64>, items: &[syn::Item], out: &mut Vec<Extent>) {
-    let fresh = |attrs: &[syn::Attribute], vis: &syn::Visibility, sig: &syn::Signature, block: &syn::Block| {
-        let name = sig.ident.to_string();
-        let named = old_names.contains(&hash_of(&sig.ident)) || name == "drop";
-        (!named && attrs.iter().all(harmless_on_new)).then(|| Extent {
-            start: item_start(attrs, vis, sig),
-            end: block.brace_token.span.close().end().into(),
-        })
-    };
+/// A function the change adds.
+pub(super) struct Added {
+    /// Its attributes and doc comments included.
+    pub(super) extent: Extent,
+    /// `fn helper`, `Buf::fn peek`.
+    pub(super) label: String,
+    pub(super) name: String,
+    pub(super) public: bool,
+}
+
+pub(super) fn added_in(
+    old_names: &std::collections::HashSet<u64>,
+    items: &[syn::Item],
+    prefix: &str,
+    out: &mut Vec<Added>,
+) {
+    let fresh =
+        |attrs: &[syn::Attribute], vis: &syn::Visibility, sig: &syn::Signature, block: &syn::Block, at: &str| {
+            let name = sig.ident.to_string();
+            let named = old_names.contains(&hash_of(&sig.ident)) || name == "drop";
+            (!named && attrs.iter().all(harmless_on_new)).then(|| Added {
+                extent: Extent {
+                    start: item_start(attrs, vis, sig),
+                    end: block.brace_token.span.close().end().into(),
+                },
+                label: format!("{at}fn {name}"),
+                public: !matches!(vis, syn::Visibility::Inherited),
+                name,
+            })
+        };
     for item in items {
         match item {
-            syn::Item::Fn(f) => out.extend(fresh(&f.attrs, &f.vis, &f.sig, &f.block)),
+            syn::Item::Fn(f) => out.extend(fresh(&f.attrs, &f.vis, &f.sig, &f.block, prefix)),
             syn::Item::Impl(i) if i.trait_.is_none() => {
+                let at = format!("{prefix}{}::", impl_name(i));
                 for it in &i.items {
                     if let syn::ImplItem::Fn(f) = it {
-                        out.extend(fresh(&f.attrs, &f.vis, &f.sig, &f.block));
+                        out.extend(fresh(&f.attrs, &f.vis, &f.sig, &f.block, &at));
                     }
                 }
             }
             syn::Item::Mod(m) => {
                 if let Some((_, inner)) = &m.content {
-                    added_in(old_names, inner, out);
+                    added_in(old_names, inner, &format!("{prefix}{}::", m.ident), out);
                 }
             }
             _ => {}

@@ -68,6 +68,10 @@ pub struct ValueEdit {
     pub why: String,
     /// `pub`: other crates (and doctests) may name it.
     pub public: bool,
+    /// Not a value: a function or inherent method the change adds, named
+    /// nowhere in the file's old text (the bodies elsewhere that name it
+    /// may now resolve to it).
+    pub added: bool,
 }
 
 /// An item-level macro call whose arguments changed (not its first, the
@@ -132,7 +136,8 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     // in the old text: no existing test can reach them (the tests that
     // call them are new, or call them from an edited body). They are taken
     // out of the new text before the rest is placed.
-    let mut added = added_functions(a, new_file);
+    let new_fns = added_functions(a, new_file);
+    let mut added: Vec<Extent> = new_fns.iter().map(|f| f.extent).collect();
     // So are whole new item-level macro calls whose first argument is a
     // name the old text lacks (a test macro's new test, if the macro is
     // one: the caller looks).
@@ -165,7 +170,20 @@ fn attribute_inner(old: &str, new: &str) -> Attribution {
     let new_bodies = bodies(new_file);
     let mut out_bodies = Vec::new();
     let mut docs = Vec::new();
-    let mut values = Vec::new();
+    // A new function's name, where code elsewhere names it, is placed like
+    // a value: the bodies naming it are where a call may now resolve to it.
+    let mut values: Vec<ValueEdit> = new_fns
+        .iter()
+        .map(|f| ValueEdit {
+            name: f.name.clone(),
+            why: format!(
+                "`{}` (lines {}–{}) added, and code that names `{}` may now call it",
+                f.label, f.extent.start.line, f.extent.end.line, f.name
+            ),
+            public: f.public,
+            added: true,
+        })
+        .collect();
     let mut named = None;
     let mut fn_zones = None;
     let mut known_values = None;
@@ -715,6 +733,7 @@ fn walk_values(items: &[syn::Item], out: &mut Vec<Value>) {
                     shown_lines(a, b)
                 ),
                 public: matches!(vis, syn::Visibility::Public(_)),
+                added: false,
             },
         });
     }
@@ -844,6 +863,14 @@ fn use_items(items: &[syn::Item], out: &mut Vec<Extent>) {
     }
 }
 
+/// Whether `text` holds `name` as a word of its own (not inside a longer
+/// identifier: `len` is not in `length`).
+pub fn names_word(text: &str, name: &str) -> bool {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    text.match_indices(name)
+        .any(|(i, _)| !ident(text[..i].chars().next_back()) && !ident(text[i + name.len()..].chars().next()))
+}
+
 /// Where `text` (one source file of the workspace) names `name`, a
 /// `const` or `static` whose value changed: the line ranges of the
 /// function bodies that read it. `Err` names a place the maps cannot
@@ -868,7 +895,7 @@ fn value_readers_inner(text: &str, name: &str, public: bool) -> Result<Vec<[u32;
             .is_some_and(|t| t.kind == Kind::Ident && text_of(&side.text, t) == w)
     };
     if public {
-        if let Some(t) = toks.iter().find(|t| t.doc && text_of(&side.text, t).contains(name)) {
+        if let Some(t) = toks.iter().find(|t| t.doc && names_word(text_of(&side.text, t), name)) {
             return Err(format!(
                 "a doc comment names `{name}` (line {}; a doctest may read it)",
                 t.start().line
@@ -897,6 +924,7 @@ fn value_readers_inner(text: &str, name: &str, public: bool) -> Result<Vec<[u32;
         // Its own definition.
         let defined = i > 0
             && (word(i - 1, "const")
+                || word(i - 1, "fn")
                 || word(i - 1, "static")
                 || (word(i - 1, "mut") && i > 1 && word(i - 2, "static")));
         // Brought in under its own name (`use a::NAME;`, `use a::{NAME, b}`).
@@ -1001,7 +1029,7 @@ mod tests {
                 docs,
                 values,
                 calls,
-            } if docs.is_empty() && values.is_empty() && calls.is_empty() => bodies,
+            } if docs.is_empty() && values.iter().all(|v| v.added) && calls.is_empty() => bodies,
             other => panic!("narrowed by bodies: {other:?}"),
         }
     }
@@ -1118,56 +1146,59 @@ mod tests {
     }
 
     #[test]
-    fn a_new_function_that_nothing_names_reaches_no_existing_test() {
-        let none = |new: &str| {
-            assert_eq!(
-                attribute(LIB, new),
-                Attribution::Code {
-                    bodies: vec![],
-                    docs: vec![],
-                    values: Vec::new(),
-                    calls: Vec::new()
-                },
-                "{new}"
-            )
+    fn a_new_function_is_placed_by_the_code_that_names_it() {
+        // Only the new functions, each by its name, for the caller to look
+        // for elsewhere (with whether it is `pub`: a doctest may name it).
+        let added = |old: &str, new: &str| match attribute(old, new) {
+            Attribution::Code {
+                bodies,
+                docs,
+                values,
+                calls,
+            } if bodies.is_empty() && docs.is_empty() && calls.is_empty() && values.iter().all(|v| v.added) => {
+                values.into_iter().map(|v| (v.name, v.public)).collect::<Vec<_>>()
+            }
+            other => panic!("only additions: {other:?}"),
         };
         // Between two functions, at the end, with docs and attributes.
-        none(&LIB.replace(
-            "pub fn tax",
-            "pub fn discount(n: u32) -> u32 {\n    n / 2\n}\n\npub fn tax",
-        ));
-        none(&format!(
-            "{LIB}\n/// Half.\n#[inline]\nfn half(n: u32) -> u32 {{\n    n / 2\n}}\n"
-        ));
+        assert_eq!(
+            added(
+                LIB,
+                &LIB.replace(
+                    "pub fn tax",
+                    "pub fn discount(n: u32) -> u32 {\n    n / 2\n}\n\npub fn tax"
+                )
+            ),
+            [("discount".to_owned(), true)]
+        );
+        assert_eq!(
+            added(
+                LIB,
+                &format!("{LIB}\n/// Half.\n#[inline]\nfn half(n: u32) -> u32 {{\n    n / 2\n}}\n")
+            ),
+            [("half".to_owned(), false)]
+        );
         // A new test in the tests module.
         let tested = format!("{LIB}\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn a() {{}}\n}}\n");
         let more = tested.replace(
             "fn a() {}",
             "fn a() {}\n\n    #[test]\n    fn b() {\n        assert_eq!(super::tax(1), 3);\n    }",
         );
-        assert_eq!(
-            attribute(&tested, &more),
-            Attribution::Code {
-                bodies: vec![],
-                docs: vec![],
-                values: Vec::new(),
-                calls: Vec::new()
-            }
-        );
-        // An inherent method.
+        assert_eq!(added(&tested, &more), [("b".to_owned(), false)]);
+        // An inherent method: it is chosen over a trait's method of that
+        // name wherever one is called, so its name is looked for too.
         let method = "pub struct M;\nimpl M {\n    pub fn get(&self) -> u32 {\n        1\n    }\n}\n";
         let two = method.replace(
             "impl M {\n",
             "impl M {\n    pub fn put(&self) -> u32 {\n        2\n    }\n\n",
         );
+        let Attribution::Code { values, .. } = attribute(method, &two) else {
+            panic!("an addition")
+        };
+        assert_eq!(values.len(), 1);
         assert_eq!(
-            attribute(method, &two),
-            Attribution::Code {
-                bodies: vec![],
-                docs: vec![],
-                values: Vec::new(),
-                calls: Vec::new()
-            }
+            values[0].why,
+            "`M::fn put` (lines 3–5) added, and code that names `put` may now call it"
         );
         // Added and called from an edited body: that body is the edit.
         let called = LIB
@@ -1178,6 +1209,18 @@ mod tests {
             !got.is_empty() && got.iter().all(|b| b.function == "fn price" && b.old_lines[1] == 2),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn a_new_functions_name_is_read_where_bodies_call_it_not_where_others_define_it() {
+        let t = "pub trait Ext {\n    fn put(&self) -> u32;\n}\nimpl Ext for u8 {\n    fn put(&self) -> u32 {\n        1\n    }\n}\npub fn user(m: u8) -> u32 {\n    m.put()\n}\n";
+        assert_eq!(value_readers(t, "put", false), Ok(vec![[9, 11]]));
+        // A doc comment naming it (a doctest may call it), as a word only.
+        let doc = format!("/// Calls `m.put()`.\n{t}");
+        assert!(value_readers(&doc, "put", true).is_err());
+        let prose = format!("/// Computes the output.\n{t}");
+        assert_eq!(value_readers(&prose, "put", true), Ok(vec![[10, 12]]));
+        assert!(names_word("x.put()", "put") && names_word("put", "put") && !names_word("output put_in", "put"));
     }
 
     #[test]
@@ -1291,6 +1334,7 @@ mod tests {
                 name: "TABLE".into(),
                 why: "`static TABLE` (lines 5–8) changed: evaluated at compile time".into(),
                 public: true,
+                added: false,
             }]
         );
         // Its name, attributes or visibility are not its value.
